@@ -1,0 +1,326 @@
+/**
+ * The state of one Double Ratchet conversation (Signal's Double Ratchet
+ * specification §4.3, header-encryption variant) and its JSON form for the
+ * store.
+ *
+ * This module owns the shape of the state, its invariants and their checks,
+ * and its lossless (de)serialisation. It does not know the algorithm: the
+ * transitions live in `ratchet.ts`.
+ *
+ * A {@linkcode RatchetState} is immutable: the algorithm builds a new one for
+ * each step and never writes into the arrays of an old one. It never shows
+ * its keys when printed, inspected or passed to `JSON.stringify`; only
+ * {@linkcode serializeRatchetState} exports them, for the (encrypted) store.
+ *
+ * @module
+ */
+
+import { CryptoError } from "../errors.ts";
+import { equalBytes, fromBase64, toBase64 } from "./bytes.ts";
+import { KEY_LENGTH, type KeyPair, keyPairFromSecret } from "./keys.ts";
+import { MAX_COUNTER } from "./ratchet_header.ts";
+
+/** Version of {@linkcode RatchetStateJson}; bump on any change of shape. */
+export const RATCHET_STATE_VERSION = 1;
+
+/**
+ * Most skipped message keys kept in total, over all chains (spec §3.5,
+ * §6.4): bounds memory and the trial decryptions per message. When more are
+ * skipped, the oldest are evicted (their messages can no longer be read).
+ */
+export const MAX_SKIPPED_KEYS = 2000;
+
+/** A message key kept for a message that has not arrived yet (spec §4.3 MKSKIPPED). */
+export interface SkippedKey {
+  /** Header key of the chain the message belongs to. */
+  readonly headerKey: Uint8Array;
+  /** Number of the message in its chain. */
+  readonly n: number;
+  /** The message key. */
+  readonly messageKey: Uint8Array;
+  /** The caller's `now` (milliseconds) when the key was stored. */
+  readonly createdAt: number;
+}
+
+/** The state variables of spec §4.3; `null` is the spec's None. */
+export interface RatchetFields {
+  /** DHRs: our ratchet key pair; `null` while a new one waits for our next send (spec §6.5). */
+  readonly dhs: KeyPair | null;
+  /** DHRr: the peer's ratchet public key; `null` until known. */
+  readonly dhr: Uint8Array | null;
+  /** RK: the root key. */
+  readonly rk: Uint8Array;
+  /** CKs: the sending chain key. */
+  readonly cks: Uint8Array | null;
+  /** CKr: the receiving chain key. */
+  readonly ckr: Uint8Array | null;
+  /** HKs: the sending header key. */
+  readonly hks: Uint8Array | null;
+  /** HKr: the receiving header key. */
+  readonly hkr: Uint8Array | null;
+  /** NHKs: the next sending header key. */
+  readonly nhks: Uint8Array;
+  /** NHKr: the next receiving header key. */
+  readonly nhkr: Uint8Array;
+  /** Ns: messages sent in the current sending chain. */
+  readonly ns: number;
+  /** Nr: messages received in the current receiving chain. */
+  readonly nr: number;
+  /** PN: messages in the previous sending chain. */
+  readonly pn: number;
+  /** MKSKIPPED, oldest first. */
+  readonly skipped: readonly SkippedKey[];
+}
+
+const REDACTED = "RatchetState { [redacted] }";
+
+/** One conversation's ratchet state: immutable, never printed with its keys. */
+export class RatchetState implements RatchetFields {
+  readonly dhs: KeyPair | null;
+  readonly dhr: Uint8Array | null;
+  readonly rk: Uint8Array;
+  readonly cks: Uint8Array | null;
+  readonly ckr: Uint8Array | null;
+  readonly hks: Uint8Array | null;
+  readonly hkr: Uint8Array | null;
+  readonly nhks: Uint8Array;
+  readonly nhkr: Uint8Array;
+  readonly ns: number;
+  readonly nr: number;
+  readonly pn: number;
+  readonly skipped: readonly SkippedKey[];
+
+  /**
+   * Wraps checked fields.
+   *
+   * @throws {CryptoError} `bad_state` when the fields break an invariant
+   */
+  constructor(fields: RatchetFields) {
+    checkInvariants(fields);
+    this.dhs = fields.dhs;
+    this.dhr = fields.dhr;
+    this.rk = fields.rk;
+    this.cks = fields.cks;
+    this.ckr = fields.ckr;
+    this.hks = fields.hks;
+    this.hkr = fields.hkr;
+    this.nhks = fields.nhks;
+    this.nhkr = fields.nhkr;
+    this.ns = fields.ns;
+    this.nr = fields.nr;
+    this.pn = fields.pn;
+    this.skipped = Object.freeze(fields.skipped.map((k) => Object.freeze({ ...k })));
+    Object.freeze(this);
+  }
+
+  /** No key material: counters only. */
+  toJSON(): { ns: number; nr: number; pn: number; skipped: number } {
+    return { ns: this.ns, nr: this.nr, pn: this.pn, skipped: this.skipped.length };
+  }
+
+  /** No key material. */
+  toString(): string {
+    return REDACTED;
+  }
+
+  /** Deno's inspect (console.log, Deno.inspect) shows no key material. */
+  [Symbol.for("Deno.customInspect")](): string {
+    return REDACTED;
+  }
+
+  /** node:util inspect shows no key material. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return REDACTED;
+  }
+}
+
+function badState(what: string): CryptoError {
+  return new CryptoError("bad_state", `Cannot load ratchet state: ${what}`);
+}
+
+function isCounter(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0 &&
+    value <= MAX_COUNTER;
+}
+
+function checkKey(value: unknown, name: string): void {
+  if (!(value instanceof Uint8Array) || value.length !== KEY_LENGTH) {
+    throw badState(`${name} is not a ${KEY_LENGTH}-byte key`);
+  }
+}
+
+/** Checks the shape and the cross-field invariants of spec §4.4's states. */
+function checkInvariants(f: RatchetFields): void {
+  for (const name of ["rk", "nhks", "nhkr"] as const) checkKey(f[name], name);
+  for (const name of ["dhr", "cks", "ckr", "hks", "hkr"] as const) {
+    if (f[name] !== null) checkKey(f[name], name);
+  }
+  if (f.dhs !== null) {
+    checkKey(f.dhs.secretKey, "dhs.secretKey");
+    checkKey(f.dhs.publicKey, "dhs.publicKey");
+  }
+  for (const name of ["ns", "nr", "pn"] as const) {
+    if (!isCounter(f[name])) throw badState(`${name} is not a counter`);
+  }
+  // a sending chain needs its key pair, header key and the peer's key
+  if (f.cks !== null && (f.dhs === null || f.hks === null || f.dhr === null)) {
+    throw badState("sending chain is incomplete");
+  }
+  // spec §6.5: a deferred key pair is made at the next send, from DHRr
+  if (f.dhs === null && (f.cks !== null || f.dhr === null || f.hks === null)) {
+    throw badState("deferred ratchet step is incomplete");
+  }
+  if ((f.ckr === null) !== (f.hkr === null)) throw badState("receiving chain is incomplete");
+  if (f.ckr !== null && f.dhr === null) throw badState("receiving chain has no peer key");
+  if (!Array.isArray(f.skipped) || f.skipped.length > MAX_SKIPPED_KEYS) {
+    throw badState(`skipped keys are not a list of at most ${MAX_SKIPPED_KEYS}`);
+  }
+  for (const k of f.skipped) {
+    checkKey(k.headerKey, "skipped.headerKey");
+    checkKey(k.messageKey, "skipped.messageKey");
+    if (!isCounter(k.n)) throw badState("skipped.n is not a counter");
+    if (typeof k.createdAt !== "number" || !Number.isFinite(k.createdAt)) {
+      throw badState("skipped.createdAt is not a finite number");
+    }
+  }
+}
+
+/** A skipped key in JSON. */
+export interface SkippedKeyJson {
+  headerKey: string;
+  n: number;
+  messageKey: string;
+  createdAt: number;
+}
+
+/** The JSON-safe form of a {@linkcode RatchetState}: keys in base64, `null` for None. */
+export interface RatchetStateJson {
+  version: number;
+  dhs: { secretKey: string; publicKey: string } | null;
+  dhr: string | null;
+  rk: string;
+  cks: string | null;
+  ckr: string | null;
+  hks: string | null;
+  hkr: string | null;
+  nhks: string;
+  nhkr: string;
+  ns: number;
+  nr: number;
+  pn: number;
+  skipped: SkippedKeyJson[];
+}
+
+const b64OrNull = (v: Uint8Array | null): string | null => v === null ? null : toBase64(v);
+
+/** Exports every field, keys in base64. The result holds secrets: store it encrypted. */
+export function serializeRatchetState(state: RatchetState): RatchetStateJson {
+  return {
+    version: RATCHET_STATE_VERSION,
+    dhs: state.dhs === null
+      ? null
+      : { secretKey: toBase64(state.dhs.secretKey), publicKey: toBase64(state.dhs.publicKey) },
+    dhr: b64OrNull(state.dhr),
+    rk: toBase64(state.rk),
+    cks: b64OrNull(state.cks),
+    ckr: b64OrNull(state.ckr),
+    hks: b64OrNull(state.hks),
+    hkr: b64OrNull(state.hkr),
+    nhks: toBase64(state.nhks),
+    nhkr: toBase64(state.nhkr),
+    ns: state.ns,
+    nr: state.nr,
+    pn: state.pn,
+    skipped: state.skipped.map((k) => ({
+      headerKey: toBase64(k.headerKey),
+      n: k.n,
+      messageKey: toBase64(k.messageKey),
+      createdAt: k.createdAt,
+    })),
+  };
+}
+
+const STATE_FIELDS = "version dhs dhr rk cks ckr hks hkr nhks nhkr ns nr pn skipped".split(" ");
+const SKIPPED_FIELDS = ["headerKey", "n", "messageKey", "createdAt"];
+const DHS_FIELDS = ["secretKey", "publicKey"];
+
+/** A plain object with exactly `fields` (no more, no fewer). */
+function record(value: unknown, fields: string[], name: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw badState(`${name} is not an object`);
+  }
+  const keys = Object.keys(value);
+  if (keys.length !== fields.length || !fields.every((f) => Object.hasOwn(value, f))) {
+    throw badState(`${name} does not have exactly the expected fields`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function key(value: unknown, name: string): Uint8Array {
+  if (typeof value !== "string") throw badState(`${name} is not a base64 string`);
+  let bytes: Uint8Array;
+  try {
+    bytes = fromBase64(value);
+  } catch {
+    throw badState(`${name} is not valid base64`);
+  }
+  checkKey(bytes, name);
+  return bytes;
+}
+
+const keyOrNull = (v: unknown, name: string) => v === null ? null : key(v, name);
+
+function counter(value: unknown, name: string): number {
+  if (!isCounter(value)) throw badState(`${name} is not a counter`);
+  return value;
+}
+
+/**
+ * Rebuilds a state from {@linkcode serializeRatchetState}'s output (after any
+ * JSON round trip), checking every field, every length and the invariants.
+ *
+ * @throws {CryptoError} `bad_state` for anything malformed; the message
+ *   names the field, never its value
+ */
+export function deserializeRatchetState(json: unknown): RatchetState {
+  const o = record(json, STATE_FIELDS, "state");
+  if (o.version !== RATCHET_STATE_VERSION) throw badState("version is not supported");
+  let dhs: KeyPair | null = null;
+  if (o.dhs !== null) {
+    const d = record(o.dhs, DHS_FIELDS, "dhs");
+    dhs = keyPairFromSecret(key(d.secretKey, "dhs.secretKey"));
+    // the stored public key must be the one of the stored secret key
+    if (!equalBytes(dhs.publicKey, key(d.publicKey, "dhs.publicKey"))) {
+      throw badState("dhs.publicKey does not match dhs.secretKey");
+    }
+  }
+  if (!Array.isArray(o.skipped)) throw badState("skipped is not a list");
+  if (o.skipped.length > MAX_SKIPPED_KEYS) throw badState("skipped has too many keys");
+  const skipped = o.skipped.map((item: unknown): SkippedKey => {
+    const s = record(item, SKIPPED_FIELDS, "skipped key");
+    if (typeof s.createdAt !== "number" || !Number.isFinite(s.createdAt)) {
+      throw badState("skipped.createdAt is not a finite number");
+    }
+    return {
+      headerKey: key(s.headerKey, "skipped.headerKey"),
+      n: counter(s.n, "skipped.n"),
+      messageKey: key(s.messageKey, "skipped.messageKey"),
+      createdAt: s.createdAt,
+    };
+  });
+  return new RatchetState({
+    dhs,
+    dhr: keyOrNull(o.dhr, "dhr"),
+    rk: key(o.rk, "rk"),
+    cks: keyOrNull(o.cks, "cks"),
+    ckr: keyOrNull(o.ckr, "ckr"),
+    hks: keyOrNull(o.hks, "hks"),
+    hkr: keyOrNull(o.hkr, "hkr"),
+    nhks: key(o.nhks, "nhks"),
+    nhkr: key(o.nhkr, "nhkr"),
+    ns: counter(o.ns, "ns"),
+    nr: counter(o.nr, "nr"),
+    pn: counter(o.pn, "pn"),
+    skipped,
+  });
+}
