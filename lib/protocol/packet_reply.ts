@@ -1,0 +1,141 @@
+/**
+ * Reply packets (seed Stage 2): what Alice sends after accepting Bob's
+ * request and until she receives a regular packet from him. They carry her
+ * handshake public key (Bob needs it for the Triple Diffie-Hellman) and an
+ * opaque ratchet message, both under the shared request key.
+ *
+ * Wire layout (total length = a padding bucket):
+ *
+ * ```
+ * offset  size      field
+ * 0       1         version  1
+ * 1       24        IV       random, the AEAD nonce
+ * 25      32        hSub     HMAC-SHA256(K_h, IV ‖ Bob's identity public key)
+ * 57      32        Alice's encrypted handshake public key  ┐ one XChaCha20-Poly1305
+ * 89      len-105   encrypted pad(payload, 105)             │ ciphertext under K_e
+ * len-16  16        Poly1305 tag                            ┘
+ *
+ * K_h = deriveKey(shared request key, "packet/reply/hsub")
+ * K_e = deriveKey(shared request key, "packet/reply/encrypt")
+ * AD  = bytes 0..57 ‖ Bob's identity public key
+ * ```
+ *
+ * The seed's encrypted handshake key and encrypted payload are the two
+ * parts of one AEAD ciphertext, and its `keyed_hash(shared request key,
+ * ...)` is the Poly1305 tag over both (checked before decryption).
+ *
+ * @module
+ */
+
+import { open, seal } from "../crypto/aead.ts";
+import { abytes, concatBytes, type Rng } from "../crypto/bytes.ts";
+import { pad, unpad } from "./padding.ts";
+import {
+  associatedData,
+  checkPacket,
+  computeHsub,
+  HEADER_LENGTH,
+  hsubMatches,
+  IV_LENGTH,
+  ivOf,
+  LABELS,
+  type PacketKeys,
+  packetKeys,
+  PUBLIC_KEY_LENGTH,
+  REPLY_OVERHEAD,
+  writeHeader,
+} from "./packet_common.ts";
+
+/** Length of a shared request key. */
+export const SHARED_REQUEST_KEY_LENGTH = 32;
+
+/** Derives the keys of reply packets; callers may cache them per pending request. */
+export function replyKeys(sharedRequestKey: Uint8Array): PacketKeys {
+  abytes(sharedRequestKey, SHARED_REQUEST_KEY_LENGTH, "sharedRequestKey");
+  return packetKeys(sharedRequestKey, LABELS.replyHsub, LABELS.replyEncrypt);
+}
+
+/** Arguments of {@linkcode sealReply}. */
+export interface SealReplyOptions {
+  /** The key of the request being answered (from `openRequest`). */
+  sharedRequestKey: Uint8Array;
+  /** Bob's identity public key. */
+  receiverIdentityKey: Uint8Array;
+  /** Alice's handshake public key for this conversation. */
+  handshakePublicKey: Uint8Array;
+  /** Opaque ratchet message. */
+  payload: Uint8Array;
+  /** Draws the IV (24 bytes). */
+  rng: Rng;
+}
+
+/** What {@linkcode openReply} returns. */
+export interface OpenedReply {
+  /** Alice's handshake public key. */
+  handshakePublicKey: Uint8Array;
+  /** Opaque ratchet message. */
+  payload: Uint8Array;
+}
+
+/**
+ * Builds a reply packet.
+ *
+ * @throws {CryptoError} `bad_length` for keys of the wrong size
+ * @throws {ProtocolError} `too_long` when the payload exceeds the largest bucket
+ */
+export function sealReply(options: SealReplyOptions): Uint8Array {
+  const { receiverIdentityKey, handshakePublicKey, payload, rng } = options;
+  abytes(receiverIdentityKey, PUBLIC_KEY_LENGTH, "receiverIdentityKey");
+  abytes(handshakePublicKey, PUBLIC_KEY_LENGTH, "handshakePublicKey");
+  abytes(payload, undefined, "payload");
+  const keys = replyKeys(options.sharedRequestKey);
+  const padded = pad(payload, REPLY_OVERHEAD);
+  const iv = abytes(rng(IV_LENGTH), IV_LENGTH, "rng output");
+  const packet = writeHeader(
+    padded.length + REPLY_OVERHEAD,
+    iv,
+    computeHsub(keys.hsub, iv, receiverIdentityKey),
+  );
+  const ad = associatedData(packet, HEADER_LENGTH, receiverIdentityKey);
+  packet.set(seal(keys.encrypt, iv, concatBytes(handshakePublicKey, padded), ad), HEADER_LENGTH);
+  return packet;
+}
+
+/**
+ * Opens a reply packet with already derived keys (see {@linkcode replyKeys});
+ * null when the hSub does not match.
+ *
+ * @throws {ProtocolError} `unsupported_version`, `bad_packet_length`, or
+ *   `bad_padding` after the tag matched and the AEAD verified
+ * @throws {CryptoError} `decrypt_failed` when the hSub matched but the AEAD
+ *   did not verify
+ */
+export function openReplyWithKeys(
+  packet: Uint8Array,
+  keys: PacketKeys,
+  ownIdentityPublicKey: Uint8Array,
+): OpenedReply | null {
+  checkPacket(packet);
+  abytes(ownIdentityPublicKey, PUBLIC_KEY_LENGTH, "ownIdentityPublicKey");
+  // seed "Identifying conversations": the IV hash decides before any decryption
+  if (!hsubMatches(packet, keys.hsub, ownIdentityPublicKey)) return null;
+  const ad = associatedData(packet, HEADER_LENGTH, ownIdentityPublicKey);
+  const plain = open(keys.encrypt, ivOf(packet), packet.subarray(HEADER_LENGTH), ad);
+  return {
+    handshakePublicKey: plain.slice(0, PUBLIC_KEY_LENGTH),
+    payload: unpad(plain.subarray(PUBLIC_KEY_LENGTH), REPLY_OVERHEAD),
+  };
+}
+
+/**
+ * Opens a reply to the request whose key is `sharedRequestKey`, addressed to
+ * `ownIdentityPublicKey` (Bob's); null when it is not one. Errors as
+ * {@linkcode openReplyWithKeys}.
+ */
+export function openReply(
+  packet: Uint8Array,
+  sharedRequestKey: Uint8Array,
+  ownIdentityPublicKey: Uint8Array,
+): OpenedReply | null {
+  return openReplyWithKeys(packet, replyKeys(sharedRequestKey), ownIdentityPublicKey);
+}
