@@ -95,6 +95,9 @@ export interface FramedConnOptions {
   logger?: NetLogger;
 }
 
+/** The limits of {@linkcode FramedConnOptions} without naming and logging. */
+export type ConnectionLimits = Omit<FramedConnOptions, "label" | "logger">;
+
 function positive(value: number, name: string): number {
   if (!(value > 0)) {
     throw new RangeError(`Cannot create connection: ${name} ${value} is not positive`);

@@ -15,9 +15,9 @@
  */
 
 import {
+  type ConnectionLimits,
   defaultNetLogger,
   FramedConn,
-  type FramedConnOptions,
   type NetLogger,
 } from "./framed_conn.ts";
 import { errorCode } from "./net_error.ts";
@@ -31,8 +31,7 @@ export const DEFAULT_FIRST_FRAME_TIMEOUT_MS = 30_000;
 /** Pause after an unexpected accept failure (e.g. out of file descriptors). */
 const ACCEPT_ERROR_PAUSE_MS = 100;
 
-/** Per-connection limits applied to every accepted connection. */
-export type ConnectionLimits = Omit<FramedConnOptions, "label" | "logger">;
+export type { ConnectionLimits } from "./framed_conn.ts";
 
 /** Options of {@linkcode listen}. */
 export interface ListenOptions {
