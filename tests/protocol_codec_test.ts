@@ -68,20 +68,36 @@ Deno.test("Reader returns copies, not views, of the input", () => {
 
 Deno.test("Reader never throws anything but ProtocolError on random input", () => {
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 40 }), fc.array(fc.nat(4), { maxLength: 12 }), (bytes, ops) => {
-      const r = new Reader(bytes);
-      try {
-        for (const op of ops) {
-          if (op === 0) r.u8();
-          else if (op === 1) r.u16();
-          else if (op === 2) r.u32();
-          else if (op === 3) r.varBytes("u8", 16);
-          else r.bytes(3);
+    fc.property(
+      fc.uint8Array({ maxLength: 40 }),
+      fc.array(fc.nat(4), { maxLength: 12 }),
+      (bytes, ops) => {
+        const r = new Reader(bytes);
+        try {
+          for (const op of ops) {
+            if (op === 0) r.u8();
+            else if (op === 1) r.u16();
+            else if (op === 2) r.u32();
+            else if (op === 3) r.varBytes("u8", 16);
+            else r.bytes(3);
+          }
+          r.end();
+        } catch (e) {
+          if (!(e instanceof ProtocolError)) throw e;
         }
-        r.end();
-      } catch (e) {
-        if (!(e instanceof ProtocolError)) throw e;
-      }
+      },
+    ),
+  );
+});
+
+Deno.test("Writer keeps every field when it grows its buffer", () => {
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ maxLength: 100 }), { maxLength: 20 }), (chunks) => {
+      const w = new Writer(1);
+      for (const c of chunks) w.u8(c.length).bytes(c);
+      const r = new Reader(w.finish());
+      for (const c of chunks) assertEquals(r.varBytes("u8", 100), c);
+      r.end();
     }),
   );
 });

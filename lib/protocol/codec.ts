@@ -53,7 +53,8 @@ export class Writer {
   /** Appends one byte. */
   u8(value: number): this {
     checkUint(value, 0xff, "u8");
-    this.#buf[this.#reserve(1)] = value;
+    const at = this.#reserve(1);
+    this.#buf[at] = value;
     return this;
   }
 
@@ -79,7 +80,8 @@ export class Writer {
 
   /** Appends `bytes` as they are (a fixed-length field). */
   bytes(bytes: Uint8Array): this {
-    this.#buf.set(bytes, this.#reserve(bytes.length));
+    const at = this.#reserve(bytes.length); // before reading #buf: reserve may replace it
+    this.#buf.set(bytes, at);
     return this;
   }
 
