@@ -154,9 +154,10 @@ Deno.test("FramedConn closes an idle connection after idleTimeoutMs", async () =
 });
 
 Deno.test("FramedConn idle timer is reset by complete frames", async () => {
-  const { a, b } = await framedPair({ idleTimeoutMs: 150 });
+  // 8 x 80 ms of traffic spans well over one 400 ms idle timeout.
+  const { a, b } = await framedPair({ idleTimeoutMs: 400 });
   for (let i = 0; i < 8; i++) {
-    await sleep(50);
+    await sleep(80);
     await a.send(new Uint8Array([i]));
     assertEquals(await b.receive(), new Uint8Array([i]));
   }
