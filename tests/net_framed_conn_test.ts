@@ -194,6 +194,22 @@ Deno.test("FramedConn pauses reading when its queue is full and loses nothing", 
   await Promise.all([a.close(), b.close()]);
 });
 
+Deno.test("FramedConn stops reading from a peer whose frames are not consumed", async () => {
+  const [x, y] = await socketPair();
+  const sender = new FramedConn(x, { writeTimeoutMs: 300, logger: () => {} });
+  const receiver = new FramedConn(y, { maxQueuedFrames: 4, logger: () => {} });
+  const frame = new Uint8Array(64 * 1024);
+  let sentFrames = 0;
+  let error: unknown;
+  // 2000 x 64 KiB = 128 MiB: far more than socket buffers hold.
+  while (sentFrames < 2000 && error === undefined) {
+    await sender.send(frame).then(() => sentFrames++, (e) => (error = e));
+  }
+  assert(isUnmessageError(error, "write_timeout"), `receiver read all ${sentFrames} frames`);
+  assert(sentFrames < 500, `${sentFrames} frames were accepted`);
+  await Promise.all([sender.close(), receiver.close()]);
+});
+
 Deno.test("FramedConn.send() times out against a peer that never reads", async () => {
   const { raw, conn } = await rawPair({ writeTimeoutMs: 200 });
   const chunk = new Uint8Array(MAX_FRAME_LENGTH);
