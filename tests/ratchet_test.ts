@@ -315,6 +315,7 @@ Deno.test("deserializeRatchetState() rejects every corruption with bad_state", (
     (j) => ({ ...j, nr: 1.5 }),
     (j) => ({ ...j, pn: MAX_COUNTER + 1 }),
     (j) => ({ ...j, pn: "3" }),
+    (j) => ({ ...j, dhr: toBase64(new Uint8Array(32)) }), // low-order peer key
     (j) => ({ ...j, ckr: null }), // receiving chain without its header key
     (j) => ({ ...j, cks: good.rk, dhs: null }), // sending chain without a key pair
     (j) => ({ ...j, dhs: { secretKey: good.rk, publicKey: good.nhkr } }), // mismatched pair

@@ -225,7 +225,10 @@ export function ratchetEncrypt(
     s.dhs = generateKeyPair(rng);
     [s.rk, s.cks, s.nhks] = kdfRk(s.rk, dh(s.dhs.secretKey, s.dhr));
   }
-  if (s.ns >= MAX_COUNTER || s.dhs === null || s.hks === null) {
+  // RatchetState's invariants: a sending chain has its key pair and header key
+  if (s.dhs === null || s.hks === null) throw new TypeError("Cannot use state: no sending keys");
+  // the header's N is a u32 (ratchet_header.ts)
+  if (s.ns >= MAX_COUNTER) {
     throw new CryptoError("chain_exhausted", "Cannot encrypt: sending chain is exhausted");
   }
   const [ck, mk] = kdfCk(s.cks);

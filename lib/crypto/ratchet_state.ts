@@ -17,7 +17,7 @@
 
 import { CryptoError } from "../errors.ts";
 import { equalBytes, fromBase64, toBase64 } from "./bytes.ts";
-import { KEY_LENGTH, type KeyPair, keyPairFromSecret } from "./keys.ts";
+import { isLowOrderPublicKey, KEY_LENGTH, type KeyPair, keyPairFromSecret } from "./keys.ts";
 import { MAX_COUNTER } from "./ratchet_header.ts";
 
 /** Version of {@linkcode RatchetStateJson}; bump on any change of shape. */
@@ -308,9 +308,12 @@ export function deserializeRatchetState(json: unknown): RatchetState {
       createdAt: s.createdAt,
     };
   });
+  const dhr = keyOrNull(o.dhr, "dhr");
+  // RFC 7748 §6.1: a stored peer key that is a low-order point was never accepted
+  if (dhr !== null && isLowOrderPublicKey(dhr)) throw badState("dhr is a low-order point");
   return new RatchetState({
     dhs,
-    dhr: keyOrNull(o.dhr, "dhr"),
+    dhr,
     rk: key(o.rk, "rk"),
     cks: keyOrNull(o.cks, "cks"),
     ckr: keyOrNull(o.ckr, "ckr"),
