@@ -94,7 +94,7 @@ Deno.test("Vault.open() rejects malformed envelopes as invalid, quickly, with ho
   assert(performance.now() - start < 500, "a hostile parameter was not refused up front");
 });
 
-Deno.test("Vault derives once per salt: other salts are derived once and cached", async () => {
+Deno.test("Vault opens envelopes sealed under another salt with the same passphrase", async () => {
   const a = await Vault.create("same", { params: FAST });
   const b = await Vault.create("same", { params: FAST });
   const envB = b.seal(utf8("from b"), "f");
