@@ -280,7 +280,7 @@ function tampered(path: string): StoreError {
   );
 }
 
-// returns a reason if the parameters are out of bounds, via `fail`
+// throws `fail(reason)` if the parameters are out of bounds
 function checkParams(params: ScryptParams, fail: (why: string) => Error): void {
   const { N, r, p } = params;
   if (!Number.isSafeInteger(N) || N < MIN_SCRYPT_N || (N & (N - 1)) !== 0) {
