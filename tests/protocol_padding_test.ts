@@ -28,11 +28,15 @@ Deno.test("pad() writes length, data and zeros up to the smallest bucket", () =>
 
 Deno.test("pad() lands every length plus overhead on a bucket and unpad() inverts it", () => {
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 9000 }), fc.integer({ min: 0, max: 200 }), (data, overhead) => {
-      const p = pad(data, overhead);
-      assert(isBucketLength(p.length + overhead));
-      assertEquals(unpad(p, overhead), data);
-    }),
+    fc.property(
+      fc.uint8Array({ maxLength: 9000 }),
+      fc.integer({ min: 0, max: 200 }),
+      (data, overhead) => {
+        const p = pad(data, overhead);
+        assert(isBucketLength(p.length + overhead));
+        assertEquals(unpad(p, overhead), data);
+      },
+    ),
     { numRuns: 200 },
   );
 });
@@ -64,12 +68,16 @@ Deno.test("unpad() rejects every non-canonical padding", () => {
 
 Deno.test("unpad() throws only ProtocolError on random input", () => {
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 600 }), fc.integer({ min: 0, max: 100 }), (bytes, overhead) => {
-      try {
-        unpad(bytes, overhead);
-      } catch (e) {
-        if (!(e instanceof ProtocolError)) throw e;
-      }
-    }),
+    fc.property(
+      fc.uint8Array({ maxLength: 600 }),
+      fc.integer({ min: 0, max: 100 }),
+      (bytes, overhead) => {
+        try {
+          unpad(bytes, overhead);
+        } catch (e) {
+          if (!(e instanceof ProtocolError)) throw e;
+        }
+      },
+    ),
   );
 });
