@@ -10,6 +10,13 @@ import { onionKeyFromSeed, torKeyBlob } from "../lib/crypto/onion.ts";
 import { TorControl } from "../lib/tor/control.ts";
 import { chooseAuthMethod, safeCookieHashes } from "../lib/tor/control_auth.ts";
 import { waitForBootstrap } from "../lib/tor/bootstrap.ts";
+import {
+  addOnionCommand,
+  delOnionCommand,
+  getInfoCommand,
+  setEventsCommand,
+  signalCommand,
+} from "../lib/tor/control_commands.ts";
 import { TorError } from "../lib/tor/errors.ts";
 import { launchTor, type TorProcess } from "../lib/tor/launch.ts";
 
@@ -161,6 +168,40 @@ Deno.test("TorControl refuses line breaks and bad onion arguments without echoin
     await control.close();
     assertEquals(await tor.rest(), "");
   });
+});
+
+Deno.test("command builders write control-spec §3 lines and refuse injections", () => {
+  assertEquals(
+    addOnionCommand("ED25519-V3:QUJD+/==", [{ virtualPort: 80, target: 8080 }, {
+      virtualPort: 22,
+      target: "unix:/run/x.sock",
+    }], { flags: ["Detach"], maxStreams: 3 }),
+    "ADD_ONION ED25519-V3:QUJD+/== Flags=Detach MaxStreams=3 Port=80,127.0.0.1:8080 Port=22,unix:/run/x.sock",
+  );
+  assertEquals(
+    getInfoCommand(["version", "net/listeners/socks"]),
+    "GETINFO version net/listeners/socks",
+  );
+  assertEquals(setEventsCommand([]), "SETEVENTS");
+  assertEquals(signalCommand("NEWNYM"), "SIGNAL NEWNYM");
+  const id = "a".repeat(56);
+  assertEquals(delOnionCommand(id), `DEL_ONION ${id}`);
+  const bad: (() => string)[] = [
+    () => addOnionCommand("RSA1024:abc", [{ virtualPort: 1, target: 1 }]),
+    () => addOnionCommand("ED25519-V3:abc Port=1", [{ virtualPort: 1, target: 1 }]),
+    () => addOnionCommand("NEW:BEST", []),
+    () => addOnionCommand("NEW:BEST", [{ virtualPort: 65536, target: 1 }]),
+    () => addOnionCommand("NEW:BEST", [{ virtualPort: 1, target: 0 }]),
+    () => addOnionCommand("NEW:BEST", [{ virtualPort: 1, target: "x\r\nSIGNAL HALT" }]),
+    () => addOnionCommand("NEW:BEST", [{ virtualPort: 1, target: 1 }], { flags: ["A,B"] }),
+    () => addOnionCommand("NEW:BEST", [{ virtualPort: 1, target: 1 }], { maxStreams: -1 }),
+    () => getInfoCommand([]),
+    () => getInfoCommand(["a b"]),
+    () => setEventsCommand(["hs_desc"]),
+    () => signalCommand("NEWNYM HALT"),
+    () => delOnionCommand(id + ".onion"),
+  ];
+  for (const f of bad) assertEquals(assertThrows(f, TorError).code, "invalid_argument");
 });
 
 Deno.test("authenticate() refuses a port that fails the SAFECOOKIE server hash", async () => {

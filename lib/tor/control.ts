@@ -34,11 +34,21 @@ import {
   type ProtocolInfo,
 } from "./control_parse.ts";
 import { type ControlReply, endText, isAsyncReply, ReplyFramer } from "./control_reply.ts";
+import {
+  addOnionCommand,
+  type AddOnionOptions,
+  delOnionCommand,
+  getInfoCommand,
+  type OnionPort,
+  setEventsCommand,
+  signalCommand,
+} from "./control_commands.ts";
 import { TorError } from "./errors.ts";
 
 export type { AuthMethod, AuthOptions } from "./control_auth.ts";
 export type { BootstrapStatus, ControlEvent, HsDescEvent, ProtocolInfo } from "./control_parse.ts";
 export type { ControlReply } from "./control_reply.ts";
+export type { AddOnionOptions, OnionPort } from "./control_commands.ts";
 
 /** Default time a command may wait for its reply. */
 export const COMMAND_TIMEOUT_MS = 30_000;
@@ -64,22 +74,6 @@ export interface ControlConnectOptions extends TorControlOptions {
   host?: string;
   /** Default {@linkcode CONNECT_TIMEOUT_MS}. */
   connectTimeoutMs?: number;
-}
-
-/** One onion port mapping (control-spec §3.27 `Port=VirtPort[,Target]`). */
-export interface OnionPort {
-  /** The port clients connect to on the .onion address. */
-  virtualPort: number;
-  /** A local TCP port (on 127.0.0.1) or a target such as "127.0.0.1:8080". */
-  target: number | string;
-}
-
-/** Extra ADD_ONION arguments. */
-export interface AddOnionOptions {
-  /** Flags such as "Detach", "DiscardPK" (control-spec §3.27). */
-  flags?: string[];
-  /** Maximum streams per rendezvous circuit (0..65535). */
-  maxStreams?: number;
 }
 
 interface Pending {
@@ -280,19 +274,13 @@ export class TorControl {
 
   /** GETINFO (control-spec §3.9); values are raw (quoted values stay quoted). */
   async getInfo(...keys: string[]): Promise<Map<string, string>> {
-    if (keys.length === 0 || keys.some((k) => !/^[\x21-\x7e]+$/.test(k))) {
-      throw new TorError("invalid_argument", "GETINFO needs keys without spaces");
-    }
-    return parseGetInfo(await this.command(`GETINFO ${keys.join(" ")}`));
+    return parseGetInfo(await this.command(getInfoCommand(keys)));
   }
 
   /** SETEVENTS (control-spec §3.4): exactly these events are enabled afterwards. */
   async setEvents(...names: string[]): Promise<void> {
-    if (names.some((n) => !/^[A-Z_]+$/.test(n))) {
-      throw new TorError("invalid_argument", "Event names are upper-case words");
-    }
     const set = new Set(names);
-    await this.command(["SETEVENTS", ...set].join(" "));
+    await this.command(setEventsCommand([...set]));
     this.#events = set;
   }
 
@@ -332,40 +320,12 @@ export class TorControl {
     ports: readonly OnionPort[],
     options: AddOnionOptions = {},
   ): Promise<string> {
-    // Never echo the blob: it is the service's secret key.
-    if (!/^(NEW:(BEST|ED25519-V3)|ED25519-V3:[A-Za-z0-9+/]+={0,2})$/.test(keyBlob)) {
-      throw new TorError("invalid_argument", "ADD_ONION needs an ED25519-V3 key blob or NEW");
-    }
-    if (ports.length === 0) throw new TorError("invalid_argument", "ADD_ONION needs a port");
-    const parts = ["ADD_ONION", keyBlob];
-    const flags = options.flags ?? [];
-    if (flags.some((f) => !/^[A-Za-z]+$/.test(f))) {
-      throw new TorError("invalid_argument", "ADD_ONION flags are words");
-    }
-    if (flags.length > 0) parts.push(`Flags=${flags.join(",")}`);
-    if (options.maxStreams !== undefined) {
-      if (!isIntIn(options.maxStreams, 0, 65535)) {
-        throw new TorError("invalid_argument", "ADD_ONION MaxStreams is 0..65535");
-      }
-      parts.push(`MaxStreams=${options.maxStreams}`);
-    }
-    for (const { virtualPort, target } of ports) {
-      const t = typeof target === "number" ? `127.0.0.1:${target}` : target;
-      const portOk = typeof target !== "number" || isIntIn(target, 1, 65535);
-      if (!isIntIn(virtualPort, 1, 65535) || !portOk || !/^[\x21-\x7e]+$/.test(t)) {
-        throw new TorError("invalid_argument", `ADD_ONION port ${virtualPort} is invalid`);
-      }
-      parts.push(`Port=${virtualPort},${t}`);
-    }
-    return parseAddOnion(await this.command(parts.join(" "))).serviceId;
+    return parseAddOnion(await this.command(addOnionCommand(keyBlob, ports, options))).serviceId;
   }
 
   /** DEL_ONION (control-spec §3.28); an unknown id rejects with status 552. */
   async delOnion(serviceId: string): Promise<void> {
-    if (!/^[a-z2-7]{56}$/.test(serviceId)) {
-      throw new TorError("invalid_argument", "DEL_ONION needs a v3 ServiceID");
-    }
-    await this.command(`DEL_ONION ${serviceId}`);
+    await this.command(delOnionCommand(serviceId));
   }
 
   /** TAKEOWNERSHIP (control-spec §3.23): tor exits when this connection closes. */
@@ -375,8 +335,7 @@ export class TorControl {
 
   /** SIGNAL (control-spec §3.7), e.g. "NEWNYM", "SHUTDOWN", "RELOAD". */
   async signal(name: string): Promise<void> {
-    if (!/^[A-Z]+$/.test(name)) throw new TorError("invalid_argument", "Signal names are words");
-    await this.command(`SIGNAL ${name}`);
+    await this.command(signalCommand(name));
   }
 
   /**
@@ -526,8 +485,4 @@ function safeHsDesc(event: ControlEvent) {
   } catch {
     return undefined;
   }
-}
-
-function isIntIn(n: number, min: number, max: number): boolean {
-  return Number.isInteger(n) && n >= min && n <= max;
 }

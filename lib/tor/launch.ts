@@ -28,6 +28,8 @@ const PORT_FILE_POLL_MS = 50;
 export const STOP_GRACE_MS = 5_000;
 /** Time SIGNAL SHUTDOWN may take on the control port. */
 const SHUTDOWN_COMMAND_TIMEOUT_MS = 2_000;
+/** Default SocksPort flags (see {@linkcode LaunchOptions.socksFlags}). */
+export const DEFAULT_SOCKS_FLAGS: readonly string[] = ["ExtendedErrors"];
 /** Bytes of tor's output and log kept for error messages. */
 const OUTPUT_TAIL_BYTES = 4096;
 
@@ -47,6 +49,11 @@ export interface LaunchOptions {
   extraTorrc?: string[];
   /** SOCKS port on 127.0.0.1; default "auto" (tor picks a free one). */
   socksPort?: number | "auto";
+  /**
+   * SocksPort flags; default ["ExtendedErrors"], so onion failures come back
+   * as the SOCKS codes 0xF0..0xF7 (tor-manual SocksPort). Pass [] for none.
+   */
+  socksFlags?: string[];
   /** Called with each bootstrap phase (also after return when not waiting). */
   onProgress?: (status: BootstrapStatus) => void;
   /** Bound on the whole launch; default {@linkcode LAUNCH_TIMEOUT_MS}. */
@@ -216,13 +223,17 @@ function torrcText(
   if (socks !== "auto" && !(Number.isInteger(socks) && socks >= 1 && socks <= 65535)) {
     throw new TorError("invalid_argument", `SOCKS port ${socks} is not 1..65535`);
   }
+  const flags = options.socksFlags ?? DEFAULT_SOCKS_FLAGS;
+  if (flags.some((f) => !/^[A-Za-z0-9=]+$/.test(f))) {
+    throw new TorError("invalid_argument", "SocksPort flags are words");
+  }
   const lines = [
     `DataDirectory ${torrcQuote(dataDir)}`,
     "ControlPort auto",
     `ControlPortWriteToFile ${torrcQuote(paths.portFile)}`,
     "CookieAuthentication 1",
     `CookieAuthFile ${torrcQuote(paths.cookie)}`,
-    `SocksPort ${socks === "auto" ? "auto" : `127.0.0.1:${socks}`}`,
+    ["SocksPort", socks === "auto" ? "auto" : `127.0.0.1:${socks}`, ...flags].join(" "),
     // Tor exits when this process dies, even if the control connection lingers.
     `__OwningControllerProcess ${Deno.pid}`,
     `Log ${torrcQuote(`notice file ${paths.log}`)}`,
