@@ -1,0 +1,74 @@
+/**
+ * Private helpers of handshake_state.ts: strict readers of JSON fields that
+ * fail with {@linkcode ProtocolError} `bad_state`, naming the field and
+ * never its value.
+ *
+ * @module
+ */
+
+import { fromBase64 } from "../crypto/bytes.ts";
+import { isLowOrderPublicKey, KEY_LENGTH } from "../crypto/keys.ts";
+import { ProtocolError } from "../errors.ts";
+import { checkName, MAX_PORT, MIN_PORT } from "./handshake_data.ts";
+
+/** Throws `bad_state` with `what` (never a value). */
+export function fail(what: string): never {
+  throw new ProtocolError("bad_state", `Cannot load handshake state: ${what}`);
+}
+
+/** A plain object with exactly the space-separated `names` as its fields. */
+export function fields(value: unknown, names: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    fail("it is not an object");
+  }
+  const expected = names.split(" ");
+  const keys = Object.keys(value);
+  if (keys.length !== expected.length || !expected.every((f) => Object.hasOwn(value, f))) {
+    fail("it does not have exactly the expected fields");
+  }
+  return value as Record<string, unknown>;
+}
+
+/**
+ * A 32-byte key in canonical base64; with `publicDh`, also not a low-order
+ * X25519 point (RFC 7748 §6.1).
+ */
+export function key(value: unknown, name: string, publicDh = false): Uint8Array {
+  if (typeof value !== "string") fail(`${name} is not a base64 string`);
+  let bytes: Uint8Array;
+  try {
+    bytes = fromBase64(value as string);
+  } catch {
+    fail(`${name} is not valid base64`);
+  }
+  if (bytes.length !== KEY_LENGTH) fail(`${name} is not a ${KEY_LENGTH}-byte key`);
+  if (publicDh && isLowOrderPublicKey(bytes)) fail(`${name} is a low-order point`);
+  return bytes;
+}
+
+/** {@linkcode key}, or null for `null`. */
+export function keyOrNull(value: unknown, name: string, publicDh = false): Uint8Array | null {
+  return value === null ? null : key(value, name, publicDh);
+}
+
+/** A suggested name as handshake_data.ts accepts it. */
+export function nameOf(value: unknown): string {
+  if (typeof value !== "string") fail("name is not a string");
+  try {
+    checkName(value as string);
+  } catch {
+    fail("name is not a valid name");
+  }
+  return value as string;
+}
+
+/** A TCP port, 1 to 65535. */
+export function checkPortNumber(value: unknown): number {
+  if (
+    typeof value !== "number" || !Number.isInteger(value) || value < MIN_PORT ||
+    value > MAX_PORT
+  ) {
+    fail("port is not a port number");
+  }
+  return value as number;
+}

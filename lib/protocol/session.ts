@@ -1,0 +1,302 @@
+/**
+ * Messages of a conversation after the handshake: sealing a ratchet
+ * message into the right packet kind, opening received packets, and
+ * {@linkcode receivePacket}, the one entry point that tells which of our
+ * conversations or requests a packet belongs to (seed "Identifying
+ * conversations") and runs the matching stage.
+ *
+ * Packet kinds (seed stages 2 and 3):
+ * - Alice sends reply packets (her handshake key + the ratchet message)
+ *   until a regular packet from Bob decrypts, then regular packets.
+ * - Bob sends regular packets only; he opens regular packets and, for the
+ *   rest of the conversation, the replies Alice sent before she saw his
+ *   first regular packet (they may arrive late or out of order).
+ *
+ * Every function returns new values; on any failure nothing is returned
+ * and the caller keeps its old conversation, which stays valid. Persist the
+ * returned conversation before a sealed packet leaves and after an opened
+ * one is accepted (DESIGN.md "Persistence").
+ *
+ * @module
+ */
+
+import { abytes, equalBytes, type Rng } from "../crypto/bytes.ts";
+import type { KeyPair } from "../crypto/keys.ts";
+import { ratchetDecrypt, ratchetEncrypt } from "../crypto/ratchet.ts";
+import { MESSAGE_OVERHEAD } from "../crypto/ratchet_header.ts";
+import { ProtocolError } from "../errors.ts";
+import { inboundFromOpened, ratchetAd, startBob } from "./handshake.ts";
+import {
+  type Conversation,
+  type InboundRequest,
+  makeConversation,
+  type OutboundRequest,
+} from "./handshake_state.ts";
+import {
+  type ConversationCandidate,
+  identifyPacket,
+  openRegular,
+  openReply,
+  type PacketCandidates,
+  type PendingRequestCandidate,
+  REPLY_OVERHEAD,
+  sealRegular,
+  sealReply,
+} from "./packets.ts";
+import { maxPaddableLength } from "./padding.ts";
+
+/**
+ * Largest plaintext {@linkcode sealMessage} takes: what the largest padding
+ * bucket holds in a reply packet (the larger overhead) after the ratchet's
+ * header and tag. Longer elements are split by fragment.ts.
+ */
+export const MAX_SEALED_PLAINTEXT = maxPaddableLength(REPLY_OVERHEAD) - MESSAGE_OVERHEAD;
+
+/** Which packet kind carried a message. */
+export type PacketKind = "reply" | "regular";
+
+/** A message opened in a conversation. */
+export interface OpenedMessage {
+  /** The conversation after the message; persist it. */
+  conversation: Conversation;
+  /** The decrypted ratchet plaintext. */
+  plaintext: Uint8Array;
+  /** The packet kind that carried it. */
+  kind: PacketKind;
+}
+
+/**
+ * Encrypts `plaintext` with the conversation's ratchet and seals it in a
+ * reply packet (Alice before Stage 3) or a regular packet (otherwise).
+ *
+ * @throws {ProtocolError} `too_long` beyond {@linkcode MAX_SEALED_PLAINTEXT}
+ * @throws {CryptoError} `chain_exhausted` (ratchet.ts)
+ */
+export function sealMessage(
+  conversation: Conversation,
+  plaintext: Uint8Array,
+  rng: Rng,
+): { conversation: Conversation; packet: Uint8Array; kind: PacketKind } {
+  abytes(plaintext, undefined, "plaintext");
+  if (plaintext.length > MAX_SEALED_PLAINTEXT) {
+    throw new ProtocolError(
+      "too_long",
+      `Cannot seal message: length ${plaintext.length} exceeds ${MAX_SEALED_PLAINTEXT}`,
+    );
+  }
+  const { state, message } = ratchetEncrypt(
+    conversation.ratchet,
+    plaintext,
+    ratchetAd(conversation),
+    rng,
+  );
+  const receiverIdentityKey = conversation.peerIdentityKey;
+  const { handshakePublicKey, sharedRequestKey } = conversation;
+  // seed Stage 2: Alice replies until Bob's first regular packet reaches her
+  const asReply = conversation.role === "alice" && !conversation.established;
+  const packet = asReply
+    ? sealReply({
+      sharedRequestKey: sharedRequestKey!,
+      receiverIdentityKey,
+      handshakePublicKey: handshakePublicKey!,
+      payload: message,
+      rng,
+    })
+    : sealRegular({
+      conversationId: conversation.conversationId,
+      receiverIdentityKey,
+      payload: message,
+      rng,
+    });
+  const next = makeConversation({ ...conversation, ratchet: state });
+  return { conversation: next, packet, kind: asReply ? "reply" : "regular" };
+}
+
+/**
+ * Decrypts an already opened packet payload in `conversation`: the second
+ * half of {@linkcode openMessage}, for callers of `identifyPacket`. For a
+ * reply, `handshakePublicKey` is the key it carried.
+ *
+ * @throws {ProtocolError} `unexpected_reply` for a reply to Alice, or one
+ *   whose handshake key differs from Alice's first
+ * @throws {CryptoError} `decrypt_failed`, `too_many_skipped`, `too_large`
+ */
+export function decryptInConversation(
+  conversation: Conversation,
+  kind: PacketKind,
+  payload: Uint8Array,
+  handshakePublicKey: Uint8Array | null,
+  now: number,
+): OpenedMessage {
+  if (kind === "reply") {
+    const expected = conversation.peerHandshakeKey;
+    if (
+      conversation.role !== "bob" || expected === null || handshakePublicKey === null ||
+      !equalBytes(expected, handshakePublicKey)
+    ) {
+      throw new ProtocolError("unexpected_reply", "Cannot accept reply: it does not match");
+    }
+  }
+  const { state, plaintext } = ratchetDecrypt(
+    conversation.ratchet,
+    payload,
+    ratchetAd(conversation),
+    now,
+  );
+  // seed Stage 3: Bob's regular packet decrypted, so he has our handshake key
+  const reachesStage3 = conversation.role === "alice" && kind === "regular" &&
+    !conversation.established;
+  const next = makeConversation({
+    ...conversation,
+    ratchet: state,
+    ...(reachesStage3
+      ? { established: true, handshakePublicKey: null, sharedRequestKey: null }
+      : {}),
+  });
+  return { conversation: next, plaintext, kind };
+}
+
+/**
+ * Opens a packet of `conversation`: a regular packet, or (Bob) one of
+ * Alice's replies. Returns null when the packet is not of this
+ * conversation; `now` is the caller's clock in milliseconds.
+ *
+ * @throws {CryptoError} `decrypt_failed` when the packet is of this
+ *   conversation but does not decrypt (tampered, replayed ...)
+ * @throws {ProtocolError} packet-level codes, `unexpected_reply`
+ */
+export function openMessage(
+  conversation: Conversation,
+  packet: Uint8Array,
+  now: number,
+): OpenedMessage | null {
+  const own = conversation.ownIdentityKey;
+  const payload = openRegular(packet, conversation.conversationId, own);
+  if (payload !== null) return decryptInConversation(conversation, "regular", payload, null, now);
+  if (conversation.role !== "bob" || conversation.sharedRequestKey === null) return null;
+  const reply = openReply(packet, conversation.sharedRequestKey, own);
+  if (reply === null) return null;
+  return decryptInConversation(conversation, "reply", reply.payload, reply.handshakePublicKey, now);
+}
+
+/** Everything a peer holds that a received packet may belong to. */
+export interface PacketBook {
+  /** Our identity key pair. */
+  readonly ownIdentity: KeyPair;
+  /** Our conversations (both roles). */
+  readonly conversations: readonly Conversation[];
+  /** Requests we sent and whose first reply we still await. */
+  readonly outbound: readonly OutboundRequest[];
+  /** Whether to open new requests (default true). */
+  readonly acceptRequests?: boolean;
+}
+
+/** A conversation as a candidate of `identifyPacket`. */
+export interface ConversationEntry extends ConversationCandidate {
+  readonly conversation: Conversation;
+}
+
+/** A reply key as a candidate of `identifyPacket`: a Bob conversation or an outbound request. */
+export type ReplyEntry =
+  & PendingRequestCandidate
+  & ({ readonly conversation: Conversation } | { readonly outbound: OutboundRequest });
+
+/**
+ * The `identifyPacket` candidates of a {@linkcode PacketBook}: every
+ * conversation by its ID; then, as reply keys, Bob's conversations (late
+ * replies) before the outbound requests (first replies), so a request that
+ * already became a conversation is never started twice.
+ */
+export function candidatesFor(book: PacketBook): PacketCandidates<ConversationEntry, ReplyEntry> {
+  const conversations = book.conversations.map((conversation) => ({
+    conversationId: conversation.conversationId,
+    conversation,
+  }));
+  const pendingRequests: ReplyEntry[] = [];
+  for (const conversation of book.conversations) {
+    if (conversation.role === "bob" && conversation.sharedRequestKey !== null) {
+      pendingRequests.push({ sharedRequestKey: conversation.sharedRequestKey, conversation });
+    }
+  }
+  for (const outbound of book.outbound) {
+    pendingRequests.push({ sharedRequestKey: outbound.sharedRequestKey, outbound });
+  }
+  return {
+    ownIdentity: book.ownIdentity,
+    conversations,
+    pendingRequests,
+    acceptRequests: book.acceptRequests ?? true,
+  };
+}
+
+/** What {@linkcode receivePacket} found. */
+export type ReceivedPacket =
+  /** A verified request (Alice): show it to the user, then `acceptRequest`. */
+  | { kind: "request"; request: InboundRequest }
+  /** Alice's first reply to `outbound` (Bob): replace it with `conversation`. */
+  | {
+    kind: "first_reply";
+    outbound: OutboundRequest;
+    conversation: Conversation;
+    plaintext: Uint8Array;
+  }
+  /** A message in `previous` (the same object as in the book): replace it. */
+  | {
+    kind: "message";
+    previous: Conversation;
+    conversation: Conversation;
+    plaintext: Uint8Array;
+    packetKind: PacketKind;
+  };
+
+/**
+ * Identifies a received packet against everything in `book` and runs the
+ * matching step. Returns null when the packet is none of ours (including
+ * the packets we sent ourselves: their hSub names the receiver). Nothing in
+ * `book` changes; the caller replaces what the result names.
+ *
+ * @throws {ProtocolError | CryptoError} for a packet of ours that must be
+ *   dropped (tampered, forged request, replay ...), see
+ *   {@linkcode openMessage}, `receiveRequest` and `receiveReply`
+ */
+export function receivePacket(
+  packet: Uint8Array,
+  book: PacketBook,
+  now: number,
+): ReceivedPacket | null {
+  const found = identifyPacket(packet, candidatesFor(book));
+  if (found === null) return null;
+  if (found.kind === "request") {
+    return { kind: "request", request: inboundFromOpened(found, book.ownIdentity) };
+  }
+  if (found.kind === "regular") {
+    const previous = found.conversation.conversation;
+    const opened = decryptInConversation(previous, "regular", found.payload, null, now);
+    return { kind: "message", previous, ...openedFields(opened) };
+  }
+  const entry = found.request;
+  if ("conversation" in entry) {
+    const previous = entry.conversation;
+    const opened = decryptInConversation(
+      previous,
+      "reply",
+      found.payload,
+      found.handshakePublicKey,
+      now,
+    );
+    return { kind: "message", previous, ...openedFields(opened) };
+  }
+  const started = startBob(entry.outbound, found.handshakePublicKey, found.payload, {
+    ownIdentity: book.ownIdentity,
+    now,
+  });
+  return { kind: "first_reply", outbound: entry.outbound, ...started };
+}
+
+function openedFields(opened: OpenedMessage) {
+  return {
+    conversation: opened.conversation,
+    plaintext: opened.plaintext,
+    packetKind: opened.kind,
+  };
+}
