@@ -213,6 +213,13 @@ Deno.test("launchTor() reports tor exiting on a bad torrc with its output", asyn
       TorError,
     );
     assertEquals(bad.code, "invalid_argument");
+    // A data directory below a regular file cannot be made.
+    await Deno.writeTextFile(`${dataDir}/file`, "");
+    const unusable = await assertRejects(
+      () => launchTor({ dataDir: `${dataDir}/file/tor` }),
+      TorError,
+    );
+    assertEquals(unusable.code, "data_dir_unusable");
   });
 });
 

@@ -36,6 +36,8 @@ export type TorErrorCode =
   | "bootstrap_timeout"
   /** Tor did not report an uploaded onion descriptor in time. */
   | "descriptor_timeout"
+  /** The data directory for a launched tor cannot be created or written. */
+  | "data_dir_unusable"
   /** Tor did not write its control port file in time. */
   | "launch_timeout"
   /** A caller passed a value that cannot be sent to tor. */

@@ -91,12 +91,20 @@ export async function launchTor(options: LaunchOptions): Promise<TorProcess> {
     cookie: join(dataDir, "control_auth_cookie"),
     log: join(dataDir, "tor.log"),
   };
-  await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
-  if (Deno.build.os !== "windows") await Deno.chmod(dataDir, 0o700);
-  // A stale port file or log from an earlier run would mislead us.
-  for (const stale of [paths.portFile, paths.log]) await Deno.remove(stale).catch(() => {});
-  await Deno.writeTextFile(paths.defaults, "");
-  await Deno.writeTextFile(paths.torrc, torrcText(paths, dataDir, options), { mode: 0o600 });
+  const torrc = torrcText(paths, dataDir, options);
+  try {
+    await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+    // Tor refuses a DataDirectory that others can read; so do we.
+    if (Deno.build.os !== "windows") await Deno.chmod(dataDir, 0o700);
+    // A stale port file or log from an earlier run would mislead us.
+    for (const stale of [paths.portFile, paths.log]) await Deno.remove(stale).catch(() => {});
+    await Deno.writeTextFile(paths.defaults, "");
+    await Deno.writeTextFile(paths.torrc, torrc, { mode: 0o600 });
+  } catch (e) {
+    throw new TorError("data_dir_unusable", `Cannot prepare tor's data directory ${dataDir}`, {
+      cause: e,
+    });
+  }
 
   const output = new TailBuffer(OUTPUT_TAIL_BYTES);
   let child: Deno.ChildProcess;
