@@ -1,0 +1,619 @@
+/**
+ * A private Tor network on 127.0.0.1 for tests and manual runs: three
+ * directory authorities, two relays and N client tors with a control port
+ * (cookie authentication) and a SOCKS port (`ExtendedErrors`). The torrc
+ * knobs and the staged start follow `TORNET-FACTS.md`: authorities and relays
+ * first, clients only once every authority serves a consensus that lists
+ * every relay with all their microdescriptors.
+ *
+ * Every tor runs in the foreground as our child; its PID is kept and
+ * `stop()` ends exactly those PIDs (SIGTERM, then SIGKILL), also when the
+ * start fails half-way. `__OwningControllerProcess` makes every tor exit by
+ * itself should this process die without cleaning up. Nothing listens or
+ * connects anywhere but 127.0.0.1.
+ *
+ * Run `deno task tornet [--clients N]` to start a network, print the
+ * clients' ports and wait for Ctrl-C.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { UnmessageError } from "../lib/errors.ts";
+
+/** Directory authorities (with the relays, at least 4 nodes are needed). */
+const AUTHORITIES = 3;
+/** Relays besides the authorities (5 nodes in all give slack). */
+const RELAYS = 2;
+/** Default bound on the whole start, clients bootstrapped included. */
+const START_TIMEOUT_MS = 90_000;
+/** Interval between readiness polls. */
+const POLL_MS = 250;
+/** Bound on one helper tool run (key generation, fingerprint). */
+const TOOL_TIMEOUT_MS = 30_000;
+/** Time a tor gets to exit after SIGTERM before SIGKILL. */
+const TERM_GRACE_MS = 5_000;
+/** Time to wait for the exit after SIGKILL. */
+const KILL_WAIT_MS = 5_000;
+/** Bound on one control-port command. */
+const CONTROL_TIMEOUT_MS = 10_000;
+/** Bound on one directory fetch. */
+const DIR_FETCH_TIMEOUT_MS = 3_000;
+/** Lines of a node's log quoted in an error. */
+const LOG_TAIL_LINES = 12;
+/** Attempts when a port picked as free was taken before tor bound it. */
+const START_ATTEMPTS = 3;
+
+/** Failure to start or drive the private network. */
+export class TornetError extends UnmessageError {
+  /** PIDs of every tor this start spawned (all ended when it throws). */
+  pids: number[] = [];
+  /** The node that failed, when one did. */
+  readonly node: string | undefined;
+
+  constructor(code: string, message: string, node?: string, options?: ErrorOptions) {
+    super(code, message, options);
+    this.node = node;
+  }
+}
+
+/** One client tor of the network. */
+export interface TornetClient {
+  controlPort: number;
+  socksPort: number;
+  cookiePath: string;
+  dataDir: string;
+  pid: number;
+}
+
+/** A running network. */
+export interface Tornet {
+  clients: TornetClient[];
+  /** PIDs of every tor of the network (authorities, relays, clients). */
+  pids: number[];
+  /** Root directory of all data; removed by `stop()` if we created it. */
+  dir: string;
+  /** Milliseconds from the call of `startTornet` to every client ready. */
+  startMs: number;
+  /** Ends every tor by PID, waits for the exits, removes the directory. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@linkcode startTornet}. */
+export interface TornetOptions {
+  /** Number of client tors. */
+  clients: number;
+  /** Root directory (created if missing); default a new temporary one. */
+  dir?: string;
+  /** Progress messages. */
+  log?: (message: string) => void;
+  /** Bound on the whole start in milliseconds. */
+  timeoutMs?: number;
+  /** Extra torrc lines per role (used by tests to break a start). */
+  torrcExtra?: { authority?: string[]; relay?: string[]; client?: string[] };
+  /** tor and tor-gencert executables. */
+  torPath?: string;
+  gencertPath?: string;
+}
+
+type Role = "authority" | "relay" | "client";
+
+interface TorNode {
+  name: string;
+  role: Role;
+  dataDir: string;
+  logPath: string;
+  earlyLogPath: string;
+  orPort: number;
+  dirPort: number;
+  child?: Deno.ChildProcess;
+  exited?: Deno.CommandStatus;
+  done?: Promise<unknown>;
+}
+
+/** Starts a private Tor network; see the module documentation. */
+export async function startTornet(options: TornetOptions): Promise<Tornet> {
+  if (!Number.isInteger(options.clients) || options.clients < 1 || options.clients > 16) {
+    throw new RangeError(`Cannot start tornet: clients must be 1 to 16, got ${options.clients}`);
+  }
+  const t0 = performance.now();
+  const ownDir = options.dir === undefined;
+  const dir = options.dir ?? await Deno.makeTempDir({ prefix: "tornet-" });
+  await Deno.mkdir(dir, { recursive: true });
+  const deadline = t0 + (options.timeoutMs ?? START_TIMEOUT_MS);
+  const pids: number[] = [];
+  for (let attempt = 1;; attempt++) {
+    const net = new Network(join(dir, `try${attempt}`), options, deadline);
+    try {
+      const clients = await net.start();
+      pids.push(...net.pids());
+      const startMs = Math.round(performance.now() - t0);
+      options.log?.(`tornet: ${clients.length} clients ready after ${startMs} ms`);
+      let stopping: Promise<void> | undefined;
+      const stop = () => stopping ??= net.stop().then(() => ownDir ? removeDir(dir) : undefined);
+      net.onFatal = stop;
+      return { clients, pids, dir, startMs, stop };
+    } catch (e) {
+      pids.push(...net.pids());
+      await net.stop();
+      const retry = attempt < START_ATTEMPTS && performance.now() < deadline &&
+        await net.portClash();
+      if (!retry) {
+        if (ownDir) await removeDir(dir);
+        const err = e instanceof TornetError
+          ? e
+          : new TornetError("tornet_failed", `Cannot start tornet: ${String(e)}`, undefined, {
+            cause: e,
+          });
+        err.pids = pids;
+        throw err;
+      }
+      options.log?.(`tornet: a port was taken, retrying (attempt ${attempt + 1})`);
+    }
+  }
+}
+
+/** One attempt at a network, with the nodes it spawned. */
+class Network {
+  readonly nodes: TorNode[] = [];
+  onFatal: (() => Promise<void>) | undefined;
+  readonly #unload = () => this.#killSync();
+  readonly #sigint = () => {
+    (this.onFatal ?? (() => this.stop()))().finally(() => Deno.exit(130));
+  };
+  #stopping: Promise<void> | undefined;
+
+  constructor(
+    readonly dir: string,
+    readonly opts: TornetOptions,
+    readonly deadline: number,
+  ) {}
+
+  pids(): number[] {
+    return this.nodes.flatMap((n) => n.child ? [n.child.pid] : []);
+  }
+
+  async start(): Promise<TornetClient[]> {
+    globalThis.addEventListener("unload", this.#unload);
+    Deno.addSignalListener("SIGINT", this.#sigint);
+    const t0 = performance.now();
+    const log = (m: string) => this.opts.log?.(`${m} (+${Math.round(performance.now() - t0)} ms)`);
+    await Deno.mkdir(this.dir, { recursive: true });
+    const resolv = join(this.dir, "resolv.conf");
+    await Deno.writeTextFile(resolv, "nameserver 127.0.0.1\n");
+    await Deno.writeTextFile(join(this.dir, "torrc-defaults"), "");
+    const ports = freePorts(AUTHORITIES * 2 + RELAYS);
+    const node = (name: string, role: Role, orPort = 0, dirPort = 0): TorNode => {
+      const dataDir = join(this.dir, name);
+      const logPath = join(dataDir, "tor.log");
+      const earlyLogPath = join(dataDir, "stdout.log");
+      const n = { name, role, dataDir, logPath, earlyLogPath, orPort, dirPort };
+      this.nodes.push(n);
+      return n;
+    };
+    const auths = Array.from(
+      { length: AUTHORITIES },
+      (_, i) => node(`auth${i}`, "authority", ports[2 * i]!, ports[2 * i + 1]!),
+    );
+    const relays = Array.from(
+      { length: RELAYS },
+      (_, i) => node(`relay${i}`, "relay", ports[AUTHORITIES * 2 + i]!),
+    );
+    const dirLines = await Promise.all(auths.map((a) => this.#authorityLine(a)));
+    log(`tornet: authority keys ready in ${this.dir}`);
+    const common = commonTorrc(resolv, dirLines);
+    for (const n of [...auths, ...relays]) await this.#spawn(n, common);
+    await this.#waitConsensus(auths, auths.length + relays.length);
+    log("tornet: consensus with all microdescriptors served by every authority");
+    const clients = Array.from(
+      { length: this.opts.clients },
+      (_, i) => node(`client${i}`, "client"),
+    );
+    for (const n of clients) await this.#spawn(n, common);
+    return await Promise.all(clients.map((c) => this.#waitClient(c)));
+  }
+
+  /** Keys of an authority and its `DirAuthority` line (TORNET-FACTS.md). */
+  async #authorityLine(a: TorNode): Promise<string> {
+    const keys = join(a.dataDir, "keys");
+    await Deno.mkdir(keys, { recursive: true });
+    await runTool(
+      this.opts.gencertPath ?? "tor-gencert",
+      [
+        "--create-identity-key",
+        "--passphrase-fd",
+        "0",
+        "-m",
+        "12",
+        "-a",
+        `127.0.0.1:${a.dirPort}`,
+        "-i",
+        join(keys, "authority_identity_key"),
+        "-s",
+        join(keys, "authority_signing_key"),
+        "-c",
+        join(keys, "authority_certificate"),
+      ],
+      a.name,
+      this.deadline,
+    );
+    const cert = await Deno.readTextFile(join(keys, "authority_certificate"));
+    const v3id = /^fingerprint ([0-9A-F]{40})$/m.exec(cert)?.[1];
+    const out = await runTool(
+      this.opts.torPath ?? "tor",
+      [
+        "--ignore-missing-torrc",
+        "-f",
+        "/nonexistent",
+        "--DataDirectory",
+        a.dataDir,
+        "--ORPort",
+        "1",
+        "--list-fingerprint",
+        "--quiet",
+      ],
+      a.name,
+      this.deadline,
+    );
+    const fp = out.trim().split("\n").at(-1)?.split(" ").slice(1).join("");
+    if (v3id === undefined || fp === undefined || !/^[0-9A-F]{40}$/.test(fp)) {
+      throw new TornetError("tornet_keys", `Cannot read the keys of ${a.name}`, a.name);
+    }
+    return `DirAuthority ${a.name} orport=${a.orPort} no-v2 v3ident=${v3id} ` +
+      `127.0.0.1:${a.dirPort} ${fp}`;
+  }
+
+  async #spawn(n: TorNode, common: string[]): Promise<void> {
+    await Deno.mkdir(n.dataDir, { recursive: true, mode: 0o700 });
+    const lines = [
+      ...common,
+      `Nickname ${n.name}`,
+      `DataDirectory ${n.dataDir}`,
+      `Log notice file ${n.logPath}`,
+    ];
+    const extra = this.opts.torrcExtra?.[n.role] ?? [];
+    if (n.role === "client") {
+      lines.push(
+        "SocksPort 127.0.0.1:auto ExtendedErrors",
+        "ControlPort 127.0.0.1:auto",
+        `ControlPortWriteToFile ${join(n.dataDir, "control_port")}`,
+        "CookieAuthentication 1",
+      );
+    } else {
+      lines.push("AssumeReachable 1", "SocksPort 0", `ORPort 127.0.0.1:${n.orPort}`);
+    }
+    if (n.role === "authority") {
+      lines.push(
+        `DirPort 127.0.0.1:${n.dirPort}`,
+        "AuthoritativeDirectory 1",
+        "V3AuthoritativeDirectory 1",
+        "TestingV3AuthInitialVotingInterval 5",
+        "TestingV3AuthInitialVoteDelay 2",
+        "TestingV3AuthInitialDistDelay 2",
+        "V3AuthVotingInterval 10",
+        "V3AuthVoteDelay 2",
+        "V3AuthDistDelay 2",
+      );
+    }
+    const torrc = join(n.dataDir, "torrc");
+    await Deno.writeTextFile(torrc, [...lines, ...extra, ""].join("\n"));
+    // stdout only carries what tor says before it reads the torrc
+    const out = await Deno.open(n.earlyLogPath, { create: true, append: true });
+    const err = await Deno.open(n.earlyLogPath, { create: true, append: true });
+    const child = new Deno.Command(this.opts.torPath ?? "tor", {
+      args: ["--defaults-torrc", join(this.dir, "torrc-defaults"), "-f", torrc],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    n.child = child;
+    const status = child.status.then((s) => (n.exited = s));
+    n.done = Promise.all([
+      status,
+      child.stdout.pipeTo(out.writable).catch(() => {}),
+      child.stderr.pipeTo(err.writable).catch(() => {}),
+    ]);
+  }
+
+  /** Waits until every authority serves a full consensus and microdescriptors. */
+  async #waitConsensus(auths: TorNode[], routers: number): Promise<void> {
+    const pending = new Set(auths);
+    let why = "";
+    while (pending.size > 0) {
+      for (const a of pending) {
+        why = await consensusGap(a.dirPort, routers);
+        if (why === "") pending.delete(a);
+      }
+      if (pending.size > 0) {
+        const a = [...pending][0]!;
+        await this.#tick(a, `waiting for the consensus of ${a.name} (${why})`);
+      }
+    }
+  }
+
+  async #waitClient(c: TorNode): Promise<TornetClient> {
+    const portFile = join(c.dataDir, "control_port");
+    let controlPort = 0;
+    while (controlPort === 0) {
+      const text = await Deno.readTextFile(portFile).catch(() => "");
+      controlPort = Number(/PORT=127\.0\.0\.1:(\d+)/.exec(text)?.[1] ?? 0);
+      if (controlPort === 0) await this.#tick(c, "waiting for its control port");
+    }
+    const cookiePath = join(c.dataDir, "control_auth_cookie");
+    const control = await openControl(controlPort, cookiePath);
+    try {
+      for (;;) {
+        const [phase = ""] = await control.command("GETINFO status/bootstrap-phase");
+        const progress = Number(/PROGRESS=(\d+)/.exec(phase)?.[1] ?? 0);
+        if (progress >= 100) break;
+        await this.#tick(c, `waiting for bootstrap (${progress}%)`);
+      }
+      const [socks = ""] = await control.command("GETINFO net/listeners/socks");
+      const socksPort = Number(/127\.0\.0\.1:(\d+)/.exec(socks)?.[1] ?? 0);
+      if (socksPort === 0) {
+        throw new TornetError("tornet_socks", `Cannot find the SOCKS port of ${c.name}`, c.name);
+      }
+      return { controlPort, socksPort, cookiePath, dataDir: c.dataDir, pid: c.child!.pid };
+    } finally {
+      control.close();
+    }
+  }
+
+  /** One poll interval; fails if a node died or the deadline passed. */
+  async #tick(waitingOn: TorNode, what: string): Promise<void> {
+    for (const n of this.nodes) {
+      if (n.exited !== undefined) {
+        throw new TornetError(
+          "tornet_node_exited",
+          `Tor node ${n.name} exited with code ${n.exited.code} while starting; ` +
+            `log tail:\n${await logTail(n)}`,
+          n.name,
+        );
+      }
+    }
+    if (performance.now() > this.deadline) {
+      throw new TornetError(
+        "tornet_timeout",
+        `Tornet did not start in time: ${waitingOn.name} was ${what}; ` +
+          `log tail:\n${await logTail(waitingOn)}`,
+        waitingOn.name,
+      );
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+
+  /** Whether a node failed because a port picked as free was taken. */
+  async portClash(): Promise<boolean> {
+    for (const n of this.nodes) {
+      if ((await logTail(n)).includes("Address already in use")) return true;
+    }
+    return false;
+  }
+
+  /** SIGTERM every live child by PID, then SIGKILL, and wait for the exits. */
+  stop(): Promise<void> {
+    return this.#stopping ??= (async () => {
+      const live = () => this.nodes.filter((n) => n.child && n.exited === undefined);
+      for (const n of live()) signal(n.child!, "SIGTERM");
+      await waitAll(live(), TERM_GRACE_MS);
+      for (const n of live()) signal(n.child!, "SIGKILL");
+      await waitAll(live(), KILL_WAIT_MS);
+      await Promise.all(this.nodes.map((n) => n.done));
+      globalThis.removeEventListener("unload", this.#unload);
+      Deno.removeSignalListener("SIGINT", this.#sigint);
+    })();
+  }
+
+  /** Last resort on unload: no awaiting possible, so SIGKILL by PID. */
+  #killSync(): void {
+    for (const n of this.nodes) if (n.child && n.exited === undefined) signal(n.child, "SIGKILL");
+  }
+}
+
+function commonTorrc(resolv: string, dirLines: string[]): string[] {
+  return [
+    "TestingTorNetwork 1",
+    "PathsNeededToBuildCircuits 0.67",
+    "TestingDirAuthVoteGuard *",
+    "TestingDirAuthVoteHSDir *",
+    "TestingMinExitFlagThreshold 0",
+    "V3AuthNIntervalsValid 2",
+    "Address 127.0.0.1",
+    "ServerDNSDetectHijacking 0",
+    'ServerDNSTestAddresses ""',
+    `ServerDNSResolvConfFile ${resolv}`,
+    "AddressDisableIPv6 1",
+    "ClientUseIPv6 0",
+    "ShutdownWaitLength 0",
+    // no exits: onion services need none, and nothing may leave loopback
+    "ExitRelay 0",
+    "ExitPolicy reject *:*",
+    `__OwningControllerProcess ${Deno.pid}`,
+    ...dirLines,
+  ];
+}
+
+/** Why an authority's consensus is not usable yet ("" when it is). */
+async function consensusGap(dirPort: number, routers: number): Promise<string> {
+  const base = `http://127.0.0.1:${dirPort}`;
+  const get = async (path: string) => {
+    // tor answers Accept-Encoding deflate with a body fetch does not decode
+    const res = await fetch(base + path, {
+      headers: { "accept-encoding": "identity" },
+      signal: AbortSignal.timeout(DIR_FETCH_TIMEOUT_MS),
+    });
+    const text = await res.text();
+    return res.ok ? text : undefined;
+  };
+  try {
+    const consensus = await get("/tor/status-vote/current/consensus-microdesc");
+    if (consensus === undefined) return "no consensus yet";
+    const listed = consensus.match(/^r /gm)?.length ?? 0;
+    const digests = [...consensus.matchAll(/^m (\S+)$/gm)].map((m) => m[1]!);
+    if (listed < routers || digests.length < routers) return `${listed} of ${routers} relays`;
+    // dir-spec: /tor/micro/d/<D> with D the "-"-joined base64 digests
+    const micro = await get(`/tor/micro/d/${digests.join("-")}`);
+    const served = micro?.match(/^onion-key/gm)?.length ?? 0;
+    return served < digests.length ? `${served} of ${digests.length} microdescriptors` : "";
+  } catch (e) {
+    return `directory fetch failed: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
+/** A minimal control-port connection (cookie auth, one command at a time). */
+export interface TornetControl {
+  /** Sends one command; resolves to the reply lines (status stripped). */
+  command(line: string): Promise<string[]>;
+  close(): void;
+}
+
+/** Connects to a control port on 127.0.0.1 and authenticates with the cookie. */
+export async function openControl(port: number, cookiePath: string): Promise<TornetControl> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const decoder = new TextDecoder();
+  let buffered = "";
+  const readLine = async (): Promise<string> => {
+    for (;;) {
+      const i = buffered.indexOf("\r\n");
+      if (i >= 0) {
+        const line = buffered.slice(0, i);
+        buffered = buffered.slice(i + 2);
+        return line;
+      }
+      const buf = new Uint8Array(4096);
+      const n = await conn.read(buf);
+      if (n === null) throw new TornetError("tornet_control", "Tor closed the control connection");
+      buffered += decoder.decode(buf.subarray(0, n));
+    }
+  };
+  // control-spec §2.3: "250-" mid lines, "250+" data until ".", "250 " ends
+  const reply = async (): Promise<string[]> => {
+    const lines: string[] = [];
+    for (;;) {
+      const line = await readLine();
+      const sep = line[3];
+      if (sep === "+") {
+        lines.push(line.slice(4));
+        for (let d = await readLine(); d !== "."; d = await readLine()) lines.push(d);
+      } else {
+        lines.push(line.slice(4));
+      }
+      if (sep === " ") {
+        if (!line.startsWith("2")) throw new TornetError("tornet_control", `Tor replied: ${line}`);
+        return lines;
+      }
+    }
+  };
+  const command = async (line: string): Promise<string[]> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        conn.close();
+        reject(new TornetError("tornet_control", `No control reply to ${line.split(" ")[0]}`));
+      }, CONTROL_TIMEOUT_MS);
+    });
+    try {
+      await conn.write(new TextEncoder().encode(line + "\r\n"));
+      return await Promise.race([reply(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  try {
+    const cookie = await Deno.readFile(cookiePath);
+    const hex = Array.from(cookie, (b) => b.toString(16).padStart(2, "0")).join("");
+    await command(`AUTHENTICATE ${hex}`);
+  } catch (e) {
+    try {
+      conn.close();
+    } catch { /* closed by the timeout */ }
+    throw e;
+  }
+  return {
+    command,
+    close: () => {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    },
+  };
+}
+
+/** Ports that were free on 127.0.0.1 a moment ago (all held until all found). */
+function freePorts(count: number): number[] {
+  const listeners = Array.from(
+    { length: count },
+    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
+  for (const l of listeners) l.close();
+  return ports;
+}
+
+/** Runs a short helper tool with an empty stdin line, bounded in time. */
+async function runTool(
+  cmd: string,
+  args: string[],
+  node: string,
+  deadline: number,
+): Promise<string> {
+  const child = new Deno.Command(cmd, { args, stdin: "piped", stdout: "piped", stderr: "piped" })
+    .spawn();
+  const ms = Math.max(0, Math.min(TOOL_TIMEOUT_MS, deadline - performance.now()));
+  const timer = setTimeout(() => signal(child, "SIGKILL"), ms);
+  try {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("\n")).catch(() => {}); // empty passphrase
+    await writer.close().catch(() => {});
+    const out = await child.output();
+    const text = new TextDecoder().decode(out.stdout);
+    if (!out.success) {
+      const tail = out.signal !== null
+        ? "stopped at the deadline"
+        : new TextDecoder().decode(out.stderr).trim() || text.trim();
+      throw new TornetError("tornet_tool_failed", `${cmd} failed for ${node}: ${tail}`, node);
+    }
+    return text;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function signal(child: Deno.ChildProcess, sig: Deno.Signal): void {
+  try {
+    child.kill(sig);
+  } catch {
+    // already exited
+  }
+}
+
+async function waitAll(nodes: TorNode[], ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise((r) => (timer = setTimeout(r, ms)));
+  await Promise.race([Promise.all(nodes.map((n) => n.child!.status)), limit]);
+  clearTimeout(timer);
+}
+
+async function logTail(n: TorNode): Promise<string> {
+  const read = (path: string) => Deno.readTextFile(path).catch(() => "");
+  const text = (await read(n.earlyLogPath)) + (await read(n.logPath)) || "(no log)";
+  return text.trimEnd().split("\n").slice(-LOG_TAIL_LINES).join("\n");
+}
+
+async function removeDir(dir: string): Promise<void> {
+  await Deno.remove(dir, { recursive: true }).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ options: { clients: { type: "string", default: "2" } } });
+  const net = await startTornet({ clients: Number(values.clients), log: console.error });
+  console.log(
+    JSON.stringify({ dir: net.dir, startMs: net.startMs, clients: net.clients }, null, 2),
+  );
+  console.error("tornet: running; press Ctrl-C to stop");
+  const stopAndExit = () => net.stop().finally(() => Deno.exit(0));
+  Deno.addSignalListener("SIGTERM", stopAndExit);
+}
