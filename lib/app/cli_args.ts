@@ -1,0 +1,169 @@
+/**
+ * The command line of `unmessage`: flags parsed with `node:util` parseArgs
+ * (strict: an unknown or malformed flag is a {@linkcode CliUsageError}), the
+ * seed's single-dash spelling (`unmessage-cli -name <name>`) accepted, and
+ * the result checked into a {@linkcode CliOptions}. Pure: no I/O, so every
+ * mistake is testable in-process; `main.ts` prints and exits.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { UnmessageError } from "../errors.ts";
+
+/** Usage text shown by `--help` and after a flag mistake. */
+export function usageText(version: string): string {
+  return `unMessage ${version}: private, serverless instant messaging over Tor onion services
+
+Usage:
+  unmessage --name <name> [--json]   start (or create) the peer <name>
+  unmessage [--json]                 relaunch the last interface and peer used
+  unmessage --help | --version
+
+Options:
+  --name, -name <name>      peer name (letters, digits, _ or -; up to 32)
+  --json                    machine interface: JSON lines on stdin/stdout
+  --config-dir <dir>        configuration folder (default ~/.config/unMessage,
+                            or $UNMESSAGE_HOME)
+  --port <n>                onion service virtual port (default 50001)
+  --tor-path <path>         tor executable to launch (default: found on PATH)
+  --torrc-extra <file>      extra torrc lines for the launched tor
+  --control-port <n>        attach to a running tor's control port instead
+  --socks-port <n>          ... and use its SOCKS port
+  --control-password <p>    ... authenticating with this password
+  -h, --help                show this help
+  -V, --version             show the version
+
+The passphrase of an encrypted peer is read from $UNMESSAGE_PASSPHRASE.
+`;
+}
+
+/** A mistake on the command line (exit status 2). */
+export class CliUsageError extends UnmessageError {
+  constructor(message: string) {
+    super("usage", message);
+  }
+}
+
+/** What the command line asks for. */
+export interface CliOptions {
+  help: boolean;
+  version: boolean;
+  name?: string;
+  json: boolean;
+  configDir?: string;
+  port?: number;
+  torPath?: string;
+  torrcExtra?: string;
+  controlPort?: number;
+  socksPort?: number;
+  controlPassword?: string;
+  /** Testing only: no tor, contacts found through port files in this folder. */
+  direct?: string;
+}
+
+const OPTIONS = {
+  name: { type: "string" },
+  json: { type: "boolean" },
+  "config-dir": { type: "string" },
+  port: { type: "string" },
+  "tor-path": { type: "string" },
+  "torrc-extra": { type: "string" },
+  "control-port": { type: "string" },
+  "socks-port": { type: "string" },
+  "control-password": { type: "string" },
+  direct: { type: "string" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+} as const;
+
+/** `-name` → `--name` for every long option (the seed's spelling). */
+function normalise(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  let operands = false;
+  for (const a of argv) {
+    if (operands || a === "--") {
+      operands = true;
+      out.push(a);
+      continue;
+    }
+    const m = /^-([a-z][a-z-]+)(=.*)?$/.exec(a);
+    out.push(m && m[1]! in OPTIONS ? `-${a}` : a);
+  }
+  return out;
+}
+
+function port(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d{1,5}$/.test(value) || n < 1 || n > 65535) {
+    throw new CliUsageError(
+      `--${flag} must be a port number from 1 to 65535, got ${JSON.stringify(value)}`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Parses `argv` (without the program name).
+ *
+ * @throws {CliUsageError} for an unknown flag, a missing value, an operand,
+ *   a bad port, or attach flags without `--control-port`
+ */
+export function parseCli(argv: readonly string[]): CliOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: normalise(argv),
+      options: OPTIONS,
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (e) {
+    // node's messages name the flag; drop its error-code prefix if any.
+    const text = e instanceof Error ? e.message.replace(/^\w+ \[\w+\]: /, "") : String(e);
+    throw new CliUsageError(text.split("\n")[0]!);
+  }
+  const { values: v, positionals } = parsed;
+  if (positionals.length > 0) {
+    throw new CliUsageError(
+      `Unexpected argument ${JSON.stringify(positionals[0])}; use --name <name>`,
+    );
+  }
+  const options: CliOptions = {
+    help: v.help === true,
+    version: v.version === true,
+    json: v.json === true,
+  };
+  if (v.name !== undefined) options.name = v.name;
+  if (v["config-dir"] !== undefined) options.configDir = v["config-dir"];
+  if (v["tor-path"] !== undefined) options.torPath = v["tor-path"];
+  if (v["torrc-extra"] !== undefined) options.torrcExtra = v["torrc-extra"];
+  if (v["control-password"] !== undefined) options.controlPassword = v["control-password"];
+  if (v.direct !== undefined) options.direct = v.direct;
+  const p = port(v.port, "port");
+  if (p !== undefined) options.port = p;
+  const control = port(v["control-port"], "control-port");
+  if (control !== undefined) options.controlPort = control;
+  const socks = port(v["socks-port"], "socks-port");
+  if (socks !== undefined) options.socksPort = socks;
+  const attachOnly = options.socksPort !== undefined || options.controlPassword !== undefined;
+  if (attachOnly && options.controlPort === undefined) {
+    throw new CliUsageError("--socks-port and --control-password need --control-port");
+  }
+  const attach = options.controlPort !== undefined;
+  if (attach && (options.torPath !== undefined || options.torrcExtra !== undefined)) {
+    throw new CliUsageError(
+      "--tor-path and --torrc-extra launch tor; they cannot be used with --control-port",
+    );
+  }
+  if (options.direct !== undefined && (attach || options.torPath !== undefined)) {
+    throw new CliUsageError("--direct runs without tor; it cannot be used with tor flags");
+  }
+  return options;
+}
+
+/** Lines of a `--torrc-extra` file: blank lines and `#` comments dropped. */
+export function torrcLines(text: string): string[] {
+  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
+}

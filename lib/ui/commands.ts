@@ -1,0 +1,392 @@
+/**
+ * The one registry of user commands, shared by every interface: the JSON
+ * machine interface (`json.ts`) and the interactive REPL. Each command has a
+ * name, aliases, a usage line, a one-line summary, an argument spec and a
+ * `run(peer, args)` that calls the core and returns JSON-safe data.
+ *
+ * This module owns argument checking and command lookup; it does not render
+ * anything, read a terminal or know the transport. User mistakes are typed:
+ * {@linkcode UsageError} (code `usage`, carries the usage line) and
+ * {@linkcode UnknownCommandError} (code `unknown_command`, carries the
+ * closest command by edit distance); errors of the core pass through as they
+ * are (they already carry a stable `code`).
+ *
+ * @module
+ */
+
+import { UnmessageError } from "../errors.ts";
+import type { ConversationInfo, IdentityInfo, RequestInfo } from "../peer/types.ts";
+
+/** What the commands need of the core (`lib/peer.ts`'s `Peer` satisfies it). */
+export interface CommandPeer {
+  identity(): IdentityInfo;
+  sendRequest(identityAddress: string, identityKey: string): Promise<RequestInfo>;
+  inboundRequests(): RequestInfo[];
+  outboundRequests(): RequestInfo[];
+  acceptRequest(name: string, newName?: string): Promise<ConversationInfo>;
+  rejectRequest(name: string): Promise<void>;
+  conversations(): ConversationInfo[];
+  sendMessage(name: string, text: string): Promise<{ id: string }>;
+  setPresence(name: string, on: boolean): Promise<void>;
+  verify(name: string, key: string): Promise<{ verified: boolean }>;
+  authenticate(name: string, secret: string): Promise<void>;
+  deleteConversation(name: string): Promise<void>;
+}
+
+/** Any JSON-safe value a command returns. */
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | JsonValue[]
+  | { [key: string]: JsonValue | undefined };
+
+/** One argument of a command. */
+export interface ArgSpec {
+  name: string;
+  /** `word`: one token; `rest`: every remaining token, joined by spaces. */
+  kind: "word" | "rest";
+  optional?: boolean;
+}
+
+/** One command of the registry. */
+export interface Command {
+  name: string;
+  aliases: readonly string[];
+  /** e.g. `msg <name> <text...>` */
+  usage: string;
+  summary: string;
+  args: readonly ArgSpec[];
+  /** True for `quit`: the interface ends after replying. */
+  quits?: boolean;
+  run(peer: CommandPeer, args: ParsedArgs): Promise<JsonValue>;
+}
+
+/** Arguments by name, after checking against the spec. */
+export type ParsedArgs = Readonly<Record<string, string | undefined>>;
+
+/** Wrong number or shape of arguments for a known command. */
+export class UsageError extends UnmessageError {
+  /** The command's usage line. */
+  readonly usage: string;
+  constructor(message: string, usage: string) {
+    super("usage", message);
+    this.usage = usage;
+  }
+  override toJSON(): { code: string; message: string; usage: string } {
+    return { code: this.code, message: this.message, usage: this.usage };
+  }
+}
+
+/** A command name that is not in the registry. */
+export class UnknownCommandError extends UnmessageError {
+  /** The closest known command, if one is close enough. */
+  readonly suggestion: string | undefined;
+  constructor(name: string, suggestion: string | undefined) {
+    const shown = JSON.stringify(
+      name.length > MAX_SHOWN_NAME ? name.slice(0, MAX_SHOWN_NAME) : name,
+    );
+    super(
+      "unknown_command",
+      `Unknown command ${shown}${
+        suggestion ? `: did you mean "${suggestion}"?` : ""
+      }; "help" lists the commands`,
+    );
+    this.suggestion = suggestion;
+  }
+  override toJSON(): { code: string; message: string; suggestion?: string } {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.suggestion ? { suggestion: this.suggestion } : {}),
+    };
+  }
+}
+
+/** Longest unknown name quoted back in an error. */
+const MAX_SHOWN_NAME = 40;
+/** Longest argument accepted (a message is split by the core; this bounds garbage). */
+export const MAX_ARG_LENGTH = 64 * 1024;
+/** Farthest edit distance for a "did you mean" suggestion. */
+const MAX_SUGGESTION_DISTANCE = 3;
+
+function cmd(
+  name: string,
+  usageArgs: string,
+  summary: string,
+  args: ArgSpec[],
+  run: Command["run"],
+  extra: { aliases?: string[]; quits?: boolean } = {},
+): Command {
+  return {
+    name,
+    aliases: extra.aliases ?? [],
+    usage: usageArgs ? `${name} ${usageArgs}` : name,
+    summary,
+    args,
+    ...(extra.quits ? { quits: true } : {}),
+    run,
+  };
+}
+
+const word = (name: string, optional = false): ArgSpec => ({ name, kind: "word", optional });
+const rest = (name: string): ArgSpec => ({ name, kind: "rest" });
+/** Reads a checked argument (present: `parseArgs` enforced the spec). */
+const arg = (args: ParsedArgs, name: string): string => args[name] ?? "";
+
+/** Every command, in the order `help` lists them (the seed's CLI page). */
+export const COMMANDS: readonly Command[] = [
+  cmd(
+    "help",
+    "[command]",
+    "List the commands, or show one command's usage",
+    [
+      word("command", true),
+    ],
+    (_peer, args) => Promise.resolve(helpResult(args["command"])),
+    { aliases: ["?"] },
+  ),
+  cmd("peer", "", "Show your identity address (name@address.onion:port)", [], (peer) => {
+    return Promise.resolve({ address: peer.identity().address });
+  }),
+  cmd("onion", "", "Show your onion address", [], (peer) => {
+    return Promise.resolve({ onion: peer.identity().onion });
+  }),
+  cmd("key", "", "Show your public identity key", [], (peer) => {
+    return Promise.resolve({ key: peer.identity().key });
+  }),
+  cmd("identity", "", "Show your address and key, ready to paste to a contact", [], (peer) => {
+    const id = peer.identity();
+    return Promise.resolve({ address: id.address, key: id.key, text: `${id.address} ${id.key}` });
+  }, { aliases: ["id"] }),
+  cmd(
+    "req-send",
+    "<name@address.onion[:port]> <key>",
+    "Send a conversation request to a peer",
+    [word("address"), word("key")],
+    async (peer, a) => ({
+      request: { ...await peer.sendRequest(arg(a, "address"), arg(a, "key")) },
+    }),
+  ),
+  cmd(
+    "req-accept",
+    "<name> [new-name]",
+    "Accept an inbound request, optionally under another name",
+    [word("name"), word("new-name", true)],
+    async (peer, a) => {
+      const newName = a["new-name"];
+      const conv = newName === undefined
+        ? await peer.acceptRequest(arg(a, "name"))
+        : await peer.acceptRequest(arg(a, "name"), newName);
+      return { conversation: { ...conv } };
+    },
+  ),
+  cmd("req-reject", "<name>", "Reject an inbound request", [word("name")], async (peer, a) => {
+    await peer.rejectRequest(arg(a, "name"));
+    return { rejected: arg(a, "name") };
+  }),
+  cmd("reqs-in", "", "List inbound requests", [], (peer) => {
+    return Promise.resolve({ requests: peer.inboundRequests().map((r) => ({ ...r })) });
+  }),
+  cmd("reqs-out", "", "List outbound requests", [], (peer) => {
+    return Promise.resolve({ requests: peer.outboundRequests().map((r) => ({ ...r })) });
+  }),
+  cmd("convs", "", "List conversations with their authentication level", [], (peer) => {
+    return Promise.resolve({ conversations: peer.conversations().map((c) => ({ ...c })) });
+  }),
+  cmd("msg", "<name> <text...>", "Send a message", [word("name"), rest("text")], (peer, a) => {
+    return peer.sendMessage(arg(a, "name"), arg(a, "text")).then(({ id }) => ({ id }));
+  }),
+  cmd("pres-on", "<name>", "Notify this peer when you go online or offline", [word("name")], (
+    peer,
+    a,
+  ) => presence(peer, arg(a, "name"), true)),
+  cmd("pres-off", "<name>", "Stop presence notifications to this peer", [word("name")], (
+    peer,
+    a,
+  ) => presence(peer, arg(a, "name"), false)),
+  cmd(
+    "verify",
+    "<name> <key>",
+    "Compare this peer's identity key with one you got safely",
+    [word("name"), word("key")],
+    async (peer, a) => {
+      const { verified } = await peer.verify(arg(a, "name"), arg(a, "key"));
+      return { name: arg(a, "name"), verified };
+    },
+  ),
+  cmd(
+    "auth",
+    "<name> <secret...>",
+    "Authenticate this peer with a secret you both know (SMP)",
+    [word("name"), rest("secret")],
+    async (peer, a) => {
+      await peer.authenticate(arg(a, "name"), arg(a, "secret"));
+      return { name: arg(a, "name"), status: "started" };
+    },
+  ),
+  cmd("delete", "<name>", "Delete a conversation and its keys", [word("name")], async (peer, a) => {
+    await peer.deleteConversation(arg(a, "name"));
+    return { deleted: arg(a, "name") };
+  }),
+  cmd("quit", "", "Leave unMessage", [], () => Promise.resolve({ quit: true }), {
+    aliases: ["exit"],
+    quits: true,
+  }),
+];
+
+async function presence(peer: CommandPeer, name: string, on: boolean): Promise<JsonValue> {
+  await peer.setPresence(name, on);
+  return { name, presence: on };
+}
+
+const BY_NAME: ReadonlyMap<string, Command> = new Map(
+  COMMANDS.flatMap((c) => [[c.name, c] as const, ...c.aliases.map((a) => [a, c] as const)]),
+);
+
+function helpResult(name: string | undefined): JsonValue {
+  const describe = (c: Command) => ({
+    name: c.name,
+    aliases: [...c.aliases],
+    usage: c.usage,
+    summary: c.summary,
+  });
+  if (name === undefined) return { commands: COMMANDS.map(describe) };
+  return { commands: [describe(findCommand(name))] };
+}
+
+/**
+ * The command called `name` (a leading `/`, as typed in the seed's CLI, is
+ * ignored; aliases count).
+ *
+ * @throws {UnknownCommandError} with the closest command suggested
+ */
+export function findCommand(name: string): Command {
+  const key = name.startsWith("/") ? name.slice(1) : name;
+  const found = BY_NAME.get(key.toLowerCase());
+  if (found) return found;
+  throw new UnknownCommandError(name, suggestCommand(key));
+}
+
+/** The closest command name by edit distance, if close enough. */
+export function suggestCommand(name: string): string | undefined {
+  const lower = name.toLowerCase().slice(0, MAX_SHOWN_NAME);
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const [candidate, command] of BY_NAME) {
+    // A tie goes to a command the typed word begins (`pres-of` → `pres-off`).
+    const d = editDistance(lower, candidate) - (candidate.startsWith(lower) ? 0.5 : 0);
+    if (d < bestDistance) [best, bestDistance] = [command.name, d];
+  }
+  const limit = Math.min(MAX_SUGGESTION_DISTANCE, Math.max(1, Math.floor(lower.length / 2)));
+  return bestDistance <= limit ? best : undefined;
+}
+
+/**
+ * Edit distance with adjacent transpositions (optimal string alignment):
+ * insert, delete, substitute and swap two neighbours each cost 1, so the
+ * common typo `mgs` is 1 away from `msg`.
+ */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from(
+    { length: a.length + 1 },
+    (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      }
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * Checks `args` (one string per token) against the command's spec.
+ *
+ * @throws {UsageError} for a missing, extra, empty or oversized argument
+ */
+export function parseArgs(command: Command, args: readonly string[]): ParsedArgs {
+  const fail = (why: string) => {
+    throw new UsageError(
+      `Wrong arguments for ${command.name}: ${why}; usage: ${command.usage}`,
+      command.usage,
+    );
+  };
+  const out: Record<string, string | undefined> = {};
+  let i = 0;
+  for (const spec of command.args) {
+    if (spec.kind === "rest") {
+      const text = args.slice(i).join(" ");
+      i = args.length;
+      if (text.trim() === "") fail(`<${spec.name}> is missing`);
+      out[spec.name] = text;
+      continue;
+    }
+    const value = args[i];
+    if (value === undefined) {
+      if (!spec.optional) fail(`<${spec.name}> is missing`);
+      continue;
+    }
+    if (value.trim() === "" || /\s/.test(value)) fail(`<${spec.name}> must be one word`);
+    out[spec.name] = value;
+    i++;
+  }
+  if (i < args.length) fail(`${args.length - i} argument(s) too many`);
+  for (const value of Object.values(out)) {
+    if (value !== undefined && value.length > MAX_ARG_LENGTH) {
+      fail(`an argument is longer than ${MAX_ARG_LENGTH} characters`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Splits a typed line (`/msg bob hello  there`) into a command and its
+ * arguments: the fixed words are split on whitespace, a trailing `rest`
+ * argument keeps its text verbatim (inner spacing preserved).
+ *
+ * @throws {UnknownCommandError} for an unknown command word
+ */
+export function splitCommandLine(line: string): { command: Command; args: string[] } {
+  const trimmed = line.trim();
+  const m = /^(\S+)\s*([\s\S]*)$/.exec(trimmed);
+  const command = findCommand(m?.[1] ?? "");
+  let remaining = m?.[2] ?? "";
+  const args: string[] = [];
+  for (const spec of command.args) {
+    if (remaining === "") break;
+    if (spec.kind === "rest") {
+      args.push(remaining);
+      remaining = "";
+      break;
+    }
+    const w = /^(\S+)\s*([\s\S]*)$/.exec(remaining)!;
+    args.push(w[1]!);
+    remaining = w[2]!;
+  }
+  // Extra words are kept, so parseArgs reports them.
+  if (remaining !== "") args.push(...remaining.split(/\s+/));
+  return { command, args };
+}
+
+/**
+ * Looks up `name`, checks `args` and runs the command.
+ *
+ * @throws {UnknownCommandError | UsageError} for user mistakes; whatever the
+ *   core throws (typed `UnmessageError`s) otherwise
+ */
+export async function runCommand(
+  peer: CommandPeer,
+  name: string,
+  args: readonly string[],
+): Promise<{ command: Command; result: JsonValue }> {
+  const command = findCommand(name);
+  const parsed = parseArgs(command, args);
+  return { command, result: await command.run(peer, parsed) };
+}

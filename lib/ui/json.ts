@@ -1,0 +1,210 @@
+/**
+ * The machine interface (`unmessage --json`): one JSON object per line in
+ * each direction.
+ *
+ * - stdin, a command: `{"id": 7, "cmd": "msg", "args": ["bob", "hello"]}`
+ *   (`id`: a number or string chosen by the caller; `args` optional).
+ * - stdout, a reply: `{"id": 7, "ok": true, "result": ...}` or
+ *   `{"id": 7, "ok": false, "error": {"code": "...", "message": "..."}}`.
+ * - stdout, an event: `{"event": "message", ...}` (see `PeerEvent`).
+ *
+ * Bad input never ends the loop: invalid JSON, a missing or wrong field, an
+ * oversized line each get an error reply (`id` null when it could not be
+ * read). Commands run one at a time, in the order received, so replies come
+ * in order. End of input is a clean quit, like the `quit` command. Nothing but
+ * protocol lines is written to the output; diagnostics go to `log`.
+ *
+ * @module
+ */
+
+import { isUnmessageError } from "../errors.ts";
+import type { PeerEvent } from "../peer/types.ts";
+import { type CommandPeer, type JsonValue, runCommand } from "./commands.ts";
+
+/** Longest accepted input line in bytes; longer lines get `line_too_long`. */
+export const MAX_LINE_BYTES = 1024 * 1024;
+/** Longest accepted `id` string. */
+const MAX_ID_LENGTH = 128;
+
+/** A reply or event line, as written (without the newline). */
+export type JsonLine = Record<string, unknown>;
+
+/** Serialises lines to one output so they never interleave. */
+export class LineWriter {
+  readonly #write: (bytes: Uint8Array) => Promise<unknown>;
+  readonly #encoder = new TextEncoder();
+  #queue: Promise<void> = Promise.resolve();
+  #broken = false;
+
+  /** `write` must write all the bytes given (e.g. a WritableStream writer). */
+  constructor(write: (bytes: Uint8Array) => Promise<unknown>) {
+    this.#write = write;
+  }
+
+  /** Queues one object as a line; resolves once written (never rejects). */
+  send(line: JsonLine): Promise<void> {
+    const bytes = this.#encoder.encode(JSON.stringify(line) + "\n");
+    this.#queue = this.#queue.then(async () => {
+      if (this.#broken) return;
+      try {
+        await this.#write(bytes);
+      } catch {
+        // The reader went away (broken pipe): nothing more can be said.
+        this.#broken = true;
+      }
+    });
+    return this.#queue;
+  }
+
+  /** Resolves once every queued line is written. */
+  flush(): Promise<void> {
+    return this.#queue;
+  }
+}
+
+/** An event sink that writes each event as one line. */
+export function jsonEventSink(writer: LineWriter): (event: PeerEvent) => void {
+  return (event) => void writer.send({ ...event });
+}
+
+/** Options of {@linkcode runJsonInterface}. */
+export interface JsonInterfaceOptions {
+  /** Command lines (stdin). */
+  input: ReadableStream<Uint8Array>;
+  /** Where replies go (the same writer as events). */
+  writer: LineWriter;
+  /** The core. */
+  peer: CommandPeer;
+  /** Diagnostics (stderr); default: nothing. */
+  log?: (message: string) => void;
+}
+
+/** How the loop ended. */
+export type JsonExit = "quit" | "eof";
+
+type Id = number | string | null;
+
+/** A reply carrying an error. */
+function errorReply(id: Id, code: string, message: string, extra: JsonLine = {}): JsonLine {
+  return { id, ok: false, error: { code, message, ...extra } };
+}
+
+/**
+ * Reads commands until `quit` or end of input, replying to each; see the
+ * module header. Resolves once the last reply is written.
+ */
+export async function runJsonInterface(options: JsonInterfaceOptions): Promise<JsonExit> {
+  const { writer, peer } = options;
+  const log = options.log ?? (() => {});
+  for await (const line of readLines(options.input, MAX_LINE_BYTES)) {
+    if (line === null) {
+      await writer.send(
+        errorReply(null, "line_too_long", `A line exceeds ${MAX_LINE_BYTES} bytes`),
+      );
+      continue;
+    }
+    if (line.trim() === "") continue;
+    const reply = await handleLine(line, peer, log);
+    await writer.send(reply.line);
+    if (reply.quit) return "quit";
+  }
+  await writer.flush();
+  return "eof";
+}
+
+/** Handles one command line; returns the reply and whether to quit. */
+export async function handleLine(
+  line: string,
+  peer: CommandPeer,
+  log: (message: string) => void = () => {},
+): Promise<{ line: JsonLine; quit: boolean }> {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { line: errorReply(null, "bad_json", "A line is not valid JSON"), quit: false };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return {
+      line: errorReply(null, "bad_request", "A command must be a JSON object"),
+      quit: false,
+    };
+  }
+  const { id: rawId, cmd, args: rawArgs } = value as Record<string, unknown>;
+  const idOk = rawId === undefined || rawId === null ||
+    (typeof rawId === "number" && Number.isFinite(rawId)) ||
+    (typeof rawId === "string" && rawId.length <= MAX_ID_LENGTH);
+  const id: Id = idOk && rawId !== undefined ? rawId as Id : null;
+  const bad = (message: string) => ({ line: errorReply(id, "bad_request", message), quit: false });
+  if (!idOk) return bad(`"id" must be a number or a string of at most ${MAX_ID_LENGTH} characters`);
+  if (typeof cmd !== "string" || cmd === "") return bad(`"cmd" must be a command name`);
+  const args = rawArgs ?? [];
+  if (!Array.isArray(args) || !args.every((a) => typeof a === "string")) {
+    return bad(`"args" must be an array of strings`);
+  }
+  try {
+    const { command, result } = await runCommand(peer, cmd, args as string[]);
+    return { line: { id, ok: true, result: result as JsonValue }, quit: command.quits === true };
+  } catch (e) {
+    if (isUnmessageError(e)) {
+      const { code, message, ...extra } = e.toJSON() as JsonLine & {
+        code: string;
+        message: string;
+      };
+      return { line: errorReply(id, code, message, extra), quit: false };
+    }
+    // A bug, not a user mistake: keep running, say little, log the rest.
+    log(`command ${cmd} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    return { line: errorReply(id, "internal", `Command ${cmd} failed unexpectedly`), quit: false };
+  }
+}
+
+/**
+ * Splits a byte stream into UTF-8 lines (without `\n` or `\r\n`). A line
+ * longer than `maxBytes` is skipped up to its newline and yields `null`, so
+ * memory stays bounded. A last line without a newline is yielded too.
+ */
+export async function* readLines(
+  input: ReadableStream<Uint8Array>,
+  maxBytes: number,
+): AsyncGenerator<string | null> {
+  const decoder = new TextDecoder();
+  let parts: Uint8Array[] = [];
+  let size = 0;
+  let skipping = false;
+  const take = (): string => {
+    const all = new Uint8Array(size);
+    let off = 0;
+    for (const p of parts) all.set(p, (off += p.length) - p.length);
+    parts = [];
+    size = 0;
+    return decoder.decode(all).replace(/\r$/, "");
+  };
+  for await (const chunk of input) {
+    let start = 0;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(0x0a, start);
+      const end = nl < 0 ? chunk.length : nl;
+      if (!skipping) {
+        if (size + (end - start) > maxBytes) {
+          skipping = true;
+          parts = [];
+          size = 0;
+        } else {
+          parts.push(chunk.slice(start, end));
+          size += end - start;
+        }
+      }
+      if (nl < 0) break;
+      if (skipping) {
+        skipping = false;
+        yield null;
+      } else {
+        yield take();
+      }
+      start = nl + 1;
+    }
+  }
+  if (skipping) yield null;
+  else if (size > 0) yield take();
+}

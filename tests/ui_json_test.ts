@@ -1,0 +1,283 @@
+/**
+ * The command registry and the JSON-lines interface: argument checking,
+ * "did you mean", malformed lines, oversized lines, ordering of replies,
+ * quit and end of input. The first part drives a scripted fake core (so each
+ * error path is exact); the last part runs two real peers in direct mode on
+ * loopback through the JSON loop (`runtime.ts`, `peer.ts`).
+ *
+ * @module
+ */
+
+import { assert, assertEquals } from "./_assert.ts";
+import { UnmessageError } from "../lib/errors.ts";
+import type { ConversationInfo, RequestInfo } from "../lib/peer/types.ts";
+import {
+  type CommandPeer,
+  COMMANDS,
+  editDistance,
+  findCommand,
+  parseArgs,
+  splitCommandLine,
+  suggestCommand,
+  UnknownCommandError,
+  UsageError,
+} from "../lib/ui/commands.ts";
+import {
+  handleLine,
+  LineWriter,
+  MAX_LINE_BYTES,
+  readLines,
+  runJsonInterface,
+} from "../lib/ui/json.ts";
+
+const ONION = "a".repeat(56) + ".onion";
+
+/** A fake core that records calls and fails on demand. */
+function fakePeer(calls: string[] = []): CommandPeer {
+  const conv: ConversationInfo = {
+    name: "bob",
+    address: `bob@${ONION}:50001`,
+    key: "k".repeat(43) + "=",
+    level: "unverified",
+    presence: false,
+    online: false,
+    established: true,
+    pending: 0,
+  };
+  const req: RequestInfo = {
+    name: "carol",
+    direction: "in",
+    address: `carol@${ONION}`,
+    key: "x",
+    at: 1,
+  };
+  const known = (name: string) => {
+    if (name !== "bob") {
+      throw new UnmessageError("unknown_conversation", `No conversation with ${name}`);
+    }
+  };
+  return {
+    identity: () => ({
+      name: "alice",
+      onion: ONION,
+      port: 50001,
+      address: `alice@${ONION}:50001`,
+      key: "K=",
+    }),
+    sendRequest: (a, k) => {
+      calls.push(`req-send ${a} ${k}`);
+      return Promise.resolve({ ...req, direction: "out" });
+    },
+    inboundRequests: () => [req],
+    outboundRequests: () => [],
+    acceptRequest: (n, nn) => {
+      calls.push(`accept ${n} ${nn ?? "-"}`);
+      return Promise.resolve(conv);
+    },
+    rejectRequest: (n) => {
+      calls.push(`reject ${n}`);
+      return Promise.resolve();
+    },
+    conversations: () => [conv],
+    sendMessage: (n, t) => {
+      calls.push(`msg ${n} ${JSON.stringify(t)}`);
+      known(n);
+      return Promise.resolve({ id: `m${calls.length}` });
+    },
+    setPresence: (n, on) => Promise.resolve(calls.push(`pres ${n} ${on}`)).then(() => {}),
+    verify: (n, k) => Promise.resolve({ verified: n === "bob" && k === conv.key }),
+    authenticate: (n, s) => Promise.resolve(calls.push(`auth ${n} ${s}`)).then(() => {}),
+    deleteConversation: (n) => Promise.resolve(known(n)),
+  };
+}
+
+Deno.test("every seed command is registered with a usage line and summary", () => {
+  const seed = [
+    "help",
+    "peer",
+    "onion",
+    "key",
+    "identity",
+    "req-send",
+    "req-accept",
+    "req-reject",
+    "reqs-in",
+    "reqs-out",
+    "convs",
+    "msg",
+    "pres-on",
+    "pres-off",
+    "verify",
+    "auth",
+    "delete",
+    "quit",
+  ];
+  assertEquals(COMMANDS.map((c) => c.name), seed);
+  for (const c of COMMANDS) {
+    assert(c.usage.startsWith(c.name), c.name);
+    assert(c.summary.length > 10 && !c.summary.endsWith("."), c.name);
+  }
+  assertEquals(findCommand("/msg").name, "msg");
+  assertEquals(findCommand("exit").name, "quit");
+});
+
+Deno.test("parseArgs() rejects missing, extra and multi-word arguments with the usage line", () => {
+  const msg = findCommand("msg");
+  assertEquals(parseArgs(msg, ["bob", "hello", "there"]), { name: "bob", text: "hello there" });
+  for (const bad of [[], ["bob"], ["bob", " "], ["bo b", "hi"]]) {
+    try {
+      parseArgs(msg, bad);
+      throw new Error(`accepted ${JSON.stringify(bad)}`);
+    } catch (e) {
+      assert(e instanceof UsageError, String(e));
+      assertEquals(e.code, "usage");
+      assertEquals(e.usage, "msg <name> <text...>");
+    }
+  }
+  const accept = findCommand("req-accept");
+  assertEquals(parseArgs(accept, ["carol"]), { name: "carol" });
+  assertEquals(parseArgs(accept, ["carol", "c2"]), { name: "carol", "new-name": "c2" });
+  let threw = false;
+  try {
+    parseArgs(accept, ["a", "b", "c"]);
+  } catch (e) {
+    threw = e instanceof UsageError && e.message.includes("1 argument(s) too many");
+  }
+  assert(threw);
+});
+
+Deno.test("findCommand() suggests the closest command by edit distance", () => {
+  assertEquals(editDistance("kitten", "sitting"), 3);
+  assertEquals(editDistance("", "abc"), 3);
+  assertEquals(editDistance("mgs", "msg"), 1);
+  assertEquals(suggestCommand("mgs"), "msg");
+  assertEquals(suggestCommand("req-acept"), "req-accept");
+  assertEquals(suggestCommand("convz"), "convs");
+  assertEquals(suggestCommand("qwertyuiop"), undefined);
+  try {
+    findCommand("pres-of");
+    throw new Error("found");
+  } catch (e) {
+    assert(e instanceof UnknownCommandError);
+    assertEquals(e.code, "unknown_command");
+    assertEquals(e.suggestion, "pres-off");
+  }
+});
+
+Deno.test("splitCommandLine() keeps the spacing of a trailing text argument", () => {
+  const { command, args } = splitCommandLine("/msg bob  hello   there ");
+  assertEquals(command.name, "msg");
+  assertEquals(args, ["bob", "hello   there"]);
+  assertEquals(splitCommandLine("req-accept carol c2 extra").args, ["carol", "c2", "extra"]);
+  assertEquals(splitCommandLine("convs").args, []);
+});
+
+Deno.test("handleLine() answers malformed lines with error replies, never throws", async () => {
+  const peer = fakePeer();
+  const cases: [string, unknown, string][] = [
+    ["{not json", null, "bad_json"],
+    ["[1,2]", null, "bad_request"],
+    ["42", null, "bad_request"],
+    ['{"id": 3}', 3, "bad_request"],
+    ['{"id": 4, "cmd": 5}', 4, "bad_request"],
+    ['{"id": 5, "cmd": "msg", "args": "bob hi"}', 5, "bad_request"],
+    ['{"id": 6, "cmd": "msg", "args": ["bob", 7]}', 6, "bad_request"],
+    ['{"id": {"x": 1}, "cmd": "convs"}', null, "bad_request"],
+    ['{"id": "s", "cmd": "mgs", "args": []}', "s", "unknown_command"],
+    ['{"id": 8, "cmd": "msg", "args": ["bob"]}', 8, "usage"],
+    ['{"id": 9, "cmd": "msg", "args": ["nobody", "hi"]}', 9, "unknown_conversation"],
+  ];
+  for (const [line, id, code] of cases) {
+    const { line: reply, quit } = await handleLine(line, peer);
+    assertEquals(quit, false);
+    assertEquals(reply.id, id, line);
+    assertEquals(reply.ok, false, line);
+    assertEquals((reply.error as { code: string }).code, code, line);
+  }
+  const unknown = await handleLine('{"id":1,"cmd":"delet","args":["bob"]}', peer);
+  assertEquals((unknown.line.error as { suggestion: string }).suggestion, "delete");
+});
+
+Deno.test("handleLine() reports a bug in the core as internal without its details", async () => {
+  const peer = {
+    ...fakePeer(),
+    conversations: () => {
+      throw new Error("secret detail");
+    },
+  };
+  const logs: string[] = [];
+  const { line } = await handleLine('{"id":1,"cmd":"convs"}', peer, (m) => logs.push(m));
+  assertEquals((line.error as { code: string }).code, "internal");
+  assert(!JSON.stringify(line).includes("secret detail"));
+  assert(logs[0]!.includes("secret detail"));
+});
+
+function streamOf(...chunks: (string | Uint8Array)[]): ReadableStream<Uint8Array> {
+  const enc = new TextEncoder();
+  return ReadableStream.from(chunks.map((c) => typeof c === "string" ? enc.encode(c) : c));
+}
+
+async function runLines(peer: CommandPeer, ...chunks: (string | Uint8Array)[]) {
+  const out: string[] = [];
+  const dec = new TextDecoder();
+  const writer = new LineWriter((b) => Promise.resolve(out.push(dec.decode(b))));
+  const exit = await runJsonInterface({ input: streamOf(...chunks), writer, peer });
+  return { exit, replies: out.join("").split("\n").filter((l) => l).map((l) => JSON.parse(l)) };
+}
+
+Deno.test("runJsonInterface() runs commands in order across split chunks and quits on EOF", async () => {
+  const calls: string[] = [];
+  const { exit, replies } = await runLines(
+    fakePeer(calls),
+    '{"id":1,"cmd":"msg","args":["bob","one"]}\n{"id":2,"cmd":"ms',
+    'g","args":["bob","two\\nlines"]}\r\n\n',
+    '{"id":3,"cmd":"identity"}',
+  );
+  assertEquals(exit, "eof");
+  assertEquals(replies.map((r) => [r.id, r.ok]), [[1, true], [2, true], [3, true]]);
+  assertEquals(calls, ['msg bob "one"', 'msg bob "two\\nlines"']);
+  assertEquals(replies[2].result.text, `alice@${ONION}:50001 K=`);
+});
+
+Deno.test("runJsonInterface() stops at quit and ignores what follows", async () => {
+  const calls: string[] = [];
+  const { exit, replies } = await runLines(
+    fakePeer(calls),
+    '{"id":1,"cmd":"quit"}\n{"id":2,"cmd":"msg","args":["bob","late"]}\n',
+  );
+  assertEquals(exit, "quit");
+  assertEquals(replies, [{ id: 1, ok: true, result: { quit: true } }]);
+  assertEquals(calls, []);
+});
+
+Deno.test("readLines() skips an oversized line with bounded memory and goes on", async () => {
+  const big = new Uint8Array(MAX_LINE_BYTES + 10).fill(0x61);
+  const { replies } = await runLines(
+    fakePeer(),
+    big.subarray(0, 500_000),
+    big.subarray(500_000),
+    '\n{"id":2,"cmd":"key"}\n',
+  );
+  assertEquals(replies[0].error.code, "line_too_long");
+  assertEquals(replies[0].id, null);
+  assertEquals(replies[1], { id: 2, ok: true, result: { key: "K=" } });
+  const lines: (string | null)[] = [];
+  for await (const l of readLines(streamOf("ab\ncd", "ef\n\xff"), 3)) lines.push(l);
+  assertEquals(lines, ["ab", null, "\xff"]);
+});
+
+Deno.test("LineWriter never interleaves and survives a broken output", async () => {
+  const out: string[] = [];
+  let fail = false;
+  const writer = new LineWriter(async (b) => {
+    await new Promise((r) => setTimeout(r, 1));
+    if (fail) throw new Error("broken pipe");
+    out.push(new TextDecoder().decode(b));
+  });
+  await Promise.all([1, 2, 3].map((i) => writer.send({ i })));
+  assertEquals(out, ['{"i":1}\n', '{"i":2}\n', '{"i":3}\n']);
+  fail = true;
+  await writer.send({ i: 4 });
+  await writer.send({ i: 5 });
+  assertEquals(out.length, 3);
+});
