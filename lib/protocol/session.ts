@@ -38,8 +38,11 @@ import {
   openRegular,
   openReply,
   type PacketCandidates,
+  type PacketKeys,
   type PendingRequestCandidate,
+  regularKeys,
   REPLY_OVERHEAD,
+  replyKeys,
   sealRegular,
   sealReply,
 } from "./packets.ts";
@@ -191,6 +194,23 @@ export interface PacketBook {
   readonly acceptRequests?: boolean;
 }
 
+/**
+ * Packet keys derived from a conversation ID or a shared request key, by
+ * the identity of that array: the values of handshake_state.ts are frozen
+ * and pass the same arrays on from state to state, so each key is derived
+ * once, not once per received packet. Weak: entries go with their arrays.
+ */
+const packetKeyCache = new WeakMap<Uint8Array, PacketKeys>();
+
+function cachedKeys(secret: Uint8Array, derive: (secret: Uint8Array) => PacketKeys): PacketKeys {
+  let keys = packetKeyCache.get(secret);
+  if (keys === undefined) {
+    keys = derive(secret);
+    packetKeyCache.set(secret, keys);
+  }
+  return keys;
+}
+
 /** A conversation as a candidate of `identifyPacket`. */
 export interface ConversationEntry extends ConversationCandidate {
   readonly conversation: Conversation;
@@ -210,16 +230,21 @@ export type ReplyEntry =
 export function candidatesFor(book: PacketBook): PacketCandidates<ConversationEntry, ReplyEntry> {
   const conversations = book.conversations.map((conversation) => ({
     conversationId: conversation.conversationId,
+    keys: cachedKeys(conversation.conversationId, regularKeys),
     conversation,
   }));
   const pendingRequests: ReplyEntry[] = [];
   for (const conversation of book.conversations) {
-    if (conversation.role === "bob" && conversation.sharedRequestKey !== null) {
-      pendingRequests.push({ sharedRequestKey: conversation.sharedRequestKey, conversation });
+    const sharedRequestKey = conversation.sharedRequestKey;
+    if (conversation.role === "bob" && sharedRequestKey !== null) {
+      const keys = cachedKeys(sharedRequestKey, replyKeys);
+      pendingRequests.push({ sharedRequestKey, keys, conversation });
     }
   }
   for (const outbound of book.outbound) {
-    pendingRequests.push({ sharedRequestKey: outbound.sharedRequestKey, outbound });
+    const { sharedRequestKey } = outbound;
+    const keys = cachedKeys(sharedRequestKey, replyKeys);
+    pendingRequests.push({ sharedRequestKey, keys, outbound });
   }
   return {
     ownIdentity: book.ownIdentity,

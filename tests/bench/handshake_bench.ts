@@ -1,0 +1,101 @@
+/**
+ * Benchmarks of the handshake (handshake.ts, session.ts): each stage, the
+ * full handshake (create → receive → accept → first reply → first regular),
+ * a message both ways afterwards, and identifying a packet among many
+ * conversations. Run with `deno task bench`.
+ *
+ * @module
+ */
+
+import { systemRng } from "../../lib/rng.ts";
+import { generateKeyPair } from "../../lib/crypto/keys.ts";
+import { generateOnionKey } from "../../lib/crypto/onion.ts";
+import {
+  acceptRequest,
+  createRequest,
+  receiveReply,
+  receiveRequest,
+} from "../../lib/protocol/handshake.ts";
+import type { Conversation } from "../../lib/protocol/handshake_state.ts";
+import { openMessage, receivePacket, sealMessage } from "../../lib/protocol/session.ts";
+
+const rng = systemRng;
+const NOW = 1_700_000_000_000;
+const alice = generateKeyPair(rng);
+const bob = generateKeyPair(rng);
+const onionKey = generateOnionKey(rng);
+const line = new TextEncoder().encode(
+  "a typical chat line of about sixty characters, give or take",
+);
+
+function create() {
+  return createRequest({
+    ownName: "bob",
+    ownIdentity: bob,
+    onionKey,
+    port: 9050,
+    peerIdentityKey: alice.publicKey,
+    rng,
+  });
+}
+
+/** The whole handshake; returns both conversations at Stage 3. */
+function fullHandshake(): { a: Conversation; b: Conversation } {
+  const { packet, outbound } = create();
+  const inbound = receiveRequest(packet, alice)!;
+  const accepted = acceptRequest(inbound, { ownIdentity: alice, rng });
+  const reply = sealMessage(accepted, line, rng);
+  const started = receiveReply(outbound, reply.packet, { ownIdentity: bob, now: NOW })!;
+  const regular = sealMessage(started.conversation, line, rng);
+  const a = openMessage(reply.conversation, regular.packet, NOW)!.conversation;
+  return { a, b: regular.conversation };
+}
+
+const sample = create();
+const sampleInbound = receiveRequest(sample.packet, alice)!;
+
+Deno.bench("createRequest (Bob, Stage 1: 3 key pairs, signature, seal)", { group: "stage" }, () => {
+  create();
+});
+
+Deno.bench("receiveRequest (Alice: open, verify signature)", { group: "stage" }, () => {
+  receiveRequest(sample.packet, alice);
+});
+
+Deno.bench("acceptRequest (Alice, Stage 2: Triple DH, initAlice)", { group: "stage" }, () => {
+  acceptRequest(sampleInbound, { ownIdentity: alice, rng });
+});
+
+Deno.bench("full handshake: create → receive → accept → first reply → first regular", {
+  baseline: true,
+}, () => {
+  fullHandshake();
+});
+
+const { a, b } = fullHandshake();
+
+Deno.bench("a message each way after the handshake (seal + open, with DH ratchet steps)", () => {
+  const toBob = sealMessage(a, line, rng);
+  const atBob = openMessage(b, toBob.packet, NOW)!.conversation;
+  const toAlice = sealMessage(atBob, line, rng);
+  openMessage(toBob.conversation, toAlice.packet, NOW);
+});
+
+// Alice holding 100 conversations; the packet belongs to the last one
+const many: Conversation[] = [];
+for (let i = 0; i < 99; i++) many.push(fullHandshake().a);
+many.push(a);
+const incoming = sealMessage(b, line, rng).packet;
+const stranger = sealMessage(fullHandshake().b, line, rng).packet;
+
+Deno.bench(
+  "receivePacket among 100 conversations (match in the last)",
+  { group: "identify" },
+  () => {
+    receivePacket(incoming, { ownIdentity: alice, conversations: many, outbound: [] }, NOW);
+  },
+);
+
+Deno.bench("receivePacket among 100 conversations (none matches)", { group: "identify" }, () => {
+  receivePacket(stranger, { ownIdentity: bob, conversations: many, outbound: [] }, NOW);
+});
