@@ -136,27 +136,30 @@ export function createRequest(
   // handed to sealRequest, which draws its key pair first, then the IV
   const requestSecret = abytes(rng(KEY_LENGTH), KEY_LENGTH, "rng output");
   const requestPublicKey = keyPairFromSecret(requestSecret).publicKey;
-  let pending: Uint8Array | null = requestSecret;
+  let pending = true;
   const sealRng: Rng = (length) => {
-    if (pending === null) return rng(length);
-    const first = pending.slice();
-    wipe(pending);
-    pending = null;
-    return first;
+    if (!pending) return rng(length);
+    pending = false;
+    return requestSecret.slice(); // generateKeyPair wipes what it is given
   };
-  const handshake = encodeHandshake(
-    {
-      name: ownName,
-      onionPublicKey: onionKey.publicKey,
-      port,
-      identityKey: ownIdentity.publicKey,
-      handshakeKey: handshakeKeyPair.publicKey,
-      ratchetKey: ratchetKeyPair.publicKey,
-    },
-    { receiverIdentityKey: peerIdentityKey, requestPublicKey },
-    onionKey.seed,
-  );
-  const sealed = sealRequest({ handshake, receiverIdentityKey: peerIdentityKey, rng: sealRng });
+  let sealed: ReturnType<typeof sealRequest>;
+  try {
+    const handshake = encodeHandshake(
+      {
+        name: ownName,
+        onionPublicKey: onionKey.publicKey,
+        port,
+        identityKey: ownIdentity.publicKey,
+        handshakeKey: handshakeKeyPair.publicKey,
+        ratchetKey: ratchetKeyPair.publicKey,
+      },
+      { receiverIdentityKey: peerIdentityKey, requestPublicKey },
+      onionKey.seed,
+    );
+    sealed = sealRequest({ handshake, receiverIdentityKey: peerIdentityKey, rng: sealRng });
+  } finally {
+    wipe(requestSecret);
+  }
   if (!equalBytes(sealed.requestKey.publicKey, requestPublicKey)) {
     throw new Error("Cannot create request: sealRequest did not use the signed request key");
   }
