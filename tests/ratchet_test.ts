@@ -19,6 +19,7 @@ import {
   initBob,
   MAX_MESSAGE_LENGTH,
   MAX_SKIP,
+  MAX_SKIPPED_CHAINS,
   MAX_SKIPPED_KEYS,
   purgeExpiredKeys,
   ratchetDecrypt,
@@ -169,6 +170,23 @@ Deno.test("ratchetDecrypt() evicts the oldest skipped keys beyond MAX_SKIPPED_KE
   bob.refuse(chain1[499]!); // evicted: 2500 skipped, the 500 oldest went
   assertEquals(bob.recv(chain1[500]!), "c1-500");
   assertEquals(bob.recv(chain3[0]!), "c3-0");
+});
+
+Deno.test("ratchetDecrypt() keeps skipped keys of at most MAX_SKIPPED_CHAINS chains", () => {
+  // a peer that skips one message per turn would otherwise leave one header
+  // key per turn, and every later message would be trial-decrypted under all
+  const { alice, bob } = conversation();
+  const lost: Uint8Array[] = [];
+  for (let turn = 0; turn < MAX_SKIPPED_CHAINS + 3; turn++) {
+    lost.push(alice.send(`lost ${turn}`));
+    assertEquals(bob.recv(alice.send(`read ${turn}`)), `read ${turn}`);
+    alice.recv(bob.send(`turn ${turn}`));
+  }
+  const headerKeys = new Set(bob.state.skipped.map((k) => toHex(k.headerKey)));
+  assertEquals(headerKeys.size, MAX_SKIPPED_CHAINS);
+  for (const old of lost.slice(0, 3)) bob.refuse(old); // the oldest chains went
+  for (const [i, m] of lost.slice(3).entries()) assertEquals(bob.recv(m), `lost ${i + 3}`);
+  assertEquals(bob.state.skipped.length, 0);
 });
 
 Deno.test("ratchetDecrypt() forgets skipped keys after SKIPPED_KEY_TTL_MS", () => {

@@ -18,7 +18,8 @@
  *   chain) is deferred to the next {@linkcode ratchetEncrypt}, so decryption
  *   needs no randomness and our ratchet secret lives shorter.
  * - §3.5, §6.4: skipped keys are bounded per chain ({@linkcode MAX_SKIP}), in
- *   total ({@linkcode MAX_SKIPPED_KEYS}, oldest evicted) and in time
+ *   total ({@linkcode MAX_SKIPPED_KEYS}, oldest evicted), in chains
+ *   ({@linkcode MAX_SKIPPED_CHAINS}, oldest evicted) and in time
  *   ({@linkcode SKIPPED_KEY_TTL_MS}); a used key is deleted, so a replayed
  *   message never decrypts twice.
  *
@@ -55,6 +56,18 @@ export { MAX_SKIPPED_KEYS, RatchetState };
  * cannot make us compute (or store) more than this many keys.
  */
 export const MAX_SKIP = 1000;
+
+/**
+ * Most chains whose skipped keys are kept (the keys of older chains are
+ * evicted). Every received message is trial-decrypted under one header key
+ * per such chain (spec §4.6 TrySkippedMessageKeysHE) before the current
+ * ones, so this, not MAX_SKIPPED_KEYS, bounds that work: 16 trials cost well
+ * under a millisecond, while 2000 chains of one skipped key each, which a
+ * peer can build by skipping one message per turn, cost about 40 ms per
+ * message. libsignal keeps 5 receiving chains; 16 leaves room for lossy
+ * links.
+ */
+export const MAX_SKIPPED_CHAINS = 16;
 
 /** Skipped keys older than this (7 days) are deleted (spec §6.4). */
 export const SKIPPED_KEY_TTL_MS = 7 * 24 * 60 * 60 * 1000;
@@ -344,7 +357,7 @@ function findSkipped(skipped: readonly SkippedKey[], encHeader: Uint8Array): num
   return -1;
 }
 
-/** SkipMessageKeysHE (spec §4.6) with the per-chain and total bounds. */
+/** SkipMessageKeysHE (spec §4.6) with the per-chain, total and chain-count bounds. */
 function skipMessageKeys(s: Working, until: number, now: number): void {
   if (s.ckr === null || s.hkr === null) return; // no chain yet, nothing to skip
   // spec §3.5 MAX_SKIP: refuse before computing anything
@@ -354,6 +367,7 @@ function skipMessageKeys(s: Working, until: number, now: number): void {
       `Cannot decrypt message: it would skip ${until - s.nr} keys, more than ${MAX_SKIP}`,
     );
   }
+  if (s.nr >= until) return;
   while (s.nr < until) {
     const [ck, mk] = kdfCk(s.ckr);
     s.ckr = ck;
@@ -362,6 +376,19 @@ function skipMessageKeys(s: Working, until: number, now: number): void {
   }
   // §6.4: bounded storage, the oldest keys go first
   if (s.skipped.length > MAX_SKIPPED_KEYS) s.skipped.splice(0, s.skipped.length - MAX_SKIPPED_KEYS);
+  s.skipped = keepNewestChains(s.skipped);
+}
+
+/** The skipped keys of the {@linkcode MAX_SKIPPED_CHAINS} newest chains (bounded trials). */
+function keepNewestChains(skipped: SkippedKey[]): SkippedKey[] {
+  const ids = skipped.map((k) => toHex(k.headerKey));
+  const kept = new Set<string>();
+  for (let i = ids.length - 1; i >= 0; i--) {
+    if (kept.has(ids[i]!)) continue;
+    if (kept.size === MAX_SKIPPED_CHAINS) return skipped.filter((_, j) => kept.has(ids[j]!));
+    kept.add(ids[i]!);
+  }
+  return skipped;
 }
 
 /** The receiving half of DHRatchetHE (spec §4.6); the sending half waits (§6.5). */
