@@ -4,6 +4,7 @@ import { seededRng } from "./_rng.ts";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concatBytes as concat, fromHex, utf8 } from "../lib/crypto/bytes.ts";
+import { CryptoError } from "../lib/errors.ts";
 import { bigintFromBytes, proofHash, SmpError, type SmpGroup } from "../lib/crypto/smp/group.ts";
 import {
   decodeSmpMessage,
@@ -189,6 +190,18 @@ for (const group of GROUPS) {
     for (const s of [0n, -1n, q, q + 5n]) {
       assertThrows(() => new Smp(group, s, seededRng(1)), RangeError);
     }
+  });
+
+  Deno.test(`Smp over ${group.name}: an rng that returns too few bytes is refused`, () => {
+    // exponents from a short output would be guessable, and a known r reveals
+    // the secret from D = r - secret·c
+    const short = (n: number) => seededRng("short")(n - 1);
+    const e = assertThrows(() => new Smp(group, SECRET, short).start(), CryptoError);
+    assertEquals(e.code, "bad_length");
+    const [a] = pair(group, SECRET, SECRET, "short rng");
+    const b = new Smp(group, SECRET, short);
+    assertThrows(() => b.receive(a!.start()), SmpError);
+    assertEquals(b.state, "failed");
   });
 
   Deno.test(`Smp over ${group.name}: the same seeds give the same transcript`, () => {

@@ -11,7 +11,7 @@
  */
 
 import { sha256 } from "@noble/hashes/sha2.js";
-import { concatBytes, type Rng } from "../bytes.ts";
+import { abytes, concatBytes, type Rng } from "../bytes.ts";
 import { UnmessageError } from "../../errors.ts";
 
 /** Stable codes of {@linkcode SmpError}. */
@@ -122,9 +122,14 @@ export function byteLength(n: bigint): number {
  * A uniformly random exponent in [1, q-1] from the CSPRNG `rng`: draws
  * `RANDOM_EXTRA_BYTES` more than the order needs, so reducing the number
  * leaves a bias below 2^-128.
+ *
+ * @throws {CryptoError} `bad_length` when `rng` returns another length
  */
 export function randomScalar<E>(group: SmpGroup<E>, rng: Rng): bigint {
-  const bytes = rng(byteLength(group.order) + RANDOM_EXTRA_BYTES);
+  const length = byteLength(group.order) + RANDOM_EXTRA_BYTES;
+  // a short output would make exponents guessable, and a known r gives the
+  // secret away from D = r - secret·c
+  const bytes = abytes(rng(length), length, "rng output");
   const n = bigintFromBytes(bytes);
   bytes.fill(0);
   return mod(n, group.order - 1n) + 1n;
