@@ -1,0 +1,703 @@
+/**
+ * The messenger core: one peer with its identity, requests and
+ * conversations, exactly the behaviour the seed's CLI and GUI pages
+ * describe, without any terminal code. Interfaces (the JSON-lines
+ * interface, the REPL) call the commands of {@linkcode Peer} and render its
+ * events (`lib/peer/types.ts`); the runtime launches tor, publishes the
+ * onion service with {@linkcode Peer.onionKey}, and hands every inbound
+ * connection of the listener to {@linkcode Peer.acceptConnection}.
+ *
+ * What lives where:
+ * - peer/core.ts: shared state, persistence, links, events
+ * - peer/receive.ts: network input (identification, stages, elements)
+ * - peer/contact.ts, peer/link.ts: one conversation and its send loop
+ * - peer/auth.ts: SMP; peer/records.ts, peer/profile.ts: the files
+ *
+ * Delivery: a message is queued in the conversation's persisted outbox and
+ * sent over our outbound connection to the contact; the contact saves it,
+ * reports it, and acknowledges it; the acknowledgement removes it from the
+ * outbox (`delivered`). Unacknowledged elements are re-sent (re-encrypted)
+ * on every new connection, in order, and de-duplicated by ID on arrival,
+ * so each arrives once, in order, across restarts and crashes.
+ *
+ * @module
+ */
+
+import { equalBytes, type Rng, toBase64 } from "./crypto/bytes.ts";
+import { encodePublicKey } from "./crypto/keys.ts";
+import type { OnionKey } from "./crypto/onion.ts";
+import type { BackoffOptions } from "./net/backoff.ts";
+import { DEFAULT_BACKOFF_MAX_MS } from "./net/backoff.ts";
+import { Connector, type ConnectProgress, DEFAULT_MAX_ATTEMPTS } from "./net/connector.ts";
+import type { FramedConn } from "./net/framed_conn.ts";
+import { errorCode } from "./net/net_error.ts";
+import { describeError } from "./store/errors.ts";
+import type { Transport } from "./net/transport.ts";
+import { type ElementBody, newElementId } from "./protocol/elements.ts";
+import { acceptRequest as acceptHandshake, createRequest } from "./protocol/handshake.ts";
+import { systemRng } from "./rng.ts";
+import type { PeerStore } from "./store/peer_store.ts";
+import { toHex, utf8 } from "./crypto/bytes.ts";
+import {
+  checkContactName,
+  formatIdentityAddress,
+  parseIdentityAddress,
+  parseIdentityKey,
+} from "./peer/address.ts";
+import type { Contact } from "./peer/contact.ts";
+import { PeerCore, REQUEST_KEY_PREFIX } from "./peer/core.ts";
+import { PeerError, unknownName } from "./peer/errors.ts";
+import { requestInfo } from "./peer/info.ts";
+import { Link } from "./peer/link.ts";
+import { loadOrCreateProfile, type Profile } from "./peer/profile.ts";
+import { receivePacket } from "./peer/receive.ts";
+import {
+  conversationFromJson,
+  type ConversationRecord,
+  emptyRequests,
+  MAX_OUTBOUND_REQUESTS,
+  MAX_OUTBOX_BYTES,
+  MAX_OUTBOX_ELEMENTS,
+  MAX_REJECTED,
+  MAX_TEXT_BYTES,
+  newLocalId,
+  type OutboundEntry,
+  type RequestsBook,
+  requestsFromJson,
+} from "./peer/records.ts";
+import { SeenIds } from "./peer/seen_ids.ts";
+import type { ConversationInfo, EventSink, IdentityInfo, RequestInfo } from "./peer/types.ts";
+
+export * from "./peer/types.ts";
+export { isPeerError, PeerError, type PeerErrorCode } from "./peer/errors.ts";
+export { DEFAULT_ONION_PORT } from "./peer/address.ts";
+
+/** Default interval of keep-alives on an idle outbound connection (well below the 5-minute idle timeout). */
+export const DEFAULT_KEEPALIVE_MS = 60_000;
+/** Default bound on sending "offline" presence when closing. */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 3_000;
+
+/** Options of {@linkcode Peer.open}. */
+export interface PeerOptions {
+  /** The peer's name (its folder's name). */
+  name: string;
+  /** The peer's files, opened and locked by the caller (closed by the caller after `close()`). */
+  store: PeerStore;
+  /** How to reach contacts (tor, or loopback in tests). */
+  transport: Transport;
+  /** Our onion service's virtual port (part of our identity address). */
+  port: number;
+  /** Receives every event. */
+  events: EventSink;
+  /** Randomness (default: the system CSPRNG; SMP and keys need a CSPRNG). */
+  rng?: Rng;
+  /** Clock in ms (default Date.now). */
+  now?: () => number;
+  /** Back-off between dial attempts; its maxMs is also the pause between dials while messages wait. */
+  backoff?: BackoffOptions;
+  /** Attempts per dial (default the connector's). */
+  maxAttempts?: number;
+  /** Keep-alive interval of idle outbound connections (ms). */
+  keepaliveMs?: number;
+  /** Bound on close()'s "offline" presence (ms). */
+  closeTimeoutMs?: number;
+  /** Dial every contact at start() to learn who is online (default true). */
+  dialOnStart?: boolean;
+}
+
+/** One running peer. */
+export class Peer {
+  readonly #core: PeerCore;
+  readonly #profile: Profile;
+  readonly #port: number;
+  readonly #options: PeerOptions;
+  readonly #inbound = new Set<FramedConn>();
+  #closing: Promise<void> | null = null;
+
+  private constructor(core: PeerCore, profile: Profile, options: PeerOptions) {
+    this.#core = core;
+    this.#profile = profile;
+    this.#port = options.port;
+    this.#options = options;
+    core.makeLink = (contact) => this.#contactLink(contact);
+  }
+
+  /**
+   * Loads the peer's profile, conversations and requests from
+   * `options.store`, creating the profile (identity and onion keys) on the
+   * first open. A damaged conversation file is reported as an `error`
+   * event naming its path and left untouched; the others load.
+   *
+   * @throws {PeerError} `bad_name`; {@linkcode StoreError} for a damaged profile
+   */
+  static async open(options: PeerOptions): Promise<Peer> {
+    const name = checkContactName(options.name);
+    const rng = options.rng ?? systemRng;
+    const now = options.now ?? Date.now;
+    const store = options.store;
+    const { profile } = await loadOrCreateProfile(store, name, rng, now());
+    const emit = (e: Parameters<EventSink>[0]) => {
+      try {
+        options.events(e);
+      } catch {
+        // the sink's problem
+      }
+    };
+    let requests: RequestsBook = emptyRequests();
+    try {
+      requests = (await store.loadRequests(requestsFromJson)) ?? emptyRequests();
+    } catch (e) {
+      emit({ event: "error", code: errorCode(e), message: describeError(e) });
+    }
+    const loaded = await store.loadConversations((json) => json);
+    const records: ConversationRecord[] = [];
+    for (const [fileId, json] of loaded.loaded) {
+      try {
+        records.push(conversationFromJson(fileId, json));
+      } catch (e) {
+        const path = `${store.paths.conversations}/${fileId}.json`;
+        emit({
+          event: "error",
+          code: "invalid",
+          message: `Cannot load ${path}: ${(e as Error).message}; unMessage leaves it untouched`,
+        });
+      }
+    }
+    for (const failure of loaded.failed) {
+      emit({ event: "error", code: failure.code, message: failure.message });
+    }
+    const ref: { core?: PeerCore } = {};
+    const connector = new Connector({
+      transport: options.transport,
+      ...(options.backoff !== undefined ? { backoff: options.backoff } : {}),
+      rng,
+      maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      onProgress: (p) => ref.core && !ref.core.closed && reportProgress(ref.core, p),
+    });
+    const core = ref.core = new PeerCore({
+      store,
+      identity: profile.identity,
+      rng,
+      now,
+      connector,
+      timing: {
+        redialMs: options.backoff?.maxMs ?? DEFAULT_BACKOFF_MAX_MS,
+        keepaliveMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS,
+      },
+      events: options.events,
+      requests,
+    });
+    const peer = new Peer(core, profile, options);
+    for (const record of records) core.addContact(record);
+    // a crash between the two saves of an accept leaves a request that is already a conversation
+    const ids = new Set(records.map((r) => r.fileId));
+    requests.outbound = requests.outbound.filter((r) => !ids.has(r.id));
+    requests.inbound = requests.inbound.filter((r) =>
+      !core.acceptedRequest(r.state.requestPublicKey)
+    );
+    return peer;
+  }
+
+  /** What others need to contact us (seed `/peer`, `/onion`, `/key`). */
+  identity(): IdentityInfo {
+    const onion = this.#profile.onionKey.address;
+    return {
+      name: this.#profile.name,
+      onion: `${onion}.onion`,
+      port: this.#port,
+      address: formatIdentityAddress(this.#profile.name, onion, this.#port),
+      key: encodePublicKey(this.#profile.identity.publicKey),
+    };
+  }
+
+  /** Our onion service key, for the runtime to publish (`torKeyBlob(onionKey().seed)`). */
+  onionKey(): OnionKey {
+    return this.#profile.onionKey;
+  }
+
+  /**
+   * Starts delivering: dials contacts (to learn who is online), tells those
+   * with presence on that we are online, re-sends pending requests and
+   * queued messages.
+   */
+  start(): Promise<void> {
+    this.#checkOpen();
+    const core = this.#core;
+    if (core.started) return Promise.resolve();
+    core.started = true;
+    for (const contact of core.contacts.values()) {
+      contact.link?.start();
+      if (contact.record.presence) core.queue(contact, { type: "presence", status: "online" });
+      if (this.#options.dialOnStart ?? true) contact.link?.want();
+    }
+    for (const entry of core.requests.outbound) this.#startRequestLink(entry);
+    return Promise.resolve();
+  }
+
+  /** Takes an inbound connection from the listener; its packets are identified and handled. */
+  acceptConnection(conn: FramedConn): void {
+    if (this.#core.closed || this.#closing !== null) {
+      void conn.close();
+      return;
+    }
+    this.#inbound.add(conn);
+    void conn.closed.then(() => this.#inbound.delete(conn));
+    conn.onFrame((packet) => this.#core.track(receivePacket(this.#core, packet, conn)));
+  }
+
+  /**
+   * Sends a request (seed Stage 1) to `name@address.onion[:port]` with the
+   * contact's identity key; `name` becomes their local name. The request is
+   * saved first and delivered (re-sent on every start) until they answer.
+   *
+   * @throws {PeerError} `bad_address`, `bad_key`, `bad_name`, `name_taken`,
+   *   `own_identity`, `already_contact`, `too_many_requests`
+   */
+  async sendRequest(identityAddress: string, identityKey: string): Promise<RequestInfo> {
+    this.#checkOpen();
+    const core = this.#core;
+    const address = parseIdentityAddress(identityAddress);
+    const key = parseIdentityKey(identityKey);
+    if (
+      equalBytes(key, this.#profile.identity.publicKey) ||
+      address.onion === this.#profile.onionKey.address
+    ) {
+      throw new PeerError(
+        "own_identity",
+        "Cannot send a request to yourself: use your contact's address and key",
+      );
+    }
+    this.#checkNameFree(address.name);
+    const existing = core.contactWithKey(key);
+    if (existing !== undefined) {
+      throw new PeerError(
+        "already_contact",
+        `You already have a conversation with this key, named ${existing.name}`,
+      );
+    }
+    const pending = core.requests.outbound.find((r) => equalBytes(r.state.peerIdentityKey, key));
+    if (pending !== undefined) {
+      throw new PeerError(
+        "already_contact",
+        `A request to this key is pending, named ${pending.name}`,
+      );
+    }
+    if (core.requests.outbound.length >= MAX_OUTBOUND_REQUESTS) {
+      throw new PeerError(
+        "too_many_requests",
+        `Cannot send more than ${MAX_OUTBOUND_REQUESTS} requests at once: delete some pending ones`,
+      );
+    }
+    const { packet, outbound } = createRequest({
+      ownName: this.#profile.name,
+      ownIdentity: this.#profile.identity,
+      onionKey: this.#profile.onionKey,
+      port: this.#port,
+      peerIdentityKey: key,
+      rng: core.rng,
+    });
+    const entry: OutboundEntry = {
+      id: newLocalId(core.rng),
+      name: address.name,
+      onion: address.onion,
+      port: address.port,
+      at: core.now(),
+      packet,
+      state: outbound,
+    };
+    core.requests.outbound.push(entry);
+    core.requestsChanged();
+    try {
+      await core.saveRequests(); // before it leaves
+    } catch (e) {
+      core.requests.outbound = core.requests.outbound.filter((r) => r !== entry);
+      core.requestsChanged();
+      throw e;
+    }
+    if (core.started) this.#startRequestLink(entry);
+    return requestInfo(entry, "out");
+  }
+
+  /** Requests received and not answered yet (seed: inbound requests). */
+  inboundRequests(): RequestInfo[] {
+    return this.#core.requests.inbound.map((e) => requestInfo(e, "in"));
+  }
+
+  /** Requests sent and not answered yet. */
+  outboundRequests(): RequestInfo[] {
+    return this.#core.requests.outbound.map((e) => requestInfo(e, "out"));
+  }
+
+  /**
+   * Accepts an inbound request (seed Stage 2), optionally under another
+   * local name: the conversation exists at once and can carry messages.
+   *
+   * @throws {PeerError} `unknown_request`, `bad_name`, `name_taken`
+   */
+  async acceptRequest(name: string, newName?: string): Promise<ConversationInfo> {
+    this.#checkOpen();
+    const core = this.#core;
+    const entry = core.requests.inbound.find((e) => e.name === name);
+    if (entry === undefined) {
+      throw unknownName(name, core.requests.inbound.map((e) => e.name), "request");
+    }
+    const finalName = newName === undefined ? name : checkContactName(newName);
+    if (finalName !== name) this.#checkNameFree(finalName);
+    const session = acceptHandshake(entry.state, {
+      ownIdentity: this.#profile.identity,
+      rng: core.rng,
+    });
+    const id = newElementId(core.rng);
+    const record: ConversationRecord = {
+      fileId: newLocalId(core.rng),
+      name: finalName,
+      onion: entry.state.onionAddress,
+      port: entry.state.port,
+      verified: false,
+      presence: false,
+      createdAt: core.now(),
+      requestKey: entry.state.requestPublicKey,
+      session,
+      // tells Bob (seed Stage 2) and carries Alice's handshake key to him
+      outbox: [{ id, key: toHex(id), body: { type: "request_accepted" }, at: core.now() }],
+      seen: new SeenIds(),
+    };
+    core.requests.inbound = core.requests.inbound.filter((e) => e !== entry);
+    const contact = core.addContact(record);
+    await core.saveContact(contact);
+    await core.saveRequests();
+    contact.link?.wake();
+    return contact.info();
+  }
+
+  /**
+   * Rejects an inbound request: it is dropped (and a re-sent copy ignored).
+   *
+   * @throws {PeerError} `unknown_request`
+   */
+  async rejectRequest(name: string): Promise<void> {
+    this.#checkOpen();
+    const book = this.#core.requests;
+    const entry = book.inbound.find((e) => e.name === name);
+    if (entry === undefined) throw unknownName(name, book.inbound.map((e) => e.name), "request");
+    book.inbound = book.inbound.filter((e) => e !== entry);
+    book.rejected.push(toBase64(entry.state.requestPublicKey));
+    if (book.rejected.length > MAX_REJECTED) book.rejected.shift();
+    await this.#core.saveRequests();
+  }
+
+  /** Every conversation, sorted by name (seed `/convs`). */
+  conversations(): ConversationInfo[] {
+    return [...this.#core.contacts.values()].map((c) => c.info())
+      .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  }
+
+  /**
+   * Queues a message (any text, newlines included) and returns its ID; the
+   * `delivered` event with that ID follows the contact's acknowledgement.
+   *
+   * @throws {PeerError} `unknown_peer`, `not_established`, `bad_message`, `outbox_full`
+   */
+  async sendMessage(name: string, text: string): Promise<{ id: string }> {
+    this.#checkOpen();
+    const contact = this.#contact(name);
+    if (typeof text !== "string" || text.length === 0) {
+      throw new PeerError("bad_message", "Cannot send an empty message: type some text");
+    }
+    if (!text.isWellFormed()) {
+      throw new PeerError("bad_message", "Cannot send the message: it is not valid Unicode text");
+    }
+    const size = utf8(text).length;
+    if (size > MAX_TEXT_BYTES) {
+      throw new PeerError(
+        "bad_message",
+        `Cannot send a message of ${size} bytes: the limit is ${MAX_TEXT_BYTES}; split it`,
+      );
+    }
+    const outbox = contact.record.outbox;
+    const queued = outbox.reduce(
+      (n, e) => n + (e.body.type === "message" ? utf8(e.body.text).length : 0),
+      0,
+    );
+    if (outbox.length >= MAX_OUTBOX_ELEMENTS || queued + size > MAX_OUTBOX_BYTES) {
+      throw new PeerError(
+        "outbox_full",
+        `Cannot queue more for ${name}: ${outbox.length} messages wait for them to come online`,
+      );
+    }
+    const id = newElementId(this.#core.rng);
+    const entry = {
+      id,
+      key: toHex(id),
+      body: { type: "message" as const, text },
+      at: this.#core.now(),
+    };
+    outbox.push(entry);
+    try {
+      await this.#core.saveContact(contact);
+    } catch (e) {
+      contact.record.outbox = contact.record.outbox.filter((x) => x !== entry);
+      throw e;
+    }
+    contact.link?.wake();
+    return { id: entry.key };
+  }
+
+  /**
+   * Turns presence notifications to `name` on or off (seed `/pres-on`,
+   * `/pres-off`): with it on, they are told when we come online and go offline.
+   *
+   * @throws {PeerError} `unknown_peer`, `not_established`
+   */
+  async setPresence(name: string, on: boolean): Promise<void> {
+    this.#checkOpen();
+    const contact = this.#contact(name);
+    if (contact.record.presence === on) return;
+    contact.record.presence = on;
+    await this.#core.saveContact(contact);
+  }
+
+  /**
+   * Compares a key obtained over another channel with the contact's
+   * identity key (constant time): a match marks the conversation verified
+   * for good; a mismatch changes nothing.
+   *
+   * @throws {PeerError} `unknown_peer`, `not_established`, `bad_key`
+   */
+  async verify(name: string, key: string): Promise<{ verified: boolean }> {
+    this.#checkOpen();
+    const contact = this.#contact(name);
+    const pasted = parseIdentityKey(key);
+    if (!equalBytes(pasted, contact.record.session.peerIdentityKey)) return { verified: false };
+    if (!contact.record.verified) {
+      const before = contact.level;
+      contact.record.verified = true;
+      await this.#core.saveContact(contact);
+      if (contact.level !== before) this.#core.emit({ event: "level", name, level: contact.level });
+    }
+    return { verified: true };
+  }
+
+  /**
+   * Starts SMP with `secret`, or answers the contact's run (seed
+   * "Authenticating"); the outcome comes as `auth` and `level` events.
+   *
+   * @throws {PeerError} `unknown_peer`, `not_established`, `bad_secret`, `offline`
+   */
+  authenticate(name: string, secret: string): Promise<void> {
+    this.#checkOpen();
+    const contact = this.#contact(name);
+    if (!contact.online) {
+      throw new PeerError(
+        "offline",
+        `Cannot authenticate ${name}: they are offline; both of you must be online, try again later`,
+      );
+    }
+    this.#core.applyAuthStep(contact, contact.auth.start(secret));
+    return Promise.resolve();
+  }
+
+  /**
+   * Deletes a conversation with its keys and queued messages (or cancels a
+   * pending outbound request of that name).
+   *
+   * @throws {PeerError} `unknown_peer`
+   */
+  async deleteConversation(name: string): Promise<void> {
+    this.#checkOpen();
+    const core = this.#core;
+    const contact = core.contactNamed(name);
+    if (contact !== undefined) {
+      // saves queued before this point land first; later ones are skipped (store order)
+      await core.removeContact(contact);
+      await core.store.deleteConversation(contact.record.fileId);
+      return;
+    }
+    const entry = core.requests.outbound.find((r) => r.name === name);
+    if (entry === undefined) throw this.#unknown(name);
+    core.requests.outbound = core.requests.outbound.filter((r) => r !== entry);
+    core.requestsChanged();
+    const link = core.requestLinks.get(entry.id);
+    core.requestLinks.delete(entry.id);
+    await link?.close();
+    await core.saveRequests();
+  }
+
+  /**
+   * Tells contacts with presence on that we go offline (bounded by
+   * `closeTimeoutMs`), stops every loop and connection, and waits for
+   * pending saves. The store stays open (the caller closes it).
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const core = this.#core;
+    if (core.started) {
+      const contacts = [...core.contacts.values()].filter((c) => c.record.presence);
+      await withTimeout(
+        Promise.allSettled(
+          contacts.map((c) => this.#sendNow(c, { type: "presence", status: "offline" })),
+        ),
+        this.#options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
+      );
+    }
+    core.closed = true;
+    const links = [...core.requestLinks.values()];
+    for (const c of core.contacts.values()) if (c.link) links.push(c.link);
+    await Promise.all(links.map((l) => l.close()));
+    await core.connector.close();
+    await Promise.all([...this.#inbound].map((c) => c.close()));
+    await core.settle();
+  }
+
+  /** Seals and writes one element now, on the current or a fresh connection. */
+  async #sendNow(contact: Contact, body: ElementBody): Promise<void> {
+    const core = this.#core;
+    const link = contact.link;
+    if (link === undefined || link === null) return;
+    const conn = link.conn ??
+      await core.connector.connect(link.key, {
+        host: `${contact.record.onion}.onion`,
+        port: contact.record.port,
+      });
+    const packets = contact.seal(
+      { ...body, id: newElementId(core.rng) } as Parameters<Contact["seal"]>[0],
+      core.rng,
+    );
+    await core.saveContact(contact);
+    for (const packet of packets) await conn.send(packet);
+  }
+
+  #contactLink(contact: Contact): Link {
+    const core = this.#core;
+    const record = contact.record;
+    const link: Link = new Link(
+      record.fileId,
+      { host: `${record.onion}.onion`, port: record.port },
+      core.connector,
+      {
+        hasWork: () => contact.hasWork(link.conn),
+        next: async (conn) => {
+          const next = contact.nextElement(conn);
+          if (next === null) return null;
+          const packets = contact.seal(next.element, core.rng);
+          await core.saveContact(contact); // DESIGN.md: saved before the ciphertext leaves
+          if (next.entry) contact.markSent(next.entry, conn);
+          return packets;
+        },
+        connected: () => {},
+        disconnected: (conn) => {
+          contact.forget(conn);
+          core.connectionGone(contact, conn);
+        },
+        failed: (e, during) => {
+          if (during === "next") core.error(e, `Cannot send to ${contact.name}`);
+        },
+        idle: () => {
+          contact.queueKeepalive();
+          link.wake();
+        },
+      },
+      { redialMs: core.timing.redialMs, idleMs: core.timing.keepaliveMs },
+    );
+    return link;
+  }
+
+  #startRequestLink(entry: OutboundEntry): void {
+    const core = this.#core;
+    if (core.requestLinks.has(entry.id)) return;
+    let written = false;
+    const link = new Link(
+      REQUEST_KEY_PREFIX + entry.id,
+      { host: `${entry.onion}.onion`, port: entry.port },
+      core.connector,
+      {
+        hasWork: () => !written,
+        next: () => Promise.resolve(written ? null : [entry.packet]),
+        written: () => (written = true),
+        connected: () => {},
+        disconnected: () => {},
+        failed: () => {},
+        idle: () => {},
+      },
+      { redialMs: core.timing.redialMs, idleMs: core.timing.keepaliveMs, closeWhenDone: true },
+    );
+    core.requestLinks.set(entry.id, link);
+    link.start();
+  }
+
+  #checkOpen(): void {
+    if (this.#core.closed || this.#closing !== null) {
+      throw new PeerError("closed", "Cannot run the command: this peer is closed; start it again");
+    }
+  }
+
+  #checkNameFree(name: string): void {
+    if (this.#core.namesInUse().has(name)) {
+      throw new PeerError(
+        "name_taken",
+        `The name ${name} is already used by another contact or request: pick another name`,
+      );
+    }
+  }
+
+  #unknown(name: string): PeerError {
+    return unknownName(name, this.#core.namesInUse());
+  }
+
+  #contact(name: string): Contact {
+    if (typeof name !== "string") {
+      throw new PeerError("unknown_peer", "Cannot find the contact: expected a name");
+    }
+    const contact = this.#core.contactNamed(name);
+    if (contact !== undefined) return contact;
+    const book = this.#core.requests;
+    if (book.outbound.some((r) => r.name === name)) {
+      throw new PeerError(
+        "not_established",
+        `${name} has not accepted your request yet: you can do this once they accept it`,
+      );
+    }
+    if (book.inbound.some((r) => r.name === name)) {
+      throw new PeerError(
+        "not_established",
+        `${name} is a request you received: accept it first (req-accept ${name})`,
+      );
+    }
+    throw this.#unknown(name);
+  }
+}
+
+function reportProgress(core: PeerCore, p: ConnectProgress): void {
+  const name = core.nameOfKey(p.contact);
+  if (name === undefined) return;
+  switch (p.type) {
+    case "attempt":
+      return core.emit({ event: "connection", name, state: "connecting", attempt: p.attempt });
+    case "connected":
+      return core.emit({ event: "connection", name, state: "connected", attempt: p.attempt });
+    case "failed":
+      return core.emit({
+        event: "connection",
+        name,
+        state: "failed",
+        attempt: p.attempt,
+        error: p.code,
+      });
+    case "disconnected":
+      return core.emit({ event: "connection", name, state: "disconnected", error: p.reason });
+    default:
+      return;
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<undefined>((
+    resolve,
+  ) => (timer = setTimeout(() => resolve(undefined), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

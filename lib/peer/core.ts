@@ -1,0 +1,334 @@
+/**
+ * The state the messenger core shares between its commands (peer.ts) and
+ * its network input (receive.ts): contacts and requests, their persistence,
+ * their send loops, the event sink, and the candidates a received packet
+ * is identified against.
+ *
+ * Persistence rules (DESIGN.md "Persistence"): a conversation's record is
+ * saved as a whole before a ciphertext of it leaves ({@linkcode PeerCore.sealAndSave})
+ * and after a received packet changed it; the store writes atomically and
+ * in call order, so the file on disk is always a state the peer really had.
+ *
+ * @module
+ */
+
+import { equalBytes, type Rng, toBase64 } from "../crypto/bytes.ts";
+import type { KeyPair } from "../crypto/keys.ts";
+import { errorCode } from "../net/net_error.ts";
+import type { Connector } from "../net/connector.ts";
+import type { FramedConn } from "../net/framed_conn.ts";
+import type { ElementBody } from "../protocol/elements.ts";
+import {
+  type ConversationCandidate,
+  type PacketCandidates,
+  type PacketKeys,
+  type PendingRequestCandidate,
+  replyKeys,
+} from "../protocol/packets.ts";
+import type { PeerStore } from "../store/peer_store.ts";
+import { MAX_NAME_BYTES } from "../protocol/handshake_data.ts";
+import { utf8 } from "../crypto/bytes.ts";
+import { Contact } from "./contact.ts";
+import type { Link } from "./link.ts";
+import {
+  type ConversationRecord,
+  conversationToJson,
+  type OutboundEntry,
+  type RequestsBook,
+  requestsToJson,
+} from "./records.ts";
+import type { EventSink, PeerEvent } from "./types.ts";
+
+/** Prefix of the connector key (and stream isolation key) of a request's delivery. */
+export const REQUEST_KEY_PREFIX = "request-";
+
+/** A conversation candidate of `identifyPacket`. */
+export interface ContactCandidate extends ConversationCandidate {
+  readonly contact: Contact;
+}
+
+/** A reply-key candidate: a Bob conversation (late replies) or an outbound request. */
+export type ReplyCandidate =
+  & PendingRequestCandidate
+  & ({ readonly contact: Contact } | { readonly outbound: OutboundEntry });
+
+/** Timing and retry settings shared by every link. */
+export interface CoreTiming {
+  redialMs: number;
+  keepaliveMs: number;
+}
+
+/** Shared state of one running peer. */
+export class PeerCore {
+  readonly store: PeerStore;
+  readonly identity: KeyPair;
+  readonly rng: Rng;
+  readonly now: () => number;
+  readonly connector: Connector;
+  readonly timing: CoreTiming;
+  /** Conversations by file ID. */
+  readonly contacts = new Map<string, Contact>();
+  requests: RequestsBook;
+  /** One-shot delivery loops of outbound requests, by request ID. */
+  readonly requestLinks = new Map<string, Link>();
+  /** Which contact an inbound connection belongs to (learned from its packets). */
+  readonly owners = new WeakMap<FramedConn, Contact>();
+  started = false;
+  closed = false;
+  readonly #events: EventSink;
+  readonly #pending = new Set<Promise<unknown>>();
+  #candidates: PacketCandidates<ContactCandidate, ReplyCandidate> | null = null;
+  /** Set by peer.ts: builds the link of a contact. */
+  makeLink!: (contact: Contact) => Link;
+
+  constructor(
+    init: {
+      store: PeerStore;
+      identity: KeyPair;
+      rng: Rng;
+      now: () => number;
+      connector: Connector;
+      timing: CoreTiming;
+      events: EventSink;
+      requests: RequestsBook;
+    },
+  ) {
+    this.store = init.store;
+    this.identity = init.identity;
+    this.rng = init.rng;
+    this.now = init.now;
+    this.connector = init.connector;
+    this.timing = init.timing;
+    this.#events = init.events;
+    this.requests = init.requests;
+  }
+
+  /** Emits an event; a throwing sink is ignored (an interface bug must not stop the core). */
+  emit(event: PeerEvent): void {
+    try {
+      this.#events(event);
+    } catch {
+      // the sink's own problem
+    }
+  }
+
+  /** Emits a `warning` (dropped network input and the like). */
+  warn(code: string, message: string): void {
+    this.emit({ event: "warning", code, message });
+  }
+
+  /** Emits an `error` for a failure the user should know about (disk ...). */
+  error(e: unknown, what: string): void {
+    const message = e instanceof Error ? e.message : String(e);
+    this.emit({ event: "error", code: errorCode(e), message: `${what}: ${message}` });
+  }
+
+  /** Tracks `promise` so that close() can wait for it. */
+  track<T>(promise: Promise<T>): Promise<T> {
+    this.#pending.add(promise);
+    const done = () => this.#pending.delete(promise);
+    promise.then(done, done);
+    return promise;
+  }
+
+  /** Waits for every tracked promise (handlers and saves). */
+  async settle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+
+  /** Saves a contact's record (skipped once the conversation is deleted). */
+  saveContact(contact: Contact): Promise<void> {
+    if (this.contacts.get(contact.record.fileId) !== contact) return Promise.resolve();
+    return this.track(
+      this.store.saveConversation(contact.record.fileId, conversationToJson(contact.record)),
+    );
+  }
+
+  /** Saves `requests.json`. */
+  saveRequests(): Promise<void> {
+    return this.track(this.store.saveRequests(requestsToJson(this.requests)));
+  }
+
+  /** Adds a contact (its link starts now if the peer has started). */
+  addContact(record: ConversationRecord): Contact {
+    const contact = new Contact(record, this.rng);
+    this.contacts.set(record.fileId, contact);
+    contact.link = this.makeLink(contact);
+    if (this.started) contact.link.start();
+    this.#candidates = null;
+    return contact;
+  }
+
+  /** Removes a contact from memory and stops its link. */
+  async removeContact(contact: Contact): Promise<void> {
+    this.contacts.delete(contact.record.fileId);
+    this.#candidates = null;
+    await contact.link?.close();
+  }
+
+  /** Call after the outbound requests changed. */
+  requestsChanged(): void {
+    this.#candidates = null;
+  }
+
+  /** The contact named `name`, if any. */
+  contactNamed(name: string): Contact | undefined {
+    for (const c of this.contacts.values()) if (c.record.name === name) return c;
+    return undefined;
+  }
+
+  /** The contact whose identity key is `key`, if any. */
+  contactWithKey(key: Uint8Array): Contact | undefined {
+    for (const c of this.contacts.values()) {
+      if (equalBytes(c.record.session.peerIdentityKey, key)) return c;
+    }
+    return undefined;
+  }
+
+  /** Every local name in use: conversations and requests both ways. */
+  namesInUse(): Set<string> {
+    const names = new Set<string>();
+    for (const c of this.contacts.values()) names.add(c.record.name);
+    for (const r of this.requests.outbound) names.add(r.name);
+    for (const r of this.requests.inbound) names.add(r.name);
+    return names;
+  }
+
+  /** `base`, or `base-2`, `base-3` ... whichever is free. */
+  uniqueName(base: string): string {
+    const used = this.namesInUse();
+    if (!used.has(base)) return base;
+    for (let i = 2;; i++) {
+      const suffix = `-${i}`;
+      let stem = base;
+      while (utf8(stem + suffix).length > MAX_NAME_BYTES) stem = [...stem].slice(0, -1).join("");
+      if (!used.has(stem + suffix)) return stem + suffix;
+    }
+  }
+
+  /** The name a link key (file or request ID) stands for, for connection events. */
+  nameOfKey(key: string): string | undefined {
+    if (key.startsWith(REQUEST_KEY_PREFIX)) {
+      const id = key.slice(REQUEST_KEY_PREFIX.length);
+      return this.requests.outbound.find((r) => r.id === id)?.name;
+    }
+    return this.contacts.get(key)?.record.name;
+  }
+
+  /** Whether a request with this request key was already seen (pending, rejected or accepted). */
+  knownRequest(requestPublicKey: Uint8Array): boolean {
+    const b64 = toBase64(requestPublicKey);
+    if (this.requests.rejected.includes(b64)) return true;
+    if (this.requests.inbound.some((e) => equalBytes(e.state.requestPublicKey, requestPublicKey))) {
+      return true;
+    }
+    return this.acceptedRequest(requestPublicKey);
+  }
+
+  /** Whether a conversation was made from the request with this request key. */
+  acceptedRequest(requestPublicKey: Uint8Array): boolean {
+    for (const c of this.contacts.values()) {
+      const key = c.record.requestKey;
+      if (key !== null && equalBytes(key, requestPublicKey)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Candidates for `identifyPacket`, cached; the contact `first` (the one
+   * an inbound connection already belongs to) is tried first.
+   */
+  candidates(first?: Contact): PacketCandidates<ContactCandidate, ReplyCandidate> {
+    this.#candidates ??= this.#buildCandidates();
+    const all = this.#candidates;
+    if (first === undefined) return all;
+    const mine = all.conversations.find((c) => c.contact === first);
+    if (mine === undefined) return all;
+    return {
+      ...all,
+      conversations: [mine, ...all.conversations.filter((c) => c !== mine)],
+    };
+  }
+
+  #buildCandidates(): PacketCandidates<ContactCandidate, ReplyCandidate> {
+    const conversations: ContactCandidate[] = [];
+    const pendingRequests: ReplyCandidate[] = [];
+    for (const contact of this.contacts.values()) {
+      const session = contact.record.session;
+      conversations.push({ conversationId: session.conversationId, keys: contact.keys, contact });
+      const keys: PacketKeys | null = contact.replyKeys;
+      if (keys !== null && session.sharedRequestKey !== null) {
+        pendingRequests.push({ sharedRequestKey: session.sharedRequestKey, keys, contact });
+      }
+    }
+    for (const outbound of this.requests.outbound) {
+      const sharedRequestKey = outbound.state.sharedRequestKey;
+      pendingRequests.push({ sharedRequestKey, keys: replyKeys(sharedRequestKey), outbound });
+    }
+    return { ownIdentity: this.identity, conversations, pendingRequests, acceptRequests: true };
+  }
+
+  /** Records that `conn` carries `contact`'s packets; asks for an outbound link if there is none. */
+  adoptInbound(contact: Contact, conn: FramedConn): void {
+    if (this.owners.get(conn) === contact) return;
+    this.owners.set(conn, contact);
+    contact.inbound.add(conn);
+    if (contact.link?.conn === undefined) contact.link?.want();
+    void conn.closed.then(() => {
+      contact.inbound.delete(conn);
+      this.connectionGone(contact, conn);
+    });
+  }
+
+  /**
+   * A connection of `contact` closed: the authenticated level ends when it
+   * was one of the connections SMP ran over, and any run ends when the
+   * contact is now offline (seed: "valid until one of the peers disconnect").
+   */
+  connectionGone(contact: Contact, conn: FramedConn): void {
+    if (this.closed) return;
+    const authConn = contact.authConns?.has(conn) ?? false;
+    if (!authConn && contact.online) return;
+    this.endAuth(contact, "the contact disconnected");
+  }
+
+  /** Ends the authentication session of `contact`, with events. */
+  endAuth(contact: Contact, reason: string): void {
+    contact.authConns = null;
+    const { levelChanged, aborted } = contact.auth.reset();
+    if (aborted) this.emit({ event: "auth", name: contact.name, status: "aborted", reason });
+    if (levelChanged) this.emit({ event: "level", name: contact.name, level: contact.level });
+  }
+
+  /** Applies an SMP step: queues its messages, reports its statuses and level. */
+  applyAuthStep(
+    contact: Contact,
+    step: {
+      send: Uint8Array[];
+      statuses: { status: string; reason?: string }[];
+      levelChanged: boolean;
+    },
+  ): void {
+    for (const data of step.send) this.queue(contact, { type: "authentication", data });
+    for (const s of step.statuses) {
+      this.emit({
+        event: "auth",
+        name: contact.name,
+        status: s.status as "match",
+        ...(s.reason !== undefined ? { reason: s.reason } : {}),
+      });
+    }
+    if (step.levelChanged) {
+      const conns = [...contact.inbound];
+      if (contact.link?.conn !== undefined) conns.push(contact.link.conn);
+      contact.authConns = new Set(conns);
+      this.emit({ event: "level", name: contact.name, level: contact.level });
+    }
+  }
+
+  /** Queues a control element for `contact` and wakes its link. */
+  queue(contact: Contact, body: ElementBody): void {
+    contact.queueControl(body, this.rng);
+    contact.link?.wake();
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The error family of the messenger core: every command of `Peer` that the
+ * user got wrong (an unknown name, a taken name, a bad address or key, a
+ * message to a conversation that does not exist yet ...) fails with a
+ * {@linkcode PeerError} whose stable `code` the interfaces map to replies,
+ * and whose message says what happened and what to do. A "did you mean"
+ * is added when a name is close to one we know.
+ *
+ * Failures of other layers (`StoreError` for the disk, `NetError` for the
+ * network) pass through unchanged; network input never throws here (it is
+ * dropped and reported as a `warning` event).
+ *
+ * @module
+ */
+
+import { UnmessageError } from "../errors.ts";
+
+/**
+ * Stable codes of {@linkcode PeerError}:
+ * - `unknown_peer`: no conversation (or request) by that name
+ * - `unknown_request`: no pending inbound request by that name
+ * - `name_taken`: the local name is used by another contact or request
+ * - `bad_name`: the name is empty, too long, or has spaces, controls or "@"
+ * - `bad_address`: not `name@<56 characters>.onion[:port]`, or a bad checksum
+ * - `bad_key`: not a 44-character base64 X25519 public key
+ * - `own_identity`: the address or key is our own
+ * - `already_contact`: a conversation or request with that key exists
+ * - `not_established`: the name is a pending request, not a conversation
+ * - `offline`: the command needs the contact online and they are not
+ * - `outbox_full`: too many messages wait for that contact
+ * - `too_many_requests`: too many requests wait for an answer
+ * - `bad_message`: empty text, or text that cannot be sent
+ * - `bad_secret`: empty or oversized authentication secret
+ * - `closed`: the peer is closed
+ */
+export type PeerErrorCode =
+  | "unknown_peer"
+  | "unknown_request"
+  | "name_taken"
+  | "bad_name"
+  | "bad_address"
+  | "bad_key"
+  | "own_identity"
+  | "already_contact"
+  | "not_established"
+  | "offline"
+  | "outbox_full"
+  | "too_many_requests"
+  | "bad_message"
+  | "bad_secret"
+  | "closed";
+
+/** A mistake in a command given to the messenger core. */
+export class PeerError extends UnmessageError {
+  declare readonly code: PeerErrorCode;
+
+  constructor(code: PeerErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, options);
+  }
+}
+
+/** Type guard for a {@linkcode PeerError}, optionally of one code. */
+export function isPeerError(e: unknown, code?: PeerErrorCode): e is PeerError {
+  return e instanceof PeerError && (code === undefined || e.code === code);
+}
+
+/** Largest edit distance for a "did you mean" (a typo or two). */
+const MAX_SUGGESTION_DISTANCE = 2;
+
+/** Levenshtein distance of two short strings, case-insensitive. */
+export function editDistance(a: string, b: string): number {
+  const s = [...a.toLowerCase()];
+  const t = [...b.toLowerCase()];
+  let previous = Array.from({ length: t.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= s.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= t.length; j++) {
+      const cost = s[i - 1] === t[j - 1] ? 0 : 1;
+      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost));
+    }
+    previous = current;
+  }
+  return previous[t.length]!;
+}
+
+/**
+ * The known name closest to `name` (a prefix of it, or within
+ * {@linkcode MAX_SUGGESTION_DISTANCE} edits), or undefined.
+ */
+export function closestName(name: string, known: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  const lower = name.toLowerCase();
+  for (const candidate of known) {
+    const c = candidate.toLowerCase();
+    const distance = c.startsWith(lower) && lower.length > 0 ? 0.5 : editDistance(lower, c);
+    if (distance <= MAX_SUGGESTION_DISTANCE && distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** `unknown_peer` (or `unknown_request`) for `name`, with a "did you mean" when one is close. */
+export function unknownName(
+  name: string,
+  known: Iterable<string>,
+  what: "conversation" | "request" = "conversation",
+): PeerError {
+  const suggestion = closestName(name, known);
+  const hint = suggestion !== undefined
+    ? `did you mean ${suggestion}?`
+    : what === "conversation"
+    ? "list them with convs"
+    : "list them with req-in";
+  const code = what === "conversation" ? "unknown_peer" : "unknown_request";
+  const subject = what === "conversation" ? "No conversation" : "No inbound request";
+  return new PeerError(code, `${subject} is named ${JSON.stringify(name)}: ${hint}`);
+}

@@ -1,0 +1,260 @@
+/**
+ * Network input of the messenger core: every frame received on a
+ * connection goes through {@linkcode receivePacket}, which identifies it
+ * (seed "Identifying conversations": conversations first, then reply keys,
+ * then the request path), runs the matching handshake or session step,
+ * handles the elements it completes, saves, and only then reports events
+ * and queues answers (acknowledgements, SMP replies).
+ *
+ * Nothing here throws: a packet that is malformed, forged, replayed or
+ * belongs to nothing of ours is dropped with a `warning` event (seed:
+ * "When unMessage fails to identify or check the integrity of packets, they
+ * are ignored"); a malformed frame (wrong version or length) also closes
+ * its connection, which harms no other.
+ *
+ * @module
+ */
+
+import { equalBytes, toHex } from "../crypto/bytes.ts";
+import { isUnmessageError, ProtocolError } from "../errors.ts";
+import type { FramedConn } from "../net/framed_conn.ts";
+import { decodeElement, type Element } from "../protocol/elements.ts";
+import { inboundFromOpened, startBob } from "../protocol/handshake.ts";
+import { identifyPacket } from "../protocol/packets.ts";
+import { decryptInConversation, type PacketKind } from "../protocol/session.ts";
+import { isStoreError } from "../store/errors.ts";
+import { sanitizeSuggestedName } from "./address.ts";
+import { type Contact, KEEPALIVE_ID } from "./contact.ts";
+import type { PeerCore } from "./core.ts";
+import { MAX_INBOUND_REQUESTS, type OutboundEntry } from "./records.ts";
+import { SeenIds } from "./seen_ids.ts";
+import { requestInfo } from "./info.ts";
+
+/** Packet-level codes after which the connection is closed: the sender does not speak our protocol. */
+const FATAL_PACKET_CODES = new Set(["unsupported_version", "bad_packet_length"]);
+
+/** Work done after the record is saved: events and answers. */
+type Effect = () => void;
+
+/** Handles one received frame; never throws. */
+export async function receivePacket(
+  core: PeerCore,
+  packet: Uint8Array,
+  conn: FramedConn,
+): Promise<void> {
+  if (core.closed) return;
+  let found;
+  try {
+    found = identifyPacket(packet, core.candidates(core.owners.get(conn)));
+  } catch (e) {
+    const code = isUnmessageError(e) ? e.code : "bad_packet";
+    core.warn(code, `Dropped a malformed packet on ${conn.label}: ${describe(e)}`);
+    if (e instanceof ProtocolError && FATAL_PACKET_CODES.has(e.code)) void conn.close();
+    return;
+  }
+  if (found === null) {
+    core.warn(
+      "unknown_packet",
+      `Dropped a packet on ${conn.label}: it matches no conversation or request`,
+    );
+    return;
+  }
+  try {
+    if (found.kind === "request") return await onRequest(core, found);
+    if (found.kind === "regular") {
+      return await onMessage(
+        core,
+        found.conversation.contact,
+        "regular",
+        found.payload,
+        null,
+        conn,
+      );
+    }
+    const entry = found.request;
+    if ("contact" in entry) {
+      return await onMessage(
+        core,
+        entry.contact,
+        "reply",
+        found.payload,
+        found.handshakePublicKey,
+        conn,
+      );
+    }
+    return await onFirstReply(core, entry.outbound, found.handshakePublicKey, found.payload, conn);
+  } catch (e) {
+    if (isStoreError(e)) core.error(e, "Cannot save a received packet");
+    else core.warn(isUnmessageError(e) ? e.code : "bad_packet", `Dropped a packet: ${describe(e)}`);
+  }
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Stage 2 (Alice): a verified request, kept until the user answers it. */
+async function onRequest(
+  core: PeerCore,
+  opened: Parameters<typeof inboundFromOpened>[0],
+): Promise<void> {
+  const request = inboundFromOpened(opened, core.identity);
+  // Bob re-sends a request until it is answered: the same request key is the same request
+  if (core.knownRequest(request.requestPublicKey)) return;
+  if (core.requests.inbound.length >= MAX_INBOUND_REQUESTS) {
+    core.warn(
+      "too_many_requests",
+      `Dropped a request: ${MAX_INBOUND_REQUESTS} requests wait already; accept or reject some`,
+    );
+    return;
+  }
+  const entry = {
+    name: core.uniqueName(sanitizeSuggestedName(request.name)),
+    at: core.now(),
+    state: request,
+  };
+  core.requests.inbound.push(entry);
+  await core.saveRequests();
+  core.emit({ event: "request-received", request: requestInfo(entry, "in") });
+}
+
+/** Stage 3 (Bob): Alice's first reply turns our request into a conversation. */
+async function onFirstReply(
+  core: PeerCore,
+  outbound: OutboundEntry,
+  handshakePublicKey: Uint8Array,
+  payload: Uint8Array,
+  conn: FramedConn,
+): Promise<void> {
+  const started = startBob(outbound.state, handshakePublicKey, payload, {
+    ownIdentity: core.identity,
+    now: core.now(),
+  });
+  // everything up to the first await is synchronous: no other packet sees a half-made contact
+  core.requests.outbound = core.requests.outbound.filter((r) => r !== outbound);
+  core.requestsChanged();
+  const contact = core.addContact({
+    fileId: outbound.id,
+    name: outbound.name,
+    onion: outbound.onion,
+    port: outbound.port,
+    verified: false,
+    presence: false,
+    createdAt: core.now(),
+    requestKey: null,
+    session: started.conversation,
+    outbox: [],
+    seen: new SeenIds(),
+  });
+  core.adoptInbound(contact, conn);
+  const effects: Effect[] = [];
+  handlePlaintext(core, contact, started.plaintext, effects);
+  const requestLink = core.requestLinks.get(outbound.id);
+  core.requestLinks.delete(outbound.id);
+  await core.saveContact(contact);
+  await core.saveRequests();
+  core.emit({ event: "request-accepted", name: contact.name });
+  core.emit({ event: "conversation-established", name: contact.name });
+  for (const effect of effects) effect();
+  // the request is answered: stop re-sending it
+  await requestLink?.close();
+}
+
+/** A message of an existing conversation (regular packet, or a reply to Bob). */
+async function onMessage(
+  core: PeerCore,
+  contact: Contact,
+  kind: PacketKind,
+  payload: Uint8Array,
+  handshakePublicKey: Uint8Array | null,
+  conn: FramedConn,
+): Promise<void> {
+  const previous = contact.record.session;
+  const opened = decryptInConversation(previous, kind, payload, handshakePublicKey, core.now());
+  contact.setSession(opened.conversation);
+  core.adoptInbound(contact, conn);
+  const effects: Effect[] = [];
+  handlePlaintext(core, contact, opened.plaintext, effects);
+  await core.saveContact(contact);
+  // seed Stage 3: Bob's first regular packet reached Alice
+  if (!previous.established && opened.conversation.established) {
+    core.emit({ event: "conversation-established", name: contact.name });
+  }
+  for (const effect of effects) effect();
+}
+
+/** Reassembles a ratchet plaintext (one part) and handles the element it completes. */
+function handlePlaintext(
+  core: PeerCore,
+  contact: Contact,
+  plaintext: Uint8Array,
+  effects: Effect[],
+): void {
+  let element: Element;
+  try {
+    const encoded = contact.reassembler.push(plaintext, core.now());
+    if (encoded === null) return;
+    element = decodeElement(encoded);
+  } catch (e) {
+    core.warn(
+      isUnmessageError(e) ? e.code : "bad_element",
+      `Dropped an element from ${contact.name}: ${describe(e)}`,
+    );
+    return;
+  }
+  handleElement(core, contact, element, effects);
+}
+
+function handleElement(
+  core: PeerCore,
+  contact: Contact,
+  element: Element,
+  effects: Effect[],
+): void {
+  const name = contact.name;
+  switch (element.type) {
+    case "message":
+    case "request_accepted": {
+      const id = toHex(element.id);
+      // re-sent elements (their acknowledgement was lost) are delivered once
+      if (!contact.record.seen.has(id)) {
+        contact.record.seen.add(id);
+        if (element.type === "message") {
+          const at = core.now();
+          const text = element.text;
+          effects.push(() => core.emit({ event: "message", name: contact.name, id, text, at }));
+        }
+      }
+      const ackedId = element.id;
+      effects.push(() => core.queue(contact, { type: "ack", ackedId }));
+      return;
+    }
+    case "ack": {
+      if (equalBytes(element.ackedId, KEEPALIVE_ID)) return;
+      const entry = contact.acknowledge(element.ackedId);
+      if (entry?.body.type === "message") {
+        effects.push(() => core.emit({ event: "delivered", name: contact.name, id: entry.key }));
+      }
+      effects.push(() => contact.link?.wake());
+      return;
+    }
+    case "presence": {
+      const online = element.status === "online";
+      effects.push(() => {
+        core.emit({ event: "presence", name: contact.name, online });
+        if (!online) core.endAuth(contact, "the contact went offline");
+      });
+      return;
+    }
+    case "authentication": {
+      const data = element.data;
+      effects.push(() => core.applyAuthStep(contact, contact.auth.receive(data)));
+      return;
+    }
+    default:
+      core.warn(
+        "unsupported_element",
+        `Dropped a ${element.type} element from ${name}: not supported yet`,
+      );
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * What the core persists about conversations and requests, and the JSON
+ * forms of both (validated strictly on load; the store names the file when
+ * a validator throws).
+ *
+ * `conversations/<fileId>.json`, one per conversation, written atomically
+ * as a whole, so the ratchet, the outbox and the received IDs always agree:
+ *
+ * ```json
+ * { "version": 1, "name": "bob", "onion": "<56>", "port": 50001,
+ *   "verified": false, "presence": false, "createdAt": 1700000000000,
+ *   "requestKey": "<base64 32>" | null,        // Alice: the request she accepted
+ *   "session": { ...handshake_state.ts ConversationJson, ratchet included },
+ *   "outbox": [ { "id": "<hex 16>", "type": "message", "text": "hi", "at": 1700... },
+ *               { "id": "<hex 16>", "type": "request_accepted", "at": 1700... } ],
+ *   "seen": [ "<hex 16>", ... ] }             // last received IDs, oldest first
+ * ```
+ *
+ * `fileId` is random (16 bytes of hex), never derived from a key: file
+ * names are visible even when the store is encrypted.
+ *
+ * `requests.json`: `{ "version": 1, "outbound": [...], "inbound": [...],
+ * "rejected": ["<base64 request key>", ...] }` (see the JSON types below).
+ *
+ * @module
+ */
+
+import { fromBase64, fromHex, toBase64, toHex } from "../crypto/bytes.ts";
+import { parseOnionAddress } from "../crypto/onion.ts";
+import { ELEMENT_ID_LENGTH } from "../protocol/elements.ts";
+import {
+  type Conversation,
+  deserializeConversation,
+  deserializeInboundRequest,
+  deserializeOutboundRequest,
+  type InboundRequest,
+  type OutboundRequest,
+  serializeConversation,
+  serializeInboundRequest,
+  serializeOutboundRequest,
+} from "../protocol/handshake_state.ts";
+import { MAX_PADDED_LENGTH } from "../protocol/padding.ts";
+import { array, b64, bool, hex, invalid, object, str, uint } from "./_json.ts";
+import { checkContactName } from "./address.ts";
+import { SeenIds } from "./seen_ids.ts";
+import { MAX_PORT, MIN_PORT } from "../protocol/handshake_data.ts";
+
+/** Version of both JSON forms. */
+export const RECORDS_VERSION = 1;
+/** Bytes of a conversation's random file ID. */
+export const FILE_ID_BYTES = 16;
+/** Most elements waiting for one contact (below the receiver's de-duplication window). */
+export const MAX_OUTBOX_ELEMENTS = 1000;
+/** Most text bytes waiting for one contact: keeps each file far below the store's 16 MiB. */
+export const MAX_OUTBOX_BYTES = 8 * 1024 * 1024;
+/** Longest message text in UTF-8 bytes (the 1 MiB elements.ts promises to carry). */
+export const MAX_TEXT_BYTES = 1024 * 1024;
+/** Most pending inbound requests kept; later ones are dropped (with a warning) until some are handled. */
+export const MAX_INBOUND_REQUESTS = 100;
+/** Most pending outbound requests. */
+export const MAX_OUTBOUND_REQUESTS = 1000;
+/** Request keys remembered after a rejection, so a re-sent request stays rejected. */
+export const MAX_REJECTED = 256;
+
+/** An element waiting for the contact's acknowledgement. */
+export interface OutboxEntry {
+  id: Uint8Array;
+  /** `id` in hex. */
+  key: string;
+  body: { type: "message"; text: string } | { type: "request_accepted" };
+  /** When it was queued (ms). */
+  at: number;
+}
+
+/** One conversation as held in memory and on disk. */
+export interface ConversationRecord {
+  fileId: string;
+  name: string;
+  onion: string;
+  port: number;
+  verified: boolean;
+  presence: boolean;
+  createdAt: number;
+  /** Alice: the request key of the request she accepted (drops re-sent copies). */
+  requestKey: Uint8Array | null;
+  session: Conversation;
+  outbox: OutboxEntry[];
+  seen: SeenIds;
+}
+
+/** A request we sent, until its first reply. */
+export interface OutboundEntry {
+  /** Random local ID: the connector's key for this contact. */
+  id: string;
+  name: string;
+  onion: string;
+  port: number;
+  at: number;
+  /** The sealed request packet, re-sent as is until a reply comes. */
+  packet: Uint8Array;
+  state: OutboundRequest;
+}
+
+/** A request we received, until it is accepted or rejected. */
+export interface InboundEntry {
+  /** Local name (their suggestion, made unique). */
+  name: string;
+  at: number;
+  state: InboundRequest;
+}
+
+/** The content of `requests.json`. */
+export interface RequestsBook {
+  outbound: OutboundEntry[];
+  inbound: InboundEntry[];
+  /** Base64 request keys of rejected requests, oldest first. */
+  rejected: string[];
+}
+
+function onionField(value: unknown, where: string): string {
+  const onion = str(value, where);
+  try {
+    parseOnionAddress(onion);
+  } catch {
+    invalid(`${where} is not a v3 onion address`);
+  }
+  if (!/^[a-z2-7]{56}$/.test(onion)) invalid(`${where} is not in canonical form`);
+  return onion;
+}
+
+function portField(value: unknown, where: string): number {
+  const port = uint(value, where);
+  if (port < MIN_PORT || port > MAX_PORT) invalid(`${where} is not a port`);
+  return port;
+}
+
+function nameField(value: unknown, where: string): string {
+  try {
+    return checkContactName(value);
+  } catch {
+    invalid(`${where} is not a valid contact name`);
+  }
+}
+
+function outboxFromJson(value: unknown): OutboxEntry {
+  const o = value as Record<string, unknown>;
+  const isMessage = typeof o === "object" && o !== null && o.type === "message";
+  const f = object(value, isMessage ? "id type text at" : "id type at", "outbox entry");
+  const key = hex(f.id, ELEMENT_ID_LENGTH, "outbox entry id");
+  const at = uint(f.at, "outbox entry at");
+  if (isMessage) {
+    return { id: fromHex(key), key, body: { type: "message", text: str(f.text, "text") }, at };
+  }
+  if (f.type !== "request_accepted") invalid("outbox entry type is not supported");
+  return { id: fromHex(key), key, body: { type: "request_accepted" }, at };
+}
+
+/** Checks and rebuilds a stored conversation; throws naming the bad field. */
+export function conversationFromJson(fileId: string, json: unknown): ConversationRecord {
+  const o = object(
+    json,
+    "version name onion port verified presence createdAt requestKey session outbox seen",
+    "conversation",
+  );
+  if (o.version !== RECORDS_VERSION) invalid("conversation version is not supported");
+  const outbox = array(o.outbox, MAX_OUTBOX_ELEMENTS, "outbox").map(outboxFromJson);
+  const seen = new SeenIds(
+    array(o.seen, SeenIds.MAX, "seen").map((v) => hex(v, ELEMENT_ID_LENGTH, "seen id")),
+  );
+  return {
+    fileId,
+    name: nameField(o.name, "name"),
+    onion: onionField(o.onion, "onion"),
+    port: portField(o.port, "port"),
+    verified: bool(o.verified, "verified"),
+    presence: bool(o.presence, "presence"),
+    createdAt: uint(o.createdAt, "createdAt"),
+    requestKey: o.requestKey === null ? null : b64(o.requestKey, 32, "requestKey"),
+    session: deserializeConversation(o.session),
+    outbox,
+    seen,
+  };
+}
+
+/** The JSON form of a conversation (holds secrets). */
+export function conversationToJson(record: ConversationRecord): unknown {
+  return {
+    version: RECORDS_VERSION,
+    name: record.name,
+    onion: record.onion,
+    port: record.port,
+    verified: record.verified,
+    presence: record.presence,
+    createdAt: record.createdAt,
+    requestKey: record.requestKey === null ? null : toBase64(record.requestKey),
+    session: serializeConversation(record.session),
+    outbox: record.outbox.map((e) =>
+      e.body.type === "message"
+        ? { id: e.key, type: "message", text: e.body.text, at: e.at }
+        : { id: e.key, type: e.body.type, at: e.at }
+    ),
+    seen: record.seen.toArray(),
+  };
+}
+
+/** An empty requests book. */
+export function emptyRequests(): RequestsBook {
+  return { outbound: [], inbound: [], rejected: [] };
+}
+
+/** Checks and rebuilds `requests.json`; throws naming the bad field. */
+export function requestsFromJson(json: unknown): RequestsBook {
+  const o = object(json, "version outbound inbound rejected", "requests");
+  if (o.version !== RECORDS_VERSION) invalid("requests version is not supported");
+  const outbound = array(o.outbound, MAX_OUTBOUND_REQUESTS, "outbound").map((v) => {
+    const f = object(v, "id name onion port at packet state", "outbound request");
+    const packet = b64Packet(f.packet);
+    return {
+      id: hex(f.id, FILE_ID_BYTES, "outbound request id"),
+      name: nameField(f.name, "outbound request name"),
+      onion: onionField(f.onion, "outbound request onion"),
+      port: portField(f.port, "outbound request port"),
+      at: uint(f.at, "outbound request at"),
+      packet,
+      state: deserializeOutboundRequest(f.state),
+    };
+  });
+  const inbound = array(o.inbound, MAX_INBOUND_REQUESTS, "inbound").map((v) => {
+    const f = object(v, "name at state", "inbound request");
+    return {
+      name: nameField(f.name, "inbound request name"),
+      at: uint(f.at, "inbound request at"),
+      state: deserializeInboundRequest(f.state),
+    };
+  });
+  const rejected = array(o.rejected, MAX_REJECTED, "rejected").map((v) => {
+    b64(v, 32, "rejected key");
+    return v as string;
+  });
+  return { outbound, inbound, rejected };
+}
+
+function b64Packet(value: unknown): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = fromBase64(str(value, "packet"));
+  } catch {
+    invalid("packet is not base64");
+  }
+  if (bytes.length === 0 || bytes.length > MAX_PADDED_LENGTH) invalid("packet has a bad length");
+  return bytes;
+}
+
+/** The JSON form of `requests.json` (holds secrets). */
+export function requestsToJson(book: RequestsBook): unknown {
+  return {
+    version: RECORDS_VERSION,
+    outbound: book.outbound.map((e) => ({
+      id: e.id,
+      name: e.name,
+      onion: e.onion,
+      port: e.port,
+      at: e.at,
+      packet: toBase64(e.packet),
+      state: serializeOutboundRequest(e.state),
+    })),
+    inbound: book.inbound.map((e) => ({
+      name: e.name,
+      at: e.at,
+      state: serializeInboundRequest(e.state),
+    })),
+    rejected: book.rejected,
+  };
+}
+
+/** A new random file or request ID. */
+export function newLocalId(rng: (n: number) => Uint8Array): string {
+  return toHex(rng(FILE_ID_BYTES));
+}

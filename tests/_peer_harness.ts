@@ -1,0 +1,228 @@
+/**
+ * Test harness for the messenger core: real `Peer`s with real `PeerStore`s
+ * in temporary folders, real loopback listeners and a shared
+ * `DirectTransport` that maps each peer's onion host to its listener port.
+ * Events are recorded per peer and awaited with timeouts.
+ *
+ * @module
+ */
+
+import type { Rng } from "../lib/crypto/bytes.ts";
+import type { NetLogEntry } from "../lib/net/framed_conn.ts";
+import { type FramedListener, listen } from "../lib/net/listener.ts";
+import { DirectTransport, type Transport } from "../lib/net/transport.ts";
+import { Peer, type PeerEvent, type PeerOptions } from "../lib/peer.ts";
+import { PeerStore } from "../lib/store/peer_store.ts";
+import { seededRng } from "./_rng.ts";
+
+/** Default bound on waiting for one event. */
+export const EVENT_TIMEOUT_MS = 8_000;
+
+/** Options of {@linkcode TestNet.peer}. */
+export interface TestPeerOptions {
+  /** Wraps the shared transport (e.g. to drop frames). */
+  transport?: (base: Transport) => Transport;
+  /** Extra options of Peer.open. */
+  peer?: Partial<PeerOptions>;
+}
+
+/** A peer under test with its folder, listener and recorded events. */
+export class TestPeer {
+  readonly name: string;
+  readonly dir: string;
+  readonly net: TestNet;
+  readonly events: PeerEvent[] = [];
+  readonly netLog: NetLogEntry[] = [];
+  peer!: Peer;
+  store!: PeerStore;
+  listener!: FramedListener;
+  #options: TestPeerOptions;
+  #waiters: (() => void)[] = [];
+  #rng: Rng;
+  #running = false;
+
+  constructor(net: TestNet, name: string, dir: string, options: TestPeerOptions, rng: Rng) {
+    this.net = net;
+    this.name = name;
+    this.dir = dir;
+    this.#options = options;
+    this.#rng = rng;
+  }
+
+  /** Opens store, peer and listener, and starts the peer. */
+  async open(options: TestPeerOptions = this.#options): Promise<this> {
+    this.#options = options;
+    this.store = await PeerStore.open(this.dir);
+    const transport = options.transport
+      ? options.transport(this.net.transport)
+      : this.net.transport;
+    this.peer = await Peer.open({
+      name: this.name,
+      store: this.store,
+      transport,
+      port: 50001,
+      events: (e) => this.#record(e),
+      rng: this.#rng,
+      backoff: { minMs: 20, maxMs: 150 },
+      keepaliveMs: 2_000,
+      closeTimeoutMs: 1_000,
+      ...options.peer,
+    });
+    this.listener = listen({
+      onConnection: (conn) => this.peer.acceptConnection(conn),
+      logger: (entry) => this.netLog.push(entry),
+      limits: { firstFrameTimeoutMs: 5_000 },
+    });
+    this.net.transport.setPort(this.host, this.listener.port);
+    await this.peer.start();
+    this.#running = true;
+    return this;
+  }
+
+  /** `<onion>.onion` */
+  get host(): string {
+    return this.peer.identity().onion;
+  }
+
+  /** Closes peer, listener and store (a clean quit). */
+  async close(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    await this.peer.close();
+    await this.listener.close();
+    await this.store.close();
+    this.net.transport.deletePort(this.host);
+  }
+
+  /**
+   * Abandons the peer as a crash would: its listener and connections are
+   * closed and its store lock released, but close() never runs (no
+   * presence, no final saves beyond those already done).
+   */
+  async crash(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.net.transport.deletePort(this.host);
+    await this.listener.close();
+    // stop its loops without the clean-up protocol: close() with presence off everywhere
+    await this.peer.close();
+    await this.store.close();
+  }
+
+  /** Index of the next event, for {@linkcode waitFor}. */
+  mark(): number {
+    return this.events.length;
+  }
+
+  /** The first event at index >= `since` that matches `pred`, waiting up to `timeoutMs`. */
+  waitFor<E extends PeerEvent>(
+    pred: (e: PeerEvent) => e is E,
+    since?: number,
+    timeoutMs?: number,
+  ): Promise<E>;
+  waitFor(pred: (e: PeerEvent) => boolean, since?: number, timeoutMs?: number): Promise<PeerEvent>;
+  waitFor(
+    pred: (e: PeerEvent) => boolean,
+    since = 0,
+    timeoutMs = EVENT_TIMEOUT_MS,
+  ): Promise<PeerEvent> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        for (let i = since; i < this.events.length; i++) {
+          if (pred(this.events[i]!)) {
+            resolve(this.events[i]!);
+            return true;
+          }
+        }
+        return false;
+      };
+      if (check()) return;
+      let waiter: () => void;
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        reject(
+          new Error(
+            `${this.name}: no matching event within ${timeoutMs} ms; got ${
+              JSON.stringify(this.events.slice(since).map((e) => e.event))
+            }`,
+          ),
+        );
+      }, timeoutMs);
+      waiter = () => {
+        if (check()) {
+          clearTimeout(timer);
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        }
+      };
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Every event of one kind at index >= since. */
+  all<K extends PeerEvent["event"]>(kind: K, since = 0): Extract<PeerEvent, { event: K }>[] {
+    return this.events.slice(since).filter((e) => e.event === kind) as Extract<
+      PeerEvent,
+      { event: K }
+    >[];
+  }
+
+  #record(e: PeerEvent): void {
+    this.events.push(e);
+    for (const w of [...this.#waiters]) w();
+  }
+}
+
+/** Several peers on one loopback "network". */
+export class TestNet {
+  readonly transport: DirectTransport;
+  readonly peers: TestPeer[] = [];
+  readonly #dirs: string[] = [];
+  readonly #seed: string;
+
+  constructor(seed: string) {
+    this.#seed = seed;
+    this.transport = new DirectTransport({ connectTimeoutMs: 2_000, logger: () => {} });
+  }
+
+  /** Creates and opens a peer in a fresh temporary folder. */
+  async peer(name: string, options: TestPeerOptions = {}): Promise<TestPeer> {
+    const dir = await Deno.makeTempDir({ prefix: `unmessage-peer-${name}-` });
+    this.#dirs.push(dir);
+    const peer = new TestPeer(this, name, dir, options, seededRng(`${this.#seed}/${name}`));
+    this.peers.push(peer);
+    return await peer.open();
+  }
+
+  /** Closes every peer and removes the folders. */
+  async close(): Promise<void> {
+    for (const p of this.peers) await p.close();
+    for (const dir of this.#dirs) await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Type guard helper: an event of kind `kind` whose fields match `fields`. */
+export function is<K extends PeerEvent["event"]>(
+  kind: K,
+  fields: Partial<Extract<PeerEvent, { event: K }>> = {},
+): (e: PeerEvent) => e is Extract<PeerEvent, { event: K }> {
+  return (e): e is Extract<PeerEvent, { event: K }> =>
+    e.event === kind &&
+    Object.entries(fields).every(([k, v]) => (e as Record<string, unknown>)[k] === v);
+}
+
+/** Alice sends a request to Bob, Bob accepts it as `bobCallsAlice`; both wait for stage 3. */
+export async function connect(
+  alice: TestPeer,
+  bob: TestPeer,
+  aliceCallsBob = bob.name,
+  bobCallsAlice?: string,
+): Promise<void> {
+  const a = alice.mark();
+  const b = bob.mark();
+  const id = bob.peer.identity();
+  await alice.peer.sendRequest(`${aliceCallsBob}@${id.onion}:${id.port}`, id.key);
+  const received = await bob.waitFor(is("request-received"), b);
+  await bob.peer.acceptRequest(received.request.name, bobCallsAlice);
+  await alice.waitFor(is("conversation-established"), a);
+  await bob.waitFor(is("conversation-established"), b);
+}

@@ -1,0 +1,209 @@
+/**
+ * Two real peers over loopback: request, accept with a rename, messages both
+ * ways (multi-line, 200 KiB), acknowledgements, verification, SMP, presence,
+ * deletion.
+ *
+ * @module
+ */
+
+import { assert, assertEquals } from "./_assert.ts";
+import { connect, is, TestNet } from "./_peer_harness.ts";
+
+Deno.test("Peer: request, accept under another name, messages both ways with acknowledgements", async () => {
+  const net = new TestNet("conv-1");
+  try {
+    const alice = await net.peer("alice");
+    const bob = await net.peer("bob");
+    const a0 = alice.mark();
+    const b0 = bob.mark();
+    const bobId = bob.peer.identity();
+    const sent = await alice.peer.sendRequest(`robert@${bobId.onion}:${bobId.port}`, bobId.key);
+    assertEquals(sent.name, "robert");
+    assertEquals(alice.peer.outboundRequests().map((r) => r.name), ["robert"]);
+    const got = await bob.waitFor(is("request-received"), b0);
+    assertEquals(got.request.name, "alice");
+    assertEquals(got.request.key, alice.peer.identity().key);
+    assertEquals(got.request.address, alice.peer.identity().address);
+    assertEquals(bob.peer.inboundRequests().length, 1);
+
+    const conv = await bob.peer.acceptRequest("alice", "ally");
+    assertEquals(conv.name, "ally");
+    assertEquals(conv.level, "unverified");
+    assertEquals(bob.peer.inboundRequests(), []);
+    // Alice (the acceptor in the seed's terms) can send at once
+    const early = await bob.peer.sendMessage("ally", "hello before stage 3");
+    await alice.waitFor(is("request-accepted", { name: "robert" }), a0);
+    await alice.waitFor(is("conversation-established", { name: "robert" }), a0);
+    await bob.waitFor(is("conversation-established", { name: "ally" }), b0);
+    const m1 = await alice.waitFor(is("message", { name: "robert" }), a0);
+    assertEquals(m1.text, "hello before stage 3");
+    assertEquals(m1.id, early.id);
+    await bob.waitFor(is("delivered", { name: "ally", id: early.id }), b0);
+    assertEquals(alice.peer.outboundRequests(), []);
+
+    const multi = "line one\nline two\n\n  indented\r\nend 🎉";
+    const big = "x".repeat(200 * 1024 - 3) + "end";
+    const ids = [
+      (await alice.peer.sendMessage("robert", multi)).id,
+      (await alice.peer.sendMessage("robert", big)).id,
+      (await alice.peer.sendMessage("robert", "after the big one")).id,
+    ];
+    const b1 = bob.mark();
+    for (const id of ids) await alice.waitFor(is("delivered", { id }), a0);
+    const texts = bob.all("message", b0).map((m) => m.text);
+    assertEquals(texts, [multi, big, "after the big one"]);
+    assertEquals(bob.all("message", b0).map((m) => m.id), ids);
+    assert(b1 >= 0);
+    const reply = await bob.peer.sendMessage("ally", "reply");
+    await bob.waitFor(is("delivered", { id: reply.id }), b0);
+    assertEquals(alice.all("message", a0).map((m) => m.text), ["hello before stage 3", "reply"]);
+
+    const [aliceView] = alice.peer.conversations();
+    assertEquals(aliceView?.name, "robert");
+    assertEquals(aliceView?.established, true);
+    assertEquals(aliceView?.pending, 0);
+    assertEquals(aliceView?.online, true);
+    assertEquals(aliceView?.key, bobId.key);
+    assertEquals(aliceView?.address, `robert@${bobId.onion}:${bobId.port}`);
+  } finally {
+    await net.close();
+  }
+});
+
+Deno.test("Peer: verify with the right and a wrong key, levels persist across a restart", async () => {
+  const net = new TestNet("conv-2");
+  try {
+    const alice = await net.peer("alice");
+    const bob = await net.peer("bob");
+    await connect(alice, bob);
+    const a = alice.mark();
+    const wrong = await alice.peer.verify("bob", alice.peer.identity().key);
+    assertEquals(wrong, { verified: false });
+    assertEquals(alice.peer.conversations()[0]?.level, "unverified");
+    assertEquals(alice.all("level", a), []);
+    const right = await alice.peer.verify("bob", ` ${bob.peer.identity().key}\n`);
+    assertEquals(right, { verified: true });
+    assertEquals(alice.peer.conversations()[0]?.level, "verified");
+    await alice.waitFor(is("level", { name: "bob", level: "verified" }), a);
+    await alice.close();
+    await alice.open();
+    assertEquals(alice.peer.conversations()[0]?.level, "verified");
+  } finally {
+    await net.close();
+  }
+});
+
+Deno.test("Peer: SMP match authenticates both sides until the contact disconnects; mismatch changes nothing", async () => {
+  const net = new TestNet("conv-3");
+  try {
+    const alice = await net.peer("alice");
+    const bob = await net.peer("bob");
+    await connect(alice, bob);
+    await alice.peer.verify("bob", bob.peer.identity().key);
+
+    // mismatch first: both told, levels unchanged
+    let a = alice.mark();
+    let b = bob.mark();
+    await alice.peer.authenticate("bob", "the blue house");
+    await bob.waitFor(is("auth", { name: "alice", status: "requested" }), b);
+    await bob.peer.authenticate("alice", "the red house");
+    await alice.waitFor(is("auth", { name: "bob", status: "nomatch" }), a);
+    await bob.waitFor(is("auth", { name: "alice", status: "nomatch" }), b);
+    assertEquals(alice.all("level", a), []);
+    assertEquals(bob.all("level", b), []);
+    assertEquals(alice.peer.conversations()[0]?.level, "verified");
+    assertEquals(bob.peer.conversations()[0]?.level, "unverified");
+
+    // match: both authenticated
+    a = alice.mark();
+    b = bob.mark();
+    await bob.peer.authenticate("alice", "  the blue house ");
+    await alice.waitFor(is("auth", { name: "bob", status: "requested" }), a);
+    await alice.peer.authenticate("bob", "the blue house");
+    await alice.waitFor(is("auth", { name: "bob", status: "match" }), a);
+    await bob.waitFor(is("auth", { name: "alice", status: "match" }), b);
+    await alice.waitFor(is("level", { name: "bob", level: "authenticated" }), a);
+    await bob.waitFor(is("level", { name: "alice", level: "authenticated" }), b);
+    assertEquals(alice.peer.conversations()[0]?.level, "authenticated");
+
+    // Bob quits: Alice drops back to her verification level
+    a = alice.mark();
+    await bob.close();
+    await alice.waitFor(is("level", { name: "bob", level: "verified" }), a);
+    assertEquals(alice.peer.conversations()[0]?.level, "verified");
+  } finally {
+    await net.close();
+  }
+});
+
+Deno.test("Peer: simultaneous SMP starts resolve to one run", async () => {
+  const net = new TestNet("conv-4");
+  try {
+    const alice = await net.peer("alice");
+    const bob = await net.peer("bob");
+    await connect(alice, bob);
+    const a = alice.mark();
+    const b = bob.mark();
+    await Promise.all([
+      alice.peer.authenticate("bob", "same secret"),
+      bob.peer.authenticate("alice", "same secret"),
+    ]);
+    await alice.waitFor(is("auth", { status: "match" }), a);
+    await bob.waitFor(is("auth", { status: "match" }), b);
+    assertEquals(alice.all("auth", a).filter((e) => e.status === "aborted"), []);
+    assertEquals(bob.all("auth", b).filter((e) => e.status === "aborted"), []);
+  } finally {
+    await net.close();
+  }
+});
+
+Deno.test("Peer: presence on tells the contact when we go offline and come back", async () => {
+  const net = new TestNet("conv-5");
+  try {
+    const alice = await net.peer("alice");
+    const bob = await net.peer("bob");
+    await connect(alice, bob);
+    await alice.peer.setPresence("bob", true);
+    assertEquals(alice.peer.conversations()[0]?.presence, true);
+    let b = bob.mark();
+    await alice.close();
+    await bob.waitFor(is("presence", { name: "alice", online: false }), b);
+    b = bob.mark();
+    await alice.open();
+    await bob.waitFor(is("presence", { name: "alice", online: true }), b);
+    // off: no more notifications
+    await alice.peer.setPresence("bob", false);
+    b = bob.mark();
+    await alice.close();
+    await alice.open();
+    const m = await alice.peer.sendMessage("bob", "back");
+    await alice.waitFor(is("delivered", { id: m.id }));
+    assertEquals(bob.all("presence", b), []);
+  } finally {
+    await net.close();
+  }
+});
+
+Deno.test("Peer: delete removes the conversation file; its packets are then dropped", async () => {
+  const net = new TestNet("conv-6");
+  try {
+    const alice = await net.peer("alice");
+    const bob = await net.peer("bob");
+    await connect(alice, bob);
+    const files = async () => {
+      const names: string[] = [];
+      for await (const e of Deno.readDir(`${bob.dir}/conversations`)) names.push(e.name);
+      return names;
+    };
+    assertEquals((await files()).length, 1);
+    await bob.peer.deleteConversation("alice");
+    assertEquals(await files(), []);
+    assertEquals(bob.peer.conversations(), []);
+    const b = bob.mark();
+    await alice.peer.sendMessage("bob", "anyone there?");
+    await bob.waitFor(is("warning", { code: "unknown_packet" }), b);
+    assertEquals(bob.all("message", b), []);
+  } finally {
+    await net.close();
+  }
+});
