@@ -8,7 +8,7 @@
  */
 
 import type { Rng } from "../lib/crypto/bytes.ts";
-import type { NetLogEntry } from "../lib/net/framed_conn.ts";
+import type { FramedConn, NetLogEntry } from "../lib/net/framed_conn.ts";
 import { type FramedListener, listen } from "../lib/net/listener.ts";
 import { DirectTransport, type Transport } from "../lib/net/transport.ts";
 import { Peer, type PeerEvent, type PeerOptions } from "../lib/peer.ts";
@@ -24,6 +24,8 @@ export interface TestPeerOptions {
   transport?: (base: Transport) => Transport;
   /** Extra options of Peer.open. */
   peer?: Partial<PeerOptions>;
+  /** Wraps each inbound connection before the peer gets it. */
+  wrapInbound?: (conn: FramedConn) => FramedConn;
 }
 
 /** A peer under test with its folder, listener and recorded events. */
@@ -69,7 +71,8 @@ export class TestPeer {
       ...options.peer,
     });
     this.listener = listen({
-      onConnection: (conn) => this.peer.acceptConnection(conn),
+      onConnection: (conn) =>
+        this.peer.acceptConnection(options.wrapInbound ? options.wrapInbound(conn) : conn),
       logger: (entry) => this.netLog.push(entry),
       limits: { firstFrameTimeoutMs: 5_000 },
     });
@@ -94,19 +97,15 @@ export class TestPeer {
     this.net.transport.deletePort(this.host);
   }
 
-  /**
-   * Abandons the peer as a crash would: its listener and connections are
-   * closed and its store lock released, but close() never runs (no
-   * presence, no final saves beyond those already done).
-   */
-  async crash(): Promise<void> {
-    if (!this.#running) return;
-    this.#running = false;
-    this.net.transport.deletePort(this.host);
-    await this.listener.close();
-    // stop its loops without the clean-up protocol: close() with presence off everywhere
-    await this.peer.close();
-    await this.store.close();
+  /** Waits until `pred` holds, polling (for state that has no event). */
+  async until(pred: () => boolean, timeoutMs = EVENT_TIMEOUT_MS): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pred()) {
+      if (Date.now() > deadline) {
+        throw new Error(`${this.name}: condition not met in ${timeoutMs} ms`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   /** Index of the next event, for {@linkcode waitFor}. */
@@ -137,7 +136,12 @@ export class TestPeer {
         return false;
       };
       if (check()) return;
-      let waiter: () => void;
+      const waiter = () => {
+        if (check()) {
+          clearTimeout(timer);
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        }
+      };
       const timer = setTimeout(() => {
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
         reject(
@@ -148,12 +152,6 @@ export class TestPeer {
           ),
         );
       }, timeoutMs);
-      waiter = () => {
-        if (check()) {
-          clearTimeout(timer);
-          this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        }
-      };
       this.#waiters.push(waiter);
     });
   }
@@ -170,6 +168,39 @@ export class TestPeer {
     this.events.push(e);
     for (const w of [...this.#waiters]) w();
   }
+}
+
+/** The data files of a peer folder (profile, requests, outbox, conversations), read synchronously. */
+export type Snapshot = Map<string, Uint8Array>;
+
+/** Reads the peer's files at this very moment (no await: nothing can change them meanwhile). */
+export function snapshotSync(dir: string): Snapshot {
+  const files: Snapshot = new Map();
+  for (const name of ["profile.json", "requests.json", "outbox.json"]) {
+    try {
+      files.set(name, Deno.readFileSync(`${dir}/${name}`));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  for (const entry of Deno.readDirSync(`${dir}/conversations`)) {
+    if (entry.isFile && entry.name.endsWith(".json")) {
+      const path = `conversations/${entry.name}`;
+      files.set(path, Deno.readFileSync(`${dir}/${path}`));
+    }
+  }
+  return files;
+}
+
+/** Puts a closed peer's folder back to `snapshot` (as if it had crashed then). */
+export async function restoreSnapshot(dir: string, snapshot: Snapshot): Promise<void> {
+  for (const name of ["profile.json", "requests.json", "outbox.json"]) {
+    await Deno.remove(`${dir}/${name}`).catch(() => {});
+  }
+  for await (const entry of Deno.readDir(`${dir}/conversations`)) {
+    await Deno.remove(`${dir}/conversations/${entry.name}`);
+  }
+  for (const [path, bytes] of snapshot) await Deno.writeFile(`${dir}/${path}`, bytes);
 }
 
 /** Several peers on one loopback "network". */
