@@ -1,22 +1,31 @@
 /**
  * An in-memory {@linkcode Terminal} for tests: type keys, read the screen
- * text, wait for output.
+ * text, wait for output. Waits consume: each `waitFor` searches only the
+ * output after the previous match, so a sequence of waits follows the
+ * screen in order (a question asked twice needs two waits).
  *
  * @module
  */
 
 import { DEFAULT_COLUMNS, type Terminal } from "../lib/ui/terminal.ts";
+import { stripAnsi } from "../lib/ui/render.ts";
 
-/** An in-memory terminal for tests: feed keys, read the screen text. */
+interface Waiter {
+  text: string | RegExp;
+  resolve: () => void;
+}
+
+/** See the module header. */
 export class MemoryTerminal implements Terminal {
   readonly input: ReadableStream<Uint8Array>;
   readonly isTTY: boolean;
   readonly color: boolean;
   /** Everything written so far. */
   output = "";
+  #seen = 0;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #width: number;
-  #waiters: { text: string | RegExp; resolve: () => void }[] = [];
+  #waiter: Waiter | undefined;
 
   constructor(options: { isTTY?: boolean; color?: boolean; columns?: number } = {}) {
     this.isTTY = options.isTTY ?? true;
@@ -25,15 +34,28 @@ export class MemoryTerminal implements Terminal {
     this.input = new ReadableStream({ start: (c) => void (this.#controller = c) });
   }
 
+  /** Index just after `text` in the unseen output (ANSI kept), or -1. */
+  #find(text: string | RegExp): number {
+    const rest = this.output.slice(this.#seen);
+    if (typeof text === "string") {
+      const i = rest.indexOf(text);
+      return i < 0 ? -1 : this.#seen + i + text.length;
+    }
+    const m = text.exec(rest);
+    return m ? this.#seen + m.index + m[0].length : -1;
+  }
+
   write(text: string): Promise<void> {
     this.output += text;
-    this.#waiters = this.#waiters.filter((w) => {
-      const hit = typeof w.text === "string"
-        ? this.output.includes(w.text)
-        : w.text.test(this.output);
-      if (hit) w.resolve();
-      return !hit;
-    });
+    const w = this.#waiter;
+    if (w) {
+      const end = this.#find(w.text);
+      if (end >= 0) {
+        this.#seen = end;
+        this.#waiter = undefined;
+        w.resolve();
+      }
+    }
     return Promise.resolve();
   }
 
@@ -48,27 +70,38 @@ export class MemoryTerminal implements Terminal {
     this.#controller.enqueue(new TextEncoder().encode(text));
   }
 
-  /** Ends the input (like Ctrl-D on a closed pipe). */
+  /** Ends the input (like a closed pipe). */
   end(): void {
     this.#controller.close();
   }
 
-  /** Resolves once the output contains `text` (or matches it). */
+  /** The output not yet consumed by a wait, without ANSI styling. */
+  unseen(): string {
+    return stripAnsi(this.output.slice(this.#seen));
+  }
+
+  /** Resolves once the output after the last match contains `text`. */
   waitFor(text: string | RegExp, timeoutMs = 10_000): Promise<void> {
-    const hit = typeof text === "string" ? this.output.includes(text) : text.test(this.output);
-    if (hit) return Promise.resolve();
+    const end = this.#find(text);
+    if (end >= 0) {
+      this.#seen = end;
+      return Promise.resolve();
+    }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`Timed out waiting for ${String(text)}; screen: ${this.output}`)),
-        timeoutMs,
-      );
-      this.#waiters.push({
+      // The waiter is in place before setTimeout: under `deno test`, starting
+      // a timer can run pending microtasks (and so the REPL's writes).
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      this.#waiter = {
         text,
         resolve: () => {
           clearTimeout(timer);
           resolve();
         },
-      });
+      };
+      timer = setTimeout(() => {
+        this.#waiter = undefined;
+        reject(new Error(`Timed out waiting for ${String(text)}; unseen: ${this.unseen()}`));
+      }, timeoutMs);
     });
   }
 }

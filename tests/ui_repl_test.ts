@@ -1,0 +1,251 @@
+/**
+ * The REPL driven over in-memory streams: keys in, screen text out. First
+ * against a scripted stand-in of the core (every command path, dialogs,
+ * events above the typed line), then against two real peers in direct mode
+ * (no tor) talking to each other.
+ *
+ * @module
+ */
+
+import { assert, assertEquals } from "./_assert.ts";
+import { MemoryTerminal } from "./_memory_terminal.ts";
+import type { CommandPeer } from "../lib/ui/commands.ts";
+import type { ConversationInfo, IdentityInfo, RequestInfo } from "../lib/peer/types.ts";
+import { Repl } from "../lib/ui/repl.ts";
+import { stripAnsi } from "../lib/ui/render.ts";
+import { colorWanted } from "../lib/ui/terminal.ts";
+
+const ONION = "a".repeat(56) + ".onion";
+const IDENTITY: IdentityInfo = {
+  name: "alice",
+  onion: ONION,
+  port: 50001,
+  address: `alice@${ONION}:50001`,
+  key: "A".repeat(43) + "=",
+};
+
+/** A stand-in core that records calls. */
+class FakePeer implements CommandPeer {
+  calls: string[] = [];
+  convs: ConversationInfo[] = [{
+    name: "bob",
+    address: `bob@${"b".repeat(56)}.onion:50001`,
+    key: "B".repeat(43) + "=",
+    level: "verified",
+    presence: false,
+    online: true,
+    established: true,
+    pending: 0,
+  }];
+  inbound: RequestInfo[] = [{
+    name: "eve",
+    direction: "in",
+    address: "eve@e.onion:1",
+    key: "E=",
+    at: 0,
+  }];
+  identity() {
+    return IDENTITY;
+  }
+  sendRequest(address: string, key: string) {
+    this.calls.push(`sendRequest ${address} ${key}`);
+    return Promise.resolve({ name: "carol", direction: "out" as const, address, key, at: 0 });
+  }
+  inboundRequests() {
+    return this.inbound;
+  }
+  outboundRequests() {
+    return [];
+  }
+  acceptRequest(name: string, newName?: string) {
+    this.calls.push(`acceptRequest ${name} ${newName}`);
+    return Promise.resolve({
+      ...this.convs[0]!,
+      name: newName ?? name,
+      level: "unverified" as const,
+    });
+  }
+  rejectRequest(name: string) {
+    this.calls.push(`rejectRequest ${name}`);
+    return Promise.resolve();
+  }
+  conversations() {
+    return this.convs;
+  }
+  sendMessage(name: string, text: string) {
+    this.calls.push(`sendMessage ${name} ${text}`);
+    return Promise.resolve({ id: "m1" });
+  }
+  setPresence(name: string, on: boolean) {
+    this.calls.push(`setPresence ${name} ${on}`);
+    return Promise.resolve();
+  }
+  verify(name: string, key: string) {
+    this.calls.push(`verify ${name} ${key}`);
+    return Promise.resolve({ verified: key === this.convs[0]!.key });
+  }
+  authenticate(name: string, secret: string) {
+    this.calls.push(`authenticate ${name} ${secret}`);
+    return Promise.resolve();
+  }
+  deleteConversation(name: string) {
+    this.calls.push(`deleteConversation ${name}`);
+    return Promise.resolve();
+  }
+}
+
+function setup(options: { isTTY?: boolean; color?: boolean } = {}) {
+  const term = new MemoryTerminal({ isTTY: options.isTTY ?? true, color: options.color ?? false });
+  const peer = new FakePeer();
+  const repl = new Repl({ terminal: term, now: () => 0 });
+  repl.attach(peer, IDENTITY);
+  const done = repl.run();
+  return { term, peer, repl, done };
+}
+
+/** The screen text after the last occurrence of `marker`. */
+function after(term: MemoryTerminal, marker: string): string {
+  return stripAnsi(term.output.slice(term.output.lastIndexOf(marker)));
+}
+
+Deno.test("REPL runs commands, prints usage for wrong ones and quits on /quit", async () => {
+  const { term, peer, done } = setup();
+  term.type("/msg bob hello   there\r");
+
+  await term.waitFor("me → bob [verified]: hello   there");
+  term.type("/msg bob\r");
+  await term.waitFor("usage: /msg <name> <text...>");
+  term.type("/mgs bob hi\r");
+  await term.waitFor("did you mean /msg?");
+  term.type("hello\r");
+  await term.waitFor("Commands start with /");
+  term.type("/verify bob WRONG=\r");
+  await term.waitFor("does NOT match");
+  term.type("/pres-on bob\r/convs\r");
+  await term.waitFor("│ bob [verified]");
+  term.type("/quit\r");
+  assertEquals(await done, "quit");
+  assertEquals(peer.calls, [
+    "sendMessage bob hello   there",
+    "verify bob WRONG=",
+    "setPresence bob true",
+  ]);
+});
+
+Deno.test("REPL gives the usage line for wrong arguments of every command", async () => {
+  const { term, done } = setup();
+  const wrong: Record<string, string> = {
+    "help": "/help a b",
+    "peer": "/peer x",
+    "onion": "/onion x",
+    "key": "/key x",
+    "identity": "/identity x",
+    "req-send": "/req-send x",
+    "req-accept": "/req-accept",
+    "req-reject": "/req-reject",
+    "reqs-in": "/reqs-in x",
+    "reqs-out": "/reqs-out x",
+    "convs": "/convs x",
+    "msg": "/msg",
+    "pres-on": "/pres-on",
+    "pres-off": "/pres-off a b",
+    "verify": "/verify bob",
+    "auth": "/auth",
+    "delete": "/delete",
+    "quit": "/quit now",
+  };
+  for (const [name, line] of Object.entries(wrong)) {
+    term.type(`${line}\r`);
+    await term.waitFor(new RegExp(`usage: /${name}[ \\r]`));
+  }
+  term.type("\x04");
+  assertEquals(await done, "eof");
+});
+
+Deno.test("REPL asks the /auth secret with hidden input and never shows it", async () => {
+  const { term, peer, repl, done } = setup();
+  term.type("/auth bob\r");
+  await term.waitFor("Secret shared with bob");
+  term.type("correct horse\r");
+  await term.waitFor("Authentication with bob");
+  assert(!term.output.includes("correct horse"), "the secret is never drawn");
+  assertEquals(peer.calls, ["authenticate bob correct horse"]);
+  term.type("/auth bob inline secret\r");
+  await term.waitFor("started");
+  assert(!repl.history.some((l) => l.includes("secret")), "no secret in the history");
+  term.type("\x03");
+  assertEquals(await done, "interrupt");
+});
+
+Deno.test("REPL deletes only after a yes", async () => {
+  const { term, peer, done } = setup();
+  term.type("/delete bob\r");
+  await term.waitFor("cannot be undone [y/N]");
+  term.type("n\r");
+  await term.waitFor("Not deleted");
+  term.type("/delete bob\r");
+  await term.waitFor("cannot be undone [y/N]");
+  term.type("yes\r");
+  await term.waitFor("Deleted the conversation with bob");
+  term.type("/quit\r");
+  await done;
+  assertEquals(peer.calls, ["deleteConversation bob"]);
+});
+
+Deno.test("REPL prints an event above the line being typed and redraws it", async () => {
+  const { term, repl, done } = setup();
+  term.type("/msg bob half-typ");
+  await term.waitFor("alice> /msg bob half-typ");
+  const mark = term.output.length;
+  repl.onEvent({ event: "message", name: "bob", id: "1", text: "hi there", at: 0 });
+  const shown = term.output.slice(mark);
+  // Clear the row, print the message, then the prompt and the typed text again.
+  assertEquals(shown, "\r\x1b[K00:00 bob [verified]: hi there\r\n\r\x1b[Kalice> /msg bob half-typ");
+  term.type("ed\r");
+  await term.waitFor("me → bob [verified]: half-typed");
+  term.type("/quit\r");
+  await done;
+});
+
+Deno.test("REPL completes commands and names with Tab and recalls history with Up", async () => {
+  const { term, peer, done } = setup();
+  term.type("/pres-of\tb\t\r");
+  await term.waitFor("will no longer be told");
+  term.type("/req-accept \t\r");
+  await term.waitFor("Accepted: conversation with eve");
+  term.type("\x1b[A\x1b[A\r");
+  await term.waitFor("will no longer be told");
+  term.type("/pres\t");
+  await term.waitFor("/pres-off  /pres-on");
+  term.type("\x15/quit\r");
+  await done;
+  assertEquals(peer.calls, [
+    "setPresence bob false",
+    "acceptRequest eve undefined",
+    "setPresence bob false",
+  ]);
+});
+
+Deno.test("REPL without a terminal reads lines and writes levels as words", async () => {
+  const { term, peer, done } = setup({ isTTY: false, color: colorWanted(false, undefined) });
+  term.type("/req-send carol@c.onion:1 KEY=\n/convs\n");
+  await term.waitFor("bob [verified]");
+  assert(!term.output.includes("\x1b[K"), "no redraws without a terminal");
+  term.end();
+  assertEquals(await done, "eof");
+  assertEquals(peer.calls, ["sendRequest carol@c.onion:1 KEY="]);
+  assert(after(term, "Request sent").startsWith("Request sent to carol"));
+});
+
+Deno.test("REPL shows colours by level when colours are on", async () => {
+  const { term, peer, repl, done } = setup({ color: true });
+  for (const level of ["unverified", "verified", "authenticated"] as const) {
+    peer.convs[0]!.level = level;
+    repl.onEvent({ event: "level", name: "bob", level });
+  }
+  await term.waitFor("\x1b[36mbob");
+  assert(term.output.includes("\x1b[31mbob") && term.output.includes("\x1b[32mbob"));
+  assert(!term.output.includes("[verified]"), "no level words with colours");
+  term.type("/quit\r");
+  await done;
+});
