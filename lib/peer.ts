@@ -220,10 +220,10 @@ export class Peer {
    * with presence on that we are online, re-sends pending requests and
    * queued messages.
    */
-  start(): Promise<void> {
+  async start(): Promise<void> {
     this.#checkOpen();
     const core = this.#core;
-    if (core.started) return Promise.resolve();
+    if (core.started) return;
     core.started = true;
     for (const contact of core.contacts.values()) {
       contact.link?.start();
@@ -231,7 +231,7 @@ export class Peer {
       if (this.#options.dialOnStart ?? true) contact.link?.want();
     }
     for (const entry of core.requests.outbound) this.#startRequestLink(entry);
-    return Promise.resolve();
+    await Promise.resolve();
   }
 
   /** Takes an inbound connection from the listener; its packets are identified and handled. */
@@ -484,7 +484,7 @@ export class Peer {
    *
    * @throws {PeerError} `unknown_peer`, `not_established`, `bad_secret`, `offline`
    */
-  authenticate(name: string, secret: string): Promise<void> {
+  async authenticate(name: string, secret: string): Promise<void> {
     this.#checkOpen();
     const contact = this.#contact(name);
     if (!contact.online) {
@@ -494,7 +494,7 @@ export class Peer {
       );
     }
     this.#core.applyAuthStep(contact, contact.auth.start(secret));
-    return Promise.resolve();
+    await Promise.resolve();
   }
 
   /**

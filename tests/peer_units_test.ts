@@ -1,0 +1,154 @@
+/**
+ * Unit tests of the messenger core's pure parts: identity addresses and
+ * names, "did you mean", the bounded set of received IDs, the persisted
+ * records' validation, and the SMP session rules (match, mismatch,
+ * simultaneous start, malformed input, abort, reset).
+ *
+ * @module
+ */
+
+import { assert, assertEquals, assertThrows } from "./_assert.ts";
+import { generateKeyPair } from "../lib/crypto/keys.ts";
+import { generateOnionKey } from "../lib/crypto/onion.ts";
+import { AuthSession } from "../lib/peer/auth.ts";
+import {
+  checkContactName,
+  DEFAULT_ONION_PORT,
+  parseIdentityAddress,
+  sanitizeSuggestedName,
+} from "../lib/peer/address.ts";
+import { closestName, PeerError } from "../lib/peer/errors.ts";
+import { SeenIds } from "../lib/peer/seen_ids.ts";
+import { requestsFromJson } from "../lib/peer/records.ts";
+import { seededRng } from "./_rng.ts";
+
+const rng = seededRng("peer-units");
+const onion = generateOnionKey(rng).address;
+
+Deno.test("parseIdentityAddress() accepts name@address[.onion][:port] and fills the default port", () => {
+  assertEquals(parseIdentityAddress(`bob@${onion}.onion:5`), { name: "bob", onion, port: 5 });
+  assertEquals(parseIdentityAddress(` bob@${onion.toUpperCase()} `), {
+    name: "bob",
+    onion,
+    port: DEFAULT_ONION_PORT,
+  });
+});
+
+Deno.test("parseIdentityAddress() rejects every malformed address with a typed error", () => {
+  for (
+    const bad of [
+      "",
+      "bob",
+      `${onion}.onion`,
+      `bob@${onion}:`,
+      `bob@${onion}:x`,
+      `bob@${onion}:123456`,
+      `bob@${onion.slice(0, -1)}1`,
+      "bob@example.com",
+      `b\u0000b@${onion}`,
+    ]
+  ) {
+    assertThrows(() => parseIdentityAddress(bad), PeerError);
+  }
+});
+
+Deno.test("checkContactName() refuses spaces, controls, @ and overlong names; suggestions are sanitised", () => {
+  assertEquals(checkContactName("élodie"), "élodie");
+  for (const bad of ["", "a b", "a@b", "a\nb", "x".repeat(65)]) {
+    assertThrows(() => checkContactName(bad), PeerError);
+  }
+  assertEquals(sanitizeSuggestedName("Bob Smith"), "Bob_Smith");
+});
+
+Deno.test("closestName() suggests a near name or a prefix, and nothing far", () => {
+  assertEquals(closestName("bbo", ["alice", "bob"]), "bob");
+  assertEquals(closestName("ali", ["alice", "bob"]), "alice");
+  assertEquals(closestName("zed", ["alice", "bob"]), undefined);
+});
+
+Deno.test("SeenIds keeps the newest IDs up to its bound", () => {
+  const seen = new SeenIds();
+  for (let i = 0; i < SeenIds.MAX + 10; i++) seen.add(i.toString(16).padStart(32, "0"));
+  assertEquals(seen.size, SeenIds.MAX);
+  assert(!seen.has("0".repeat(32)));
+  assert(seen.has((SeenIds.MAX + 9).toString(16).padStart(32, "0")));
+});
+
+Deno.test("requestsFromJson() rejects unknown fields and versions", () => {
+  assertEquals(
+    requestsFromJson({ version: 1, outbound: [], inbound: [], rejected: [] }).inbound,
+    [],
+  );
+  assertThrows(() => requestsFromJson({ version: 2, outbound: [], inbound: [], rejected: [] }));
+  assertThrows(() =>
+    requestsFromJson({ version: 1, outbound: [], inbound: [], rejected: [], x: 1 })
+  );
+  assertThrows(() => requestsFromJson({ version: 1, outbound: [{}], inbound: [], rejected: [] }));
+});
+
+/** Runs messages between two sessions until neither has anything to send. */
+function pump(a: AuthSession, b: AuthSession, first: Uint8Array[], from: "a" | "b") {
+  const statuses = { a: [] as string[], b: [] as string[] };
+  let queue = first.map((m) => ({ to: from === "a" ? "b" : "a", m }));
+  for (let i = 0; i < 20 && queue.length > 0; i++) {
+    const next: typeof queue = [];
+    for (const { to, m } of queue) {
+      const step = (to === "a" ? a : b).receive(m);
+      statuses[to as "a" | "b"].push(...step.statuses.map((s) => s.status));
+      for (const out of step.send) next.push({ to: to === "a" ? "b" : "a", m: out });
+    }
+    queue = next;
+  }
+  return statuses;
+}
+
+function pair() {
+  const ka = generateKeyPair(rng).publicKey;
+  const kb = generateKeyPair(rng).publicKey;
+  const id = rng(32);
+  return [new AuthSession(ka, kb, id, rng), new AuthSession(kb, ka, id, rng)] as const;
+}
+
+Deno.test("AuthSession: equal secrets match on both sides, different ones do not", () => {
+  const [a, b] = pair();
+  const start = a.start("secret");
+  const s1 = pump(a, b, start.send, "a");
+  assertEquals(s1.b, ["requested"]);
+  assert(b.requested);
+  const answer = b.start(" secret ");
+  const s2 = pump(a, b, answer.send, "b");
+  assert(a.authenticated && b.authenticated, JSON.stringify(s2));
+  assertEquals(s2.a, ["match"]);
+  const [c, d] = pair();
+  pump(c, d, c.start("one").send, "a");
+  const s3 = pump(c, d, d.start("two").send, "b");
+  assertEquals(s3.a, ["nomatch"]);
+  assert(!c.authenticated && !d.authenticated);
+});
+
+Deno.test("AuthSession: simultaneous starts leave one initiator and still match", () => {
+  const [a, b] = pair();
+  const sa = a.start("same").send;
+  const sb = b.start("same").send;
+  const fromA = pump(a, b, sa, "a");
+  const fromB = pump(a, b, sb, "b");
+  assert(a.authenticated && b.authenticated, JSON.stringify({ fromA, fromB }));
+});
+
+Deno.test("AuthSession: malformed data aborts (telling the peer), an ABORT ends the run, reset drops the level", () => {
+  const [a, b] = pair();
+  const step = a.receive(new Uint8Array([1, 2, 3]));
+  assertEquals(step.statuses.map((s) => s.status), ["aborted"]);
+  assertEquals(step.send.length, 1);
+  a.start("x");
+  assertEquals(b.receive(step.send[0]!).statuses, []); // an ABORT outside a run is ignored
+  const aborted = a.receive(step.send[0]!); // step.send[0] is an ABORT
+  assertEquals(aborted.statuses.map((s) => s.status), ["aborted"]);
+  const [c, d] = pair();
+  pump(c, d, c.start("s").send, "a");
+  pump(c, d, d.start("s").send, "b");
+  assert(c.authenticated);
+  assertEquals(c.reset(), { levelChanged: true, aborted: false });
+  assert(!c.authenticated);
+  assertThrows(() => c.start(""), PeerError);
+});
