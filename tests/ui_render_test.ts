@@ -17,7 +17,7 @@ import { parseLine } from "../lib/ui/line_parse.ts";
 import { progressLine } from "../lib/ui/progress.ts";
 import { eventLine, peerName, sanitize, stripAnsi } from "../lib/ui/render.ts";
 import { errorText, helpText } from "../lib/ui/results.ts";
-import { conversationsTable, requestsTable } from "../lib/ui/table.ts";
+import { conversationsTable, requestsTable, shortAddress } from "../lib/ui/table.ts";
 import { colorWanted } from "../lib/ui/terminal.ts";
 import type { ConversationInfo } from "../lib/peer/types.ts";
 
@@ -74,6 +74,7 @@ Deno.test("eventLine() has a line for every event but bootstrap and ready", () =
     { event: "level", name: "b", level: "verified" },
     { event: "auth", name: "b", status: "nomatch", reason: "r" },
     { event: "connection", name: "b", state: "failed", attempt: 2, error: "e" },
+    { event: "connection", name: "b", state: "disconnected", error: "write_timeout" },
     { event: "tor", state: "exited", message: "m" },
     { event: "warning", code: "w", message: "m" },
     { event: "error", code: "e", message: "m" },
@@ -288,4 +289,22 @@ Deno.test("history never keeps an /auth secret, and keeps no message text on dis
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("eventLine() keeps routine connection progress quiet and shows trouble", () => {
+  const levelOf = () => undefined;
+  const quiet = [
+    { event: "connection", name: "b", state: "connecting", attempt: 1 },
+    { event: "connection", name: "b", state: "connected", attempt: 1 },
+    { event: "connection", name: "b", state: "disconnected", error: "local" },
+  ] as const;
+  for (const e of quiet) assertEquals(eventLine(PLAIN, levelOf, e, 0), undefined);
+  const retry = { event: "connection", name: "b", state: "connecting", attempt: 3 } as const;
+  assertEquals(eventLine(PLAIN, levelOf, retry, 0), "-- Connection to b: connecting (attempt 3)");
+});
+
+Deno.test("shortAddress() keeps 16 characters of the onion host", () => {
+  const a = `bob@${"q".repeat(56)}.onion:50001`;
+  assertEquals(shortAddress(a), `bob@${"q".repeat(16)}….onion:50001`);
+  assertEquals(shortAddress("bob@short.onion:1"), "bob@short.onion:1");
 });

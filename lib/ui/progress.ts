@@ -44,7 +44,7 @@ export function readyBanner(
   return [
     paint(style, ["bold", "green"], "Ready.") +
     " Give your contacts this identity address and key (copy the line below):",
-    `  ${paint(style, "bold", `${identity.address} ${identity.key}`)}`,
+    paint(style, "bold", `${identity.address} ${identity.key}`),
     `Type ${paint(style, "bold", "/help")} for the commands.`,
   ].join("\n");
 }

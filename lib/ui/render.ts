@@ -106,6 +106,9 @@ function sanitizeLines(text: string): string {
   return text.split(/\r?\n/).map(sanitize).join("\n      ");
 }
 
+/** Connection close reasons that are not worth a line (see `framed_conn.ts`). */
+const ROUTINE_CLOSE: ReadonlySet<string> = new Set(["", "local", "peer_closed", "idle_timeout"]);
+
 const AUTH_TEXT: Record<string, string> = {
   requested: "asks to authenticate: answer with /auth NAME <secret>",
   started: "authentication in progress",
@@ -116,7 +119,8 @@ const AUTH_TEXT: Record<string, string> = {
 
 /**
  * The line(s) shown for a core event, or `undefined` for events shown
- * otherwise (`bootstrap` is a progress bar, `ready` a banner).
+ * otherwise (`bootstrap` is a progress bar, `ready` a banner) or not at all
+ * (routine connection progress).
  */
 export function eventLine(
   style: Style,
@@ -156,6 +160,11 @@ export function eventLine(
       return e.reason ? `${line} (${sanitize(e.reason)})` : line;
     }
     case "connection": {
+      // First attempts and successes are routine: only trouble is shown.
+      if (e.state === "connected" || (e.state === "connecting" && (e.attempt ?? 1) <= 1)) {
+        return undefined;
+      }
+      if (e.state === "disconnected" && ROUTINE_CLOSE.has(e.error ?? "")) return undefined;
       const extra = [
         e.attempt !== undefined ? `attempt ${e.attempt}` : "",
         e.error ? sanitize(e.error) : "",

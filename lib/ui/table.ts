@@ -11,8 +11,8 @@ import Table from "cli-table3";
 import type { ConversationInfo, RequestInfo } from "../peer/types.ts";
 import { clock, paint, peerName, sanitize, type Style } from "./render.ts";
 
-/** Widest a key or address cell gets before it wraps (keeps tables on screen). */
-const MAX_CELL_WIDTH = 70;
+/** Characters of an onion host kept in table cells (the rest is elided). */
+const ONION_SHOWN = 16;
 
 function table(style: Style, head: string[]): InstanceType<typeof Table> {
   return new Table({
@@ -22,8 +22,14 @@ function table(style: Style, head: string[]): InstanceType<typeof Table> {
   });
 }
 
-function shorten(text: string): string {
-  return text.length > MAX_CELL_WIDTH ? `${text.slice(0, MAX_CELL_WIDTH - 1)}…` : text;
+/**
+ * `name@abcdefghijklmnop….onion:port`: enough of the host to tell contacts
+ * apart, short enough for an 80-column table (the full address is in
+ * `/identity` of the contact, or the JSON interface).
+ */
+export function shortAddress(address: string): string {
+  const host = new RegExp(`@([a-z2-7]{${ONION_SHOWN}})[a-z2-7]+\\.onion`);
+  return address.replace(host, "@$1….onion");
 }
 
 /** The `/convs` table (or a sentence when there is none). */
@@ -38,7 +44,7 @@ export function conversationsTable(style: Style, convs: readonly ConversationInf
       c.online ? "yes" : "no",
       c.presence ? "on" : "off",
       c.established ? String(c.pending) : `${c.pending} (not established)`,
-      shorten(sanitize(c.address)),
+      shortAddress(sanitize(c.address)),
     ]);
   }
   return t.toString();
@@ -58,7 +64,7 @@ export function requestsTable(
     t.push([
       paint(style, "bold", sanitize(r.name)),
       clock(r.at),
-      shorten(sanitize(r.address)),
+      shortAddress(sanitize(r.address)),
       sanitize(r.key),
     ]);
   }
