@@ -14,6 +14,9 @@ import type { ConversationInfo, IdentityInfo, RequestInfo } from "../lib/peer/ty
 import { Repl } from "../lib/ui/repl.ts";
 import { stripAnsi } from "../lib/ui/render.ts";
 import { colorWanted } from "../lib/ui/terminal.ts";
+import { runInteractive } from "../lib/ui/interactive.ts";
+import { startPeer } from "../lib/runtime.ts";
+import { Peer } from "../lib/peer.ts";
 
 const ONION = "a".repeat(56) + ".onion";
 const IDENTITY: IdentityInfo = {
@@ -248,4 +251,77 @@ Deno.test("REPL shows colours by level when colours are on", async () => {
   assert(!term.output.includes("[verified]"), "no level words with colours");
   term.type("/quit\r");
   await done;
+});
+
+/** A real peer (direct mode, no tor) run by the whole interactive flow. */
+async function interactivePeer(name: string, root: string, registryDir: string) {
+  const term = new MemoryTerminal({ columns: 120 });
+  const exit = runInteractive({
+    name,
+    configRoot: root,
+    terminal: term,
+    onTermination: () => () => {},
+    onStartInterrupt: () => () => {},
+    start: (events) =>
+      startPeer({
+        name,
+        configRoot: root,
+        tor: { mode: "direct", registryDir },
+        events,
+        open: (options) => Peer.open(options),
+      }),
+  });
+  await term.waitFor(`${name}> `);
+  const line = /(\S+@\S+\.onion:\d+) (\S{44})/.exec(term.output)!;
+  return { term, exit, address: line[1]!, key: line[2]! };
+}
+
+Deno.test("two real peers chat, verify and authenticate through their REPLs", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const registry = `${root}/registry`;
+    await Deno.mkdir(registry);
+    const alice = await interactivePeer("alice", `${root}/a`, registry);
+    const bob = await interactivePeer("bob", `${root}/b`, registry);
+    bob.term.type(`/req-send ${alice.address.replace(/^alice@/, "al@")} ${alice.key}\r`);
+    await bob.term.waitFor("Request sent to al");
+    await alice.term.waitFor("Request from bob");
+    alice.term.type("/req-accept bob robert\r");
+    await alice.term.waitFor("Accepted: conversation with robert [unverified]");
+    await bob.term.waitFor("al [unverified] accepted your request");
+    // A message arrives while alice is typing: her text survives.
+    alice.term.type("/msg robert I was typ");
+    await alice.term.waitFor("alice> /msg robert I was typ");
+    bob.term.type("/msg al hello there\r");
+    await alice.term.waitFor(
+      "robert [unverified]: hello there\r\n\r\x1b[Kalice> /msg robert I was typ",
+    );
+    alice.term.type("ing\r");
+    await bob.term.waitFor("al [unverified]: I was typing");
+    // Verify with the key each shows.
+    alice.term.type(`/verify robert ${bob.key}\r`);
+    await alice.term.waitFor("robert [verified] is verified");
+    // Authenticate: both answer the hidden prompt.
+    alice.term.type("/auth robert\r");
+    await alice.term.waitFor("Secret shared with robert");
+    alice.term.type("blue moon\r");
+    bob.term.type("/auth al\r");
+    await bob.term.waitFor("Secret shared with al");
+    bob.term.type("blue moon\r");
+    await alice.term.waitFor("robert [authenticated] is now authenticated");
+    await bob.term.waitFor("al [authenticated] is now authenticated");
+    assert(!alice.term.output.includes("blue moon") && !bob.term.output.includes("blue moon"));
+    alice.term.type("/convs\r");
+    await alice.term.waitFor("│ robert [authenticated] │ authenticated │");
+    alice.term.type("/quit\r");
+    bob.term.type("\x04");
+    assertEquals(await alice.exit, 0);
+    assertEquals(await bob.exit, 0);
+    await alice.term.waitFor("Bye");
+    const history = await Deno.readTextFile(`${root}/a/peers/alice/repl_history`);
+    assert(history.includes("/msg robert \n") && !history.includes("typing"), history);
+    assert(!history.includes("blue"), history);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });
