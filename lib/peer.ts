@@ -28,42 +28,34 @@ import { encodePublicKey } from "./crypto/keys.ts";
 import type { OnionKey } from "./crypto/onion.ts";
 import type { BackoffOptions } from "./net/backoff.ts";
 import { DEFAULT_BACKOFF_MAX_MS } from "./net/backoff.ts";
-import { Connector, type ConnectProgress, DEFAULT_MAX_ATTEMPTS } from "./net/connector.ts";
+import { Connector, DEFAULT_MAX_ATTEMPTS } from "./net/connector.ts";
 import type { FramedConn } from "./net/framed_conn.ts";
-import { errorCode } from "./net/net_error.ts";
-import { describeError } from "./store/errors.ts";
 import type { Transport } from "./net/transport.ts";
-import { type ElementBody, newElementId } from "./protocol/elements.ts";
+import { newElementId } from "./protocol/elements.ts";
 import { acceptRequest as acceptHandshake, createRequest } from "./protocol/handshake.ts";
 import { systemRng } from "./rng.ts";
 import type { PeerStore } from "./store/peer_store.ts";
-import { toHex, utf8 } from "./crypto/bytes.ts";
+import { toHex } from "./crypto/bytes.ts";
 import {
   checkContactName,
   formatIdentityAddress,
   parseIdentityAddress,
   parseIdentityKey,
 } from "./peer/address.ts";
-import type { Contact } from "./peer/contact.ts";
-import { PeerCore, REQUEST_KEY_PREFIX } from "./peer/core.ts";
+import { PeerCore } from "./peer/core.ts";
 import { PeerError, unknownName } from "./peer/errors.ts";
 import { requestInfo } from "./peer/info.ts";
-import { Link } from "./peer/link.ts";
+import { checkMessage, checkNameFree, requireContact } from "./peer/lookup.ts";
+import { contactLink, reportProgress, sendNow, startRequestLink } from "./peer/links.ts";
+import { loadState } from "./peer/load.ts";
 import { loadOrCreateProfile, type Profile } from "./peer/profile.ts";
 import { receivePacket } from "./peer/receive.ts";
 import {
-  conversationFromJson,
   type ConversationRecord,
-  emptyRequests,
   MAX_OUTBOUND_REQUESTS,
-  MAX_OUTBOX_BYTES,
-  MAX_OUTBOX_ELEMENTS,
   MAX_REJECTED,
-  MAX_TEXT_BYTES,
   newLocalId,
   type OutboundEntry,
-  type RequestsBook,
-  requestsFromJson,
 } from "./peer/records.ts";
 import { SeenIds } from "./peer/seen_ids.ts";
 import type { ConversationInfo, EventSink, IdentityInfo, RequestInfo } from "./peer/types.ts";
@@ -119,7 +111,7 @@ export class Peer {
     this.#profile = profile;
     this.#port = options.port;
     this.#options = options;
-    core.makeLink = (contact) => this.#contactLink(contact);
+    core.makeLink = (contact) => contactLink(core, contact);
   }
 
   /**
@@ -136,36 +128,14 @@ export class Peer {
     const now = options.now ?? Date.now;
     const store = options.store;
     const { profile } = await loadOrCreateProfile(store, name, rng, now());
-    const emit = (e: Parameters<EventSink>[0]) => {
+    const emit: EventSink = (e) => {
       try {
         options.events(e);
       } catch {
         // the sink's problem
       }
     };
-    let requests: RequestsBook = emptyRequests();
-    try {
-      requests = (await store.loadRequests(requestsFromJson)) ?? emptyRequests();
-    } catch (e) {
-      emit({ event: "error", code: errorCode(e), message: describeError(e) });
-    }
-    const loaded = await store.loadConversations((json) => json);
-    const records: ConversationRecord[] = [];
-    for (const [fileId, json] of loaded.loaded) {
-      try {
-        records.push(conversationFromJson(fileId, json));
-      } catch (e) {
-        const path = `${store.paths.conversations}/${fileId}.json`;
-        emit({
-          event: "error",
-          code: "invalid",
-          message: `Cannot load ${path}: ${(e as Error).message}; unMessage leaves it untouched`,
-        });
-      }
-    }
-    for (const failure of loaded.failed) {
-      emit({ event: "error", code: failure.code, message: failure.message });
-    }
+    const { requests, records } = await loadState(store, emit);
     const ref: { core?: PeerCore } = {};
     const connector = new Connector({
       transport: options.transport,
@@ -189,12 +159,6 @@ export class Peer {
     });
     const peer = new Peer(core, profile, options);
     for (const record of records) core.addContact(record);
-    // a crash between the two saves of an accept leaves a request that is already a conversation
-    const ids = new Set(records.map((r) => r.fileId));
-    requests.outbound = requests.outbound.filter((r) => !ids.has(r.id));
-    requests.inbound = requests.inbound.filter((r) =>
-      !core.acceptedRequest(r.state.requestPublicKey)
-    );
     return peer;
   }
 
@@ -230,7 +194,7 @@ export class Peer {
       if (contact.record.presence) core.queue(contact, { type: "presence", status: "online" });
       if (this.#options.dialOnStart ?? true) contact.link?.want();
     }
-    for (const entry of core.requests.outbound) this.#startRequestLink(entry);
+    for (const entry of core.requests.outbound) startRequestLink(this.#core, entry);
     await Promise.resolve();
   }
 
@@ -267,7 +231,7 @@ export class Peer {
         "Cannot send a request to yourself: use your contact's address and key",
       );
     }
-    this.#checkNameFree(address.name);
+    checkNameFree(this.#core, address.name);
     const existing = core.contactWithKey(key);
     if (existing !== undefined) {
       throw new PeerError(
@@ -314,7 +278,7 @@ export class Peer {
       core.requestsChanged();
       throw e;
     }
-    if (core.started) this.#startRequestLink(entry);
+    if (core.started) startRequestLink(this.#core, entry);
     return requestInfo(entry, "out");
   }
 
@@ -342,7 +306,7 @@ export class Peer {
       throw unknownName(name, core.requests.inbound.map((e) => e.name), "request");
     }
     const finalName = newName === undefined ? name : checkContactName(newName);
-    if (finalName !== name) this.#checkNameFree(finalName);
+    if (finalName !== name) checkNameFree(this.#core, finalName);
     const session = acceptHandshake(entry.state, {
       ownIdentity: this.#profile.identity,
       rng: core.rng,
@@ -400,31 +364,8 @@ export class Peer {
    */
   async sendMessage(name: string, text: string): Promise<{ id: string }> {
     this.#checkOpen();
-    const contact = this.#contact(name);
-    if (typeof text !== "string" || text.length === 0) {
-      throw new PeerError("bad_message", "Cannot send an empty message: type some text");
-    }
-    if (!text.isWellFormed()) {
-      throw new PeerError("bad_message", "Cannot send the message: it is not valid Unicode text");
-    }
-    const size = utf8(text).length;
-    if (size > MAX_TEXT_BYTES) {
-      throw new PeerError(
-        "bad_message",
-        `Cannot send a message of ${size} bytes: the limit is ${MAX_TEXT_BYTES}; split it`,
-      );
-    }
-    const outbox = contact.record.outbox;
-    const queued = outbox.reduce(
-      (n, e) => n + (e.body.type === "message" ? utf8(e.body.text).length : 0),
-      0,
-    );
-    if (outbox.length >= MAX_OUTBOX_ELEMENTS || queued + size > MAX_OUTBOX_BYTES) {
-      throw new PeerError(
-        "outbox_full",
-        `Cannot queue more for ${name}: ${outbox.length} messages wait for them to come online`,
-      );
-    }
+    const contact = requireContact(this.#core, name);
+    checkMessage(contact, text);
     const id = newElementId(this.#core.rng);
     const entry = {
       id,
@@ -432,7 +373,7 @@ export class Peer {
       body: { type: "message" as const, text },
       at: this.#core.now(),
     };
-    outbox.push(entry);
+    contact.record.outbox.push(entry);
     try {
       await this.#core.saveContact(contact);
     } catch (e) {
@@ -451,7 +392,7 @@ export class Peer {
    */
   async setPresence(name: string, on: boolean): Promise<void> {
     this.#checkOpen();
-    const contact = this.#contact(name);
+    const contact = requireContact(this.#core, name);
     if (contact.record.presence === on) return;
     contact.record.presence = on;
     await this.#core.saveContact(contact);
@@ -466,7 +407,7 @@ export class Peer {
    */
   async verify(name: string, key: string): Promise<{ verified: boolean }> {
     this.#checkOpen();
-    const contact = this.#contact(name);
+    const contact = requireContact(this.#core, name);
     const pasted = parseIdentityKey(key);
     if (!equalBytes(pasted, contact.record.session.peerIdentityKey)) return { verified: false };
     if (!contact.record.verified) {
@@ -486,7 +427,7 @@ export class Peer {
    */
   async authenticate(name: string, secret: string): Promise<void> {
     this.#checkOpen();
-    const contact = this.#contact(name);
+    const contact = requireContact(this.#core, name);
     if (!contact.online) {
       throw new PeerError(
         "offline",
@@ -514,7 +455,7 @@ export class Peer {
       return;
     }
     const entry = core.requests.outbound.find((r) => r.name === name);
-    if (entry === undefined) throw this.#unknown(name);
+    if (entry === undefined) throw unknownName(name, core.namesInUse());
     core.requests.outbound = core.requests.outbound.filter((r) => r !== entry);
     core.requestsChanged();
     const link = core.requestLinks.get(entry.id);
@@ -539,7 +480,7 @@ export class Peer {
       const contacts = [...core.contacts.values()].filter((c) => c.record.presence);
       await withTimeout(
         Promise.allSettled(
-          contacts.map((c) => this.#sendNow(c, { type: "presence", status: "offline" })),
+          contacts.map((c) => sendNow(this.#core, c, { type: "presence", status: "offline" })),
         ),
         this.#options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
       );
@@ -553,144 +494,10 @@ export class Peer {
     await core.settle();
   }
 
-  /** Seals and writes one element now, on the current or a fresh connection. */
-  async #sendNow(contact: Contact, body: ElementBody): Promise<void> {
-    const core = this.#core;
-    const link = contact.link;
-    if (link === undefined || link === null) return;
-    const conn = link.conn ??
-      await core.connector.connect(link.key, {
-        host: `${contact.record.onion}.onion`,
-        port: contact.record.port,
-      });
-    const packets = contact.seal(
-      { ...body, id: newElementId(core.rng) } as Parameters<Contact["seal"]>[0],
-      core.rng,
-    );
-    await core.saveContact(contact);
-    for (const packet of packets) await conn.send(packet);
-  }
-
-  #contactLink(contact: Contact): Link {
-    const core = this.#core;
-    const record = contact.record;
-    const link: Link = new Link(
-      record.fileId,
-      { host: `${record.onion}.onion`, port: record.port },
-      core.connector,
-      {
-        hasWork: () => contact.hasWork(link.conn),
-        next: async (conn) => {
-          const next = contact.nextElement(conn);
-          if (next === null) return null;
-          const packets = contact.seal(next.element, core.rng);
-          await core.saveContact(contact); // DESIGN.md: saved before the ciphertext leaves
-          if (next.entry) contact.markSent(next.entry, conn);
-          return packets;
-        },
-        connected: () => {},
-        disconnected: (conn) => {
-          contact.forget(conn);
-          core.connectionGone(contact, conn);
-        },
-        failed: (e, during) => {
-          if (during === "next") core.error(e, `Cannot send to ${contact.name}`);
-        },
-        idle: () => {
-          contact.queueKeepalive();
-          link.wake();
-        },
-      },
-      { redialMs: core.timing.redialMs, idleMs: core.timing.keepaliveMs },
-    );
-    return link;
-  }
-
-  #startRequestLink(entry: OutboundEntry): void {
-    const core = this.#core;
-    if (core.requestLinks.has(entry.id)) return;
-    let written = false;
-    const link = new Link(
-      REQUEST_KEY_PREFIX + entry.id,
-      { host: `${entry.onion}.onion`, port: entry.port },
-      core.connector,
-      {
-        hasWork: () => !written,
-        next: () => Promise.resolve(written ? null : [entry.packet]),
-        written: () => (written = true),
-        connected: () => {},
-        disconnected: () => {},
-        failed: () => {},
-        idle: () => {},
-      },
-      { redialMs: core.timing.redialMs, idleMs: core.timing.keepaliveMs, closeWhenDone: true },
-    );
-    core.requestLinks.set(entry.id, link);
-    link.start();
-  }
-
   #checkOpen(): void {
     if (this.#core.closed || this.#closing !== null) {
       throw new PeerError("closed", "Cannot run the command: this peer is closed; start it again");
     }
-  }
-
-  #checkNameFree(name: string): void {
-    if (this.#core.namesInUse().has(name)) {
-      throw new PeerError(
-        "name_taken",
-        `The name ${name} is already used by another contact or request: pick another name`,
-      );
-    }
-  }
-
-  #unknown(name: string): PeerError {
-    return unknownName(name, this.#core.namesInUse());
-  }
-
-  #contact(name: string): Contact {
-    if (typeof name !== "string") {
-      throw new PeerError("unknown_peer", "Cannot find the contact: expected a name");
-    }
-    const contact = this.#core.contactNamed(name);
-    if (contact !== undefined) return contact;
-    const book = this.#core.requests;
-    if (book.outbound.some((r) => r.name === name)) {
-      throw new PeerError(
-        "not_established",
-        `${name} has not accepted your request yet: you can do this once they accept it`,
-      );
-    }
-    if (book.inbound.some((r) => r.name === name)) {
-      throw new PeerError(
-        "not_established",
-        `${name} is a request you received: accept it first (req-accept ${name})`,
-      );
-    }
-    throw this.#unknown(name);
-  }
-}
-
-function reportProgress(core: PeerCore, p: ConnectProgress): void {
-  const name = core.nameOfKey(p.contact);
-  if (name === undefined) return;
-  switch (p.type) {
-    case "attempt":
-      return core.emit({ event: "connection", name, state: "connecting", attempt: p.attempt });
-    case "connected":
-      return core.emit({ event: "connection", name, state: "connected", attempt: p.attempt });
-    case "failed":
-      return core.emit({
-        event: "connection",
-        name,
-        state: "failed",
-        attempt: p.attempt,
-        error: p.code,
-      });
-    case "disconnected":
-      return core.emit({ event: "connection", name, state: "disconnected", error: p.reason });
-    default:
-      return;
   }
 }
 

@@ -1,0 +1,53 @@
+/**
+ * Loading a peer's requests and conversations at open: every damaged file
+ * is reported (an `error` event naming its path, from the store) and left
+ * untouched, the others load. Leftovers of a crash between the two saves
+ * of an accepted request are reconciled: a request that already became a
+ * conversation is dropped.
+ *
+ * @module
+ */
+
+import { errorCode } from "../net/net_error.ts";
+import { describeError } from "../store/errors.ts";
+import type { PeerStore } from "../store/peer_store.ts";
+import { equalBytes } from "../crypto/bytes.ts";
+import {
+  conversationFromJson,
+  type ConversationRecord,
+  emptyRequests,
+  type RequestsBook,
+  requestsFromJson,
+} from "./records.ts";
+import type { EventSink } from "./types.ts";
+
+/** What {@linkcode loadState} found. */
+export interface LoadedState {
+  requests: RequestsBook;
+  records: ConversationRecord[];
+}
+
+/** Loads `requests.json` and every conversation of `store`. */
+export async function loadState(store: PeerStore, emit: EventSink): Promise<LoadedState> {
+  let requests = emptyRequests();
+  try {
+    requests = (await store.loadRequests(requestsFromJson)) ?? emptyRequests();
+  } catch (e) {
+    // later saves of requests.json are refused by the store with the same path: never overwritten
+    emit({ event: "error", code: errorCode(e), message: describeError(e) });
+  }
+  const loaded = await store.loadConversations((json) => conversationFromJson("", json));
+  const records: ConversationRecord[] = [];
+  for (const [fileId, record] of loaded.loaded) records.push({ ...record, fileId });
+  for (const failure of loaded.failed) {
+    emit({ event: "error", code: failure.code, message: failure.message });
+  }
+  const ids = new Set(records.map((r) => r.fileId));
+  requests.outbound = requests.outbound.filter((r) => !ids.has(r.id));
+  requests.inbound = requests.inbound.filter((r) =>
+    !records.some((c) =>
+      c.requestKey !== null && equalBytes(c.requestKey, r.state.requestPublicKey)
+    )
+  );
+  return { requests, records };
+}
