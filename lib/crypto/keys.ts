@@ -2,16 +2,17 @@
  * X25519 key pairs (RFC 7748) for every Diffie-Hellman key of unMessage:
  * identity, handshake, ratchet and request keys. Owns key generation from an
  * injected {@linkcode Rng}, the DH function with its low-order checks, and the
- * base64 text form of public keys that users exchange.
+ * base64 text form of public keys that users exchange. The ladder itself is
+ * x25519.ts (native when available, pure JavaScript otherwise).
  *
  * It knows nothing of what the keys are used for.
  *
  * @module
  */
 
-import { x25519 } from "@noble/curves/ed25519.js";
 import { CryptoError } from "../errors.ts";
 import { abytes, fromBase64, type Rng, toBase64, wipe } from "./bytes.ts";
+import { x25519PublicKey, x25519SharedSecret } from "./x25519.ts";
 
 /** Length of an X25519 secret key, public key and shared secret. */
 export const KEY_LENGTH = 32;
@@ -87,7 +88,7 @@ export function generateKeyPair(rng: Rng): KeyPair {
 export function keyPairFromSecret(secretKey: Uint8Array): KeyPair {
   abytes(secretKey, KEY_LENGTH, "secretKey");
   const copy = secretKey.slice();
-  return redact({ secretKey: copy, publicKey: x25519.getPublicKey(copy) });
+  return redact({ secretKey: copy, publicKey: x25519PublicKey(copy) });
 }
 
 /**
@@ -122,7 +123,7 @@ export function dh(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
   }
   let shared: Uint8Array;
   try {
-    shared = x25519.getSharedSecret(secretKey, publicKey);
+    shared = x25519SharedSecret(secretKey, publicKey);
   } catch {
     throw new CryptoError("bad_key", "Cannot use public key: shared secret is zero");
   }
