@@ -29,7 +29,7 @@ import type { OnionKey } from "./crypto/onion.ts";
 import type { BackoffOptions } from "./net/backoff.ts";
 import { DEFAULT_BACKOFF_MAX_MS } from "./net/backoff.ts";
 import { Connector, DEFAULT_MAX_ATTEMPTS } from "./net/connector.ts";
-import type { FramedConn } from "./net/framed_conn.ts";
+import type { FramedConn, NetLogger } from "./net/framed_conn.ts";
 import type { Transport } from "./net/transport.ts";
 import { newElementId } from "./protocol/elements.ts";
 import { acceptRequest as acceptHandshake, createRequest } from "./protocol/handshake.ts";
@@ -197,6 +197,16 @@ export class Peer {
     for (const entry of core.requests.outbound) startRequestLink(this.#core, entry);
     await Promise.resolve();
   }
+
+  /**
+   * A `NetLogger` for the listener and transport: their warnings (garbage
+   * or oversized frames, refused connections ...) become `warning` events.
+   */
+  readonly netLogger: NetLogger = (entry) => {
+    if (entry.level !== "warn" || this.#core.closed) return;
+    const detail = entry.message !== undefined ? `: ${entry.message}` : "";
+    this.#core.warn(entry.code ?? entry.event, `${entry.label} ${entry.event}${detail}`);
+  };
 
   /** Takes an inbound connection from the listener; its packets are identified and handled. */
   acceptConnection(conn: FramedConn): void {

@@ -73,7 +73,10 @@ export class TestPeer {
     this.listener = listen({
       onConnection: (conn) =>
         this.peer.acceptConnection(options.wrapInbound ? options.wrapInbound(conn) : conn),
-      logger: (entry) => this.netLog.push(entry),
+      logger: (entry) => {
+        this.netLog.push(entry);
+        this.peer.netLogger(entry);
+      },
       limits: { firstFrameTimeoutMs: 5_000 },
     });
     this.net.transport.setPort(this.host, this.listener.port);
