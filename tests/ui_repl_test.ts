@@ -325,3 +325,22 @@ Deno.test("two real peers chat, verify and authenticate through their REPLs", as
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("REPL shows tor's bootstrap as one redrawn bar, then the identity to copy", () => {
+  const term = new MemoryTerminal();
+  const repl = new Repl({ terminal: term });
+  repl.onEvent({ event: "bootstrap", progress: 10, summary: "Connecting to a relay" });
+  repl.onEvent({ event: "bootstrap", progress: 100, summary: "Done" });
+  repl.onEvent({ event: "ready", identity: IDENTITY });
+  assertEquals(
+    term.output.split("\r\n")[0],
+    `\r\x1b[KTor [${"#".repeat(2)}${"-".repeat(22)}]  10% Connecting to a relay` +
+      `\r\x1b[KTor [${"#".repeat(24)}]` + " 100% Done",
+  );
+  assert(term.output.includes(`\r\n${IDENTITY.address} ${IDENTITY.key}\r\n`));
+  const piped = new MemoryTerminal({ isTTY: false });
+  const quiet = new Repl({ terminal: piped });
+  quiet.onEvent({ event: "bootstrap", progress: 10, summary: "Connecting" });
+  quiet.onEvent({ event: "bootstrap", progress: 15, summary: "Connecting" });
+  assertEquals(piped.output.split("\n").length, 2, "one line per phase without a terminal");
+});
