@@ -1,29 +1,171 @@
 /**
  * unMessage: a serverless, peer-to-peer instant messenger over Tor onion
- * services. Entry point: parses flags and starts the chosen interface.
+ * services. Entry point: parses flags, picks the peer and the interface
+ * (the last ones used when none is given), starts the peer and runs the
+ * interface until it quits. Exit status: 0 done, 1 failure, 2 usage mistake.
+ *
+ * Compile-friendly: only static imports, nothing read from the source tree.
  *
  * @module
  */
 
 import denoJson from "./deno.json" with { type: "json" };
+import { CliUsageError, parseCli, torrcLines, usageText } from "./lib/app/cli_args.ts";
+import type { CliOptions } from "./lib/app/cli_args.ts";
+import { isUnmessageError } from "./lib/errors.ts";
+import { Peer } from "./lib/peer.ts";
+import { type RunningPeer, startPeer, type TorMode } from "./lib/runtime.ts";
+import { type InterfaceName, loadAppConfig, saveAppConfig } from "./lib/store/app_config.ts";
+import { resolveConfigRoot, validatePeerName } from "./lib/store/paths.ts";
+import { jsonEventSink, LineWriter, runJsonInterface } from "./lib/ui/json.ts";
+import { runInteractive } from "./lib/ui/interactive.ts";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
 
-const USAGE = `unMessage ${VERSION}: private, serverless instant messaging over Tor onion services
+/** Environment variable holding an encrypted peer's passphrase. */
+export const PASSPHRASE_ENV = "UNMESSAGE_PASSPHRASE";
 
-Usage:
-  unmessage --name <name>     start (or create) the peer <name>
-  unmessage                   relaunch the last interface and peer used
-  unmessage --help            show this help
-  unmessage --version         show the version
-`;
+/** Exit statuses. */
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+const encoder = new TextEncoder();
+
+async function writeAll(file: { write(p: Uint8Array): Promise<number> }, bytes: Uint8Array) {
+  for (let off = 0; off < bytes.length;) off += await file.write(bytes.subarray(off));
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+async function torMode(o: CliOptions): Promise<TorMode> {
+  if (o.direct !== undefined) return { mode: "direct", registryDir: o.direct };
+  if (o.controlPort !== undefined) {
+    return {
+      mode: "attach",
+      controlPort: o.controlPort,
+      ...(o.socksPort !== undefined ? { socksPort: o.socksPort } : {}),
+      ...(o.controlPassword !== undefined ? { password: o.controlPassword } : {}),
+    };
+  }
+  const extra = o.torrcExtra === undefined
+    ? undefined
+    : torrcLines(await Deno.readTextFile(o.torrcExtra));
+  return {
+    mode: "launch",
+    ...(o.torPath !== undefined ? { torPath: o.torPath } : {}),
+    ...(extra !== undefined ? { extraTorrc: extra } : {}),
+  };
+}
+
+/** Runs the machine interface for `name` until quit or end of input. */
+async function runJson(o: CliOptions, root: string, name: string): Promise<number> {
+  const writer = new LineWriter((bytes) => writeAll(Deno.stdout, bytes));
+  const events = jsonEventSink(writer);
+  const log = (m: string) => console.error(m);
+  let running: RunningPeer;
+  try {
+    const passphrase = Deno.env.get(PASSPHRASE_ENV);
+    running = await startPeer({
+      name,
+      configRoot: root,
+      tor: await torMode(o),
+      events,
+      open: (options) => Peer.open(options),
+      ...(passphrase ? { passphrase } : {}),
+      ...(o.port !== undefined ? { port: o.port } : {}),
+    });
+  } catch (e) {
+    const code = isUnmessageError(e) ? e.code : "start_failed";
+    await writer.send({ event: "error", code, message: `Cannot start ${name}: ${errorText(e)}` });
+    log(`unmessage: cannot start ${name}: ${errorText(e)}`);
+    return EXIT_FAILURE;
+  }
+  await remember(
+    root,
+    "json",
+    name,
+    (m) => events({ event: "warning", code: "config", message: m }),
+  );
+  const stop = async () => {
+    await running.stop();
+    await writer.flush();
+    Deno.exit(EXIT_OK);
+  };
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, () => void stop());
+  await runJsonInterface({ input: Deno.stdin.readable, writer, peer: running.peer, log });
+  await running.stop();
+  await writer.flush();
+  return EXIT_OK;
+}
+
+async function remember(root: string, ui: InterfaceName, name: string, warn: (m: string) => void) {
+  try {
+    await saveAppConfig(root, { lastInterface: ui, lastPeer: name });
+  } catch (e) {
+    warn(`Cannot remember the last peer used: ${errorText(e)}`);
+  }
+}
+
+/** Parses `argv` and runs; resolves with the exit status. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let o: CliOptions;
+  try {
+    o = parseCli(argv);
+  } catch (e) {
+    if (!(e instanceof CliUsageError)) throw e;
+    await writeAll(Deno.stderr, encoder.encode(`unmessage: ${e.message}\n\n${usageText(VERSION)}`));
+    return EXIT_USAGE;
+  }
+  if (o.help) {
+    await writeAll(Deno.stdout, encoder.encode(usageText(VERSION)));
+    return EXIT_OK;
+  }
+  if (o.version) {
+    await writeAll(Deno.stdout, encoder.encode(`unmessage ${VERSION}\n`));
+    return EXIT_OK;
+  }
+  let root: string;
+  let name: string;
+  let ui: InterfaceName;
+  try {
+    root = resolveConfigRoot({ configDir: o.configDir });
+    const last = o.name === undefined ? await loadAppConfig(root) : {};
+    const chosen = o.name ?? last.lastPeer;
+    if (chosen === undefined) {
+      throw new CliUsageError("No peer was used before: start one with --name <name>");
+    }
+    name = validatePeerName(chosen);
+    // `unmessage` alone relaunches the last interface; --json always means json.
+    ui = o.json ? "json" : o.name === undefined ? last.lastInterface ?? "cli" : "cli";
+  } catch (e) {
+    const usage = e instanceof CliUsageError || isUnmessageError(e, "bad_name");
+    await writeAll(Deno.stderr, encoder.encode(`unmessage: ${errorText(e)}\n`));
+    return usage ? EXIT_USAGE : EXIT_FAILURE;
+  }
+  if (ui === "json") return await runJson(o, root, name);
+  await remember(root, "cli", name, (m) => console.error(`unmessage: ${m}`));
+  const passphrase = Deno.env.get(PASSPHRASE_ENV);
+  return await runInteractive({
+    name,
+    configRoot: root,
+    start: async (events) =>
+      startPeer({
+        name,
+        configRoot: root,
+        tor: await torMode(o),
+        events,
+        open: (options) => Peer.open(options),
+        ...(passphrase ? { passphrase } : {}),
+        ...(o.port !== undefined ? { port: o.port } : {}),
+      }),
+  });
+}
 
 if (import.meta.main) {
-  const args = Deno.args;
-  if (args.includes("--version") || args.includes("-V")) {
-    console.log(`unmessage ${VERSION}`);
-  } else {
-    console.log(USAGE);
-  }
+  Deno.exit(await main(Deno.args));
 }

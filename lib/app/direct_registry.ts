@@ -24,9 +24,10 @@ function portFile(dir: string, host: string): string {
   return join(dir, `${host}.port`);
 }
 
-/** Writes (atomically) that `host` listens on 127.0.0.1:`port`. */
+/** Writes (atomically; `dir` created if missing) that `host` listens on 127.0.0.1:`port`. */
 export async function registerDirect(dir: string, host: string, port: number): Promise<void> {
   const path = portFile(dir, host);
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const temp = `${path}.${Deno.pid}.tmp`;
   await Deno.writeTextFile(temp, String(port));
   await Deno.rename(temp, path);
