@@ -10,7 +10,9 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 import { UnmessageError } from "../lib/errors.ts";
-import type { ConversationInfo, RequestInfo } from "../lib/peer/types.ts";
+import type { ConversationInfo, PeerEvent, RequestInfo } from "../lib/peer/types.ts";
+import { Peer } from "../lib/peer.ts";
+import { type RunningPeer, startPeer } from "../lib/runtime.ts";
 import {
   type CommandPeer,
   COMMANDS,
@@ -280,4 +282,90 @@ Deno.test("LineWriter never interleaves and survives a broken output", async () 
   await writer.send({ i: 4 });
   await writer.send({ i: 5 });
   assertEquals(out.length, 3);
+});
+
+// --- Two real peers in direct mode on loopback, driven through JSON lines ---
+
+/** Bound on each awaited event in the direct-mode test. */
+const EVENT_WAIT_MS = 10_000;
+
+async function waitFor(events: PeerEvent[], pred: (e: PeerEvent) => boolean, what: string) {
+  const end = Date.now() + EVENT_WAIT_MS;
+  for (;;) {
+    const e = events.find(pred);
+    if (e) return e;
+    if (Date.now() > end) {
+      throw new Error(`No ${what} within ${EVENT_WAIT_MS} ms: ${JSON.stringify(events)}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+Deno.test("JSON commands drive two real peers in direct mode: request, messages, errors", async () => {
+  const dir = await Deno.makeTempDir();
+  const started: RunningPeer[] = [];
+  try {
+    const start = async (name: string) => {
+      const events: PeerEvent[] = [];
+      const running = await startPeer({
+        name,
+        configRoot: dir,
+        tor: { mode: "direct", registryDir: `${dir}/registry` },
+        events: (e) => events.push(e),
+        open: (o) => Peer.open(o),
+      });
+      started.push(running);
+      let id = 0;
+      const call = async (cmd: string, ...args: string[]) =>
+        (await handleLine(JSON.stringify({ id: ++id, cmd, args }), running.peer)).line;
+      return { running, events, call };
+    };
+    const alice = await start("alice");
+    const bob = await start("bob");
+    assert(alice.events.some((e) => e.event === "ready"));
+    const id = (await alice.call("identity")).result as { address: string; key: string };
+
+    // mistakes come back as typed error replies
+    const code = (r: Record<string, unknown>) => (r.error as { code: string } | undefined)?.code;
+    const badChecksum = id.address.replace(/@(.)/, (_, c) => `@${c === "a" ? "b" : "a"}`);
+    assertEquals((await bob.call("req-send", badChecksum, id.key)).ok, false);
+    assertEquals(code(await bob.call("req-send", id.address)), "usage");
+    assertEquals(code(await bob.call("msg", "alice", "hi")) !== undefined, true);
+
+    assertEquals((await bob.call("req-send", id.address, id.key)).ok, true);
+    const out = (await bob.call("reqs-out")).result as { requests: { name: string }[] };
+    assertEquals(out.requests.map((r) => r.name), ["alice"]);
+    await waitFor(alice.events, (e) => e.event === "request-received", "request at alice");
+    const inbound = (await alice.call("reqs-in")).result as { requests: { name: string }[] };
+    assertEquals(inbound.requests.map((r) => r.name), ["bob"]);
+    const accepted = await alice.call("req-accept", "bob", "robert");
+    assertEquals(accepted.ok, true, JSON.stringify(accepted));
+    const sent = await alice.call("msg", "robert", "hello", "bob");
+    const msgId = (sent.result as { id: string }).id;
+    const got = await waitFor(bob.events, (e) => e.event === "message", "message at bob");
+    assertEquals(got.event === "message" && got.text, "hello bob");
+    await waitFor(alice.events, (e) => e.event === "delivered" && e.id === msgId, "delivery ack");
+    await bob.call("msg", "alice", "multi\nline");
+    const back = await waitFor(alice.events, (e) => e.event === "message", "message at alice");
+    assertEquals(back.event === "message" && [back.name, back.text], ["robert", "multi\nline"]);
+    const convs = (await alice.call("convs")).result as {
+      conversations: { name: string; level: string }[];
+    };
+    assertEquals(convs.conversations.map((c) => [c.name, c.level]), [["robert", "unverified"]]);
+    const bobKey = ((await bob.call("key")).result as { key: string }).key;
+    assertEquals((await alice.call("verify", "robert", id.key)).result, {
+      name: "robert",
+      verified: false,
+    });
+    assertEquals((await alice.call("verify", "robert", bobKey)).result, {
+      name: "robert",
+      verified: true,
+    });
+    assertEquals(code(await alice.call("delete", "nobody")) !== undefined, true);
+    assertEquals((await alice.call("delete", "robert")).ok, true);
+    assertEquals(((await alice.call("convs")).result as { conversations: [] }).conversations, []);
+  } finally {
+    for (const r of started) await r.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
