@@ -10,8 +10,11 @@ import { concatBytes, toHex } from "../lib/crypto/bytes.ts";
 import { generateKeyPair } from "../lib/crypto/keys.ts";
 import { CryptoError, ProtocolError } from "../lib/errors.ts";
 import {
+  computeHsub,
   HEADER_LENGTH,
+  hsubMatches,
   identifyPacket,
+  MAX_CACHED_RECEIVERS,
   openRegular,
   openReply,
   openRequest,
@@ -58,7 +61,12 @@ function independentPacket(
   const padded = new Uint8Array(total - overhead);
   new DataView(padded.buffer).setUint32(0, payload.length);
   padded.set(payload, 4);
-  const hsub = hmac(sha256, kdf(secret, `packet/${kind}/hsub`), concatBytes(iv, receiver));
+  // K_r binds the receiver's key into the tag key; the HMAC input is the IV
+  const tagKey = kdf(
+    concatBytes(kdf(secret, `packet/${kind}/hsub`), receiver),
+    "packet/hsub/receiver",
+  );
+  const hsub = hmac(sha256, tagKey, iv);
   const header = concatBytes(new Uint8Array([1]), iv, hsub, cleartextKey);
   const ct = xchacha20poly1305(
     kdf(secret, `packet/${kind}/encrypt`),
@@ -140,6 +148,25 @@ Deno.test("sealRequest() and sealReply() match independent constructions and pin
     independentPacket("reply", srk, replyIv, requestPublic, empty, alicePair.publicKey, payload),
   );
   assertEquals(toHex(sha256(reply)), KAT.replyDigest);
+});
+
+Deno.test("hSub tags stay right when one key serves more receivers than MAX_CACHED_RECEIVERS", () => {
+  const keys = regularKeys(conversationId);
+  const r = seededRng("many receivers");
+  const receivers = Array.from(
+    { length: 3 * MAX_CACHED_RECEIVERS },
+    () => generateKeyPair(r).publicKey,
+  );
+  const iv = r(24);
+  const tags = receivers.map((receiver) => computeHsub(keys.hsub, iv, receiver));
+  for (let i = receivers.length - 1; i >= 0; i--) {
+    const packet = concatBytes(new Uint8Array([1]), iv, tags[i]!);
+    assert(hsubMatches(packet, keys.hsub, receivers[i]!));
+    assert(!hsubMatches(packet, keys.hsub, receivers[(i + 1) % receivers.length]!));
+    // the same tag computed without the cache
+    assertEquals(computeHsub(keys.hsub, iv, receivers[i]!, false), tags[i]!);
+  }
+  assertEquals(new Set(tags.map(toHex)).size, receivers.length);
 });
 
 Deno.test("regular packets round-trip and only take bucket lengths", () => {
@@ -360,14 +387,16 @@ Deno.test("tampering any byte of any packet kind gives null or a typed error", (
   }
 });
 
-// pinned from the first run; the independent constructions above vouch for them
+// recomputed for the receiver-bound hSub key (K_r) by a standalone script
+// on the noble primitives only; the independent constructions above vouch
+// for them
 const KAT = {
   regularHeader:
-    "01be8f02df2ee93e304abad2db3aa903a1394459de15596ba68008f4309f923360424316109b8fa62a0af107354fb25a42a83cfbba9909b04e",
-  regularDigest: "d0221047d96eb916ebdebaff08b383c07712e0340bcb72a1d8f727517a293b08",
+    "01be8f02df2ee93e304abad2db3aa903a1394459de15596ba6c26d380bceac5cc3ba459c419f997353e76f489a855dc995a129dc8e1a8fbe4d",
+  regularDigest: "311b7a526a5db21707abbb3ab332317a7963092c61ce53cf346f52e6f1f6f445",
   requestHeader:
-    "01341d6bfed6d07fcf3033abf8af1c01836eea568c4828a2af1daee51cd03e07169a8a466127cba7f8f473a286b467e84158370d1b1a26db362e32f649217856632c5ebda7fed24e2e1fa19230e6c3b1d43b658214c83f931d",
+    "01341d6bfed6d07fcf3033abf8af1c01836eea568c4828a2af98985b1b4967e278b9b01edc6a7f7977abb313ad76ba46485a86a7ae2a933ae42e32f649217856632c5ebda7fed24e2e1fa19230e6c3b1d43b658214c83f931d",
   sharedRequestKey: "d5e9b381b9ac9ccac9e6daeaad9724e03f47d2a3e964e4341197346fd6ad4e1a",
-  requestDigest: "60429b5339f9ea9075178e52064322796cb82c5affac836a7b3d91e1aba91e8a",
-  replyDigest: "6fa6cefa7b7e3d0b3cc1137e030c0f2b8f3f4a3088b24f790eac0bc76349d234",
+  requestDigest: "854339adf936bd6259951409a76c72012306e0e99ca4fa96c8f2fc9dac779958",
+  replyDigest: "b4ad25570323fd48934fdf864dad31a34cee8c95d0e494405fc7c38f34823aeb",
 };

@@ -7,9 +7,22 @@
  * offset  size  field
  * 0       1     version   PACKET_VERSION (1)
  * 1       24    IV        random; also the XChaCha20-Poly1305 nonce
- * 25      32    hSub      HMAC-SHA256(deriveKey(K, "<kind>/hsub"), IV ‖ receiver identity public key)
+ * 25      32    hSub      HMAC-SHA256(K_r, IV)
  * 57      ...   body      kind-specific, see packet_request.ts, packet_reply.ts, packet_regular.ts
+ *
+ * K_h = deriveKey(K, "packet/<kind>/hsub")        K: the kind's secret
+ * K_r = deriveKey(K_h ‖ receiver identity public key, "packet/hsub/receiver")
  * ```
+ *
+ * The seed's hSub is a keyed hash of the IV and the receiver's identity
+ * public key. Here the receiver's key is bound through the HMAC key rather
+ * than its input: a packet to Bob and one to Alice under the same K never
+ * share a tag key, so Alice still tells her own packets from Bob's, and the
+ * HMAC input is the IV alone (24 bytes, one SHA-256 block with its padding).
+ * A receiver keeps the SHA-256 states of each K_r's padded key blocks (the
+ * HMAC midstates, hmac_midstate.ts) and then tries one candidate in two
+ * compressions, which makes finding a packet among 10,000 conversations take
+ * a few milliseconds. Nothing about the conversation is in the clear.
  *
  * The total length of every packet is one of PADDING_BUCKETS (padding.ts).
  * The version byte is the only cleartext that is not random-looking; it is
@@ -20,8 +33,15 @@
  */
 
 import { AEAD_NONCE_LENGTH, AEAD_TAG_LENGTH } from "../crypto/aead.ts";
-import { abytes, concatBytes, equalBytes } from "../crypto/bytes.ts";
-import { deriveKey, hmacSha256 } from "../crypto/kdf.ts";
+import { abytes, concatBytes, toHex } from "../crypto/bytes.ts";
+import {
+  hmacMidstate,
+  hmacOneBlock,
+  hmacOneBlockMatches,
+  oneBlockSchedule,
+  tagWords,
+} from "../crypto/hmac_midstate.ts";
+import { deriveKey } from "../crypto/kdf.ts";
 import { ProtocolError } from "../errors.ts";
 import { isBucketLength } from "./padding.ts";
 
@@ -58,7 +78,15 @@ export const LABELS = {
   replyEncrypt: "packet/reply/encrypt",
   regularHsub: "packet/regular/hsub",
   regularEncrypt: "packet/regular/encrypt",
+  hsubReceiver: "packet/hsub/receiver",
 } as const;
+
+/**
+ * Most receiver keys whose hSub midstates are cached per hSub key: a
+ * conversation's tags go to one of its two parties, so 4 leaves room while
+ * bounding what a caller passing many receivers can make us keep.
+ */
+export const MAX_CACHED_RECEIVERS = 4;
 
 /** Bytes a regular packet adds around its padded payload. */
 export const REGULAR_OVERHEAD = HEADER_LENGTH + AEAD_TAG_LENGTH;
@@ -86,23 +114,108 @@ export function packetKeys(
   return { hsub: deriveKey(secret, hsubLabel), encrypt: deriveKey(secret, encryptLabel) };
 }
 
-/** hSub = HMAC-SHA256(hsubKey, IV ‖ receiver identity public key) (seed: hSub). */
+/** The HMAC midstates of K_r = deriveKey(K_h ‖ receiver, ...) (hmac_midstate.ts). */
+function receiverMidstate(hsubKey: Uint8Array, receiverKey: Uint8Array): Int32Array {
+  abytes(hsubKey, undefined, "hsubKey");
+  abytes(receiverKey, PUBLIC_KEY_LENGTH, "receiverKey");
+  const ikm = concatBytes(hsubKey, receiverKey);
+  const key = deriveKey(ikm, LABELS.hsubReceiver);
+  const midstate = hmacMidstate(key);
+  ikm.fill(0);
+  key.fill(0);
+  return midstate;
+}
+
+/**
+ * Midstates by hSub key (by the identity of the array: PacketKeys are
+ * derived once per conversation and kept by the caller), then by receiver
+ * key in hex. Weak: an entry goes with its hSub key.
+ */
+const midstateCache = new WeakMap<Uint8Array, Map<string, Int32Array>>();
+
+function cachedMidstate(
+  hsubKey: Uint8Array,
+  receiverKey: Uint8Array,
+  receiverHex: string,
+): Int32Array {
+  let byReceiver = midstateCache.get(hsubKey);
+  if (byReceiver === undefined) {
+    byReceiver = new Map();
+    midstateCache.set(hsubKey, byReceiver);
+  }
+  let midstate = byReceiver.get(receiverHex);
+  if (midstate === undefined) {
+    midstate = receiverMidstate(hsubKey, receiverKey);
+    if (byReceiver.size >= MAX_CACHED_RECEIVERS) byReceiver.clear();
+    byReceiver.set(receiverHex, midstate);
+  }
+  return midstate;
+}
+
+/**
+ * hSub = HMAC-SHA256(K_r, IV) with K_r bound to the receiver (module
+ * header; seed: hSub). With `cache` (default) the key's midstates are kept
+ * for the next packet under the same `hsubKey` array; one-shot keys (the
+ * request's) pass false so nothing of them outlives the call.
+ */
 export function computeHsub(
   hsubKey: Uint8Array,
   iv: Uint8Array,
   receiverKey: Uint8Array,
+  cache = true,
 ): Uint8Array {
-  return hmacSha256(hsubKey, concatBytes(iv, receiverKey));
+  abytes(iv, IV_LENGTH, "iv");
+  const midstate = cache
+    ? cachedMidstate(hsubKey, receiverKey, toHex(receiverKey))
+    : receiverMidstate(hsubKey, receiverKey);
+  const hsub = hmacOneBlock(midstate, oneBlockSchedule(iv));
+  if (!cache) midstate.fill(0);
+  return hsub;
 }
 
-/** Constant-time check of the packet's hSub against the expected tag. */
+/**
+ * A received packet prepared for trying many hSub keys: the IV's message
+ * schedule and the tag's words are computed once (hmac_midstate.ts).
+ */
+export interface HsubProbe {
+  readonly receiverKey: Uint8Array;
+  readonly receiverHex: string;
+  readonly schedule: Int32Array;
+  readonly expected: Int32Array;
+}
+
+/** Prepares `packet` (already checked) for {@linkcode probeMatches} addressed to `receiverKey`. */
+export function hsubProbe(packet: Uint8Array, receiverKey: Uint8Array): HsubProbe {
+  abytes(receiverKey, PUBLIC_KEY_LENGTH, "receiverKey");
+  return {
+    receiverKey,
+    receiverHex: toHex(receiverKey),
+    schedule: oneBlockSchedule(ivOf(packet)),
+    expected: tagWords(packet.subarray(HSUB_OFFSET, HEADER_LENGTH)),
+  };
+}
+
+/**
+ * Whether the probed packet's hSub is the one of `hsubKey`; constant time
+ * in the tag, no allocation once the midstates are cached.
+ */
+export function probeMatches(probe: HsubProbe, hsubKey: Uint8Array, cache = true): boolean {
+  const midstate = cache
+    ? cachedMidstate(hsubKey, probe.receiverKey, probe.receiverHex)
+    : receiverMidstate(hsubKey, probe.receiverKey);
+  const match = hmacOneBlockMatches(midstate, probe.schedule, probe.expected);
+  if (!cache) midstate.fill(0);
+  return match;
+}
+
+/** Constant-time check of the packet's hSub (see {@linkcode computeHsub} for `cache`). */
 export function hsubMatches(
   packet: Uint8Array,
   hsubKey: Uint8Array,
   receiverKey: Uint8Array,
+  cache = true,
 ): boolean {
-  const expected = computeHsub(hsubKey, ivOf(packet), receiverKey);
-  return equalBytes(expected, packet.subarray(HSUB_OFFSET, HEADER_LENGTH));
+  return probeMatches(hsubProbe(packet, receiverKey), hsubKey, cache);
 }
 
 /** The IV of a checked packet (a view, not a copy). */

@@ -9,11 +9,12 @@
  * offset  size     field
  * 0       1        version  1
  * 1       24       IV       random, the AEAD nonce
- * 25      32       hSub     HMAC-SHA256(K_h, IV ‖ receiver identity public key)
+ * 25      32       hSub     HMAC-SHA256(K_r, IV)
  * 57      len-73   ciphertext of pad(payload, 73) under K_e
  * len-16  16       Poly1305 tag
  *
  * K_h = deriveKey(conversation ID, "packet/regular/hsub")
+ * K_r = deriveKey(K_h ‖ receiver identity public key, "packet/hsub/receiver")
  * K_e = deriveKey(conversation ID, "packet/regular/encrypt")
  * AD  = bytes 0..57 ‖ receiver identity public key
  * ```

@@ -10,12 +10,13 @@
  * offset  size      field
  * 0       1         version  1
  * 1       24        IV       random, the AEAD nonce
- * 25      32        hSub     HMAC-SHA256(K_h, IV ‖ Bob's identity public key)
+ * 25      32        hSub     HMAC-SHA256(K_r, IV)
  * 57      32        Alice's encrypted handshake public key  ┐ one XChaCha20-Poly1305
  * 89      len-105   encrypted pad(payload, 105)             │ ciphertext under K_e
  * len-16  16        Poly1305 tag                            ┘
  *
  * K_h = deriveKey(shared request key, "packet/reply/hsub")
+ * K_r = deriveKey(K_h ‖ Bob's identity public key, "packet/hsub/receiver")
  * K_e = deriveKey(shared request key, "packet/reply/encrypt")
  * AD  = bytes 0..57 ‖ Bob's identity public key
  * ```

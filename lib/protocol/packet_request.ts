@@ -11,7 +11,7 @@
  * offset  size      field
  * 0       1         version  1
  * 1       24        IV       random, the AEAD nonce
- * 25      32        hSub     HMAC-SHA256(K_h, IV ‖ Alice's identity public key)
+ * 25      32        hSub     HMAC-SHA256(K_r, IV)
  * 57      32        Bob's request public key (X25519)
  * 89      len-105   ciphertext of pad(handshake, 105) under K_e
  * len-16  16        Poly1305 tag
@@ -19,6 +19,7 @@
  * S   = deriveKey(X25519(request secret, Alice identity public)
  *                 ‖ request public key ‖ Alice identity public, "packet/request/shared-key")
  * K_h = deriveKey(S, "packet/request/hsub")
+ * K_r = deriveKey(K_h ‖ Alice's identity public key, "packet/hsub/receiver")
  * K_e = deriveKey(S, "packet/request/encrypt")
  * AD  = bytes 0..89 ‖ Alice's identity public key
  * ```
@@ -121,7 +122,7 @@ export function sealRequest(options: SealRequestOptions): SealedRequest {
   const packet = writeHeader(
     padded.length + REQUEST_OVERHEAD,
     iv,
-    computeHsub(keys.hsub, iv, receiverIdentityKey),
+    computeHsub(keys.hsub, iv, receiverIdentityKey, false),
     requestKey.publicKey,
   );
   const ad = associatedData(packet, BODY_OFFSET, receiverIdentityKey);
@@ -160,7 +161,7 @@ export function openRequest(packet: Uint8Array, ownIdentity: KeyPair): OpenedReq
   let opened = false;
   try {
     // seed "Identifying conversations": the IV hash decides before any decryption
-    if (!hsubMatches(packet, keys.hsub, ownIdentity.publicKey)) return null;
+    if (!hsubMatches(packet, keys.hsub, ownIdentity.publicKey, false)) return null;
     const ad = associatedData(packet, BODY_OFFSET, ownIdentity.publicKey);
     const padded = open(keys.encrypt, ivOf(packet), packet.subarray(BODY_OFFSET), ad);
     const handshake = unpad(padded, REQUEST_OVERHEAD);

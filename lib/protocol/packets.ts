@@ -15,7 +15,7 @@
  */
 
 import type { KeyPair } from "../crypto/keys.ts";
-import { checkPacket, type PacketKeys } from "./packet_common.ts";
+import { checkPacket, hsubProbe, type PacketKeys, probeMatches } from "./packet_common.ts";
 import { openRegularWithKeys, regularKeys } from "./packet_regular.ts";
 import { openReplyWithKeys, replyKeys } from "./packet_reply.ts";
 import { type OpenedRequest, openRequest } from "./packet_request.ts";
@@ -78,13 +78,18 @@ export function identifyPacket<C extends ConversationCandidate, R extends Pendin
 ): IdentifiedPacket<C, R> | null {
   checkPacket(packet);
   const own = candidates.ownIdentity.publicKey;
+  // the IV's schedule and the tag's words once; then two SHA-256
+  // compressions per candidate (packet_common.ts)
+  const probe = hsubProbe(packet, own);
   for (const conversation of candidates.conversations) {
     const keys = conversation.keys ?? regularKeys(conversation.conversationId);
+    if (!probeMatches(probe, keys.hsub)) continue;
     const payload = openRegularWithKeys(packet, keys, own);
     if (payload !== null) return { kind: "regular", conversation, payload };
   }
   for (const request of candidates.pendingRequests) {
     const keys = request.keys ?? replyKeys(request.sharedRequestKey);
+    if (!probeMatches(probe, keys.hsub)) continue;
     const reply = openReplyWithKeys(packet, keys, own);
     if (reply !== null) return { kind: "reply", request, ...reply };
   }
