@@ -20,7 +20,17 @@
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { UnmessageError } from "../lib/errors.ts";
+import {
+  consensusGap,
+  freePorts,
+  openControl,
+  removeDir,
+  runTool,
+  signal,
+  TornetError,
+} from "./_tornet_io.ts";
+
+export { openControl, type TornetControl, TornetError } from "./_tornet_io.ts";
 
 /** Directory authorities (with the relays, at least 4 nodes are needed). */
 const AUTHORITIES = 3;
@@ -30,33 +40,14 @@ const RELAYS = 2;
 const START_TIMEOUT_MS = 90_000;
 /** Interval between readiness polls. */
 const POLL_MS = 250;
-/** Bound on one helper tool run (key generation, fingerprint). */
-const TOOL_TIMEOUT_MS = 30_000;
 /** Time a tor gets to exit after SIGTERM before SIGKILL. */
 const TERM_GRACE_MS = 5_000;
 /** Time to wait for the exit after SIGKILL. */
 const KILL_WAIT_MS = 5_000;
-/** Bound on one control-port command. */
-const CONTROL_TIMEOUT_MS = 10_000;
-/** Bound on one directory fetch. */
-const DIR_FETCH_TIMEOUT_MS = 3_000;
 /** Lines of a node's log quoted in an error. */
 const LOG_TAIL_LINES = 12;
 /** Attempts when a port picked as free was taken before tor bound it. */
 const START_ATTEMPTS = 3;
-
-/** Failure to start or drive the private network. */
-export class TornetError extends UnmessageError {
-  /** PIDs of every tor this start spawned (all ended when it throws). */
-  pids: number[] = [];
-  /** The node that failed, when one did. */
-  readonly node: string | undefined;
-
-  constructor(code: string, message: string, node?: string, options?: ErrorOptions) {
-    super(code, message, options);
-    this.node = node;
-  }
-}
 
 /** One client tor of the network. */
 export interface TornetClient {
@@ -133,6 +124,7 @@ export async function startTornet(options: TornetOptions): Promise<Tornet> {
       let stopping: Promise<void> | undefined;
       const stop = () => stopping ??= net.stop().then(() => ownDir ? removeDir(dir) : undefined);
       net.onFatal = stop;
+      net.ownDir = ownDir ? dir : undefined;
       return { clients, pids, dir, startMs, stop };
     } catch (e) {
       pids.push(...net.pids());
@@ -157,11 +149,10 @@ export async function startTornet(options: TornetOptions): Promise<Tornet> {
 /** One attempt at a network, with the nodes it spawned. */
 class Network {
   readonly nodes: TorNode[] = [];
+  /** Full teardown (tors and directory), set once the start succeeded. */
   onFatal: (() => Promise<void>) | undefined;
-  readonly #unload = () => this.#killSync();
-  readonly #sigint = () => {
-    (this.onFatal ?? (() => this.stop()))().finally(() => Deno.exit(130));
-  };
+  /** The root directory to remove on unload, when we created it. */
+  ownDir: string | undefined;
   #stopping: Promise<void> | undefined;
 
   constructor(
@@ -175,8 +166,7 @@ class Network {
   }
 
   async start(): Promise<TornetClient[]> {
-    globalThis.addEventListener("unload", this.#unload);
-    Deno.addSignalListener("SIGINT", this.#sigint);
+    track(this);
     const t0 = performance.now();
     const log = (m: string) => this.opts.log?.(`${m} (+${Math.round(performance.now() - t0)} ms)`);
     await Deno.mkdir(this.dir, { recursive: true });
@@ -400,15 +390,48 @@ class Network {
       for (const n of live()) signal(n.child!, "SIGKILL");
       await waitAll(live(), KILL_WAIT_MS);
       await Promise.all(this.nodes.map((n) => n.done));
-      globalThis.removeEventListener("unload", this.#unload);
-      Deno.removeSignalListener("SIGINT", this.#sigint);
+      untrack(this);
     })();
   }
 
   /** Last resort on unload: no awaiting possible, so SIGKILL by PID. */
-  #killSync(): void {
+  killSync(): void {
     for (const n of this.nodes) if (n.child && n.exited === undefined) signal(n.child, "SIGKILL");
+    if (this.ownDir === undefined) return;
+    try {
+      Deno.removeSync(this.ownDir, { recursive: true });
+    } catch {
+      // a tor may still be writing: __OwningControllerProcess ends it
+    }
   }
+}
+
+/** Networks of this process that are not yet stopped. */
+const live = new Set<Network>();
+
+/** On Ctrl-C: tear every live network down, then exit as SIGINT would. */
+function onSigint(): void {
+  const all = [...live].map((n) => (n.onFatal ?? (() => n.stop()))());
+  Promise.allSettled(all).finally(() => Deno.exit(130));
+}
+
+/** On exit without stop(): kill by PID synchronously. */
+function onUnload(): void {
+  for (const n of live) n.killSync();
+}
+
+function track(net: Network): void {
+  if (live.size === 0) {
+    globalThis.addEventListener("unload", onUnload);
+    Deno.addSignalListener("SIGINT", onSigint);
+  }
+  live.add(net);
+}
+
+function untrack(net: Network): void {
+  if (!live.delete(net) || live.size > 0) return;
+  globalThis.removeEventListener("unload", onUnload);
+  Deno.removeSignalListener("SIGINT", onSigint);
 }
 
 function commonTorrc(resolv: string, dirLines: string[]): string[] {
@@ -434,160 +457,6 @@ function commonTorrc(resolv: string, dirLines: string[]): string[] {
   ];
 }
 
-/** Why an authority's consensus is not usable yet ("" when it is). */
-async function consensusGap(dirPort: number, routers: number): Promise<string> {
-  const base = `http://127.0.0.1:${dirPort}`;
-  const get = async (path: string) => {
-    // tor answers Accept-Encoding deflate with a body fetch does not decode
-    const res = await fetch(base + path, {
-      headers: { "accept-encoding": "identity" },
-      signal: AbortSignal.timeout(DIR_FETCH_TIMEOUT_MS),
-    });
-    const text = await res.text();
-    return res.ok ? text : undefined;
-  };
-  try {
-    const consensus = await get("/tor/status-vote/current/consensus-microdesc");
-    if (consensus === undefined) return "no consensus yet";
-    const listed = consensus.match(/^r /gm)?.length ?? 0;
-    const digests = [...consensus.matchAll(/^m (\S+)$/gm)].map((m) => m[1]!);
-    if (listed < routers || digests.length < routers) return `${listed} of ${routers} relays`;
-    // dir-spec: /tor/micro/d/<D> with D the "-"-joined base64 digests
-    const micro = await get(`/tor/micro/d/${digests.join("-")}`);
-    const served = micro?.match(/^onion-key/gm)?.length ?? 0;
-    return served < digests.length ? `${served} of ${digests.length} microdescriptors` : "";
-  } catch (e) {
-    return `directory fetch failed: ${e instanceof Error ? e.message : String(e)}`;
-  }
-}
-
-/** A minimal control-port connection (cookie auth, one command at a time). */
-export interface TornetControl {
-  /** Sends one command; resolves to the reply lines (status stripped). */
-  command(line: string): Promise<string[]>;
-  close(): void;
-}
-
-/** Connects to a control port on 127.0.0.1 and authenticates with the cookie. */
-export async function openControl(port: number, cookiePath: string): Promise<TornetControl> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const decoder = new TextDecoder();
-  let buffered = "";
-  const readLine = async (): Promise<string> => {
-    for (;;) {
-      const i = buffered.indexOf("\r\n");
-      if (i >= 0) {
-        const line = buffered.slice(0, i);
-        buffered = buffered.slice(i + 2);
-        return line;
-      }
-      const buf = new Uint8Array(4096);
-      const n = await conn.read(buf);
-      if (n === null) throw new TornetError("tornet_control", "Tor closed the control connection");
-      buffered += decoder.decode(buf.subarray(0, n));
-    }
-  };
-  // control-spec §2.3: "250-" mid lines, "250+" data until ".", "250 " ends
-  const reply = async (): Promise<string[]> => {
-    const lines: string[] = [];
-    for (;;) {
-      const line = await readLine();
-      const sep = line[3];
-      if (sep === "+") {
-        lines.push(line.slice(4));
-        for (let d = await readLine(); d !== "."; d = await readLine()) lines.push(d);
-      } else {
-        lines.push(line.slice(4));
-      }
-      if (sep === " ") {
-        if (!line.startsWith("2")) throw new TornetError("tornet_control", `Tor replied: ${line}`);
-        return lines;
-      }
-    }
-  };
-  const command = async (line: string): Promise<string[]> => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        conn.close();
-        reject(new TornetError("tornet_control", `No control reply to ${line.split(" ")[0]}`));
-      }, CONTROL_TIMEOUT_MS);
-    });
-    try {
-      await conn.write(new TextEncoder().encode(line + "\r\n"));
-      return await Promise.race([reply(), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-  try {
-    const cookie = await Deno.readFile(cookiePath);
-    const hex = Array.from(cookie, (b) => b.toString(16).padStart(2, "0")).join("");
-    await command(`AUTHENTICATE ${hex}`);
-  } catch (e) {
-    try {
-      conn.close();
-    } catch { /* closed by the timeout */ }
-    throw e;
-  }
-  return {
-    command,
-    close: () => {
-      try {
-        conn.close();
-      } catch { /* already closed */ }
-    },
-  };
-}
-
-/** Ports that were free on 127.0.0.1 a moment ago (all held until all found). */
-function freePorts(count: number): number[] {
-  const listeners = Array.from(
-    { length: count },
-    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-  );
-  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
-  for (const l of listeners) l.close();
-  return ports;
-}
-
-/** Runs a short helper tool with an empty stdin line, bounded in time. */
-async function runTool(
-  cmd: string,
-  args: string[],
-  node: string,
-  deadline: number,
-): Promise<string> {
-  const child = new Deno.Command(cmd, { args, stdin: "piped", stdout: "piped", stderr: "piped" })
-    .spawn();
-  const ms = Math.max(0, Math.min(TOOL_TIMEOUT_MS, deadline - performance.now()));
-  const timer = setTimeout(() => signal(child, "SIGKILL"), ms);
-  try {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode("\n")).catch(() => {}); // empty passphrase
-    await writer.close().catch(() => {});
-    const out = await child.output();
-    const text = new TextDecoder().decode(out.stdout);
-    if (!out.success) {
-      const tail = out.signal !== null
-        ? "stopped at the deadline"
-        : new TextDecoder().decode(out.stderr).trim() || text.trim();
-      throw new TornetError("tornet_tool_failed", `${cmd} failed for ${node}: ${tail}`, node);
-    }
-    return text;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function signal(child: Deno.ChildProcess, sig: Deno.Signal): void {
-  try {
-    child.kill(sig);
-  } catch {
-    // already exited
-  }
-}
-
 async function waitAll(nodes: TorNode[], ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const limit = new Promise((r) => (timer = setTimeout(r, ms)));
@@ -599,12 +468,6 @@ async function logTail(n: TorNode): Promise<string> {
   const read = (path: string) => Deno.readTextFile(path).catch(() => "");
   const text = (await read(n.earlyLogPath)) + (await read(n.logPath)) || "(no log)";
   return text.trimEnd().split("\n").slice(-LOG_TAIL_LINES).join("\n");
-}
-
-async function removeDir(dir: string): Promise<void> {
-  await Deno.remove(dir, { recursive: true }).catch((e) => {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  });
 }
 
 if (import.meta.main) {

@@ -1,0 +1,191 @@
+/**
+ * Private helpers of `tornet.ts`: its error type, a minimal control-port
+ * connection (cookie auth, one command at a time; the real client lives in
+ * `lib/tor/control.ts`), the directory check that gates the clients' start,
+ * free-port picking and bounded helper-tool runs. Everything talks to
+ * 127.0.0.1 only.
+ *
+ * @module
+ */
+
+import { UnmessageError } from "../lib/errors.ts";
+
+/** Bound on one helper tool run (key generation, fingerprint). */
+const TOOL_TIMEOUT_MS = 30_000;
+/** Bound on one control-port command. */
+const CONTROL_TIMEOUT_MS = 10_000;
+/** Bound on one directory fetch. */
+const DIR_FETCH_TIMEOUT_MS = 3_000;
+
+/** Failure to start or drive the private network. */
+export class TornetError extends UnmessageError {
+  /** PIDs of every tor this start spawned (all ended when it throws). */
+  pids: number[] = [];
+  /** The node that failed, when one did. */
+  readonly node: string | undefined;
+
+  constructor(code: string, message: string, node?: string, options?: ErrorOptions) {
+    super(code, message, options);
+    this.node = node;
+  }
+}
+
+/** Why an authority's consensus is not usable yet ("" when it is). */
+export async function consensusGap(dirPort: number, routers: number): Promise<string> {
+  const base = `http://127.0.0.1:${dirPort}`;
+  const get = async (path: string) => {
+    // tor answers Accept-Encoding deflate with a body fetch does not decode
+    const res = await fetch(base + path, {
+      headers: { "accept-encoding": "identity" },
+      signal: AbortSignal.timeout(DIR_FETCH_TIMEOUT_MS),
+    });
+    const text = await res.text();
+    return res.ok ? text : undefined;
+  };
+  try {
+    const consensus = await get("/tor/status-vote/current/consensus-microdesc");
+    if (consensus === undefined) return "no consensus yet";
+    const listed = consensus.match(/^r /gm)?.length ?? 0;
+    const digests = [...consensus.matchAll(/^m (\S+)$/gm)].map((m) => m[1]!);
+    if (listed < routers || digests.length < routers) return `${listed} of ${routers} relays`;
+    // dir-spec: /tor/micro/d/<D> with D the "-"-joined base64 digests
+    const micro = await get(`/tor/micro/d/${digests.join("-")}`);
+    const served = micro?.match(/^onion-key/gm)?.length ?? 0;
+    return served < digests.length ? `${served} of ${digests.length} microdescriptors` : "";
+  } catch (e) {
+    return `directory fetch failed: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
+/** A minimal control-port connection (cookie auth, one command at a time). */
+export interface TornetControl {
+  /** Sends one command; resolves to the reply lines (status stripped). */
+  command(line: string): Promise<string[]>;
+  close(): void;
+}
+
+/** Connects to a control port on 127.0.0.1 and authenticates with the cookie. */
+export async function openControl(port: number, cookiePath: string): Promise<TornetControl> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const decoder = new TextDecoder();
+  let buffered = "";
+  const readLine = async (): Promise<string> => {
+    for (;;) {
+      const i = buffered.indexOf("\r\n");
+      if (i >= 0) {
+        const line = buffered.slice(0, i);
+        buffered = buffered.slice(i + 2);
+        return line;
+      }
+      const buf = new Uint8Array(4096);
+      const n = await conn.read(buf);
+      if (n === null) throw new TornetError("tornet_control", "Tor closed the control connection");
+      buffered += decoder.decode(buf.subarray(0, n));
+    }
+  };
+  // control-spec §2.3: "250-" mid lines, "250+" data until ".", "250 " ends
+  const reply = async (): Promise<string[]> => {
+    const lines: string[] = [];
+    for (;;) {
+      const line = await readLine();
+      const sep = line[3];
+      if (sep === "+") {
+        lines.push(line.slice(4));
+        for (let d = await readLine(); d !== "."; d = await readLine()) lines.push(d);
+      } else {
+        lines.push(line.slice(4));
+      }
+      if (sep === " ") {
+        if (!line.startsWith("2")) throw new TornetError("tornet_control", `Tor replied: ${line}`);
+        return lines;
+      }
+    }
+  };
+  const command = async (line: string): Promise<string[]> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        conn.close();
+        reject(new TornetError("tornet_control", `No control reply to ${line.split(" ")[0]}`));
+      }, CONTROL_TIMEOUT_MS);
+    });
+    try {
+      await conn.write(new TextEncoder().encode(line + "\r\n"));
+      return await Promise.race([reply(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  try {
+    const cookie = await Deno.readFile(cookiePath);
+    const hex = Array.from(cookie, (b) => b.toString(16).padStart(2, "0")).join("");
+    await command(`AUTHENTICATE ${hex}`);
+  } catch (e) {
+    try {
+      conn.close();
+    } catch { /* closed by the timeout */ }
+    throw e;
+  }
+  return {
+    command,
+    close: () => {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    },
+  };
+}
+
+/** Ports that were free on 127.0.0.1 a moment ago (all held until all found). */
+export function freePorts(count: number): number[] {
+  const listeners = Array.from(
+    { length: count },
+    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
+  for (const l of listeners) l.close();
+  return ports;
+}
+
+/** Runs a short helper tool with an empty stdin line, bounded in time. */
+export async function runTool(
+  cmd: string,
+  args: string[],
+  node: string,
+  deadline: number,
+): Promise<string> {
+  const child = new Deno.Command(cmd, { args, stdin: "piped", stdout: "piped", stderr: "piped" })
+    .spawn();
+  const ms = Math.max(0, Math.min(TOOL_TIMEOUT_MS, deadline - performance.now()));
+  const timer = setTimeout(() => signal(child, "SIGKILL"), ms);
+  try {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("\n")).catch(() => {}); // empty passphrase
+    await writer.close().catch(() => {});
+    const out = await child.output();
+    const text = new TextDecoder().decode(out.stdout);
+    if (!out.success) {
+      const tail = out.signal !== null
+        ? "stopped at the deadline"
+        : new TextDecoder().decode(out.stderr).trim() || text.trim();
+      throw new TornetError("tornet_tool_failed", `${cmd} failed for ${node}: ${tail}`, node);
+    }
+    return text;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function signal(child: Deno.ChildProcess, sig: Deno.Signal): void {
+  try {
+    child.kill(sig);
+  } catch {
+    // already exited
+  }
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await Deno.remove(dir, { recursive: true }).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
+}
