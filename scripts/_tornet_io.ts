@@ -165,9 +165,10 @@ export async function runTool(
     const out = await child.output();
     const text = new TextDecoder().decode(out.stdout);
     if (!out.success) {
-      const tail = out.signal !== null
-        ? "stopped at the deadline"
-        : new TextDecoder().decode(out.stderr).trim() || text.trim();
+      if (out.signal !== null) {
+        throw new TornetError("tornet_timeout", `${cmd} did not finish in time for ${node}`, node);
+      }
+      const tail = new TextDecoder().decode(out.stderr).trim() || text.trim();
       throw new TornetError("tornet_tool_failed", `${cmd} failed for ${node}: ${tail}`, node);
     }
     return text;

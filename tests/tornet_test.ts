@@ -118,13 +118,21 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "tornet-test-" });
     try {
+      // relays that never publish keep the consensus from ever listing them
       const e = await assertRejects(
-        () => startTornet({ clients: 1, dir, timeoutMs: 2_000 }),
+        () =>
+          startTornet({
+            clients: 1,
+            dir,
+            timeoutMs: 10_000,
+            torrcExtra: { relay: ["PublishServerDescriptor 0"] },
+          }),
         TornetError,
       );
       assertEquals(e.code, "tornet_timeout");
       assert(e.node !== undefined && e.message.includes(e.node), e.message);
-      assert(e.pids.length >= 1);
+      assert(e.message.includes("consensus"), e.message);
+      assertEquals(e.pids.length, 3 + 2);
       assertEquals(e.pids.filter(isAlive), []);
     } finally {
       await Deno.remove(dir, { recursive: true });

@@ -74,6 +74,8 @@ export async function socksConnect(options: SocksConnectOptions): Promise<Deno.T
     }
     if (timedOut) throw timeoutError(timeoutMs);
     await drive(conn, handshake);
+    // the deadline may have passed (and closed the socket) as the reply arrived
+    if (timedOut) throw timeoutError(timeoutMs);
     return conn;
   } catch (e) {
     closeQuietly(conn);
