@@ -190,7 +190,7 @@ class Network {
       { length: RELAYS },
       (_, i) => node(`relay${i}`, "relay", ports[AUTHORITIES * 2 + i]!),
     );
-    const dirLines = await Promise.all(auths.map((a) => this.#authorityLine(a)));
+    const dirLines = await settleAll(auths.map((a) => this.#authorityLine(a)));
     log(`tornet: authority keys ready in ${this.dir}`);
     const common = commonTorrc(resolv, dirLines);
     for (const n of [...auths, ...relays]) await this.#spawn(n, common);
@@ -201,7 +201,7 @@ class Network {
       (_, i) => node(`client${i}`, "client"),
     );
     for (const n of clients) await this.#spawn(n, common);
-    return await Promise.all(clients.map((c) => this.#waitClient(c)));
+    return await settleAll(clients.map((c) => this.#waitClient(c)));
   }
 
   /** Keys of an authority and its `DirAuthority` line (TORNET-FACTS.md). */
@@ -404,6 +404,14 @@ class Network {
       // a tor may still be writing: __OwningControllerProcess ends it
     }
   }
+}
+
+/** Like Promise.all, but waits for every promise (no work left running). */
+async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 /** Networks of this process that are not yet stopped. */
