@@ -273,6 +273,27 @@ Deno.test("waitForDescriptorUpload() waits for HS_DESC UPLOADED of its own servi
   });
 });
 
+Deno.test("waitForDescriptorUpload() after delOnion() waits for the new upload", async () => {
+  const id = onionKeyFromSeed(new Uint8Array(32).fill(4)).address;
+  await withFake(async (control, tor) => {
+    const first = control.waitForDescriptorUpload(id, 2000);
+    assertEquals(await tor.line(), "SETEVENTS HS_DESC");
+    await tor.send("250 OK\r\n");
+    await tor.send(`650 HS_DESC UPLOADED ${id} UNKNOWN $AA~r1\r\n`);
+    await first;
+    const removed = control.delOnion(id);
+    assertEquals(await tor.line(), `DEL_ONION ${id}`);
+    await tor.send("250 OK\r\n");
+    await removed;
+    // The old upload no longer counts: without a new event this times out.
+    const e = await assertRejects(() => control.waitForDescriptorUpload(id, 150), TorError);
+    assertEquals(e.code, "descriptor_timeout");
+    const second = control.waitForDescriptorUpload(id, 2000);
+    await tor.send(`650 HS_DESC UPLOADED ${id} UNKNOWN $BB~r2\r\n`);
+    await second;
+  });
+});
+
 Deno.test("waitForBootstrap() reports each new phase until 100%, or times out", async () => {
   await withFake(async (control, tor) => {
     const seen: number[] = [];

@@ -326,6 +326,8 @@ export class TorControl {
   /** DEL_ONION (control-spec §3.28); an unknown id rejects with status 552. */
   async delOnion(serviceId: string): Promise<void> {
     await this.command(delOnionCommand(serviceId));
+    // A later add of the same key must wait for its own upload, not this one's.
+    this.#uploaded.delete(serviceId.replace(/\.onion$/, ""));
   }
 
   /** TAKEOWNERSHIP (control-spec §3.23): tor exits when this connection closes. */
