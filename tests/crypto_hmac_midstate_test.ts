@@ -1,12 +1,15 @@
 /**
  * Tests of lib/crypto/hmac_midstate.ts: RFC 4231 HMAC-SHA256 vectors,
  * agreement with `@noble/hashes` for every key length up to one block and
- * every message length up to 55 bytes, the tag comparison, and the bounds.
+ * every message length up to 55 bytes, the tag comparison, and the bounds;
+ * the streaming HMAC for messages of any length, and kdf.ts's HMAC and HKDF
+ * built on it, against `@noble/hashes`.
  *
  * @module
  */
 
 import fc from "fast-check";
+import { hkdf } from "@noble/hashes/hkdf.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { fromHex, toHex, utf8 } from "../lib/crypto/bytes.ts";
@@ -14,11 +17,13 @@ import {
   hmacMidstate,
   hmacOneBlock,
   hmacOneBlockMatches,
+  hmacSha256Short,
   MIDSTATE_MAX_KEY_LENGTH,
   ONE_BLOCK_MAX_LENGTH,
   oneBlockSchedule,
   tagWords,
 } from "../lib/crypto/hmac_midstate.ts";
+import { hkdfSha256Bytes, hmacSha256 } from "../lib/crypto/kdf.ts";
 import { CryptoError } from "../lib/errors.ts";
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
 
@@ -99,4 +104,44 @@ Deno.test("hmacMidstate() and oneBlockSchedule() refuse inputs beyond one block 
   assertThrows(() => oneBlockSchedule(new Uint8Array(56)), CryptoError, "at most 55 bytes");
   assertThrows(() => tagWords(new Uint8Array(31)), CryptoError);
   assertThrows(() => hmacMidstate("key" as unknown as Uint8Array), TypeError);
+});
+
+Deno.test("hmacSha256Short() equals noble's HMAC-SHA256 for any message length, around block edges", () => {
+  const key = fc.uint8Array({ maxLength: MIDSTATE_MAX_KEY_LENGTH });
+  fc.assert(
+    fc.property(key, fc.uint8Array({ maxLength: 400 }), (k, data) => {
+      assertEquals(hmacSha256Short(k, data), hmac(sha256, k, data));
+    }),
+    { numRuns: 300 },
+  );
+  for (let n = 0; n <= 200; n++) {
+    const data = Uint8Array.from({ length: n }, (_, i) => i ^ n);
+    assertEquals(
+      hmacSha256Short(data.subarray(0, 32), data),
+      hmac(sha256, data.subarray(0, 32), data),
+    );
+  }
+  assertThrows(() => hmacSha256Short(new Uint8Array(65), new Uint8Array(1)), CryptoError);
+});
+
+Deno.test("kdf.ts's hmacSha256() and hkdfSha256Bytes() equal noble's for any key, salt and length", () => {
+  const bytes = (max: number) => fc.uint8Array({ maxLength: max });
+  fc.assert(
+    fc.property(bytes(200), bytes(300), (k, data) => {
+      assertEquals(hmacSha256(k, data), hmac(sha256, k, data));
+    }),
+    { numRuns: 200 },
+  );
+  fc.assert(
+    fc.property(
+      bytes(100),
+      bytes(100),
+      bytes(100),
+      fc.integer({ min: 1, max: 600 }),
+      (ikm, salt, info, l) => {
+        assertEquals(hkdfSha256Bytes(ikm, salt, info, l), hkdf(sha256, ikm, salt, info, l));
+      },
+    ),
+    { numRuns: 200 },
+  );
 });
