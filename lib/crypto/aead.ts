@@ -7,12 +7,15 @@
  * tampered byte, a wrong nonce, wrong associated data or a truncated input
  * all give the same `decrypt_failed` error.
  *
+ * The construction itself is in xchacha.ts (native when available, pure
+ * JavaScript otherwise).
+ *
  * @module
  */
 
-import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { CryptoError } from "../errors.ts";
 import { abytes } from "./bytes.ts";
+import { nobleXChaCha, xchachaImplementation } from "./xchacha.ts";
 
 /** Key length of XChaCha20-Poly1305 in bytes. */
 export const AEAD_KEY_LENGTH = 32;
@@ -49,7 +52,14 @@ export function seal(
   abytes(nonce, AEAD_NONCE_LENGTH, "nonce");
   abytes(plaintext, undefined, "plaintext");
   if (ad !== undefined) abytes(ad, undefined, "ad");
-  return xchacha20poly1305(key, nonce, ad ?? EMPTY).encrypt(plaintext);
+  const impl = xchachaImplementation();
+  try {
+    return impl.seal(key, nonce, plaintext, ad ?? EMPTY);
+  } catch (e) {
+    // a native failure falls back to the pure implementation (same output)
+    if (impl === nobleXChaCha) throw e;
+    return nobleXChaCha.seal(key, nonce, plaintext, ad ?? EMPTY);
+  }
 }
 
 /**
@@ -74,8 +84,9 @@ export function open(
   // a ciphertext without a whole tag cannot authenticate
   if (ciphertext.length < AEAD_TAG_LENGTH) throw decryptFailed();
   try {
-    // noble checks the Poly1305 tag in constant time, then decrypts
-    return xchacha20poly1305(key, nonce, ad ?? EMPTY).decrypt(ciphertext);
+    // both implementations check the Poly1305 tag in constant time and
+    // release no plaintext unless it verifies
+    return xchachaImplementation().open(key, nonce, ciphertext, ad ?? EMPTY);
   } catch {
     throw decryptFailed();
   }
