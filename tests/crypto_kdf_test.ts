@@ -8,6 +8,7 @@
 import fc from "fast-check";
 import {
   deriveKey,
+  deriveKeys,
   HKDF_MAX_LENGTH,
   hkdfSha256,
   hkdfSha256Bytes,
@@ -218,4 +219,27 @@ Deno.test("every kdf function throws only TypeError or CryptoError on wrong inpu
     }
   }
   assert(thrown > calls.length * 8, `only ${thrown} wrong inputs were rejected`);
+});
+
+Deno.test("deriveKeys() gives exactly what deriveKey() gives for each label and length", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 100 }),
+      fc.array(
+        fc.tuple(fc.string({ minLength: 1, maxLength: 60 }), fc.integer({ min: 1, max: 100 })),
+        {
+          maxLength: 4,
+        },
+      ),
+      (key, labels) => {
+        assertEquals(deriveKeys(key, labels), labels.map(([l, n]) => deriveKey(key, l, n)));
+      },
+    ),
+    { numRuns: 200 },
+  );
+  assertThrows(
+    () => deriveKeys(new Uint8Array(32), [["a", 32], ["", 32]]),
+    CryptoError,
+    "label is empty",
+  );
 });

@@ -266,12 +266,27 @@ export function hmacSha256Short(key: Uint8Array, data: Uint8Array): Uint8Array {
     );
   }
   midstateInto(key, scratchState);
+  const out = hmacFromState(scratchState, data);
+  scratchState.fill(0);
+  return out;
+}
+
+/**
+ * HMAC-SHA256 of `data` (any length) under the key of `midstate`
+ * ({@linkcode hmacMidstate}); 32 bytes. Allocates only its output.
+ */
+export function hmacWithMidstate(midstate: Int32Array, data: Uint8Array): Uint8Array {
+  abytes(data, undefined, "data");
+  return hmacFromState(midstate, data);
+}
+
+function hmacFromState(state: Int32Array, data: Uint8Array): Uint8Array {
+  const scratchState = state;
   finish(scratchState, 0, 1, data, scratchDigest);
   const inner = new Uint8Array(HMAC_LENGTH);
   for (let i = 0; i < HMAC_LENGTH; i++) inner[i] = scratchDigest[i >> 2]! >>> (24 - 8 * (i & 3));
   finish(scratchState, 8, 1, inner, scratchDigest);
   for (let i = 0; i < HMAC_LENGTH; i++) inner[i] = scratchDigest[i >> 2]! >>> (24 - 8 * (i & 3));
-  scratchState.fill(0);
   scratchDigest.fill(0);
   scratchW.fill(0);
   return inner;

@@ -31,7 +31,7 @@
 import { CryptoError } from "../errors.ts";
 import { abytes, concatBytes, equalBytes, type Rng, toHex, wipe } from "./bytes.ts";
 import { AEAD_NONCE_LENGTH, open, seal } from "./aead.ts";
-import { deriveKey, hkdfSha256, hmacSha256, KDF_LABEL_PREFIX } from "./kdf.ts";
+import { deriveKey, deriveKeys, hkdfSha256, hmacSha256, KDF_LABEL_PREFIX } from "./kdf.ts";
 import { dh, generateKeyPair, KEY_LENGTH, type KeyPair, keyPairFromSecret } from "./keys.ts";
 import {
   decryptHeader,
@@ -117,11 +117,13 @@ function kdfCk(ck: Uint8Array): [Uint8Array, Uint8Array] {
   return [hmacSha256(ck, CHAIN_KEY_INPUT), hmacSha256(ck, MESSAGE_KEY_INPUT)];
 }
 
+/** deriveKey(mk, cipher key label) and deriveKey(mk, nonce label, 24), one HKDF extract. */
 function messageCipher(mk: Uint8Array): [Uint8Array, Uint8Array] {
-  return [
-    deriveKey(mk, LABEL_MESSAGE_CIPHER_KEY),
-    deriveKey(mk, LABEL_MESSAGE_NONCE, AEAD_NONCE_LENGTH),
-  ];
+  const [key, nonce] = deriveKeys(mk, [
+    [LABEL_MESSAGE_CIPHER_KEY, KEY_LENGTH],
+    [LABEL_MESSAGE_NONCE, AEAD_NONCE_LENGTH],
+  ]);
+  return [key!, nonce!];
 }
 
 function sharedKeys(secretKey: Uint8Array): { rk: Uint8Array; hka: Uint8Array; nhkb: Uint8Array } {
