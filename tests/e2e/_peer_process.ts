@@ -40,9 +40,10 @@ export class PeerProcess {
       env,
     }).spawn();
     this.#stdin = this.child.stdin.getWriter();
-    void this.#readStdout();
+    const stdoutDone = this.#readStdout();
     void this.#readStderr();
-    this.exited = this.child.status.then((s) => {
+    // Exited only once every line it wrote has been read.
+    this.exited = Promise.all([this.child.status, stdoutDone]).then(([s]) => {
       this.#done = true;
       this.#wake();
       return s;
@@ -100,7 +101,14 @@ export class PeerProcess {
   /** Sends a command; resolves with its reply line (ok or not). */
   async send(cmd: string, args: string[] = [], timeoutMs = DEFAULT_WAIT_MS): Promise<Line> {
     const id = this.#nextId++;
-    const reply = new Promise<Line>((resolve) => this.#replies.set(id, resolve));
+    const reply = new Promise<Line>((resolve, reject) => {
+      this.#replies.set(id, resolve);
+      // A reply never comes from a dead process.
+      void this.exited.then(() =>
+        reject(new Error(`${this.name} exited before replying to ${cmd}`))
+      );
+    });
+    reply.catch(() => {});
     await this.#stdin.write(new TextEncoder().encode(JSON.stringify({ id, cmd, args }) + "\n"));
     return await this.#bounded(reply, timeoutMs, `reply to ${cmd}`).finally(() =>
       this.#replies.delete(id)
