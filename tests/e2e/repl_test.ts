@@ -188,9 +188,12 @@ Deno.test({
     try {
       await Deno.mkdir(join(dir, "registry"));
       const run = (name: string) =>
-        `cd ${ROOT} && deno run -A main.ts --name ${name} --config-dir ${join(dir, name)} ` +
+        `cd ${ROOT} && ${Deno.execPath()} run -A main.ts --name ${name} --config-dir ${
+          join(dir, name)
+        } ` +
         `--direct ${join(dir, "registry")}; echo "EXIT=$?"; sleep 60`;
-      await tmux.start("alice", run("alice"));
+      // Alice gets colours even when the test itself runs under NO_COLOR (as CI does).
+      await tmux.start("alice", `unset NO_COLOR; ${run("alice")}`);
       await tmux.start("bob", run("bob"), { NO_COLOR: "1" });
       const a = await tmux.waitFor("alice", /alice> $/m);
       const b = await tmux.waitFor("bob", /bob> $/m);
