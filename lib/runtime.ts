@@ -29,7 +29,7 @@ import type { TorControl } from "./tor/control.ts";
 import { type AttachedTor, attachTor, launchTor, type TorProcess } from "./tor/launch.ts";
 import { registerDirect, RegistryTransport, unregisterDirect } from "./app/direct_registry.ts";
 import { TorLink } from "./app/tor_link.ts";
-import type { CommandPeer } from "./ui/commands.ts";
+import type { CommandPeer } from "./peer/types.ts";
 
 /** The onion service's virtual port, as in the seed's examples. */
 export const DEFAULT_VIRTUAL_PORT = 50001;

@@ -90,15 +90,15 @@ export class MemoryTerminal implements Terminal {
     return new Promise((resolve, reject) => {
       // The waiter is in place before setTimeout: under `deno test`, starting
       // a timer can run pending microtasks (and so the REPL's writes).
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timer: { id?: ReturnType<typeof setTimeout> } = {};
       this.#waiter = {
         text,
         resolve: () => {
-          clearTimeout(timer);
+          clearTimeout(timer.id);
           resolve();
         },
       };
-      timer = setTimeout(() => {
+      timer.id = setTimeout(() => {
         this.#waiter = undefined;
         reject(new Error(`Timed out waiting for ${String(text)}; unseen: ${this.unseen()}`));
       }, timeoutMs);

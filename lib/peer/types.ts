@@ -86,3 +86,19 @@ export type PeerEvent =
 
 /** A listener for {@linkcode PeerEvent}s. */
 export type EventSink = (event: PeerEvent) => void;
+
+/** What the commands need of the core (`lib/peer.ts`'s `Peer` satisfies it). */
+export interface CommandPeer {
+  identity(): IdentityInfo;
+  sendRequest(identityAddress: string, identityKey: string): Promise<RequestInfo>;
+  inboundRequests(): RequestInfo[];
+  outboundRequests(): RequestInfo[];
+  acceptRequest(name: string, newName?: string): Promise<ConversationInfo>;
+  rejectRequest(name: string): Promise<void>;
+  conversations(): ConversationInfo[];
+  sendMessage(name: string, text: string): Promise<{ id: string }>;
+  setPresence(name: string, on: boolean): Promise<void>;
+  verify(name: string, key: string): Promise<{ verified: boolean }>;
+  authenticate(name: string, secret: string): Promise<void>;
+  deleteConversation(name: string): Promise<void>;
+}

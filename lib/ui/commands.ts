@@ -15,23 +15,9 @@
  */
 
 import { UnmessageError } from "../errors.ts";
-import type { ConversationInfo, IdentityInfo, RequestInfo } from "../peer/types.ts";
+import type { CommandPeer } from "../peer/types.ts";
 
-/** What the commands need of the core (`lib/peer.ts`'s `Peer` satisfies it). */
-export interface CommandPeer {
-  identity(): IdentityInfo;
-  sendRequest(identityAddress: string, identityKey: string): Promise<RequestInfo>;
-  inboundRequests(): RequestInfo[];
-  outboundRequests(): RequestInfo[];
-  acceptRequest(name: string, newName?: string): Promise<ConversationInfo>;
-  rejectRequest(name: string): Promise<void>;
-  conversations(): ConversationInfo[];
-  sendMessage(name: string, text: string): Promise<{ id: string }>;
-  setPresence(name: string, on: boolean): Promise<void>;
-  verify(name: string, key: string): Promise<{ verified: boolean }>;
-  authenticate(name: string, secret: string): Promise<void>;
-  deleteConversation(name: string): Promise<void>;
-}
+export type { CommandPeer };
 
 /** Any JSON-safe value a command returns. */
 export type JsonValue =

@@ -1,0 +1,87 @@
+/**
+ * Enforces the shape rules of DESIGN.md and STYLE.md on the source tree:
+ * pure layers (`lib/crypto`, `lib/protocol`) touch no I/O, clock, console or
+ * global randomness, and `lib/` layers import downwards only.
+ */
+
+import { assertEquals } from "./_assert.ts";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const LIB = fileURLToPath(new URL("../lib/", import.meta.url));
+
+/** Layer rank: a module may import only from its own rank or lower. */
+const RANK: Record<string, number> = {
+  "errors.ts": 0,
+  "rng.ts": 1,
+  crypto: 1,
+  protocol: 2,
+  tor: 3,
+  net: 4,
+  store: 3,
+  "peer.ts": 5,
+  peer: 5,
+  "runtime.ts": 6,
+  app: 6,
+  ui: 7,
+};
+
+const PURE = ["crypto", "protocol"];
+const FORBIDDEN_IN_PURE: [RegExp, string][] = [
+  [/\bDeno\.(?!customInspect)/, "Deno.*"],
+  [/\bconsole\./, "console"],
+  [/\bDate\.now\(/, "Date.now"],
+  [/\bnew Date\(/, "new Date"],
+  [/\bMath\.random\(/, "Math.random"],
+  [/getRandomValues\(/, "global randomness"],
+  [/\bperformance\.now\(/, "performance.now"],
+  [/\bsetTimeout\(/, "timers"],
+];
+
+async function* walk(dir: string): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) yield* walk(path);
+    else if (entry.name.endsWith(".ts")) yield path;
+  }
+}
+
+function layerOf(rel: string): string {
+  return rel.split("/")[0]!;
+}
+
+/** Strips comments so that documentation may name what code may not use. */
+function code(text: string): string {
+  return text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
+}
+
+Deno.test("pure layers use no I/O, clock, console or global randomness", async () => {
+  const problems: string[] = [];
+  for (const layer of PURE) {
+    for await (const path of walk(join(LIB, layer))) {
+      const text = code(await Deno.readTextFile(path));
+      for (const [pattern, what] of FORBIDDEN_IN_PURE) {
+        if (pattern.test(text)) problems.push(`${relative(LIB, path)} uses ${what}`);
+      }
+    }
+  }
+  assertEquals(problems, []);
+});
+
+Deno.test("lib/ layers import downwards only", async () => {
+  const problems: string[] = [];
+  for await (const path of walk(LIB)) {
+    const rel = relative(LIB, path);
+    const own = RANK[layerOf(rel)];
+    if (own === undefined) continue;
+    const text = await Deno.readTextFile(path);
+    for (const m of text.matchAll(/^\s*(?:import|export)[^"']*?from\s+["']([^"']+)["']/gm)) {
+      const spec = m[1]!;
+      if (!spec.startsWith(".")) continue;
+      const target = relative(LIB, join(path, "..", spec));
+      const rank = RANK[layerOf(target)];
+      if (rank !== undefined && rank > own) problems.push(`${rel} imports ${target}`);
+    }
+  }
+  assertEquals(problems, []);
+});
