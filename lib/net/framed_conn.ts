@@ -132,6 +132,9 @@ export class FramedConn implements AsyncIterable<Uint8Array> {
 
   constructor(conn: Deno.Conn, options: FramedConnOptions = {}) {
     this.#conn = conn;
+    // Frames are small and latency-bound: without TCP_NODELAY, Nagle's
+    // algorithm and delayed ACKs hold a frame back for up to ~40 ms.
+    if ("setNoDelay" in conn && typeof conn.setNoDelay === "function") conn.setNoDelay(true);
     this.#logger = options.logger ?? defaultNetLogger;
     this.#idleMs = positive(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, "idleTimeoutMs");
     this.#firstFrameMs = positive(
