@@ -130,7 +130,8 @@ export class Peer {
     const { profile } = await loadOrCreateProfile(store, name, rng, now());
     const emit: EventSink = (e) => {
       try {
-        options.events(e);
+        const shown = options.events(e);
+        if (shown instanceof Promise) shown.catch(() => {});
       } catch {
         // the sink's problem
       }

@@ -164,7 +164,10 @@ class Runtime implements RunningPeer {
     this.#o = options;
     this.#emit = (event) => {
       try {
-        options.events(event);
+        // The core awaits the promise (a message is shown before it is acknowledged).
+        const shown = options.events(event);
+        if (shown instanceof Promise) shown.catch(() => {});
+        return shown;
       } catch {
         // A failing sink must not break the runtime.
       }

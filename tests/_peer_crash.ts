@@ -11,7 +11,8 @@
  * to the snapshot, and it is opened again. For every K the peers must end
  * with empty outboxes, every message delivered exactly once and in order
  * (counting only events of the instance before the crash point and of the
- * restarted one), and a working conversation both ways.
+ * restarted one, de-duplicated by event ID), and a working conversation
+ * both ways.
  *
  * @module
  */
@@ -31,8 +32,8 @@ import {
   type TestPeer,
 } from "./_peer_harness.ts";
 
-/** Kills one peer instance at its K-th counted frame. */
-class Crash {
+/** Kills one peer instance at its K-th counted frame (or when {@linkcode Crash.kill} is called). */
+export class Crash {
   dead = false;
   snapshot: Snapshot | null = null;
   eventMark = 0;
@@ -43,10 +44,16 @@ class Crash {
   hit(): boolean {
     if (this.dead) return true;
     if (++this.#count < this.k) return false;
+    this.kill();
+    return true;
+  }
+
+  /** The crash, now: the files as a kill -9 would leave them; later events do not count. */
+  kill(): void {
+    if (this.dead) return;
     this.snapshot = snapshotSync(this.peer.dir);
     this.eventMark = this.peer.mark();
     this.dead = true;
-    return true;
   }
 }
 
@@ -55,7 +62,10 @@ function killed(): NetError {
 }
 
 /** A transport whose connections stop sending once the peer is dead (counting frames when asked). */
-function crashingTransport(crash: Crash, countSends: boolean): (base: Transport) => Transport {
+export function crashingTransport(
+  crash: Crash,
+  countSends: boolean,
+): (base: Transport) => Transport {
   return (base) => ({
     async connect(address: PeerAddress, key: string, signal?: AbortSignal): Promise<FramedConn> {
       const conn = await base.connect(address, key, signal);
@@ -73,7 +83,10 @@ function crashingTransport(crash: Crash, countSends: boolean): (base: Transport)
 }
 
 /** Wraps an inbound connection so that frames are dropped once the peer is dead (counting them when asked). */
-function crashingInbound(crash: Crash, countFrames: boolean): (conn: FramedConn) => FramedConn {
+export function crashingInbound(
+  crash: Crash,
+  countFrames: boolean,
+): (conn: FramedConn) => FramedConn {
   return (conn) =>
     new Proxy(conn, {
       get(target, prop) {
@@ -94,12 +107,22 @@ function crashingInbound(crash: Crash, countFrames: boolean): (conn: FramedConn)
 }
 
 /** Events of the instance before the crash point and of the restarted instance. */
-function realEvents(peer: TestPeer, crash: Crash, reopenMark: number): PeerEvent[] {
+export function realEvents(peer: TestPeer, crash: Crash, reopenMark: number): PeerEvent[] {
   return [...peer.events.slice(0, crash.eventMark), ...peer.events.slice(reopenMark)];
 }
 
-function texts(events: PeerEvent[]): string[] {
-  return events.flatMap((e) => e.event === "message" ? [e.text] : []);
+/**
+ * The texts of the `message` events, de-duplicated by event `id` as the
+ * `EventSink` contract asks of consumers (a crash between showing a
+ * message and saving that it was shown shows it again, with the same ID).
+ */
+export function texts(events: PeerEvent[]): string[] {
+  const ids = new Set<string>();
+  return events.flatMap((e) => {
+    if (e.event !== "message" || ids.has(e.id)) return [];
+    ids.add(e.id);
+    return [e.text];
+  });
 }
 
 export async function scenario(side: "sender" | "receiver", k: number): Promise<void> {

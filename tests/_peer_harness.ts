@@ -26,6 +26,8 @@ export interface TestPeerOptions {
   peer?: Partial<PeerOptions>;
   /** Wraps each inbound connection before the peer gets it. */
   wrapInbound?: (conn: FramedConn) => FramedConn;
+  /** Wraps the peer's store (e.g. to act when a save lands); the harness still closes the real one. */
+  wrapStore?: (store: PeerStore) => PeerStore;
 }
 
 /** A peer under test with its folder, listener and recorded events. */
@@ -60,7 +62,7 @@ export class TestPeer {
       : this.net.transport;
     this.peer = await Peer.open({
       name: this.name,
-      store: this.store,
+      store: options.wrapStore ? options.wrapStore(this.store) : this.store,
       transport,
       port: 50001,
       events: (e) => this.#record(e),

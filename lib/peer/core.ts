@@ -52,6 +52,13 @@ export type ReplyCandidate =
   & PendingRequestCandidate
   & ({ readonly contact: Contact } | { readonly outbound: OutboundEntry });
 
+/**
+ * Longest wait for the event sink to show a received message before it is
+ * acknowledged; past it the message counts as not shown (not acknowledged,
+ * so its sender re-sends it) and a stuck interface cannot hold the peer.
+ */
+export const SINK_FLUSH_TIMEOUT_MS = 5_000;
+
 /** Timing and retry settings shared by every link. */
 export interface CoreTiming {
   redialMs: number;
@@ -106,9 +113,35 @@ export class PeerCore {
   /** Emits an event; a throwing sink is ignored (an interface bug must not stop the core). */
   emit(event: PeerEvent): void {
     try {
-      this.#events(event);
+      const shown = this.#events(event);
+      // a rejection is the sink's own problem too (never an unhandled one)
+      if (shown instanceof Promise) shown.catch(() => {});
     } catch {
       // the sink's own problem
+    }
+  }
+
+  /**
+   * Emits an event and waits until the sink has shown it (see `EventSink`),
+   * at most {@linkcode SINK_FLUSH_TIMEOUT_MS}: true once shown, false if
+   * the sink threw, rejected or took too long (then treat it as not shown).
+   */
+  async emitShown(event: PeerEvent): Promise<boolean> {
+    let shown: void | Promise<void>;
+    try {
+      shown = this.#events(event);
+    } catch {
+      return false;
+    }
+    if (!(shown instanceof Promise)) return true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), SINK_FLUSH_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([shown.then(() => true, () => false), late]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

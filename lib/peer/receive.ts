@@ -6,6 +6,19 @@
  * handles the elements it completes, saves, and only then reports events
  * and queues answers (acknowledgements, SMP replies).
  *
+ * A received `message` is shown before it counts as received: the ratchet
+ * state is saved without its ID in the conversation's `seen` set, the
+ * event is emitted and the sink's promise awaited (bounded), and only then
+ * is the ID added to `seen` and the acknowledgement queued; the link saves
+ * the record (with that `seen`) before the acknowledgement leaves. So a
+ * crash (kill -9) at any point never loses a message whose sender saw it
+ * acknowledged: before it was shown, nothing records it as received and the
+ * sender re-sends it; after it was shown and before `seen` was saved, the
+ * re-sent copy is shown again with the same event `id` (consumers
+ * de-duplicate by `id`). Messages are emitted in the order they are
+ * decrypted; waiting for the sink holds neither the connection (other
+ * elements go on) nor a re-sent copy (it waits for the first one).
+ *
  * Nothing here throws: a packet that is malformed, forged, replayed or
  * belongs to nothing of ours is dropped with a `warning` event (seed:
  * "When unMessage fails to identify or check the integrity of packets, they
@@ -28,6 +41,7 @@ import { type Contact, KEEPALIVE_ID } from "./contact.ts";
 import type { PeerCore } from "./core.ts";
 import { MAX_INBOUND_REQUESTS, type OutboundEntry } from "./records.ts";
 import { SeenIds } from "./seen_ids.ts";
+import type { PeerEvent } from "./types.ts";
 import { requestInfo } from "./info.ts";
 
 /** Packet-level codes after which the connection is closed: the sender does not speak our protocol. */
@@ -35,6 +49,50 @@ const FATAL_PACKET_CODES = new Set(["unsupported_version", "bad_packet_length"])
 
 /** Work done after the record is saved: events and answers. */
 type Effect = () => void;
+
+/** What handling a packet decided: run once its state is saved, or undone if the save failed. */
+class Effects {
+  readonly #run: Effect[] = [];
+  readonly #undo: Effect[] = [];
+
+  /** Adds work for after the save. */
+  push(effect: Effect): void {
+    this.#run.push(effect);
+  }
+
+  /** Adds what to undo if the save fails. */
+  onFailure(undo: Effect): void {
+    this.#undo.push(undo);
+  }
+
+  /** The save succeeded. */
+  run(): void {
+    for (const effect of this.#run) effect();
+  }
+
+  /** The save failed. */
+  fail(): void {
+    for (const undo of this.#undo) undo();
+  }
+}
+
+/**
+ * Most messages of one contact waiting for the event sink; past it the
+ * connection that brings more waits too (backpressure, bounded memory).
+ */
+const MAX_SHOWING = 64;
+
+/**
+ * Received messages emitted and not yet shown, per contact: element ID →
+ * whether it was shown (resolves within `SINK_FLUSH_TIMEOUT_MS`).
+ */
+const showing = new WeakMap<Contact, Map<string, Promise<boolean>>>();
+
+function showingOf(contact: Contact): Map<string, Promise<boolean>> {
+  let map = showing.get(contact);
+  if (map === undefined) showing.set(contact, map = new Map());
+  return map;
+}
 
 /** Handles one received frame; never throws. */
 export async function receivePacket(
@@ -147,15 +205,20 @@ async function onFirstReply(
     seen: new SeenIds(),
   });
   core.adoptInbound(contact, conn);
-  const effects: Effect[] = [];
+  const effects = new Effects();
   handlePlaintext(core, contact, started.plaintext, effects);
   const requestLink = core.requestLinks.get(outbound.id);
   core.requestLinks.delete(outbound.id);
-  await core.saveContact(contact);
-  await core.saveRequests();
+  try {
+    await core.saveContact(contact);
+    await core.saveRequests();
+  } catch (e) {
+    effects.fail();
+    throw e;
+  }
   core.emit({ event: "request-accepted", name: contact.name });
   core.emit({ event: "conversation-established", name: contact.name });
-  for (const effect of effects) effect();
+  effects.run();
   // the request is answered: stop re-sending it
   await requestLink?.close();
 }
@@ -173,14 +236,22 @@ async function onMessage(
   const opened = decryptInConversation(previous, kind, payload, handshakePublicKey, core.now());
   contact.setSession(opened.conversation);
   core.adoptInbound(contact, conn);
-  const effects: Effect[] = [];
+  const effects = new Effects();
   handlePlaintext(core, contact, opened.plaintext, effects);
-  await core.saveContact(contact);
+  try {
+    await core.saveContact(contact);
+  } catch (e) {
+    effects.fail();
+    throw e;
+  }
   // seed Stage 3: Bob's first regular packet reached Alice
   if (!previous.established && opened.conversation.established) {
     core.emit({ event: "conversation-established", name: contact.name });
   }
-  for (const effect of effects) effect();
+  effects.run();
+  // backpressure: a sink that falls behind slows this connection down
+  const waiting = showingOf(contact);
+  while (waiting.size > MAX_SHOWING) await waiting.values().next().value;
 }
 
 /** Reassembles a ratchet plaintext (one part) and handles the element it completes. */
@@ -188,7 +259,7 @@ function handlePlaintext(
   core: PeerCore,
   contact: Contact,
   plaintext: Uint8Array,
-  effects: Effect[],
+  effects: Effects,
 ): void {
   let element: Element;
   try {
@@ -209,22 +280,19 @@ function handleElement(
   core: PeerCore,
   contact: Contact,
   element: Element,
-  effects: Effect[],
+  effects: Effects,
 ): void {
   const name = contact.name;
   switch (element.type) {
-    case "message":
-    case "request_accepted": {
+    case "message": {
       const id = toHex(element.id);
-      // re-sent elements (their acknowledgement was lost) are delivered once
-      if (!contact.record.seen.has(id)) {
-        contact.record.seen.add(id);
-        if (element.type === "message") {
-          const at = core.now();
-          const text = element.text;
-          effects.push(() => core.emit({ event: "message", name: contact.name, id, text, at }));
-        }
-      }
+      const event = { event: "message" as const, name, id, text: element.text, at: core.now() };
+      handleMessage(core, contact, element.id, event, effects);
+      return;
+    }
+    case "request_accepted": {
+      // re-sent elements (their acknowledgement was lost) are handled once
+      contact.record.seen.add(toHex(element.id));
       const ackedId = element.id;
       effects.push(() => core.queue(contact, { type: "ack", ackedId }));
       return;
@@ -257,4 +325,53 @@ function handleElement(
         `Dropped a ${element.type} element from ${name}: not supported yet`,
       );
   }
+}
+
+/**
+ * A received message: shown once (re-sent copies are recognised by ID),
+ * acknowledged only once shown and recorded as seen (see the module header).
+ */
+function handleMessage(
+  core: PeerCore,
+  contact: Contact,
+  ackedId: Uint8Array,
+  event: Extract<PeerEvent, { event: "message" }>,
+  effects: Effects,
+): void {
+  const id = event.id;
+  const ack = () => core.queue(contact, { type: "ack", ackedId });
+  // a re-sent copy (its acknowledgement was lost) of a message shown before
+  if (contact.record.seen.has(id)) return effects.push(ack);
+  const waiting = showingOf(contact);
+  const first = waiting.get(id);
+  if (first !== undefined) {
+    // a copy of one being shown right now: acknowledged once that one is shown
+    effects.push(() => void core.track(first.then((shown) => shown && ack())));
+    return;
+  }
+  // claimed now, synchronously: a copy decrypted meanwhile is not shown twice
+  const outcome = Promise.withResolvers<boolean>();
+  waiting.set(id, outcome.promise);
+  const settle = (shown: boolean) => {
+    waiting.delete(id);
+    outcome.resolve(shown);
+  };
+  effects.onFailure(() => settle(false));
+  effects.push(() => {
+    const done = core.emitShown(event).then(async (shown) => {
+      if (shown) {
+        contact.record.seen.add(id);
+        // the link saves the record (now with `id` in seen) before the ack leaves
+        ack();
+        // without a connection (or closing) that save may be far off: make `seen` durable now
+        if (core.closed || contact.link?.conn === undefined) {
+          await core.saveContact(contact).catch((e) =>
+            core.error(e, "Cannot save a received message")
+          );
+        }
+      }
+      settle(shown);
+    });
+    void core.track(done);
+  });
 }

@@ -84,8 +84,20 @@ export type PeerEvent =
   | { event: "warning"; code: string; message: string }
   | { event: "error"; code: string; message: string };
 
-/** A listener for {@linkcode PeerEvent}s. */
-export type EventSink = (event: PeerEvent) => void;
+/**
+ * A listener for {@linkcode PeerEvent}s. It may return a promise that
+ * resolves once the event is shown (written to the output, printed): the
+ * core waits for it (bounded) before it acknowledges a received `message`,
+ * so an acknowledged message has been shown. A rejection (or a throw) means
+ * "not shown": the message is not acknowledged and its sender re-sends it.
+ *
+ * A crash between showing a message and saving that it was shown makes
+ * the restarted peer show it again, with the same `id`: consumers
+ * de-duplicate `message` events by `id`.
+ */
+export type EventSink =
+  | ((event: PeerEvent) => void)
+  | ((event: PeerEvent) => Promise<void>);
 
 /** What the commands need of the core (`lib/peer.ts`'s `Peer` satisfies it). */
 export interface CommandPeer {

@@ -18,7 +18,7 @@
  */
 
 import { isUnmessageError } from "../errors.ts";
-import type { PeerEvent } from "../peer/types.ts";
+import type { EventSink } from "../peer/types.ts";
 import { type CommandPeer, type JsonValue, runCommand } from "./commands.ts";
 
 /** Longest accepted input line in bytes; longer lines get `line_too_long`. */
@@ -43,17 +43,25 @@ export class LineWriter {
 
   /** Queues one object as a line; resolves once written (never rejects). */
   send(line: JsonLine): Promise<void> {
+    return this.write(line).then(() => {});
+  }
+
+  /** Queues one object as a line; resolves once written (true) or lost (false, output gone). */
+  write(line: JsonLine): Promise<boolean> {
     const bytes = this.#encoder.encode(JSON.stringify(line) + "\n");
-    this.#queue = this.#queue.then(async () => {
-      if (this.#broken) return;
+    const written = this.#queue.then(async () => {
+      if (this.#broken) return false;
       try {
         await this.#write(bytes);
+        return true;
       } catch {
         // The reader went away (broken pipe): nothing more can be said.
         this.#broken = true;
+        return false;
       }
     });
-    return this.#queue;
+    this.#queue = written.then(() => {});
+    return written;
   }
 
   /** Resolves once every queued line is written. */
@@ -62,9 +70,20 @@ export class LineWriter {
   }
 }
 
-/** An event sink that writes each event as one line. */
-export function jsonEventSink(writer: LineWriter): (event: PeerEvent) => void {
-  return (event) => void writer.send({ ...event });
+/**
+ * An event sink that writes each event as one line; its promise resolves
+ * once the line is written (the core acknowledges a received message only
+ * then) and rejects if the output is gone. After a crash a message may be
+ * written again with the same `id`: readers de-duplicate by `id`.
+ */
+export function jsonEventSink(writer: LineWriter): EventSink {
+  return (event) => {
+    const shown = writer.write({ ...event }).then((written) => {
+      if (!written) throw new Error("Cannot write the event: the output is closed");
+    });
+    shown.catch(() => {}); // a caller that ignores the promise gets no unhandled rejection
+    return shown;
+  };
 }
 
 /** Options of {@linkcode runJsonInterface}. */

@@ -80,7 +80,11 @@ export class Repl {
     return this.#editor.history;
   }
 
-  /** The event sink to give the core (usable before {@linkcode attach}). */
+  /**
+   * The event sink to give the core (usable before {@linkcode attach}):
+   * resolves once the event's line is written to the terminal, rejects
+   * once the REPL has ended (not shown).
+   */
   readonly onEvent: EventSink = (event) => this.#event(event);
 
   /** Connects the started peer; the prompt appears. */
@@ -91,14 +95,16 @@ export class Repl {
 
   /** Prints `text` above the input line (the line being typed survives). */
   print(text: string): void {
-    if (this.#closed) return;
-    if (!this.#term.isTTY) {
-      void this.#term.write(`${text}\n`);
-      return;
-    }
+    this.#show(text).catch(() => {});
+  }
+
+  /** Prints `text`; resolves once written, rejects if the REPL has ended. */
+  #show(text: string): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("Cannot print: the REPL has ended"));
+    if (!this.#term.isTTY) return this.#term.write(`${text}\n`);
     const body = text.replace(/\r?\n/g, "\r\n");
     this.#progressShown = false;
-    void this.#term.write(`${CLEAR_ROW}${body}\r\n${this.#row()}`);
+    return this.#term.write(`${CLEAR_ROW}${body}\r\n${this.#row()}`);
   }
 
   #levelOf = (name: string): Level | undefined => {
@@ -109,7 +115,7 @@ export class Repl {
     }
   };
 
-  #event(e: PeerEvent): void {
+  #event(e: PeerEvent): void | Promise<void> {
     if (e.event === "bootstrap") return this.#progress(e.progress, e.summary);
     if (e.event === "ready") {
       if (this.#progressShown) void this.#term.write("\r\n");
@@ -118,7 +124,10 @@ export class Repl {
       return;
     }
     const line = eventLine(this.#style, this.#levelOf, e, this.#now());
-    if (line !== undefined) this.print(line);
+    if (line === undefined) return;
+    const shown = this.#show(line);
+    shown.catch(() => {}); // a caller that ignores the promise gets no unhandled rejection
+    return shown;
   }
 
   #progress(progress: number, summary: string): void {
