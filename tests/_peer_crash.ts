@@ -61,49 +61,77 @@ function killed(): NetError {
   return new NetError("write_failed", "Simulated crash", { retryable: true });
 }
 
-/** A transport whose connections stop sending once the peer is dead (counting frames when asked). */
+/** The two ways frames cross a connection. */
+interface FrameOps {
+  send(payload: Uint8Array): Promise<void>;
+  onFrame(handler: (p: Uint8Array) => Promise<void> | void): void;
+}
+
+/**
+ * `ops` of `conn` that stop sending and receiving once the peer is dead,
+ * counting sent and received frames as asked. Both kinds of connection
+ * carry both: replies go back on the connection their packet came on.
+ */
+function crashing(
+  conn: FramedConn,
+  ops: FrameOps,
+  crash: Crash,
+  count: { sends: boolean; frames: boolean },
+): FrameOps {
+  return {
+    send(payload) {
+      if (crash.dead || (count.sends && crash.hit())) {
+        void conn.close();
+        return Promise.reject(killed());
+      }
+      return ops.send(payload);
+    },
+    onFrame(handler) {
+      ops.onFrame(async (payload) => {
+        if (crash.dead || (count.frames && crash.hit())) {
+          void conn.close();
+          return;
+        }
+        await handler(payload);
+      });
+    },
+  };
+}
+
+/** A transport whose connections stop sending and receiving once the peer is dead. */
 export function crashingTransport(
   crash: Crash,
   countSends: boolean,
+  countFrames = false,
 ): (base: Transport) => Transport {
   return (base) => ({
     async connect(address: PeerAddress, key: string, signal?: AbortSignal): Promise<FramedConn> {
       const conn = await base.connect(address, key, signal);
-      const send = conn.send.bind(conn);
-      conn.send = (payload: Uint8Array) => {
-        if (crash.dead || (countSends && crash.hit())) {
-          void conn.close();
-          return Promise.reject(killed());
-        }
-        return send(payload);
-      };
+      const own = { send: conn.send.bind(conn), onFrame: conn.onFrame.bind(conn) };
+      Object.assign(conn, crashing(conn, own, crash, { sends: countSends, frames: countFrames }));
       return conn;
     },
   });
 }
 
-/** Wraps an inbound connection so that frames are dropped once the peer is dead (counting them when asked). */
+/** Wraps an inbound connection so that it stops receiving and sending once the peer is dead. */
 export function crashingInbound(
   crash: Crash,
   countFrames: boolean,
+  countSends = false,
 ): (conn: FramedConn) => FramedConn {
-  return (conn) =>
-    new Proxy(conn, {
+  return (conn) => {
+    const own = { send: conn.send.bind(conn), onFrame: conn.onFrame.bind(conn) };
+    const wrapped = crashing(conn, own, crash, { sends: countSends, frames: countFrames });
+    return new Proxy(conn, {
       get(target, prop) {
-        if (prop === "onFrame") {
-          return (handler: (p: Uint8Array) => Promise<void> | void) =>
-            target.onFrame(async (payload) => {
-              if (crash.dead || (countFrames && crash.hit())) {
-                void target.close();
-                return;
-              }
-              await handler(payload);
-            });
-        }
+        if (prop === "onFrame") return wrapped.onFrame;
+        if (prop === "send") return wrapped.send;
         const value = Reflect.get(target, prop, target);
         return typeof value === "function" ? value.bind(target) : value;
       },
     });
+  };
 }
 
 /** Events of the instance before the crash point and of the restarted instance. */
@@ -141,8 +169,8 @@ export async function scenario(side: "sender" | "receiver", k: number): Promise<
     const crash = new Crash(victim, k);
     const count = { sends: side === "sender", frames: side === "receiver" };
     const options = {
-      transport: crashingTransport(crash, count.sends),
-      wrapInbound: crashingInbound(crash, count.frames),
+      transport: crashingTransport(crash, count.sends, count.frames),
+      wrapInbound: crashingInbound(crash, count.frames, count.sends),
     };
     if (side === "sender") await alice.open(options);
     else await alice.open({});

@@ -124,6 +124,38 @@ export class Contact {
     this.#control.push({ type: "ack", ackedId: KEEPALIVE_ID, id: KEEPALIVE_ID });
   }
 
+  /**
+   * Whether the next element is a reply (a queued control element other
+   * than a keep-alive, which belongs to the outbound connection it keeps up).
+   */
+  get replyWaits(): boolean {
+    const next = this.#control[0];
+    return next !== undefined && next.id !== KEEPALIVE_ID;
+  }
+
+  /**
+   * The connection replies go back on: the newest open connection on which
+   * the contact's packets arrived, other than our own outbound one (the
+   * contact's outbound connection, so a reply takes the circuit its packet
+   * came on), or undefined (then the outbound link carries them).
+   *
+   * Only a packet that decrypted in this conversation binds a connection to
+   * the contact (receive.ts), so a replayed or forged packet never makes one
+   * carry our replies.
+   */
+  replyConn(): FramedConn | undefined {
+    const own = this.link?.conn;
+    let found: FramedConn | undefined;
+    for (const conn of this.inbound) if (conn !== own && !conn.isClosed) found = conn;
+    return found;
+  }
+
+  /** The next reply (control element) to write on a reply connection, or null. */
+  nextReply(): Element | null {
+    if (!this.replyWaits) return null;
+    return this.#control.shift() ?? null;
+  }
+
   /** Whether anything waits for `conn` (the current outbound connection, if any). */
   hasWork(conn: FramedConn | undefined): boolean {
     if (this.#control.length > 0) return true;

@@ -13,6 +13,12 @@
  *   is on disk) and is called only with a live connection.
  * - With a connection and nothing to send for `idleMs`, it calls
  *   `hooks.idle()` (the owner queues a keep-alive).
+ * - Replies (`hooks.replyConn()`: the owner names an open connection on
+ *   which the contact reached us) are written there, not dialled for: an
+ *   acknowledgement then takes the circuit its packet came on, as a reply
+ *   over one socket would, instead of a second rendezvous circuit that may
+ *   be cold, redialling, or stalled by a delayed TCP ACK (tor leaves Nagle
+ *   on, and a socket whose data flows one way only waits for that ACK).
  *
  * It knows nothing of elements, ratchets or files.
  *
@@ -39,6 +45,10 @@ export interface LinkHooks {
   idle(): void;
   /** The packets of the last `next` were all written on `conn`. */
   written?(conn: FramedConn): void;
+  /** An open connection to write waiting replies on instead of dialling, if any. */
+  replyConn?(): FramedConn | undefined;
+  /** The next reply packets to write on `conn` (from `replyConn`), or null. */
+  nextReply?(conn: FramedConn): Promise<Uint8Array[] | null>;
 }
 
 /** Timing of a {@linkcode Link}. */
@@ -124,6 +134,8 @@ export class Link {
         if (timedOut && this.conn !== undefined && !signal.aborted) this.#hooks.idle();
         continue;
       }
+      const reply = this.#hooks.replyConn?.();
+      if (reply !== undefined && await this.#sendReplies(reply)) continue;
       let conn: FramedConn;
       try {
         conn = await this.#connector.connect(this.key, this.#address, { signal });
@@ -157,6 +169,30 @@ export class Link {
         // the connection closed: the loop redials and the owner re-sends
       }
     }
+  }
+
+  /**
+   * Writes the next replies on `conn`; false when there were none (then the
+   * own connection carries whatever waits). A failed write loses them, as
+   * on the own connection.
+   */
+  async #sendReplies(conn: FramedConn): Promise<boolean> {
+    let packets: Uint8Array[] | null;
+    try {
+      packets = (await this.#hooks.nextReply?.(conn)) ?? null;
+    } catch (e) {
+      if (this.#abort.signal.aborted) return true;
+      this.#hooks.failed(e, "next");
+      await this.#sleep(this.#options.redialMs);
+      return true;
+    }
+    if (packets === null) return false;
+    try {
+      for (const packet of packets) await conn.send(packet);
+    } catch {
+      // that connection closed: what follows goes on another one
+    }
+    return true;
   }
 
   #adopt(conn: FramedConn): void {

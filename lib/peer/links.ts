@@ -13,6 +13,7 @@ import { type Element, type ElementBody, newElementId } from "../protocol/elemen
 import type { Contact } from "./contact.ts";
 import { type PeerCore, REQUEST_KEY_PREFIX } from "./core.ts";
 import { Link } from "./link.ts";
+import { receivePacket } from "./receive.ts";
 import type { OutboundEntry } from "./records.ts";
 
 /** The send loop of a conversation. */
@@ -32,7 +33,18 @@ export function contactLink(core: PeerCore, contact: Contact): Link {
         if (next.entry) contact.markSent(next.entry, conn);
         return packets;
       },
-      connected: () => {},
+      replyConn: () => (contact.replyWaits ? contact.replyConn() : undefined),
+      nextReply: async () => {
+        const element = contact.nextReply();
+        if (element === null) return null;
+        const packets = contact.seal(element, core.rng);
+        await core.saveContact(contact); // DESIGN.md: saved before the ciphertext leaves
+        // lost if `conn` closed meanwhile: its sender re-sends what went out on
+        // it (Contact.forget), and that earns a new acknowledgement
+        return packets;
+      },
+      // the contact replies on the connection our packets came on (its replyConn)
+      connected: (conn) => conn.onFrame((packet) => core.track(receivePacket(core, packet, conn))),
       disconnected: (conn) => {
         contact.forget(conn);
         core.connectionGone(contact, conn);
