@@ -28,6 +28,8 @@ export interface TestPeerOptions {
   wrapInbound?: (conn: FramedConn) => FramedConn;
   /** Wraps the peer's store (e.g. to act when a save lands); the harness still closes the real one. */
   wrapStore?: (store: PeerStore) => PeerStore;
+  /** What the event sink returns for an event (after recording it), e.g. a slow interface's promise. */
+  shown?: (event: PeerEvent) => Promise<void> | undefined;
 }
 
 /** A peer under test with its folder, listener and recorded events. */
@@ -65,7 +67,10 @@ export class TestPeer {
       store: options.wrapStore ? options.wrapStore(this.store) : this.store,
       transport,
       port: 50001,
-      events: (e) => this.#record(e),
+      events: (e) => {
+        this.#record(e);
+        return options.shown?.(e);
+      },
       rng: this.#rng,
       backoff: { minMs: 20, maxMs: 150 },
       keepaliveMs: 2_000,
