@@ -11,6 +11,7 @@
  * - peer/core.ts: shared state, persistence, links, events
  * - peer/receive.ts: network input (identification, stages, elements)
  * - peer/contact.ts, peer/link.ts: one conversation and its send loop
+ * - peer/requests.ts: the request commands (send, accept, reject, cancel)
  * - peer/auth.ts: SMP; peer/records.ts, peer/profile.ts: the files
  *
  * Delivery: a message is queued in the conversation's persisted outbox and
@@ -23,7 +24,7 @@
  * @module
  */
 
-import { equalBytes, type Rng, toBase64 } from "./crypto/bytes.ts";
+import { equalBytes, type Rng, toHex } from "./crypto/bytes.ts";
 import { encodePublicKey } from "./crypto/keys.ts";
 import type { OnionKey } from "./crypto/onion.ts";
 import type { BackoffOptions } from "./net/backoff.ts";
@@ -32,32 +33,18 @@ import { Connector, DEFAULT_MAX_ATTEMPTS } from "./net/connector.ts";
 import type { FramedConn, NetLogger } from "./net/framed_conn.ts";
 import type { Transport } from "./net/transport.ts";
 import { newElementId } from "./protocol/elements.ts";
-import { acceptRequest as acceptHandshake, createRequest } from "./protocol/handshake.ts";
 import { systemRng } from "./rng.ts";
 import type { PeerStore } from "./store/peer_store.ts";
-import { toHex } from "./crypto/bytes.ts";
-import {
-  checkContactName,
-  formatIdentityAddress,
-  parseIdentityAddress,
-  parseIdentityKey,
-} from "./peer/address.ts";
+import { checkContactName, formatIdentityAddress, parseIdentityKey } from "./peer/address.ts";
 import { PeerCore } from "./peer/core.ts";
-import { PeerError, unknownName } from "./peer/errors.ts";
+import { PeerError } from "./peer/errors.ts";
 import { requestInfo } from "./peer/info.ts";
-import { checkMessage, checkNameFree, requireContact } from "./peer/lookup.ts";
+import { checkMessage, requireContact } from "./peer/lookup.ts";
 import { contactLink, reportProgress, sendNow, startRequestLink } from "./peer/links.ts";
 import { loadState } from "./peer/load.ts";
 import { loadOrCreateProfile, type Profile } from "./peer/profile.ts";
 import { receivePacket } from "./peer/receive.ts";
-import {
-  type ConversationRecord,
-  MAX_OUTBOUND_REQUESTS,
-  MAX_REJECTED,
-  newLocalId,
-  type OutboundEntry,
-} from "./peer/records.ts";
-import { SeenIds } from "./peer/seen_ids.ts";
+import { acceptRequest, cancelRequest, rejectRequest, sendRequest } from "./peer/requests.ts";
 import type { ConversationInfo, EventSink, IdentityInfo, RequestInfo } from "./peer/types.ts";
 
 export * from "./peer/types.ts";
@@ -230,67 +217,8 @@ export class Peer {
    */
   async sendRequest(identityAddress: string, identityKey: string): Promise<RequestInfo> {
     this.#checkOpen();
-    const core = this.#core;
-    const address = parseIdentityAddress(identityAddress);
-    const key = parseIdentityKey(identityKey);
-    if (
-      equalBytes(key, this.#profile.identity.publicKey) ||
-      address.onion === this.#profile.onionKey.address
-    ) {
-      throw new PeerError(
-        "own_identity",
-        "Cannot send a request to yourself: use your contact's address and key",
-      );
-    }
-    checkNameFree(this.#core, address.name);
-    const existing = core.contactWithKey(key);
-    if (existing !== undefined) {
-      throw new PeerError(
-        "already_contact",
-        `You already have a conversation with this key, named ${existing.name}`,
-      );
-    }
-    const pending = core.requests.outbound.find((r) => equalBytes(r.state.peerIdentityKey, key));
-    if (pending !== undefined) {
-      throw new PeerError(
-        "already_contact",
-        `A request to this key is pending, named ${pending.name}`,
-      );
-    }
-    if (core.requests.outbound.length >= MAX_OUTBOUND_REQUESTS) {
-      throw new PeerError(
-        "too_many_requests",
-        `Cannot send more than ${MAX_OUTBOUND_REQUESTS} requests at once: delete some pending ones`,
-      );
-    }
-    const { packet, outbound } = createRequest({
-      ownName: this.#profile.name,
-      ownIdentity: this.#profile.identity,
-      onionKey: this.#profile.onionKey,
-      port: this.#port,
-      peerIdentityKey: key,
-      rng: core.rng,
-    });
-    const entry: OutboundEntry = {
-      id: newLocalId(core.rng),
-      name: address.name,
-      onion: address.onion,
-      port: address.port,
-      at: core.now(),
-      packet,
-      state: outbound,
-    };
-    core.requests.outbound.push(entry);
-    core.requestsChanged();
-    try {
-      await core.saveRequests(); // before it leaves
-    } catch (e) {
-      core.requests.outbound = core.requests.outbound.filter((r) => r !== entry);
-      core.requestsChanged();
-      throw e;
-    }
-    if (core.started) startRequestLink(this.#core, entry);
-    return requestInfo(entry, "out");
+    const own = { profile: this.#profile, port: this.#port };
+    return await sendRequest(this.#core, own, identityAddress, identityKey);
   }
 
   /** Requests received and not answered yet (seed: inbound requests). */
@@ -311,38 +239,7 @@ export class Peer {
    */
   async acceptRequest(name: string, newName?: string): Promise<ConversationInfo> {
     this.#checkOpen();
-    const core = this.#core;
-    const entry = core.requests.inbound.find((e) => e.name === name);
-    if (entry === undefined) {
-      throw unknownName(name, core.requests.inbound.map((e) => e.name), "request");
-    }
-    const finalName = newName === undefined ? name : checkContactName(newName);
-    if (finalName !== name) checkNameFree(this.#core, finalName);
-    const session = acceptHandshake(entry.state, {
-      ownIdentity: this.#profile.identity,
-      rng: core.rng,
-    });
-    const id = newElementId(core.rng);
-    const record: ConversationRecord = {
-      fileId: newLocalId(core.rng),
-      name: finalName,
-      onion: entry.state.onionAddress,
-      port: entry.state.port,
-      verified: false,
-      presence: false,
-      createdAt: core.now(),
-      requestKey: entry.state.requestPublicKey,
-      session,
-      // tells Bob (seed Stage 2) and carries Alice's handshake key to him
-      outbox: [{ id, key: toHex(id), body: { type: "request_accepted" }, at: core.now() }],
-      seen: new SeenIds(),
-    };
-    core.requests.inbound = core.requests.inbound.filter((e) => e !== entry);
-    const contact = core.addContact(record);
-    await core.saveContact(contact);
-    await core.saveRequests();
-    contact.link?.wake();
-    return contact.info();
+    return await acceptRequest(this.#core, this.#profile.identity, name, newName);
   }
 
   /**
@@ -352,13 +249,7 @@ export class Peer {
    */
   async rejectRequest(name: string): Promise<void> {
     this.#checkOpen();
-    const book = this.#core.requests;
-    const entry = book.inbound.find((e) => e.name === name);
-    if (entry === undefined) throw unknownName(name, book.inbound.map((e) => e.name), "request");
-    book.inbound = book.inbound.filter((e) => e !== entry);
-    book.rejected.push(toBase64(entry.state.requestPublicKey));
-    if (book.rejected.length > MAX_REJECTED) book.rejected.shift();
-    await this.#core.saveRequests();
+    await rejectRequest(this.#core, name);
   }
 
   /** Every conversation, sorted by name (seed `/convs`). */
@@ -465,14 +356,7 @@ export class Peer {
       await core.store.deleteConversation(contact.record.fileId);
       return;
     }
-    const entry = core.requests.outbound.find((r) => r.name === name);
-    if (entry === undefined) throw unknownName(name, core.namesInUse());
-    core.requests.outbound = core.requests.outbound.filter((r) => r !== entry);
-    core.requestsChanged();
-    const link = core.requestLinks.get(entry.id);
-    core.requestLinks.delete(entry.id);
-    await link?.close();
-    await core.saveRequests();
+    await cancelRequest(core, name);
   }
 
   /**
