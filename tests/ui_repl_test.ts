@@ -87,8 +87,11 @@ class FakePeer implements CommandPeer {
     this.calls.push(`verify ${name} ${key}`);
     return Promise.resolve({ verified: key === this.convs[0]!.key });
   }
+  /** Runs inside authenticate(), as the core emits its events there. */
+  onAuthenticate: ((name: string) => void) | undefined;
   authenticate(name: string, secret: string) {
     this.calls.push(`authenticate ${name} ${secret}`);
+    this.onAuthenticate?.(name);
     return Promise.resolve();
   }
   deleteConversation(name: string) {
@@ -178,6 +181,40 @@ Deno.test("REPL asks the /auth secret with hidden input and never shows it", asy
   assert(!repl.history.some((l) => l.includes("secret")), "no secret in the history");
   term.type("\x03");
   assertEquals(await done, "interrupt");
+});
+
+Deno.test("REPL shows /auth as its own line, then one line per outcome", async () => {
+  const { term, peer, repl, done } = setup();
+  // The core reports the run as started from inside authenticate().
+  peer.onAuthenticate = (name) => void repl.onEvent({ event: "auth", name, status: "started" });
+  const mark = term.output.length;
+  term.type("/auth bob one two\r");
+  await term.waitFor("waiting for them");
+  // A match and the level it raises, emitted together as the core does.
+  peer.convs[0]!.level = "authenticated";
+  const match = repl.onEvent({ event: "auth", name: "bob", status: "match" });
+  repl.onEvent({ event: "level", name: "bob", level: "authenticated" });
+  await match;
+  // A second match while authenticated raises nothing.
+  await repl.onEvent({ event: "auth", name: "bob", status: "match" });
+  repl.onEvent({ event: "auth", name: "bob", status: "nomatch" });
+  repl.onEvent({ event: "auth", name: "bob", status: "aborted", reason: "the contact cancelled" });
+  // A later level change is still shown.
+  peer.convs[0]!.level = "verified";
+  repl.onEvent({ event: "level", name: "bob", level: "verified" });
+  await term.waitFor("bob [verified] is now verified");
+  const lines = stripAnsi(term.output.slice(mark)).split("\r\n")
+    .map((l) => l.slice(l.lastIndexOf("\r") + 1)).filter((l) => l.startsWith("--"));
+  assertEquals(lines, [
+    "-- Authentication with bob [verified] started; waiting for them",
+    "-- bob [authenticated] is now authenticated: the secrets match",
+    "-- bob [authenticated] is still authenticated: the secrets match",
+    "-- bob [authenticated]: authentication FAILED: the secrets do not match",
+    "-- bob [authenticated]: authentication aborted (the contact cancelled)",
+    "-- bob [verified] is now verified",
+  ]);
+  term.type("/quit\r");
+  await done;
 });
 
 Deno.test("REPL deletes only after a yes", async () => {
@@ -308,8 +345,13 @@ Deno.test("two real peers chat, verify and authenticate through their REPLs", as
     bob.term.type("/auth al\r");
     await bob.term.waitFor("Secret shared with al");
     bob.term.type("blue moon\r");
-    await alice.term.waitFor("robert [authenticated] is now authenticated");
-    await bob.term.waitFor("al [authenticated] is now authenticated");
+    await alice.term.waitFor("robert [authenticated] is now authenticated: the secrets match");
+    await bob.term.waitFor("al [authenticated] is now authenticated: the secrets match");
+    for (const t of [alice.term, bob.term]) {
+      const shown = stripAnsi(t.output);
+      assert(!shown.includes("in progress"), "our own /auth is confirmed once");
+      assert(!/is now authenticated\r\n/.test(shown), "a match is announced once");
+    }
     assert(!alice.term.output.includes("blue moon") && !bob.term.output.includes("blue moon"));
     alice.term.type("/convs\r");
     await alice.term.waitFor("│ robert [authenticated] │ authenticated │");

@@ -111,16 +111,32 @@ const ROUTINE_CLOSE: ReadonlySet<string> = new Set(["", "local", "peer_closed", 
 
 const AUTH_TEXT: Record<string, string> = {
   requested: "asks to authenticate: answer with /auth NAME <secret>",
-  started: "authentication in progress",
   match: "authenticated: the secrets match",
   nomatch: "authentication FAILED: the secrets do not match",
   aborted: "authentication aborted",
 };
 
 /**
+ * The one line of an SMP run that matched: the level it gave (`raised`:
+ * the contact was not authenticated before) and why, the name in the new
+ * level's colour. It stands for both the `auth` match event and the `level`
+ * event that follows it.
+ */
+export function authMatchLine(
+  style: Style,
+  levelOf: LevelOf,
+  name: string,
+  raised: boolean,
+): string {
+  const who = peerName(style, sanitize(name), levelOf(name));
+  return notice(style, `${who} is ${raised ? "now" : "still"} authenticated: the secrets match`);
+}
+
+/**
  * The line(s) shown for a core event, or `undefined` for events shown
- * otherwise (`bootstrap` is a progress bar, `ready` a banner) or not at all
- * (routine connection progress).
+ * otherwise (`bootstrap` is a progress bar, `ready` a banner, an `auth`
+ * run `started` the `/auth` command's own line) or not at all (routine
+ * connection progress).
  */
 export function eventLine(
   style: Style,
@@ -155,6 +171,8 @@ export function eventLine(
     case "level":
       return notice(style, `${who(e.name)} is now ${e.level}`);
     case "auth": {
+      // A run starts only from our own /auth (peer/auth.ts), whose result says so.
+      if (e.status === "started") return undefined;
       const text = (AUTH_TEXT[e.status] ?? e.status).replace("NAME", sanitize(e.name));
       const line = notice(style, `${who(e.name)}: ${text}`);
       return e.reason ? `${line} (${sanitize(e.reason)})` : line;

@@ -22,7 +22,7 @@ import { CLEAR_ROW, LineEditor } from "./line_editor.ts";
 import { parseLine } from "./line_parse.ts";
 import { progressLine, readyBanner } from "./progress.ts";
 import { type Ask, askSecret, confirmDelete } from "./prompts.ts";
-import { eventLine, notice, paint, type Style } from "./render.ts";
+import { authMatchLine, eventLine, notice, paint, type Style } from "./render.ts";
 import { errorText, resultText } from "./results.ts";
 import type { Terminal } from "./terminal.ts";
 
@@ -61,6 +61,8 @@ export class Repl {
   /** True while the input row holds a progress bar instead of a prompt. */
   #progressShown = false;
   #lastPhase = "";
+  /** The SMP match being shown, until the `level` event it may raise has come. */
+  #matching: { name: string; raised: boolean } | undefined;
 
   constructor(options: ReplOptions) {
     this.#term = options.terminal;
@@ -123,10 +125,36 @@ export class Repl {
       this.print(readyBanner(this.#style, e.identity));
       return;
     }
+    if (e.event === "auth" && e.status === "match") return this.#match(e.name);
+    if (e.event === "level" && e.level === "authenticated" && this.#matching?.name === e.name) {
+      this.#matching.raised = true; // shown in the match's line
+      return;
+    }
     const line = eventLine(this.#style, this.#levelOf, e, this.#now());
     if (line === undefined) return;
-    const shown = this.#show(line);
-    shown.catch(() => {}); // a caller that ignores the promise gets no unhandled rejection
+    return this.#shown(this.#show(line));
+  }
+
+  /**
+   * Shows a match and the level it raised as one line. The core emits the
+   * `level` event, if the level changed, right after the match and in the
+   * same call (`applyAuthStep` in peer/core.ts), so it has come by the next
+   * microtask; without it the contact was authenticated already.
+   */
+  #match(name: string): Promise<void> {
+    const pending = { name, raised: false };
+    this.#matching = pending;
+    return this.#shown(
+      Promise.resolve().then(() => {
+        if (this.#matching === pending) this.#matching = undefined;
+        return this.#show(authMatchLine(this.#style, this.#levelOf, name, pending.raised));
+      }),
+    );
+  }
+
+  /** `shown`, with no unhandled rejection for a caller that ignores it. */
+  #shown(shown: Promise<void>): Promise<void> {
+    shown.catch(() => {});
     return shown;
   }
 
