@@ -10,11 +10,23 @@
  */
 
 import denoJson from "./deno.json" with { type: "json" };
-import { CliUsageError, parseCli, torrcLines, usageText } from "./lib/app/cli_args.ts";
+import {
+  CliUsageError,
+  parseCli,
+  PASSPHRASE_ENV,
+  torrcLines,
+  usageText,
+} from "./lib/app/cli_args.ts";
 import type { CliOptions } from "./lib/app/cli_args.ts";
 import { isUnmessageError } from "./lib/errors.ts";
 import { Peer } from "./lib/peer.ts";
-import { type RunningPeer, startPeer, type TorMode } from "./lib/runtime.ts";
+import {
+  type RunningPeer,
+  startPeer,
+  type StoredPeer,
+  storedPeer,
+  type TorMode,
+} from "./lib/runtime.ts";
 import { type InterfaceName, loadAppConfig, saveAppConfig } from "./lib/store/app_config.ts";
 import { resolveConfigRoot, validatePeerName } from "./lib/store/paths.ts";
 import { jsonEventSink, LineWriter, runJsonInterface } from "./lib/ui/json.ts";
@@ -23,8 +35,7 @@ import { runInteractive } from "./lib/ui/interactive.ts";
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
 
-/** Environment variable holding an encrypted peer's passphrase. */
-export const PASSPHRASE_ENV = "UNMESSAGE_PASSPHRASE";
+export { PASSPHRASE_ENV };
 
 /** Exit statuses. */
 const EXIT_OK = 0;
@@ -61,6 +72,28 @@ async function torMode(o: CliOptions): Promise<TorMode> {
   };
 }
 
+/** The passphrase from the environment; an empty one counts as none. */
+function envPassphrase(): string | undefined {
+  return Deno.env.get(PASSPHRASE_ENV) || undefined;
+}
+
+/**
+ * Why `--encrypt` cannot be honoured, or undefined: it only applies when the
+ * peer is created (converting a plain peer is not supported yet), and the
+ * machine interface cannot ask, so it needs the environment variable.
+ */
+function encryptMistake(o: CliOptions, name: string, stored: StoredPeer): string | undefined {
+  if (!o.encrypt) return undefined;
+  if (stored === "plain") {
+    return `--encrypt only applies when a peer is created: ${name} exists without a passphrase, ` +
+      "and converting an existing peer is not supported yet";
+  }
+  if (stored === "missing" && o.json && envPassphrase() === undefined) {
+    return `--encrypt with --json reads the new passphrase from $${PASSPHRASE_ENV}, which is not set`;
+  }
+  return undefined;
+}
+
 /** Runs the machine interface for `name` until quit or end of input. */
 async function runJson(o: CliOptions, root: string, name: string): Promise<number> {
   const writer = new LineWriter((bytes) => writeAll(Deno.stdout, bytes));
@@ -68,7 +101,7 @@ async function runJson(o: CliOptions, root: string, name: string): Promise<numbe
   const log = (m: string) => console.error(m);
   let running: RunningPeer;
   try {
-    const passphrase = Deno.env.get(PASSPHRASE_ENV);
+    const passphrase = envPassphrase();
     running = await startPeer({
       name,
       configRoot: root,
@@ -80,8 +113,11 @@ async function runJson(o: CliOptions, root: string, name: string): Promise<numbe
     });
   } catch (e) {
     const code = isUnmessageError(e) ? e.code : "start_failed";
-    await writer.send({ event: "error", code, message: `Cannot start ${name}: ${errorText(e)}` });
-    log(`unmessage: cannot start ${name}: ${errorText(e)}`);
+    const why = code === "passphrase_required"
+      ? `it is encrypted: set $${PASSPHRASE_ENV} to its passphrase`
+      : errorText(e);
+    await writer.send({ event: "error", code, message: `Cannot start ${name}: ${why}` });
+    log(`unmessage: cannot start ${name}: ${why}`);
     return EXIT_FAILURE;
   }
   await remember(
@@ -147,20 +183,28 @@ export async function main(argv: readonly string[]): Promise<number> {
     await writeAll(Deno.stderr, encoder.encode(`unmessage: ${errorText(e)}\n`));
     return usage ? EXIT_USAGE : EXIT_FAILURE;
   }
+  const stored = await storedPeer(root, name);
+  const mistake = encryptMistake(o, name, stored);
+  if (mistake !== undefined) {
+    await writeAll(Deno.stderr, encoder.encode(`unmessage: ${mistake}\n`));
+    return EXIT_USAGE;
+  }
   if (ui === "json") return await runJson(o, root, name);
   await remember(root, "cli", name, (m) => console.error(`unmessage: ${m}`));
-  const passphrase = Deno.env.get(PASSPHRASE_ENV);
+  const passphrase = envPassphrase();
   return await runInteractive({
     name,
     configRoot: root,
-    start: async (events) =>
+    ...(passphrase !== undefined ? { passphrase } : {}),
+    newPassphrase: o.encrypt && stored === "missing",
+    start: async (events, secret) =>
       startPeer({
         name,
         configRoot: root,
         tor: await torMode(o),
         events,
         open: (options) => Peer.open(options),
-        ...(passphrase ? { passphrase } : {}),
+        ...(secret !== undefined ? { passphrase: secret } : {}),
         ...(o.port !== undefined ? { port: o.port } : {}),
       }),
   });

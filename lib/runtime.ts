@@ -22,7 +22,10 @@ import type { FramedConn } from "./net/framed_conn.ts";
 import { type FramedListener, listen } from "./net/listener.ts";
 import type { DirectTransport, Transport } from "./net/transport.ts";
 import type { EventSink, IdentityInfo } from "./peer/types.ts";
+import { parseJson, readFileBounded } from "./store/atomic.ts";
+import { isStoreError } from "./store/errors.ts";
 import { PeerStore } from "./store/peer_store.ts";
+import { isVaultEnvelope, type ScryptParams } from "./store/vault.ts";
 import { peerPaths } from "./store/paths.ts";
 import { waitForBootstrap } from "./tor/bootstrap.ts";
 import type { TorControl } from "./tor/control.ts";
@@ -91,11 +94,31 @@ export interface StartPeerOptions {
   events: EventSink;
   open: PeerOpener;
   passphrase?: string;
+  /** scrypt parameters if the peer is created encrypted (tests; default vault.ts). */
+  scrypt?: ScryptParams;
   /** The onion virtual port; default {@linkcode DEFAULT_VIRTUAL_PORT}. */
   port?: number;
   descriptorTimeoutMs?: number;
   rng?: Rng;
   now?: () => number;
+}
+
+/**
+ * How a peer's profile is stored: `missing` (the next start creates the
+ * peer), `plain`, `encrypted` (a vault envelope), or `unreadable` (damaged or
+ * not readable: the start reports why). Reads the file without the lock, so
+ * it is a hint for what to ask the user, not a guarantee.
+ */
+export type StoredPeer = "missing" | "plain" | "encrypted" | "unreadable";
+
+/** Tells how the profile of `name` under `configRoot` is stored (see {@linkcode StoredPeer}). */
+export async function storedPeer(configRoot: string, name: string): Promise<StoredPeer> {
+  const path = peerPaths(configRoot, name).profile;
+  try {
+    return isVaultEnvelope(parseJson(await readFileBounded(path), path)) ? "encrypted" : "plain";
+  } catch (e) {
+    return isStoreError(e, "not_found") ? "missing" : "unreadable";
+  }
 }
 
 /** A started peer. */
@@ -190,7 +213,10 @@ class Runtime implements RunningPeer {
   async start(): Promise<void> {
     const o = this.#o;
     const dir = peerPaths(o.configRoot, o.name).dir;
-    this.#store = await PeerStore.open(dir, { passphrase: o.passphrase });
+    this.#store = await PeerStore.open(dir, {
+      passphrase: o.passphrase,
+      ...(o.scrypt !== undefined ? { scrypt: o.scrypt } : {}),
+    });
     const transport = o.tor.mode === "direct"
       ? o.tor.transport ?? new RegistryTransport(o.tor.registryDir ?? dir)
       : this.#link;

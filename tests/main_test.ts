@@ -99,6 +99,7 @@ Deno.test("parseCli() maps flags, single-dash long flags and attach options", ()
     help: false,
     version: false,
     json: true,
+    encrypt: false,
     name: "bob",
   });
   const o = parseCli(["--name=a", "--control-port", "9051", "--socks-port", "9050", "--port", "1"]);

@@ -17,12 +17,16 @@ export function usageText(version: string): string {
 
 Usage:
   unmessage --name <name> [--json]   start (or create) the peer <name>
+  unmessage --name <name> --encrypt  create the peer <name> with a passphrase
   unmessage [--json]                 relaunch the last interface and peer used
   unmessage --help | --version
 
 Options:
   --name, -name <name>      peer name (letters, digits, _ or -; up to 32)
   --json                    machine interface: JSON lines on stdin/stdout
+  --encrypt                 when creating the peer, encrypt its files with a
+                            passphrase (asked twice; with --json, read from
+                            $UNMESSAGE_PASSPHRASE)
   --config-dir <dir>        configuration folder (default ~/.config/unMessage,
                             or $UNMESSAGE_HOME)
   --port <n>                onion service virtual port (default 50001)
@@ -34,9 +38,13 @@ Options:
   -h, --help                show this help
   -V, --version             show the version
 
-The passphrase of an encrypted peer is read from $UNMESSAGE_PASSPHRASE.
+An encrypted peer asks for its passphrase when it starts, unless
+$UNMESSAGE_PASSPHRASE is set (required with --json or piped input).
 `;
 }
+
+/** Environment variable holding an encrypted peer's passphrase. */
+export const PASSPHRASE_ENV = "UNMESSAGE_PASSPHRASE";
 
 /** A mistake on the command line (exit status 2). */
 export class CliUsageError extends UnmessageError {
@@ -51,6 +59,8 @@ export interface CliOptions {
   version: boolean;
   name?: string;
   json: boolean;
+  /** Create the peer encrypted with a passphrase (no effect on an existing one). */
+  encrypt: boolean;
   configDir?: string;
   port?: number;
   torPath?: string;
@@ -65,6 +75,7 @@ export interface CliOptions {
 const OPTIONS = {
   name: { type: "string" },
   json: { type: "boolean" },
+  encrypt: { type: "boolean" },
   "config-dir": { type: "string" },
   port: { type: "string" },
   "tor-path": { type: "string" },
@@ -134,6 +145,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     help: v.help === true,
     version: v.version === true,
     json: v.json === true,
+    encrypt: v.encrypt === true,
   };
   if (v.name !== undefined) options.name = v.name;
   if (v["config-dir"] !== undefined) options.configDir = v["config-dir"];

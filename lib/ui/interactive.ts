@@ -7,16 +7,27 @@
  * terminal is restored. Resolves with the exit status; exits the process
  * itself only on a signal (SIGINT while starting, SIGTERM/SIGHUP).
  *
+ * Passphrases (DESIGN.md: "offer passphrase encryption of the profile"):
+ * a peer created with `newPassphrase` asks for one twice (prompts.ts); an
+ * encrypted peer started without one (the store says `passphrase_required`)
+ * asks "Passphrase for <name>:" and retries up to
+ * {@linkcode PASSPHRASE_TRIES} times on `bad_passphrase` (each failed start
+ * has released the peer's lock). Asking needs a terminal: with piped input
+ * the start fails with a message naming `$UNMESSAGE_PASSPHRASE`.
+ *
  * @module
  */
 
 import { join } from "node:path";
+import { PASSPHRASE_ENV } from "../app/cli_args.ts";
+import { isUnmessageError, UnmessageError } from "../errors.ts";
 import type { EventSink } from "../peer/types.ts";
 import type { RunningPeer } from "../runtime.ts";
 import { peerPaths } from "../store/paths.ts";
 import { HISTORY_FILE, loadHistory, saveHistory } from "./history.ts";
 import { errorLine, notice } from "./render.ts";
 import { Repl } from "./repl.ts";
+import { askNewPassphrase, askPassphrase, type TerminalAsk, terminalAsk } from "./prompts.ts";
 import {
   denoTerminal,
   exitProcess,
@@ -30,8 +41,12 @@ export interface InteractiveOptions {
   /** The peer's name and the configuration root (for the history file). */
   name: string;
   configRoot: string;
-  /** Starts the peer with the given event sink (see `startPeer`). */
-  start: (events: EventSink) => Promise<RunningPeer>;
+  /** Starts the peer with the given event sink and passphrase (see `startPeer`). */
+  start: (events: EventSink, passphrase?: string) => Promise<RunningPeer>;
+  /** The passphrase given beforehand (environment); when set, none is asked. */
+  passphrase?: string;
+  /** True to create the peer encrypted: a new passphrase is asked twice. */
+  newPassphrase?: boolean;
   /** Default: the process's terminal. */
   terminal?: Terminal;
   /** Default: SIGTERM/SIGHUP of the process. */
@@ -45,6 +60,55 @@ const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
 /** Status after an interrupted start (128 + SIGINT). */
 const EXIT_INTERRUPTED = 130;
+
+/** Passphrases tried for an encrypted peer before giving up. */
+export const PASSPHRASE_TRIES = 3;
+
+/** Starts the peer, asking for its passphrase when needed (see the module header). */
+async function startUnlocked(
+  o: InteractiveOptions,
+  term: Terminal,
+  events: EventSink,
+  questions: TerminalAsk,
+): Promise<RunningPeer> {
+  const needTerminal = () => {
+    if (term.isTTY) return;
+    throw new UnmessageError(
+      "passphrase_required",
+      `${o.name} needs a passphrase and the input is not a terminal: set $${PASSPHRASE_ENV}`,
+    );
+  };
+  let passphrase = o.passphrase;
+  if (o.newPassphrase && passphrase === undefined) {
+    needTerminal();
+    passphrase = await askNewPassphrase(questions.ask, o.name, questions.say);
+    if (passphrase === undefined) {
+      throw new UnmessageError("no_passphrase", "no passphrase was chosen");
+    }
+  }
+  try {
+    return await o.start(events, passphrase);
+  } catch (e) {
+    if (passphrase !== undefined || !isUnmessageError(e, "passphrase_required")) throw e;
+  }
+  needTerminal();
+  for (let attempt = 1; attempt <= PASSPHRASE_TRIES; attempt++) {
+    const typed = await askPassphrase(questions.ask, o.name);
+    if (typed === undefined) throw new UnmessageError("no_passphrase", "no passphrase was given");
+    if (typed !== "") {
+      try {
+        return await o.start(events, typed);
+      } catch (e) {
+        if (!isUnmessageError(e, "bad_passphrase")) throw e;
+      }
+    }
+    if (attempt < PASSPHRASE_TRIES) await questions.say("Wrong passphrase, try again");
+  }
+  throw new UnmessageError(
+    "bad_passphrase",
+    `wrong passphrase ${PASSPHRASE_TRIES} times; check it and start again`,
+  );
+}
 
 /** Runs the REPL for one peer; see the module header. */
 export async function runInteractive(o: InteractiveOptions): Promise<number> {
@@ -68,14 +132,17 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
     void term.write("\nInterrupted\n").then(() => exitProcess(EXIT_INTERRUPTED));
   });
   let running: RunningPeer;
+  const questions = terminalAsk(term, repl.style);
   try {
-    running = await o.start(repl.onEvent);
+    running = await startUnlocked(o, term, repl.onEvent, questions);
   } catch (e) {
+    questions.close();
     undoStart();
     const why = e instanceof Error ? e.message : String(e);
     await term.write(`\r\n${errorLine(repl.style, `Cannot start ${o.name}: ${why}`)}\n`);
     return EXIT_FAILURE;
   }
+  questions.close();
   undoStart();
   if (interrupted) return EXIT_INTERRUPTED;
 
