@@ -13,6 +13,7 @@ const LIB = fileURLToPath(new URL("../lib/", import.meta.url));
 /** Layer rank: a module may import only from its own rank or lower. */
 const RANK: Record<string, number> = {
   "errors.ts": 0,
+  "edit_distance.ts": 0,
   "rng.ts": 1,
   crypto: 1,
   protocol: 2,

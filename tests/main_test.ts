@@ -108,6 +108,8 @@ Deno.test("parseCli() maps flags, single-dash long flags and attach options", ()
   assertEquals(parseCli(["-V"]).version, true);
   assertThrows(() => parseCli(["--control-port", "9051", "--tor-path", "/x"]), CliUsageError);
   assertThrows(() => parseCli(["--port", "0"]), CliUsageError, "--port");
+  assertThrows(() => parseCli(["--nmae", "x"]), CliUsageError, "did you mean --name?");
+  assertThrows(() => parseCli(["--bogus"]), CliUsageError, "Unknown option --bogus");
   assertThrows(() => parseCli(["--direct", "/d", "--control-port", "1"]), CliUsageError);
   assertThrows(() => parseCli(["-x"]), CliUsageError);
   assertEquals(torrcLines("# c\n\nTestingTorNetwork 1\r\n  DirAuthority a \n"), [

@@ -10,13 +10,13 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 import { UnmessageError } from "../lib/errors.ts";
+import { editDistance } from "../lib/edit_distance.ts";
 import type { ConversationInfo, PeerEvent, RequestInfo } from "../lib/peer/types.ts";
 import { Peer } from "../lib/peer.ts";
 import { type RunningPeer, startPeer } from "../lib/runtime.ts";
 import {
   type CommandPeer,
   COMMANDS,
-  editDistance,
   findCommand,
   parseArgs,
   splitCommandLine,

@@ -10,6 +10,7 @@
 
 import { parseArgs } from "node:util";
 import { UnmessageError } from "../errors.ts";
+import { editDistance } from "../edit_distance.ts";
 
 /** Usage text shown by `--help` and after a flag mistake. */
 export function usageText(version: string): string {
@@ -104,6 +105,18 @@ function normalise(argv: readonly string[]): string[] {
   return out;
 }
 
+/** "Unknown option --x", with the closest known flag when one is near. */
+function unknownOption(flag: string): string {
+  const name = flag.replace(/^-+/, "").split("=")[0]!;
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const known of Object.keys(OPTIONS)) {
+    const d = editDistance(name, known);
+    if (d < bestDistance) [best, bestDistance] = [known, d];
+  }
+  return `Unknown option ${flag}` + (best ? `; did you mean --${best}?` : "");
+}
+
 function port(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -133,6 +146,8 @@ export function parseCli(argv: readonly string[]): CliOptions {
   } catch (e) {
     // node's messages name the flag; drop its error-code prefix if any.
     const text = e instanceof Error ? e.message.replace(/^\w+ \[\w+\]: /, "") : String(e);
+    const unknown = /^Unknown option '(-{1,2}[^']*)'/.exec(text);
+    if (unknown) throw new CliUsageError(unknownOption(unknown[1]!));
     throw new CliUsageError(text.split("\n")[0]!);
   }
   const { values: v, positionals } = parsed;

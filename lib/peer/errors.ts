@@ -14,6 +14,7 @@
  */
 
 import { UnmessageError } from "../errors.ts";
+import { editDistance } from "../edit_distance.ts";
 
 /**
  * Stable codes of {@linkcode PeerError}:
@@ -66,22 +67,6 @@ export function isPeerError(e: unknown, code?: PeerErrorCode): e is PeerError {
 
 /** Largest edit distance for a "did you mean" (a typo or two). */
 const MAX_SUGGESTION_DISTANCE = 2;
-
-/** Levenshtein distance of two short strings, case-insensitive. */
-export function editDistance(a: string, b: string): number {
-  const s = [...a.toLowerCase()];
-  const t = [...b.toLowerCase()];
-  let previous = Array.from({ length: t.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= s.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= t.length; j++) {
-      const cost = s[i - 1] === t[j - 1] ? 0 : 1;
-      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost));
-    }
-    previous = current;
-  }
-  return previous[t.length]!;
-}
 
 /**
  * The known name closest to `name` (a prefix of it, or within

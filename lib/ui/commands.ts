@@ -15,6 +15,7 @@
  */
 
 import { UnmessageError } from "../errors.ts";
+import { editDistance } from "../edit_distance.ts";
 import type { CommandPeer } from "../peer/types.ts";
 
 export type { CommandPeer };
@@ -267,29 +268,6 @@ export function suggestCommand(name: string): string | undefined {
   }
   const limit = Math.min(MAX_SUGGESTION_DISTANCE, Math.max(1, Math.floor(lower.length / 2)));
   return bestDistance <= limit ? best : undefined;
-}
-
-/**
- * Edit distance with adjacent transpositions (optimal string alignment):
- * insert, delete, substitute and swap two neighbours each cost 1, so the
- * common typo `mgs` is 1 away from `msg`.
- */
-export function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from(
-    { length: a.length + 1 },
-    (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        best = Math.min(best, d[i - 2]![j - 2]! + 1);
-      }
-      d[i]![j] = best;
-    }
-  }
-  return d[a.length]![b.length]!;
 }
 
 /**
