@@ -203,6 +203,14 @@ Deno.test("complete() completes commands, then names, and lists ambiguities", ()
   assertEquals(commonPrefix(["abc", "abd"]), "ab");
 });
 
+Deno.test("complete() treats Object's own property names as unknown commands", () => {
+  const names = { conversations: ["bob"], inbound: [] };
+  for (const word of ["constructor", "__proto__", "toString", "valueOf"]) {
+    const line = `/${word} b`;
+    assertEquals(complete(line, line.length, names), { line, cursor: line.length, candidates: [] });
+  }
+});
+
 function keys(...chunks: string[]): Key[] {
   const d = new KeyDecoder();
   return chunks.flatMap((c) => d.push(new TextEncoder().encode(c)));

@@ -266,6 +266,15 @@ Deno.test("REPL completes commands and names with Tab and recalls history with U
   ]);
 });
 
+Deno.test("REPL keeps running after Tab on an argument of /constructor", async () => {
+  const { term, peer, done } = setup();
+  term.type("/constructor b\t\x15/pres-off bob\r");
+  await term.waitFor("will no longer be told");
+  term.type("/quit\r");
+  assertEquals(await done, "quit");
+  assertEquals(peer.calls, ["setPresence bob false"]);
+});
+
 Deno.test("REPL without a terminal reads lines and writes levels as words", async () => {
   const { term, peer, done } = setup({ isTTY: false, color: colorWanted(false, undefined) });
   term.type("/req-send carol@c.onion:1 KEY=\n/convs\n");

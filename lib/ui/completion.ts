@@ -66,7 +66,9 @@ export function complete(line: string, cursor: number, names: CompletionNames): 
   } else {
     const arg = /^\s*\/(\S+)\s+(\S*)$/.exec(before);
     if (!arg) return none;
-    const source = NAME_SOURCES[arg[1]!.toLowerCase()];
+    const key = arg[1]!.toLowerCase();
+    // own keys only: `/constructor x<Tab>` must not find Object's constructor
+    const source = Object.hasOwn(NAME_SOURCES, key) ? NAME_SOURCES[key] : undefined;
     if (!source) return none;
     word = arg[2]!;
     pool = names[source];
