@@ -152,6 +152,31 @@ Deno.test("readJson() refuses a file larger than MAX_JSON_BYTES without reading 
   });
 });
 
+Deno.test({
+  name: "readJson() refuses a FIFO with io at once instead of blocking in open()",
+  ignore: !POSIX,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      const path = join(dir, "profile.json");
+      const made = await new Deno.Command("mkfifo", { args: [path] }).output();
+      assert(made.success, "mkfifo failed");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const hung = new Promise<"hung">((r) => (timer = setTimeout(() => r("hung"), 2_000)));
+      const read = readJson(path, anyValue).then(() => "read", (e: unknown) => e);
+      const outcome = await Promise.race([read, hung]);
+      clearTimeout(timer);
+      if (outcome === "hung") {
+        // release the blocked open(2) so the test fails instead of hanging
+        (await Deno.open(path, { write: true })).close();
+        await read;
+      }
+      assert(outcome instanceof StoreError, `expected a StoreError, got ${String(outcome)}`);
+      assertEquals(outcome.code, "io");
+      assertEquals(outcome.path, path);
+    });
+  },
+});
+
 Deno.test("writeFileAtomic() onto a folder fails with io and leaves no temporary file", async () => {
   await withTempDir(async (dir) => {
     const target = join(dir, "taken");

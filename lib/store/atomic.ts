@@ -196,13 +196,15 @@ export function encodeJson(value: unknown): Uint8Array {
 export async function readFileBounded(path: string): Promise<Uint8Array> {
   let file: Deno.FsFile;
   try {
+    // check before opening: open(2) of a FIFO blocks until a writer appears
+    if (!(await Deno.stat(path)).isFile) throw notRegular(path);
     file = await Deno.open(path, { read: true });
   } catch (e) {
     throw wrapIoError(e, "read", path);
   }
   try {
     const info = await file.stat();
-    if (!info.isFile) throw new StoreError("io", `Cannot read ${path}: not a regular file`, path);
+    if (!info.isFile) throw notRegular(path);
     if (info.size > MAX_JSON_BYTES) throw tooLarge(path, info.size);
     // one byte more than the size, to notice a file that grew meanwhile
     const buf = new Uint8Array(info.size + 1);
@@ -219,6 +221,10 @@ export async function readFileBounded(path: string): Promise<Uint8Array> {
   } finally {
     file.close();
   }
+}
+
+function notRegular(path: string): StoreError {
+  return new StoreError("io", `Cannot read ${path}: not a regular file`, path);
 }
 
 function tooLarge(path: string, size: number): StoreError {
