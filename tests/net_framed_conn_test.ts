@@ -252,3 +252,19 @@ Deno.test("FramedConn.close() releases a pending receive and refuses later sends
   assert(e.retryable);
   await b.close();
 });
+
+Deno.test("FramedConn is created and works when setNoDelay throws (a socket reset early)", async () => {
+  const [a, b] = await socketPair();
+  // macOS reports EINVAL for TCP_NODELAY on a socket the peer already reset
+  Object.defineProperty(b, "setNoDelay", {
+    value: () => {
+      throw new Error("Invalid argument (os error 22)");
+    },
+  });
+  const conn = new FramedConn(b, { logger: () => {} });
+  const peer = new FramedConn(a, { logger: () => {} });
+  await peer.send(new Uint8Array([7]));
+  assertEquals(await conn.receive(), new Uint8Array([7]));
+  await peer.close();
+  await conn.close();
+});

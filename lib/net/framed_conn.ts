@@ -134,7 +134,14 @@ export class FramedConn implements AsyncIterable<Uint8Array> {
     this.#conn = conn;
     // Frames are small and latency-bound: without TCP_NODELAY, Nagle's
     // algorithm and delayed ACKs hold a frame back for up to ~40 ms.
-    if ("setNoDelay" in conn && typeof conn.setNoDelay === "function") conn.setNoDelay(true);
+    if ("setNoDelay" in conn && typeof conn.setNoDelay === "function") {
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // Best effort: macOS fails it (EINVAL) on a socket the peer already
+        // reset; the read loop then reports the close like any other.
+      }
+    }
     this.#logger = options.logger ?? defaultNetLogger;
     this.#idleMs = positive(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, "idleTimeoutMs");
     this.#firstFrameMs = positive(
