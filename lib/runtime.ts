@@ -338,7 +338,11 @@ class Runtime implements RunningPeer {
       let tor: Tor | undefined;
       try {
         tor = await this.#connectTor();
-        if (this.#stopping) break;
+        if (this.#stopping) {
+          // stop() began while this tor was starting: it only knows the dead one.
+          await this.#closeTor(tor);
+          return;
+        }
         this.#tor = tor;
         await this.#publish(tor, false);
         this.#supervise(tor);
