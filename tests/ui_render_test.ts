@@ -285,6 +285,11 @@ Deno.test("history never keeps an /auth secret, and keeps no message text on dis
   assertEquals(diskEntry("/msg bob hello there"), "/msg bob ");
   assertEquals(diskEntry("/AUTH bob x"), "/AUTH bob ");
   assertEquals(diskEntry("/convs"), "/convs");
+  // Typos of /msg and /auth, and lines that are no command, never reach the disk.
+  assertEquals(diskEntry("/mgs bob hello there"), undefined);
+  assertEquals(diskEntry("/auht bob my secret"), undefined);
+  assertEquals(diskEntry("hello there"), undefined);
+  assertEquals(diskEntry("/verify bob abc"), "/verify bob abc");
   const dir = await Deno.makeTempDir();
   try {
     const path = `${dir}/h`;

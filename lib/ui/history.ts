@@ -6,12 +6,14 @@
  * conversations (the profile may be passphrase-encrypted). So what is kept
  * differs by lifetime: within a session every line is recalled except
  * secrets; on disk, the free text of `/msg` and `/auth` is dropped
- * (`/msg bob ` is kept, ready to type a new message).
+ * (`/msg bob ` is kept, ready to type a new message), and so is every line
+ * that is not a known command (a typo could hide a message or a secret).
  *
  * @module
  */
 
 import { writeFileAtomic } from "../store/atomic.ts";
+import { findCommand } from "./commands.ts";
 import { MAX_HISTORY } from "./line_editor.ts";
 
 /** File name of the history in the peer's folder. */
@@ -33,6 +35,9 @@ export function sessionEntry(line: string): string | undefined {
 
 /** The line as written to disk (undefined: not written). */
 export function diskEntry(line: string): string | undefined {
+  // A mistyped command (`/mgs bob hi`, `/auht bob secret`) escapes the
+  // patterns below, so only lines naming a known command reach the disk.
+  if (!isKnownCommand(line)) return undefined;
   const m = PRIVATE_TEXT.exec(line);
   const entry = m ? `${m[1]!.trimStart()} ` : line;
   // deno-lint-ignore no-control-regex
@@ -40,6 +45,17 @@ export function diskEntry(line: string): string | undefined {
     return undefined;
   }
   return entry;
+}
+
+function isKnownCommand(line: string): boolean {
+  const name = /^\s*(\/\S+)/.exec(line)?.[1];
+  if (name === undefined) return false;
+  try {
+    findCommand(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Reads the history (missing, unreadable or oversized: empty). */
