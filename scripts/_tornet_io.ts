@@ -16,6 +16,8 @@ const TOOL_TIMEOUT_MS = 30_000;
 const CONTROL_TIMEOUT_MS = 10_000;
 /** Bound on one directory fetch. */
 const DIR_FETCH_TIMEOUT_MS = 3_000;
+/** Bound on one directory reply (a 5-relay consensus is a few KiB). */
+const DIR_FETCH_MAX_BYTES = 8 * 1024 * 1024;
 
 /** Failure to start or drive the private network. */
 export class TornetError extends UnmessageError {
@@ -32,16 +34,7 @@ export class TornetError extends UnmessageError {
 
 /** Why an authority's consensus is not usable yet ("" when it is). */
 export async function consensusGap(dirPort: number, routers: number): Promise<string> {
-  const base = `http://127.0.0.1:${dirPort}`;
-  const get = async (path: string) => {
-    // tor answers Accept-Encoding deflate with a body fetch does not decode
-    const res = await fetch(base + path, {
-      headers: { "accept-encoding": "identity" },
-      signal: AbortSignal.timeout(DIR_FETCH_TIMEOUT_MS),
-    });
-    const text = await res.text();
-    return res.ok ? text : undefined;
-  };
+  const get = (path: string) => dirGet(dirPort, path);
   try {
     const consensus = await get("/tor/status-vote/current/consensus-microdesc");
     if (consensus === undefined) return "no consensus yet";
@@ -54,6 +47,55 @@ export async function consensusGap(dirPort: number, routers: number): Promise<st
     return served < digests.length ? `${served} of ${digests.length} microdescriptors` : "";
   } catch (e) {
     return `directory fetch failed: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
+/**
+ * `GET path` from a directory port on 127.0.0.1 over a raw socket: the body
+ * of a 200 reply, else undefined. Not `fetch`, which sends the request to
+ * $HTTP_PROXY when that is set, away from loopback.
+ */
+async function dirGet(dirPort: number, path: string): Promise<string | undefined> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: dirPort });
+  const timer = setTimeout(() => closeQuietly(conn), DIR_FETCH_TIMEOUT_MS);
+  try {
+    // identity: tor would otherwise answer with a compressed body
+    const request = `GET ${path} HTTP/1.0\r\nHost: 127.0.0.1\r\n` +
+      "Accept-Encoding: identity\r\n\r\n";
+    const bytes = new TextEncoder().encode(request);
+    for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const buf = new Uint8Array(64 * 1024);
+    for (let n; (n = await conn.read(buf)) !== null;) {
+      size += n;
+      if (size > DIR_FETCH_MAX_BYTES) {
+        throw new Error(`directory reply exceeds ${DIR_FETCH_MAX_BYTES} bytes`);
+      }
+      chunks.push(buf.slice(0, n));
+    }
+    const text = new TextDecoder().decode(concat(chunks, size));
+    const head = text.indexOf("\r\n\r\n");
+    if (!/^HTTP\/1\.[01] 200 /.test(text) || head < 0) return undefined;
+    return text.slice(head + 4);
+  } finally {
+    clearTimeout(timer);
+    closeQuietly(conn);
+  }
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) out.set(c, (off += c.length) - c.length);
+  return out;
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed (by the timeout)
   }
 }
 
