@@ -30,25 +30,19 @@
  * @module
  */
 
-import { open, seal } from "../crypto/aead.ts";
 import { abytes, type Rng } from "../crypto/bytes.ts";
-import { pad, unpad } from "./padding.ts";
+import { unpad } from "./padding.ts";
 import {
-  associatedData,
-  checkPacket,
-  computeHsub,
   CONVERSATION_ID_LENGTH,
-  HEADER_LENGTH,
-  hsubMatches,
-  IV_LENGTH,
-  ivOf,
   LABELS,
   type PacketKeys,
   packetKeys,
-  PUBLIC_KEY_LENGTH,
   REGULAR_OVERHEAD,
-  writeHeader,
 } from "./packet_common.ts";
+import { openKeyed, sealKeyed } from "./packet_keyed.ts";
+
+/** A regular packet's body has no prefix before the padded payload. */
+const EMPTY = new Uint8Array(0);
 
 /** Derives the keys of regular packets; callers may cache them per conversation. */
 export function regularKeys(conversationId: Uint8Array): PacketKeys {
@@ -76,19 +70,8 @@ export interface SealRegularOptions {
  */
 export function sealRegular(options: SealRegularOptions): Uint8Array {
   const { receiverIdentityKey, payload, rng } = options;
-  abytes(receiverIdentityKey, PUBLIC_KEY_LENGTH, "receiverIdentityKey");
-  abytes(payload, undefined, "payload");
   const keys = regularKeys(options.conversationId);
-  const padded = pad(payload, REGULAR_OVERHEAD);
-  const iv = abytes(rng(IV_LENGTH), IV_LENGTH, "rng output");
-  const packet = writeHeader(
-    padded.length + REGULAR_OVERHEAD,
-    iv,
-    computeHsub(keys.hsub, iv, receiverIdentityKey),
-  );
-  const ad = associatedData(packet, HEADER_LENGTH, receiverIdentityKey);
-  packet.set(seal(keys.encrypt, iv, padded, ad), HEADER_LENGTH);
-  return packet;
+  return sealKeyed(keys, receiverIdentityKey, EMPTY, payload, REGULAR_OVERHEAD, rng);
 }
 
 /**
@@ -106,13 +89,8 @@ export function openRegularWithKeys(
   keys: PacketKeys,
   ownIdentityPublicKey: Uint8Array,
 ): Uint8Array | null {
-  checkPacket(packet);
-  abytes(ownIdentityPublicKey, PUBLIC_KEY_LENGTH, "ownIdentityPublicKey");
-  // seed "Identifying conversations": check the IV hash before decrypting
-  if (!hsubMatches(packet, keys.hsub, ownIdentityPublicKey)) return null;
-  const ad = associatedData(packet, HEADER_LENGTH, ownIdentityPublicKey);
-  const padded = open(keys.encrypt, ivOf(packet), packet.subarray(HEADER_LENGTH), ad);
-  return unpad(padded, REGULAR_OVERHEAD);
+  const padded = openKeyed(packet, keys, ownIdentityPublicKey);
+  return padded === null ? null : unpad(padded, REGULAR_OVERHEAD);
 }
 
 /**

@@ -28,24 +28,16 @@
  * @module
  */
 
-import { open, seal } from "../crypto/aead.ts";
-import { abytes, concatBytes, type Rng } from "../crypto/bytes.ts";
-import { pad, unpad } from "./padding.ts";
+import { abytes, type Rng } from "../crypto/bytes.ts";
+import { unpad } from "./padding.ts";
 import {
-  associatedData,
-  checkPacket,
-  computeHsub,
-  HEADER_LENGTH,
-  hsubMatches,
-  IV_LENGTH,
-  ivOf,
   LABELS,
   type PacketKeys,
   packetKeys,
   PUBLIC_KEY_LENGTH,
   REPLY_OVERHEAD,
-  writeHeader,
 } from "./packet_common.ts";
+import { openKeyed, sealKeyed } from "./packet_keyed.ts";
 
 /** Length of a shared request key. */
 export const SHARED_REQUEST_KEY_LENGTH = 32;
@@ -86,20 +78,9 @@ export interface OpenedReply {
  */
 export function sealReply(options: SealReplyOptions): Uint8Array {
   const { receiverIdentityKey, handshakePublicKey, payload, rng } = options;
-  abytes(receiverIdentityKey, PUBLIC_KEY_LENGTH, "receiverIdentityKey");
   abytes(handshakePublicKey, PUBLIC_KEY_LENGTH, "handshakePublicKey");
-  abytes(payload, undefined, "payload");
   const keys = replyKeys(options.sharedRequestKey);
-  const padded = pad(payload, REPLY_OVERHEAD);
-  const iv = abytes(rng(IV_LENGTH), IV_LENGTH, "rng output");
-  const packet = writeHeader(
-    padded.length + REPLY_OVERHEAD,
-    iv,
-    computeHsub(keys.hsub, iv, receiverIdentityKey),
-  );
-  const ad = associatedData(packet, HEADER_LENGTH, receiverIdentityKey);
-  packet.set(seal(keys.encrypt, iv, concatBytes(handshakePublicKey, padded), ad), HEADER_LENGTH);
-  return packet;
+  return sealKeyed(keys, receiverIdentityKey, handshakePublicKey, payload, REPLY_OVERHEAD, rng);
 }
 
 /**
@@ -116,12 +97,8 @@ export function openReplyWithKeys(
   keys: PacketKeys,
   ownIdentityPublicKey: Uint8Array,
 ): OpenedReply | null {
-  checkPacket(packet);
-  abytes(ownIdentityPublicKey, PUBLIC_KEY_LENGTH, "ownIdentityPublicKey");
-  // seed "Identifying conversations": the IV hash decides before any decryption
-  if (!hsubMatches(packet, keys.hsub, ownIdentityPublicKey)) return null;
-  const ad = associatedData(packet, HEADER_LENGTH, ownIdentityPublicKey);
-  const plain = open(keys.encrypt, ivOf(packet), packet.subarray(HEADER_LENGTH), ad);
+  const plain = openKeyed(packet, keys, ownIdentityPublicKey);
+  if (plain === null) return null;
   return {
     handshakePublicKey: plain.slice(0, PUBLIC_KEY_LENGTH),
     payload: unpad(plain.subarray(PUBLIC_KEY_LENGTH), REPLY_OVERHEAD),
