@@ -400,3 +400,26 @@ const KAT = {
   requestDigest: "854339adf936bd6259951409a76c72012306e0e99ca4fa96c8f2fc9dac779958",
   replyDigest: "b4ad25570323fd48934fdf864dad31a34cee8c95d0e494405fc7c38f34823aeb",
 };
+
+Deno.test("sealRequest() uses a given request key and draws only the IV", () => {
+  const alice = generateKeyPair(seededRng("given-alice"));
+  const requestKey = generateKeyPair(seededRng("given-request"));
+  const drawn: number[] = [];
+  const base = seededRng("given-iv");
+  const rng = (n: number) => {
+    drawn.push(n);
+    return base(n);
+  };
+  const sealed = sealRequest({
+    handshake: new Uint8Array(40),
+    receiverIdentityKey: alice.publicKey,
+    rng,
+    requestKey,
+  });
+  assertEquals(drawn, [24]);
+  assert(sealed.requestKey === requestKey);
+  const opened = openRequest(sealed.packet, alice);
+  assert(opened !== null);
+  assertEquals(opened.requestPublicKey, requestKey.publicKey);
+  assertEquals(opened.sharedRequestKey, sealed.sharedRequestKey);
+});

@@ -26,13 +26,7 @@
 
 import { abytes, concatBytes, equalBytes, type Rng, wipe } from "../crypto/bytes.ts";
 import { deriveKey } from "../crypto/kdf.ts";
-import {
-  generateKeyPair,
-  isLowOrderPublicKey,
-  KEY_LENGTH,
-  type KeyPair,
-  keyPairFromSecret,
-} from "../crypto/keys.ts";
+import { generateKeyPair, isLowOrderPublicKey, KEY_LENGTH, type KeyPair } from "../crypto/keys.ts";
 import type { OnionKey } from "../crypto/onion.ts";
 import { initAlice, initBob, ratchetDecrypt } from "../crypto/ratchet.ts";
 import { tripleDh } from "../crypto/tripledh.ts";
@@ -132,16 +126,10 @@ export function createRequest(
   const peerIdentityKey = checkPeerKey(options.peerIdentityKey, ownIdentity);
   const handshakeKeyPair = generateKeyPair(rng);
   const ratchetKeyPair = generateKeyPair(rng);
-  // the signature covers the request public key, so it is drawn here and
-  // handed to sealRequest, which draws its key pair first, then the IV
-  const requestSecret = abytes(rng(KEY_LENGTH), KEY_LENGTH, "rng output");
-  const requestPublicKey = keyPairFromSecret(requestSecret).publicKey;
-  let pending = true;
-  const sealRng: Rng = (length) => {
-    if (!pending) return rng(length);
-    pending = false;
-    return requestSecret.slice(); // generateKeyPair wipes what it is given
-  };
+  // the signature covers the request public key, so the pair is made here
+  // and handed to sealRequest
+  const requestKey = generateKeyPair(rng);
+  const requestPublicKey = requestKey.publicKey;
   let sealed: ReturnType<typeof sealRequest>;
   try {
     const handshake = encodeHandshake(
@@ -156,14 +144,10 @@ export function createRequest(
       { receiverIdentityKey: peerIdentityKey, requestPublicKey },
       onionKey.seed,
     );
-    sealed = sealRequest({ handshake, receiverIdentityKey: peerIdentityKey, rng: sealRng });
+    sealed = sealRequest({ handshake, receiverIdentityKey: peerIdentityKey, rng, requestKey });
   } finally {
-    wipe(requestSecret);
+    wipe(requestKey.secretKey);
   }
-  if (!equalBytes(sealed.requestKey.publicKey, requestPublicKey)) {
-    throw new Error("Cannot create request: sealRequest did not use the signed request key");
-  }
-  wipe(sealed.requestKey.secretKey);
   const outbound = makeOutboundRequest({
     peerIdentityKey: peerIdentityKey.slice(),
     sharedRequestKey: sealed.sharedRequestKey,

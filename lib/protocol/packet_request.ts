@@ -61,8 +61,13 @@ export interface SealRequestOptions {
   handshake: Uint8Array;
   /** Alice's identity public key. */
   receiverIdentityKey: Uint8Array;
-  /** Draws the request key pair, then the IV. */
+  /** Draws the request key pair (unless `requestKey` is given), then the IV. */
   rng: Rng;
+  /**
+   * A request key pair made beforehand, e.g. because a signature in the
+   * handshake already covers its public key; drawn from `rng` when absent.
+   */
+  requestKey?: KeyPair;
 }
 
 /** What {@linkcode sealRequest} returns. */
@@ -110,7 +115,7 @@ export function sealRequest(options: SealRequestOptions): SealedRequest {
   abytes(handshake, undefined, "handshake");
   abytes(receiverIdentityKey, PUBLIC_KEY_LENGTH, "receiverIdentityKey");
   const padded = pad(handshake, REQUEST_OVERHEAD);
-  const requestKey = generateKeyPair(rng);
+  const requestKey = options.requestKey ?? generateKeyPair(rng);
   const sharedRequestKey = sharedRequestKeyOf(
     requestKey.secretKey,
     receiverIdentityKey,
