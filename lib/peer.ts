@@ -235,7 +235,12 @@ export class Peer {
    * Accepts an inbound request (seed Stage 2), optionally under another
    * local name: the conversation exists at once and can carry messages.
    *
-   * @throws {PeerError} `unknown_request`, `bad_name`, `name_taken`
+   * A request from a key we already have a conversation with (or sent a
+   * pending request to) is refused and stays listed, so it can be rejected.
+   * A failed save changes nothing and is thrown.
+   *
+   * @throws {PeerError} `unknown_request`, `bad_name`, `name_taken`,
+   *   `already_contact`; {@linkcode StoreError}
    */
   async acceptRequest(name: string, newName?: string): Promise<ConversationInfo> {
     this.#checkOpen();
@@ -289,15 +294,22 @@ export class Peer {
   /**
    * Turns presence notifications to `name` on or off (seed `/pres-on`,
    * `/pres-off`): with it on, they are told when we come online and go offline.
+   * A failed save leaves the setting as it was and is thrown.
    *
-   * @throws {PeerError} `unknown_peer`, `not_established`
+   * @throws {PeerError} `unknown_peer`, `not_established`; {@linkcode StoreError}
    */
   async setPresence(name: string, on: boolean): Promise<void> {
     this.#checkOpen();
     const contact = requireContact(this.#core, name);
     if (contact.record.presence === on) return;
     contact.record.presence = on;
-    await this.#core.saveContact(contact);
+    try {
+      await this.#core.saveContact(contact);
+    } catch (e) {
+      // all or nothing; unless a later command changed it meanwhile
+      if (contact.record.presence === on) contact.record.presence = !on;
+      throw e;
+    }
   }
 
   /**
@@ -315,7 +327,12 @@ export class Peer {
     if (!contact.record.verified) {
       const before = contact.level;
       contact.record.verified = true;
-      await this.#core.saveContact(contact);
+      try {
+        await this.#core.saveContact(contact);
+      } catch (e) {
+        contact.record.verified = false; // all or nothing: not verified unless saved
+        throw e;
+      }
       if (contact.level !== before) this.#core.emit({ event: "level", name, level: contact.level });
     }
     return { verified: true };

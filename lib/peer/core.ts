@@ -182,12 +182,16 @@ export class PeerCore {
     return this.track(this.store.saveRequests(requestsToJson(this.requests)));
   }
 
-  /** Adds a contact (its link starts now if the peer has started). */
-  addContact(record: ConversationRecord): Contact {
+  /**
+   * Adds a contact; its link starts now if the peer has started and
+   * `startLink` (default true) holds: a command that may still roll the
+   * contact back passes false and starts the link once its saves landed.
+   */
+  addContact(record: ConversationRecord, startLink = true): Contact {
     const contact = new Contact(record, this.rng);
     this.contacts.set(record.fileId, contact);
     contact.link = this.makeLink(contact);
-    if (this.started) contact.link.start();
+    if (this.started && startLink) contact.link.start();
     this.#candidates = null;
     return contact;
   }

@@ -74,6 +74,13 @@ export async function sendRequest(
       `A request to this key is pending, named ${pending.name}`,
     );
   }
+  const waiting = core.requests.inbound.find((e) => equalBytes(e.state.identityKey, key));
+  if (waiting !== undefined) {
+    throw new PeerError(
+      "already_contact",
+      `This key already sent you a request, named ${waiting.name}: accept it instead`,
+    );
+  }
   if (core.requests.outbound.length >= MAX_OUTBOUND_REQUESTS) {
     throw new PeerError(
       "too_many_requests",
@@ -112,9 +119,12 @@ export async function sendRequest(
 
 /**
  * Accepts the inbound request `name` (seed Stage 2), under `newName` if
- * given; see {@linkcode Peer.acceptRequest}.
+ * given; see {@linkcode Peer.acceptRequest}. All or nothing: when a save
+ * fails, the request is back in the book, the conversation is gone (from
+ * memory and, as far as the disk allows, from disk) and the error is thrown.
  *
- * @throws {PeerError} `unknown_request`, `bad_name`, `name_taken`
+ * @throws {PeerError} `unknown_request`, `bad_name`, `name_taken`,
+ *   `already_contact`; {@linkcode StoreError} when a save fails
  */
 export async function acceptRequest(
   core: PeerCore,
@@ -126,6 +136,7 @@ export async function acceptRequest(
   if (entry === undefined) {
     throw unknownName(name, core.requests.inbound.map((e) => e.name), "request");
   }
+  checkNotContact(core, entry.state.identityKey);
   const finalName = newName === undefined ? name : checkContactName(newName);
   if (finalName !== name) checkNameFree(core, finalName);
   const session = acceptHandshake(entry.state, { ownIdentity, rng: core.rng });
@@ -144,12 +155,53 @@ export async function acceptRequest(
     outbox: [{ id, key: toHex(id), body: { type: "request_accepted" }, at: core.now() }],
     seen: new SeenIds(),
   };
+  // claimed in memory before the first await (no second accept, name stays taken);
+  // the link waits for both saves, so nothing leaves before the change is final
+  const index = core.requests.inbound.indexOf(entry);
   core.requests.inbound = core.requests.inbound.filter((e) => e !== entry);
-  const contact = core.addContact(record);
-  await core.saveContact(contact);
-  await core.saveRequests();
+  const contact = core.addContact(record, false);
+  let contactSaved = false;
+  try {
+    await core.saveContact(contact);
+    contactSaved = true;
+    await core.saveRequests();
+  } catch (e) {
+    await core.removeContact(contact);
+    const book = core.requests.inbound;
+    core.requests.inbound = [...book.slice(0, index), entry, ...book.slice(index)];
+    // a file left behind is reconciled at the next open (load.ts: the conversation wins)
+    if (contactSaved) await core.store.deleteConversation(record.fileId).catch(() => {});
+    throw e;
+  }
+  if (core.started) contact.link?.start();
   contact.link?.wake();
   return contact.info();
+}
+
+/**
+ * Refuses a request from `key` when a conversation with that key, or our
+ * own pending request to it, exists: accepting would make a second
+ * conversation with the same person (the user deletes or rejects first).
+ *
+ * @throws {PeerError} `already_contact`
+ */
+function checkNotContact(core: PeerCore, key: Uint8Array): void {
+  const existing = core.contactWithKey(key);
+  if (existing !== undefined) {
+    throw new PeerError(
+      "already_contact",
+      `You already have a conversation with this key, named ${existing.name}: ` +
+        "reject this request, or delete that conversation first to start over",
+    );
+  }
+  const pending = core.requests.outbound.find((r) => equalBytes(r.state.peerIdentityKey, key));
+  if (pending !== undefined) {
+    throw new PeerError(
+      "already_contact",
+      `A request to this key is pending, named ${pending.name}: ` +
+        "wait for their answer, or delete it first to accept this one",
+    );
+  }
 }
 
 /**
