@@ -315,9 +315,11 @@ export class Peer {
   /**
    * Compares a key obtained over another channel with the contact's
    * identity key (constant time): a match marks the conversation verified
-   * for good; a mismatch changes nothing.
+   * for good once saved (a failed save leaves it unverified and is
+   * thrown); a mismatch changes nothing.
    *
-   * @throws {PeerError} `unknown_peer`, `not_established`, `bad_key`
+   * @throws {PeerError} `unknown_peer`, `not_established`, `bad_key`;
+   *   {@linkcode StoreError} when the save fails
    */
   async verify(name: string, key: string): Promise<{ verified: boolean }> {
     this.#checkOpen();
