@@ -7,7 +7,7 @@ import { assert, assertEquals, assertRejects, assertThrows } from "./_assert.ts"
 import { seededRng } from "./_rng.ts";
 import { toHex } from "../lib/crypto/bytes.ts";
 import { onionKeyFromSeed, torKeyBlob } from "../lib/crypto/onion.ts";
-import { TorControl } from "../lib/tor/control.ts";
+import { MAX_TIMED_OUT_COMMANDS, TorControl } from "../lib/tor/control.ts";
 import { chooseAuthMethod, safeCookieHashes } from "../lib/tor/control_auth.ts";
 import { waitForBootstrap } from "../lib/tor/bootstrap.ts";
 import {
@@ -21,6 +21,7 @@ import { TorError } from "../lib/tor/errors.ts";
 import { launchTor, type TorProcess } from "../lib/tor/launch.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The server side of a fake control port: read command lines, write replies. */
 class FakeTor {
@@ -107,6 +108,41 @@ Deno.test("TorControl times a command out and still matches the late reply to it
     await tor.send("250 late reply for slow\r\n250 reply for next\r\n");
     assertEquals((await next).lines, [{ text: "reply for next" }]);
   }, { timeoutMs: 100 });
+});
+
+Deno.test("TorControl closes with control_timeout once too many commands go unanswered", async () => {
+  await withFake(async (control, tor) => {
+    const calls = Array.from(
+      { length: MAX_TIMED_OUT_COMMANDS },
+      (_, i) => control.request(`GETINFO q${i}`).catch((e) => e),
+    );
+    for (let i = 0; i < MAX_TIMED_OUT_COMMANDS; i++) {
+      assertEquals(await tor.line(), `GETINFO q${i}`);
+    }
+    for (const e of await Promise.all(calls)) {
+      assertEquals([e instanceof TorError, e.code], [true, "control_timeout"]);
+    }
+    const reason = await Promise.race([control.closed, delay(2000).then(() => undefined)]);
+    assertEquals(reason?.code, "control_timeout");
+    assert(control.isClosed);
+    const after = await assertRejects(() => control.request("GETINFO version"), TorError);
+    assertEquals(after.code, "control_timeout");
+    assertEquals(await tor.rest(), "");
+  }, { timeoutMs: 50 });
+  // Late replies free their slots: timeouts answered later never add up.
+  await withFake(async (control, tor) => {
+    for (let i = 0; i < 2 * MAX_TIMED_OUT_COMMANDS; i++) {
+      const slow = control.request(`GETINFO s${i}`);
+      assertEquals((await assertRejects(() => slow, TorError)).code, "control_timeout");
+      await tor.line();
+      await tor.send("250 late\r\n");
+    }
+    const last = control.request("GETINFO last", { timeoutMs: 2000 });
+    await tor.line();
+    await tor.send("250 on time\r\n");
+    assertEquals((await last).lines, [{ text: "on time" }]);
+    assert(!control.isClosed);
+  }, { timeoutMs: 50 });
 });
 
 Deno.test("TorControl rejects pending commands and notifies when tor closes", async () => {
@@ -232,6 +268,42 @@ Deno.test("authenticate() refuses a port that fails the SAFECOOKIE server hash",
   }
 });
 
+Deno.test("authenticate() will not send the file a COOKIE-only port names, unless allowed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tor_control_test" });
+  try {
+    const secretFile = `${dir}/secret`;
+    const secret = new Uint8Array(32).fill(0x5a);
+    await Deno.writeFile(secretFile, secret);
+    const protocolInfo =
+      `250-PROTOCOLINFO 1\r\n250-AUTH METHODS=COOKIE COOKIEFILE="${secretFile}"` +
+      '\r\n250-VERSION Tor="0.4.9.11"\r\n250 OK\r\n';
+    for (const options of [{}, { method: "COOKIE" as const }]) {
+      await withFake(async (control, tor) => {
+        const auth = control.authenticate(options);
+        assertEquals(await tor.line(), "PROTOCOLINFO 1");
+        await tor.send(protocolInfo);
+        const e = await assertRejects(() => auth, TorError, "pass a password or use SAFECOOKIE");
+        assertEquals(e.code, "auth_failed");
+        assert(control.isClosed);
+        const sent = await tor.rest();
+        assertEquals(sent, "");
+        assert(!sent.toLowerCase().includes(toHex(secret)));
+      });
+    }
+    // The explicit opt-in sends it (the caller trusts this port).
+    await withFake(async (control, tor) => {
+      const auth = control.authenticate({ allowPlainCookie: true });
+      await tor.line();
+      await tor.send(protocolInfo);
+      assertEquals(await tor.line(), `AUTHENTICATE ${toHex(secret)}`);
+      await tor.send("250 OK\r\n");
+      assertEquals(await auth, "COOKIE");
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("chooseAuthMethod() prefers NULL, a given password, SAFECOOKIE, then COOKIE", () => {
   const info = (methods: string[]) => ({ protocolVersion: 1, methods });
   assertEquals(chooseAuthMethod(info(["NULL", "SAFECOOKIE"]), {}), "NULL");
@@ -243,11 +315,21 @@ Deno.test("chooseAuthMethod() prefers NULL, a given password, SAFECOOKIE, then C
     chooseAuthMethod(info(["COOKIE", "SAFECOOKIE", "HASHEDPASSWORD"]), {}),
     "SAFECOOKIE",
   );
-  assertEquals(chooseAuthMethod(info(["COOKIE", "HASHEDPASSWORD"]), {}), "COOKIE");
+  // Plain COOKIE: with our own cookie (file), or opted in without SAFECOOKIE.
+  assertEquals(chooseAuthMethod(info(["COOKIE", "HASHEDPASSWORD"]), { cookieFile: "c" }), "COOKIE");
+  assertEquals(chooseAuthMethod(info(["COOKIE"]), { allowPlainCookie: true }), "COOKIE");
+  assertEquals(
+    chooseAuthMethod(info(["COOKIE", "SAFECOOKIE"]), { method: "COOKIE", cookieFile: "c" }),
+    "COOKIE",
+  );
   for (
-    const [methods, options] of [[["HASHEDPASSWORD"], {}], [[], {}], [["COOKIE"], {
-      method: "SAFECOOKIE" as const,
-    }]] as const
+    const [methods, options] of [
+      [["HASHEDPASSWORD"], {}],
+      [[], {}],
+      [["COOKIE"], { method: "SAFECOOKIE" as const }],
+      [["COOKIE", "HASHEDPASSWORD"], {}],
+      [["COOKIE", "SAFECOOKIE"], { method: "COOKIE" as const, allowPlainCookie: true }],
+    ] as const
   ) {
     const e = assertThrows(() => chooseAuthMethod(info([...methods]), options), TorError);
     assertEquals(e.code, "auth_failed");
@@ -380,6 +462,8 @@ Deno.test("real tor: SAFECOOKIE, COOKIE and HASHEDPASSWORD authenticate; a wrong
     const cookieFile = `${tor.dataDir}/control_auth_cookie`;
     const cases = [
       [{ cookieFile }, "SAFECOOKIE"],
+      [{}, "SAFECOOKIE"],
+      // Plain COOKIE only with our own cookie file (launchTor's case).
       [{ cookieFile, method: "COOKIE" as const }, "COOKIE"],
       [{ password: PASSWORD }, "HASHEDPASSWORD"],
     ] as const;
@@ -392,6 +476,14 @@ Deno.test("real tor: SAFECOOKIE, COOKIE and HASHEDPASSWORD authenticate; a wrong
         await c.close();
       }
     }
+    // Not with the file tor names while SAFECOOKIE is offered, even opted in.
+    const plain = await second(tor);
+    const refusedPlain = await assertRejects(
+      () => plain.authenticate({ method: "COOKIE", allowPlainCookie: true }),
+      TorError,
+      "use SAFECOOKIE",
+    );
+    assertEquals(refusedPlain.code, "auth_failed");
     const bad = await second(tor);
     const e = await assertRejects(() => bad.authenticate({ password: "wrong" }), TorError);
     assertEquals([e.code, e.status], ["auth_failed", 515]);

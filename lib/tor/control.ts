@@ -5,6 +5,7 @@
  * in the order messages are received"), asynchronous events (6xx) go to
  * listeners, every command has a timeout, and a closed connection fails all
  * pending commands with `TorError("control_closed")` and notifies `onClose`.
+ * Too many commands left unanswered close it with `control_timeout`.
  *
  * Framing and parsing are sans-IO (`control_reply.ts`, `control_parse.ts`);
  * this module is the small I/O loop around them. Secrets (cookie, password,
@@ -13,20 +14,11 @@
  * @module
  */
 
-import { equalBytes, toHex, utf8 } from "../crypto/bytes.ts";
-import { systemRng } from "../rng.ts";
-import {
-  type AuthMethod,
-  type AuthOptions,
-  chooseAuthMethod,
-  CLIENT_NONCE_BYTES,
-  loadCookie,
-  safeCookieHashes,
-} from "./control_auth.ts";
+import { utf8 } from "../crypto/bytes.ts";
+import { authenticateWith, type AuthMethod, type AuthOptions } from "./control_auth.ts";
 import {
   type ControlEvent,
   parseAddOnion,
-  parseAuthChallenge,
   parseEvent,
   parseGetInfo,
   parseHsDescEvent,
@@ -58,6 +50,13 @@ export const CONNECT_TIMEOUT_MS = 10_000;
 const READ_CHUNK_BYTES = 16 * 1024;
 /** How many uploaded onion addresses we remember for late waiters. */
 const MAX_REMEMBERED_UPLOADS = 256;
+/**
+ * Timed-out commands still waiting for their (late) reply at which the
+ * connection counts as broken and is closed with `control_timeout`: replies
+ * come in order (§1), so a tor that never answers would keep every later
+ * command queued too, and memory would grow with each call.
+ */
+export const MAX_TIMED_OUT_COMMANDS = 8;
 
 /** Options of a {@linkcode TorControl}. */
 export interface TorControlOptions {
@@ -96,6 +95,8 @@ export class TorControl {
   #events = new Set<string>();
   #writes: Promise<void> = Promise.resolve();
   #reason: TorError | undefined;
+  /** Entries of `#pending` that timed out and still wait for their reply. */
+  #timedOut = 0;
   #resolveClosed!: (reason: TorError) => void;
   #protocolInfo: ProtocolInfo | undefined;
   readonly #loop: Promise<void>;
@@ -175,6 +176,14 @@ export class TorControl {
         reject(
           new TorError("control_timeout", `Tor did not answer ${name} within ${timeoutMs} ms`),
         );
+        if (++this.#timedOut >= MAX_TIMED_OUT_COMMANDS) {
+          this.#shutdown(
+            new TorError(
+              "control_timeout",
+              `Tor left ${this.#timedOut} commands unanswered; the control connection is closed`,
+            ),
+          );
+        }
       }, timeoutMs);
       this.#pending.push(entry);
       const bytes = utf8(line + "\r\n");
@@ -214,26 +223,7 @@ export class TorControl {
   async authenticate(options: AuthOptions = {}): Promise<AuthMethod> {
     try {
       const info = await this.protocolInfo();
-      const method = chooseAuthMethod(info, options);
-      if (method === "NULL") {
-        await this.command("AUTHENTICATE");
-      } else if (method === "HASHEDPASSWORD") {
-        if (options.password === undefined) {
-          throw new TorError("auth_failed", "Password authentication needs the password option");
-        }
-        // §3.5: the password may be sent as hex, which needs no quoting.
-        await this.command(`AUTHENTICATE ${toHex(utf8(options.password))}`);
-      } else if (method === "COOKIE") {
-        const cookie = await loadCookie(options, info.cookieFile);
-        try {
-          await this.command(`AUTHENTICATE ${toHex(cookie)}`);
-        } finally {
-          cookie.fill(0);
-        }
-      } else {
-        await this.#safeCookie(options, info);
-      }
-      return method;
+      return await authenticateWith((line) => this.command(line), info, options);
     } catch (e) {
       const error = e instanceof TorError && e.code !== "control_reply"
         ? e
@@ -243,32 +233,6 @@ export class TorControl {
         });
       if (error.code === "auth_failed") await this.close(error);
       throw error;
-    }
-  }
-
-  async #safeCookie(options: AuthOptions, info: ProtocolInfo): Promise<void> {
-    const cookie = await loadCookie(options, info.cookieFile);
-    const clientNonce = (options.rng ?? systemRng)(CLIENT_NONCE_BYTES);
-    try {
-      const challenge = parseAuthChallenge(
-        await this.command(`AUTHCHALLENGE SAFECOOKIE ${toHex(clientNonce)}`),
-      );
-      const { serverHash, clientHash } = safeCookieHashes(
-        cookie,
-        clientNonce,
-        challenge.serverNonce,
-      );
-      // §3.24: tor proves it knows the cookie; a port that is not our tor
-      // cannot, and it learns nothing it could replay. Compare in constant time.
-      if (!equalBytes(serverHash, challenge.serverHash)) {
-        throw new TorError(
-          "auth_failed",
-          "The control port failed the SAFECOOKIE check; it may not be the expected tor",
-        );
-      }
-      await this.command(`AUTHENTICATE ${toHex(clientHash)}`);
-    } finally {
-      cookie.fill(0);
     }
   }
 
@@ -438,7 +402,9 @@ export class TorControl {
       throw new TorError("control_malformed", "Tor sent a reply to no command");
     }
     clearTimeout(entry.timer);
-    if (!entry.settled) {
+    if (entry.settled) {
+      this.#timedOut--; // the late reply of a timed-out command, dropped
+    } else {
       entry.settled = true;
       entry.resolve(reply);
     }

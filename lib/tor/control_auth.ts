@@ -1,16 +1,19 @@
 /**
  * Control-port authentication helpers (control-spec §3.5, §3.21, §3.24):
  * choosing a method from what PROTOCOLINFO offers, the SAFECOOKIE HMACs, and
- * reading a cookie file safely. The conversation itself lives in
- * `control.ts`; this module never touches a socket.
+ * reading a cookie file safely, and the AUTHENTICATE exchange itself, which
+ * talks through a `command` function (`TorControl.command`): this module
+ * never touches a socket.
  *
  * @module
  */
 
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { concatBytes, type Rng, utf8 } from "../crypto/bytes.ts";
-import type { ProtocolInfo } from "./control_parse.ts";
+import { concatBytes, equalBytes, type Rng, toHex, utf8 } from "../crypto/bytes.ts";
+import { systemRng } from "../rng.ts";
+import { parseAuthChallenge, type ProtocolInfo } from "./control_parse.ts";
+import type { ControlReply } from "./control_reply.ts";
 import { TorError } from "./errors.ts";
 
 /** The authentication methods tor offers (control-spec §3.21 AuthMethod). */
@@ -26,6 +29,13 @@ export interface AuthOptions {
   cookieFile?: string;
   /** Use exactly this method (it must be offered). */
   method?: AuthMethod;
+  /**
+   * Allows plain COOKIE with the file tor's PROTOCOLINFO names, when neither
+   * `cookie` nor `cookieFile` is given and SAFECOOKIE is not offered. Off by
+   * default: plain COOKIE sends the file's bytes to whatever answers on the
+   * port, so a fake control port could make us disclose any 32-byte file.
+   */
+  allowPlainCookie?: boolean;
   /** Source of the SAFECOOKIE client nonce; default the system CSPRNG. */
   rng?: Rng;
 }
@@ -44,6 +54,8 @@ const CONTROLLER_TO_SERVER = "Tor safe cookie authentication controller-to-serve
  * Picks the method: a forced one if offered; otherwise NULL, then the
  * password if the caller gave one, then SAFECOOKIE (it never reveals the
  * cookie to a port that is not tor), then COOKIE, then HASHEDPASSWORD.
+ * Plain COOKIE with the file the port names needs `allowPlainCookie` and no
+ * SAFECOOKIE on offer (see {@linkcode AuthOptions.allowPlainCookie}).
  */
 export function chooseAuthMethod(info: ProtocolInfo, options: AuthOptions): AuthMethod {
   const offered = new Set(info.methods);
@@ -54,18 +66,40 @@ export function chooseAuthMethod(info: ProtocolInfo, options: AuthOptions): Auth
         `Tor does not offer ${options.method} authentication (offers ${info.methods.join(", ")})`,
       );
     }
+    if (options.method === "COOKIE") checkPlainCookie(offered, options);
     return options.method;
   }
   if (offered.has("NULL")) return "NULL";
   if (options.password !== undefined && offered.has("HASHEDPASSWORD")) return "HASHEDPASSWORD";
   if (offered.has("SAFECOOKIE")) return "SAFECOOKIE";
-  if (offered.has("COOKIE")) return "COOKIE";
+  if (offered.has("COOKIE")) {
+    checkPlainCookie(offered, options);
+    return "COOKIE";
+  }
   if (offered.has("HASHEDPASSWORD")) {
     throw new TorError("auth_failed", "Tor requires a control password; pass the password option");
   }
   throw new TorError(
     "auth_failed",
     `Tor offers no supported authentication method (${info.methods.join(", ") || "none"})`,
+  );
+}
+
+/**
+ * Refuses plain COOKIE with the cookie file the port itself names (attach
+ * mode) unless the caller allowed it and SAFECOOKIE is not offered: the
+ * file's bytes go over the wire before the port proves anything (§3.21),
+ * whereas SAFECOOKIE makes tor prove the cookie first (§3.24).
+ */
+function checkPlainCookie(offered: ReadonlySet<string>, options: AuthOptions): void {
+  if (options.cookie !== undefined || options.cookieFile !== undefined) return;
+  if (options.allowPlainCookie === true && !offered.has("SAFECOOKIE")) return;
+  throw new TorError(
+    "auth_failed",
+    offered.has("SAFECOOKIE")
+      ? "Refusing plain COOKIE authentication with the port's cookie file; use SAFECOOKIE"
+      : "Tor offers only plain COOKIE authentication, which would send the file the port " +
+        "names; pass a password or use SAFECOOKIE (or set allowPlainCookie)",
   );
 }
 
@@ -121,5 +155,69 @@ export async function loadCookie(
   } catch (e) {
     if (e instanceof TorError) throw e;
     throw new TorError("auth_failed", `Cannot read the control cookie file ${file}`, { cause: e });
+  }
+}
+
+/** Sends one command line and resolves with its 2xx reply (else rejects). */
+export type ControlCommand = (line: string) => Promise<ControlReply>;
+
+/**
+ * Authenticates with the method `chooseAuthMethod` picks from `info`
+ * (control-spec §3.5) and resolves with it. Secrets never appear in errors.
+ */
+export async function authenticateWith(
+  command: ControlCommand,
+  info: ProtocolInfo,
+  options: AuthOptions,
+): Promise<AuthMethod> {
+  const method = chooseAuthMethod(info, options);
+  if (method === "NULL") {
+    await command("AUTHENTICATE");
+  } else if (method === "HASHEDPASSWORD") {
+    if (options.password === undefined) {
+      throw new TorError("auth_failed", "Password authentication needs the password option");
+    }
+    // §3.5: the password may be sent as hex, which needs no quoting.
+    await command(`AUTHENTICATE ${toHex(utf8(options.password))}`);
+  } else if (method === "COOKIE") {
+    const cookie = await loadCookie(options, info.cookieFile);
+    try {
+      await command(`AUTHENTICATE ${toHex(cookie)}`);
+    } finally {
+      cookie.fill(0);
+    }
+  } else {
+    await safeCookie(command, info, options);
+  }
+  return method;
+}
+
+async function safeCookie(
+  command: ControlCommand,
+  info: ProtocolInfo,
+  options: AuthOptions,
+): Promise<void> {
+  const cookie = await loadCookie(options, info.cookieFile);
+  const clientNonce = (options.rng ?? systemRng)(CLIENT_NONCE_BYTES);
+  try {
+    const challenge = parseAuthChallenge(
+      await command(`AUTHCHALLENGE SAFECOOKIE ${toHex(clientNonce)}`),
+    );
+    const { serverHash, clientHash } = safeCookieHashes(
+      cookie,
+      clientNonce,
+      challenge.serverNonce,
+    );
+    // §3.24: tor proves it knows the cookie; a port that is not our tor
+    // cannot, and it learns nothing it could replay. Compare in constant time.
+    if (!equalBytes(serverHash, challenge.serverHash)) {
+      throw new TorError(
+        "auth_failed",
+        "The control port failed the SAFECOOKIE check; it may not be the expected tor",
+      );
+    }
+    await command(`AUTHENTICATE ${toHex(clientHash)}`);
+  } finally {
+    cookie.fill(0);
   }
 }
