@@ -275,6 +275,21 @@ Deno.test("REPL keeps running after Tab on an argument of /constructor", async (
   assertEquals(peer.calls, ["setPresence bob false"]);
 });
 
+Deno.test("REPL prints an error and keeps running when handling a key throws", async () => {
+  const { term, peer, done } = setup();
+  peer.inboundRequests = () => {
+    throw new TypeError("boom: /auth bob hunter2");
+  };
+  term.type("/pres-off b\t");
+  await term.waitFor("error: Handling that key failed unexpectedly (TypeError)");
+  assert(!term.output.includes("hunter2"), "no error message or stack shown");
+  term.type("\x15/pres-off bob\r");
+  await term.waitFor("will no longer be told");
+  term.type("/quit\r");
+  assertEquals(await done, "quit");
+  assertEquals(peer.calls, ["setPresence bob false"]);
+});
+
 Deno.test("REPL without a terminal reads lines and writes levels as words", async () => {
   const { term, peer, done } = setup({ isTTY: false, color: colorWanted(false, undefined) });
   term.type("/req-send carol@c.onion:1 KEY=\n/convs\n");

@@ -22,9 +22,20 @@ import { CLEAR_ROW, LineEditor } from "./line_editor.ts";
 import { parseLine } from "./line_parse.ts";
 import { progressLine, readyBanner } from "./progress.ts";
 import { type Ask, askSecret, confirmDelete } from "./prompts.ts";
-import { authMatchLine, eventLine, notice, paint, type Style } from "./render.ts";
+import {
+  authMatchLine,
+  errorLine,
+  eventLine,
+  notice,
+  paint,
+  sanitize,
+  type Style,
+} from "./render.ts";
 import { errorText, resultText } from "./results.ts";
 import type { Terminal } from "./terminal.ts";
+
+/** Longest error class name shown when handling a key fails. */
+const MAX_ERROR_NAME = 40;
 
 /** Why {@linkcode Repl.run} ended. */
 export type ReplExit = "quit" | "interrupt" | "eof";
@@ -226,7 +237,7 @@ export class Repl {
           const { value, done } = await reader.read();
           if (done) break;
           for (const key of decoder.push(value)) {
-            this.#key(key);
+            this.#safeKey(key);
             if (this.#closed) return;
           }
         }
@@ -254,6 +265,20 @@ export class Repl {
       this.#closed = true;
       finish(exit);
     });
+  }
+
+  /**
+   * Handles one key; a bug in key handling prints a short line (the error's
+   * class only: its message could quote the typed line, e.g. a secret) and
+   * the REPL goes on. Only a failed input stream ends it (see `run`).
+   */
+  #safeKey(key: Parameters<LineEditor["handle"]>[0]): void {
+    try {
+      this.#key(key);
+    } catch (e) {
+      const kind = sanitize(e instanceof Error ? e.name : typeof e).slice(0, MAX_ERROR_NAME);
+      this.print(errorLine(this.#style, `Handling that key failed unexpectedly (${kind})`));
+    }
   }
 
   #key(key: Parameters<LineEditor["handle"]>[0]): void {
