@@ -189,6 +189,7 @@ function loadBlock(w: Int32Array, bytes: Uint8Array): void {
 const scratchW = new Int32Array(64);
 const scratchState = new Int32Array(16);
 const scratchDigest = new Int32Array(8);
+const innerBytes = new Uint8Array(HMAC_LENGTH);
 
 /** Writes the ipad (0..7) and opad (8..15) states of a key of at most 64 bytes into `state`. */
 function midstateInto(key: Uint8Array, state: Int32Array): void {
@@ -281,15 +282,64 @@ export function hmacWithMidstate(midstate: Int32Array, data: Uint8Array): Uint8A
 }
 
 function hmacFromState(state: Int32Array, data: Uint8Array): Uint8Array {
-  const scratchState = state;
-  finish(scratchState, 0, 1, data, scratchDigest);
-  const inner = new Uint8Array(HMAC_LENGTH);
-  for (let i = 0; i < HMAC_LENGTH; i++) inner[i] = scratchDigest[i >> 2]! >>> (24 - 8 * (i & 3));
-  finish(scratchState, 8, 1, inner, scratchDigest);
-  for (let i = 0; i < HMAC_LENGTH; i++) inner[i] = scratchDigest[i >> 2]! >>> (24 - 8 * (i & 3));
+  const out = new Uint8Array(HMAC_LENGTH);
+  hmacStateInto(state, data, out, 0);
+  return out;
+}
+
+/** Writes the 8 big-endian words of `words` as 32 bytes into `out` at `offset`. */
+function wordsInto(words: Int32Array, out: Uint8Array, offset: number): void {
+  for (let i = 0; i < HMAC_LENGTH; i++) out[offset + i] = words[i >> 2]! >>> (24 - 8 * (i & 3));
+}
+
+/** HMAC of `data` under the key state `state`, written to `out` at `offset`; allocates nothing. */
+function hmacStateInto(state: Int32Array, data: Uint8Array, out: Uint8Array, offset: number): void {
+  finish(state, 0, 1, data, scratchDigest);
+  // the inner digest goes into the outer hash as its 32-byte message
+  wordsInto(scratchDigest, innerBytes, 0);
+  finish(state, 8, 1, innerBytes, scratchDigest);
+  wordsInto(scratchDigest, out, offset);
   scratchDigest.fill(0);
+  innerBytes.fill(0);
   scratchW.fill(0);
-  return inner;
+}
+
+/**
+ * HMAC-SHA256 of `data` (any length) under the key of `midstate`
+ * ({@linkcode hmacMidstate}), written as 32 bytes into `out` at `offset`
+ * (`out` may not overlap `data`). Allocates nothing.
+ *
+ * @throws {TypeError} `data` or `out` is not a Uint8Array
+ * @throws {CryptoError} `bad_length` when `out` has no 32 bytes at `offset`
+ */
+export function hmacWithMidstateInto(
+  midstate: Int32Array,
+  data: Uint8Array,
+  out: Uint8Array,
+  offset: number,
+): void {
+  abytes(data, undefined, "data");
+  abytes(out, undefined, "out");
+  if (!Number.isInteger(offset) || offset < 0 || offset + HMAC_LENGTH > out.length) {
+    throw new CryptoError("bad_length", "Cannot write HMAC: no room for 32 bytes at offset");
+  }
+  hmacStateInto(midstate, data, out, offset);
+}
+
+/**
+ * Writes the HMAC-SHA256 key state of `key` (at most one block) into
+ * `state` (16 words) without allocating; see {@linkcode hmacMidstate}.
+ *
+ * @throws {TypeError} `key` is not a Uint8Array
+ * @throws {CryptoError} `bad_length` for a key longer than one block or a
+ *   `state` that is not 16 words
+ */
+export function hmacMidstateInto(key: Uint8Array, state: Int32Array): void {
+  abytes(key, undefined, "key");
+  if (key.length > MIDSTATE_MAX_KEY_LENGTH || state.length !== 16) {
+    throw new CryptoError("bad_length", "Cannot compute key state: bad key or state length");
+  }
+  midstateInto(key, state);
 }
 
 /**

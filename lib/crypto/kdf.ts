@@ -14,11 +14,12 @@
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import { CryptoError } from "../errors.ts";
-import { abytes, concatBytes, utf8 } from "./bytes.ts";
+import { abytes, utf8 } from "./bytes.ts";
 import {
   hmacMidstate,
+  hmacMidstateInto,
   hmacSha256Short,
-  hmacWithMidstate,
+  hmacWithMidstateInto,
   MIDSTATE_MAX_KEY_LENGTH,
 } from "./hmac_midstate.ts";
 
@@ -43,6 +44,16 @@ const ZERO_SALT_MIDSTATE = hmacMidstate(ZERO_SALT);
 /** Most label encodings kept (labels are constants of the code; this bounds the rest). */
 const MAX_CACHED_LABELS = 128;
 const labelBytes = new Map<string, Uint8Array>();
+
+/** Longest info whose expand input (T ‖ info ‖ counter) uses the scratch below. */
+const SCRATCH_INFO_LENGTH = 192;
+
+// scratch of extract and expand (synchronous, never reentered), wiped after
+// each use: the PRK, its HMAC key state, one output block, one HMAC input
+const scratchPrk = new Uint8Array(SHA256_LENGTH);
+const scratchPrkState = new Int32Array(16);
+const scratchBlock = new Uint8Array(SHA256_LENGTH);
+const scratchInput = new Uint8Array(SHA256_LENGTH + SCRATCH_INFO_LENGTH + 1);
 
 function checkString(value: unknown, name: string): string {
   if (typeof value !== "string") {
@@ -102,23 +113,40 @@ export function hkdfSha256Bytes(
   // RFC 5869 §2.2: PRK = HMAC-Hash(salt, IKM) (an empty salt is HashLen zeros,
   // which HMAC's zero padding of the key makes the same)
   const prk = hmacSha256(salt, ikm);
-  const okm = expand(prk, info, length);
+  hmacMidstateInto(prk, scratchPrkState);
   prk.fill(0);
+  const okm = new Uint8Array(length);
+  expandInto(info, okm, 0, length);
   return okm;
 }
 
-/** RFC 5869 §2.3: T(i) = HMAC-Hash(PRK, T(i-1) ‖ info ‖ i), OKM = first L bytes. */
-function expand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
-  const okm = new Uint8Array(length);
-  let previous: Uint8Array = new Uint8Array(0);
-  for (let i = 1, offset = 0; offset < length; i++, offset += SHA256_LENGTH) {
-    const input = concatBytes(previous, info, Uint8Array.of(i));
-    previous.fill(0);
-    previous = hmacSha256Short(prk, input);
-    okm.set(previous.subarray(0, Math.min(SHA256_LENGTH, length - offset)), offset);
+/**
+ * RFC 5869 §2.3 under the PRK whose HMAC key state is in scratchPrkState:
+ * T(i) = HMAC-Hash(PRK, T(i-1) ‖ info ‖ i), the first `length` bytes of
+ * T(1) ‖ T(2) ‖ ... written to `out` at `offset`. Wipes the key state.
+ */
+function expandInto(info: Uint8Array, out: Uint8Array, offset: number, length: number): void {
+  const input = info.length <= SCRATCH_INFO_LENGTH
+    ? scratchInput
+    : new Uint8Array(SHA256_LENGTH + info.length + 1);
+  let previous = 0; // length of T(i-1) at the start of input: 0, then 32
+  for (let i = 1, done = 0; done < length; i++, done += SHA256_LENGTH) {
+    if (previous > 0) input.set(scratchBlock, 0);
+    input.set(info, previous);
+    input[previous + info.length] = i;
+    hmacWithMidstateInto(
+      scratchPrkState,
+      input.subarray(0, previous + info.length + 1),
+      scratchBlock,
+      0,
+    );
+    const take = Math.min(SHA256_LENGTH, length - done);
+    out.set(take === SHA256_LENGTH ? scratchBlock : scratchBlock.subarray(0, take), offset + done);
+    previous = SHA256_LENGTH;
   }
-  previous.fill(0);
-  return okm;
+  input.fill(0, 0, SHA256_LENGTH);
+  scratchBlock.fill(0);
+  scratchPrkState.fill(0);
 }
 
 /**
@@ -180,14 +208,57 @@ export function deriveKeys(
   labels: readonly (readonly [label: string, length: number])[],
 ): Uint8Array[] {
   abytes(key, undefined, "key");
-  const infos = labels.map(([label, length]) => {
+  const infos = checkLabels(labels);
+  const out = labels.map(([, length]) => new Uint8Array(length));
+  extractZeroSalt(key);
+  for (let i = 0; i < infos.length; i++) {
+    // the PRK's key state is wiped by each expand, so it is rebuilt from the PRK
+    if (i > 0) hmacMidstateInto(scratchPrk, scratchPrkState);
+    expandInto(infos[i]!, out[i]!, 0, labels[i]![1]);
+  }
+  scratchPrk.fill(0);
+  return out;
+}
+
+function checkLabels(labels: readonly (readonly [label: string, length: number])[]): Uint8Array[] {
+  return labels.map(([label, length]) => {
     const info = checkLabel(label);
     checkLength(length);
     return info;
   });
-  // RFC 5869 §2.2 with the zero salt, whose HMAC key state is precomputed
-  const prk = hmacWithMidstate(ZERO_SALT_MIDSTATE, key);
-  const out = infos.map((info, i) => expand(prk, info, labels[i]![1]));
-  prk.fill(0);
-  return out;
+}
+
+/** RFC 5869 §2.2 with the zero salt, whose HMAC key state is precomputed: PRK and its key state into scratch. */
+function extractZeroSalt(key: Uint8Array): void {
+  hmacWithMidstateInto(ZERO_SALT_MIDSTATE, key, scratchPrk, 0);
+  hmacMidstateInto(scratchPrk, scratchPrkState);
+}
+
+/**
+ * {@linkcode deriveKeys} written into `out`: the results one after another
+ * (the first `labels[0][1]` bytes, then the next, ...), for a caller that
+ * wipes them and wants no allocation. `out` must hold exactly their total.
+ *
+ * @throws {TypeError} an argument of the wrong type
+ * @throws {CryptoError} `bad_length` when a length is out of range or `out`
+ *   does not have the total length, `bad_label` when a label is empty
+ */
+export function deriveKeysInto(
+  key: Uint8Array,
+  labels: readonly (readonly [label: string, length: number])[],
+  out: Uint8Array,
+): void {
+  abytes(key, undefined, "key");
+  const infos = checkLabels(labels);
+  let total = 0;
+  for (const [, length] of labels) total += length;
+  abytes(out, total, "out");
+  extractZeroSalt(key);
+  for (let i = 0, offset = 0; i < infos.length; i++) {
+    if (i > 0) hmacMidstateInto(scratchPrk, scratchPrkState);
+    const length = labels[i]![1];
+    expandInto(infos[i]!, out, offset, length);
+    offset += length;
+  }
+  scratchPrk.fill(0);
 }

@@ -31,7 +31,8 @@
 import { CryptoError } from "../errors.ts";
 import { abytes, concatBytes, equalBytes, type Rng, toHex, wipe } from "./bytes.ts";
 import { AEAD_NONCE_LENGTH, open, seal } from "./aead.ts";
-import { deriveKey, deriveKeys, hkdfSha256, hmacSha256, KDF_LABEL_PREFIX } from "./kdf.ts";
+import { deriveKey, deriveKeysInto, hkdfSha256, KDF_LABEL_PREFIX } from "./kdf.ts";
+import { hmacMidstateInto, hmacWithMidstateInto } from "./hmac_midstate.ts";
 import { dh, generateKeyPair, KEY_LENGTH, type KeyPair, keyPairFromSecret } from "./keys.ts";
 import {
   decryptHeader,
@@ -112,18 +113,42 @@ function kdfRk(rk: Uint8Array, dhOut: Uint8Array): [Uint8Array, Uint8Array, Uint
   return keys;
 }
 
-/** KDF_CK(ck) of spec §3.1 (→ next CK, MK), HMAC-SHA256 with constant inputs (§5.2). */
-function kdfCk(ck: Uint8Array): [Uint8Array, Uint8Array] {
-  return [hmacSha256(ck, CHAIN_KEY_INPUT), hmacSha256(ck, MESSAGE_KEY_INPUT)];
+// scratch of kdfCk and messageCipher (synchronous, never reentered); every
+// caller wipes it as soon as the keys in it are used
+const scratchCkState = new Int32Array(16);
+const MESSAGE_CIPHER_LABELS = [
+  [LABEL_MESSAGE_CIPHER_KEY, KEY_LENGTH],
+  [LABEL_MESSAGE_NONCE, AEAD_NONCE_LENGTH],
+] as const;
+const scratchCipher = new Uint8Array(KEY_LENGTH + AEAD_NONCE_LENGTH);
+const scratchCipherKey = scratchCipher.subarray(0, KEY_LENGTH);
+const scratchCipherNonce = scratchCipher.subarray(KEY_LENGTH);
+
+/**
+ * KDF_CK(ck) of spec §3.1 (→ next CK, MK), HMAC-SHA256 with constant inputs
+ * (§5.2); one HMAC key state of `ck` serves both. MK is written to `mk`.
+ */
+function kdfCk(ck: Uint8Array, mk: Uint8Array): Uint8Array {
+  const next = new Uint8Array(KEY_LENGTH);
+  hmacMidstateInto(ck, scratchCkState);
+  hmacWithMidstateInto(scratchCkState, CHAIN_KEY_INPUT, next, 0);
+  hmacWithMidstateInto(scratchCkState, MESSAGE_KEY_INPUT, mk, 0);
+  scratchCkState.fill(0);
+  return next;
 }
 
-/** deriveKey(mk, cipher key label) and deriveKey(mk, nonce label, 24), one HKDF extract. */
-function messageCipher(mk: Uint8Array): [Uint8Array, Uint8Array] {
-  const [key, nonce] = deriveKeys(mk, [
-    [LABEL_MESSAGE_CIPHER_KEY, KEY_LENGTH],
-    [LABEL_MESSAGE_NONCE, AEAD_NONCE_LENGTH],
-  ]);
-  return [key!, nonce!];
+/**
+ * deriveKey(mk, cipher key label) and deriveKey(mk, nonce label, 24), one
+ * HKDF extract, into scratch: returns views of it that the caller passes to
+ * the cipher and then wipes with {@linkcode wipeMessageCipher}.
+ */
+function messageCipher(mk: Uint8Array): [key: Uint8Array, nonce: Uint8Array] {
+  deriveKeysInto(mk, MESSAGE_CIPHER_LABELS, scratchCipher);
+  return [scratchCipherKey, scratchCipherNonce];
+}
+
+function wipeMessageCipher(): void {
+  scratchCipher.fill(0);
 }
 
 function sharedKeys(secretKey: Uint8Array): { rk: Uint8Array; hka: Uint8Array; nhkb: Uint8Array } {
@@ -246,14 +271,19 @@ export function ratchetEncrypt(
   if (s.ns >= MAX_COUNTER) {
     throw new CryptoError("chain_exhausted", "Cannot encrypt: sending chain is exhausted");
   }
-  const [ck, mk] = kdfCk(s.cks);
-  s.cks = ck;
+  const mk = new Uint8Array(KEY_LENGTH);
+  s.cks = kdfCk(s.cks, mk);
   const header: RatchetHeader = { dh: s.dhs.publicKey, pn: s.pn, n: s.ns };
   const encHeader = encryptHeader(s.hks, header, rng);
   s.ns += 1;
   const [key, nonce] = messageCipher(mk);
-  const body = seal(key, nonce, plaintext, concatBytes(ad, encHeader));
-  wipe(mk, key);
+  wipe(mk);
+  let body: Uint8Array;
+  try {
+    body = seal(key, nonce, plaintext, concatBytes(ad, encHeader));
+  } finally {
+    wipeMessageCipher();
+  }
   return { state: new RatchetState(s), message: concatBytes(encHeader, body) };
 }
 
@@ -328,10 +358,14 @@ function decryptInto(s: Working, message: Uint8Array, ad: Uint8Array, now: numbe
     dhRatchetReceive(s, header.dh, s.dhs);
   }
   skipMessageKeys(s, header.n, now);
-  const [ck, mk] = kdfCk(s.ckr!);
-  s.ckr = ck;
+  const mk = new Uint8Array(KEY_LENGTH);
+  s.ckr = kdfCk(s.ckr!, mk);
   s.nr += 1;
-  return openBody(mk, body, fullAd);
+  try {
+    return openBody(mk, body, fullAd);
+  } finally {
+    wipe(mk);
+  }
 }
 
 function openBody(mk: Uint8Array, body: Uint8Array, fullAd: Uint8Array): Uint8Array {
@@ -339,7 +373,7 @@ function openBody(mk: Uint8Array, body: Uint8Array, fullAd: Uint8Array): Uint8Ar
   try {
     return open(key, nonce, body, fullAd);
   } finally {
-    wipe(key);
+    wipeMessageCipher();
   }
 }
 
@@ -371,8 +405,8 @@ function skipMessageKeys(s: Working, until: number, now: number): void {
   }
   if (s.nr >= until) return;
   while (s.nr < until) {
-    const [ck, mk] = kdfCk(s.ckr);
-    s.ckr = ck;
+    const mk = new Uint8Array(KEY_LENGTH);
+    s.ckr = kdfCk(s.ckr, mk);
     s.skipped.push({ headerKey: s.hkr, n: s.nr, messageKey: mk, createdAt: now });
     s.nr += 1;
   }

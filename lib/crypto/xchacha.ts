@@ -51,21 +51,32 @@ function littleEndianWords(bytes: Uint8Array, offset: number, out: Uint32Array):
   }
 }
 
+// scratch of derive: the subkey and IV are read (copied) by createCipheriv
+// and createDecipheriv, after which the subkey is wiped; nothing is reentrant
+const scratchSubkey = Buffer.alloc(32);
+const scratchIv = Buffer.alloc(12);
+
 /**
  * draft-irtf-cfrg-xchacha-03 §2.3: subkey = HChaCha20(key, nonce[0..16]),
- * and the ChaCha20-Poly1305 nonce is 4 zero bytes ‖ nonce[16..24].
+ * and the ChaCha20-Poly1305 nonce is 4 zero bytes ‖ nonce[16..24]. Both are
+ * written to module scratch (no allocation); the caller wipes the subkey.
  */
 function derive(key: Uint8Array, nonce: Uint8Array): { subkey: Buffer; iv: Buffer } {
   littleEndianWords(key, 0, keyWords);
   littleEndianWords(nonce, 0, nonceWords);
   hchacha(SIGMA, keyWords, nonceWords, subkeyWords);
-  const subkey = Buffer.alloc(32);
-  for (let i = 0; i < 8; i++) subkey.writeUInt32LE(subkeyWords[i]!, 4 * i);
+  const subkey = scratchSubkey;
+  for (let i = 0; i < 8; i++) {
+    const w = subkeyWords[i]!;
+    subkey[4 * i] = w & 0xff;
+    subkey[4 * i + 1] = (w >>> 8) & 0xff;
+    subkey[4 * i + 2] = (w >>> 16) & 0xff;
+    subkey[4 * i + 3] = w >>> 24;
+  }
   keyWords.fill(0);
   subkeyWords.fill(0);
-  const iv = Buffer.alloc(12);
-  iv.set(nonce.subarray(16, 24), 4);
-  return { subkey, iv };
+  scratchIv.set(nonce.subarray(16, 24), 4);
+  return { subkey, iv: scratchIv };
 }
 
 /** The runtime's native ChaCha20-Poly1305 (`node:crypto`) after HChaCha20. */
