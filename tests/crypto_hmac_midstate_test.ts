@@ -15,9 +15,11 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { fromHex, toHex, utf8 } from "../lib/crypto/bytes.ts";
 import {
   hmacMidstate,
+  hmacMidstateInto,
   hmacOneBlock,
   hmacOneBlockMatches,
   hmacSha256Short,
+  hmacWithMidstateInto,
   MIDSTATE_MAX_KEY_LENGTH,
   ONE_BLOCK_MAX_LENGTH,
   oneBlockSchedule,
@@ -144,4 +146,40 @@ Deno.test("kdf.ts's hmacSha256() and hkdfSha256Bytes() equal noble's for any key
     ),
     { numRuns: 200 },
   );
+});
+
+Deno.test("hmacMidstateInto() and hmacWithMidstateInto() agree with @noble/hashes without allocating", () => {
+  const state = new Int32Array(16);
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 0, maxLength: MIDSTATE_MAX_KEY_LENGTH }),
+      fc.uint8Array({ minLength: 0, maxLength: 200 }),
+      fc.integer({ min: 0, max: 8 }),
+      (key, message, offset) => {
+        hmacMidstateInto(key, state);
+        assertEquals(state, hmacMidstate(key));
+        const out = new Uint8Array(offset + 32 + 3).fill(0xaa);
+        hmacWithMidstateInto(state, message, out, offset);
+        assertEquals(out.subarray(offset, offset + 32), hmac(sha256, key, message));
+        // nothing outside the 32 bytes is touched
+        assert(out.subarray(0, offset).every((b) => b === 0xaa));
+        assert(out.subarray(offset + 32).every((b) => b === 0xaa));
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("hmacWithMidstateInto() and hmacMidstateInto() reject bad lengths", () => {
+  const state = hmacMidstate(new Uint8Array(32));
+  assertThrows(
+    () => hmacWithMidstateInto(state, new Uint8Array(1), new Uint8Array(40), 9),
+    CryptoError,
+  );
+  assertThrows(
+    () => hmacWithMidstateInto(state, new Uint8Array(1), new Uint8Array(40), -1),
+    CryptoError,
+  );
+  assertThrows(() => hmacMidstateInto(new Uint8Array(65), new Int32Array(16)), CryptoError);
+  assertThrows(() => hmacMidstateInto(new Uint8Array(32), new Int32Array(8)), CryptoError);
 });

@@ -9,6 +9,7 @@ import fc from "fast-check";
 import {
   deriveKey,
   deriveKeys,
+  deriveKeysInto,
   HKDF_MAX_LENGTH,
   hkdfSha256,
   hkdfSha256Bytes,
@@ -241,5 +242,41 @@ Deno.test("deriveKeys() gives exactly what deriveKey() gives for each label and 
     () => deriveKeys(new Uint8Array(32), [["a", 32], ["", 32]]),
     CryptoError,
     "label is empty",
+  );
+});
+
+Deno.test("deriveKeysInto() writes exactly deriveKeys()'s keys, one after another", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 0, maxLength: 100 }),
+      fc.array(
+        fc.tuple(fc.string({ minLength: 1, maxLength: 300 }), fc.integer({ min: 1, max: 100 })),
+        {
+          minLength: 1,
+          maxLength: 4,
+        },
+      ),
+      (key, labels) => {
+        const expected = deriveKeys(key, labels);
+        const out = new Uint8Array(labels.reduce((n, [, length]) => n + length, 0));
+        deriveKeysInto(key, labels, out);
+        let offset = 0;
+        for (const k of expected) {
+          assertEquals(out.subarray(offset, offset + k.length), k);
+          offset += k.length;
+        }
+        // and each equals the single deriveKey
+        assertEquals(expected[0], deriveKey(key, labels[0]![0], labels[0]![1]));
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+Deno.test("deriveKeysInto() rejects an output of the wrong total length", () => {
+  assertThrows(
+    () => deriveKeysInto(new Uint8Array(32), [["a", 32], ["b", 24]], new Uint8Array(55)),
+    CryptoError,
+    "expected 56 bytes",
   );
 });

@@ -117,13 +117,15 @@ export function hkdfSha256Bytes(
   prk.fill(0);
   const okm = new Uint8Array(length);
   expandInto(info, okm, 0, length);
+  scratchPrkState.fill(0);
   return okm;
 }
 
 /**
  * RFC 5869 §2.3 under the PRK whose HMAC key state is in scratchPrkState:
  * T(i) = HMAC-Hash(PRK, T(i-1) ‖ info ‖ i), the first `length` bytes of
- * T(1) ‖ T(2) ‖ ... written to `out` at `offset`. Wipes the key state.
+ * T(1) ‖ T(2) ‖ ... written to `out` at `offset`. The caller wipes the
+ * key state.
  */
 function expandInto(info: Uint8Array, out: Uint8Array, offset: number, length: number): void {
   const input = info.length <= SCRATCH_INFO_LENGTH
@@ -146,7 +148,6 @@ function expandInto(info: Uint8Array, out: Uint8Array, offset: number, length: n
   }
   input.fill(0, 0, SHA256_LENGTH);
   scratchBlock.fill(0);
-  scratchPrkState.fill(0);
 }
 
 /**
@@ -211,12 +212,8 @@ export function deriveKeys(
   const infos = checkLabels(labels);
   const out = labels.map(([, length]) => new Uint8Array(length));
   extractZeroSalt(key);
-  for (let i = 0; i < infos.length; i++) {
-    // the PRK's key state is wiped by each expand, so it is rebuilt from the PRK
-    if (i > 0) hmacMidstateInto(scratchPrk, scratchPrkState);
-    expandInto(infos[i]!, out[i]!, 0, labels[i]![1]);
-  }
-  scratchPrk.fill(0);
+  for (let i = 0; i < infos.length; i++) expandInto(infos[i]!, out[i]!, 0, labels[i]![1]);
+  wipeExtract();
   return out;
 }
 
@@ -232,6 +229,12 @@ function checkLabels(labels: readonly (readonly [label: string, length: number])
 function extractZeroSalt(key: Uint8Array): void {
   hmacWithMidstateInto(ZERO_SALT_MIDSTATE, key, scratchPrk, 0);
   hmacMidstateInto(scratchPrk, scratchPrkState);
+  // only the key state is needed from here on
+  scratchPrk.fill(0);
+}
+
+function wipeExtract(): void {
+  scratchPrkState.fill(0);
 }
 
 /**
@@ -255,10 +258,9 @@ export function deriveKeysInto(
   abytes(out, total, "out");
   extractZeroSalt(key);
   for (let i = 0, offset = 0; i < infos.length; i++) {
-    if (i > 0) hmacMidstateInto(scratchPrk, scratchPrkState);
     const length = labels[i]![1];
     expandInto(infos[i]!, out, offset, length);
     offset += length;
   }
-  scratchPrk.fill(0);
+  wipeExtract();
 }

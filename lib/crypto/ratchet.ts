@@ -37,7 +37,7 @@ import { dh, generateKeyPair, KEY_LENGTH, type KeyPair, keyPairFromSecret } from
 import {
   decryptHeader,
   ENCRYPTED_HEADER_LENGTH,
-  encryptHeader,
+  encryptHeaderInto,
   MAX_COUNTER,
   MESSAGE_OVERHEAD,
   type RatchetHeader,
@@ -149,6 +149,20 @@ function messageCipher(mk: Uint8Array): [key: Uint8Array, nonce: Uint8Array] {
 
 function wipeMessageCipher(): void {
   scratchCipher.fill(0);
+}
+
+/** Longest caller AD whose body AD (AD ‖ encrypted header) is built in scratch. */
+const SCRATCH_AD_LENGTH = 1024;
+// public bytes only (AD and encrypted header); filled after every rng call
+// of a step and used before it returns
+const scratchAd = new Uint8Array(SCRATCH_AD_LENGTH + ENCRYPTED_HEADER_LENGTH);
+
+/** The body's AD (spec §4.5: AD ‖ enc_header), in scratch when it fits. */
+function fullAdOf(ad: Uint8Array, encHeader: Uint8Array): Uint8Array {
+  if (ad.length > SCRATCH_AD_LENGTH) return concatBytes(ad, encHeader);
+  scratchAd.set(ad, 0);
+  scratchAd.set(encHeader, ad.length);
+  return scratchAd.subarray(0, ad.length + encHeader.length);
 }
 
 function sharedKeys(secretKey: Uint8Array): { rk: Uint8Array; hka: Uint8Array; nhkb: Uint8Array } {
@@ -274,17 +288,19 @@ export function ratchetEncrypt(
   const mk = new Uint8Array(KEY_LENGTH);
   s.cks = kdfCk(s.cks, mk);
   const header: RatchetHeader = { dh: s.dhs.publicKey, pn: s.pn, n: s.ns };
-  const encHeader = encryptHeader(s.hks, header, rng);
+  // one buffer for the whole wire message: encrypted header ‖ body
+  const message = new Uint8Array(MESSAGE_OVERHEAD + plaintext.length);
+  encryptHeaderInto(s.hks, header, rng, message);
   s.ns += 1;
   const [key, nonce] = messageCipher(mk);
   wipe(mk);
-  let body: Uint8Array;
   try {
-    body = seal(key, nonce, plaintext, concatBytes(ad, encHeader));
+    const encHeader = message.subarray(0, ENCRYPTED_HEADER_LENGTH);
+    message.set(seal(key, nonce, plaintext, fullAdOf(ad, encHeader)), ENCRYPTED_HEADER_LENGTH);
   } finally {
     wipeMessageCipher();
   }
-  return { state: new RatchetState(s), message: concatBytes(encHeader, body) };
+  return { state: new RatchetState(s), message };
 }
 
 /**
@@ -335,7 +351,7 @@ export function ratchetDecrypt(
 function decryptInto(s: Working, message: Uint8Array, ad: Uint8Array, now: number): Uint8Array {
   const encHeader = message.subarray(0, ENCRYPTED_HEADER_LENGTH);
   const body = message.subarray(ENCRYPTED_HEADER_LENGTH);
-  const fullAd = concatBytes(ad, encHeader);
+  const fullAd = fullAdOf(ad, encHeader);
   // spec §4.6 TrySkippedMessageKeysHE; the key is deleted as it is used
   const index = findSkipped(s.skipped, encHeader);
   if (index >= 0) {

@@ -18,7 +18,7 @@
  */
 
 import { AEAD_NONCE_LENGTH, AEAD_TAG_LENGTH, open, seal } from "./aead.ts";
-import { abytes, concatBytes, type Rng } from "./bytes.ts";
+import { abytes, type Rng } from "./bytes.ts";
 import { KEY_LENGTH } from "./keys.ts";
 import { CryptoError } from "../errors.ts";
 
@@ -100,9 +100,32 @@ export function encryptHeader(
   header: RatchetHeader,
   rng: Rng,
 ): Uint8Array {
+  const out = new Uint8Array(ENCRYPTED_HEADER_LENGTH);
+  encryptHeaderInto(headerKey, header, rng, out);
+  return out;
+}
+
+/**
+ * {@linkcode encryptHeader} written into the first 80 bytes of `out` (a
+ * whole message buffer, say), so that the header needs no buffer of its own.
+ *
+ * @throws {CryptoError} as {@linkcode encryptHeader}; `bad_length` when
+ *   `out` is shorter than 80 bytes
+ */
+export function encryptHeaderInto(
+  headerKey: Uint8Array,
+  header: RatchetHeader,
+  rng: Rng,
+  out: Uint8Array,
+): void {
+  abytes(out, undefined, "out");
+  if (out.length < ENCRYPTED_HEADER_LENGTH) {
+    throw new CryptoError("bad_length", "Cannot encrypt header: output is too short");
+  }
   const plain = encodeHeader(header);
   const nonce = abytes(rng(AEAD_NONCE_LENGTH), AEAD_NONCE_LENGTH, "rng output");
-  return concatBytes(nonce, seal(headerKey, nonce, plain));
+  out.set(nonce, 0);
+  out.set(seal(headerKey, nonce, plain), AEAD_NONCE_LENGTH);
 }
 
 /**
