@@ -393,12 +393,30 @@ function openBody(mk: Uint8Array, body: Uint8Array, fullAd: Uint8Array): Uint8Ar
   }
 }
 
+/**
+ * A chain id (hex of the header key) per entry, converting each distinct
+ * key object once: the entries of one chain share their header key object.
+ */
+function chainIds(skipped: readonly SkippedKey[]): string[] {
+  const ids = new Map<Uint8Array, string>();
+  return skipped.map((k) => {
+    let id = ids.get(k.headerKey);
+    if (id === undefined) {
+      id = toHex(k.headerKey);
+      ids.set(k.headerKey, id);
+    }
+    return id;
+  });
+}
+
 /** Index of the skipped key of `encHeader`, or -1; one trial per distinct header key. */
 function findSkipped(skipped: readonly SkippedKey[], encHeader: Uint8Array): number {
+  if (skipped.length === 0) return -1;
+  const ids = chainIds(skipped);
   const headers = new Map<string, RatchetHeader | null>();
   for (let i = 0; i < skipped.length; i++) {
     const entry = skipped[i]!;
-    const id = toHex(entry.headerKey);
+    const id = ids[i]!;
     let header = headers.get(id);
     if (header === undefined) {
       header = decryptHeader(entry.headerKey, encHeader);
@@ -433,7 +451,7 @@ function skipMessageKeys(s: Working, until: number, now: number): void {
 
 /** The skipped keys of the {@linkcode MAX_SKIPPED_CHAINS} newest chains (bounded trials). */
 function keepNewestChains(skipped: SkippedKey[]): SkippedKey[] {
-  const ids = skipped.map((k) => toHex(k.headerKey));
+  const ids = chainIds(skipped);
   const kept = new Set<string>();
   for (let i = ids.length - 1; i >= 0; i--) {
     if (kept.has(ids[i]!)) continue;

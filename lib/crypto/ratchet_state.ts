@@ -74,6 +74,18 @@ export interface RatchetFields {
 
 const REDACTED = "RatchetState { [redacted] }";
 
+// skipped-key entries made by frozenEntry: frozen plain copies, shared as
+// they are by the next states instead of being copied again at every step
+const frozenEntries = new WeakSet<SkippedKey>();
+
+/** A frozen plain copy of `k`, or `k` itself when it already is one. */
+function frozenEntry(k: SkippedKey): SkippedKey {
+  if (frozenEntries.has(k)) return k;
+  const copy = Object.freeze({ ...k });
+  frozenEntries.add(copy);
+  return copy;
+}
+
 /** One conversation's ratchet state: immutable, never printed with its keys. */
 export class RatchetState implements RatchetFields {
   readonly dhs: KeyPair | null;
@@ -109,7 +121,7 @@ export class RatchetState implements RatchetFields {
     this.ns = fields.ns;
     this.nr = fields.nr;
     this.pn = fields.pn;
-    this.skipped = Object.freeze(fields.skipped.map((k) => Object.freeze({ ...k })));
+    this.skipped = Object.freeze(fields.skipped.map(frozenEntry));
     Object.freeze(this);
   }
 
@@ -296,13 +308,19 @@ export function deserializeRatchetState(json: unknown): RatchetState {
   }
   if (!Array.isArray(o.skipped)) throw badState("skipped is not a list");
   if (o.skipped.length > MAX_SKIPPED_KEYS) throw badState("skipped has too many keys");
+  // one key object per chain, as the algorithm makes them (ratchet.ts
+  // converts each distinct header key object once per message)
+  const headerKeys = new Map<string, Uint8Array>();
   const skipped = o.skipped.map((item: unknown): SkippedKey => {
     const s = record(item, SKIPPED_FIELDS, "skipped key");
     if (typeof s.createdAt !== "number" || !Number.isFinite(s.createdAt)) {
       throw badState("skipped.createdAt is not a finite number");
     }
+    const headerKey = key(s.headerKey, "skipped.headerKey");
+    const shared = headerKeys.get(s.headerKey as string);
+    if (shared === undefined) headerKeys.set(s.headerKey as string, headerKey);
     return {
-      headerKey: key(s.headerKey, "skipped.headerKey"),
+      headerKey: shared ?? headerKey,
       n: counter(s.n, "skipped.n"),
       messageKey: key(s.messageKey, "skipped.messageKey"),
       createdAt: s.createdAt,
