@@ -20,6 +20,7 @@ import {
 import type { CliOptions } from "./lib/app/cli_args.ts";
 import { isUnmessageError } from "./lib/errors.ts";
 import { Peer } from "./lib/peer.ts";
+import type { EventSink } from "./lib/peer/types.ts";
 import {
   type RunningPeer,
   startPeer,
@@ -94,6 +95,25 @@ function encryptMistake(o: CliOptions, name: string, stored: StoredPeer): string
   return undefined;
 }
 
+/** Starts peer `name` as the flags say (tor mode, port), with `passphrase` if given. */
+async function startFor(
+  o: CliOptions,
+  root: string,
+  name: string,
+  events: EventSink,
+  passphrase: string | undefined,
+): Promise<RunningPeer> {
+  return await startPeer({
+    name,
+    configRoot: root,
+    tor: await torMode(o),
+    events,
+    open: (options) => Peer.open(options),
+    ...(passphrase !== undefined ? { passphrase } : {}),
+    ...(o.port !== undefined ? { port: o.port } : {}),
+  });
+}
+
 /** Runs the machine interface for `name` until quit or end of input. */
 async function runJson(o: CliOptions, root: string, name: string): Promise<number> {
   const writer = new LineWriter((bytes) => writeAll(Deno.stdout, bytes));
@@ -101,16 +121,7 @@ async function runJson(o: CliOptions, root: string, name: string): Promise<numbe
   const log = (m: string) => console.error(m);
   let running: RunningPeer;
   try {
-    const passphrase = envPassphrase();
-    running = await startPeer({
-      name,
-      configRoot: root,
-      tor: await torMode(o),
-      events,
-      open: (options) => Peer.open(options),
-      ...(passphrase ? { passphrase } : {}),
-      ...(o.port !== undefined ? { port: o.port } : {}),
-    });
+    running = await startFor(o, root, name, events, envPassphrase());
   } catch (e) {
     const code = isUnmessageError(e) ? e.code : "start_failed";
     const why = code === "passphrase_required"
@@ -197,16 +208,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     configRoot: root,
     ...(passphrase !== undefined ? { passphrase } : {}),
     newPassphrase: o.encrypt && stored === "missing",
-    start: async (events, secret) =>
-      startPeer({
-        name,
-        configRoot: root,
-        tor: await torMode(o),
-        events,
-        open: (options) => Peer.open(options),
-        ...(secret !== undefined ? { passphrase: secret } : {}),
-        ...(o.port !== undefined ? { port: o.port } : {}),
-      }),
+    start: (events, secret) => startFor(o, root, name, events, secret),
   });
 }
 
