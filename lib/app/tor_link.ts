@@ -28,23 +28,13 @@ export class TorLink implements Transport {
   /** Points dials at a (new) tor: its SOCKS port and control connection. */
   attach(socksPort: number, control: TorControl): void {
     this.#control = control;
-    this.#inner = new TorTransport({
-      socksPort,
-      // A stale introduction circuit can stall a redial for minutes after the
-      // contact's tor restarted; NEWNYM before each retry avoids it.
-      beforeRetry: () => this.#newnym(),
-    });
+    this.#inner = new TorTransport({ socksPort });
   }
 
   /** Forgets the current tor (it died); dials fail as retryable until `attach`. */
   detach(): void {
     this.#inner = undefined;
     this.#control = undefined;
-  }
-
-  /** True while a tor is attached. */
-  get ready(): boolean {
-    return this.#inner !== undefined;
   }
 
   connect(address: PeerAddress, isolationKey: string, signal?: AbortSignal): Promise<FramedConn> {
@@ -59,11 +49,11 @@ export class TorLink implements Transport {
     return inner.connect(address, isolationKey, signal);
   }
 
+  /**
+   * NEWNYM before each retry (the connector calls it): a stale introduction
+   * circuit can stall a redial for minutes after the contact's tor restarted.
+   */
   async beforeRetry(): Promise<void> {
-    await this.#newnym();
-  }
-
-  async #newnym(): Promise<void> {
     const control = this.#control;
     if (control === undefined || control.isClosed) return;
     try {
