@@ -319,8 +319,7 @@ class Runtime implements RunningPeer {
       if (this.#stopping || this.#tor !== tor) return;
       this.#link.detach();
       this.#emit({ event: "tor", state: "exited", message: why });
-      if (tor.kind === "launched") await bounded(tor.proc.stop(), STOP_STEP_TIMEOUT_MS);
-      else await bounded(tor.tor.close(), STOP_STEP_TIMEOUT_MS);
+      await this.#closeTor(tor);
       await this.#restart();
     });
   }
