@@ -54,6 +54,8 @@ export function regularKeys(conversationId: Uint8Array): PacketKeys {
 export interface SealRegularOptions {
   /** The conversation's ID (32 bytes, from the handshake). */
   conversationId: Uint8Array;
+  /** Keys from `regularKeys(conversationId)`, when the caller caches them. */
+  keys?: PacketKeys;
   /** The receiver's identity public key. */
   receiverIdentityKey: Uint8Array;
   /** Opaque ratchet message. */
@@ -70,7 +72,7 @@ export interface SealRegularOptions {
  */
 export function sealRegular(options: SealRegularOptions): Uint8Array {
   const { receiverIdentityKey, payload, rng } = options;
-  const keys = regularKeys(options.conversationId);
+  const keys = options.keys ?? regularKeys(options.conversationId);
   return sealKeyed(keys, receiverIdentityKey, EMPTY, payload, REGULAR_OVERHEAD, rng);
 }
 

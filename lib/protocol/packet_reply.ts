@@ -52,6 +52,8 @@ export function replyKeys(sharedRequestKey: Uint8Array): PacketKeys {
 export interface SealReplyOptions {
   /** The key of the request being answered (from `openRequest`). */
   sharedRequestKey: Uint8Array;
+  /** Keys from `replyKeys(sharedRequestKey)`, when the caller caches them. */
+  keys?: PacketKeys;
   /** Bob's identity public key. */
   receiverIdentityKey: Uint8Array;
   /** Alice's handshake public key for this conversation. */
@@ -79,7 +81,7 @@ export interface OpenedReply {
 export function sealReply(options: SealReplyOptions): Uint8Array {
   const { receiverIdentityKey, handshakePublicKey, payload, rng } = options;
   abytes(handshakePublicKey, PUBLIC_KEY_LENGTH, "handshakePublicKey");
-  const keys = replyKeys(options.sharedRequestKey);
+  const keys = options.keys ?? replyKeys(options.sharedRequestKey);
   return sealKeyed(keys, receiverIdentityKey, handshakePublicKey, payload, REPLY_OVERHEAD, rng);
 }
 

@@ -58,6 +58,23 @@ export const MAX_SEALED_PLAINTEXT = maxPaddableLength(REPLY_OVERHEAD) - MESSAGE_
 /** Which packet kind carried a message. */
 export type PacketKind = "reply" | "regular";
 
+/**
+ * Packet keys derived from a conversation ID or a shared request key, by
+ * the identity of that array: the values of handshake_state.ts are frozen
+ * and pass the same arrays on from state to state, so each key is derived
+ * once, not once per packet sent or received. Weak: entries go with their arrays.
+ */
+const packetKeyCache = new WeakMap<Uint8Array, PacketKeys>();
+
+function cachedKeys(secret: Uint8Array, derive: (secret: Uint8Array) => PacketKeys): PacketKeys {
+  let keys = packetKeyCache.get(secret);
+  if (keys === undefined) {
+    keys = derive(secret);
+    packetKeyCache.set(secret, keys);
+  }
+  return keys;
+}
+
 /** A message opened in a conversation. */
 export interface OpenedMessage {
   /** The conversation after the message; persist it. */
@@ -100,6 +117,7 @@ export function sealMessage(
   const packet = asReply
     ? sealReply({
       sharedRequestKey: sharedRequestKey!,
+      keys: cachedKeys(sharedRequestKey!, replyKeys),
       receiverIdentityKey,
       handshakePublicKey: handshakePublicKey!,
       payload: message,
@@ -107,6 +125,7 @@ export function sealMessage(
     })
     : sealRegular({
       conversationId: conversation.conversationId,
+      keys: cachedKeys(conversation.conversationId, regularKeys),
       receiverIdentityKey,
       payload: message,
       rng,
@@ -192,23 +211,6 @@ export interface PacketBook {
   readonly outbound: readonly OutboundRequest[];
   /** Whether to open new requests (default true). */
   readonly acceptRequests?: boolean;
-}
-
-/**
- * Packet keys derived from a conversation ID or a shared request key, by
- * the identity of that array: the values of handshake_state.ts are frozen
- * and pass the same arrays on from state to state, so each key is derived
- * once, not once per received packet. Weak: entries go with their arrays.
- */
-const packetKeyCache = new WeakMap<Uint8Array, PacketKeys>();
-
-function cachedKeys(secret: Uint8Array, derive: (secret: Uint8Array) => PacketKeys): PacketKeys {
-  let keys = packetKeyCache.get(secret);
-  if (keys === undefined) {
-    keys = derive(secret);
-    packetKeyCache.set(secret, keys);
-  }
-  return keys;
 }
 
 /** A conversation as a candidate of `identifyPacket`. */
