@@ -9,6 +9,7 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 import { MemoryTerminal } from "./_memory_terminal.ts";
+import { WRONG_USAGE } from "./_repl_usage.ts";
 import type { CommandPeer } from "../lib/ui/commands.ts";
 import type { ConversationInfo, IdentityInfo, RequestInfo } from "../lib/peer/types.ts";
 import { Repl } from "../lib/ui/repl.ts";
@@ -140,27 +141,7 @@ Deno.test("REPL runs commands, prints usage for wrong ones and quits on /quit", 
 
 Deno.test("REPL gives the usage line for wrong arguments of every command", async () => {
   const { term, done } = setup();
-  const wrong: Record<string, string> = {
-    "help": "/help a b",
-    "peer": "/peer x",
-    "onion": "/onion x",
-    "key": "/key x",
-    "identity": "/identity x",
-    "req-send": "/req-send x",
-    "req-accept": "/req-accept",
-    "req-reject": "/req-reject",
-    "reqs-in": "/reqs-in x",
-    "reqs-out": "/reqs-out x",
-    "convs": "/convs x",
-    "msg": "/msg",
-    "pres-on": "/pres-on",
-    "pres-off": "/pres-off a b",
-    "verify": "/verify bob",
-    "auth": "/auth",
-    "delete": "/delete",
-    "quit": "/quit now",
-  };
-  for (const [name, line] of Object.entries(wrong)) {
+  for (const [name, line] of Object.entries(WRONG_USAGE)) {
     term.type(`${line}\r`);
     await term.waitFor(new RegExp(`usage: /${name}[ \\r]`));
   }

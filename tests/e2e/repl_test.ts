@@ -16,6 +16,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals } from "../_assert.ts";
 import { hasTmux, Tmux } from "./_tmux.ts";
+import { WRONG_USAGE } from "../_repl_usage.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SNAPSHOTS = join(ROOT, "tests", "snapshots");
@@ -52,28 +53,6 @@ async function removeSoon(dir: string): Promise<void> {
   }
 }
 
-/** Wrong arguments for every command (each must answer with its usage line). */
-const WRONG: Record<string, string> = {
-  "help": "/help a b",
-  "peer": "/peer x",
-  "onion": "/onion x",
-  "key": "/key x",
-  "identity": "/identity x",
-  "req-send": "/req-send x",
-  "req-accept": "/req-accept",
-  "req-reject": "/req-reject",
-  "reqs-in": "/reqs-in x",
-  "reqs-out": "/reqs-out x",
-  "convs": "/convs x",
-  "msg": "/msg alice",
-  "pres-on": "/pres-on",
-  "pres-off": "/pres-off a b",
-  "verify": "/verify alice",
-  "auth": "/auth",
-  "delete": "/delete",
-  "quit": "/quit now",
-};
-
 Deno.test({
   name:
     "the real REPL in a terminal: colours, typing kept, completion, history, usage, secrets, quit",
@@ -104,7 +83,7 @@ Deno.test({
       const help = await tmux.waitFor("bob", "/quit ");
       await snapshot("repl_help", normalise(help.slice(help.indexOf("bob> /help"))));
       await tmux.run("clear-history", "-t", "bob");
-      for (const [name, line] of Object.entries(WRONG)) {
+      for (const [name, line] of Object.entries(WRONG_USAGE)) {
         await tmux.type("bob", line, "Enter");
         await tmux.waitFor("bob", new RegExp(`usage: /${name}( |$)`, "m"));
       }
