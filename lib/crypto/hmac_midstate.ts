@@ -267,23 +267,9 @@ export function hmacSha256Short(key: Uint8Array, data: Uint8Array): Uint8Array {
     );
   }
   midstateInto(key, scratchState);
-  const out = hmacFromState(scratchState, data);
-  scratchState.fill(0);
-  return out;
-}
-
-/**
- * HMAC-SHA256 of `data` (any length) under the key of `midstate`
- * ({@linkcode hmacMidstate}); 32 bytes. Allocates only its output.
- */
-export function hmacWithMidstate(midstate: Int32Array, data: Uint8Array): Uint8Array {
-  abytes(data, undefined, "data");
-  return hmacFromState(midstate, data);
-}
-
-function hmacFromState(state: Int32Array, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(HMAC_LENGTH);
-  hmacStateInto(state, data, out, 0);
+  hmacStateInto(scratchState, data, out, 0);
+  scratchState.fill(0);
   return out;
 }
 

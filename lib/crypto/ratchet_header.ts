@@ -90,27 +90,13 @@ export function decodeHeader(bytes: Uint8Array): RatchetHeader {
 /**
  * HENCRYPT(hk, header) of spec §4.2: XChaCha20-Poly1305 under the header key
  * with a fresh random nonce (a header key encrypts many headers, so the nonce
- * cannot come from the key). Returns the 80-byte encrypted header.
+ * cannot come from the key), written as the 80-byte encrypted header into the
+ * first bytes of `out` (a whole message buffer, say), so that the header
+ * needs no buffer of its own.
  *
  * @throws {CryptoError} `bad_length` for a key or rng output of the wrong
- *   length, `bad_header` for an out-of-range counter
- */
-export function encryptHeader(
-  headerKey: Uint8Array,
-  header: RatchetHeader,
-  rng: Rng,
-): Uint8Array {
-  const out = new Uint8Array(ENCRYPTED_HEADER_LENGTH);
-  encryptHeaderInto(headerKey, header, rng, out);
-  return out;
-}
-
-/**
- * {@linkcode encryptHeader} written into the first 80 bytes of `out` (a
- * whole message buffer, say), so that the header needs no buffer of its own.
- *
- * @throws {CryptoError} as {@linkcode encryptHeader}; `bad_length` when
- *   `out` is shorter than 80 bytes
+ *   length or an `out` shorter than 80 bytes, `bad_header` for an
+ *   out-of-range counter
  */
 export function encryptHeaderInto(
   headerKey: Uint8Array,
