@@ -19,7 +19,6 @@ import {
   COMMANDS,
   findCommand,
   parseArgs,
-  splitCommandLine,
   suggestCommand,
   UnknownCommandError,
   UsageError,
@@ -164,14 +163,6 @@ Deno.test("findCommand() suggests the closest command by edit distance", () => {
     assertEquals(e.code, "unknown_command");
     assertEquals(e.suggestion, "pres-off");
   }
-});
-
-Deno.test("splitCommandLine() keeps the spacing of a trailing text argument", () => {
-  const { command, args } = splitCommandLine("/msg bob  hello   there ");
-  assertEquals(command.name, "msg");
-  assertEquals(args, ["bob", "hello   there"]);
-  assertEquals(splitCommandLine("req-accept carol c2 extra").args, ["carol", "c2", "extra"]);
-  assertEquals(splitCommandLine("convs").args, []);
 });
 
 Deno.test("handleLine() answers malformed lines with error replies, never throws", async () => {

@@ -311,35 +311,6 @@ export function parseArgs(command: Command, args: readonly string[]): ParsedArgs
 }
 
 /**
- * Splits a typed line (`/msg bob hello  there`) into a command and its
- * arguments: the fixed words are split on whitespace, a trailing `rest`
- * argument keeps its text verbatim (inner spacing preserved).
- *
- * @throws {UnknownCommandError} for an unknown command word
- */
-export function splitCommandLine(line: string): { command: Command; args: string[] } {
-  const trimmed = line.trim();
-  const m = /^(\S+)\s*([\s\S]*)$/.exec(trimmed);
-  const command = findCommand(m?.[1] ?? "");
-  let remaining = m?.[2] ?? "";
-  const args: string[] = [];
-  for (const spec of command.args) {
-    if (remaining === "") break;
-    if (spec.kind === "rest") {
-      args.push(remaining);
-      remaining = "";
-      break;
-    }
-    const w = /^(\S+)\s*([\s\S]*)$/.exec(remaining)!;
-    args.push(w[1]!);
-    remaining = w[2]!;
-  }
-  // Extra words are kept, so parseArgs reports them.
-  if (remaining !== "") args.push(...remaining.split(/\s+/));
-  return { command, args };
-}
-
-/**
  * Looks up `name`, checks `args` and runs the command.
  *
  * @throws {UnknownCommandError | UsageError} for user mistakes; whatever the
