@@ -1,9 +1,7 @@
 /**
- * Private helpers of `tornet.ts`: its error type, a minimal control-port
- * connection (cookie auth, one command at a time; the real client lives in
- * `lib/tor/control.ts`), the directory check that gates the clients' start,
- * free-port picking and bounded helper-tool runs. Everything talks to
- * 127.0.0.1 only.
+ * Private helpers of `tornet.ts`: its error type, the directory check that
+ * gates the clients' start, free-port picking and bounded helper-tool runs.
+ * Everything talks to 127.0.0.1 only.
  *
  * @module
  */
@@ -12,8 +10,6 @@ import { UnmessageError } from "../lib/errors.ts";
 
 /** Bound on one helper tool run (key generation, fingerprint). */
 const TOOL_TIMEOUT_MS = 30_000;
-/** Bound on one control-port command. */
-const CONTROL_TIMEOUT_MS = 10_000;
 /** Bound on one directory fetch. */
 const DIR_FETCH_TIMEOUT_MS = 3_000;
 /** Bound on one directory reply (a 5-relay consensus is a few KiB). */
@@ -97,85 +93,6 @@ function closeQuietly(conn: Deno.Conn): void {
   } catch {
     // already closed (by the timeout)
   }
-}
-
-/** A minimal control-port connection (cookie auth, one command at a time). */
-export interface TornetControl {
-  /** Sends one command; resolves to the reply lines (status stripped). */
-  command(line: string): Promise<string[]>;
-  close(): void;
-}
-
-/** Connects to a control port on 127.0.0.1 and authenticates with the cookie. */
-export async function openControl(port: number, cookiePath: string): Promise<TornetControl> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const decoder = new TextDecoder();
-  let buffered = "";
-  const readLine = async (): Promise<string> => {
-    for (;;) {
-      const i = buffered.indexOf("\r\n");
-      if (i >= 0) {
-        const line = buffered.slice(0, i);
-        buffered = buffered.slice(i + 2);
-        return line;
-      }
-      const buf = new Uint8Array(4096);
-      const n = await conn.read(buf);
-      if (n === null) throw new TornetError("tornet_control", "Tor closed the control connection");
-      buffered += decoder.decode(buf.subarray(0, n));
-    }
-  };
-  // control-spec §2.3: "250-" mid lines, "250+" data until ".", "250 " ends
-  const reply = async (): Promise<string[]> => {
-    const lines: string[] = [];
-    for (;;) {
-      const line = await readLine();
-      const sep = line[3];
-      if (sep === "+") {
-        lines.push(line.slice(4));
-        for (let d = await readLine(); d !== "."; d = await readLine()) lines.push(d);
-      } else {
-        lines.push(line.slice(4));
-      }
-      if (sep === " ") {
-        if (!line.startsWith("2")) throw new TornetError("tornet_control", `Tor replied: ${line}`);
-        return lines;
-      }
-    }
-  };
-  const command = async (line: string): Promise<string[]> => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        conn.close();
-        reject(new TornetError("tornet_control", `No control reply to ${line.split(" ")[0]}`));
-      }, CONTROL_TIMEOUT_MS);
-    });
-    try {
-      await conn.write(new TextEncoder().encode(line + "\r\n"));
-      return await Promise.race([reply(), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-  try {
-    const cookie = await Deno.readFile(cookiePath);
-    const hex = Array.from(cookie, (b) => b.toString(16).padStart(2, "0")).join("");
-    await command(`AUTHENTICATE ${hex}`);
-  } catch (e) {
-    try {
-      conn.close();
-    } catch { /* closed by the timeout */ }
-    throw e;
-  }
-  return {
-    command,
-    close: () => {
-      try {
-        conn.close();
-      } catch { /* already closed */ }
-    },
-  };
 }
 
 /** Ports that were free on 127.0.0.1 a moment ago (all held until all found). */

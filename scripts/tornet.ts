@@ -20,17 +20,12 @@
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import {
-  consensusGap,
-  freePorts,
-  openControl,
-  removeDir,
-  runTool,
-  signal,
-  TornetError,
-} from "./_tornet_io.ts";
+import { TorControl } from "../lib/tor/control.ts";
+import { TorError } from "../lib/tor/errors.ts";
+import { readSocksPort } from "../lib/tor/launch.ts";
+import { consensusGap, freePorts, removeDir, runTool, signal, TornetError } from "./_tornet_io.ts";
 
-export { openControl, type TornetControl, TornetError } from "./_tornet_io.ts";
+export { TornetError } from "./_tornet_io.ts";
 
 /** Directory authorities (with the relays, at least 4 nodes are needed). */
 const AUTHORITIES = 3;
@@ -46,6 +41,8 @@ const TERM_GRACE_MS = 5_000;
 const KILL_WAIT_MS = 5_000;
 /** Lines of a node's log quoted in an error. */
 const LOG_TAIL_LINES = 12;
+/** Bound on one control-port command while waiting for a client. */
+const CONTROL_TIMEOUT_MS = 10_000;
 /** Attempts when a port picked as free was taken before tor bound it. */
 const START_ATTEMPTS = 3;
 
@@ -331,22 +328,30 @@ class Network {
       if (controlPort === 0) await this.#tick(c, "waiting for its control port");
     }
     const cookiePath = join(c.dataDir, "control_auth_cookie");
-    const control = await openControl(controlPort, cookiePath);
+    let control: TorControl | undefined;
     try {
+      control = await TorControl.connect({ port: controlPort, timeoutMs: CONTROL_TIMEOUT_MS });
+      await control.authenticate({ cookieFile: cookiePath });
       for (;;) {
-        const [phase = ""] = await control.command("GETINFO status/bootstrap-phase");
+        const phase = (await control.getInfo("status/bootstrap-phase")).get(
+          "status/bootstrap-phase",
+        ) ?? "";
         const progress = Number(/PROGRESS=(\d+)/.exec(phase)?.[1] ?? 0);
         if (progress >= 100) break;
         await this.#tick(c, `waiting for bootstrap (${progress}%)`);
       }
-      const [socks = ""] = await control.command("GETINFO net/listeners/socks");
-      const socksPort = Number(/127\.0\.0\.1:(\d+)/.exec(socks)?.[1] ?? 0);
-      if (socksPort === 0) {
+      const socksPort = await readSocksPort(control);
+      if (socksPort === undefined) {
         throw new TornetError("tornet_socks", `Cannot find the SOCKS port of ${c.name}`, c.name);
       }
       return { controlPort, socksPort, cookiePath, dataDir: c.dataDir, pid: c.child!.pid };
+    } catch (e) {
+      if (!(e instanceof TorError)) throw e;
+      throw new TornetError("tornet_control", `Control port of ${c.name}: ${e.message}`, c.name, {
+        cause: e,
+      });
     } finally {
-      control.close();
+      await control?.close();
     }
   }
 

@@ -8,7 +8,8 @@
  */
 
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
-import { openControl, startTornet, TornetError } from "../scripts/tornet.ts";
+import { startTornet, TornetError } from "../scripts/tornet.ts";
+import { TorControl } from "../lib/tor/control.ts";
 import {
   connectWithRetry,
   echoRoundTrip,
@@ -35,26 +36,30 @@ tornetTest(
 
     await t.step("both clients report bootstrap 100%", async () => {
       for (const c of net.clients) {
-        const control = await openControl(c.controlPort, c.cookiePath);
+        const control = await TorControl.connect({ port: c.controlPort });
         try {
-          const [phase = ""] = await control.command("GETINFO status/bootstrap-phase");
+          await control.authenticate({ cookieFile: c.cookiePath });
+          const info = await control.getInfo("status/bootstrap-phase");
+          const phase = info.get("status/bootstrap-phase") ?? "";
           assert(phase.includes("PROGRESS=100"), phase);
         } finally {
-          control.close();
+          await control.close();
         }
       }
     });
 
     await t.step("an onion service on A is reached from B and echoes both ways", async () => {
       const echo = echoServer();
-      const control = await openControl(a.controlPort, a.cookiePath);
+      const control = await TorControl.connect({ port: a.controlPort });
       try {
+        await control.authenticate({ cookieFile: a.cookiePath });
         const t0 = performance.now();
-        const added = await control.command(
-          `ADD_ONION NEW:ED25519-V3 Flags=DiscardPK Port=80,127.0.0.1:${echo.port}`,
+        const serviceId = await control.addOnion(
+          "NEW:ED25519-V3",
+          [{ virtualPort: 80, target: echo.port }],
+          { flags: ["DiscardPK"] },
         );
-        const serviceId = added.find((l) => l.startsWith("ServiceID="))?.slice("ServiceID=".length);
-        assert(serviceId !== undefined && /^[a-z2-7]{56}$/.test(serviceId), added.join("|"));
+        assert(/^[a-z2-7]{56}$/.test(serviceId), serviceId);
         const onion = `${serviceId}.onion`;
         const first = await connectWithRetry(b.socksPort, onion, 80, FIRST_CONNECT_BOUND_MS, {
           username: "contact-a",
@@ -89,7 +94,7 @@ tornetTest(
             `all tors: ${cpuSeconds.toFixed(2)} CPU s, ${rssMiB} MiB resident`,
         );
       } finally {
-        control.close();
+        await control.close();
         await echo.close();
       }
     });
