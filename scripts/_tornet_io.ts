@@ -6,6 +6,7 @@
  * @module
  */
 
+import { concatBytes } from "../lib/crypto/bytes.ts";
 import { UnmessageError } from "../lib/errors.ts";
 
 /** Bound on one helper tool run (key generation, fingerprint). */
@@ -70,7 +71,7 @@ async function dirGet(dirPort: number, path: string): Promise<string | undefined
       }
       chunks.push(buf.slice(0, n));
     }
-    const text = new TextDecoder().decode(concat(chunks, size));
+    const text = new TextDecoder().decode(concatBytes(...chunks));
     const head = text.indexOf("\r\n\r\n");
     if (!/^HTTP\/1\.[01] 200 /.test(text) || head < 0) return undefined;
     return text.slice(head + 4);
@@ -78,13 +79,6 @@ async function dirGet(dirPort: number, path: string): Promise<string | undefined
     clearTimeout(timer);
     closeQuietly(conn);
   }
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) out.set(c, (off += c.length) - c.length);
-  return out;
 }
 
 function closeQuietly(conn: Deno.Conn): void {

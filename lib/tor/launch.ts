@@ -12,6 +12,7 @@
  */
 
 import { join } from "node:path";
+import { concatBytes } from "../crypto/bytes.ts";
 import { type BootstrapStatus, waitForBootstrap, watchBootstrap } from "./bootstrap.ts";
 import { TorControl } from "./control.ts";
 import { parseArgs } from "./control_parse.ts";
@@ -149,16 +150,15 @@ export async function launchTor(options: LaunchOptions): Promise<TorProcess> {
     const ready = await raceExit(started(), exited, logTail);
     const socksPort = await readSocksPort(ready) ??
       (typeof options.socksPort === "number" ? options.socksPort : undefined);
-    const owned = ready;
     let stopping: Promise<TorExit> | undefined;
     return {
-      control: owned,
+      control: ready,
       socksPort,
       controlPort,
       pid: child.pid,
       dataDir,
       exited,
-      stop: () => stopping ??= stopTor(owned, child, exited),
+      stop: () => stopping ??= stopTor(ready, child, exited),
       logTail,
     };
   } catch (e) {
@@ -358,9 +358,7 @@ class TailBuffer {
     }
   }
   text(): string {
-    const all = new Uint8Array(this.#size);
-    let off = 0;
-    for (const c of this.#chunks) all.set(c, (off += c.length) - c.length);
+    const all = concatBytes(...this.#chunks);
     return new TextDecoder().decode(all.subarray(Math.max(0, all.length - this.max)));
   }
 }

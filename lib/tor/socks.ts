@@ -12,6 +12,7 @@
  * @module
  */
 
+import { concatBytes } from "../crypto/bytes.ts";
 import { SocksClientHandshake } from "./socks_proto.ts";
 import { SocksError } from "./socks_errors.ts";
 
@@ -97,7 +98,7 @@ async function drive(conn: Deno.TcpConn, handshake: SocksClientHandshake): Promi
       pending = pending.subarray(action.consumed);
       await writeAll(conn, action.send);
     } else if ("need" in action) {
-      pending = append(pending, await readSome(conn, action.bytes));
+      pending = concatBytes(pending, await readSome(conn, action.bytes));
     } else {
       // reads never exceed `need.bytes`, so nothing follows the reply here
       if (action.done.consumed !== pending.length) {
@@ -128,13 +129,6 @@ async function writeAll(conn: Deno.TcpConn, data: Uint8Array): Promise<void> {
   } catch (e) {
     throw closedError(e);
   }
-}
-
-function append(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 function closeQuietly(conn: Deno.TcpConn | undefined): void {
