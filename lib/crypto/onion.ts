@@ -163,13 +163,16 @@ export function decodeOnionAddress(text: string): Uint8Array {
   }
   const publicKey = decoded.slice(0, ONION_KEY_LENGTH);
   const version = decoded[DECODED_LENGTH - 1]!;
+  const claimed = decoded.subarray(ONION_KEY_LENGTH, ONION_KEY_LENGTH + CHECKSUM_LENGTH);
+  // The checksum covers the version byte, which the last character holds: a
+  // typo there breaks the checksum. Only an address whose checksum is right
+  // for its own version is another version.
+  if (!equalBytes(claimed, checksum(publicKey, version))) {
+    throw badAddress("checksum does not match: check for a typo");
+  }
   // rend-spec-v3 §6: only version 3 is defined
   if (version !== ONION_VERSION) {
     throw badAddress(`version ${version} is not supported, expected ${ONION_VERSION}`);
-  }
-  const claimed = decoded.subarray(ONION_KEY_LENGTH, ONION_KEY_LENGTH + CHECKSUM_LENGTH);
-  if (!equalBytes(claimed, checksum(publicKey, version))) {
-    throw badAddress("checksum does not match, check for a typing mistake");
   }
   return publicKey;
 }
