@@ -9,7 +9,7 @@
 import { utf8 } from "../crypto/bytes.ts";
 import type { Contact } from "./contact.ts";
 import type { PeerCore } from "./core.ts";
-import { PeerError, unknownName } from "./errors.ts";
+import { PeerError, suggestingCommand, unknownName } from "./errors.ts";
 import { MAX_OUTBOX_BYTES, MAX_OUTBOX_ELEMENTS, MAX_TEXT_BYTES } from "./records.ts";
 
 /** `name_taken` unless no contact or request uses `name`. */
@@ -42,9 +42,10 @@ export function requireContact(core: PeerCore, name: string): Contact {
     );
   }
   if (book.inbound.some((r) => r.name === name)) {
-    throw new PeerError(
+    throw suggestingCommand(
       "not_established",
-      `${name} is a request you received: accept it first (req-accept ${name})`,
+      `${name} is a request you received: accept it first with`,
+      `req-accept ${name}`,
     );
   }
   throw unknownName(name, core.namesInUse());
