@@ -16,6 +16,7 @@
 
 import { UnmessageError } from "../errors.ts";
 import { editDistance } from "../edit_distance.ts";
+import { MAX_TEXT_BYTES } from "../peer/records.ts";
 import type { CommandPeer } from "../peer/types.ts";
 
 export type { CommandPeer };
@@ -31,22 +32,34 @@ export type JsonValue =
 
 /** One argument of a command. */
 export interface ArgSpec {
+  /** As shown in the usage line (`<name>`). */
   name: string;
   /** `word`: one token; `rest`: every remaining token, joined by spaces. */
   kind: "word" | "rest";
+  /** May be left out (`[name]` in the usage line). */
   optional?: boolean;
 }
 
 /** One command of the registry. */
 export interface Command {
+  /** What is typed (`msg`; the REPL adds the slash). */
   name: string;
+  /** Other names that run it (`exit` for `quit`). */
   aliases: readonly string[];
   /** e.g. `msg <name> <text...>` */
   usage: string;
+  /** One line for `help`. */
   summary: string;
+  /** What `parseArgs` checks, in order. */
   args: readonly ArgSpec[];
   /** True for `quit`: the interface ends after replying. */
   quits?: boolean;
+  /**
+   * Set for a command of one interface only, which that interface runs
+   * itself (`warnings`: the REPL's quiet count); the others refuse it.
+   */
+  only?: "repl";
+  /** Calls the core with checked arguments; JSON-safe data back. */
   run(peer: CommandPeer, args: ParsedArgs): Promise<JsonValue>;
 }
 
@@ -57,10 +70,12 @@ export type ParsedArgs = Readonly<Record<string, string | undefined>>;
 export class UsageError extends UnmessageError {
   /** The command's usage line. */
   readonly usage: string;
+  /** `message` says what is wrong; `usage` is the command's usage line. */
   constructor(message: string, usage: string) {
     super("usage", message);
     this.usage = usage;
   }
+  /** The JSON form, with the usage line. */
   override toJSON(): { code: string; message: string; usage: string } {
     return { code: this.code, message: this.message, usage: this.usage };
   }
@@ -70,6 +85,7 @@ export class UsageError extends UnmessageError {
 export class UnknownCommandError extends UnmessageError {
   /** The closest known command, if one is close enough. */
   readonly suggestion: string | undefined;
+  /** `name` as typed (quoted back, bounded) and the closest command, if any. */
   constructor(name: string, suggestion: string | undefined) {
     const shown = JSON.stringify(
       name.length > MAX_SHOWN_NAME ? name.slice(0, MAX_SHOWN_NAME) : name,
@@ -82,6 +98,7 @@ export class UnknownCommandError extends UnmessageError {
     );
     this.suggestion = suggestion;
   }
+  /** The JSON form, with the suggestion when there is one. */
   override toJSON(): { code: string; message: string; suggestion?: string } {
     return {
       code: this.code,
@@ -93,8 +110,13 @@ export class UnknownCommandError extends UnmessageError {
 
 /** Longest unknown name quoted back in an error. */
 const MAX_SHOWN_NAME = 40;
-/** Longest argument accepted (a message is split by the core; this bounds garbage). */
-export const MAX_ARG_LENGTH = 64 * 1024;
+/**
+ * Longest argument accepted, in UTF-16 units: a message of
+ * {@linkcode MAX_TEXT_BYTES} UTF-8 bytes has at most that many, so every
+ * text the core can send passes, and the core refuses a longer one by its
+ * byte count (`bad_message`). Nothing is ever cut.
+ */
+export const MAX_ARG_LENGTH: number = MAX_TEXT_BYTES;
 /** Farthest edit distance for a "did you mean" suggestion. */
 const MAX_SUGGESTION_DISTANCE = 3;
 
@@ -104,7 +126,7 @@ function cmd(
   summary: string,
   args: ArgSpec[],
   run: Command["run"],
-  extra: { aliases?: string[]; quits?: boolean } = {},
+  extra: { aliases?: string[]; quits?: boolean; only?: "repl" } = {},
 ): Command {
   return {
     name,
@@ -113,6 +135,7 @@ function cmd(
     summary,
     args,
     ...(extra.quits ? { quits: true } : {}),
+    ...(extra.only ? { only: extra.only } : {}),
     run,
   };
 }
@@ -122,7 +145,7 @@ const rest = (name: string): ArgSpec => ({ name, kind: "rest" });
 /** Reads a checked argument (present: `parseArgs` enforced the spec). */
 const arg = (args: ParsedArgs, name: string): string => args[name] ?? "";
 
-/** Every command, in the order `help` lists them (the seed's CLI page). */
+/** Every command, in the order `help` lists them (README.md, "Commands"). */
 export const COMMANDS: readonly Command[] = [
   cmd(
     "help",
@@ -205,8 +228,8 @@ export const COMMANDS: readonly Command[] = [
   ),
   cmd(
     "auth",
-    "<name> <secret...>",
-    "Authenticate this peer with a secret you both know (SMP)",
+    "<name> [secret...]",
+    "Authenticate with a secret you both know (SMP); asked hidden if left out",
     [word("name"), rest("secret")],
     async (peer, a) => {
       await peer.authenticate(arg(a, "name"), arg(a, "secret"));
@@ -217,6 +240,14 @@ export const COMMANDS: readonly Command[] = [
     await peer.deleteConversation(arg(a, "name"));
     return { deleted: arg(a, "name") };
   }),
+  cmd(
+    "warnings",
+    "",
+    "List the network warnings counted quietly",
+    [],
+    () => Promise.resolve({}),
+    { only: "repl" },
+  ),
   cmd("quit", "", "Leave unMessage", [], () => Promise.resolve({ quit: true }), {
     aliases: ["exit"],
     quits: true,
@@ -232,19 +263,23 @@ const BY_NAME: ReadonlyMap<string, Command> = new Map(
   COMMANDS.flatMap((c) => [[c.name, c] as const, ...c.aliases.map((a) => [a, c] as const)]),
 );
 
+/** The commands every interface runs (the others are listed by their interface). */
+export const SHARED_COMMANDS: readonly Command[] = COMMANDS.filter((c) => c.only === undefined);
+
 function helpResult(name: string | undefined): JsonValue {
   const describe = (c: Command) => ({
     name: c.name,
     aliases: [...c.aliases],
     usage: c.usage,
     summary: c.summary,
+    ...(c.only ? { only: c.only } : {}),
   });
-  if (name === undefined) return { commands: COMMANDS.map(describe) };
+  if (name === undefined) return { commands: SHARED_COMMANDS.map(describe) };
   return { commands: [describe(findCommand(name))] };
 }
 
 /**
- * The command called `name` (a leading `/`, as typed in the seed's CLI, is
+ * The command called `name` (a leading `/`, as typed at the prompt, is
  * ignored; aliases count).
  *
  * @throws {UnknownCommandError} with the closest command suggested
@@ -313,8 +348,9 @@ export function parseArgs(command: Command, args: readonly string[]): ParsedArgs
 /**
  * Looks up `name`, checks `args` and runs the command.
  *
- * @throws {UnknownCommandError | UsageError} for user mistakes; whatever the
- *   core throws (typed `UnmessageError`s) otherwise
+ * @throws {UnknownCommandError | UsageError} for user mistakes (and code
+ *   `not_here` for a command of another interface); whatever the core
+ *   throws (typed `UnmessageError`s) otherwise
  */
 export async function runCommand(
   peer: CommandPeer,
@@ -322,6 +358,13 @@ export async function runCommand(
   args: readonly string[],
 ): Promise<{ command: Command; result: JsonValue }> {
   const command = findCommand(name);
+  if (command.only !== undefined) {
+    throw new UnmessageError(
+      "not_here",
+      `${command.name} is a command of the interactive prompt only; here every warning ` +
+        `is an event`,
+    );
+  }
   const parsed = parseArgs(command, args);
   return { command, result: await command.run(peer, parsed) };
 }
