@@ -13,8 +13,9 @@
  *   are counted quietly, per code: `/warnings` lists them, and the first one
  *   of a session says so once. Warnings the user can act on are shown.
  *
- * Lines are `message` (never dropped), `output` or `notice` (droppable when
- * the terminal does not keep up), see `screen.ts`.
+ * Lines are `event` (never dropped: shown, or the core waits) or `notice`
+ * (warnings and connection trouble, droppable when the terminal does not
+ * keep up), see `screen.ts`.
  *
  * @module
  */
@@ -45,8 +46,10 @@ export const MAX_TRACKED_SENT = 1000;
 const MAX_SHOWN_IDS = 4096;
 /** Columns of a message excerpt in a delivery notice. */
 const EXCERPT_COLUMNS = 24;
-/** Warning codes counted at most (the rest are counted under `other`). */
+/** Warning codes (and reasons per code) counted apart at most; the rest count under `other`. */
 const MAX_WARNING_CODES = 64;
+/** Longest reason code kept. */
+const MAX_REASON_LENGTH = 40;
 
 /** What `/warnings` lists for one code. */
 export interface WarningCount {
@@ -54,6 +57,8 @@ export interface WarningCount {
   code: string;
   /** How many came since the start. */
   count: number;
+  /** For aggregated warnings, how many of each reason (e.g. `unknown_packet`). */
+  reasons: Record<string, number>;
   /** The latest message and when it came. */
   last: string;
   /** When the latest came (ms since the epoch). */
@@ -136,7 +141,7 @@ export class EventView {
       case "delivered":
         return this.#delivered(e.name, e.id);
       case "warning":
-        if (!SHOWN_WARNINGS.has(e.code)) return this.#quietWarning(e.code, e.message);
+        if (!SHOWN_WARNINGS.has(e.code)) return this.#quietWarning(e);
         break;
     }
     const line = eventLine(this.#style, this.#levelOf, e, this.#now());
@@ -147,7 +152,7 @@ export class EventView {
   #message(e: Extract<PeerEvent, { event: "message" }>): Promise<void> {
     if (this.#messages.has(e.id)) return this.#messages.get(e.id) ?? Promise.resolve();
     const line = eventLine(this.#style, this.#levelOf, e, this.#now())!;
-    const shown = this.print(line, "message").then(
+    const shown = this.print(line, "event").then(
       () => void this.#messages.set(e.id, undefined),
       (err) => {
         this.#messages.delete(e.id); // not shown: the re-sent copy must be
@@ -178,7 +183,8 @@ export class EventView {
     return quiet(
       Promise.resolve().then(() => {
         if (this.#matching === pending) this.#matching = undefined;
-        return this.print(authMatchLine(this.#style, this.#levelOf, name, pending.raised));
+        const line = authMatchLine(this.#style, this.#levelOf, name, pending.raised);
+        return this.print(line, "event");
       }),
     );
   }
@@ -194,7 +200,7 @@ export class EventView {
     run.count++;
     run.last = text;
     this.#run = run;
-    return quiet(this.#screen.print(this.#deliveryLine(run), "notice", key));
+    return quiet(this.#screen.print(this.#deliveryLine(run), "event", key));
   }
 
   /** `-- 12:03 delivered to bob: “hello”`, or `delivered 5 messages to bob: “a” … “e”`. */
@@ -213,13 +219,25 @@ export class EventView {
     return notice(this.#style, `${time} ${what}`);
   }
 
-  #quietWarning(code: string, message: string): void | Promise<void> {
-    const key = this.#warnings.has(code) || this.#warnings.size < MAX_WARNING_CODES
-      ? code
+  #quietWarning(e: Extract<PeerEvent, { event: "warning" }>): void | Promise<void> {
+    const key = this.#warnings.has(e.code) || this.#warnings.size < MAX_WARNING_CODES
+      ? e.code
       : "other";
-    const entry = this.#warnings.get(key) ?? { code: key, count: 0, last: "", at: 0 };
-    entry.count++;
-    entry.last = sanitize(message);
+    const entry = this.#warnings.get(key) ??
+      { code: key, count: 0, reasons: {}, last: "", at: 0 };
+    // An aggregated warning stands for `count` of them, by `reasons`.
+    const { count, reasons } = e as { count?: unknown; reasons?: unknown };
+    entry.count += typeof count === "number" && count >= 0 ? count : 1;
+    if (typeof reasons === "object" && reasons !== null) {
+      for (const [why, n] of Object.entries(reasons)) {
+        if (typeof n !== "number") continue;
+        const reason = sanitize(why).slice(0, MAX_REASON_LENGTH);
+        if (reason in entry.reasons || Object.keys(entry.reasons).length < MAX_WARNING_CODES) {
+          entry.reasons[reason] = (entry.reasons[reason] ?? 0) + n;
+        }
+      }
+    }
+    entry.last = sanitize(e.message);
     entry.at = this.#now();
     this.#warnings.set(key, entry);
     if (this.#toldQuiet) return;
@@ -235,17 +253,26 @@ export class EventView {
     if (list.length === 0) return notice(this.#style, "No warnings since the start");
     const width = Math.max(...list.map((w) => String(w.count).length));
     const room = Math.max(20, this.#columns() - width - 24);
-    return list.map((w) =>
-      `  ${String(w.count).padStart(width)}  ${paint(this.#style, "bold", w.code)}  ` +
-      `${paint(this.#style, "dim", `last ${clock(w.at)}:`)} ${fitWidth(w.last, room)}`
-    ).join("\n");
+    return list.map((w) => {
+      const reasons = Object.entries(w.reasons).sort((a, b) => b[1] - a[1])
+        .map(([why, n]) => `${why} ${n}`).join(", ");
+      return `  ${String(w.count).padStart(width)}  ${paint(this.#style, "bold", w.code)}` +
+        (reasons ? ` (${reasons})` : "") +
+        `  ${paint(this.#style, "dim", `last ${clock(w.at)}:`)} ${fitWidth(w.last, room)}`;
+    }).join("\n");
   }
 }
 
-/** Which lines may be dropped when the terminal does not keep up. */
+/**
+ * Events the core lets an interface drop (and count) when its output falls
+ * behind: warnings, tor's progress, connection trouble. Every other event
+ * is shown, or the core waits for it.
+ */
+const DROPPABLE: ReadonlySet<PeerEvent["event"]> = new Set(["warning", "bootstrap", "connection"]);
+
+/** How an event's line is queued (see `screen.ts`). */
 function kindOf(e: PeerEvent): LineKind {
-  // Every event but a message comes at the network's pace: droppable.
-  return e.event === "message" ? "message" : "notice";
+  return DROPPABLE.has(e.event) ? "notice" : "event";
 }
 
 /** A message's text in one short line (line breaks as spaces). */

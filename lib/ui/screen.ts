@@ -8,15 +8,18 @@
  * limit):
  * - the row is a state, not a queue: any number of redraws while the
  *   terminal is busy cost one write;
- * - `notice` lines (warnings, connection trouble, progress) past
- *   {@linkcode MAX_PENDING_NOTICES} queued, or past
- *   {@linkcode MAX_PENDING_UNITS} of queued text, are dropped and counted;
- *   the count is printed once the terminal has caught up;
- * - `message` lines (a received message) are never dropped: past
- *   {@linkcode MAX_PENDING_UNITS} the line is refused (its promise
- *   rejects). The core then counts the message as not shown and does not
- *   acknowledge it, so its sender re-sends it later: backpressure, not loss
- *   (see `EventSink` in `peer/types.ts`);
+ * - `notice` lines (warnings, connection trouble, progress: what the core
+ *   lets an interface drop) past {@linkcode MAX_PENDING_NOTICES} queued,
+ *   or past {@linkcode MAX_PENDING_UNITS} of queued text, are dropped and
+ *   counted; the count is printed once the terminal has caught up. Their
+ *   promise resolves at once: the core need not wait for them;
+ * - `event` lines (a received message, every other event) are never
+ *   dropped: their promise resolves once written, and the core waits for
+ *   it (it acknowledges a message only then, and stops reading the network
+ *   while many wait). Past {@linkcode MAX_PENDING_UNITS} the line is
+ *   refused (its promise rejects): the core counts a message as not shown
+ *   and does not acknowledge it, so its sender re-sends it later:
+ *   backpressure, not loss (see `EventSink` in `peer/types.ts`);
  * - `output` lines (a command's echo and result, answers) are always
  *   queued: commands run one at a time and wait for their output.
  *
@@ -32,7 +35,7 @@ import { textWidth } from "./width.ts";
 const ROW_UP = "\x1b[1A";
 
 /** How a line may be treated when the terminal does not keep up. */
-export type LineKind = "output" | "message" | "notice";
+export type LineKind = "output" | "event" | "notice";
 
 /** Droppable lines queued at most (a flood of warnings is counted, not stored). */
 export const MAX_PENDING_NOTICES = 1000;
@@ -93,9 +96,9 @@ export class Screen {
   }
 
   /**
-   * Prints `text` above the row; resolves once written. Rejects with
-   * {@linkcode NotShownError} for a refused `message` line or after close;
-   * a dropped `notice` resolves (it is counted instead).
+   * Prints `text` above the row; resolves once written (a `notice` once
+   * queued or dropped and counted). Rejects with {@linkcode NotShownError}
+   * for a refused `event` line or after close.
    *
    * With a `key`, when the last line printed had the same key, `text`
    * replaces that line instead (in the queue, or on screen when it took one
@@ -158,7 +161,7 @@ export class Screen {
       this.droppedTotal++;
       return Promise.resolve();
     }
-    if (kind === "message" && full) {
+    if (kind === "event" && full) {
       return Promise.reject(new NotShownError("Not shown: the terminal is not keeping up"));
     }
     const { promise, resolve, reject } = Promise.withResolvers<void>();
@@ -170,7 +173,7 @@ export class Screen {
     this.#units += text.length;
     if (kind === "notice") this.#notices++;
     this.#drain();
-    return promise;
+    return kind === "notice" ? Promise.resolve() : promise;
   }
 
   #drain(): void {
