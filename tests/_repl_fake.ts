@@ -71,11 +71,13 @@ export class FakePeer implements CommandPeer {
   }
   /** Every message text sent, whole, in order. */
   sent: { name: string; text: string; id: string }[] = [];
+  /** What `sendMessage` says of `queued` (undefined: nothing, as an older core). */
+  queued: boolean | undefined;
   sendMessage(name: string, text: string) {
     this.calls.push(`sendMessage ${name} ${text}`);
     const id = `m${this.sent.length + 1}`;
     this.sent.push({ name, text, id });
-    return Promise.resolve({ id });
+    return Promise.resolve({ id, ...(this.queued !== undefined ? { queued: this.queued } : {}) });
   }
   setPresence(name: string, on: boolean) {
     this.calls.push(`setPresence ${name} ${on}`);

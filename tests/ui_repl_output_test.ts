@@ -18,6 +18,7 @@ import { connect, is, TestNet } from "./_peer_harness.ts";
 import { Repl } from "../lib/ui/repl.ts";
 import { MAX_PENDING_NOTICES, MAX_PENDING_UNITS } from "../lib/ui/screen.ts";
 import { handleLine } from "../lib/ui/json.ts";
+import { resultText } from "../lib/ui/results.ts";
 import { runInteractive } from "../lib/ui/interactive.ts";
 import { startPeer } from "../lib/runtime.ts";
 import { Peer, type PeerEvent } from "../lib/peer.ts";
@@ -122,6 +123,21 @@ Deno.test("REPL: delivery notices name the message, and a flush is one line with
   await repl.onEvent({ event: "presence", name: "bob", online: false });
   await repl.onEvent({ event: "delivered", name: "bob", id: "other" });
   assertEquals(term.screen().filter((r) => r.includes("delivered")).length, 3);
+  // A core that names the message itself (one queued in an earlier session).
+  await repl.onEvent({ event: "presence", name: "bob", online: true });
+  const named = { event: "delivered", name: "bob", id: "old", excerpt: "from yesterday" };
+  await repl.onEvent(named as PeerEvent);
+  assert(term.screen().includes("-- 00:00 delivered to bob [verified]: “from yesterday”"));
+  // A core that says whether a message waits, whatever the list shows.
+  peer.queued = true;
+  term.type("/msg bob are you there\r");
+  await term.waitFor("queued for bob (offline)");
+  peer.queued = false;
+  peer.convs[0]!.online = false;
+  term.type("/msg bob sent at once\r");
+  await term.waitFor("me → bob [verified]: sent at once");
+  await repl.screen.flushed();
+  assertEquals(term.screen().filter((r) => r.startsWith("-- queued for bob")).length, 6);
   term.type("/quit\r");
   await done;
 });
@@ -228,6 +244,14 @@ Deno.test("REPL: /convs and /reqs-in show each address whole, ready to copy", as
   await term.waitFor("eve@e.onion:1 E=");
   term.type("/quit\r");
   await done;
+});
+
+Deno.test("resultText(): /auth says when the core is still connecting to the contact", () => {
+  const ctx = { style: { color: false }, levelOf: () => undefined, args: [], now: 0 };
+  const started = resultText("auth", { name: "bob", status: "started" }, ctx);
+  assertEquals(started, "-- Authentication with bob started; waiting for them");
+  const connecting = resultText("auth", { name: "bob", status: "started", connecting: true }, ctx);
+  assertEquals(connecting, "-- Authentication with bob started; connecting to them…");
 });
 
 Deno.test("REPL: help and usage say the /auth secret may be left out (it is asked)", async () => {

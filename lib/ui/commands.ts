@@ -206,7 +206,8 @@ export const COMMANDS: readonly Command[] = [
     return Promise.resolve({ conversations: peer.conversations().map((c) => ({ ...c })) });
   }),
   cmd("msg", "<name> <text...>", "Send a message", [word("name"), rest("text")], (peer, a) => {
-    return peer.sendMessage(arg(a, "name"), arg(a, "text")).then(({ id }) => ({ id }));
+    // `id`, and `queued` when the core says whether the contact was online
+    return peer.sendMessage(arg(a, "name"), arg(a, "text")).then((sent) => ({ ...sent }));
   }),
   cmd("pres-on", "<name>", "Notify this peer when you go online or offline", [word("name")], (
     peer,
@@ -232,8 +233,10 @@ export const COMMANDS: readonly Command[] = [
     "Authenticate with a secret you both know (SMP); asked hidden if left out",
     [word("name"), rest("secret")],
     async (peer, a) => {
-      await peer.authenticate(arg(a, "name"), arg(a, "secret"));
-      return { name: arg(a, "name"), status: "started" };
+      const started: unknown = await peer.authenticate(arg(a, "name"), arg(a, "secret"));
+      // the core may first have to reach the contact
+      const connecting = (started as { connecting?: unknown } | undefined)?.connecting === true;
+      return { name: arg(a, "name"), status: "started", ...(connecting ? { connecting } : {}) };
     },
   ),
   cmd("delete", "<name>", "Delete a conversation and its keys", [word("name")], async (peer, a) => {

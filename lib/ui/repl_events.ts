@@ -139,7 +139,7 @@ export class EventView {
         }
         break;
       case "delivered":
-        return this.#delivered(e.name, e.id);
+        return this.#delivered(e);
       case "warning":
         if (!SHOWN_WARNINGS.has(e.code)) return this.#quietWarning(e);
         break;
@@ -189,8 +189,11 @@ export class EventView {
     );
   }
 
-  #delivered(name: string, id: string): Promise<void> {
-    const text = this.#sent.get(id);
+  #delivered(e: Extract<PeerEvent, { event: "delivered" }>): Promise<void> {
+    const { name, id } = e;
+    // The core's excerpt when it gives one (it knows messages of earlier sessions too).
+    const given = (e as { excerpt?: unknown }).excerpt;
+    const text = typeof given === "string" ? excerpt(given) : this.#sent.get(id);
     this.#sent.delete(id);
     // A run goes on while its line is the last one printed.
     const key = `delivered:${name}`;

@@ -122,7 +122,11 @@ export function resultText(name: string, result: JsonValue, ctx: ResultContext):
         ? notice(style, `The key matches: ${who(r["name"])} is verified`)
         : errorLine(style, `The key does NOT match ${who(r["name"])}'s identity key: not verified`);
     case "auth":
-      return notice(style, `Authentication with ${who(r["name"])} started; waiting for them`);
+      return notice(
+        style,
+        `Authentication with ${who(r["name"])} started; ` +
+          (r["connecting"] === true ? "connecting to them…" : "waiting for them"),
+      );
     case "delete":
       return notice(
         style,
