@@ -25,6 +25,9 @@ import { Peer, type PeerEvent } from "../lib/peer.ts";
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
+/** A `delivered` event as a core without excerpts sends it. */
+const delivered = (name: string, id: string) => ({ event: "delivered", name, id }) as PeerEvent;
+
 Deno.test("REPL: a terminal that does not drain holds bounded output; messages wait, none is lost", async () => {
   const { term, repl } = setup({ stalled: true });
   await tick();
@@ -95,7 +98,7 @@ Deno.test("REPL: delivery notices name the message, and a flush is one line with
   const { term, peer, repl, done } = setup();
   term.type("/msg bob hello there, this is a longer message\r");
   await term.waitFor("me → bob [verified]");
-  await repl.onEvent({ event: "delivered", name: "bob", id: "m1" });
+  await repl.onEvent(delivered("bob", "m1"));
   assert(
     term.screen().includes("-- 00:00 delivered to bob [verified]: “hello there, this is a…”"),
     term.screen().join("\n"),
@@ -110,7 +113,7 @@ Deno.test("REPL: delivery notices name the message, and a flush is one line with
   // bob is back: the five deliveries in a row are one line.
   peer.convs[0]!.online = true;
   await repl.onEvent({ event: "presence", name: "bob", online: true });
-  for (let i = 2; i <= 6; i++) await repl.onEvent({ event: "delivered", name: "bob", id: `m${i}` });
+  for (let i = 2; i <= 6; i++) await repl.onEvent(delivered("bob", `m${i}`));
   const rows = term.screen();
   assertEquals(rows.filter((r) => r.includes("delivered")).length, 2, rows.join("\n"));
   assert(
@@ -118,10 +121,10 @@ Deno.test("REPL: delivery notices name the message, and a flush is one line with
     rows.join("\n"),
   );
   // Something else printed in between starts a new line.
-  await repl.onEvent({ event: "delivered", name: "bob", id: "unknown-id" });
+  await repl.onEvent(delivered("bob", "unknown-id"));
   assert(term.screen().includes("-- 00:00 delivered 6 messages to bob [verified]: “one” …"));
   await repl.onEvent({ event: "presence", name: "bob", online: false });
-  await repl.onEvent({ event: "delivered", name: "bob", id: "other" });
+  await repl.onEvent(delivered("bob", "other"));
   assertEquals(term.screen().filter((r) => r.includes("delivered")).length, 3);
   // A core that names the message itself (one queued in an earlier session).
   await repl.onEvent({ event: "presence", name: "bob", online: true });

@@ -1,6 +1,6 @@
 /**
  * The plain info objects of types.ts built from the core's records (what
- * `reqs-in`, `reqs-out` and the `request-received` event show).
+ * `req-in`, `req-out` and the `request-received` event show).
  *
  * @module
  */

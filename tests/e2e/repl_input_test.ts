@@ -107,7 +107,7 @@ Deno.test({
         conn.close();
       }
       await tmux.type("bob", "/warnings", "Enter");
-      const warned = await tmux.waitFor("bob", /^\s+\d+ {2}\S+ {2}last \d\d:\d\d: /m);
+      const warned = await tmux.waitFor("bob", /^\s+\d+ {2}\S+( \([^)]*\))? {2}last \d\d:\d\d: /m);
       assert(!/^(bob> )?(\[net\]|warning:)/m.test(warned), warned);
 
       await tmux.type("alice", "/quit", "Enter");
