@@ -1,7 +1,8 @@
 /**
  * A scripted stand-in of the core for REPL tests (records the calls, keeps
  * one conversation and one inbound request), and a REPL over an in-memory
- * terminal attached to it.
+ * terminal attached to it; and a real peer (direct mode, no tor) run by the
+ * whole interactive flow over an in-memory terminal.
  *
  * @module
  */
@@ -11,6 +12,9 @@ import type { CommandPeer } from "../lib/ui/commands.ts";
 import type { ConversationInfo, IdentityInfo, RequestInfo } from "../lib/peer/types.ts";
 import { Repl } from "../lib/ui/repl.ts";
 import { unknownName } from "../lib/peer/errors.ts";
+import { runInteractive } from "../lib/ui/interactive.ts";
+import { startPeer } from "../lib/runtime.ts";
+import { Peer } from "../lib/peer.ts";
 
 export const ONION = "a".repeat(56) + ".onion";
 export const IDENTITY: IdentityInfo = {
@@ -118,4 +122,27 @@ export function setup(
   repl.attach(peer, IDENTITY);
   const done = repl.run();
   return { term, peer, repl, done };
+}
+
+/** A real peer (direct mode, no tor) run by the whole interactive flow. */
+export async function interactivePeer(name: string, root: string, registryDir: string) {
+  const term = new MemoryTerminal({ columns: 120 });
+  const exit = runInteractive({
+    name,
+    configRoot: root,
+    terminal: term,
+    onTermination: () => () => {},
+    onStartInterrupt: () => () => {},
+    start: (events) =>
+      startPeer({
+        name,
+        configRoot: root,
+        tor: { mode: "direct", registryDir },
+        events,
+        open: (options) => Peer.open(options),
+      }),
+  });
+  await term.waitFor(`${name}> `);
+  const line = /(\S+@\S+\.onion:\d+) (\S{44})/.exec(term.output)!;
+  return { term, exit, address: line[1]!, key: line[2]! };
 }

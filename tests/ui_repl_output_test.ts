@@ -13,15 +13,13 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 import { MemoryTerminal } from "./_memory_terminal.ts";
-import { FakePeer, setup } from "./_repl_fake.ts";
-import { connect, is, TestNet } from "./_peer_harness.ts";
+import { FakePeer, interactivePeer, setup } from "./_repl_fake.ts";
+import { connect, TestNet } from "./_peer_harness.ts";
 import { Repl } from "../lib/ui/repl.ts";
 import { MAX_PENDING_NOTICES, MAX_PENDING_UNITS } from "../lib/ui/screen.ts";
 import { handleLine } from "../lib/ui/json.ts";
 import { resultText } from "../lib/ui/results.ts";
-import { runInteractive } from "../lib/ui/interactive.ts";
-import { startPeer } from "../lib/runtime.ts";
-import { Peer, type PeerEvent } from "../lib/peer.ts";
+import type { PeerEvent } from "../lib/peer.ts";
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
@@ -120,12 +118,18 @@ Deno.test("REPL: delivery notices name the message, and a flush is one line with
     rows.includes("-- 00:00 delivered 5 messages to bob [verified]: “one” … “five”"),
     rows.join("\n"),
   );
-  // Something else printed in between starts a new line.
+  // One more, of a message the REPL does not know: the count grows, in place.
   await repl.onEvent(delivered("bob", "unknown-id"));
   assert(term.screen().includes("-- 00:00 delivered 6 messages to bob [verified]: “one” …"));
+  assertEquals(term.screen().filter((r) => r.includes("delivered")).length, 2);
+  // After a resize the line may have wrapped: a new line rather than a rewrite.
+  term.resize(100);
+  await repl.onEvent(delivered("bob", "after-resize"));
+  assertEquals(term.screen().filter((r) => r.includes("delivered")).length, 3);
+  // Something else printed in between starts a new line too.
   await repl.onEvent({ event: "presence", name: "bob", online: false });
   await repl.onEvent(delivered("bob", "other"));
-  assertEquals(term.screen().filter((r) => r.includes("delivered")).length, 3);
+  assertEquals(term.screen().filter((r) => r.includes("delivered")).length, 4);
   // A core that names the message itself (one queued in an earlier session).
   await repl.onEvent({ event: "presence", name: "bob", online: true });
   const named = { event: "delivered", name: "bob", id: "old", excerpt: "from yesterday" };
@@ -185,24 +189,7 @@ Deno.test("REPL: transport warnings are counted quietly and listed by /warnings;
 Deno.test("interactive: console output of any module never prints beside the prompt", async () => {
   const root = await Deno.makeTempDir();
   try {
-    const registryDir = `${root}/registry`;
-    const term = new MemoryTerminal({ columns: 120 });
-    const exit = runInteractive({
-      name: "alice",
-      configRoot: `${root}/a`,
-      terminal: term,
-      onTermination: () => () => {},
-      onStartInterrupt: () => () => {},
-      start: (events) =>
-        startPeer({
-          name: "alice",
-          configRoot: `${root}/a`,
-          tor: { mode: "direct", registryDir },
-          events,
-          open: (options) => Peer.open(options),
-        }),
-    });
-    await term.waitFor("alice> ");
+    const { term, exit } = await interactivePeer("alice", `${root}/a`, `${root}/registry`);
     console.warn("[net] in#2 127.0.0.1:56020: closed (idle_timeout): no frame");
     term.type("/warnings\r");
     await term.waitFor("console");

@@ -10,13 +10,10 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { MemoryTerminal } from "./_memory_terminal.ts";
 import { WRONG_USAGE } from "./_repl_usage.ts";
-import { IDENTITY, setup } from "./_repl_fake.ts";
+import { IDENTITY, interactivePeer, setup } from "./_repl_fake.ts";
 import { Repl } from "../lib/ui/repl.ts";
 import { stripAnsi } from "../lib/ui/render.ts";
 import { colorWanted } from "../lib/ui/terminal.ts";
-import { runInteractive } from "../lib/ui/interactive.ts";
-import { startPeer } from "../lib/runtime.ts";
-import { Peer } from "../lib/peer.ts";
 
 /** The screen text after the last occurrence of `marker`. */
 function after(term: MemoryTerminal, marker: string): string {
@@ -202,29 +199,6 @@ Deno.test("REPL shows colours by level when colours are on", async () => {
   term.type("/quit\r");
   await done;
 });
-
-/** A real peer (direct mode, no tor) run by the whole interactive flow. */
-async function interactivePeer(name: string, root: string, registryDir: string) {
-  const term = new MemoryTerminal({ columns: 120 });
-  const exit = runInteractive({
-    name,
-    configRoot: root,
-    terminal: term,
-    onTermination: () => () => {},
-    onStartInterrupt: () => () => {},
-    start: (events) =>
-      startPeer({
-        name,
-        configRoot: root,
-        tor: { mode: "direct", registryDir },
-        events,
-        open: (options) => Peer.open(options),
-      }),
-  });
-  await term.waitFor(`${name}> `);
-  const line = /(\S+@\S+\.onion:\d+) (\S{44})/.exec(term.output)!;
-  return { term, exit, address: line[1]!, key: line[2]! };
-}
 
 Deno.test("two real peers chat, verify and authenticate through their REPLs", async () => {
   const root = await Deno.makeTempDir();

@@ -112,8 +112,11 @@ export class Screen {
         last.text = text;
         return Promise.resolve();
       }
-      const sameWidth = this.#term.columns() === this.#lastColumns;
-      if (this.#lastWritten && this.#term.isTTY && this.#queue.length === 0 && sameWidth) {
+      // The line must be right above the row: same width as written, and a row of one line.
+      const columns = this.#term.columns();
+      const above = columns === this.#lastColumns &&
+        textWidth(stripAnsi(this.#row())) < columns;
+      if (this.#lastWritten && this.#term.isTTY && this.#queue.length === 0 && above) {
         // Both in this tick, so that nothing comes between the move up and the line.
         this.#enqueue(`${CLEAR_ROW}${ROW_UP}`, "output", true).catch(() => {});
       }

@@ -6,7 +6,9 @@
  * message. Editing: Backspace removes a whole emoji with its skin tone, the
  * cursor stands in the right column after CJK characters. Quiet: Enter on
  * an empty line shows no `(hidden)`, garbage sent to a peer's port prints
- * no transport warning beside the prompt (`/warnings` counts it).
+ * no transport warning beside the prompt (`/warnings` counts it). Notices:
+ * messages to a contact who left say they are queued, and their delivery
+ * once the contact is back is one line naming the first and the last.
  *
  * @module
  */
@@ -110,10 +112,31 @@ Deno.test({
       const warned = await tmux.waitFor("bob", /^\s+\d+ {2}\S+( \([^)]*\))? {2}last \d\d:\d\d: /m);
       assert(!/^(bob> )?(\[net\]|warning:)/m.test(warned), warned);
 
-      await tmux.type("alice", "/quit", "Enter");
+      // bob leaves; alice's messages wait and say so; when bob is back, one line says
+      // which were delivered.
       await tmux.type("bob", "/quit", "Enter");
-      await tmux.waitFor("alice", /Bye\s+EXIT=0/);
       await tmux.waitFor("bob", /Bye\s+EXIT=0/);
+      await tmux.run("clear-history", "-t", "alice");
+      await tmux.type("alice", "/convs", "Enter");
+      await tmux.waitFor("alice", /│ bob \[unverified\] │ unverified │ no /);
+      for (let i = 1; i <= 5; i++) {
+        await tmux.type("alice", `/msg bob queued ${i}`, "Enter");
+        await tmux.waitFor("alice", new RegExp(`queued ${i}\n-- queued for bob \\(offline\\)`));
+      }
+      await tmux.start("bob2", directPeerCommand(dir, "bob"), { NO_COLOR: "1" });
+      await tmux.waitFor("bob2", "alice [unverified]: queued 5", { timeoutMs: 90_000 });
+      const flushed = await tmux.waitFor(
+        "alice",
+        /delivered 5 messages to bob \[unverified\]: “queued 1” … “queued 5”/,
+        { timeoutMs: 30_000 },
+      );
+      const afterQueued = flushed.slice(flushed.lastIndexOf("queued for bob"));
+      assertEquals(afterQueued.split("delivered").length - 1, 1, afterQueued);
+
+      await tmux.type("alice", "/quit", "Enter");
+      await tmux.type("bob2", "/quit", "Enter");
+      await tmux.waitFor("alice", /Bye\s+EXIT=0/);
+      await tmux.waitFor("bob2", /Bye\s+EXIT=0/);
     } finally {
       await tmux.kill();
       await removeSoon(dir);
