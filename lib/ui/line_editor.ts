@@ -35,6 +35,8 @@ const MAX_COMMAND_ROOM = 1024;
 export const MAX_LINE_LENGTH: number = MAX_TEXT_BYTES + MAX_COMMAND_ROOM;
 /** Entries kept in the history. */
 export const MAX_HISTORY = 500;
+/** Most clusters passed as arguments at once (a paste of more is joined by copying). */
+const MAX_SPREAD = 10_000;
 
 /** What a key asks the REPL to do. */
 export type EditAction =
@@ -216,7 +218,7 @@ export class LineEditor {
     const before = this.#cursor > 0 ? this.#clusters[from]! : "";
     const after = to > this.#cursor ? this.#clusters[this.#cursor]! : "";
     const merged = graphemes(before + text + after);
-    this.#clusters = this.#clusters.slice(0, from).concat(merged, this.#clusters.slice(to));
+    this.#replace(from, to, merged);
     this.#units += text.length;
     // The cursor goes after the cluster that ends the inserted text.
     const end = before.length + text.length;
@@ -231,13 +233,11 @@ export class LineEditor {
   #remove(from: number, to: number): void {
     if (to <= from) return;
     for (let i = from; i < to; i++) this.#units -= this.#clusters[i]!.length;
-    const left = this.#clusters.slice(0, from);
-    const right = this.#clusters.slice(to);
-    const a = left.at(-1);
-    const b = right[0];
+    const a = from > 0 ? this.#clusters[from - 1] : undefined;
+    const b = this.#clusters[to];
     if (a !== undefined && b !== undefined) {
       const joined = graphemes(a + b);
-      this.#clusters = left.slice(0, -1).concat(joined, right.slice(1));
+      this.#replace(from - 1, to + 1, joined);
       // After `a`, or after the cluster `a` became part of.
       let units = 0;
       let i = 0;
@@ -245,8 +245,16 @@ export class LineEditor {
       this.#cursor = from - 1 + i;
       return;
     }
-    this.#clusters = left.concat(right);
+    this.#replace(from, to, []);
     this.#cursor = from;
+  }
+
+  /** Puts `clusters` in place of `[from, to)`, in place (a key on a long line stays cheap). */
+  #replace(from: number, to: number, clusters: string[]): void {
+    if (clusters.length <= MAX_SPREAD) this.#clusters.splice(from, to - from, ...clusters);
+    else {
+      this.#clusters = this.#clusters.slice(0, from).concat(clusters, this.#clusters.slice(to));
+    }
   }
 
   #wordStart(): number {
