@@ -11,7 +11,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { setup } from "./_repl_fake.ts";
 import { type Key, KeyDecoder } from "../lib/ui/keys.ts";
-import { LineEditor, MAX_LINE_LENGTH } from "../lib/ui/line_editor.ts";
+import { LineEditor, MAX_LINE_LENGTH, MAX_RECALLED_LENGTH } from "../lib/ui/line_editor.ts";
 import { stripAnsi } from "../lib/ui/render.ts";
 import { handleLine, LineWriter, runJsonInterface } from "../lib/ui/json.ts";
 import { MAX_TEXT_BYTES } from "../lib/peer/records.ts";
@@ -33,7 +33,7 @@ function keys(...chunks: string[]): Key[] {
 }
 
 Deno.test("REPL: a 100 KB paste is sent whole as one message", async () => {
-  const { term, peer, done } = setup();
+  const { term, peer, repl, done } = setup();
   const text = longText(102_403);
   term.type(`/msg bob ${PASTE_START}`);
   // The terminal sends a long paste in chunks; the markers may split too.
@@ -44,6 +44,8 @@ Deno.test("REPL: a 100 KB paste is sent whole as one message", async () => {
   assertEquals(peer.sent.length, 1);
   assertEquals(peer.sent[0]!.text.length, text.length);
   assertEquals(peer.sent[0]!.text, text);
+  // Sent, not kept for Up: a session of long pastes must not fill memory.
+  assert(!repl.history.some((l) => l.length > MAX_RECALLED_LENGTH), "a 100 KB line recalled");
   term.type("/quit\r");
   await done;
 });

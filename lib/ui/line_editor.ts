@@ -35,6 +35,8 @@ const MAX_COMMAND_ROOM = 1024;
 export const MAX_LINE_LENGTH: number = MAX_TEXT_BYTES + MAX_COMMAND_ROOM;
 /** Entries kept in the history. */
 export const MAX_HISTORY = 500;
+/** Longest line kept in the history (UTF-16 units): 500 long pastes must not hold 500 MiB. */
+export const MAX_RECALLED_LENGTH = 16 * 1024;
 /** Most clusters passed as arguments at once (a paste of more is joined by copying). */
 const MAX_SPREAD = 10_000;
 
@@ -121,9 +123,10 @@ export class LineEditor {
     return true;
   }
 
-  /** Adds a line to the history (no blanks, no immediate repeats). */
+  /** Adds a line to the history (no blanks, no immediate repeats, nothing too long). */
   remember(line: string): void {
-    if (line.trim() === "" || this.#history.at(-1) === line) return;
+    if (line.trim() === "" || line.length > MAX_RECALLED_LENGTH) return;
+    if (this.#history.at(-1) === line) return;
     this.#history.push(line);
     if (this.#history.length > MAX_HISTORY) this.#history.shift();
     this.#browse = this.#history.length;
