@@ -7,7 +7,15 @@
  */
 
 import { assert, assertEquals } from "./_assert.ts";
-import { connect, is, TestNet } from "./_peer_harness.ts";
+import { connect, is, TestNet, type TestPeer } from "./_peer_harness.ts";
+
+/** Alice starts SMP with `aliceSecret`; Bob, once asked, answers with `bobSecret`. */
+async function smpRun(alice: TestPeer, bob: TestPeer, aliceSecret: string, bobSecret: string) {
+  const b = bob.mark();
+  await alice.peer.authenticate("bob", aliceSecret);
+  await bob.waitFor(is("auth", { name: "alice", status: "requested" }), b);
+  await bob.peer.authenticate("alice", bobSecret);
+}
 
 Deno.test("Peer: request, accept under another name, messages both ways with acknowledgements", async () => {
   const net = new TestNet("conv-1");
@@ -93,7 +101,7 @@ Deno.test("Peer: verify with the right and a wrong key, levels persist across a 
   }
 });
 
-Deno.test("Peer: SMP match authenticates both sides until the contact disconnects; mismatch changes nothing", async () => {
+Deno.test("Peer: SMP match authenticates both sides until the contact disconnects or a later run fails; a first mismatch changes nothing", async () => {
   const net = new TestNet("conv-3");
   try {
     const alice = await net.peer("alice");
@@ -104,9 +112,7 @@ Deno.test("Peer: SMP match authenticates both sides until the contact disconnect
     // mismatch first: both told, levels unchanged
     let a = alice.mark();
     let b = bob.mark();
-    await alice.peer.authenticate("bob", "the blue house");
-    await bob.waitFor(is("auth", { name: "alice", status: "requested" }), b);
-    await bob.peer.authenticate("alice", "the red house");
+    await smpRun(alice, bob, "the blue house", "the red house");
     await alice.waitFor(is("auth", { name: "bob", status: "nomatch" }), a);
     await bob.waitFor(is("auth", { name: "alice", status: "nomatch" }), b);
     assertEquals(alice.all("level", a), []);
@@ -126,7 +132,20 @@ Deno.test("Peer: SMP match authenticates both sides until the contact disconnect
     await bob.waitFor(is("level", { name: "alice", level: "authenticated" }), b);
     assertEquals(alice.peer.conversations()[0]?.level, "authenticated");
 
-    // Bob quits: Alice drops back to her verification level
+    // a later run that fails drops both levels at once (issue 8 item 9)
+    a = alice.mark();
+    b = bob.mark();
+    await smpRun(alice, bob, "the blue house", "a green house");
+    await alice.waitFor(is("auth", { name: "bob", status: "nomatch" }), a);
+    await alice.waitFor(is("level", { name: "bob", level: "verified" }), a);
+    await bob.waitFor(is("level", { name: "alice", level: "unverified" }), b);
+    assertEquals(alice.peer.conversations()[0]?.level, "verified");
+    assertEquals(bob.peer.conversations()[0]?.level, "unverified");
+
+    // match again; then Bob quits: Alice drops back to her verification level
+    a = alice.mark();
+    await smpRun(alice, bob, "the blue house", "the blue house");
+    await alice.waitFor(is("level", { name: "bob", level: "authenticated" }), a);
     a = alice.mark();
     await bob.close();
     await alice.waitFor(is("level", { name: "bob", level: "verified" }), a);

@@ -358,7 +358,8 @@ export class PeerCore {
     if (step.levelChanged) {
       const conns = [...contact.inbound];
       if (contact.link?.conn !== undefined) conns.push(contact.link.conn);
-      contact.authConns = new Set(conns);
+      // a failed run dropped the level: no connection holds it any more
+      contact.authConns = contact.auth.authenticated ? new Set(conns) : null;
       this.emit({ event: "level", name: contact.name, level: contact.level });
     }
   }
