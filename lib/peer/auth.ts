@@ -44,13 +44,17 @@ import { PeerError } from "./errors.ts";
 
 /** What happened in a step, for the `auth` event. */
 export interface AuthStatus {
+  /** The `auth` event's status. */
   status: "requested" | "started" | "match" | "nomatch" | "aborted";
+  /** Why a run was aborted. */
   reason?: string;
 }
 
 /** The result of a step: messages to send (encoded SMP) and statuses to report. */
 export interface AuthStep {
+  /** Encoded SMP messages for the contact, in order. */
   send: Uint8Array[];
+  /** What to report, in order. */
   statuses: AuthStatus[];
   /** Whether the authenticated flag changed. */
   levelChanged: boolean;
@@ -102,6 +106,7 @@ export class AuthSession {
   #waiting: SmpMessage | null = null;
   #authenticated = false;
 
+  /** A session between our identity key and the contact's, in one conversation. */
   constructor(ownKey: Uint8Array, peerKey: Uint8Array, conversationId: Uint8Array, rng: Rng) {
     this.#own = ownKey;
     this.#peer = peerKey;
