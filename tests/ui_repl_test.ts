@@ -368,6 +368,7 @@ Deno.test("two real peers chat, verify and authenticate through their REPLs", as
     const history = await Deno.readTextFile(`${root}/a/peers/alice/repl_history`);
     assert(history.includes("/msg robert \n") && !history.includes("typing"), history);
     assert(!history.includes("blue"), history);
+    assert(history.includes("/verify robert \n") && !history.includes(bob.key), history);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
