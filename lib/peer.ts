@@ -39,7 +39,7 @@ import { checkContactName, formatIdentityAddress, parseIdentityKey } from "./pee
 import { PeerCore } from "./peer/core.ts";
 import { PeerError } from "./peer/errors.ts";
 import { requestInfo } from "./peer/info.ts";
-import { checkMessage, requireContact } from "./peer/lookup.ts";
+import { checkMessage, lookalikeOf, requireContact } from "./peer/lookup.ts";
 import { contactLink, reportProgress, sendNow, startRequestLink } from "./peer/links.ts";
 import { loadState } from "./peer/load.ts";
 import { loadOrCreateProfile, type Profile } from "./peer/profile.ts";
@@ -223,7 +223,8 @@ export class Peer {
 
   /** Requests received and not answered yet (seed: inbound requests). */
   inboundRequests(): RequestInfo[] {
-    return this.#core.requests.inbound.map((e) => requestInfo(e, "in"));
+    const core = this.#core;
+    return core.requests.inbound.map((e) => requestInfo(e, "in", lookalikeOf(core, e)));
   }
 
   /** Requests sent and not answered yet. */

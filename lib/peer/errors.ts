@@ -21,6 +21,7 @@ import { editDistance } from "../edit_distance.ts";
  * - `unknown_peer`: no conversation (or request) by that name
  * - `unknown_request`: no pending inbound request by that name
  * - `name_taken`: the local name is used by another contact or request
+ * - `name_confusable`: the local name looks like another contact's or request's
  * - `bad_name`: the name is empty, too long, or has spaces, controls or "@"
  * - `bad_address`: not `name@<56 characters>.onion[:port]`, or a bad checksum
  * - `bad_key`: not a 44-character base64 X25519 public key
@@ -38,6 +39,7 @@ export type PeerErrorCode =
   | "unknown_peer"
   | "unknown_request"
   | "name_taken"
+  | "name_confusable"
   | "bad_name"
   | "bad_address"
   | "bad_key"

@@ -10,16 +10,30 @@ import { utf8 } from "../crypto/bytes.ts";
 import type { Contact } from "./contact.ts";
 import type { PeerCore } from "./core.ts";
 import { PeerError, unknownName } from "./errors.ts";
-import { MAX_OUTBOX_BYTES, MAX_OUTBOX_ELEMENTS, MAX_TEXT_BYTES } from "./records.ts";
+import { sanitizeSuggestedName } from "./address.ts";
+import { checkNotConfusable, confusableWith } from "./names.ts";
+import {
+  type InboundEntry,
+  MAX_OUTBOX_BYTES,
+  MAX_OUTBOX_ELEMENTS,
+  MAX_TEXT_BYTES,
+} from "./records.ts";
 
-/** `name_taken` unless no contact or request uses `name`. */
-export function checkNameFree(core: PeerCore, name: string): void {
-  if (core.namesInUse().has(name)) {
+/**
+ * `name_taken` when a contact or request uses `name`, `name_confusable`
+ * when one uses a name that looks like it (names.ts); `except` is a name
+ * about to go (the request being accepted under a new name).
+ */
+export function checkNameFree(core: PeerCore, name: string, hint: string, except?: string): void {
+  const names = core.namesInUse();
+  if (except !== undefined) names.delete(except);
+  if (names.has(name)) {
     throw new PeerError(
       "name_taken",
-      `The name ${name} is already used by another contact or request: pick another name`,
+      `The name ${name} is already used by another contact or request: ${hint}`,
     );
   }
+  checkNotConfusable(name, names, hint);
 }
 
 /**
@@ -78,4 +92,13 @@ export function checkMessage(contact: Contact, text: unknown): asserts text is s
       `Cannot queue more for ${contact.name}: ${outbox.length} messages wait for them to come online`,
     );
   }
+}
+
+/**
+ * The name in use that the inbound request `entry` tries to look like, if
+ * any (names.ts): its suggested name as cleaned, before it was made unique
+ * ("bob" + U+200B is listed as "bob-2", and still looks like "bob").
+ */
+export function lookalikeOf(core: PeerCore, entry: InboundEntry): string | undefined {
+  return confusableWith(sanitizeSuggestedName(entry.state.name), core.namesInUse(), entry.name);
 }

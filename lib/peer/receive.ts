@@ -43,6 +43,7 @@ import { MAX_INBOUND_REQUESTS, type OutboundEntry } from "./records.ts";
 import { SeenIds } from "./seen_ids.ts";
 import type { PeerEvent } from "./types.ts";
 import { requestInfo } from "./info.ts";
+import { lookalikeOf } from "./lookup.ts";
 
 /** Packet-level codes after which the connection is closed: the sender does not speak our protocol. */
 const FATAL_PACKET_CODES = new Set(["unsupported_version", "bad_packet_length"]);
@@ -173,7 +174,8 @@ async function onRequest(
   };
   core.requests.inbound.push(entry);
   await core.saveRequests();
-  core.emit({ event: "request-received", request: requestInfo(entry, "in") });
+  const looksLike = lookalikeOf(core, entry);
+  core.emit({ event: "request-received", request: requestInfo(entry, "in", looksLike) });
 }
 
 /** Stage 3 (Bob): Alice's first reply turns our request into a conversation. */

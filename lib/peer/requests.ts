@@ -19,10 +19,12 @@ import type { PeerCore } from "./core.ts";
 import { PeerError, unknownName } from "./errors.ts";
 import { requestInfo } from "./info.ts";
 import { startRequestLink } from "./links.ts";
-import { checkNameFree } from "./lookup.ts";
+import { checkNameFree, lookalikeOf } from "./lookup.ts";
+import { showName } from "./names.ts";
 import type { Profile } from "./profile.ts";
 import {
   type ConversationRecord,
+  type InboundEntry,
   MAX_OUTBOUND_REQUESTS,
   MAX_REJECTED,
   newLocalId,
@@ -59,7 +61,7 @@ export async function sendRequest(
       "Cannot send a request to yourself: use your contact's address and key",
     );
   }
-  checkNameFree(core, address.name);
+  checkNameFree(core, address.name, "pick another name before the @ of the address");
   const existing = core.contactWithKey(key);
   if (existing !== undefined) {
     throw new PeerError(
@@ -138,7 +140,8 @@ export async function acceptRequest(
   }
   checkNotContact(core, entry.state.identityKey);
   const finalName = newName === undefined ? name : checkContactName(newName);
-  if (finalName !== name) checkNameFree(core, finalName);
+  if (finalName !== name) checkNameFree(core, finalName, "pick another name", name);
+  else checkNotLookalike(core, entry);
   const session = acceptHandshake(entry.state, { ownIdentity, rng: core.rng });
   const id = newElementId(core.rng);
   const record: ConversationRecord = {
@@ -176,6 +179,23 @@ export async function acceptRequest(
   if (core.started) contact.link?.start();
   contact.link?.wake();
   return contact.info();
+}
+
+/**
+ * Refuses to accept `entry` under the name it came with when its suggested
+ * name looks like a name in use (names.ts): the user picks another one.
+ *
+ * @throws {PeerError} `name_confusable`
+ */
+function checkNotLookalike(core: PeerCore, entry: InboundEntry): void {
+  const other = lookalikeOf(core, entry);
+  if (other === undefined) return;
+  throw new PeerError(
+    "name_confusable",
+    `The request ${showName(entry.name)} suggested the name ${showName(entry.state.name)}, ` +
+      `which looks like ${showName(other)}, a name you already use: accept it under another ` +
+      `name: req-accept ${entry.name} <new-name>`,
+  );
 }
 
 /**

@@ -35,6 +35,11 @@ export interface RequestInfo {
   key: string;
   /** When it was received or sent (ms since the epoch). */
   at: number;
+  /**
+   * Inbound: the name of a contact or request that this request's name
+   * looks like (a possible impersonation); accepting it needs a new name.
+   */
+  looksLike?: string;
 }
 
 /** One conversation as listed by `convs`. */
