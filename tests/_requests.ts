@@ -13,8 +13,16 @@ import { generateOnionKey } from "../lib/crypto/onion.ts";
 import { createRequest } from "../lib/protocol/handshake.ts";
 import type { TestPeer } from "./_peer_harness.ts";
 
-/** A signed request from a fresh stranger who suggests `name`, addressed to `to`. */
-export function strangerRequest(to: TestPeer, name: string, rng: Rng): Uint8Array {
+/**
+ * A signed request from a fresh stranger who suggests `name`, addressed to
+ * `to`, made at `now` (default: the clock).
+ */
+export function strangerRequest(
+  to: TestPeer,
+  name: string,
+  rng: Rng,
+  now = Date.now(),
+): Uint8Array {
   return createRequest({
     ownName: name,
     ownIdentity: generateKeyPair(rng),
@@ -22,6 +30,7 @@ export function strangerRequest(to: TestPeer, name: string, rng: Rng): Uint8Arra
     port: 50001,
     peerIdentityKey: decodePublicKey(to.peer.identity().key),
     rng,
+    now,
   }).packet;
 }
 

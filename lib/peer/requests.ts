@@ -89,6 +89,7 @@ export async function sendRequest(
       `Cannot send more than ${MAX_OUTBOUND_REQUESTS} requests at once: delete some pending ones`,
     );
   }
+  const at = core.now();
   const { packet, outbound } = createRequest({
     ownName: profile.name,
     ownIdentity: profile.identity,
@@ -96,13 +97,14 @@ export async function sendRequest(
     port,
     peerIdentityKey: key,
     rng: core.rng,
+    now: at,
   });
   const entry: OutboundEntry = {
     id: newLocalId(core.rng),
     name: address.name,
     onion: address.onion,
     port: address.port,
-    at: core.now(),
+    at,
     packet,
     state: outbound,
   };
