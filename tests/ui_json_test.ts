@@ -77,8 +77,9 @@ function fakePeer(calls: string[] = []): CommandPeer {
     },
     rejectRequest: (n) => {
       calls.push(`reject ${n}`);
-      return Promise.resolve();
+      return Promise.resolve([n]);
     },
+    cancelRequest: (n) => Promise.resolve(calls.push(`cancel ${n}`)).then(() => {}),
     conversations: () => [conv],
     sendMessage: (n, t) => {
       calls.push(`msg ${n} ${JSON.stringify(t)}`);
@@ -88,6 +89,7 @@ function fakePeer(calls: string[] = []): CommandPeer {
     setPresence: (n, on) => Promise.resolve(calls.push(`pres ${n} ${on}`)).then(() => {}),
     verify: (n, k) => Promise.resolve({ verified: n === "bob" && k === conv.key }),
     authenticate: (n, s) => Promise.resolve(calls.push(`auth ${n} ${s}`)).then(() => {}),
+    checkConversation: (n) => known(n),
     deleteConversation: (n) => Promise.resolve(known(n)),
   };
 }
@@ -102,6 +104,7 @@ Deno.test("every seed command is registered with a usage line and summary", () =
     "req-send",
     "req-accept",
     "req-reject",
+    "req-cancel",
     "reqs-in",
     "reqs-out",
     "convs",

@@ -93,15 +93,21 @@ export function closestName(name: string, known: Iterable<string>): string | und
 export function unknownName(
   name: string,
   known: Iterable<string>,
-  what: "conversation" | "request" = "conversation",
+  what: "conversation" | "request" | "outbound request" = "conversation",
 ): PeerError {
   const suggestion = closestName(name, known);
   const hint = suggestion !== undefined
     ? `did you mean ${suggestion}?`
     : what === "conversation"
     ? "list them with convs"
-    : "list them with req-in";
+    : what === "request"
+    ? "list them with req-in"
+    : "list them with reqs-out";
   const code = what === "conversation" ? "unknown_peer" : "unknown_request";
-  const subject = what === "conversation" ? "No conversation" : "No inbound request";
+  const subject = what === "conversation"
+    ? "No conversation"
+    : what === "request"
+    ? "No inbound request"
+    : "No outbound request";
   return new PeerError(code, `${subject} is named ${JSON.stringify(name)}: ${hint}`);
 }

@@ -20,7 +20,10 @@
  * names are visible even when the store is encrypted.
  *
  * `requests.json`: `{ "version": 1, "outbound": [...], "inbound": [...],
- * "rejected": ["<base64 request key>", ...] }` (see the JSON types below).
+ * "rejected": ["<base64 request key>", ...], "tombstones": [{ "key":
+ * "<base64 identity key>", "before": 1700..., "at": 1700... }, ...] }` (see the JSON types
+ * below; a file without "tombstones" has none). Inbound requests held as a
+ * flood (requests.ts) live in memory only and are never written.
  *
  * @module
  */
@@ -61,6 +64,8 @@ export const MAX_INBOUND_REQUESTS = 100;
 export const MAX_OUTBOUND_REQUESTS = 1000;
 /** Request keys remembered after a rejection, so a re-sent request stays rejected. */
 export const MAX_REJECTED = 256;
+/** Deleted contacts remembered (requests.ts: their old requests stay dead); the oldest go first. */
+export const MAX_TOMBSTONES = 1000;
 
 /** An element waiting for the contact's acknowledgement. */
 export interface OutboxEntry {
@@ -107,6 +112,18 @@ export interface InboundEntry {
   name: string;
   at: number;
   state: InboundRequest;
+  /** Arrived past the rate or count bound (requests.ts): kept in memory only. */
+  flood?: true;
+}
+
+/** A deleted contact: requests it made before `before` are old ones, replayed. */
+export interface Tombstone {
+  /** The contact's identity key, base64. */
+  key: string;
+  /** When the deleted conversation was made (ms): requests older than it are old. */
+  before: number;
+  /** When the conversation was deleted (ms): the tombstone's age. */
+  at: number;
 }
 
 /** The content of `requests.json`. */
@@ -115,6 +132,8 @@ export interface RequestsBook {
   inbound: InboundEntry[];
   /** Base64 request keys of rejected requests, oldest first. */
   rejected: string[];
+  /** Deleted contacts, oldest first. */
+  tombstones: Tombstone[];
 }
 
 /**
@@ -212,12 +231,17 @@ export function conversationToJson(record: ConversationRecord): unknown {
 
 /** An empty requests book. */
 export function emptyRequests(): RequestsBook {
-  return { outbound: [], inbound: [], rejected: [] };
+  return { outbound: [], inbound: [], rejected: [], tombstones: [] };
 }
 
 /** Checks and rebuilds `requests.json`; throws naming the bad field. */
 export function requestsFromJson(json: unknown): RequestsBook {
-  const o = object(json, "version outbound inbound rejected", "requests");
+  const hasTombstones = typeof json === "object" && json !== null && "tombstones" in json;
+  const o = object(
+    json,
+    `version outbound inbound rejected${hasTombstones ? " tombstones" : ""}`,
+    "requests",
+  );
   if (o.version !== RECORDS_VERSION) invalid("requests version is not supported");
   const outbound = array(o.outbound, MAX_OUTBOUND_REQUESTS, "outbound").map((v) => {
     const f = object(v, "id name onion port at packet state", "outbound request");
@@ -244,7 +268,15 @@ export function requestsFromJson(json: unknown): RequestsBook {
     b64(v, 32, "rejected key");
     return v as string;
   });
-  return { outbound, inbound, rejected };
+  const tombstones = hasTombstones
+    ? array(o.tombstones, MAX_TOMBSTONES, "tombstones").map((v) => {
+      const f = object(v, "key before at", "tombstone");
+      b64(f.key, 32, "tombstone key");
+      const before = uint(f.before, "tombstone before");
+      return { key: f.key as string, before, at: uint(f.at, "tombstone at") };
+    })
+    : [];
+  return { outbound, inbound, rejected, tombstones };
 }
 
 function b64Packet(value: unknown): Uint8Array {
@@ -271,12 +303,13 @@ export function requestsToJson(book: RequestsBook): unknown {
       packet: toBase64(e.packet),
       state: serializeOutboundRequest(e.state),
     })),
-    inbound: book.inbound.map((e) => ({
+    inbound: book.inbound.filter((e) => e.flood !== true).map((e) => ({
       name: e.name,
       at: e.at,
       state: serializeInboundRequest(e.state),
     })),
     rejected: book.rejected,
+    tombstones: book.tombstones,
   };
 }
 

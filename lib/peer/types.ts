@@ -40,6 +40,13 @@ export interface RequestInfo {
    * looks like (a possible impersonation); accepting it needs a new name.
    */
   looksLike?: string;
+  /**
+   * Inbound: it arrived past the rate or count bound (likely a flood) and is
+   * held in memory only (`req-reject --flood` rejects every such request).
+   */
+  flood?: true;
+  /** Outbound: it expired unanswered and is no longer sent; send it again or cancel it. */
+  expired?: true;
 }
 
 /** One conversation as listed by `convs`. */
@@ -111,11 +118,15 @@ export interface CommandPeer {
   inboundRequests(): RequestInfo[];
   outboundRequests(): RequestInfo[];
   acceptRequest(name: string, newName?: string): Promise<ConversationInfo>;
-  rejectRequest(name: string): Promise<void>;
+  /** Rejects one request, a pattern with `*`, `--flood` or `--all`; returns the names rejected. */
+  rejectRequest(name: string): Promise<string[]>;
+  cancelRequest(name: string): Promise<void>;
   conversations(): ConversationInfo[];
   sendMessage(name: string, text: string): Promise<{ id: string }>;
   setPresence(name: string, on: boolean): Promise<void>;
   verify(name: string, key: string): Promise<{ verified: boolean }>;
   authenticate(name: string, secret: string): Promise<void>;
+  /** Throws what {@linkcode CommandPeer.deleteConversation} would for an unknown name, cheaply. */
+  checkConversation(name: string): void;
   deleteConversation(name: string): Promise<void>;
 }

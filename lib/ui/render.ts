@@ -154,10 +154,13 @@ export function eventLine(
     case "request-received": {
       const r = e.request;
       const name = sanitize(r.name);
+      const lookalike = r.looksLike === undefined
+        ? ""
+        : `; it looks like ${sanitize(r.looksLike)}: accept it only under another name`;
       return notice(
         style,
         `Request from ${paint(style, "bold", name)} (${sanitize(r.address)}): ` +
-          `/req-accept ${name} [new-name] or /req-reject ${name}`,
+          `/req-accept ${name} [new-name] or /req-reject ${name}${lookalike}`,
       );
     }
     case "request-accepted":
