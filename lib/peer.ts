@@ -79,7 +79,7 @@ export interface PeerOptions {
   maxAttempts?: number;
   /** Keep-alive interval of idle outbound connections (ms). */
   keepaliveMs?: number;
-  /** Bound on close()'s "offline" presence (ms). */
+  /** Bound on close()'s "offline" presence and on delete's notice to the contact (ms). */
   closeTimeoutMs?: number;
   /** Dial every contact at start() to learn who is online (default true). */
   dialOnStart?: boolean;
@@ -279,7 +279,8 @@ export class Peer {
 
   /** Every conversation, sorted by name (seed `/convs`). */
   conversations(): ConversationInfo[] {
-    return [...this.#core.contacts.values()].map((c) => c.info())
+    return [...this.#core.contacts.values()]
+      .map((c) => c.record.endedByContact ? { ...c.info(), ended: true as const } : c.info())
       .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   }
 
@@ -399,9 +400,12 @@ export class Peer {
   }
 
   /**
-   * Deletes a conversation with its keys and queued messages. Its contact
-   * leaves a tombstone (peer/requests.ts), so that an old request of theirs,
-   * replayed, does not bring it back.
+   * Deletes a conversation with its keys and queued messages. The contact
+   * is told first, best effort (a `conversation_deleted` element, bounded by
+   * `closeTimeoutMs`; lost when they cannot be reached), so that their side
+   * stops queuing messages. The contact leaves a tombstone
+   * (peer/requests.ts), so that an old request of theirs, replayed, does not
+   * bring it back.
    *
    * @throws {PeerError} `unknown_peer`, `not_established` (a request of that name)
    */
@@ -409,6 +413,11 @@ export class Peer {
     this.checkConversation(name);
     const core = this.#core;
     const contact = requireContact(core, name);
+    if (core.started && !contact.record.endedByContact) {
+      const notice = sendNow(core, contact, { type: "conversation_deleted" }).catch(() => {});
+      await withTimeout(notice, this.#options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
+    }
+    if (core.contacts.get(contact.record.fileId) !== contact) return; // deleted meanwhile
     tombstone(core, contact.record);
     // saves queued before this point land first; later ones are skipped (store order)
     await core.removeContact(contact);

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import { PeerError } from "../lib/peer/errors.ts";
 import { connect, is, TestNet, type TestPeer } from "./_peer_harness.ts";
 
 /** Alice starts SMP with `aliceSecret`; Bob, once asked, answers with `bobSecret`. */
@@ -203,25 +204,38 @@ Deno.test("Peer: presence on tells the contact when we go offline and come back"
   }
 });
 
-Deno.test("Peer: delete removes the conversation file; its packets are then dropped", async () => {
+Deno.test("Peer: delete removes the conversation file and tells the contact, whose side ends", async () => {
   const net = new TestNet("conv-6");
   try {
     const alice = await net.peer("alice");
     const bob = await net.peer("bob");
     await connect(alice, bob);
-    const files = async () => {
+    const files = async (peer: TestPeer) => {
       const names: string[] = [];
-      for await (const e of Deno.readDir(`${bob.dir}/conversations`)) names.push(e.name);
+      for await (const e of Deno.readDir(`${peer.dir}/conversations`)) names.push(e.name);
       return names;
     };
-    assertEquals((await files()).length, 1);
+    assertEquals((await files(bob)).length, 1);
+    const a = alice.mark();
     await bob.peer.deleteConversation("alice");
-    assertEquals(await files(), []);
+    assertEquals(await files(bob), []);
     assertEquals(bob.peer.conversations(), []);
-    const b = bob.mark();
-    await alice.peer.sendMessage("bob", "anyone there?");
-    await bob.waitFor(is("warning", { code: "unknown_packet" }), b);
-    assertEquals(bob.all("message", b), []);
+    // alice hears of it: the conversation is ended, and says so
+    await alice.waitFor(is("conversation-ended", { name: "bob" }), a);
+    assertEquals(alice.peer.conversations()[0]?.ended, true);
+    const e = await assertRejects(() => alice.peer.sendMessage("bob", "anyone there?"), PeerError);
+    assertEquals(e.code, "conversation_ended");
+    assert(e.message.includes("delete bob"), e.message);
+    // it survives a restart, and nothing is dialled for it
+    await alice.close();
+    const r = alice.mark();
+    await alice.open();
+    assertEquals(alice.peer.conversations()[0]?.ended, true);
+    await assertRejects(() => alice.peer.sendMessage("bob", "still?"), PeerError);
+    // alice deletes her side: no notice goes back to keys that are gone
+    await alice.peer.deleteConversation("bob");
+    assertEquals(await files(alice), []);
+    assertEquals(alice.all("connection", r).filter((c) => c.state === "connecting"), []);
   } finally {
     await net.close();
   }

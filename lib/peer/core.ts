@@ -190,8 +190,9 @@ export class PeerCore {
   addContact(record: ConversationRecord, startLink = true): Contact {
     const contact = new Contact(record, this.rng);
     this.contacts.set(record.fileId, contact);
-    contact.link = this.makeLink(contact);
-    if (this.started && startLink) contact.link.start();
+    // a conversation its contact deleted sends nothing more (receive.ts)
+    contact.link = record.endedByContact ? null : this.makeLink(contact);
+    if (this.started && startLink) contact.link?.start();
     this.#candidates = null;
     return contact;
   }

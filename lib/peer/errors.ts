@@ -28,6 +28,7 @@ import { editDistance } from "../edit_distance.ts";
  * - `own_identity`: the address or key is our own
  * - `already_contact`: a conversation or request with that key exists
  * - `not_established`: the name is a pending request, not a conversation
+ * - `conversation_ended`: the contact deleted the conversation on their side
  * - `offline`: the command needs the contact online and they are not
  * - `outbox_full`: too many messages wait for that contact
  * - `too_many_requests`: too many requests wait for an answer
@@ -46,6 +47,7 @@ export type PeerErrorCode =
   | "own_identity"
   | "already_contact"
   | "not_established"
+  | "conversation_ended"
   | "offline"
   | "outbox_full"
   | "too_many_requests"

@@ -67,9 +67,17 @@ export function requireContact(core: PeerCore, name: string): Contact {
 /**
  * Checks that `text` can be queued for `contact`.
  *
- * @throws {PeerError} `bad_message` (empty, not Unicode, too long), `outbox_full`
+ * @throws {PeerError} `conversation_ended`, `bad_message` (empty, not
+ *   Unicode, too long), `outbox_full`
  */
 export function checkMessage(contact: Contact, text: unknown): asserts text is string {
+  if (contact.record.endedByContact) {
+    throw new PeerError(
+      "conversation_ended",
+      `Cannot send to ${contact.name}: they deleted this conversation on their side; ` +
+        `delete it too (delete ${contact.name}) and send a new request to talk again`,
+    );
+  }
   if (typeof text !== "string" || text.length === 0) {
     throw new PeerError("bad_message", "Cannot send an empty message: type some text");
   }

@@ -288,6 +288,20 @@ function handleElement(
       effects.push(() => contact.link?.wake());
       return;
     }
+    case "conversation_deleted": {
+      // their keys are gone: nothing we send could be read; the user deletes it too
+      if (contact.record.endedByContact) return;
+      contact.record.endedByContact = true;
+      effects.onFailure(() => delete contact.record.endedByContact);
+      effects.push(() => {
+        const link = contact.link;
+        contact.link = null;
+        void core.track(link?.close() ?? Promise.resolve());
+        core.endAuth(contact, "the contact deleted the conversation");
+        core.emit({ event: "conversation-ended", name: contact.name });
+      });
+      return;
+    }
     case "presence": {
       const online = element.status === "online";
       effects.push(() => {

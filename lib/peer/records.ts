@@ -13,7 +13,8 @@
  *   "session": { ...handshake_state.ts ConversationJson, ratchet included },
  *   "outbox": [ { "id": "<hex 16>", "type": "message", "text": "hi", "at": 1700... },
  *               { "id": "<hex 16>", "type": "request_accepted", "at": 1700... } ],
- *   "seen": [ "<hex 16>", ... ] }             // last received IDs, oldest first
+ *   "seen": [ "<hex 16>", ... ],              // last received IDs, oldest first
+ *   "endedByContact": true }                  // only once the contact deleted it
  * ```
  *
  * `fileId` is random (16 bytes of hex), never derived from a key: file
@@ -91,6 +92,8 @@ export interface ConversationRecord {
   session: Conversation;
   outbox: OutboxEntry[];
   seen: SeenIds;
+  /** The contact told us they deleted the conversation: nothing more is sent. */
+  endedByContact?: true;
 }
 
 /** A request we sent, until its first reply. */
@@ -183,11 +186,14 @@ function outboxFromJson(value: unknown): OutboxEntry {
 
 /** Checks and rebuilds a stored conversation; throws naming the bad field. */
 export function conversationFromJson(fileId: string, json: unknown): ConversationRecord {
+  const ended = typeof json === "object" && json !== null && "endedByContact" in json;
   const o = object(
     json,
-    "version name onion port verified presence createdAt requestKey session outbox seen",
+    "version name onion port verified presence createdAt requestKey session outbox seen" +
+      (ended ? " endedByContact" : ""),
     "conversation",
   );
+  if (ended && o.endedByContact !== true) invalid("endedByContact is not true");
   if (o.version !== RECORDS_VERSION) invalid("conversation version is not supported");
   const outbox = array(o.outbox, MAX_OUTBOX_ELEMENTS, "outbox").map(outboxFromJson);
   const seen = new SeenIds(
@@ -205,6 +211,7 @@ export function conversationFromJson(fileId: string, json: unknown): Conversatio
     session: deserializeConversation(o.session),
     outbox,
     seen,
+    ...(ended ? { endedByContact: true as const } : {}),
   };
 }
 
@@ -226,6 +233,7 @@ export function conversationToJson(record: ConversationRecord): unknown {
         : { id: e.key, type: e.body.type, at: e.at }
     ),
     seen: record.seen.toArray(),
+    ...(record.endedByContact ? { endedByContact: true } : {}),
   };
 }
 

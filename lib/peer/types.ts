@@ -66,6 +66,8 @@ export interface ConversationInfo {
   established: boolean;
   /** Messages queued for them and not yet acknowledged. */
   pending: number;
+  /** They deleted the conversation (nothing more can be sent; delete it too). */
+  ended?: true;
 }
 
 /** Every event the core emits. `event` names are stable. */
@@ -75,6 +77,8 @@ export type PeerEvent =
   | { event: "request-received"; request: RequestInfo }
   | { event: "request-accepted"; name: string }
   | { event: "conversation-established"; name: string }
+  /** The contact deleted the conversation on their side: nothing more can be sent to them. */
+  | { event: "conversation-ended"; name: string }
   | { event: "message"; name: string; id: string; text: string; at: number }
   | { event: "delivered"; name: string; id: string }
   | { event: "presence"; name: string; online: boolean }

@@ -165,6 +165,12 @@ export function eventLine(
     }
     case "request-accepted":
       return notice(style, `${who(e.name)} accepted your request`);
+    case "conversation-ended":
+      return warningLine(
+        style,
+        `${who(e.name)} deleted this conversation on their side: nothing more can be sent; ` +
+          `/delete ${sanitize(e.name)} removes it here`,
+      );
     case "conversation-established":
       return notice(style, `Conversation with ${who(e.name)} established`);
     case "delivered":
