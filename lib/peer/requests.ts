@@ -71,7 +71,7 @@ export const REQUEST_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 /** How far a sender's clock may run ahead of ours (tor itself needs clocks within hours). */
 export const MAX_REQUEST_CLOCK_SKEW_MS = 24 * 60 * 60 * 1000;
 /** A tombstone outlives every request made before it: their lifetime plus the skew. */
-export const TOMBSTONE_TTL_MS = REQUEST_TTL_MS + MAX_REQUEST_CLOCK_SKEW_MS;
+export const TOMBSTONE_TTL_MS: number = REQUEST_TTL_MS + MAX_REQUEST_CLOCK_SKEW_MS;
 /** The window of the admission rate. */
 export const REQUEST_WINDOW_MS = 10 * 60 * 1000;
 /** New pending requests per window: far above what people send, far below a flood. */
@@ -79,8 +79,9 @@ export const MAX_REQUESTS_PER_WINDOW = 10;
 /** Flood requests held in memory (the newest). */
 export const MAX_FLOOD_REQUESTS = 50;
 
-/** What `req-reject` takes besides a name: every request, or the flood ones. */
+/** What `req-reject` takes besides a name for every request. */
 export const REJECT_ALL = "--all";
+/** What `req-reject` takes besides a name for the flood requests. */
 export const REJECT_FLOOD = "--flood";
 
 /** The admission rate of one running peer (memory only: a restart starts a fresh window). */

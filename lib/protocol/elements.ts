@@ -39,7 +39,7 @@ import { Reader, Writer } from "./codec.ts";
 export const ELEMENT_ID_LENGTH = 16;
 
 /** Length of the type and ID before every body. */
-export const ELEMENT_HEADER_LENGTH = 1 + ELEMENT_ID_LENGTH;
+export const ELEMENT_HEADER_LENGTH: number = 1 + ELEMENT_ID_LENGTH;
 
 /**
  * Largest encoded element: 4 MiB, four times the longest message we promise

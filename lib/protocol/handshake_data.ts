@@ -64,25 +64,26 @@ export const HANDSHAKE_VERSION = 1;
  */
 export const MAX_NAME_BYTES = 64;
 
-/** Lowest and highest TCP port of the onion service. */
+/** Lowest TCP port of the onion service. */
 export const MIN_PORT = 1;
+/** Highest TCP port of the onion service. */
 export const MAX_PORT = 65535;
 
 /** Length of the creation time: a u64 of milliseconds. */
 const CREATED_LENGTH = 8;
 
 /** Largest creation time: the largest integer a JavaScript number holds exactly. */
-export const MAX_CREATED_MS = Number.MAX_SAFE_INTEGER;
+export const MAX_CREATED_MS: number = Number.MAX_SAFE_INTEGER;
 
 /** Length of encoded handshake data without the name: 1 + 1 + 32 + 2 + 3·32 + 8 + 64. */
-export const HANDSHAKE_FIXED_LENGTH = 2 + ONION_KEY_LENGTH + 2 + 3 * KEY_LENGTH +
+export const HANDSHAKE_FIXED_LENGTH: number = 2 + ONION_KEY_LENGTH + 2 + 3 * KEY_LENGTH +
   CREATED_LENGTH + ONION_SIGNATURE_LENGTH;
 
 /** 2^32, to split the u64 creation time into two u32 halves. */
 const U32 = 0x1_0000_0000;
 
 /** Longest encoded handshake data. */
-export const MAX_HANDSHAKE_LENGTH = HANDSHAKE_FIXED_LENGTH + MAX_NAME_BYTES;
+export const MAX_HANDSHAKE_LENGTH: number = HANDSHAKE_FIXED_LENGTH + MAX_NAME_BYTES;
 
 /** Domain separation of the signature: no other signature of the onion key verifies here. */
 const SIGNATURE_DOMAIN = utf8("unMessage/v1/handshake/request-signature\0");
