@@ -11,7 +11,7 @@ import type { Contact } from "./contact.ts";
 import type { PeerCore } from "./core.ts";
 import { PeerError, unknownName } from "./errors.ts";
 import { sanitizeSuggestedName } from "./address.ts";
-import { checkNotConfusable, confusableWith } from "./names.ts";
+import { checkNotConfusable, lookalikeIndex } from "./names.ts";
 import {
   type InboundEntry,
   MAX_OUTBOX_BYTES,
@@ -105,8 +105,13 @@ export function checkMessage(contact: Contact, text: unknown): asserts text is s
 /**
  * The name in use that the inbound request `entry` tries to look like, if
  * any (names.ts): its suggested name as cleaned, before it was made unique
- * ("bob" + U+200B is listed as "bob-2", and still looks like "bob").
+ * ("bob" + U+200B is listed as "bob-2", and still looks like "bob"). Pass
+ * an `index` of the names in use to ask about many requests.
  */
-export function lookalikeOf(core: PeerCore, entry: InboundEntry): string | undefined {
-  return confusableWith(sanitizeSuggestedName(entry.state.name), core.namesInUse(), entry.name);
+export function lookalikeOf(
+  core: PeerCore,
+  entry: InboundEntry,
+  index: ReturnType<typeof lookalikeIndex> = lookalikeIndex(core.namesInUse()),
+): string | undefined {
+  return index(sanitizeSuggestedName(entry.state.name), entry.name);
 }

@@ -54,7 +54,7 @@ import type { PeerCore } from "./core.ts";
 import { PeerError, unknownName } from "./errors.ts";
 import { requestInfo } from "./info.ts";
 import { checkNameFree, lookalikeOf } from "./lookup.ts";
-import { showName } from "./names.ts";
+import { lookalikeIndex, showName } from "./names.ts";
 import {
   type ConversationRecord,
   type InboundEntry,
@@ -174,8 +174,9 @@ export async function receiveRequest(core: PeerCore, request: InboundRequest): P
 /** Pending and flood requests, oldest first, after dropping expired ones. */
 export function listInbound(core: PeerCore): RequestInfo[] {
   pruneRequests(core);
+  const index = lookalikeIndex(core.namesInUse());
   return core.requests.inbound.map((e) => {
-    const info = requestInfo(e, "in", lookalikeOf(core, e));
+    const info = requestInfo(e, "in", lookalikeOf(core, e, index));
     return e.flood === true ? { ...info, flood: true } : info;
   });
 }

@@ -179,7 +179,7 @@ export const COMMANDS: readonly Command[] = [
   cmd(
     "req-reject",
     "<name|pattern|--flood|--all>",
-    "Reject an inbound request, those a pattern with * matches, the flood ones, or all",
+    "Reject inbound requests: one, those a * pattern matches, the flood ones, or all",
     [word("pattern")],
     async (peer, a) => ({ rejected: await peer.rejectRequest(arg(a, "pattern")) }),
   ),
