@@ -192,6 +192,11 @@ Deno.test("handleLine() answers malformed lines with error replies, never throws
   }
   const unknown = await handleLine('{"id":1,"cmd":"delet","args":["bob"]}', peer);
   assertEquals((unknown.line.error as { suggestion: string }).suggestion, "delete");
+  // req-reject keeps `rejected` as asked and lists what it matched; req-cancel has its own result
+  const rejected = await handleLine('{"id":2,"cmd":"req-reject","args":["bob"]}', peer);
+  assertEquals(rejected.line.result, { rejected: "bob", names: ["bob"] });
+  const cancelled = await handleLine('{"id":3,"cmd":"req-cancel","args":["bob"]}', peer);
+  assertEquals(cancelled.line.result, { cancelled: "bob" });
 });
 
 Deno.test("handleLine() reports a bug in the core as internal without its details", async () => {

@@ -181,7 +181,11 @@ export const COMMANDS: readonly Command[] = [
     "<name|pattern|--flood|--all>",
     "Reject inbound requests: one, those a * pattern matches, the flood ones, or all",
     [word("pattern")],
-    async (peer, a) => ({ rejected: await peer.rejectRequest(arg(a, "pattern")) }),
+    // `rejected` is what was asked (as before patterns existed), `names` what it matched
+    async (peer, a) => ({
+      rejected: arg(a, "pattern"),
+      names: await peer.rejectRequest(arg(a, "pattern")),
+    }),
   ),
   cmd("req-cancel", "<name>", "Cancel a request you sent", [word("name")], async (peer, a) => {
     await peer.cancelRequest(arg(a, "name"));

@@ -80,7 +80,7 @@ export function resultText(name: string, result: JsonValue, ctx: ResultContext):
       return notice(style, `Accepted: conversation with ${peerName(style, str(c.name), c.level)}`);
     }
     case "req-reject": {
-      const names = ((r["rejected"] as unknown[] | undefined) ?? []).map(str);
+      const names = ((r["names"] as unknown[] | undefined) ?? []).map(str);
       if (names.length === 0) return notice(style, "No requests to reject");
       if (names.length === 1) {
         return notice(style, `Rejected the request of ${paint(style, "bold", names[0]!)}`);
