@@ -47,6 +47,12 @@ export interface Command {
   args: readonly ArgSpec[];
   /** True for `quit`: the interface ends after replying. */
   quits?: boolean;
+  /**
+   * Throws what `run` would throw for arguments that name nothing, without
+   * changing anything: an interface calls it before it asks for a
+   * confirmation (`delete`).
+   */
+  check?(peer: CommandPeer, args: ParsedArgs): void;
   run(peer: CommandPeer, args: ParsedArgs): Promise<JsonValue>;
 }
 
@@ -104,7 +110,7 @@ function cmd(
   summary: string,
   args: ArgSpec[],
   run: Command["run"],
-  extra: { aliases?: string[]; quits?: boolean } = {},
+  extra: { aliases?: string[]; quits?: boolean; check?: Command["check"] } = {},
 ): Command {
   return {
     name,
@@ -113,6 +119,7 @@ function cmd(
     summary,
     args,
     ...(extra.quits ? { quits: true } : {}),
+    ...(extra.check ? { check: extra.check } : {}),
     run,
   };
 }
@@ -169,9 +176,20 @@ export const COMMANDS: readonly Command[] = [
       return { conversation: { ...conv } };
     },
   ),
-  cmd("req-reject", "<name>", "Reject an inbound request", [word("name")], async (peer, a) => {
-    await peer.rejectRequest(arg(a, "name"));
-    return { rejected: arg(a, "name") };
+  cmd(
+    "req-reject",
+    "<name|pattern|--flood|--all>",
+    "Reject inbound requests: one, those a * pattern matches, the flood ones, or all",
+    [word("pattern")],
+    // `rejected` is what was asked (as before patterns existed), `names` what it matched
+    async (peer, a) => ({
+      rejected: arg(a, "pattern"),
+      names: await peer.rejectRequest(arg(a, "pattern")),
+    }),
+  ),
+  cmd("req-cancel", "<name>", "Cancel a request you sent", [word("name")], async (peer, a) => {
+    await peer.cancelRequest(arg(a, "name"));
+    return { cancelled: arg(a, "name") };
   }),
   cmd("reqs-in", "", "List inbound requests", [], (peer) => {
     return Promise.resolve({ requests: peer.inboundRequests().map((r) => ({ ...r })) });
@@ -216,7 +234,7 @@ export const COMMANDS: readonly Command[] = [
   cmd("delete", "<name>", "Delete a conversation and its keys", [word("name")], async (peer, a) => {
     await peer.deleteConversation(arg(a, "name"));
     return { deleted: arg(a, "name") };
-  }),
+  }, { check: (peer, a) => peer.checkConversation(arg(a, "name")) }),
   cmd("quit", "", "Leave unMessage", [], () => Promise.resolve({ quit: true }), {
     aliases: ["exit"],
     quits: true,
