@@ -100,6 +100,7 @@ Deno.test("every seed command is registered with a usage line and summary", () =
     "key",
     "identity",
     "req-send",
+    "req-check",
     "req-accept",
     "req-reject",
     "reqs-in",
