@@ -4,12 +4,24 @@
  * stdout; killed by PID), headless Chromium driven by `puppeteer-core`
  * over a pipe (it exits with us), pages that count console errors (a CSP
  * mistake or a failed request shows there), and screenshots kept in a
- * temporary folder. Every wait is bounded.
+ * temporary folder; and jsqr, the independent QR decoder. Every wait is
+ * bounded.
  *
  * @module
  */
 
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import jsQRModule from "jsqr";
+
+type Decoder = (
+  data: Uint8ClampedArray,
+  width: number,
+  height: number,
+  options?: { inversionAttempts?: string },
+) => { data: string } | null;
+/** jsqr is CommonJS: its function is the module itself, or its `default`. */
+export const jsQR: Decoder = ((jsQRModule as unknown as { default?: Decoder }).default ??
+  jsQRModule) as unknown as Decoder;
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** Debian's Chromium. */
@@ -33,6 +45,7 @@ export async function launchBrowser(): Promise<Browser> {
     executablePath: CHROMIUM,
     headless: true,
     pipe: true,
+    protocolTimeout: PAGE_TIMEOUT_MS * 2,
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
   });
 }
@@ -48,7 +61,9 @@ export async function newPage(
   browser: Browser,
   options: { width?: number; height?: number; dark?: boolean } = {},
 ): Promise<GuiPage> {
-  const page = await browser.newPage();
+  // Its own context: its own window (so never a background tab) and its own cookies.
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
   page.setDefaultTimeout(PAGE_TIMEOUT_MS);
   await page.setViewport({ width: options.width ?? 1100, height: options.height ?? 760 });
   await page.emulateMediaFeatures([
@@ -71,7 +86,7 @@ export class GuiProcess {
   stderr = "";
 
   constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = new Deno.Command(Deno.execPath(), {
+    const child = this.child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", MAIN, ...args],
       stdin: "null",
       stdout: "piped",
@@ -81,18 +96,18 @@ export class GuiProcess {
     let found: (url: string) => void;
     this.url = new Promise((resolve) => found = resolve);
     const out = (async () => {
-      for await (const chunk of this.child.stdout.pipeThrough(new TextDecoderStream())) {
+      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
         this.stdout += chunk;
         const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(this.stdout);
         if (m) found!(m[1]!);
       }
     })();
     void (async () => {
-      for await (const chunk of this.child.stderr.pipeThrough(new TextDecoderStream())) {
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
         this.stderr += chunk;
       }
     })().catch(() => {});
-    this.exited = Promise.all([this.child.status, out.catch(() => {})]).then(([s]) => s);
+    this.exited = Promise.all([child.status, out.catch(() => {})]).then(([s]) => s);
   }
 
   /** The printed address, bounded. */

@@ -10,19 +10,9 @@
  */
 
 import fc from "fast-check";
-import jsQRModule from "jsqr";
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
+import { jsQR } from "./_gui_harness.ts";
 import { encodeQr, MAX_QR_VERSION, type QrCode, qrSvg, reedSolomon } from "../lib/gui/qr.ts";
-
-type Decoder = (
-  data: Uint8ClampedArray,
-  width: number,
-  height: number,
-  options?: { inversionAttempts?: string },
-) => { data: string } | null;
-/** jsqr is CommonJS: its function is the module itself, or its `default`. */
-export const jsQR: Decoder = ((jsQRModule as unknown as { default?: Decoder }).default ??
-  jsQRModule) as unknown as Decoder;
 
 /** Pixels per module and light modules around, for the decoder. */
 const SCALE = 3;

@@ -75,8 +75,12 @@ function buttons(...list) {
   return h("div", { class: "buttons" }, list);
 }
 
-function cancel(dialog, label = "Cancel") {
-  return h("button", { type: "button", onClick: () => dialog.close() }, label);
+/** A button that closes the dialog it is in. */
+function cancel(label = "Cancel") {
+  return h("button", {
+    type: "button",
+    onClick: (e) => e.currentTarget.closest("dialog")?.close(),
+  }, label);
 }
 
 /** New chat: the contact's identity address and key; the name before @ is yours to choose. */
@@ -175,7 +179,7 @@ export function newChatDialog() {
       ),
       field("req-key", "Identity key", key, "Their identity key: 44 characters"),
       error,
-      buttons(cancel(dialog), send),
+      buttons(cancel(), send),
     ),
   );
   address.focus();
@@ -244,7 +248,7 @@ export function inboundDialog(req) {
             }
           },
         }, "Reject"),
-        cancel(dialog, "Later"),
+        cancel("Later"),
         h("button", { type: "submit", class: "primary", id: "accept" }, "Accept"),
       ),
     ),
@@ -291,7 +295,7 @@ export function verifyDialog(name) {
       field("verify-key", "Their identity key", key),
       result,
       buttons(
-        cancel(dialog, "Close"),
+        cancel("Close"),
         h("button", { type: "submit", class: "primary", id: "verify-submit" }, "Verify"),
       ),
     ),
@@ -374,7 +378,7 @@ export function authDialog(name) {
       }, authSteps(name)),
       error,
       buttons(
-        cancel(dialog, "Close"),
+        cancel("Close"),
         h("button", { type: "submit", class: "primary", id: "auth-submit" }, "Authenticate"),
       ),
     ),
@@ -397,7 +401,7 @@ export function deleteDialog(name, request) {
     ),
     error,
     buttons(
-      cancel(dialog, "Keep"),
+      cancel("Keep"),
       h("button", {
         type: "button",
         class: "danger",
@@ -439,7 +443,7 @@ export function qrDialog() {
       alt: `QR code of ${id.address} ${id.key}`,
     }),
     h("p", { class: "mono wrap" }, `${id.address} ${id.key}`),
-    buttons(cancel(dialog, "Close")),
+    buttons(cancel("Close")),
   );
   dialog.querySelector("button")?.focus();
 }
