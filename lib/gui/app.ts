@@ -19,7 +19,9 @@
  * every open page shows it.
  *
  * A page that opens later (or reloads) is sent the phase and then a
- * bounded backlog of what was shown since the start. A received `message`
+ * bounded backlog of what was shown since the start, between
+ * `{"gui": "replay", "state": "start"}` and `{..., "state": "end"}` (so it
+ * redraws history without popping up old notices). A received `message`
  * counts as shown (so the core acknowledges it) once it was sent to at
  * least one open page; with none open it is not acknowledged, and the
  * contact sends it again later.
@@ -127,7 +129,9 @@ export class GuiApp {
       if (this.#phase === "starting" && this.#lastBootstrap) {
         this.#sendTo(socket, this.#lastBootstrap);
       }
+      this.#sendTo(socket, { gui: "replay", state: "start" });
       for (const { text } of this.#backlog) this.#sendText(socket, text);
+      this.#sendTo(socket, { gui: "replay", state: "end" });
     });
     socket.addEventListener("close", () => this.#sockets.delete(socket));
     socket.addEventListener("error", () => this.#sockets.delete(socket));

@@ -42,6 +42,8 @@ export const state = {
   auth: new Map(),
   /** name → notices shown in the conversation (presence, level). */
   current: undefined,
+  /** True while the server replays what was shown before this page opened. */
+  replaying: false,
 };
 
 let socket;
@@ -109,6 +111,10 @@ function onLine(line) {
       state.boot = { progress: 0, summary: "", phases: [], warnings: [], lastChange: Date.now() };
     }
     if (changed || line.phase === "choose") render();
+    return;
+  }
+  if (line.gui === "replay") {
+    state.replaying = line.state === "start";
     return;
   }
   if (line.event === "bootstrap") {

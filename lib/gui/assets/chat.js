@@ -140,6 +140,8 @@ export async function refresh() {
   }
   renderSidebar();
   renderPanel();
+  const steps = document.getElementById("auth-steps");
+  if (steps?.dataset.name) openAuthUpdate(steps.dataset.name);
 }
 
 function soon() {
@@ -428,7 +430,8 @@ export function addMessage(name, m) {
   if (m.id && list.some((x) => x.id === m.id)) return;
   list.push(m);
   state.messages.set(name, list);
-  if (!m.outgoing && !m.notice && (name !== state.current || document.hidden)) {
+  const unseen = name !== state.current || document.hidden;
+  if (!m.outgoing && !m.notice && !state.replaying && unseen) {
     state.unread.set(name, (state.unread.get(name) ?? 0) + 1);
   }
   renderSidebar();
@@ -488,8 +491,10 @@ export function onChatEvent(e) {
       return;
     case "request-received":
       toast(`Request from ${e.request.name}`, "info");
+      if (state.replaying) return soon();
       void refresh().then(() => {
-        if (!document.querySelector("dialog[open]")) inboundDialog(e.request);
+        const pending = state.reqsIn.some((r) => r.name === e.request.name);
+        if (pending && !document.querySelector("dialog[open]")) inboundDialog(e.request);
       });
       return;
     case "request-accepted":

@@ -14,15 +14,19 @@ import { h, levelBadge, replace } from "./dom.js";
 import { call, state } from "./app.js";
 import { refreshChat } from "./chat.js";
 
-/** Seconds an information toast stays; errors stay until dismissed. */
+/** How long a toast stays: information and warnings, errors. */
 const TOAST_MS = 8_000;
+const ERROR_TOAST_MS = 30_000;
+/** Toasts shown at once (the oldest goes first). */
+const MAX_TOASTS = 4;
 /** Pause after typing before the address and key are checked. */
 const CHECK_DELAY_MS = 250;
 
 /** Shows a message that does not block the window. `kind`: info, warning, error. */
 export function toast(text, kind = "info") {
   const box = document.getElementById("toasts");
-  if (!box) return;
+  if (!box || state.replaying) return;
+  while (box.children.length >= MAX_TOASTS) box.firstElementChild?.remove();
   const item = h(
     "div",
     { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status" },
@@ -35,7 +39,7 @@ export function toast(text, kind = "info") {
     }, "×"),
   );
   box.append(item);
-  if (kind !== "error") setTimeout(() => item.remove(), TOAST_MS);
+  setTimeout(() => item.remove(), kind === "error" ? ERROR_TOAST_MS : TOAST_MS);
 }
 
 function modal(id, title, ...content) {
@@ -266,7 +270,7 @@ export function verifyDialog(name) {
     spellcheck: "false",
   });
   const result = h("p", { id: "verify-result", role: "status", "aria-live": "polite" });
-  const dialog = modal(
+  modal(
     "verify-dialog",
     `Verify ${name}`,
     h(
@@ -304,11 +308,11 @@ export function verifyDialog(name) {
 }
 
 const AUTH_WORDS = {
-  requested: `asks to authenticate: enter the secret you agreed on`,
-  started: "started: waiting for the other side",
-  match: "the secrets match: authenticated",
-  nomatch: "the secrets differ: not authenticated",
-  aborted: "aborted",
+  requested: "They ask to authenticate: enter the secret you agreed on",
+  started: "Started: waiting for the other side",
+  match: "The secrets match: authenticated",
+  nomatch: "The secrets differ: not authenticated",
+  aborted: "Aborted",
 };
 
 function authSteps(name) {
@@ -316,7 +320,7 @@ function authSteps(name) {
     h(
       "li",
       { class: `auth-${s.status}`, "data-status": s.status },
-      `${s.status}: ${AUTH_WORDS[s.status] ?? ""}${s.reason ? ` (${s.reason})` : ""}`,
+      `${AUTH_WORDS[s.status] ?? s.status}${s.reason ? ` (${s.reason})` : ""}`,
     )
   );
 }
@@ -342,7 +346,7 @@ export function authDialog(name) {
   });
   const error = h("p", { class: "form-error", role: "alert", hidden: true });
   const conv = state.convs.get(name);
-  const dialog = modal(
+  modal(
     "auth-dialog",
     `Authenticate ${name}`,
     h(
