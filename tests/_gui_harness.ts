@@ -36,6 +36,8 @@ export const hasChromium = (() => {
 })();
 /** Bound on any single wait of puppeteer (a broken page must not hang the suite). */
 export const PAGE_TIMEOUT_MS = 30_000;
+/** Bound on one DevTools call (above the longest wait a test asks for, 90 s over tor). */
+const PROTOCOL_TIMEOUT_MS = 180_000;
 /** Bound on the program printing its address. */
 const URL_TIMEOUT_MS = 30_000;
 
@@ -45,7 +47,7 @@ export async function launchBrowser(): Promise<Browser> {
     executablePath: CHROMIUM,
     headless: true,
     pipe: true,
-    protocolTimeout: PAGE_TIMEOUT_MS * 2,
+    protocolTimeout: PROTOCOL_TIMEOUT_MS,
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
   });
 }
