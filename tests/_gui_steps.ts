@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * What a person does in the GUI, as puppeteer steps shared by the browser
  * tests (over `--direct` and over the private Tor network): create or
@@ -11,6 +10,15 @@
  */
 
 import type { Page } from "puppeteer-core";
+
+// Page callbacks run in the browser; typed loosely here so the DOM library
+// does not change the types of the whole program (`deno task check`).
+// deno-lint-ignore no-explicit-any
+type PageElement = any;
+// deno-lint-ignore no-explicit-any
+declare const document: any;
+declare const innerWidth: number;
+declare function getComputedStyle(el: unknown): { color: string };
 
 /** Polls on a timer, not on animation frames (which a page in the background does not get). */
 export const POLL = { polling: 100 };
@@ -61,7 +69,7 @@ export async function unlockPeer(page: Page, name: string, passphrase: string): 
 
 /** The identity address and key shown in the top bar. */
 export async function identity(page: Page): Promise<{ address: string; key: string }> {
-  const value = (sel: string) => page.$eval(sel, (el) => (el as HTMLInputElement).value);
+  const value = (sel: string) => page.$eval(sel, (el) => (el as PageElement).value);
   return { address: await value("#my-address"), key: await value("#my-key") };
 }
 
@@ -90,7 +98,7 @@ export async function sendRequest(page: Page, address: string, key: string): Pro
   await press(page, "#new-chat");
   await page.waitForSelector("#req-address");
   await page.$eval("#req-address", (el, v) => {
-    const input = el as HTMLInputElement;
+    const input = el as PageElement;
     input.value = v;
     input.dispatchEvent(new Event("input", { bubbles: true }));
   }, `${address} ${key}`);
@@ -103,7 +111,7 @@ export async function sendRequest(page: Page, address: string, key: string): Pro
 export async function acceptRequest(page: Page, rename?: string): Promise<void> {
   await page.waitForSelector("#request-dialog #accept");
   if (rename !== undefined) {
-    await page.$eval("#accept-name", (el) => ((el as HTMLInputElement).value = ""));
+    await page.$eval("#accept-name", (el) => ((el as PageElement).value = ""));
     await page.type("#accept-name", rename);
   }
   await press(page, "#accept");
@@ -126,7 +134,7 @@ export async function sendMessage(page: Page, message: string): Promise<void> {
   await page.focus("#compose");
   const lines = message.split("\n");
   if (message.length > 200) {
-    await page.$eval("#compose", (el, v) => ((el as HTMLTextAreaElement).value = v), message);
+    await page.$eval("#compose", (el, v) => ((el as PageElement).value = v), message);
   } else {
     for (let i = 0; i < lines.length; i++) {
       if (i > 0) {
@@ -139,7 +147,7 @@ export async function sendMessage(page: Page, message: string): Promise<void> {
   }
   await page.keyboard.press("Enter");
   await page.waitForFunction(
-    () => (document.getElementById("compose") as HTMLTextAreaElement)?.value === "",
+    () => (document.getElementById("compose") as PageElement)?.value === "",
     POLL,
   );
 }

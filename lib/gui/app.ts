@@ -92,6 +92,7 @@ export class GuiApp {
   /** Resolves once the GUI has quit (peer stopped). */
   readonly done: Promise<void> = new Promise((resolve) => this.#resolveDone = resolve);
 
+  /** A GUI that no page has reached yet. */
   constructor(options: GuiAppOptions) {
     this.#o = options;
   }

@@ -17,7 +17,9 @@ import chatJs from "./assets/chat.js" with { type: "text" };
 
 /** One embedded file. */
 export interface Asset {
+  /** The file's text. */
   body: string;
+  /** Its Content-Type. */
   type: string;
 }
 

@@ -24,7 +24,8 @@
 export const TOKEN_BYTES = 32;
 
 /** The Content-Security-Policy of every answer: own scripts, styles and socket only. */
-export const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
+export const CSP: string =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
   "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /** A new capability token: 32 random bytes, base64url. */

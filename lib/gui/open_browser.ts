@@ -15,7 +15,9 @@ import { pathToFileURL } from "node:url";
 
 /** The redirect file, and how to remove it. */
 export interface OpenFile {
+  /** Where the file is. */
   path: string;
+  /** Removes it and its folder. */
   remove(): Promise<void>;
 }
 

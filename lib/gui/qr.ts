@@ -40,9 +40,13 @@ const LEVEL_M_BITS = 0b00;
 
 /** A QR symbol: `modules[y][x]` is true for a dark module. */
 export interface QrCode {
+  /** 1 to MAX_QR_VERSION. */
   version: number;
+  /** The mask pattern chosen, 0 to 7. */
   mask: number;
+  /** Modules per side. */
   size: number;
+  /** Rows of modules, top to bottom. */
   modules: boolean[][];
 }
 
@@ -287,6 +291,7 @@ export function penalty(m: boolean[][]): number {
 
 /** The input is longer than the largest supported symbol holds. */
 export class QrTooLongError extends UnmessageError {
+  /** `bytes`: the length of the text given. */
   constructor(bytes: number) {
     super(
       "qr_too_long",

@@ -22,13 +22,19 @@ import { startGuiServer } from "./server.ts";
 export interface RunGuiOptions {
   /** Peer to start at once, if any. */
   name?: string;
+  /** `--encrypt`: a peer created here needs a passphrase. */
   encrypt: boolean;
+  /** The passphrase from the environment. */
   envPassphrase?: string;
   /** Open the default browser (false: print the address). */
   openBrowser: boolean;
+  /** How a peer is stored. */
   stored(name: string): Promise<StoredPeer>;
+  /** The peers under the configuration root. */
   peers(): Promise<string[]>;
+  /** Starts a peer with the flags' tor mode. */
   start(name: string, events: EventSink, passphrase?: string): Promise<RunningPeer>;
+  /** Remembers the peer and the GUI as the last used. */
   remember(name: string): Promise<void>;
   /** Writes a line for the user (stdout). */
   say(line: string): Promise<void>;

@@ -41,7 +41,9 @@ export interface GuiServerOptions {
 
 /** A running server. */
 export interface GuiServer {
+  /** The port it listens on. */
   readonly port: number;
+  /** The capability token. */
   readonly token: string;
   /** The page's address with the token, to open once. */
   readonly url: string;
