@@ -102,6 +102,7 @@ Deno.test("every seed command is registered with a usage line and summary", () =
     "key",
     "identity",
     "req-send",
+    "req-check",
     "req-accept",
     "req-reject",
     "req-cancel",

@@ -17,6 +17,7 @@
 import { UnmessageError } from "../errors.ts";
 import { editDistance } from "../edit_distance.ts";
 import type { CommandPeer } from "../peer/types.ts";
+import { parseIdentityAddress, parseIdentityKey } from "../peer/address.ts";
 
 export type { CommandPeer };
 
@@ -164,6 +165,13 @@ export const COMMANDS: readonly Command[] = [
     }),
   ),
   cmd(
+    "req-check",
+    "<address> [key]",
+    "Check an identity address (and key) without sending anything",
+    [word("address"), word("key", true)],
+    (_peer, a) => Promise.resolve(checkIdentity(arg(a, "address"), a["key"])),
+  ),
+  cmd(
     "req-accept",
     "<name> [new-name]",
     "Accept an inbound request, optionally under another name",
@@ -240,6 +248,18 @@ export const COMMANDS: readonly Command[] = [
     quits: true,
   }),
 ];
+
+/** `req-check`: the parsed address, and whether the key decodes; throws `bad_address`/`bad_key`. */
+function checkIdentity(address: string, key: string | undefined): JsonValue {
+  const parsed = parseIdentityAddress(address);
+  if (key !== undefined) parseIdentityKey(key);
+  return {
+    name: parsed.name,
+    onion: `${parsed.onion}.onion`,
+    port: parsed.port,
+    key: key !== undefined,
+  };
+}
 
 async function presence(peer: CommandPeer, name: string, on: boolean): Promise<JsonValue> {
   await peer.setPresence(name, on);

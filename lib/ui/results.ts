@@ -75,6 +75,12 @@ export function resultText(name: string, result: JsonValue, ctx: ResultContext):
         `Request sent to ${paint(style, "bold", str(q.name))} (${str(q.address)})`,
       );
     }
+    case "req-check":
+      return notice(
+        style,
+        `Valid: ${paint(style, "bold", str(r["name"]))} at ${str(r["onion"])}:${str(r["port"])}` +
+          (r["key"] ? ", and the key is well formed" : ""),
+      );
     case "req-accept": {
       const c = r["conversation"] as ConversationInfo;
       return notice(style, `Accepted: conversation with ${peerName(style, str(c.name), c.level)}`);
