@@ -68,7 +68,16 @@ export class FakePeer implements CommandPeer {
   }
   rejectRequest(name: string) {
     this.calls.push(`rejectRequest ${name}`);
+    return Promise.resolve([name]);
+  }
+  cancelRequest(name: string) {
+    this.calls.push(`cancelRequest ${name}`);
     return Promise.resolve();
+  }
+  checkConversation(name: string) {
+    if (!this.convs.some((c) => c.name === name)) {
+      throw unknownName(name, this.convs.map((c) => c.name));
+    }
   }
   conversations() {
     return this.convs;

@@ -103,8 +103,11 @@ Deno.test("REPL shows /auth as its own line, then one line per outcome", async (
   await done;
 });
 
-Deno.test("REPL deletes only after a yes", async () => {
+Deno.test("REPL deletes only after a yes, and says at once that nobody is unknown", async () => {
   const { term, peer, done } = setup();
+  term.type("/delete nobody\r");
+  await term.waitFor('No conversation is named "nobody"');
+  assert(!term.output.includes("cannot be undone"), "no question for an unknown name");
   term.type("/delete bob\r");
   await term.waitFor("cannot be undone [y/N]");
   term.type("n\r");
@@ -250,6 +253,7 @@ Deno.test("two real peers chat, verify and authenticate through their REPLs", as
     const history = await Deno.readTextFile(`${root}/a/peers/alice/repl_history`);
     assert(history.includes("/msg robert \n") && !history.includes("typing"), history);
     assert(!history.includes("blue"), history);
+    assert(history.includes("/verify robert \n") && !history.includes(bob.key), history);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -26,12 +26,14 @@ import { editDistance } from "../edit_distance.ts";
  * - `unknown_peer`: no conversation (or request) by that name
  * - `unknown_request`: no pending inbound request by that name
  * - `name_taken`: the local name is used by another contact or request
+ * - `name_confusable`: the local name looks like another contact's or request's
  * - `bad_name`: the name is empty, too long, or has spaces, controls or "@"
  * - `bad_address`: not `name@<56 characters>.onion[:port]`, or a bad checksum
  * - `bad_key`: not a 44-character base64 X25519 public key
  * - `own_identity`: the address or key is our own
  * - `already_contact`: a conversation or request with that key exists
  * - `not_established`: the name is a pending request, not a conversation
+ * - `conversation_ended`: the contact deleted the conversation on their side
  * - `offline`: the command needs the contact online and they are not
  * - `outbox_full`: too many messages wait for that contact
  * - `too_many_requests`: too many requests wait for an answer
@@ -43,12 +45,14 @@ export type PeerErrorCode =
   | "unknown_peer"
   | "unknown_request"
   | "name_taken"
+  | "name_confusable"
   | "bad_name"
   | "bad_address"
   | "bad_key"
   | "own_identity"
   | "already_contact"
   | "not_established"
+  | "conversation_ended"
   | "offline"
   | "outbox_full"
   | "too_many_requests"
@@ -115,18 +119,19 @@ export function closestName(name: string, known: Iterable<string>): string | und
 export function unknownName(
   name: string,
   known: Iterable<string>,
-  what: "conversation" | "request" = "conversation",
+  what: "conversation" | "request" | "outbound request" = "conversation",
 ): PeerError {
   const suggestion = closestName(name, known);
   const code = what === "conversation" ? "unknown_peer" : "unknown_request";
-  const subject = `${what === "conversation" ? "No conversation" : "No inbound request"} ` +
-    `is named ${JSON.stringify(name)}:`;
+  const kind = what === "conversation"
+    ? "No conversation"
+    : what === "request"
+    ? "No inbound request"
+    : "No outbound request";
+  const subject = `${kind} is named ${JSON.stringify(name)}:`;
   if (suggestion !== undefined) {
     return new PeerError(code, `${subject} did you mean ${suggestion}?`);
   }
-  return suggestingCommand(
-    code,
-    `${subject} list them with`,
-    what === "conversation" ? "convs" : "reqs-in",
-  );
+  const list = what === "conversation" ? "convs" : what === "request" ? "reqs-in" : "reqs-out";
+  return suggestingCommand(code, `${subject} list them with`, list);
 }

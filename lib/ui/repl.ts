@@ -386,11 +386,10 @@ export class Repl {
         args = [args[0]!, secret];
       }
       const parsedArgs = parseArgs(command, args);
-      if (command.name === "delete" && deletable(peer, args[0]!)) {
-        if (!(await confirmDelete(this.ask, args[0]!))) {
-          await say(notice(this.#style, "Not deleted"));
-          return false;
-        }
+      command.check?.(peer, parsedArgs); // e.g. `delete nobody` fails before asking
+      if (command.name === "delete" && !(await confirmDelete(this.ask, args[0]!))) {
+        await say(notice(this.#style, "Not deleted"));
+        return false;
       }
       const result = await command.run(peer, parsedArgs);
       // Before anything waits: its delivery may come back at once.
@@ -420,10 +419,4 @@ export class Repl {
     const conv = peer.conversations().find((c) => c.name === to);
     return conv !== undefined && !conv.online;
   }
-}
-
-/** Whether `/delete name` has something to delete (else the core says what is wrong, unasked). */
-function deletable(peer: CommandPeer, name: string): boolean {
-  return peer.conversations().some((c) => c.name === name) ||
-    peer.outboundRequests().some((r) => r.name === name);
 }

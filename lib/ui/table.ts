@@ -51,7 +51,15 @@ export function requestsTable(
     return direction === "in" ? "No inbound requests" : "No outbound requests";
   }
   const t = table(style, ["name", direction === "in" ? "received" : "sent"]);
-  for (const r of requests) t.push([paint(style, "bold", sanitize(r.name)), clock(r.at)]);
+  for (const r of requests) {
+    const notes = [
+      r.flood ? "flood" : "",
+      r.expired ? "expired" : "",
+      r.looksLike !== undefined ? `looks like ${sanitize(r.looksLike)}` : "",
+    ].filter((n) => n !== "");
+    const note = notes.length > 0 ? ` (${notes.join(", ")})` : "";
+    t.push([paint(style, "bold", sanitize(r.name)) + note, clock(r.at)]);
+  }
   // Address and key, as `/req-send` takes them.
   return [t.toString(), ...requests.map((r) => `${sanitize(r.address)} ${sanitize(r.key)}`)]
     .join("\n");
