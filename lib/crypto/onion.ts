@@ -48,8 +48,11 @@ export const TOR_KEY_BLOB_PREFIX = "ED25519-V3:";
 
 /** Our onion service's key: the secret seed, its public key and address. */
 export interface OnionKey {
+  /** The 32-byte ed25519 secret seed (never logged: see `redact`). */
   readonly seed: Uint8Array;
+  /** The 32-byte ed25519 public key the address encodes. */
   readonly publicKey: Uint8Array;
+  /** The 56-character v3 address, without `.onion`. */
   readonly address: string;
 }
 
