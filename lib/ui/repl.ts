@@ -186,7 +186,7 @@ export class Repl {
       this.#editor.set("");
       this.#editor.hidden = hidden;
       this.#question = { prompt: question, hidden, resolve };
-      if (!this.#term.isTTY) void this.#term.write(question);
+      if (!this.#term.isTTY) void this.#screen.control(question).catch(() => {});
       this.#screen.redraw();
     });
   };
@@ -200,7 +200,7 @@ export class Repl {
       const shown = q.hidden ? (answer === undefined ? "(cancelled)" : "(hidden)") : answer ?? "";
       this.print(`${q.prompt}${this.#echo(shown, textWidth(q.prompt))}`);
     } else if (q.hidden || answer === undefined) {
-      void this.#term.write("\n");
+      void this.#screen.control("\n").catch(() => {});
     }
     q.resolve(answer);
   }
