@@ -19,6 +19,7 @@ import {
   COMMANDS,
   findCommand,
   parseArgs,
+  SHARED_COMMANDS,
   suggestCommand,
   UnknownCommandError,
   UsageError,
@@ -117,7 +118,9 @@ Deno.test("every seed command is registered with a usage line and summary", () =
     "delete",
     "quit",
   ];
-  assertEquals(COMMANDS.map((c) => c.name), seed);
+  assertEquals(SHARED_COMMANDS.map((c) => c.name), seed);
+  // One command belongs to the prompt only; the JSON interface gets each warning as an event.
+  assertEquals(COMMANDS.filter((c) => c.only).map((c) => [c.name, c.only]), [["warnings", "repl"]]);
   for (const c of COMMANDS) {
     assert(c.usage.startsWith(c.name), c.name);
     assert(c.summary.length > 10 && !c.summary.endsWith("."), c.name);

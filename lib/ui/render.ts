@@ -1,6 +1,6 @@
 /**
  * Text of the interactive interface: peer names coloured by conversation
- * level (seed, CLI page, "Authentication Levels": Unverified red, Verified
+ * level (README.md, "Quick start: two people": Unverified red, Verified
  * green, Authenticated cyan), or the level written as a word when colours
  * are off (`NO_COLOR`, not a terminal), and one line per core event.
  *
@@ -21,7 +21,7 @@ export interface Style {
 
 type StyleName = Parameters<typeof styleText>[0];
 
-/** Colour of each level (seed, CLI page, "Authentication Levels"). */
+/** Colour of each level (README.md, "Quick start: two people"). */
 export const LEVEL_COLORS: Readonly<Record<Level, "red" | "green" | "cyan">> = {
   unverified: "red",
   verified: "green",
