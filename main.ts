@@ -19,7 +19,6 @@ import {
 } from "./lib/app/cli_args.ts";
 import type { CliOptions } from "./lib/app/cli_args.ts";
 import { isUnmessageError } from "./lib/errors.ts";
-import { Peer } from "./lib/peer.ts";
 import type { EventSink } from "./lib/peer/types.ts";
 import {
   type RunningPeer,
@@ -108,7 +107,6 @@ async function startFor(
     configRoot: root,
     tor: await torMode(o),
     events,
-    open: (options) => Peer.open(options),
     ...(passphrase !== undefined ? { passphrase } : {}),
     ...(o.port !== undefined ? { port: o.port } : {}),
   });

@@ -17,7 +17,6 @@ import { stripAnsi } from "../lib/ui/render.ts";
 import { colorWanted } from "../lib/ui/terminal.ts";
 import { runInteractive } from "../lib/ui/interactive.ts";
 import { startPeer } from "../lib/runtime.ts";
-import { Peer } from "../lib/peer.ts";
 
 const ONION = "a".repeat(56) + ".onion";
 const IDENTITY: IdentityInfo = {
@@ -310,7 +309,6 @@ async function interactivePeer(name: string, root: string, registryDir: string) 
         configRoot: root,
         tor: { mode: "direct", registryDir },
         events,
-        open: (options) => Peer.open(options),
       }),
   });
   await term.waitFor(`${name}> `);

@@ -40,6 +40,8 @@ export type TorErrorCode =
   | "data_dir_unusable"
   /** Tor did not write its control port file in time. */
   | "launch_timeout"
+  /** The tor has no SOCKS listener we could dial through. */
+  | "tor_no_socks"
   /** A caller passed a value that cannot be sent to tor. */
   | "invalid_argument";
 
