@@ -18,6 +18,7 @@ import {
   usageText,
 } from "./lib/app/cli_args.ts";
 import type { CliOptions } from "./lib/app/cli_args.ts";
+import { CONTROL_PASSWORD_ENV, resolveControlPassword } from "./lib/app/control_password.ts";
 import { isUnmessageError } from "./lib/errors.ts";
 import type { EventSink } from "./lib/peer/types.ts";
 import {
@@ -52,14 +53,20 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-async function torMode(o: CliOptions): Promise<TorMode> {
+async function torMode(o: CliOptions, warn: (m: string) => void): Promise<TorMode> {
   if (o.direct !== undefined) return { mode: "direct", registryDir: o.direct };
   if (o.controlPort !== undefined) {
+    const { password, warnings } = await resolveControlPassword({
+      flag: o.controlPassword,
+      file: o.controlPasswordFile,
+      env: Deno.env.get(CONTROL_PASSWORD_ENV),
+    });
+    for (const w of warnings) warn(w);
     return {
       mode: "attach",
       controlPort: o.controlPort,
       ...(o.socksPort !== undefined ? { socksPort: o.socksPort } : {}),
-      ...(o.controlPassword !== undefined ? { password: o.controlPassword } : {}),
+      ...(password !== undefined ? { password } : {}),
     };
   }
   const extra = o.torrcExtra === undefined
@@ -102,10 +109,11 @@ async function startFor(
   events: EventSink,
   passphrase: string | undefined,
 ): Promise<RunningPeer> {
+  const warn = (message: string) => events({ event: "warning", code: "insecure_option", message });
   return await startPeer({
     name,
     configRoot: root,
-    tor: await torMode(o),
+    tor: await torMode(o, warn),
     events,
     ...(passphrase !== undefined ? { passphrase } : {}),
     ...(o.port !== undefined ? { port: o.port } : {}),

@@ -35,7 +35,11 @@ Options:
   --torrc-extra <file>      extra torrc lines for the launched tor
   --control-port <n>        attach to a running tor's control port instead
   --socks-port <n>          ... and use its SOCKS port
-  --control-password <p>    ... authenticating with this password
+  --control-password-file <file>
+                            ... authenticating with the password in this file
+                            (or $UNMESSAGE_CONTROL_PASSWORD; cookie otherwise)
+  --control-password <p>    ... with this password (visible to local users:
+                            prefer the file or the variable)
   -h, --help                show this help
   -V, --version             show the version
 
@@ -69,6 +73,8 @@ export interface CliOptions {
   controlPort?: number;
   socksPort?: number;
   controlPassword?: string;
+  /** File holding the control port password (first line). */
+  controlPasswordFile?: string;
   /** Testing only: no tor, contacts found through port files in this folder. */
   direct?: string;
 }
@@ -84,6 +90,7 @@ const OPTIONS = {
   "control-port": { type: "string" },
   "socks-port": { type: "string" },
   "control-password": { type: "string" },
+  "control-password-file": { type: "string" },
   direct: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
@@ -167,6 +174,9 @@ export function parseCli(argv: readonly string[]): CliOptions {
   if (v["tor-path"] !== undefined) options.torPath = v["tor-path"];
   if (v["torrc-extra"] !== undefined) options.torrcExtra = v["torrc-extra"];
   if (v["control-password"] !== undefined) options.controlPassword = v["control-password"];
+  if (v["control-password-file"] !== undefined) {
+    options.controlPasswordFile = v["control-password-file"];
+  }
   if (v.direct !== undefined) options.direct = v.direct;
   const p = port(v.port, "port");
   if (p !== undefined) options.port = p;
@@ -174,9 +184,15 @@ export function parseCli(argv: readonly string[]): CliOptions {
   if (control !== undefined) options.controlPort = control;
   const socks = port(v["socks-port"], "socks-port");
   if (socks !== undefined) options.socksPort = socks;
-  const attachOnly = options.socksPort !== undefined || options.controlPassword !== undefined;
+  const attachOnly = options.socksPort !== undefined || options.controlPassword !== undefined ||
+    options.controlPasswordFile !== undefined;
   if (attachOnly && options.controlPort === undefined) {
-    throw new CliUsageError("--socks-port and --control-password need --control-port");
+    throw new CliUsageError(
+      "--socks-port, --control-password and --control-password-file need --control-port",
+    );
+  }
+  if (options.controlPassword !== undefined && options.controlPasswordFile !== undefined) {
+    throw new CliUsageError("Give --control-password or --control-password-file, not both");
   }
   const attach = options.controlPort !== undefined;
   if (attach && (options.torPath !== undefined || options.torrcExtra !== undefined)) {
