@@ -45,7 +45,13 @@ import { loadState } from "./peer/load.ts";
 import { loadOrCreateProfile, type Profile } from "./peer/profile.ts";
 import { receivePacket } from "./peer/receive.ts";
 import { acceptRequest, cancelRequest, rejectRequest, sendRequest } from "./peer/requests.ts";
-import type { ConversationInfo, EventSink, IdentityInfo, RequestInfo } from "./peer/types.ts";
+import type {
+  ConversationInfo,
+  EventSink,
+  IdentityInfo,
+  RequestInfo,
+  TorLogEntry,
+} from "./peer/types.ts";
 
 export * from "./peer/types.ts";
 export { isPeerError, PeerError, type PeerErrorCode } from "./peer/errors.ts";
@@ -82,6 +88,8 @@ export interface PeerOptions {
   closeTimeoutMs?: number;
   /** Dial every contact at start() to learn who is online (default true). */
   dialOnStart?: boolean;
+  /** Tor's recent log lines, from the runtime (absent without tor): see `torLog()`. */
+  torLog?: (count: number) => TorLogEntry[];
 }
 
 /** One running peer. */
@@ -376,6 +384,11 @@ export class Peer {
       return;
     }
     await cancelRequest(core, name);
+  }
+
+  /** Tor's recent log lines (oldest first, at most `count`); `undefined` without tor. */
+  torLog(count: number): TorLogEntry[] | undefined {
+    return this.#options.torLog?.(count);
   }
 
   /**

@@ -48,7 +48,7 @@ const STOP_STEP_TIMEOUT_MS = 10_000;
 /** Core options a caller may tune (tests, benchmarks); the runtime sets the rest. */
 export type PeerTuning = Omit<
   PeerOptions,
-  "name" | "store" | "transport" | "port" | "events" | "rng" | "now"
+  "name" | "store" | "transport" | "port" | "events" | "rng" | "now" | "torLog"
 >;
 
 /** How to reach tor. */
@@ -83,6 +83,8 @@ export interface StartPeerOptions {
   /** The onion virtual port; default {@linkcode DEFAULT_VIRTUAL_PORT}. */
   port?: number;
   descriptorTimeoutMs?: number;
+  /** Time without bootstrap progress before `bootstrap-stalled` (tests; default tor/diagnose.ts). */
+  bootstrapStallMs?: number;
   rng?: Rng;
   now?: () => number;
 }
@@ -152,6 +154,8 @@ function strategyFor(o: StartPeerOptions, emit: EventSink, store: PeerStore): To
     source,
     emit,
     ...(o.descriptorTimeoutMs !== undefined ? { descriptorTimeoutMs: o.descriptorTimeoutMs } : {}),
+    ...(o.bootstrapStallMs !== undefined ? { stallMs: o.bootstrapStallMs } : {}),
+    ...(o.now !== undefined ? { now: o.now } : {}),
   });
 }
 
@@ -209,6 +213,7 @@ class Runtime implements RunningPeer {
       transport: tor.transport,
       port,
       events: this.#emit,
+      ...(tor.log ? { torLog: (count: number) => tor.log!.recent(count) } : {}),
       ...(o.rng ? { rng: o.rng } : {}),
       ...(o.now ? { now: o.now } : {}),
     });

@@ -110,6 +110,7 @@ Deno.test("every seed command is registered with a usage line and summary", () =
     "verify",
     "auth",
     "delete",
+    "tor-log",
     "quit",
   ];
   assertEquals(COMMANDS.map((c) => c.name), seed);

@@ -24,6 +24,7 @@ import type { BootstrapStatus } from "../tor/control_parse.ts";
 import type { TorControl } from "../tor/control.ts";
 import { TorError } from "../tor/errors.ts";
 import { attachTor, launchTor } from "../tor/launch.ts";
+import type { TorLog } from "../tor/tor_log.ts";
 import { registerDirect, RegistryTransport, unregisterDirect } from "./direct_registry.ts";
 
 /** Bound on waiting for an attached tor's bootstrap. */
@@ -47,6 +48,8 @@ export interface TorStrategy {
   readonly transport: Transport;
   /** PID of the tor we launched (the current one), if we launched one. */
   readonly torPid: number | undefined;
+  /** Tor's recent log lines (absent without tor). */
+  readonly log?: TorLog;
   /** Makes us reachable at `service` (tor reached and the onion published, or the port registered). */
   start(service: OnionService): Promise<void>;
   /** Undoes `start`, each step bounded; safe to call after a failed or no `start`. */
@@ -65,9 +68,19 @@ export interface ConnectedTor {
   close(): Promise<void>;
 }
 
+/** What a supervised mode is told while it reaches tor. */
+export interface ConnectHooks {
+  /** Each bootstrap phase. */
+  onProgress(status: BootstrapStatus): void;
+  /** The authenticated control connection, before bootstrap is awaited. */
+  onControl(control: TorControl): Promise<void>;
+}
+
 /** How a supervised mode reaches tor: one call per (re)start. */
 export interface TorSource {
-  connect(onProgress: (status: BootstrapStatus) => void): Promise<ConnectedTor>;
+  /** launch: we configure this tor; attach: someone else's. */
+  readonly mode: "launch" | "attach";
+  connect(hooks: ConnectHooks): Promise<ConnectedTor>;
 }
 
 /** Options of the launch mode (see `TorMode` in runtime.ts). */
@@ -82,13 +95,15 @@ export interface LaunchSourceOptions {
 /** Launches our own tor on each connect. */
 export function launchSource(o: LaunchSourceOptions): TorSource {
   return {
-    async connect(onProgress) {
+    mode: "launch",
+    async connect({ onProgress, onControl }) {
       const proc = await launchTor({
         dataDir: o.dataDir,
         ...(o.torPath !== undefined ? { torPath: o.torPath } : {}),
         ...(o.extraTorrc !== undefined ? { extraTorrc: o.extraTorrc } : {}),
         ...(o.launchTimeoutMs !== undefined ? { timeoutMs: o.launchTimeoutMs } : {}),
         onProgress,
+        onControl,
       });
       if (proc.socksPort === undefined) {
         await proc.stop();
@@ -120,7 +135,8 @@ export interface AttachSourceOptions {
 /** Attaches to a running tor's control port on each connect (we never stop that tor). */
 export function attachSource(o: AttachSourceOptions): TorSource {
   return {
-    async connect(onProgress) {
+    mode: "attach",
+    async connect({ onProgress, onControl }) {
       const tor = await attachTor({
         controlPort: o.controlPort,
         ...(o.socksPort !== undefined ? { socksPort: o.socksPort } : {}),
@@ -134,6 +150,7 @@ export function attachSource(o: AttachSourceOptions): TorSource {
             "The attached tor has no SOCKS port; pass --socks-port",
           );
         }
+        await onControl(tor.control);
         await waitForBootstrap(tor.control, {
           timeoutMs: o.bootstrapTimeoutMs ?? ATTACH_BOOTSTRAP_TIMEOUT_MS,
           onProgress,

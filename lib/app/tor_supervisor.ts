@@ -14,6 +14,10 @@
 import { torKeyBlob } from "../crypto/onion.ts";
 import { isUnmessageError } from "../errors.ts";
 import type { EventSink } from "../peer/types.ts";
+import type { BootstrapStatus } from "../tor/control_parse.ts";
+import { BOOTSTRAP_STALL_MS, explainProblem, stallAdvice, type TorSetup } from "../tor/diagnose.ts";
+import { isTorError, TorError } from "../tor/errors.ts";
+import { TorLog } from "../tor/tor_log.ts";
 import { TorLink } from "./tor_link.ts";
 import type { ConnectedTor, OnionService, TorSource, TorStrategy } from "./tor_strategy.ts";
 
@@ -23,6 +27,8 @@ export const DESCRIPTOR_TIMEOUT_MS = 60_000;
 export const TOR_RESTART_FIRST_DELAY_MS = 500;
 /** …up to this cap. */
 export const TOR_RESTART_MAX_DELAY_MS = 30_000;
+/** Before tor reported any phase. */
+const NO_STATUS: BootstrapStatus = { progress: 0, tag: "starting", summary: "Starting" };
 /** Bound on each step of `stop()` (remove the onion, let tor go). */
 const STOP_STEP_TIMEOUT_MS = 10_000;
 
@@ -33,6 +39,12 @@ export interface SupervisedTorOptions {
   emit: EventSink;
   /** Default {@linkcode DESCRIPTOR_TIMEOUT_MS}. */
   descriptorTimeoutMs?: number;
+  /** Bridges and proxy of a launched tor, for advice that fits (default none). */
+  network?: Omit<TorSetup, "mode">;
+  /** Time without bootstrap progress before `bootstrap-stalled`; default {@linkcode BOOTSTRAP_STALL_MS}. */
+  stallMs?: number;
+  /** Clock (default Date.now). */
+  now?: () => number;
 }
 
 function delay(ms: number): Promise<void> {
@@ -57,6 +69,7 @@ function message(e: unknown): string {
 export class SupervisedTor implements TorStrategy {
   readonly #o: SupervisedTorOptions;
   readonly #link = new TorLink();
+  readonly #log: TorLog;
   #tor: ConnectedTor | undefined;
   #service: OnionService | undefined;
   #serviceId: string | undefined;
@@ -64,6 +77,16 @@ export class SupervisedTor implements TorStrategy {
 
   constructor(options: SupervisedTorOptions) {
     this.#o = options;
+    this.#log = new TorLog(options.now);
+  }
+
+  /** Tor's recent log lines, across restarts (see `tor/tor_log.ts`). */
+  get log(): TorLog {
+    return this.#log;
+  }
+
+  #setup(): TorSetup {
+    return { mode: this.#o.source.mode, bridges: [], ...this.#o.network };
   }
 
   get transport(): TorLink {
@@ -76,16 +99,78 @@ export class SupervisedTor implements TorStrategy {
 
   async start(service: OnionService): Promise<void> {
     this.#service = service;
-    const tor = await this.#connect();
+    let tor: ConnectedTor;
+    try {
+      tor = await this.#connect();
+    } catch (e) {
+      if (!isTorError(e, "bootstrap_timeout")) throw e;
+      // The start fails: say once more what to do, in the error itself.
+      const advice =
+        stallAdvice(this.#lastStatus ?? NO_STATUS, 0, this.#setup(), this.#date()).advice;
+      throw new TorError("bootstrap_timeout", `${e.message}\n- ${advice.join("\n- ")}`, {
+        cause: e,
+      });
+    }
     this.#tor = tor;
     await this.#publish(tor, true);
     this.#supervise(tor);
   }
 
-  #connect(): Promise<ConnectedTor> {
-    return this.#o.source.connect((s) =>
-      this.#o.emit({ event: "bootstrap", progress: s.progress, summary: s.summary })
-    );
+  #lastStatus: BootstrapStatus | undefined;
+
+  #date(): Date {
+    return new Date((this.#o.now ?? Date.now)());
+  }
+
+  /**
+   * Reaches tor, reporting each bootstrap phase (with tor's problem in plain
+   * words) and, whenever progress stops for `stallMs`, what to do.
+   */
+  async #connect(): Promise<ConnectedTor> {
+    const emit = this.#o.emit;
+    const stallMs = this.#o.stallMs ?? BOOTSTRAP_STALL_MS;
+    let best = -1;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const status = this.#lastStatus!;
+        const { message, advice } = stallAdvice(status, stallMs, this.#setup(), this.#date());
+        const last = this.#log.lastWarning()?.text;
+        emit({
+          event: "bootstrap-stalled",
+          progress: status.progress,
+          summary: status.summary,
+          seconds: Math.round(stallMs / 1000),
+          ...(status.reason !== undefined ? { reason: status.reason } : {}),
+          message: last ? `${message}. Tor's last warning: ${last}` : message,
+          advice,
+        });
+      }, stallMs);
+    };
+    try {
+      return await this.#o.source.connect({
+        onProgress: (s) => {
+          this.#lastStatus = s;
+          if (s.progress > best) {
+            best = s.progress;
+            arm();
+          }
+          const problem = explainProblem(s);
+          emit({
+            event: "bootstrap",
+            progress: s.progress,
+            summary: s.summary,
+            ...(s.warning !== undefined ? { warning: s.warning } : {}),
+            ...(s.reason !== undefined ? { reason: s.reason } : {}),
+            ...(problem !== undefined ? { problem } : {}),
+          });
+        },
+        onControl: (control) => this.#log.follow(control),
+      });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** ADD_ONION with our key, then a bounded wait for the descriptor upload. */

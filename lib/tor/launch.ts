@@ -57,6 +57,11 @@ export interface LaunchOptions {
   socksFlags?: string[];
   /** Called with each bootstrap phase (also after return when not waiting). */
   onProgress?: (status: BootstrapStatus) => void;
+  /**
+   * Called once the control connection is authenticated and owns tor, before
+   * bootstrap is awaited (e.g. to follow tor's log while it bootstraps).
+   */
+  onControl?: (control: TorControl) => void | Promise<void>;
   /** Bound on the whole launch; default {@linkcode LAUNCH_TIMEOUT_MS}. */
   timeoutMs?: number;
   /** Wait for 100% bootstrap before resolving; default true. */
@@ -137,6 +142,7 @@ export async function launchTor(options: LaunchOptions): Promise<TorProcess> {
       control = c;
       await c.authenticate({ cookieFile: paths.cookie });
       await c.takeOwnership();
+      await options.onControl?.(c);
       if (options.waitForBootstrap === false) {
         await watchBootstrap(c, options.onProgress);
       } else {

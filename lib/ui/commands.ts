@@ -17,6 +17,7 @@
 import { UnmessageError } from "../errors.ts";
 import { editDistance } from "../edit_distance.ts";
 import type { CommandPeer } from "../peer/types.ts";
+import { MAX_TOR_LOG_LINES } from "../tor/tor_log.ts";
 
 export type { CommandPeer };
 
@@ -95,6 +96,8 @@ export class UnknownCommandError extends UnmessageError {
 const MAX_SHOWN_NAME = 40;
 /** Longest argument accepted (a message is split by the core; this bounds garbage). */
 export const MAX_ARG_LENGTH = 64 * 1024;
+/** Lines `tor-log` shows when not told how many. */
+const DEFAULT_TOR_LOG_LINES = 30;
 /** Farthest edit distance for a "did you mean" suggestion. */
 const MAX_SUGGESTION_DISTANCE = 3;
 
@@ -217,6 +220,13 @@ export const COMMANDS: readonly Command[] = [
     await peer.deleteConversation(arg(a, "name"));
     return { deleted: arg(a, "name") };
   }),
+  cmd(
+    "tor-log",
+    "[lines]",
+    "Show tor's recent messages (why it is stuck, for one)",
+    [word("lines", true)],
+    (peer, a) => Promise.resolve(torLog(peer, a["lines"])),
+  ),
   cmd("quit", "", "Leave unMessage", [], () => Promise.resolve({ quit: true }), {
     aliases: ["exit"],
     quits: true,
@@ -226,6 +236,25 @@ export const COMMANDS: readonly Command[] = [
 async function presence(peer: CommandPeer, name: string, on: boolean): Promise<JsonValue> {
   await peer.setPresence(name, on);
   return { name, presence: on };
+}
+
+function torLog(peer: CommandPeer, lines: string | undefined): JsonValue {
+  const usage = "tor-log [lines]";
+  const count = lines === undefined ? DEFAULT_TOR_LOG_LINES : Number(lines);
+  if (!/^\d{1,4}$/.test(lines ?? "1") || count < 1 || count > MAX_TOR_LOG_LINES) {
+    throw new UsageError(
+      `Wrong arguments for tor-log: [lines] must be 1 to ${MAX_TOR_LOG_LINES}; usage: ${usage}`,
+      usage,
+    );
+  }
+  const entries = peer.torLog?.(count);
+  if (entries === undefined) {
+    throw new UnmessageError(
+      "no_tor",
+      "This peer runs without tor (--direct): there is no tor log",
+    );
+  }
+  return { lines: entries.map((l) => ({ ...l })) };
 }
 
 const BY_NAME: ReadonlyMap<string, Command> = new Map(

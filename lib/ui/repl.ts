@@ -129,7 +129,10 @@ export class Repl {
   };
 
   #event(e: PeerEvent): void | Promise<void> {
-    if (e.event === "bootstrap") return this.#progress(e.progress, e.summary);
+    if (e.event === "bootstrap") {
+      this.#progress(e.progress, e.summary);
+      if (e.problem === undefined) return;
+    }
     if (e.event === "ready") {
       if (this.#progressShown) void this.#term.write("\r\n");
       this.#progressShown = false;

@@ -11,6 +11,7 @@ import { isUnmessageError } from "../errors.ts";
 import type { ConversationInfo, RequestInfo } from "../peer/types.ts";
 import { COMMANDS, type JsonValue, UnknownCommandError, UsageError } from "./commands.ts";
 import {
+  clock,
   errorLine,
   type LevelOf,
   messageLine,
@@ -111,6 +112,16 @@ export function resultText(name: string, result: JsonValue, ctx: ResultContext):
         : errorLine(style, `The key does NOT match ${who(r["name"])}'s identity key: not verified`);
     case "auth":
       return notice(style, `Authentication with ${who(r["name"])} started; waiting for them`);
+    case "tor-log": {
+      const lines = (r["lines"] as { at: number; severity: string; text: string }[]) ?? [];
+      if (lines.length === 0) return notice(style, "Tor has logged nothing yet");
+      return lines.map((l) => {
+        const tag = l.severity === "notice"
+          ? paint(style, "dim", "notice")
+          : paint(style, l.severity === "err" ? "red" : "yellow", l.severity);
+        return `${paint(style, "dim", clock(l.at))} ${tag} ${str(l.text)}`;
+      }).join("\n");
+    }
     case "delete":
       return notice(
         style,
