@@ -19,6 +19,7 @@ import {
 } from "./lib/app/cli_args.ts";
 import type { CliOptions } from "./lib/app/cli_args.ts";
 import { CONTROL_PASSWORD_ENV, resolveControlPassword } from "./lib/app/control_password.ts";
+import { CMDLINE_PROXY_WARNING, networkChange } from "./lib/app/network_flags.ts";
 import { isUnmessageError } from "./lib/errors.ts";
 import type { EventSink } from "./lib/peer/types.ts";
 import {
@@ -72,10 +73,13 @@ async function torMode(o: CliOptions, warn: (m: string) => void): Promise<TorMod
   const extra = o.torrcExtra === undefined
     ? undefined
     : torrcLines(await Deno.readTextFile(o.torrcExtra));
+  const network = await networkChange(o);
+  if (o.proxy !== undefined && /\/\/[^@/]*:[^@/]*@/.test(o.proxy)) warn(CMDLINE_PROXY_WARNING);
   return {
     mode: "launch",
     ...(o.torPath !== undefined ? { torPath: o.torPath } : {}),
     ...(extra !== undefined ? { extraTorrc: extra } : {}),
+    network,
   };
 }
 

@@ -32,6 +32,14 @@ import {
   type TorStrategy,
 } from "./app/tor_strategy.ts";
 import { bounded, SupervisedTor } from "./app/tor_supervisor.ts";
+import {
+  type AppliedNetwork,
+  applyNetworkChange,
+  hasNetworkSettings,
+  loadNetworkSettings,
+  type NetworkChange,
+  networkEvent,
+} from "./app/network_settings.ts";
 
 export { ATTACH_BOOTSTRAP_TIMEOUT_MS } from "./app/tor_strategy.ts";
 export {
@@ -53,7 +61,14 @@ export type PeerTuning = Omit<
 
 /** How to reach tor. */
 export type TorMode =
-  | { mode: "launch"; torPath?: string; extraTorrc?: string[]; launchTimeoutMs?: number }
+  | {
+    mode: "launch";
+    torPath?: string;
+    extraTorrc?: string[];
+    launchTimeoutMs?: number;
+    /** Bridges and proxy to set or clear (stored per peer; see `app/network_settings.ts`). */
+    network?: NetworkChange;
+  }
   | {
     mode: "attach";
     controlPort: number;
@@ -133,15 +148,35 @@ export async function startPeer(options: StartPeerOptions): Promise<RunningPeer>
   return runtime;
 }
 
-/** The strategy of `mode` (see `app/tor_strategy.ts`). */
-function strategyFor(o: StartPeerOptions, emit: EventSink, store: PeerStore): TorStrategy {
+/**
+ * The strategy of the tor mode (see `app/tor_strategy.ts`). A launched tor
+ * gets the peer's stored bridges and proxy, changed as the flags say.
+ */
+async function strategyFor(
+  o: StartPeerOptions,
+  emit: EventSink,
+  store: PeerStore,
+): Promise<TorStrategy> {
   const t = o.tor;
   if (t.mode === "direct") return new DirectStrategy(t, store.paths.dir);
+  let network: AppliedNetwork | undefined;
+  if (t.mode === "launch") {
+    network = await applyNetworkChange(store.paths.dir, t.network ?? {});
+    const shown = networkEvent(network);
+    if (shown) emit(shown);
+  } else if (hasNetworkSettings(await loadNetworkSettings(store.paths.dir))) {
+    emit({
+      event: "warning",
+      code: "network_ignored",
+      message: "The bridges and proxy stored for this peer are not used with --control-port: " +
+        "the attached tor connects as its own torrc says",
+    });
+  }
   const source = t.mode === "launch"
     ? launchSource({
       dataDir: store.paths.tor,
       ...(t.torPath !== undefined ? { torPath: t.torPath } : {}),
-      ...(t.extraTorrc !== undefined ? { extraTorrc: t.extraTorrc } : {}),
+      extraTorrc: [...t.extraTorrc ?? [], ...network!.torrc],
       ...(t.launchTimeoutMs !== undefined ? { launchTimeoutMs: t.launchTimeoutMs } : {}),
     })
     : attachSource({
@@ -153,6 +188,14 @@ function strategyFor(o: StartPeerOptions, emit: EventSink, store: PeerStore): To
   return new SupervisedTor({
     source,
     emit,
+    ...(network
+      ? {
+        network: {
+          bridges: network.bridges.map((b) => b.transport ?? "plain"),
+          ...(network.proxy !== undefined ? { proxy: network.proxy } : {}),
+        },
+      }
+      : {}),
     ...(o.descriptorTimeoutMs !== undefined ? { descriptorTimeoutMs: o.descriptorTimeoutMs } : {}),
     ...(o.bootstrapStallMs !== undefined ? { stallMs: o.bootstrapStallMs } : {}),
     ...(o.now !== undefined ? { now: o.now } : {}),
@@ -204,7 +247,7 @@ class Runtime implements RunningPeer {
       passphrase: o.passphrase,
       ...(o.scrypt !== undefined ? { scrypt: o.scrypt } : {}),
     });
-    const tor = this.#tor = strategyFor(o, this.#emit, store);
+    const tor = this.#tor = await strategyFor(o, this.#emit, store);
     const port = o.port ?? DEFAULT_VIRTUAL_PORT;
     const peer = this.#peer = await Peer.open({
       ...o.peerOptions,

@@ -11,6 +11,8 @@
 import { parseArgs } from "node:util";
 import { UnmessageError } from "../errors.ts";
 import { editDistance } from "../edit_distance.ts";
+import { type BuiltinBridges, isBuiltinBridges, parseBridgeLine } from "../tor/bridges.ts";
+import { parseProxy } from "../tor/proxy.ts";
 
 /** Usage text shown by `--help` and after a flag mistake. */
 export function usageText(version: string): string {
@@ -33,6 +35,16 @@ Options:
   --port <n>                onion service virtual port (default 50001)
   --tor-path <path>         tor executable to launch (default: found on PATH)
   --torrc-extra <file>      extra torrc lines for the launched tor
+  --bridges obfs4|snowflake use the built-in bridges (may be stale; repeatable)
+  --bridge "<line>"         use this bridge line (repeatable)
+  --bridges-file <file>     use the bridge lines of this file, one per line
+  --no-bridges              stop using the bridges kept for this peer
+  --proxy <url>             reach Tor through socks5://host:port,
+                            socks4://host:port or https://host:port
+                            (user:password@host:port if it needs one)
+  --no-proxy                stop using the proxy kept for this peer
+                            (bridges and proxy are kept per peer: a later
+                            start without these flags uses them again)
   --control-port <n>        attach to a running tor's control port instead
   --socks-port <n>          ... and use its SOCKS port
   --control-password-file <file>
@@ -77,6 +89,18 @@ export interface CliOptions {
   controlPasswordFile?: string;
   /** Testing only: no tor, contacts found through port files in this folder. */
   direct?: string;
+  /** Built-in bridge sets (`--bridges`). */
+  builtinBridges?: BuiltinBridges[];
+  /** Bridge lines (`--bridge`), checked. */
+  bridgeLines?: string[];
+  /** A file of bridge lines (`--bridges-file`). */
+  bridgesFile?: string;
+  /** `--no-bridges`. */
+  noBridges?: boolean;
+  /** An upstream proxy URL (`--proxy`), checked. */
+  proxy?: string;
+  /** `--no-proxy`. */
+  noProxy?: boolean;
 }
 
 const OPTIONS = {
@@ -92,6 +116,12 @@ const OPTIONS = {
   "control-password": { type: "string" },
   "control-password-file": { type: "string" },
   direct: { type: "string" },
+  bridges: { type: "string", multiple: true },
+  bridge: { type: "string", multiple: true },
+  "bridges-file": { type: "string" },
+  "no-bridges": { type: "boolean" },
+  proxy: { type: "string" },
+  "no-proxy": { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 } as const;
@@ -203,7 +233,63 @@ export function parseCli(argv: readonly string[]): CliOptions {
   if (options.direct !== undefined && (attach || options.torPath !== undefined)) {
     throw new CliUsageError("--direct runs without tor; it cannot be used with tor flags");
   }
+  networkOptions(v, options);
   return options;
+}
+
+/** The bridge and proxy flags, checked into `options`. */
+function networkOptions(
+  v: {
+    bridges?: string[];
+    bridge?: string[];
+    "bridges-file"?: string;
+    "no-bridges"?: boolean;
+    proxy?: string;
+    "no-proxy"?: boolean;
+  },
+  options: CliOptions,
+): void {
+  for (const name of v.bridges ?? []) {
+    if (!isBuiltinBridges(name)) {
+      throw new CliUsageError(`--bridges takes obfs4 or snowflake, got ${JSON.stringify(name)}`);
+    }
+    (options.builtinBridges ??= []).push(name);
+  }
+  for (const line of v.bridge ?? []) {
+    try {
+      (options.bridgeLines ??= []).push(parseBridgeLine(line).line);
+    } catch (e) {
+      throw new CliUsageError(`--bridge: ${(e as Error).message}`);
+    }
+  }
+  if (v["bridges-file"] !== undefined) options.bridgesFile = v["bridges-file"];
+  if (v["no-bridges"]) options.noBridges = true;
+  if (v.proxy !== undefined) {
+    try {
+      parseProxy(v.proxy);
+    } catch (e) {
+      throw new CliUsageError(`--proxy: ${(e as Error).message}`);
+    }
+    options.proxy = v.proxy;
+  }
+  if (v["no-proxy"]) options.noProxy = true;
+  const bridges = options.builtinBridges !== undefined || options.bridgeLines !== undefined ||
+    options.bridgesFile !== undefined;
+  if (bridges && options.noBridges) {
+    throw new CliUsageError(
+      "--no-bridges cannot be used with --bridge, --bridges or --bridges-file",
+    );
+  }
+  if (options.proxy !== undefined && options.noProxy) {
+    throw new CliUsageError("--no-proxy cannot be used with --proxy");
+  }
+  const any = bridges || options.noBridges || options.proxy !== undefined || options.noProxy;
+  if (any && (options.controlPort !== undefined || options.direct !== undefined)) {
+    throw new CliUsageError(
+      "Bridges and proxies are set for the tor unMessage launches; they cannot be used with " +
+        "--control-port (configure that tor's own torrc) or --direct",
+    );
+  }
 }
 
 /** Lines of a `--torrc-extra` file: blank lines and `#` comments dropped. */

@@ -71,6 +71,20 @@ export type PeerEvent =
     /** When tor reports a problem: what it means, in plain words. */
     problem?: string;
   }
+  /** A launched tor reaches the network through bridges or a proxy (sent before bootstrap). */
+  | {
+    event: "tor-network";
+    /** How many bridges. */
+    bridges: number;
+    /** Their transports (`obfs4`, `snowflake`, …; `plain` for a bridge without one). */
+    transports: string[];
+    /** Built-in sets in use (`obfs4`, `snowflake`). */
+    builtin: string[];
+    /** The proxy as `scheme://host:port` (never its password). */
+    proxy?: string;
+    /** The same in a sentence, with how to stop it. */
+    message: string;
+  }
   /** Bootstrap has not progressed for `seconds`: what is likely wrong and what to do. */
   | {
     event: "bootstrap-stalled";

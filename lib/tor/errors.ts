@@ -42,6 +42,12 @@ export type TorErrorCode =
   | "launch_timeout"
   /** The tor has no SOCKS listener we could dial through. */
   | "tor_no_socks"
+  /** A bridge line (or bridges file) that tor could not use. */
+  | "invalid_bridge"
+  /** A proxy URL that is not socks5://, socks4:// or https://host:port. */
+  | "invalid_proxy"
+  /** The pluggable transport program a bridge needs is not installed. */
+  | "pt_not_found"
   /** A caller passed a value that cannot be sent to tor. */
   | "invalid_argument";
 

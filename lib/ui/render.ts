@@ -154,6 +154,8 @@ export function eventLine(
         warningLine(style, sanitize(e.message)),
         ...e.advice.map((a) => `   - ${sanitize(a)}`),
       ].join("\n");
+    case "tor-network":
+      return notice(style, sanitize(e.message));
     case "ready":
       return undefined;
     case "message":
