@@ -31,7 +31,7 @@ import {
   launchSource,
   type TorStrategy,
 } from "./app/tor_strategy.ts";
-import { bounded, SupervisedTor } from "./app/tor_supervisor.ts";
+import { bounded, STOP_STEP_TIMEOUT_MS, SupervisedTor } from "./app/tor_supervisor.ts";
 import {
   type AppliedNetwork,
   applyNetworkChange,
@@ -50,8 +50,6 @@ export {
 
 /** The onion service's virtual port, as in the original unMessage's examples. */
 export const DEFAULT_VIRTUAL_PORT = 50001;
-/** Bound on each step of `stop()`. */
-const STOP_STEP_TIMEOUT_MS = 10_000;
 
 /** Core options a caller may tune (tests, benchmarks); the runtime sets the rest. */
 export type PeerTuning = Omit<

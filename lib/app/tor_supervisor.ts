@@ -29,8 +29,8 @@ export const TOR_RESTART_FIRST_DELAY_MS = 500;
 export const TOR_RESTART_MAX_DELAY_MS = 30_000;
 /** Before tor reported any phase. */
 const NO_STATUS: BootstrapStatus = { progress: 0, tag: "starting", summary: "Starting" };
-/** Bound on each step of `stop()` (remove the onion, let tor go). */
-const STOP_STEP_TIMEOUT_MS = 10_000;
+/** Bound on each step of stopping (here: remove the onion, let tor go; the runtime's steps too). */
+export const STOP_STEP_TIMEOUT_MS = 10_000;
 
 /** Options of a {@linkcode SupervisedTor}. */
 export interface SupervisedTorOptions {

@@ -10,9 +10,7 @@
  */
 
 import { TorError } from "./errors.ts";
-
-/** Longest SOCKS5 user name or password (RFC 1929: one length byte). */
-const MAX_SOCKS5_CREDENTIAL_BYTES = 255;
+import { MAX_FIELD_LENGTH } from "./socks_proto.ts";
 /** Longest proxy URL accepted. */
 const MAX_PROXY_URL_CHARS = 1024;
 
@@ -66,11 +64,11 @@ export function parseProxy(text: string): Proxy {
   if (kind === "socks5") {
     const enc = new TextEncoder();
     const size = (s: string) => enc.encode(s).length;
-    if (size(username) < 1 || size(username) > MAX_SOCKS5_CREDENTIAL_BYTES) {
-      throw invalid(`a SOCKS5 user name has 1 to ${MAX_SOCKS5_CREDENTIAL_BYTES} bytes`);
+    if (size(username) < 1 || size(username) > MAX_FIELD_LENGTH) {
+      throw invalid(`a SOCKS5 user name has 1 to ${MAX_FIELD_LENGTH} bytes`);
     }
-    if (size(password) < 1 || size(password) > MAX_SOCKS5_CREDENTIAL_BYTES) {
-      throw invalid(`a SOCKS5 password has 1 to ${MAX_SOCKS5_CREDENTIAL_BYTES} bytes`);
+    if (size(password) < 1 || size(password) > MAX_FIELD_LENGTH) {
+      throw invalid(`a SOCKS5 password has 1 to ${MAX_FIELD_LENGTH} bytes`);
     }
   } else if (username.includes(":")) {
     throw invalid("an HTTPS proxy user name cannot contain ':'");
