@@ -37,6 +37,17 @@ import { runInteractive } from "./lib/ui/interactive.ts";
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
 
+/** What a compiled build knows of itself (`scripts/compile.ts` writes it into the entry). */
+export interface BuildInfo {
+  /** The git commit it was built from (`-dirty` appended for uncommitted changes). */
+  commit?: string;
+}
+
+/** The `--version` line: the version, and the commit in a compiled build. */
+export function versionText(build: BuildInfo = {}): string {
+  return `unmessage ${VERSION}${build.commit ? ` (commit ${build.commit})` : ""}\n`;
+}
+
 export { PASSPHRASE_ENV };
 
 /** Exit statuses. */
@@ -169,7 +180,7 @@ async function remember(root: string, ui: InterfaceName, name: string, warn: (m:
 }
 
 /** Parses `argv` and runs; resolves with the exit status. */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], build: BuildInfo = {}): Promise<number> {
   let o: CliOptions;
   try {
     o = parseCli(argv);
@@ -183,7 +194,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT_OK;
   }
   if (o.version) {
-    await writeAll(Deno.stdout, encoder.encode(`unmessage ${VERSION}\n`));
+    await writeAll(Deno.stdout, encoder.encode(versionText(build)));
     return EXIT_OK;
   }
   let root: string;
