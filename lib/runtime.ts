@@ -83,22 +83,29 @@ export type TorMode =
 
 /** Options of {@linkcode startPeer}. */
 export interface StartPeerOptions {
+  /** The peer's name (its folder under `peers/`). */
   name: string;
   /** The configuration root (see `resolveConfigRoot`). */
   configRoot: string;
+  /** How to reach tor. */
   tor: TorMode;
+  /** Where every event goes (the core's and the runtime's). */
   events: EventSink;
   /** Core options beyond those the runtime sets (default: the core's own). */
   peerOptions?: PeerTuning;
+  /** The passphrase of an encrypted peer (or of a new one to encrypt). */
   passphrase?: string;
   /** scrypt parameters if the peer is created encrypted (tests; default vault.ts). */
   scrypt?: ScryptParams;
   /** The onion virtual port; default {@linkcode DEFAULT_VIRTUAL_PORT}. */
   port?: number;
+  /** Bound on the first descriptor upload (default `DESCRIPTOR_TIMEOUT_MS`). */
   descriptorTimeoutMs?: number;
   /** Time without bootstrap progress before `bootstrap-stalled` (tests; default tor/diagnose.ts). */
   bootstrapStallMs?: number;
+  /** Randomness (default the system CSPRNG). */
   rng?: Rng;
+  /** Clock in ms (default Date.now). */
   now?: () => number;
 }
 
@@ -122,7 +129,9 @@ export async function storedPeer(configRoot: string, name: string): Promise<Stor
 
 /** A started peer. */
 export interface RunningPeer {
+  /** The running core (what the interfaces drive). */
   readonly peer: Peer;
+  /** Our identity address and key. */
   readonly identity: IdentityInfo;
   /** The local listener's port (behind the onion service). */
   readonly listenerPort: number;

@@ -29,19 +29,22 @@ export interface ControlPasswordSources {
 
 /** The password found (if any) and warnings to show the user. */
 export interface ResolvedControlPassword {
+  /** The password, when one of the sources gave it. */
   password?: string;
+  /** What to tell the user (a password on the command line, a readable file). */
   warnings: string[];
 }
 
 /** A password file that cannot be used (exit status 1, with the path and why). */
 export class ControlPasswordError extends UnmessageError {
+  /** An error with code `control_password` and `message`. */
   constructor(message: string, options?: ErrorOptions) {
     super("control_password", message, options);
   }
 }
 
 /** The warning shown when the password was given on the command line. */
-export const CMDLINE_PASSWORD_WARNING =
+export const CMDLINE_PASSWORD_WARNING: string =
   "--control-password can be read by every local user (in /proc/<pid>/cmdline and ps); " +
   `use --control-password-file <file> or $${CONTROL_PASSWORD_ENV} instead`;
 

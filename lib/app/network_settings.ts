@@ -56,7 +56,9 @@ export interface NetworkChange {
 
 /** The settings in force, checked, and what they mean for tor. */
 export interface AppliedNetwork {
+  /** The settings (stored, with the flags applied). */
   settings: NetworkSettings;
+  /** Every bridge line in use, checked (built-in ones included). */
   bridges: BridgeLine[];
   /** Lines to add to the launched tor's torrc. */
   torrc: string[];

@@ -58,7 +58,9 @@ export interface TorStrategy {
 
 /** A tor reached by a {@linkcode TorSource}, bootstrapped. */
 export interface ConnectedTor {
+  /** The authenticated control connection. */
   readonly control: TorControl;
+  /** Its SOCKS port on 127.0.0.1. */
   readonly socksPort: number;
   /** Set when we launched it. */
   readonly pid: number | undefined;
@@ -80,6 +82,7 @@ export interface ConnectHooks {
 export interface TorSource {
   /** launch: we configure this tor; attach: someone else's. */
   readonly mode: "launch" | "attach";
+  /** Reaches tor and waits for its bootstrap; rejects with a typed error. */
   connect(hooks: ConnectHooks): Promise<ConnectedTor>;
 }
 
@@ -87,8 +90,11 @@ export interface TorSource {
 export interface LaunchSourceOptions {
   /** tor's data directory (the peer's `tor/` folder). */
   dataDir: string;
+  /** The tor executable (default: found on PATH). */
   torPath?: string;
+  /** torrc lines added to ours (`--torrc-extra`, bridges, proxy). */
   extraTorrc?: string[];
+  /** Bound on the whole launch (default `LAUNCH_TIMEOUT_MS`). */
   launchTimeoutMs?: number;
 }
 
@@ -124,9 +130,13 @@ export function launchSource(o: LaunchSourceOptions): TorSource {
 
 /** Options of the attach mode (see `TorMode` in runtime.ts). */
 export interface AttachSourceOptions {
+  /** The running tor's control port on 127.0.0.1. */
   controlPort: number;
+  /** Its SOCKS port (default: asked of tor). */
   socksPort?: number;
+  /** The control port password (default: cookie authentication). */
   password?: string;
+  /** The cookie file (default: the one tor names). */
   cookieFile?: string;
   /** Default {@linkcode ATTACH_BOOTSTRAP_TIMEOUT_MS}. */
   bootstrapTimeoutMs?: number;
@@ -177,7 +187,8 @@ export function attachSource(o: AttachSourceOptions): TorSource {
  */
 export class DirectStrategy implements TorStrategy {
   readonly transport: Transport;
-  readonly torPid = undefined;
+  /** No tor. */
+  readonly torPid: undefined = undefined;
   readonly #registryDir: string | undefined;
   #registered: string | undefined;
 

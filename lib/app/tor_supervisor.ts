@@ -34,6 +34,7 @@ export const STOP_STEP_TIMEOUT_MS = 10_000;
 
 /** Options of a {@linkcode SupervisedTor}. */
 export interface SupervisedTorOptions {
+  /** How to reach tor, on each (re)start. */
   source: TorSource;
   /** Where `bootstrap`, `tor` and `warning` events go (never throws). */
   emit: EventSink;
@@ -75,6 +76,7 @@ export class SupervisedTor implements TorStrategy {
   #serviceId: string | undefined;
   #stopping: Promise<void> | undefined;
 
+  /** A supervisor that does nothing until `start`. */
   constructor(options: SupervisedTorOptions) {
     this.#o = options;
     this.#log = new TorLog(options.now);

@@ -142,7 +142,9 @@ export type EventSink =
 export interface TorLogEntry {
   /** When it was received (ms since the epoch). */
   at: number;
+  /** tor's severity. */
   severity: "notice" | "warn" | "err";
+  /** The message as tor logged it. */
   text: string;
 }
 

@@ -103,6 +103,7 @@ export async function watchBootstrap(
 export interface WaitForBootstrapOptions {
   /** Default {@linkcode BOOTSTRAP_TIMEOUT_MS}. */
   timeoutMs?: number;
+  /** Called with each phase (see {@linkcode watchBootstrap}). */
   onProgress?: (status: BootstrapStatus) => void;
 }
 

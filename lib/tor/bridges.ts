@@ -141,7 +141,9 @@ export function parseBridgeLines(text: string): BridgeLine[] {
 
 /** The bridges to use: built-in sets by name and lines of one's own. */
 export interface BridgeChoice {
+  /** Built-in sets by name (`obfs4`, `snowflake`). */
   builtin?: readonly BuiltinBridges[];
+  /** One's own bridge lines. */
   lines?: readonly string[];
 }
 

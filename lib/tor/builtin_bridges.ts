@@ -21,7 +21,7 @@
  */
 
 /** Where the lines come from and when they were copied, for the user. */
-export const BUILTIN_BRIDGES_SOURCE =
+export const BUILTIN_BRIDGES_SOURCE: string =
   "Tor Browser's built-in bridges (tor-browser-build pt_config.json of 2026-04-09, " +
   "copied 2026-12-01); they may be stale: get fresh ones at https://bridges.torproject.org";
 

@@ -301,8 +301,11 @@ export interface HsDescEvent {
   readonly action: string;
   /** Onion address without ".onion", or "UNKNOWN". */
   readonly address: string;
+  /** NO_AUTH, BASIC_AUTH, STEALTH_AUTH or UNKNOWN. */
   readonly authType: string;
+  /** The HSDir's `$fingerprint`, or UNKNOWN. */
   readonly hsDir: string;
+  /** The descriptor ID (blinded key for v3), when given. */
   readonly descriptorId?: string;
   /** Set on FAILED, e.g. "UPLOAD_REJECTED". */
   readonly reason?: string;

@@ -61,12 +61,14 @@ export interface TorErrorOptions extends ErrorOptions {
 
 /** A failure of the Tor layer, with a stable {@linkcode TorErrorCode}. */
 export class TorError extends UnmessageError {
+  /** What went wrong, stable for callers and the machine interface. */
   override readonly code: TorErrorCode;
   /** Tor's reply status, e.g. 550, when tor refused a command. */
   readonly status: number | undefined;
   /** Tor's reply text when tor refused a command. */
   readonly torText: string | undefined;
 
+  /** An error with a stable `code` and a message that says what to do. */
   constructor(code: TorErrorCode, message: string, options: TorErrorOptions = {}) {
     const { status, torText, ...errorOptions } = options;
     super(code, message, errorOptions);

@@ -12,7 +12,7 @@ import { delimiter, join } from "node:path";
 import { TorError } from "./errors.ts";
 
 /** How to install tor, for error messages. */
-export const TOR_INSTALL_HINT =
+export const TOR_INSTALL_HINT: string =
   "install it with `sudo apt install tor` (Debian, Ubuntu), `brew install tor` (macOS) " +
   "or your system's package manager, or pass the path of the tor executable";
 

@@ -16,10 +16,13 @@ const MAX_PROXY_URL_CHARS = 1024;
 
 /** A checked proxy. */
 export interface Proxy {
+  /** The proxy protocol. */
   readonly kind: "socks5" | "socks4" | "https";
   /** `host:port` (an IPv6 host in brackets). */
   readonly hostPort: string;
+  /** The user name, when the proxy needs one. */
   readonly username?: string;
+  /** The password, when the proxy needs one. */
   readonly password?: string;
 }
 

@@ -22,7 +22,9 @@ const SEVERITIES = ["NOTICE", "WARN", "ERR"] as const;
 export interface TorLogLine {
   /** When we received it (ms since the epoch). */
   at: number;
+  /** tor's severity. */
   severity: "notice" | "warn" | "err";
+  /** The message, as tor logged it (cut to `MAX_TOR_LOG_LINE_CHARS`). */
   text: string;
 }
 
@@ -31,6 +33,7 @@ export class TorLog {
   readonly #lines: TorLogLine[] = [];
   readonly #now: () => number;
 
+  /** An empty log; `now` stamps the lines. */
   constructor(now: () => number = Date.now) {
     this.#now = now;
   }
