@@ -242,6 +242,25 @@ Deno.test("network.json: flags replace, a bare start keeps, --no-* clears; writt
     );
     assertEquals((await loadNetworkSettings(dir)).builtin, []);
 
+    // tor hands the proxy to the transport unescaped: a space would make obfs4proxy exit
+    const spaced = await assertRejects(
+      () =>
+        applyNetworkChange(dir, {
+          bridges: { builtin: ["obfs4"], lines: [] },
+          proxy: "socks5://u:p%20w@127.0.0.1:1",
+        }, [bin]),
+      TorError,
+      "unescaped",
+    );
+    assertEquals(spaced.code, "invalid_proxy");
+    // without bridges tor alone uses the proxy, and takes any password
+    await applyNetworkChange(dir, { proxy: "socks5://u:p%20w@127.0.0.1:1" }, [bin]);
+    await applyNetworkChange(dir, {
+      bridges: { builtin: ["obfs4"], lines: [] },
+      proxy: "socks5://u:p!w@127.0.0.1:1",
+    }, [bin]);
+    await applyNetworkChange(dir, { bridges: "clear", proxy: "clear" }, [bin]);
+
     // damaged: reported with its path, left as it was, even when flags would change it
     await Deno.writeTextFile(path, '{"version":1,"bridges":["obfs4 bogus"]}');
     const e = await assertRejects(() => applyNetworkChange(dir, { bridges: "clear" }, [bin]));

@@ -28,7 +28,8 @@ import {
   parseBridgeLine,
 } from "../tor/bridges.ts";
 import { BUILTIN_BRIDGES_SOURCE } from "../tor/builtin_bridges.ts";
-import { describeProxy, parseProxy, proxyTorrc } from "../tor/proxy.ts";
+import { describeProxy, parseProxy, type Proxy, proxyTorrc } from "../tor/proxy.ts";
+import { TorError } from "../tor/errors.ts";
 import type { PeerEvent } from "../peer/types.ts";
 
 /** The file's name in the peer's folder. */
@@ -127,6 +128,24 @@ export function changeSettings(settings: NetworkSettings, change: NetworkChange)
   return out;
 }
 
+/** Characters a proxy credential may hold when tor hands it to a pluggable transport. */
+const PT_CREDENTIAL = /^[A-Za-z0-9._~!$&'()*+,;=-]*$/;
+
+/**
+ * Tor gives its pluggable transports the proxy as a URL (`TOR_PT_PROXY`)
+ * without escaping the credentials, and a transport cannot parse one with a
+ * space or a URL delimiter in them (obfs4proxy exits): refuse those at once.
+ */
+function checkPtProxy(proxy: Proxy): void {
+  if (PT_CREDENTIAL.test(proxy.username ?? "") && PT_CREDENTIAL.test(proxy.password ?? "")) return;
+  throw new TorError(
+    "invalid_proxy",
+    "With bridges, the proxy's user name and password may hold only letters, digits and " +
+      "._~!$&'()*+,;=- (tor passes them to the bridge transport unescaped); change them, or use " +
+      "the proxy without bridges",
+  );
+}
+
 /** Checks `settings` and builds tor's lines (finds the transport programs in `dirs`). */
 export async function resolveNetwork(
   settings: NetworkSettings,
@@ -134,6 +153,7 @@ export async function resolveNetwork(
 ): Promise<AppliedNetwork> {
   const bridges = chosenBridges({ builtin: settings.builtin, lines: settings.bridges });
   const proxy = settings.proxy === undefined ? undefined : parseProxy(settings.proxy);
+  if (proxy && bridges.some((b) => b.transport !== undefined)) checkPtProxy(proxy);
   const torrc = [
     ...await bridgeTorrc(bridges, ...(dirs ? [dirs] : [])),
     ...(proxy ? proxyTorrc(proxy) : []),
