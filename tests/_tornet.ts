@@ -87,7 +87,8 @@ export function echoServer(): { port: number; close(): Promise<void> } {
   };
 }
 
-function closeQuietly(c: { close(): void }): void {
+/** Closes `c`, ignoring that it may be closed already. */
+export function closeQuietly(c: { close(): void }): void {
   try {
     c.close();
   } catch {

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { closeQuietly, readExactly } from "../_tornet.ts";
+
 /** One CONNECT the proxy served. */
 export interface ProxiedConnect {
   target: string;
@@ -26,15 +28,6 @@ export function socksProxy(username: string, password: string): SocksProxy {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns = new Set<Deno.Conn>();
   const connects: ProxiedConnect[] = [];
-  const readN = async (conn: Deno.Conn, n: number): Promise<Uint8Array> => {
-    const out = new Uint8Array(n);
-    for (let off = 0; off < n;) {
-      const got = await conn.read(out.subarray(off));
-      if (got === null) throw new Error("closed");
-      off += got;
-    }
-    return out;
-  };
   const pipe = async (from: Deno.Conn, to: Deno.Conn) => {
     const buf = new Uint8Array(16 * 1024);
     try {
@@ -50,26 +43,26 @@ export function socksProxy(username: string, password: string): SocksProxy {
   const serve = async (conn: Deno.Conn) => {
     conns.add(conn);
     try {
-      const [version, count] = await readN(conn, 2);
-      const methods = await readN(conn, count!);
+      const [version, count] = await readExactly(conn, 2);
+      const methods = await readExactly(conn, count!);
       if (version !== 5 || !methods.includes(2)) {
         await conn.write(Uint8Array.of(5, 0xff));
         return closeQuietly(conn);
       }
       await conn.write(Uint8Array.of(5, 2));
-      const [, ulen] = await readN(conn, 2);
-      const user = new TextDecoder().decode(await readN(conn, ulen!));
-      const [plen] = await readN(conn, 1);
-      const pass = new TextDecoder().decode(await readN(conn, plen!));
+      const [, ulen] = await readExactly(conn, 2);
+      const user = new TextDecoder().decode(await readExactly(conn, ulen!));
+      const [plen] = await readExactly(conn, 1);
+      const pass = new TextDecoder().decode(await readExactly(conn, plen!));
       const ok = user === username && pass === password;
       await conn.write(Uint8Array.of(1, ok ? 0 : 1));
       if (!ok) return closeQuietly(conn);
-      const [, cmd, , atyp] = await readN(conn, 4);
+      const [, cmd, , atyp] = await readExactly(conn, 4);
       if (cmd !== 1 || atyp !== 1) {
         await conn.write(Uint8Array.of(5, 7, 0, 1, 0, 0, 0, 0, 0, 0));
         return closeQuietly(conn);
       }
-      const addr = await readN(conn, 6);
+      const addr = await readExactly(conn, 6);
       const host = [...addr.subarray(0, 4)].join(".");
       const port = (addr[4]! << 8) | addr[5]!;
       connects.push({ target: `${host}:${port}`, username: user });
@@ -106,12 +99,4 @@ export function socksProxy(username: string, password: string): SocksProxy {
       await loop;
     },
   };
-}
-
-function closeQuietly(c: { close(): void }): void {
-  try {
-    c.close();
-  } catch {
-    // already closed
-  }
 }
