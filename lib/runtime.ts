@@ -7,7 +7,9 @@
  * published with the peer's stored key, or the port registered in direct
  * mode), emits `ready` and starts the core. The tor modes are supervised
  * (`app/tor_supervisor.ts`): a tor that dies or closes its control port is
- * reported, brought back with back-off and published again.
+ * reported, brought back with back-off and published again. A launched tor
+ * gets the bridges and proxy kept for the peer (`app/network_settings.ts`),
+ * changed as the start's flags say.
  *
  * `stop()` undoes everything in reverse, each step bounded and independent
  * of the others' failures. Owns no terminal: events go to the given sink.
