@@ -22,6 +22,9 @@ import { closestName, PeerError } from "../lib/peer/errors.ts";
 import { SeenIds } from "../lib/peer/seen_ids.ts";
 import { requestsFromJson } from "../lib/peer/records.ts";
 import { seededRng } from "./_rng.ts";
+import { party, request, REQUEST_TIME } from "./_handshake_fixtures.ts";
+import { receiveRequest } from "../lib/protocol/handshake.ts";
+import { serializeInboundRequest } from "../lib/protocol/handshake_state.ts";
 
 const rng = seededRng("peer-units");
 const onion = generateOnionKey(rng).address;
@@ -85,6 +88,31 @@ Deno.test("requestsFromJson() rejects unknown fields and versions", () => {
     requestsFromJson({ version: 1, outbound: [], inbound: [], rejected: [], x: 1 })
   );
   assertThrows(() => requestsFromJson({ version: 1, outbound: [{}], inbound: [], rejected: [] }));
+});
+
+Deno.test("requestsFromJson() loads an inbound request stored before requests carried a creation time", () => {
+  const rng = seededRng("requests-created-at");
+  const bob = party("bob", rng);
+  const alice = party("alice", rng);
+  const inbound = receiveRequest(request(bob, alice, rng).packet, alice.identity)!;
+  const { createdAt: _, ...old } = serializeInboundRequest(inbound);
+  const receivedAt = 1_690_000_000_000;
+  const book = requestsFromJson({
+    version: 1,
+    outbound: [],
+    inbound: [{ name: "bob", at: receivedAt, state: old }],
+    rejected: [],
+  });
+  assertEquals(book.inbound[0]!.state.createdAt, receivedAt);
+  assertEquals(book.inbound[0]!.state.identityKey, bob.identity.publicKey);
+  // a present creation time is kept as stored
+  const kept = requestsFromJson({
+    version: 1,
+    outbound: [],
+    inbound: [{ name: "bob", at: receivedAt, state: serializeInboundRequest(inbound) }],
+    rejected: [],
+  });
+  assertEquals(kept.inbound[0]!.state.createdAt, REQUEST_TIME);
 });
 
 /** Runs messages between two sessions until neither has anything to send. */

@@ -266,10 +266,11 @@ export function requestsFromJson(json: unknown): RequestsBook {
   });
   const inbound = array(o.inbound, MAX_INBOUND_REQUESTS, "inbound").map((v) => {
     const f = object(v, "name at state", "inbound request");
+    const at = uint(f.at, "inbound request at");
     return {
       name: nameField(f.name, "inbound request name"),
-      at: uint(f.at, "inbound request at"),
-      state: deserializeInboundRequest(f.state),
+      at,
+      state: deserializeInboundRequest(withCreatedAt(f.state, at)),
     };
   });
   const rejected = array(o.rejected, MAX_REJECTED, "rejected").map((v) => {
@@ -285,6 +286,16 @@ export function requestsFromJson(json: unknown): RequestsBook {
     })
     : [];
   return { outbound, inbound, rejected, tombstones };
+}
+
+/**
+ * A request received before requests carried a signed creation time has no
+ * `createdAt` in its stored state: it takes the time it was received, so
+ * such a file still loads and the request expires a week after it came.
+ */
+function withCreatedAt(state: unknown, receivedAt: number): unknown {
+  if (typeof state !== "object" || state === null || Array.isArray(state)) return state;
+  return "createdAt" in state ? state : { ...state, createdAt: receivedAt };
 }
 
 function b64Packet(value: unknown): Uint8Array {
