@@ -14,7 +14,6 @@ import { Repl } from "../lib/ui/repl.ts";
 import { unknownName } from "../lib/peer/errors.ts";
 import { runInteractive } from "../lib/ui/interactive.ts";
 import { startPeer } from "../lib/runtime.ts";
-import { Peer } from "../lib/peer.ts";
 
 export const ONION = "a".repeat(56) + ".onion";
 export const IDENTITY: IdentityInfo = {
@@ -148,7 +147,6 @@ export async function interactivePeer(name: string, root: string, registryDir: s
         configRoot: root,
         tor: { mode: "direct", registryDir },
         events,
-        open: (options) => Peer.open(options),
       }),
   });
   await term.waitFor(`${name}> `);

@@ -12,7 +12,6 @@ import { assert, assertEquals } from "./_assert.ts";
 import { UnmessageError } from "../lib/errors.ts";
 import { editDistance } from "../lib/edit_distance.ts";
 import type { ConversationInfo, PeerEvent, RequestInfo } from "../lib/peer/types.ts";
-import { Peer } from "../lib/peer.ts";
 import { type RunningPeer, startPeer } from "../lib/runtime.ts";
 import {
   type CommandPeer,
@@ -116,6 +115,7 @@ Deno.test("every seed command is registered with a usage line and summary", () =
     "verify",
     "auth",
     "delete",
+    "tor-log",
     "quit",
   ];
   assertEquals(SHARED_COMMANDS.map((c) => c.name), seed);
@@ -315,7 +315,6 @@ Deno.test("JSON commands drive two real peers in direct mode: request, messages,
         configRoot: dir,
         tor: { mode: "direct", registryDir: `${dir}/registry` },
         events: (e) => events.push(e),
-        open: (o) => Peer.open(o),
       });
       started.push(running);
       let id = 0;

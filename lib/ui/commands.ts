@@ -19,6 +19,7 @@ import { editDistance } from "../edit_distance.ts";
 import { MAX_TEXT_BYTES } from "../peer/records.ts";
 import type { CommandPeer } from "../peer/types.ts";
 import { parseIdentityAddress, parseIdentityKey } from "../peer/address.ts";
+import { MAX_TOR_LOG_LINES } from "../tor/tor_log.ts";
 
 export type { CommandPeer };
 
@@ -124,6 +125,8 @@ const MAX_SHOWN_NAME = 40;
  * byte count (`bad_message`). Nothing is ever cut.
  */
 export const MAX_ARG_LENGTH: number = MAX_TEXT_BYTES;
+/** Lines `tor-log` shows when not told how many. */
+const DEFAULT_TOR_LOG_LINES = 30;
 /** Farthest edit distance for a "did you mean" suggestion. */
 const MAX_SUGGESTION_DISTANCE = 3;
 
@@ -270,6 +273,13 @@ export const COMMANDS: readonly Command[] = [
     return { deleted: arg(a, "name") };
   }, { check: (peer, a) => peer.checkConversation(arg(a, "name")) }),
   cmd(
+    "tor-log",
+    "[lines]",
+    "Show tor's recent messages (why it is stuck, for one)",
+    [word("lines", true)],
+    (peer, a) => Promise.resolve(torLog(peer, a["lines"])),
+  ),
+  cmd(
     "warnings",
     "",
     "List the network warnings counted quietly",
@@ -298,6 +308,25 @@ function checkIdentity(address: string, key: string | undefined): JsonValue {
 async function presence(peer: CommandPeer, name: string, on: boolean): Promise<JsonValue> {
   await peer.setPresence(name, on);
   return { name, presence: on };
+}
+
+function torLog(peer: CommandPeer, lines: string | undefined): JsonValue {
+  const usage = "tor-log [lines]";
+  const count = lines === undefined ? DEFAULT_TOR_LOG_LINES : Number(lines);
+  if (!/^\d{1,4}$/.test(lines ?? "1") || count < 1 || count > MAX_TOR_LOG_LINES) {
+    throw new UsageError(
+      `Wrong arguments for tor-log: [lines] must be 1 to ${MAX_TOR_LOG_LINES}; usage: ${usage}`,
+      usage,
+    );
+  }
+  const entries = peer.torLog?.(count);
+  if (entries === undefined) {
+    throw new UnmessageError(
+      "no_tor",
+      "This peer runs without tor (--direct): there is no tor log",
+    );
+  }
+  return { lines: entries.map((l) => ({ ...l })) };
 }
 
 const BY_NAME: ReadonlyMap<string, Command> = new Map(

@@ -134,9 +134,9 @@ export function authMatchLine(
 
 /**
  * The line(s) shown for a core event, or `undefined` for events shown
- * otherwise (`bootstrap` is a progress bar, `ready` a banner, an `auth`
- * run `started` the `/auth` command's own line) or not at all (routine
- * connection progress).
+ * otherwise (`bootstrap` is a progress bar, unless tor reports a problem;
+ * `ready` a banner; an `auth` run `started` the `/auth` command's own line)
+ * or not at all (routine connection progress).
  */
 export function eventLine(
   style: Style,
@@ -147,6 +147,15 @@ export function eventLine(
   const who = (name: string) => peerName(style, sanitize(name), levelOf(name));
   switch (e.event) {
     case "bootstrap":
+      // The phase is the progress bar; a problem tor reports is a line of its own.
+      return e.problem === undefined ? undefined : warningLine(style, sanitize(e.problem));
+    case "bootstrap-stalled":
+      return [
+        warningLine(style, sanitize(e.message)),
+        ...e.advice.map((a) => `   - ${sanitize(a)}`),
+      ].join("\n");
+    case "tor-network":
+      return notice(style, sanitize(e.message));
     case "ready":
       return undefined;
     case "message":

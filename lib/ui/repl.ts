@@ -146,7 +146,10 @@ export class Repl {
 
   #event(e: PeerEvent): void | Promise<void> {
     if (this.#closed) return Promise.reject(new Error("Cannot show the event: the REPL has ended"));
-    if (e.event === "bootstrap") return this.#showProgress(e.progress, e.summary);
+    if (e.event === "bootstrap") {
+      this.#showProgress(e.progress, e.summary);
+      if (e.problem === undefined) return;
+    }
     if (e.event === "ready") {
       // The finished bar stays on screen above the banner.
       if (this.#progress !== undefined) this.print(this.#progress);

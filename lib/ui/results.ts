@@ -18,6 +18,7 @@ import {
   UsageError,
 } from "./commands.ts";
 import {
+  clock,
   errorLine,
   type LevelOf,
   messageLine,
@@ -149,6 +150,16 @@ export function resultText(name: string, result: JsonValue, ctx: ResultContext):
         `Authentication with ${who(r["name"])} started; ` +
           (r["connecting"] === true ? "connecting to them…" : "waiting for them"),
       );
+    case "tor-log": {
+      const lines = (r["lines"] as { at: number; severity: string; text: string }[]) ?? [];
+      if (lines.length === 0) return notice(style, "Tor has logged nothing yet");
+      return lines.map((l) => {
+        const tag = l.severity === "notice"
+          ? paint(style, "dim", "notice")
+          : paint(style, l.severity === "err" ? "red" : "yellow", l.severity);
+        return `${paint(style, "dim", clock(l.at))} ${tag} ${str(l.text)}`;
+      }).join("\n");
+    }
     case "delete":
       return notice(
         style,
