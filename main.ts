@@ -10,16 +10,10 @@
  */
 
 import denoJson from "./deno.json" with { type: "json" };
-import {
-  CliUsageError,
-  parseCli,
-  PASSPHRASE_ENV,
-  torrcLines,
-  usageText,
-} from "./lib/app/cli_args.ts";
+import { CliUsageError, parseCli, PASSPHRASE_ENV, usageText } from "./lib/app/cli_args.ts";
 import type { CliOptions } from "./lib/app/cli_args.ts";
 import { CONTROL_PASSWORD_ENV, resolveControlPassword } from "./lib/app/control_password.ts";
-import { CMDLINE_PROXY_WARNING, networkChange } from "./lib/app/network_flags.ts";
+import { CMDLINE_PROXY_WARNING, networkChange, readTorrcExtra } from "./lib/app/network_flags.ts";
 import { isUnmessageError } from "./lib/errors.ts";
 import type { EventSink } from "./lib/peer/types.ts";
 import {
@@ -88,9 +82,7 @@ async function torMode(o: CliOptions, warn: (m: string) => void): Promise<TorMod
       ...(password !== undefined ? { password } : {}),
     };
   }
-  const extra = o.torrcExtra === undefined
-    ? undefined
-    : torrcLines(await Deno.readTextFile(o.torrcExtra));
+  const extra = o.torrcExtra === undefined ? undefined : await readTorrcExtra(o.torrcExtra);
   const network = await networkChange(o);
   if (o.proxy !== undefined && /\/\/[^@/]*:[^@/]*@/.test(o.proxy)) warn(CMDLINE_PROXY_WARNING);
   return {

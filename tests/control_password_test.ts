@@ -20,6 +20,7 @@ import { parseCli } from "../lib/app/cli_args.ts";
 import { attachTor, launchTor } from "../lib/tor/launch.ts";
 import { isTorError } from "../lib/tor/errors.ts";
 import { PeerProcess } from "./e2e/_peer_process.ts";
+import { refusesFifo } from "./_fifo.ts";
 
 const PASSWORD = "correct horse battery staple";
 /** Bound on the launch of the test tor. */
@@ -95,6 +96,11 @@ Deno.test("resolveControlPassword(): a missing, empty, multi-line, huge or binar
     }
     await assertRejects(() => resolveControlPassword({ file: dir }), ControlPasswordError, "not");
   });
+});
+
+Deno.test("resolveControlPassword(): a FIFO is refused at once, never waited on", async () => {
+  const e = await refusesFifo((file) => resolveControlPassword({ file }));
+  assert(e instanceof ControlPasswordError && e.message.includes("not a regular file"), String(e));
 });
 
 Deno.test("parseCli(): --control-password-file needs --control-port and excludes --control-password", () => {
