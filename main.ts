@@ -32,6 +32,7 @@ import {
 import { resolveConfigRoot, validatePeerName } from "./lib/store/paths.ts";
 import { jsonEventSink, LineWriter, runJsonInterface } from "./lib/ui/json.ts";
 import { runInteractive } from "./lib/ui/interactive.ts";
+import { sanitizeLines } from "./lib/ui/render.ts";
 import { MAX_LISTED_PEERS } from "./lib/gui/app.ts";
 import { runGui } from "./lib/gui/run.ts";
 
@@ -138,7 +139,8 @@ async function startFor(
 async function runJson(o: CliOptions, root: string, name: string): Promise<number> {
   const writer = new LineWriter((bytes) => writeAll(Deno.stdout, bytes));
   const events = jsonEventSink(writer);
-  const log = (m: string) => console.error(m);
+  // Diagnostics may quote tor or a contact: no escape reaches the terminal.
+  const log = (m: string) => console.error(sanitizeLines(m));
   let running: RunningPeer;
   try {
     running = await startFor(o, root, name, events, envPassphrase());
@@ -191,7 +193,7 @@ async function runGuiFor(o: CliOptions, root: string, name: string | undefined):
     start: (peer, events, secret) => startFor(o, root, peer, events, secret),
     remember: (peer) => saveAppConfig(root, { lastInterface: "gui", lastPeer: peer }),
     say: (line) => writeAll(Deno.stdout, encoder.encode(`${line}\n`)),
-    log: (m) => console.error(`unmessage: ${m}`),
+    log: (m) => console.error(`unmessage: ${sanitizeLines(m)}`),
   });
 }
 

@@ -27,7 +27,7 @@ import type { EventSink } from "../peer/types.ts";
 import type { RunningPeer } from "../runtime.ts";
 import { peerPaths } from "../store/paths.ts";
 import { HISTORY_FILE, loadHistory, saveHistory } from "./history.ts";
-import { errorLine, notice } from "./render.ts";
+import { errorLine, notice, sanitizeLines } from "./render.ts";
 import { Repl } from "./repl.ts";
 import { askNewPassphrase, askPassphrase, type TerminalAsk, terminalAsk } from "./prompts.ts";
 import {
@@ -162,7 +162,8 @@ async function runRepl(
   } catch (e) {
     questions.close();
     undoStart();
-    const why = e instanceof Error ? e.message : String(e);
+    // The reason may quote tor (or whatever answers on its control port): no escapes.
+    const why = sanitizeLines(e instanceof Error ? e.message : String(e));
     await term.write(`\r\n${errorLine(repl.style, `Cannot start ${o.name}: ${why}`)}\n`);
     return EXIT_FAILURE;
   }

@@ -19,7 +19,7 @@ import type { CommandPeer } from "./commands.ts";
 import { parseArgs } from "./commands.ts";
 import { complete } from "./completion.ts";
 import { sessionEntry } from "./history.ts";
-import { type Key, KeyDecoder } from "./keys.ts";
+import { type Key, KeyDecoder, PASTE_IDLE_MS } from "./keys.ts";
 import { LINE_BREAK_MARK, LineEditor, MAX_LINE_LENGTH } from "./line_editor.ts";
 import { parseLine } from "./line_parse.ts";
 import { progressLine, readyBanner } from "./progress.ts";
@@ -37,6 +37,24 @@ const MAX_ERROR_NAME = 40;
 const MAX_ECHO_ROWS = 3;
 /** Longest wait at the end for queued output to reach the terminal. */
 const END_FLUSH_TIMEOUT_MS = 2_000;
+
+/**
+ * Columns of the line always left beside the prompt (the line editor's
+ * least room): a longer name in the prompt is cut, as a row that wraps
+ * leaves a row behind at every redraw.
+ */
+const MIN_TYPED_COLUMNS = 8;
+
+/** `prompt` cut to `columns`, keeping its end (`> `). */
+function fitPrompt(prompt: string, columns: number): string {
+  if (textWidth(prompt) <= columns) return prompt;
+  const tail = /\S?\s*$/.exec(prompt)![0];
+  return fitWidth(
+    prompt.slice(0, -tail.length || undefined),
+    Math.max(1, columns - textWidth(tail)),
+  ) +
+    tail;
+}
 
 /** Why {@linkcode Repl.run} ended. */
 export type ReplExit = "quit" | "interrupt" | "eof";
@@ -147,7 +165,9 @@ export class Repl {
   #event(e: PeerEvent): void | Promise<void> {
     if (this.#closed) return Promise.reject(new Error("Cannot show the event: the REPL has ended"));
     if (e.event === "bootstrap") {
-      this.#showProgress(e.progress, e.summary);
+      // The bar stands in for the prompt until the peer runs; a tor restarted
+      // later says so in `tor` events, and the prompt stays.
+      if (!this.#peer) this.#showProgress(e.progress, e.summary);
       if (e.problem === undefined) return;
     }
     if (e.event === "ready") {
@@ -177,9 +197,11 @@ export class Repl {
     if (this.#progress !== undefined && !this.#question) return `\r\x1b[K${this.#progress}`;
     if (!this.#peer && !this.#question) return "";
     const q = this.#question;
-    const plain = q ? q.prompt : `${this.#name}> `;
+    const columns = this.#term.columns();
+    // A question is shown whole (it is what the user must read); a long name is cut.
+    const plain = q ? q.prompt : fitPrompt(`${this.#name}> `, columns - MIN_TYPED_COLUMNS - 1);
     const prompt = q ? paint(this.#style, "yellow", plain) : paint(this.#style, "bold", plain);
-    return this.#editor.render(prompt, textWidth(plain), this.#term.columns());
+    return this.#editor.render(prompt, textWidth(plain), columns);
   }
 
   /** Asks a question on the input line (see `prompts.ts`). */
@@ -218,15 +240,23 @@ export class Repl {
     const ended = new Promise<ReplExit>((resolve) => this.#finish = resolve);
     this.#term.setRaw(true);
     this.#screen.redraw();
+    // A paste whose end marker does not come is ended after a pause (keys.ts).
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    const endPaste = () => {
+      idle = undefined;
+      for (const key of decoder.endPaste()) this.#safeKey(key);
+    };
     const pump = (async () => {
       try {
         for (;;) {
           const { value, done } = await reader.read();
+          clearTimeout(idle);
           if (done) break;
           for (const key of decoder.push(value)) {
             this.#safeKey(key);
             if (this.#closed) return;
           }
+          if (decoder.pasting) idle = setTimeout(endPaste, PASTE_IDLE_MS);
         }
       } catch {
         // The input failed (terminal gone): end as at end of input.
@@ -234,6 +264,7 @@ export class Repl {
       this.#end("eof");
     })();
     const exit = await ended;
+    clearTimeout(idle);
     await this.#commands;
     reader.releaseLock();
     void pump;
