@@ -15,6 +15,8 @@
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import type { PeerEvent } from "../lib/peer/types.ts";
 import { startPeer } from "../lib/runtime.ts";
+import { STALL_LOG_LINES } from "../lib/app/tor_supervisor.ts";
+import { closedPort, deadEnd } from "./_tornet.ts";
 import { parseBootstrapStatus } from "../lib/tor/control_parse.ts";
 import { explainProblem, stallAdvice } from "../lib/tor/diagnose.ts";
 import { isTorError } from "../lib/tor/errors.ts";
@@ -28,24 +30,6 @@ import { resultText } from "../lib/ui/results.ts";
 const STALL_MS = 3_000;
 /** Bound on the whole launch, so that the start fails with bootstrap_timeout. */
 const LAUNCH_MS = 9_000;
-
-/** A dead end: the only directory authority is `port` on 127.0.0.1. */
-function deadEnd(port: number): string[] {
-  return [
-    "TestingTorNetwork 1",
-    "UseDefaultFallbackDirs 0",
-    `DirAuthority deadend orport=${port} no-v2 v3ident=${"B".repeat(40)} ` +
-    `127.0.0.1:${port} ${"A".repeat(40)}`,
-  ];
-}
-
-/** A port where nothing listens (bound, then closed). */
-function closedPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
-  return port;
-}
 
 /** Starts a peer against `torrc`, expects bootstrap_timeout, returns the events and error. */
 async function stalledStart(torrc: string[]): Promise<{ events: PeerEvent[]; error: Error }> {
@@ -89,6 +73,24 @@ Deno.test("a tor whose relays refuse connections: reason in plain words, then ad
   assert(!events.some((e) => e.event === "ready"));
   assert(isTorError(error, "bootstrap_timeout"), String(error));
   assert(error.message.includes("--bridges"), error.message);
+});
+
+Deno.test("a stalled start gets tor's own last messages with the advice and in its error: /tor-log cannot run before the peer does", async () => {
+  const { events, error } = await stalledStart(deadEnd(closedPort()));
+  const stalled = events.find((e) => e.event === "bootstrap-stalled");
+  assert(stalled?.event === "bootstrap-stalled", JSON.stringify(events));
+  const log = stalled.log ?? [];
+  assert(log.length > 0 && log.length <= STALL_LOG_LINES, JSON.stringify(log));
+  assert(log.some((l) => l.text.startsWith("Bootstrapped 5%")), JSON.stringify(log));
+  // the advice does not send the user to a command that is refused until the start ends
+  const toLog = stalled.advice.find((a) => a.includes("/tor-log"));
+  assert(toLog !== undefined && toLog.includes("once"), String(toLog));
+  // the REPL prints those lines under the advice
+  const shown = eventLine({ color: false }, () => undefined, stalled, 0)!;
+  assert(shown.includes(log.at(-1)!.text.slice(0, 40)), shown);
+  // and the failed start's error carries them too: the peer never ran, /tor-log never could
+  assert(error.message.includes("Tor's last messages:"), error.message);
+  assert(error.message.includes("Bootstrapped 5%"), error.message);
 });
 
 Deno.test("a tor whose relay accepts and never answers: tor says nothing, the stall advice still comes", async () => {

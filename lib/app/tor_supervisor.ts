@@ -29,6 +29,8 @@ export const TOR_RESTART_FIRST_DELAY_MS = 500;
 export const TOR_RESTART_MAX_DELAY_MS = 30_000;
 /** Before tor reported any phase. */
 const NO_STATUS: BootstrapStatus = { progress: 0, tag: "starting", summary: "Starting" };
+/** Tor's last log lines given with the stall advice and a failed start's error. */
+export const STALL_LOG_LINES = 8;
 /** Bound on each step of stopping (here: remove the onion, let tor go; the runtime's steps too). */
 export const STOP_STEP_TIMEOUT_MS = 10_000;
 
@@ -109,7 +111,9 @@ export class SupervisedTor implements TorStrategy {
       // The start fails: say once more what to do, in the error itself.
       const advice =
         stallAdvice(this.#lastStatus ?? NO_STATUS, 0, this.#setup(), this.#date()).advice;
-      throw new TorError("bootstrap_timeout", `${e.message}\n- ${advice.join("\n- ")}`, {
+      const lines = this.#log.recent(STALL_LOG_LINES).map((l) => `  ${l.severity} ${l.text}`);
+      const log = lines.length > 0 ? `\nTor's last messages:\n${lines.join("\n")}` : "";
+      throw new TorError("bootstrap_timeout", `${e.message}\n- ${advice.join("\n- ")}${log}`, {
         cause: e,
       });
     }
@@ -147,6 +151,7 @@ export class SupervisedTor implements TorStrategy {
           ...(status.reason !== undefined ? { reason: status.reason } : {}),
           message: last ? `${message}. Tor's last warning: ${last}` : message,
           advice,
+          log: this.#log.recent(STALL_LOG_LINES),
         });
       }, stallMs);
     };

@@ -107,6 +107,7 @@ export function stallAdvice(
         "--proxy socks5://host:port or --proxy https://host:port.",
     );
   }
-  advice.push("/tor-log shows tor's recent messages.");
+  // No command runs before the peer has started: the lines come with the advice.
+  advice.push("Tor's own last messages come with this advice (once the peer runs, /tor-log).");
   return { message, advice };
 }

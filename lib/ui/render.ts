@@ -158,6 +158,12 @@ export function eventLine(
       return [
         warningLine(style, sanitize(e.message)),
         ...e.advice.map((a) => `   - ${sanitize(a)}`),
+        ...(e.log?.length ? ["   Tor's last messages:"] : []),
+        ...(e.log ?? []).map((l) =>
+          `     ${paint(style, "dim", `${clock(l.at)} ${sanitize(l.severity)}`)} ${
+            sanitize(l.text)
+          }`
+        ),
       ].join("\n");
     case "tor-network":
       return notice(style, sanitize(e.message));
