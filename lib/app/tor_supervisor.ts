@@ -7,6 +7,9 @@
  * control port) it reports a `tor` event, reconnects with back-off, publishes
  * the same onion again and swaps the core's transport (`TorLink`) over to
  * the new tor, so the core never notices more than failed dials meanwhile.
+ * `stop()` also ends a tor still being started (the first or a restart):
+ * it closes that tor's control connection and waits, bounded, until it is
+ * gone, so no tor outlives the stop.
  *
  * @module
  */
@@ -20,6 +23,7 @@ import { isTorError, TorError } from "../tor/errors.ts";
 import { TorLog } from "../tor/tor_log.ts";
 import { TorLink } from "./tor_link.ts";
 import type { ConnectedTor, OnionService, TorSource, TorStrategy } from "./tor_strategy.ts";
+import type { TorControl } from "../tor/control.ts";
 
 /** Bound on waiting for the first descriptor upload before `ready`. */
 export const DESCRIPTOR_TIMEOUT_MS = 60_000;
@@ -77,6 +81,10 @@ export class SupervisedTor implements TorStrategy {
   #service: OnionService | undefined;
   #serviceId: string | undefined;
   #stopping: Promise<void> | undefined;
+  /** A (re)start under way: it settles once that tor is bootstrapped or gone. */
+  #starting: Promise<unknown> | undefined;
+  /** Its control connection, once authenticated (closing it stops a tor we launched). */
+  #startingControl: TorControl | undefined;
 
   /** A supervisor that does nothing until `start`. */
   constructor(options: SupervisedTorOptions) {
@@ -155,28 +163,37 @@ export class SupervisedTor implements TorStrategy {
         });
       }, stallMs);
     };
+    const connecting = this.#o.source.connect({
+      onProgress: (s) => {
+        this.#lastStatus = s;
+        if (s.progress > best) {
+          best = s.progress;
+          arm();
+        }
+        const problem = explainProblem(s);
+        emit({
+          event: "bootstrap",
+          progress: s.progress,
+          summary: s.summary,
+          ...(s.warning !== undefined ? { warning: s.warning } : {}),
+          ...(s.reason !== undefined ? { reason: s.reason } : {}),
+          ...(problem !== undefined ? { problem } : {}),
+        });
+      },
+      onControl: (control) => {
+        // stop() came first: this tor must not go on (launchTor then kills it).
+        if (this.#stopping) throw new TorError("stopped", "Stopping: this tor is not wanted");
+        this.#startingControl = control;
+        return this.#log.follow(control);
+      },
+    });
+    this.#starting = connecting;
     try {
-      return await this.#o.source.connect({
-        onProgress: (s) => {
-          this.#lastStatus = s;
-          if (s.progress > best) {
-            best = s.progress;
-            arm();
-          }
-          const problem = explainProblem(s);
-          emit({
-            event: "bootstrap",
-            progress: s.progress,
-            summary: s.summary,
-            ...(s.warning !== undefined ? { warning: s.warning } : {}),
-            ...(s.reason !== undefined ? { reason: s.reason } : {}),
-            ...(problem !== undefined ? { problem } : {}),
-          });
-        },
-        onControl: (control) => this.#log.follow(control),
-      });
+      return await connecting;
     } finally {
       clearTimeout(timer);
+      this.#starting = undefined;
+      this.#startingControl = undefined;
     }
   }
 
@@ -240,6 +257,7 @@ export class SupervisedTor implements TorStrategy {
         return;
       } catch (e) {
         if (tor) await bounded(tor.close(), STOP_STEP_TIMEOUT_MS);
+        if (this.#stopping) return; // stop() ended this start: not a failure
         emit({ event: "tor", state: "failed", message: `Cannot restart tor: ${message(e)}` });
         wait = Math.min(wait * 2, TOR_RESTART_MAX_DELAY_MS);
       }
@@ -253,6 +271,12 @@ export class SupervisedTor implements TorStrategy {
   async #stop(): Promise<void> {
     const tor = this.#tor;
     this.#link.detach();
+    if (this.#starting) {
+      // A tor being (re)started: closing its control connection makes one we
+      // launched exit (it is owned) and ends the wait for an attached one.
+      void this.#startingControl?.close();
+      await bounded(this.#starting, STOP_STEP_TIMEOUT_MS);
+    }
     if (!tor) return;
     if (this.#serviceId !== undefined && !tor.control.isClosed) {
       await bounded(tor.control.delOnion(this.#serviceId), STOP_STEP_TIMEOUT_MS);
