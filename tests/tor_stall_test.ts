@@ -218,6 +218,39 @@ Deno.test("TorLog keeps the last lines, cut, across connections; tor-log returns
   await assertRejects(() => runCommand({} as typeof asPeer, "tor-log", []), Error, "without tor");
 });
 
+Deno.test("TorLog holds its lines, not the replies they were cut from: 200 lines of 1 MiB replies stay small", async () => {
+  // V8 keeps the whole string a slice was taken from; measured in a process with a GC to call.
+  const script = `
+    import { TorLog } from ${
+    JSON.stringify(new URL("../lib/tor/tor_log.ts", import.meta.url).href)
+  };
+    const log = new TorLog();
+    globalThis.gc();
+    const before = Deno.memoryUsage().heapUsed;
+    for (let i = 0; i < 200; i++) {
+      const reply = "NOTICE " + String(i).padStart(6, "0") + "x".repeat(1 << 20); // a fresh string, as decoded
+      log.add("notice", reply.slice(7));
+    }
+    globalThis.gc();
+    console.log(Deno.memoryUsage().heapUsed - before);
+  `;
+  const dir = await Deno.makeTempDir({ prefix: "tor_log_memory" });
+  try {
+    const file = `${dir}/measure.ts`;
+    await Deno.writeTextFile(file, script);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-check", "--v8-flags=--expose-gc", file],
+    }).output();
+    const text = new TextDecoder().decode(out.stdout).trim();
+    assert(out.success, new TextDecoder().decode(out.stderr));
+    const retained = Number(text);
+    // the ring's own bound: 200 lines of 1000 UTF-16 units, 400 KB, with room for the objects
+    assert(retained < 8 * 2 ** 20, `${(retained / 2 ** 20).toFixed(1)} MiB retained`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("the REPL shows tor's problem and the advice as lines, a plain phase only as the bar", () => {
   const plain = { color: false };
   const none = () => undefined;
