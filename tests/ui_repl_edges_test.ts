@@ -1,6 +1,8 @@
 /**
  * The REPL at its edges, as an adversarial review tried it: a bracketed
  * paste whose end marker never comes (the keys after it must work again), a
+ * secret typed ahead of the question `/auth <name>` asks (it must not be
+ * echoed or remembered), a
  * tor that restarts while the prompt is up (its bootstrap must not take the
  * prompt's place for good), a narrow terminal (the progress bar and the
  * prompt row must fit in one row, or every redraw leaves a row behind), and
@@ -56,6 +58,24 @@ Deno.test("KeyDecoder: endPaste() ends an open paste as its marker would; a past
   assertEquals(d.push(enc(`${PASTE_START}d\x1b[2`)), []);
   assertEquals(d.endPaste(), [{ kind: "paste", text: "d[2" }]);
   assert(PASTE_IDLE_MS >= 500, "a slow link sends a paste in chunks a few hundred ms apart");
+});
+
+Deno.test("REPL: a secret typed (or pasted without bracketed paste) right after /auth <name> is its answer, never shown or kept", async () => {
+  for (const isTTY of [true, false]) {
+    const { term, peer, repl, done } = setup({ isTTY });
+    if (isTTY) await term.waitFor("alice> ");
+    // one chunk: the question cannot have been asked before the secret arrives
+    term.type("/auth bob\rhunter2\r");
+    await term.waitFor("Authentication with bob");
+    assertEquals(peer.calls, ["authenticate bob hunter2"]);
+    assert(!term.output.includes("hunter2"), JSON.stringify(term.output));
+    assert(!repl.history.some((l) => l.includes("hunter2")), repl.history.join("\n"));
+    // the prompt is back to normal: what is typed next is drawn and runs
+    term.type("/convs\r");
+    await term.waitFor("bob");
+    term.type("/quit\r");
+    await done;
+  }
 });
 
 Deno.test("REPL: bootstrap of a restarted tor leaves the prompt in place", async () => {

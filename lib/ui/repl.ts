@@ -56,6 +56,9 @@ function fitPrompt(prompt: string, columns: number): string {
     tail;
 }
 
+/** `/auth <name>` with no secret: the command asks for it (see `execute`). */
+const ASKS_SECRET = /^\s*\/auth\s+\S+\s*$/i;
+
 /** Why {@linkcode Repl.run} ended. */
 export type ReplExit = "quit" | "interrupt" | "eof";
 
@@ -89,6 +92,12 @@ export class Repl {
   #peer: CommandPeer | undefined;
   #name = "";
   #question: Question | undefined;
+  /**
+   * Set from `/auth <name>` Enter until its question is asked: a line typed
+   * (or pasted without bracketed paste) meanwhile is the secret, kept here,
+   * never drawn, echoed or remembered.
+   */
+  #early: { answer: string | undefined } | undefined;
   #commands: Promise<void> = Promise.resolve();
   #finish: ((exit: ReplExit) => void) | undefined;
   /** True once the REPL has ended: the row is gone and nothing more is printed. */
@@ -207,6 +216,16 @@ export class Repl {
   /** Asks a question on the input line (see `prompts.ts`). */
   readonly ask: Ask = (question, { hidden }) => {
     if (this.#question) return Promise.resolve(undefined);
+    const early = hidden ? this.#early : undefined;
+    if (early) {
+      this.#early = undefined;
+      this.#editor.hidden = false;
+      this.#screen.redraw();
+      if (early.answer !== undefined) {
+        if (this.#term.isTTY) this.print(`${question}(hidden)`);
+        return Promise.resolve(early.answer);
+      }
+    }
     return new Promise((resolve) => {
       this.#editor.set("");
       this.#editor.hidden = hidden;
@@ -333,6 +352,10 @@ export class Repl {
         return this.#complete();
       case "submit":
         if (this.#question) return this.#answer(action.line);
+        if (this.#early && this.#early.answer === undefined) {
+          this.#early.answer = action.line; // the secret, typed before it was asked
+          return;
+        }
         return this.#submit(action.line);
     }
   }
@@ -363,6 +386,11 @@ export class Repl {
 
   #submit(line: string): void {
     const entry = sessionEntry(line);
+    if (ASKS_SECRET.test(line)) {
+      // What is typed from now on, until the question comes, is the secret.
+      this.#early = { answer: undefined };
+      this.#editor.hidden = true;
+    }
     if (this.#term.isTTY) {
       // Leave the typed line on screen as a record of what ran (never an
       // /auth secret; a long paste in a few rows: its message line shows it whole).
