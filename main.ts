@@ -32,6 +32,8 @@ import {
 import { resolveConfigRoot, validatePeerName } from "./lib/store/paths.ts";
 import { jsonEventSink, LineWriter, runJsonInterface } from "./lib/ui/json.ts";
 import { runInteractive } from "./lib/ui/interactive.ts";
+import { END_FLUSH_TIMEOUT_MS } from "./lib/ui/repl.ts";
+import { bounded } from "./lib/app/tor_supervisor.ts";
 import { sanitizeLines } from "./lib/ui/render.ts";
 import { MAX_LISTED_PEERS } from "./lib/gui/app.ts";
 import { runGui } from "./lib/gui/run.ts";
@@ -161,7 +163,8 @@ async function runJson(o: CliOptions, root: string, name: string): Promise<numbe
   );
   const stop = async () => {
     await running.stop();
-    await writer.flush();
+    // A consumer that stopped reading must not keep a SIGTERM from ending us.
+    await bounded(writer.flush(), END_FLUSH_TIMEOUT_MS);
     Deno.exit(EXIT_OK);
   };
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];

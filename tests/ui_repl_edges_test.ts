@@ -22,6 +22,7 @@ import { progressLine } from "../lib/ui/progress.ts";
 import { Repl } from "../lib/ui/repl.ts";
 import { stripAnsi } from "../lib/ui/render.ts";
 import { textWidth } from "../lib/ui/width.ts";
+import { until } from "./e2e/_peer_process.ts";
 
 const PASTE_START = "\x1b[200~";
 const PASTE_END = "\x1b[201~";
@@ -193,3 +194,47 @@ Deno.test("a hostile control port's error text reaches the terminal without its 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("SIGTERM stops the prompt and --json even when nothing reads their output", async () => {
+  const root = await Deno.makeTempDir({ prefix: "ui_repl_edges" });
+  try {
+    for (
+      const [ui, line] of [
+        [[], "/help\n"],
+        [["--json"], '{"cmd": "help"}\n'],
+      ] as const
+    ) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "--config-dir", root, "--name", "alice", ...ui].concat(
+          ["--direct", `${root}/registry`],
+        ),
+        stdin: "piped",
+        stdout: "piped", // never read: once the pipe is full, every write waits
+        stderr: "null",
+      }).spawn();
+      const input = child.stdin.getWriter();
+      // each answer is about 3 KB: far more than a pipe holds
+      for (let i = 0; i < 200; i++) await input.write(enc(line));
+      // the peer is up once its folder is locked; then the output backs up
+      await until(
+        () => exists(`${root}/peers/alice/profile.json`),
+        "alice started",
+        RUN_TIMEOUT_MS,
+      );
+      const timer = setTimeout(() => child.kill("SIGKILL"), RUN_TIMEOUT_MS);
+      child.kill("SIGTERM");
+      const status = await child.status;
+      clearTimeout(timer);
+      await input.close().catch(() => {});
+      await child.stdout.cancel();
+      // SIGKILL is ours, after the bound: SIGTERM did not stop it (a clean stop exits 0)
+      assert(status.signal !== "SIGKILL", `${ui.join(" ") || "the prompt"} ignored SIGTERM`);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}

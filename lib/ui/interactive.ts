@@ -28,7 +28,8 @@ import type { RunningPeer } from "../runtime.ts";
 import { peerPaths } from "../store/paths.ts";
 import { HISTORY_FILE, loadHistory, saveHistory } from "./history.ts";
 import { errorLine, notice, sanitizeLines } from "./render.ts";
-import { Repl } from "./repl.ts";
+import { END_FLUSH_TIMEOUT_MS, Repl } from "./repl.ts";
+import { bounded } from "../app/tor_supervisor.ts";
 import { askNewPassphrase, askPassphrase, type TerminalAsk, terminalAsk } from "./prompts.ts";
 import {
   captureConsole,
@@ -153,7 +154,8 @@ async function runRepl(
   let interrupted = false;
   const undoStart = (o.onStartInterrupt ?? onInterruptSignal)(() => {
     interrupted = true;
-    void term.write("\nInterrupted\n").then(() => exitProcess(EXIT_INTERRUPTED));
+    void bounded(term.write("\nInterrupted\n"), END_FLUSH_TIMEOUT_MS)
+      .then(() => exitProcess(EXIT_INTERRUPTED));
   });
   let running: RunningPeer;
   const questions = terminalAsk(term, repl.style);
@@ -175,7 +177,8 @@ async function runRepl(
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     stopping ??= (async () => {
-      await term.write(`${notice(repl.style, "Shutting down…")}\n`);
+      // A terminal that does not read (its output blocked) must not hold the stop up.
+      await bounded(term.write(`${notice(repl.style, "Shutting down…")}\n`), END_FLUSH_TIMEOUT_MS);
       await running.stop();
       await saved();
     })();
@@ -191,6 +194,6 @@ async function runRepl(
   }
   save(repl.history);
   await shutdown();
-  await term.write(`${notice(repl.style, "Bye")}\n`);
+  await bounded(term.write(`${notice(repl.style, "Bye")}\n`), END_FLUSH_TIMEOUT_MS);
   return EXIT_OK;
 }

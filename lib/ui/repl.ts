@@ -13,6 +13,7 @@
  * @module
  */
 
+import { bounded } from "../app/tor_supervisor.ts";
 import { MAX_TEXT_BYTES } from "../peer/records.ts";
 import type { EventSink, IdentityInfo, Level, PeerEvent } from "../peer/types.ts";
 import type { CommandPeer } from "./commands.ts";
@@ -35,8 +36,8 @@ import { fitWidth, textWidth } from "./width.ts";
 const MAX_ERROR_NAME = 40;
 /** Rows at most of the record of a submitted line (the message line shows the text whole). */
 const MAX_ECHO_ROWS = 3;
-/** Longest wait at the end for queued output to reach the terminal. */
-const END_FLUSH_TIMEOUT_MS = 2_000;
+/** Longest wait at the end for queued output to reach a terminal that may not read. */
+export const END_FLUSH_TIMEOUT_MS = 2_000;
 
 /**
  * Columns of the line always left beside the prompt (the line editor's
@@ -301,12 +302,7 @@ export class Repl {
     void this.#commands.then(async () => {
       this.#closed = true;
       this.#screen.redraw();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        this.#screen.flushed(),
-        new Promise((r) => timer = setTimeout(r, END_FLUSH_TIMEOUT_MS)),
-      ]);
-      clearTimeout(timer);
+      await bounded(this.#screen.flushed(), END_FLUSH_TIMEOUT_MS);
       this.#screen.close();
       if (this.#term.isTTY) await this.#term.write("\r\x1b[K");
       finish(exit);
