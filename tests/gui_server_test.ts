@@ -103,7 +103,16 @@ async function setup(registry?: string): Promise<Setup> {
 }
 
 const host = (s: GuiServer) => `Host: 127.0.0.1:${s.port}`;
-const cookie = (s: GuiServer, token = s.token) => `Cookie: ${cookieName(s.port)}=${token}`;
+const cookie = (s: GuiServer, value: string) => `Cookie: ${cookieName(s.port)}=${value}`;
+/** The cookie the browser gets on the first load (the address with the token). */
+async function pageCookie(s: GuiServer): Promise<string> {
+  const first = await raw(s.port, [`GET /?token=${s.token} HTTP/1.1`, host(s)]);
+  const value = new RegExp(`^${cookieName(s.port)}=([^;]+);`).exec(
+    first.headers.get("set-cookie") ?? "",
+  )?.[1];
+  if (value === undefined) throw new Error("the first load set no cookie");
+  return cookie(s, value);
+}
 
 Deno.test("guard: Host, Origin and token comparisons accept only the exact loopback forms", () => {
   assert(hostAllowed("127.0.0.1:8000", 8000) && hostAllowed("localhost:8000", 8000));
@@ -169,12 +178,12 @@ Deno.test("the GUI server listens on 127.0.0.1 only and answers only with its to
     ]);
     assertEquals(first.status, 200);
     const set = first.headers.get("set-cookie") ?? "";
-    assert(set.startsWith(`${cookieName(s.server.port)}=${s.server.token};`), set);
+    assert(set.startsWith(`${cookieName(s.server.port)}=`), set);
     for (const flag of ["HttpOnly", "SameSite=Strict", "Path=/"]) assert(set.includes(flag), set);
     const withCookie = await raw(s.server.port, [
       "GET /app.js HTTP/1.1",
       host(s.server),
-      cookie(s.server),
+      await pageCookie(s.server),
     ]);
     assertEquals(withCookie.status, 200);
     assert(withCookie.headers.get("content-type")!.startsWith("text/javascript"));
@@ -188,6 +197,7 @@ Deno.test("the GUI server refuses a foreign Host (DNS rebinding), even with the 
   const s = await setup();
   try {
     const p = s.server.port;
+    const pc = await pageCookie(s.server);
     for (
       const h of [
         `evil.example:${p}`,
@@ -200,12 +210,12 @@ Deno.test("the GUI server refuses a foreign Host (DNS rebinding), even with the 
       const r = await raw(p, [
         `GET /?token=${s.server.token} HTTP/1.1`,
         `Host: ${h}`,
-        cookie(s.server),
+        pc,
       ]);
       assertEquals(r.status, 403, `Host ${h}`);
       assertEquals(r.headers.get("set-cookie"), undefined);
     }
-    const ok = await raw(p, ["GET / HTTP/1.1", `Host: localhost:${p}`, cookie(s.server)]);
+    const ok = await raw(p, ["GET / HTTP/1.1", `Host: localhost:${p}`, pc]);
     assertEquals(ok.status, 200);
   } finally {
     await s.close();
@@ -216,8 +226,9 @@ Deno.test("every answer forbids framing, foreign code and CORS; only GET and HEA
   const s = await setup();
   try {
     const p = s.server.port;
+    const pc = await pageCookie(s.server);
     for (const path of ["/", "/app.css", "/nope", "/favicon.ico"]) {
-      for (const c of [cookie(s.server), "X-Nothing: 1"]) {
+      for (const c of [pc, "X-Nothing: 1"]) {
         const r = await raw(p, [
           `GET ${path} HTTP/1.1`,
           host(s.server),
@@ -234,7 +245,7 @@ Deno.test("every answer forbids framing, foreign code and CORS; only GET and HEA
     assert(CSP.includes("frame-ancestors 'none'") && CSP.includes("script-src 'self'"));
     assert(!/unsafe|\*|http:|https:|data:/.test(CSP), CSP);
     // The page has no inline script or style for the CSP to allow.
-    const page = await raw(p, ["GET / HTTP/1.1", host(s.server), cookie(s.server)]);
+    const page = await raw(p, ["GET / HTTP/1.1", host(s.server), pc]);
     assert(
       !/<script(?![^>]*\bsrc=)/.test(page.body) && !/\bstyle=|<style/.test(page.body),
       page.body,
@@ -243,7 +254,7 @@ Deno.test("every answer forbids framing, foreign code and CORS; only GET and HEA
       const r = await raw(p, [
         `${method} / HTTP/1.1`,
         host(s.server),
-        cookie(s.server),
+        pc,
         "Content-Length: 0",
       ]);
       assertEquals(r.status, 405, method);
@@ -255,10 +266,10 @@ Deno.test("every answer forbids framing, foreign code and CORS; only GET and HEA
   }
 });
 
-/** A WebSocket upgrade request over raw TCP. */
-function upgrade(s: GuiServer, extra: string[]): string[] {
+/** A WebSocket upgrade request over raw TCP (with the token in its URL if `withToken`). */
+function upgrade(s: GuiServer, extra: string[], withToken = false): string[] {
   return [
-    "GET /ws HTTP/1.1",
+    `GET /ws${withToken ? `?token=${s.token}` : ""} HTTP/1.1`,
     host(s),
     "Upgrade: websocket",
     "Connection: Upgrade",
@@ -273,6 +284,7 @@ Deno.test("the WebSocket refuses a foreign or missing Origin and a missing token
   try {
     const p = s.server.port;
     const origin = `Origin: http://127.0.0.1:${p}`;
+    const pc = await pageCookie(s.server);
     for (
       const o of [
         "Origin: http://evil.example",
@@ -281,15 +293,15 @@ Deno.test("the WebSocket refuses a foreign or missing Origin and a missing token
         "",
       ]
     ) {
-      const r = await raw(p, upgrade(s.server, [cookie(s.server), ...(o ? [o] : [])]));
+      const r = await raw(p, upgrade(s.server, [pc, ...(o ? [o] : [])], true));
       assertEquals(r.status, 403, o || "no Origin");
     }
-    assertEquals((await raw(p, upgrade(s.server, [origin]))).status, 403, "no token");
-    assertEquals((await raw(p, upgrade(s.server, [origin, cookie(s.server)]))).status, 101);
+    assertEquals((await raw(p, upgrade(s.server, [origin, pc]))).status, 403, "no token");
+    assertEquals((await raw(p, upgrade(s.server, [origin], true))).status, 101);
 
     // A browser page of another site: its socket never opens.
-    const foreign = new WebSocket(`ws://127.0.0.1:${p}/ws`, {
-      headers: { Origin: "http://evil.example", Cookie: `${cookieName(p)}=${s.server.token}` },
+    const foreign = new WebSocket(`ws://127.0.0.1:${p}/ws?token=${s.server.token}`, {
+      headers: { Origin: "http://evil.example" },
     } as unknown as string);
     const outcome = await new Promise<string>((resolve) => {
       foreign.onopen = () => resolve("open");
@@ -302,10 +314,39 @@ Deno.test("the WebSocket refuses a foreign or missing Origin and a missing token
   }
 });
 
-/** A page's socket with the right Origin and cookie; collects every line. */
+Deno.test("the cookie alone opens no socket and no identity: browsers send it to every port of 127.0.0.1", async () => {
+  const s = await setup();
+  try {
+    const p = s.server.port;
+    const origin = `Origin: http://127.0.0.1:${p}`;
+    // What the browser gives the cookie for (the first load): the page sets it.
+    const first = await raw(p, [`GET /?token=${s.server.token} HTTP/1.1`, host(s.server)]);
+    const set = first.headers.get("set-cookie") ?? "";
+    const given = /^unmessage_\d+=([^;]+);/.exec(set)?.[1] ?? "";
+    assert(given !== "", set);
+    // Cookies are not kept apart by port (RFC 6265 section 8.5): any server another local
+    // user runs on 127.0.0.1, once the browser visits it, receives this value. It must not
+    // be the token, and it must not open the socket or show the identity.
+    assert(!sameToken(given, s.server.token), "the cookie carries the token itself");
+    const stolen = `Cookie: ${cookieName(p)}=${given}`;
+    assertEquals((await raw(p, upgrade(s.server, [origin, stolen]))).status, 403, "socket");
+    assertEquals(
+      (await raw(p, ["GET /identity.svg HTTP/1.1", host(s.server), stolen])).status,
+      403,
+      "identity",
+    );
+    // The page's files still load with it, and the page's socket carries the token.
+    assertEquals((await raw(p, ["GET /app.js HTTP/1.1", host(s.server), stolen])).status, 200);
+    assertEquals((await raw(p, upgrade(s.server, [origin, stolen], true))).status, 101);
+  } finally {
+    await s.close();
+  }
+});
+
+/** A page's socket with the right Origin and the token; collects every line. */
 async function pageSocket(s: GuiServer) {
-  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`, {
-    headers: { Origin: `http://127.0.0.1:${s.port}`, Cookie: `${cookieName(s.port)}=${s.token}` },
+  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws?token=${s.token}`, {
+    headers: { Origin: `http://127.0.0.1:${s.port}` },
   } as unknown as string);
   const lines: Record<string, unknown>[] = [];
   const texts: string[] = [];

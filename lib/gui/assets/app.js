@@ -20,8 +20,22 @@ const REPLY_TIMEOUT_MS = 120_000;
 const RECONNECT_MS = 1_000;
 const RECONNECT_TRIES = 30;
 
-// The token came in the address once: the cookie carries it from now on.
+/**
+ * The capability token came in the address once. It is kept in this
+ * origin's storage, which (unlike the cookie) no server on another port of
+ * 127.0.0.1 can read, and presented only to this server, in the URL of the
+ * socket and of the QR code (see the server's guard.ts).
+ */
+const TOKEN_KEY = "unmessage-token";
+const given = new URLSearchParams(location.search).get("token");
+if (given) localStorage.setItem(TOKEN_KEY, given);
 if (location.search !== "") history.replaceState(null, "", "/");
+const token = localStorage.getItem(TOKEN_KEY) ?? "";
+
+/** `path` on this server with the token, for what needs it (the socket, the QR code). */
+export function withToken(path) {
+  return `${path}?token=${encodeURIComponent(token)}`;
+}
 
 /** What the page shows; filled from replies and events. */
 export const state = {
@@ -102,6 +116,8 @@ function onLine(line) {
     return;
   }
   if (line.gui === "phase") {
+    // a stopped server's token opens nothing; the next start gives a new one
+    if (line.phase === "stopped") localStorage.removeItem(TOKEN_KEY);
     const changed = line.phase !== state.phase;
     state.phase = line.phase;
     state.name = line.name ?? "";
@@ -138,7 +154,7 @@ function onLine(line) {
 }
 
 function connect() {
-  const s = new WebSocket(`ws://${location.host}/ws`);
+  const s = new WebSocket(`ws://${location.host}${withToken("/ws")}`);
   socket = s;
   s.addEventListener("open", () => {
     tries = 0;

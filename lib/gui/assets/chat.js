@@ -12,7 +12,7 @@
  */
 
 import { h, levelBadge, replace, timeEl } from "./dom.js";
-import { call, state } from "./app.js";
+import { call, state, withToken } from "./app.js";
 import {
   authDialog,
   deleteDialog,
@@ -65,7 +65,7 @@ export function showChat(root) {
                 onClick: qrDialog,
               },
               h("img", {
-                src: "/identity.svg",
+                src: withToken("/identity.svg"),
                 alt: "QR code of your identity address and key",
                 id: "qr-small",
               }),

@@ -11,7 +11,7 @@
  */
 
 import { h, levelBadge, replace } from "./dom.js";
-import { call, state } from "./app.js";
+import { call, state, withToken } from "./app.js";
 import { refreshChat } from "./chat.js";
 
 /** How long a toast stays: information and warnings, errors. */
@@ -441,7 +441,7 @@ export function qrDialog() {
     "qr-dialog",
     "Your identity",
     h("img", {
-      src: "/identity.svg",
+      src: withToken("/identity.svg"),
       class: "qr-large",
       id: "qr-large",
       alt: `QR code of ${id.address} ${id.key}`,
