@@ -15,10 +15,10 @@
 
 import { join } from "node:path";
 import { assert, assertEquals } from "./_assert.ts";
-import { GuiApp } from "../lib/gui/app.ts";
+import { GuiApp, MAX_BACKLOG_LINES, MAX_UNREAD_BYTES } from "../lib/gui/app.ts";
 import { cookieName, CSP, hostAllowed, originAllowed, sameToken } from "../lib/gui/guard.ts";
 import { GUI_HOST, type GuiServer, startGuiServer } from "../lib/gui/server.ts";
-import { Peer } from "../lib/peer.ts";
+import { Peer, type PeerEvent } from "../lib/peer.ts";
 import { startPeer, storedPeer } from "../lib/runtime.ts";
 import { listPeers } from "../lib/store/app_config.ts";
 import { MIN_SCRYPT_N } from "../lib/store/vault.ts";
@@ -343,8 +343,11 @@ Deno.test("the cookie alone opens no socket and no identity: browsers send it to
   }
 });
 
-/** A page's socket with the right Origin and the token; collects every line. */
-async function pageSocket(s: GuiServer) {
+/**
+ * A page's socket with the right Origin and the token; collects every line,
+ * and says it showed each message as the page does (unless `acks` is false).
+ */
+async function pageSocket(s: GuiServer, acks = true) {
   const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws?token=${s.token}`, {
     headers: { Origin: `http://127.0.0.1:${s.port}` },
   } as unknown as string);
@@ -353,7 +356,11 @@ async function pageSocket(s: GuiServer) {
   const waiters = new Set<() => void>();
   ws.onmessage = (e) => {
     texts.push(e.data);
-    lines.push(JSON.parse(e.data));
+    const line = JSON.parse(e.data);
+    lines.push(line);
+    if (acks && line.event === "message") {
+      ws.send(JSON.stringify({ app: "shown", message: line.id }));
+    }
     for (const w of [...waiters]) w();
   };
   await new Promise((resolve, reject) => {
@@ -446,5 +453,94 @@ Deno.test("the token, the passphrase and the SMP secret never reach a log or a p
     await a.close();
     await b.close();
     await Deno.remove(registry, { recursive: true });
+  }
+});
+
+/** A received message as the core emits it. */
+function messageEvent(id: string, text = "hi"): PeerEvent {
+  return { event: "message", name: "bob", id, text, at: 1 };
+}
+
+Deno.test("a received message counts as shown only once a page says it showed it", async () => {
+  const s = await setup();
+  try {
+    const page = await pageSocket(s.server, false);
+    let shown = false;
+    const outcome = s.app.sink(messageEvent("m1"));
+    assert(outcome instanceof Promise);
+    void outcome.then(() => shown = true, () => {});
+    await page.until((l) => l["event"] === "message" && l["id"] === "m1", "the message");
+    await new Promise((r) => setTimeout(r, 50));
+    assertEquals(shown, false, "counted as shown before the page showed it");
+    page.ws.send(JSON.stringify({ app: "shown", message: "m1" }));
+    await outcome;
+    // with no page open, a message is not shown at all
+    page.ws.close();
+    await new Promise((r) => setTimeout(r, 100));
+    let refused = false;
+    await (s.app.sink(messageEvent("m2")) as Promise<void>).catch(() => refused = true);
+    assert(refused, "a message with no page open counted as shown");
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a page that never reads is dropped once its unread lines pass the bound; memory stays bounded", async () => {
+  const s = await setup();
+  const p = s.server.port;
+  // a page that opens its socket and then reads nothing
+  const stuck = await Deno.connect({ hostname: "127.0.0.1", port: p });
+  try {
+    const head = upgrade(s.server, [`Origin: http://127.0.0.1:${p}`], true);
+    await stuck.write(new TextEncoder().encode([...head, "", ""].join("\r\n")));
+    const big = "x".repeat(1024 * 1024);
+    // the socket opens on the server's side once the handshake is through: a message
+    // then reaches a page (and waits for it) instead of being refused at once
+    let reached = false;
+    for (let i = 0; i < 100 && !reached; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      reached = await Promise.race([
+        (s.app.sink(messageEvent(`probe${i}`)) as Promise<void>).then(() => true, () => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), 20)),
+      ]);
+    }
+    assert(reached, "the stuck page's socket never opened");
+    for (let i = 0; i < (MAX_UNREAD_BYTES >> 20) + 8; i++) {
+      s.app.sink({ event: "warning", code: "big", message: big });
+    }
+    // the stuck page was dropped: a message now reaches no page (so it is not acknowledged)
+    let refused = false;
+    await (s.app.sink(messageEvent("after")) as Promise<void>).catch(() => refused = true);
+    assert(refused, "a page that reads nothing still counts as showing messages");
+  } finally {
+    stuck.close();
+    await s.close();
+  }
+});
+
+Deno.test("a stranger's flood of warnings and requests does not push messages out of the replay", async () => {
+  const s = await setup();
+  try {
+    const page = await pageSocket(s.server);
+    await (s.app.sink(messageEvent("m1", "from a contact")) as Promise<void>);
+    // what anyone who knows the address can cause: warnings (dropped packets), requests
+    for (let i = 0; i < MAX_BACKLOG_LINES + 100; i++) {
+      s.app.sink({ event: "warning", code: "unknown_packet", message: `dropped ${i}` });
+      s.app.sink({
+        event: "request-received",
+        request: { name: `spam${i}`, direction: "in", address: "spam@x.onion", key: "k", at: 1 },
+      });
+    }
+    page.ws.close();
+    const late = await pageSocket(s.server);
+    await late.until((l) => l["gui"] === "replay" && l["state"] === "end", "the replay");
+    assert(
+      late.lines.some((l) => l["event"] === "message" && l["id"] === "m1"),
+      "the contact's message left the replay",
+    );
+    assert(!late.lines.some((l) => l["event"] === "warning"), "old warnings replayed");
+    late.ws.close();
+  } finally {
+    await s.close();
   }
 });

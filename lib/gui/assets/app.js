@@ -71,6 +71,16 @@ export function call(cmd, args = []) {
   return request({ cmd, args });
 }
 
+/**
+ * Tells unMessage that a received message is on the page: only then does
+ * it count as shown, and so is acknowledged to its sender.
+ */
+export function shown(messageId) {
+  if (socket?.readyState === WebSocket.OPEN) {
+    socket.send(JSON.stringify({ app: "shown", message: messageId }));
+  }
+}
+
 /** Sends a request of the application (`peers`, `start`, `quit`). */
 export function app(kind, fields = {}) {
   return request({ app: kind, ...fields });

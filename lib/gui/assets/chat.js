@@ -12,7 +12,7 @@
  */
 
 import { h, levelBadge, replace, timeEl } from "./dom.js";
-import { call, state, withToken } from "./app.js";
+import { call, shown, state, withToken } from "./app.js";
 import {
   authDialog,
   deleteDialog,
@@ -450,6 +450,7 @@ export function onChatEvent(e) {
       return;
     case "message":
       addMessage(e.name, { id: e.id, text: e.text, at: e.at, outgoing: false });
+      shown(e.id);
       return;
     case "delivered":
       for (const m of state.messages.get(e.name) ?? []) if (m.id === e.id) m.delivered = true;
