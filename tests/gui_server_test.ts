@@ -13,17 +13,13 @@
  * @module
  */
 
-import { join } from "node:path";
 import { assert, assertEquals } from "./_assert.ts";
-import { GuiApp, MAX_BACKLOG_LINES, MAX_UNREAD_BYTES } from "../lib/gui/app.ts";
+import { MAX_BACKLOG_LINES, MAX_UNREAD_BYTES } from "../lib/gui/app.ts";
 import { cookieName, CSP, hostAllowed, originAllowed, sameToken } from "../lib/gui/guard.ts";
 import { GUI_HOST, type GuiServer, startGuiServer } from "../lib/gui/server.ts";
-import { Peer, type PeerEvent } from "../lib/peer.ts";
-import { startPeer, storedPeer } from "../lib/runtime.ts";
-import { listPeers } from "../lib/store/app_config.ts";
-import { MIN_SCRYPT_N } from "../lib/store/vault.ts";
-
-const FAST_SCRYPT = { N: MIN_SCRYPT_N, r: 8, p: 1 };
+import type { PeerEvent } from "../lib/peer.ts";
+import { storedPeer } from "../lib/runtime.ts";
+import { guiSetup } from "./_gui_app.ts";
 /** Bound on any answer awaited here. */
 const WAIT_MS = 15_000;
 
@@ -57,50 +53,8 @@ async function raw(
   }
 }
 
-interface Setup {
-  server: GuiServer;
-  app: GuiApp;
-  logs: string[];
-  root: string;
-  close(): Promise<void>;
-}
-
 /** A GUI with a real peer in direct mode; peers of one test share `registry`. */
-async function setup(registry?: string): Promise<Setup> {
-  const root = await Deno.makeTempDir({ prefix: "um-gui-server-" });
-  const logs: string[] = [];
-  const app = new GuiApp({
-    stored: (name) => storedPeer(root, name),
-    peers: () => listPeers(root),
-    start: (name, events, passphrase) =>
-      startPeer({
-        name,
-        configRoot: root,
-        tor: { mode: "direct", registryDir: registry ?? join(root, "registry") },
-        events,
-        open: (o) => Peer.open(o),
-        scrypt: FAST_SCRYPT,
-        ...(passphrase !== undefined ? { passphrase } : {}),
-      }),
-    remember: () => Promise.resolve(),
-    log: (m) => logs.push(m),
-  });
-  const server = startGuiServer({
-    onSocket: (s) => app.attach(s),
-    identitySvg: () => app.identitySvg(),
-  });
-  return {
-    server,
-    app,
-    logs,
-    root,
-    async close() {
-      await app.quit();
-      await server.close();
-      await Deno.remove(root, { recursive: true });
-    },
-  };
-}
+const setup = guiSetup;
 
 const host = (s: GuiServer) => `Host: 127.0.0.1:${s.port}`;
 const cookie = (s: GuiServer, value: string) => `Cookie: ${cookieName(s.port)}=${value}`;
