@@ -23,8 +23,9 @@
  *   `request_flood` warning per window says how many are held; `reqs-in`
  *   lists them marked `flood`, they can be accepted like any other, and
  *   `req-reject --flood` (or `--all`) clears them. A genuine request that
- *   arrives during a flood, and is pushed out of the flood list, comes back
- *   when its sender re-sends it (every start of theirs) while it lives.
+ *   arrives during a flood, and is pushed out of the flood list or
+ *   rejected with `--flood`, comes back when its sender re-sends it (every
+ *   start of theirs) while it lives.
  * - Requests **expire** {@linkcode REQUEST_TTL_MS} after the creation time
  *   their sender signed (handshake_data.ts); one dated more than
  *   {@linkcode MAX_REQUEST_CLOCK_SKEW_MS} ahead of our clock is refused
@@ -316,7 +317,12 @@ function selectInbound(core: PeerCore, what: string): InboundEntry[] {
  * Rejects the inbound request `what` names (one name, `--all`, `--flood`,
  * or a pattern where `*` stands for any text) and returns the names
  * rejected. Each one's request key is remembered (bounded by
- * {@linkcode MAX_REJECTED}) so that a re-sent copy is ignored.
+ * {@linkcode MAX_REJECTED}) so that a re-sent copy is ignored; except for
+ * `--flood`, which only forgets them: whoever fills the rate window first
+ * makes every later request a flood one, genuine ones included, so a
+ * genuine request rejected with the flood comes back when its sender
+ * re-sends it (a flooder gains nothing from a re-send: new requests cost
+ * it as little).
  *
  * @throws {PeerError} `unknown_request` when a name or pattern matches none
  */
@@ -326,7 +332,8 @@ export async function rejectRequests(core: PeerCore, what: string): Promise<stri
   const chosen = new Set(selectInbound(core, what));
   if (chosen.size === 0) return [];
   book.inbound = book.inbound.filter((e) => !chosen.has(e));
-  for (const e of chosen) book.rejected.push(toBase64(e.state.requestPublicKey));
+  const remember = what !== REJECT_FLOOD;
+  for (const e of chosen) if (remember) book.rejected.push(toBase64(e.state.requestPublicKey));
   book.rejected.splice(0, Math.max(0, book.rejected.length - MAX_REJECTED));
   await core.saveRequests();
   return [...chosen].map((e) => e.name);
