@@ -21,7 +21,7 @@
 import { join } from "node:path";
 import { PASSPHRASE_ENV } from "../app/cli_args.ts";
 import { isUnmessageError, UnmessageError } from "../errors.ts";
-import type { EventSink } from "../peer/types.ts";
+import type { CommandPeer, EventSink } from "../peer/types.ts";
 import type { RunningPeer } from "../runtime.ts";
 import { peerPaths } from "../store/paths.ts";
 import { HISTORY_FILE, loadHistory, saveHistory } from "./history.ts";
@@ -110,15 +110,26 @@ async function startUnlocked(
   );
 }
 
+/** The names a command may take now: conversations and requests both ways. */
+function namesInUse(peer: CommandPeer): Set<string> {
+  return new Set([
+    ...peer.conversations().map((c) => c.name),
+    ...peer.inboundRequests().map((r) => r.name),
+    ...peer.outboundRequests().map((r) => r.name),
+  ]);
+}
+
 /** Runs the REPL for one peer; see the module header. */
 export async function runInteractive(o: InteractiveOptions): Promise<number> {
   const term = o.terminal ?? denoTerminal();
   const historyPath = join(peerPaths(o.configRoot, o.name).dir, HISTORY_FILE);
   const history = await loadHistory(historyPath);
   let saving: Promise<void> = Promise.resolve();
+  // the names in use when saving: a word in a name's place that is none is not kept
+  let isName = (_word: string) => false;
   const save = (lines: readonly string[]) => {
     const copy = [...lines];
-    saving = saving.then(() => saveHistory(historyPath, copy)).catch(() => {
+    saving = saving.then(() => saveHistory(historyPath, copy, isName)).catch(() => {
       // A history that cannot be written is not worth interrupting a chat.
     });
   };
@@ -147,6 +158,7 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
   if (interrupted) return EXIT_INTERRUPTED;
 
   repl.attach(running.peer, running.identity);
+  isName = (word) => namesInUse(running.peer).has(word);
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     stopping ??= (async () => {
