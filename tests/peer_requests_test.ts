@@ -298,3 +298,40 @@ Deno.test("Peer: a stranger who fills the rate window first cannot make --flood 
     await net.close();
   }
 });
+
+Deno.test("Peer: an old request of a contact, pending when the conversation is deleted, cannot revive it", async () => {
+  const net = new TestNet("requests-tombstone-pending");
+  try {
+    const alice = await net.peer("alice");
+    const bob = await net.peer("bob");
+    const id = alice.peer.identity();
+    await bob.peer.sendRequest(`alice@${id.onion}:${id.port}`, id.key);
+    const received = await alice.waitFor(is("request-received"));
+    await alice.peer.acceptRequest(received.request.name);
+    await bob.waitFor(is("conversation-established"));
+    // an older request with bob's key (one he cancelled, delivered late or replayed by an
+    // eavesdropper) arrives while the conversation exists: it waits, it cannot be accepted
+    const rng = seededRng("requests-tombstone-pending/old");
+    const older = createRequest({
+      ownName: "bob",
+      ownIdentity: {
+        publicKey: decodePublicKey(bob.peer.identity().key),
+        secretKey: generateKeyPair(rng).secretKey,
+      },
+      onionKey: generateOnionKey(rng),
+      port: 50001,
+      peerIdentityKey: decodePublicKey(id.key),
+      rng,
+      now: Date.now() - 60_000,
+    }).packet;
+    await deliver(alice, [older]);
+    await alice.until(() => alice.peer.inboundRequests().length === 1);
+    // deleting the conversation takes it along: it is as old as the conversation's request
+    await alice.peer.deleteConversation("bob");
+    assertEquals(alice.peer.inboundRequests(), [], "the old request can still be accepted");
+    const file = JSON.parse(await Deno.readTextFile(`${alice.dir}/requests.json`));
+    assertEquals(file.inbound, []);
+  } finally {
+    await net.close();
+  }
+});

@@ -38,7 +38,8 @@
  *   existed is an old one replayed and is dropped; a later one is a new
  *   request (comparing with the creation rather than the deletion keeps a
  *   new request after a quick delete working when the two clocks differ by
- *   minutes). A tombstone lasts {@linkcode TOMBSTONE_TTL_MS} after the
+ *   minutes). Such old requests already waiting are dropped with the
+ *   conversation. A tombstone lasts {@linkcode TOMBSTONE_TTL_MS} after the
  *   deletion (by then every request made before it has expired), at most
  *   {@linkcode MAX_TOMBSTONES} of them, the oldest dropped first.
  *
@@ -116,11 +117,15 @@ function dropReason(core: PeerCore, request: InboundRequest): string | undefined
     return "it is dated in the future (check both clocks)";
   }
   if (request.createdAt + REQUEST_TTL_MS < now) return "it expired (made over a week ago)";
-  const key = toBase64(request.identityKey);
-  if (core.requests.tombstones.some((t) => t.key === key && request.createdAt < t.before)) {
+  if (core.requests.tombstones.some((t) => buried(t, request))) {
     return "it is an old request of a conversation you deleted, replayed";
   }
   return undefined;
+}
+
+/** Whether `request` is one the tombstone `stone` stands for: that contact's, made before. */
+function buried(stone: { key: string; before: number }, request: InboundRequest): boolean {
+  return stone.key === toBase64(request.identityKey) && request.createdAt < stone.before;
 }
 
 /**
@@ -346,7 +351,12 @@ export async function rejectRequests(core: PeerCore, what: string): Promise<stri
 export function tombstone(core: PeerCore, record: ConversationRecord): void {
   const book = core.requests;
   const key = toBase64(record.session.peerIdentityKey);
-  book.tombstones.push({ key, before: record.createdAt, at: core.now() });
+  const stone = { key, before: record.createdAt, at: core.now() };
+  // the tombstone's rule also holds for their old requests already waiting here (one
+  // delivered late, or replayed while the conversation lived): accepted, it would make a
+  // conversation whose every reply they drop
+  book.inbound = book.inbound.filter((e) => !buried(stone, e.state));
+  book.tombstones.push(stone);
   book.tombstones.splice(0, Math.max(0, book.tombstones.length - MAX_TOMBSTONES));
   if (record.requestKey !== null) {
     book.rejected.push(toBase64(record.requestKey));
