@@ -46,7 +46,13 @@ import { loadOrCreateProfile, type Profile } from "./peer/profile.ts";
 import { receivePacket } from "./peer/receive.ts";
 import { acceptRequest, listInbound, rejectRequests, tombstone } from "./peer/requests.ts";
 import { cancelRequest, listOutbound, outboundExpired, sendRequest } from "./peer/requests_out.ts";
-import type { ConversationInfo, EventSink, IdentityInfo, RequestInfo } from "./peer/types.ts";
+import type {
+  ConversationInfo,
+  EventSink,
+  IdentityInfo,
+  RequestInfo,
+  TorLogEntry,
+} from "./peer/types.ts";
 
 export * from "./peer/types.ts";
 export { isPeerError, PeerError, type PeerErrorCode } from "./peer/errors.ts";
@@ -83,6 +89,8 @@ export interface PeerOptions {
   closeTimeoutMs?: number;
   /** Dial every contact at start() to learn who is online (default true). */
   dialOnStart?: boolean;
+  /** Tor's recent log lines, from the runtime (absent without tor): see `torLog()`. */
+  torLog?: (count: number) => TorLogEntry[];
 }
 
 /** One running peer. */
@@ -423,6 +431,11 @@ export class Peer {
     await core.removeContact(contact);
     await core.saveRequests();
     await core.store.deleteConversation(contact.record.fileId);
+  }
+
+  /** Tor's recent log lines (oldest first, at most `count`); `undefined` without tor. */
+  torLog(count: number): TorLogEntry[] | undefined {
+    return this.#options.torLog?.(count);
   }
 
   /**

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { RegistryTransport } from "../lib/app/direct_registry.ts";
 import { GuiApp } from "../lib/gui/app.ts";
 import { type GuiServer, startGuiServer } from "../lib/gui/server.ts";
-import { Peer, type PeerEvent } from "../lib/peer.ts";
+import type { PeerEvent } from "../lib/peer.ts";
 import { type RunningPeer, startPeer, storedPeer } from "../lib/runtime.ts";
 import { listPeers } from "../lib/store/app_config.ts";
 import { MIN_SCRYPT_N } from "../lib/store/vault.ts";
@@ -45,7 +45,6 @@ export async function guiSetup(registry?: string): Promise<GuiSetup> {
         configRoot: root,
         tor: { mode: "direct", registryDir: registry ?? join(root, "registry") },
         events,
-        open: (o) => Peer.open(o),
         scrypt: FAST_SCRYPT,
         ...(passphrase !== undefined ? { passphrase } : {}),
       }),
@@ -86,7 +85,6 @@ export async function plainPeer(name: string, registry: string): Promise<PlainPe
     configRoot: root,
     tor: { mode: "direct", registryDir: registry },
     events: (e) => void events.push(e),
-    open: (o) => Peer.open(o),
     scrypt: FAST_SCRYPT,
   });
   return {

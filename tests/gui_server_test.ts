@@ -16,7 +16,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { MAX_BACKLOG_LINES, MAX_UNREAD_BYTES } from "../lib/gui/app.ts";
 import { cookieName, CSP, hostAllowed, originAllowed, sameToken } from "../lib/gui/guard.ts";
-import { GUI_HOST, type GuiServer, startGuiServer } from "../lib/gui/server.ts";
+import { GUI_HOST, type GuiServer } from "../lib/gui/server.ts";
 import type { PeerEvent } from "../lib/peer.ts";
 import { storedPeer } from "../lib/runtime.ts";
 import { guiSetup } from "./_gui_app.ts";
