@@ -221,3 +221,30 @@ Deno.test("Peer: a request impersonating the contact bob is listed apart and can
     await net.close();
   }
 });
+
+Deno.test("Peer: a stranger who asks first under the name a friend will send is marked too, not only the friend", async () => {
+  const net = new TestNet("names-race");
+  const rng = seededRng("names-race/strangers");
+  try {
+    const alice = await net.peer("alice");
+    const dave = await net.peer("dave");
+    const id = alice.peer.identity();
+    // the impostor knows dave will ask, and asks first under his name
+    await deliver(alice, [strangerRequest(alice, "dave", rng)]);
+    await alice.until(() => alice.peer.inboundRequests().length === 1);
+    await dave.peer.sendRequest(`alice@${id.onion}:${id.port}`, id.key);
+    await alice.until(() => alice.peer.inboundRequests().length === 2);
+    const [first, second] = alice.peer.inboundRequests();
+    assertEquals([first?.name, second?.name], ["dave", "dave-2"]);
+    assertEquals(second?.looksLike, "dave");
+    // the first is no more "the real dave" than the second: both say so, neither is accepted
+    // under the contested name without a choice
+    assertEquals(first?.looksLike, "dave-2", "the first comer passes for the genuine one");
+    const e = await assertRejects(() => alice.peer.acceptRequest("dave"), PeerError);
+    assertEquals(e.code, "name_confusable", e.message);
+    await alice.peer.acceptRequest("dave-2", "dave-real");
+    await dave.waitFor((ev) => ev.event === "conversation-established");
+  } finally {
+    await net.close();
+  }
+});

@@ -256,17 +256,21 @@ export function confusableWith(
  * An index of `names` by skeleton, for many {@linkcode confusableWith}
  * questions over the same names (listing requests among 10,000 contacts):
  * returns the first name that looks like `name`, other than `except`.
+ * Each `[alias, name]` of `aliases` also finds `name` when `alias` looks
+ * like the name asked about (a request under the name it suggested).
  */
 export function lookalikeIndex(
   names: Iterable<string>,
+  aliases: Iterable<readonly [string, string]> = [],
 ): (name: string, except: string) => string | undefined {
   const bySkeleton = new Map<string, string[]>();
-  for (const other of names) {
-    const skeleton = nameSkeleton(other);
+  const add = (skeleton: string, other: string) => {
     const list = bySkeleton.get(skeleton);
     if (list === undefined) bySkeleton.set(skeleton, [other]);
     else list.push(other);
-  }
+  };
+  for (const other of names) add(nameSkeleton(other), other);
+  for (const [alias, other] of aliases) add(nameSkeleton(alias), other);
   return (name, except) => bySkeleton.get(nameSkeleton(name))?.find((n) => n !== except);
 }
 

@@ -55,8 +55,8 @@ import { checkContactName, sanitizeSuggestedName } from "./address.ts";
 import type { PeerCore } from "./core.ts";
 import { PeerError, suggestingCommand, unknownName } from "./errors.ts";
 import { requestInfo } from "./info.ts";
-import { checkNameFree, lookalikeOf } from "./lookup.ts";
-import { lookalikeIndex, showName } from "./names.ts";
+import { checkNameFree, lookalikeOf, requestLookalikes } from "./lookup.ts";
+import { showName } from "./names.ts";
 import {
   type ConversationRecord,
   type InboundEntry,
@@ -180,7 +180,7 @@ export async function receiveRequest(core: PeerCore, request: InboundRequest): P
 /** Pending and flood requests, oldest first, after dropping expired ones. */
 export function listInbound(core: PeerCore): RequestInfo[] {
   pruneRequests(core);
-  const index = lookalikeIndex(core.namesInUse());
+  const index = requestLookalikes(core);
   return core.requests.inbound.map((e) => {
     const info = requestInfo(e, "in", lookalikeOf(core, e, index));
     return e.flood === true ? { ...info, flood: true } : info;
