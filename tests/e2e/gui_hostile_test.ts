@@ -42,12 +42,19 @@ type PageElement = any;
 // deno-lint-ignore no-explicit-any
 declare const document: any;
 
-/** The page's bound on messages kept per conversation (chat.js). */
-const MAX_SHOWN = Number(
-  /MAX_SHOWN_MESSAGES = ([\d_]+)/.exec(ASSETS.get("/chat.js")!.body)![1]!.replaceAll("_", ""),
-);
+/** A bound of the page (`const NAME = 4 * 1_024;` in chat.js): a product of integers. */
+function pageBound(name: string): number {
+  const expr = new RegExp(`const ${name} = ([\\d_ *]+);`).exec(ASSETS.get("/chat.js")!.body)![1]!;
+  return expr.split("*").reduce((n, f) => n * Number(f.trim().replaceAll("_", "")), 1);
+}
+
+/** The page's bounds on messages and characters kept per conversation. */
+const MAX_SHOWN = pageBound("MAX_SHOWN_MESSAGES");
+const MAX_SHOWN_CHARS = pageBound("MAX_SHOWN_CHARS");
 /** Messages the hostile contact sends: several times the page's bound. */
 const FLOOD_MESSAGES = 4 * MAX_SHOWN;
+/** Messages of 1 MiB the contact sends: twice the page's bound on characters. */
+const BIG_MESSAGES = 2 * Math.ceil(MAX_SHOWN_CHARS / (1024 * 1024));
 
 Deno.test({
   name:
@@ -145,6 +152,32 @@ Deno.test({
         };
       });
       assertEquals(caret, { value: "draft text", at: 2, focused: true });
+
+      // Fewer but huge messages (the core lets each be 1 MiB): the page keeps a bounded amount.
+      for (let i = 0; i < BIG_MESSAGES; i++) {
+        const text = `${i}`.padEnd(1024 * 1024, "y");
+        const event = {
+          event: "message" as const,
+          name: "bob",
+          id: `big${i}`,
+          text,
+          at: Date.now(),
+        };
+        (alice.app.sink(event) as Promise<void>).catch(() => {});
+      }
+      await page.waitForFunction(
+        (last: string) =>
+          [...document.querySelectorAll("#log .msg.in .text")].at(-1)?.textContent?.startsWith(
+            last,
+          ),
+        POLL,
+        `${BIG_MESSAGES - 1}y`,
+      );
+      const chars = await page.$$eval(
+        "#log .msg .text",
+        (els) => els.reduce((n, el) => n + (el.textContent?.length ?? 0), 0),
+      );
+      assert(chars <= MAX_SHOWN_CHARS, `${chars} characters on the page`);
 
       // The contact deletes the conversation: the window says so.
       await bob.running.peer.deleteConversation("alice");

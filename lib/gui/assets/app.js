@@ -51,6 +51,8 @@ export const state = {
   reqsOut: [],
   /** name → [{ id, text, at, outgoing, delivered }] */
   messages: new Map(),
+  /** name → characters of text in `messages` */
+  messageChars: new Map(),
   unread: new Map(),
   /** name → [{ status, reason, at }] (SMP progress). */
   auth: new Map(),

@@ -34,6 +34,8 @@ const DRAW_MS = 50;
  * who sends without end cannot make the page grow or slow without bound.
  */
 const MAX_SHOWN_MESSAGES = 1_000;
+/** Characters of text kept per conversation (a thousand messages of 1 MiB would be 2 GiB). */
+const MAX_SHOWN_CHARS = 4 * 1024 * 1024;
 
 let els;
 let refreshTimer;
@@ -442,7 +444,8 @@ async function presence(name, box) {
 }
 
 /**
- * Adds a message (de-duplicated by id, at most MAX_SHOWN_MESSAGES) and
+ * Adds a message (de-duplicated by id, at most MAX_SHOWN_MESSAGES and
+ * MAX_SHOWN_CHARS per conversation, the oldest dropped first) and
  * shows it: appended to the open conversation's log, so neither a burst of
  * messages nor one message redraws the rest (nor moves the caret of a
  * draft); the side list is redrawn once per burst.
@@ -451,8 +454,12 @@ export function addMessage(name, m) {
   const list = state.messages.get(name) ?? [];
   if (m.id && list.some((x) => x.id === m.id)) return;
   list.push(m);
-  if (list.length > MAX_SHOWN_MESSAGES) list.splice(0, list.length - MAX_SHOWN_MESSAGES);
+  let chars = (state.messageChars.get(name) ?? 0) + m.text.length;
+  while (list.length > 1 && (list.length > MAX_SHOWN_MESSAGES || chars > MAX_SHOWN_CHARS)) {
+    chars -= list.shift().text.length;
+  }
   state.messages.set(name, list);
+  state.messageChars.set(name, chars);
   const unseen = name !== state.current || document.hidden;
   if (!m.outgoing && !m.notice && !state.replaying && unseen) {
     state.unread.set(name, (state.unread.get(name) ?? 0) + 1);
@@ -478,8 +485,10 @@ function appendToLog() {
   if (!log || log.dataset.name !== name) return renderPanel();
   const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
   const conv = state.convs.get(name);
-  log.append(...items.slice(-MAX_SHOWN_MESSAGES).map((m) => messageItem(m, conv)));
-  while (log.children.length > MAX_SHOWN_MESSAGES) log.firstElementChild?.remove();
+  const kept = state.messages.get(name) ?? [];
+  log.append(...items.filter((m) => kept.includes(m)).map((m) => messageItem(m, conv)));
+  // the oldest went from state.messages (addMessage's bounds): from the log too
+  while (log.children.length > kept.length) log.firstElementChild?.remove();
   if (atBottom) log.scrollTop = log.scrollHeight;
 }
 

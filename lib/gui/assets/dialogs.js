@@ -453,6 +453,7 @@ export function deleteDialog(name, request) {
             await call("delete", [name]);
             dialog.close();
             state.messages.delete(name);
+            state.messageChars.delete(name);
             state.unread.delete(name);
             state.auth.delete(name);
             if (state.current === name) state.current = undefined;
