@@ -11,7 +11,7 @@ import type { Contact } from "./contact.ts";
 import type { PeerCore } from "./core.ts";
 import { PeerError, suggestingCommand, unknownName } from "./errors.ts";
 import { sanitizeSuggestedName } from "./address.ts";
-import { checkNotConfusable, lookalikeIndex } from "./names.ts";
+import { checkNotConfusable, type LookalikeIndex, lookalikeIndex } from "./names.ts";
 import {
   type InboundEntry,
   MAX_OUTBOX_BYTES,
@@ -115,13 +115,13 @@ export function checkMessage(contact: Contact, text: unknown): asserts text is s
 export function lookalikeOf(
   core: PeerCore,
   entry: InboundEntry,
-  index: ReturnType<typeof lookalikeIndex> = requestLookalikes(core),
+  index: LookalikeIndex = requestLookalikes(core),
 ): string | undefined {
   return index(sanitizeSuggestedName(entry.state.name), entry.name);
 }
 
 /** The names in use, and each inbound request under what it suggested, for lookalikeOf. */
-export function requestLookalikes(core: PeerCore): ReturnType<typeof lookalikeIndex> {
+export function requestLookalikes(core: PeerCore): LookalikeIndex {
   const suggested = core.requests.inbound.map((e) =>
     [sanitizeSuggestedName(e.state.name), e.name] as const
   );

@@ -252,6 +252,9 @@ export function confusableWith(
   return undefined;
 }
 
+/** The first name of an index that looks like `name`, other than `except` (lookalikeIndex). */
+export type LookalikeIndex = (name: string, except: string) => string | undefined;
+
 /**
  * An index of `names` by skeleton, for many {@linkcode confusableWith}
  * questions over the same names (listing requests among 10,000 contacts):
@@ -262,7 +265,7 @@ export function confusableWith(
 export function lookalikeIndex(
   names: Iterable<string>,
   aliases: Iterable<readonly [string, string]> = [],
-): (name: string, except: string) => string | undefined {
+): LookalikeIndex {
   const bySkeleton = new Map<string, string[]>();
   const add = (skeleton: string, other: string) => {
     const list = bySkeleton.get(skeleton);
