@@ -171,6 +171,27 @@ Deno.test("explainProblem(): every ORCONN reason in words, tor's warning for unk
   assertEquals(explainProblem(status("")), undefined);
 });
 
+Deno.test("a proxy that is down is named as the problem and checked first, not blamed on a relay", () => {
+  // tor 0.4.8's report with Socks5Proxy on a closed port (HOSTADDR: the relay it wanted)
+  const status = parseBootstrapStatus(
+    'WARN BOOTSTRAP PROGRESS=3 TAG=conn_proxy SUMMARY="Connecting to proxy" ' +
+      'WARNING="Connection refused" REASON=CONNECTREFUSED COUNT=1 RECOMMENDATION=ignore ' +
+      'HOSTID="AAAA" HOSTADDR="127.0.0.1:41133"',
+  )!;
+  const problem = explainProblem(status)!;
+  assert(problem.includes("the proxy refused the connection"), problem);
+  assert(!problem.includes("relay or bridge"), problem);
+  assert(problem.includes("on its way to 127.0.0.1:41133"), problem);
+  const setup = { mode: "launch" as const, bridges: [], proxy: "socks5://127.0.0.1:46091" };
+  const { advice } = stallAdvice(status, 45_000, setup, new Date(0));
+  assert(advice[0]!.startsWith("Check the proxy socks5://127.0.0.1:46091"), advice.join("\n"));
+  assertEquals(advice.filter((a) => a.includes("Check the proxy")).length, 1);
+  // past the proxy, a refusal is a relay's again, and the proxy is checked later
+  const relay = { ...status, tag: "conn", summary: "Connecting to a relay" };
+  assert(explainProblem(relay)!.includes("relay or bridge refused"));
+  assert(stallAdvice(relay, 45_000, setup, new Date(0)).advice[0]!.includes("online"));
+});
+
 Deno.test("stallAdvice(): bridges or not, proxy or not, our tor or someone else's", () => {
   const status = { progress: 10, tag: "conn_done", summary: "Connected to a relay" };
   const now = new Date(Date.UTC(2030, 0, 2, 3, 4, 5));
