@@ -14,7 +14,7 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 import { MemoryTerminal } from "./_memory_terminal.ts";
-import { IDENTITY, setup } from "./_repl_fake.ts";
+import { FakePeer, IDENTITY, setup } from "./_repl_fake.ts";
 import { startPeer } from "../lib/runtime.ts";
 import { runInteractive } from "../lib/ui/interactive.ts";
 import { KeyDecoder, PASTE_IDLE_MS } from "../lib/ui/keys.ts";
@@ -77,6 +77,17 @@ Deno.test("REPL: a secret typed (or pasted without bracketed paste) right after 
     term.type("/quit\r");
     await done;
   }
+  // /auth before the peer runs asks nothing: the prompt does not stay hidden
+  const term = new MemoryTerminal();
+  const repl = new Repl({ terminal: term });
+  const done = repl.run();
+  term.type("/auth bob\r");
+  await term.waitFor("Please wait: the peer is still starting");
+  repl.attach(new FakePeer(), IDENTITY);
+  term.type("visible");
+  await term.waitFor("alice> visible");
+  term.type("\x15/quit\r");
+  await done;
 });
 
 Deno.test("REPL: bootstrap of a restarted tor leaves the prompt in place", async () => {

@@ -382,9 +382,10 @@ export class Repl {
 
   #submit(line: string): void {
     const entry = sessionEntry(line);
-    if (ASKS_SECRET.test(line)) {
+    const early = ASKS_SECRET.test(line) ? { answer: undefined } : undefined;
+    if (early) {
       // What is typed from now on, until the question comes, is the secret.
-      this.#early = { answer: undefined };
+      this.#early = early;
       this.#editor.hidden = true;
     }
     if (this.#term.isTTY) {
@@ -400,6 +401,12 @@ export class Repl {
       this.#onHistory?.(this.#editor.history);
     }
     this.#commands = this.#commands.then(() => this.execute(line)).then((quit) => {
+      if (early && this.#early === early) {
+        // The command ended without asking (the peer was still starting ...).
+        this.#early = undefined;
+        if (!this.#question) this.#editor.hidden = false;
+        this.#screen.redraw();
+      }
       if (quit) this.#end("quit");
     });
   }
