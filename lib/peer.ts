@@ -30,6 +30,7 @@ import type { OnionKey } from "./crypto/onion.ts";
 import type { BackoffOptions } from "./net/backoff.ts";
 import { DEFAULT_BACKOFF_MAX_MS } from "./net/backoff.ts";
 import { Connector, DEFAULT_MAX_ATTEMPTS } from "./net/connector.ts";
+import type { Admission } from "./net/admission.ts";
 import type { FramedConn, NetLogger } from "./net/framed_conn.ts";
 import type { Transport } from "./net/transport.ts";
 import { newElementId } from "./protocol/elements.ts";
@@ -43,7 +44,7 @@ import { checkMessage, requireContact } from "./peer/lookup.ts";
 import { contactLink, reportProgress, sendNow, startRequestLink } from "./peer/links.ts";
 import { loadState } from "./peer/load.ts";
 import { loadOrCreateProfile, type Profile } from "./peer/profile.ts";
-import { receivePacket } from "./peer/receive.ts";
+import { receiveFrames } from "./peer/receive.ts";
 import { acceptRequest, cancelRequest, rejectRequest, sendRequest } from "./peer/requests.ts";
 import type { ConversationInfo, EventSink, IdentityInfo, RequestInfo } from "./peer/types.ts";
 
@@ -82,6 +83,8 @@ export interface PeerOptions {
   closeTimeoutMs?: number;
   /** Dial every contact at start() to learn who is online (default true). */
   dialOnStart?: boolean;
+  /** Aggregation interval of network warnings (ms; default warnings.ts). */
+  warningIntervalMs?: number;
 }
 
 /** One running peer. */
@@ -141,6 +144,9 @@ export class Peer {
       timing: {
         redialMs: options.backoff?.maxMs ?? DEFAULT_BACKOFF_MAX_MS,
         keepaliveMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS,
+        ...(options.warningIntervalMs !== undefined
+          ? { warningIntervalMs: options.warningIntervalMs }
+          : {}),
       },
       events: options.events,
       requests,
@@ -187,24 +193,28 @@ export class Peer {
   }
 
   /**
-   * A `NetLogger` for the listener and transport: their warnings (garbage
-   * or oversized frames, refused connections ...) become `warning` events.
+   * A `NetLogger` for the listener (the runtime wires it): refused
+   * connections and broken framing are counted into the aggregated
+   * `connections_refused` warning, other records are dropped.
    */
   readonly netLogger: NetLogger = (entry) => {
-    if (entry.level !== "warn" || this.#core.closed) return;
-    const detail = entry.message !== undefined ? `: ${entry.message}` : "";
-    this.#core.warn(entry.code ?? entry.event, `${entry.label} ${entry.event}${detail}`);
+    if (entry.level !== "warn") return;
+    this.#core.dropped("connections_refused", entry.code ?? entry.event, entry);
   };
 
-  /** Takes an inbound connection from the listener; its packets are identified and handled. */
-  acceptConnection(conn: FramedConn): void {
+  /**
+   * Takes an inbound connection from the listener with its admission: its
+   * packets are dispatched and handled, and the admission learns whether
+   * they identify (without one, the connection is not policed).
+   */
+  acceptConnection(conn: FramedConn, admission?: Admission): void {
     if (this.#core.closed || this.#closing !== null) {
       void conn.close();
       return;
     }
     this.#inbound.add(conn);
     void conn.closed.then(() => this.#inbound.delete(conn));
-    conn.onFrame((packet) => this.#core.track(receivePacket(this.#core, packet, conn)));
+    receiveFrames(this.#core, conn, admission);
   }
 
   /**
@@ -399,7 +409,7 @@ export class Peer {
         this.#options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
       );
     }
-    core.closed = true;
+    core.shutdown();
     const links = [...core.requestLinks.values()];
     for (const c of core.contacts.values()) if (c.link) links.push(c.link);
     await Promise.all(links.map((l) => l.close()));

@@ -18,7 +18,8 @@
 import type { Rng } from "./crypto/bytes.ts";
 import { type OnionKey, torKeyBlob } from "./crypto/onion.ts";
 import { isUnmessageError, UnmessageError } from "./errors.ts";
-import type { FramedConn } from "./net/framed_conn.ts";
+import type { Admission } from "./net/admission.ts";
+import type { FramedConn, NetLogger } from "./net/framed_conn.ts";
 import { type FramedListener, listen } from "./net/listener.ts";
 import type { DirectTransport, Transport } from "./net/transport.ts";
 import type { EventSink, IdentityInfo } from "./peer/types.ts";
@@ -28,7 +29,8 @@ import { PeerStore } from "./store/peer_store.ts";
 import { isVaultEnvelope, type ScryptParams } from "./store/vault.ts";
 import { peerPaths } from "./store/paths.ts";
 import { waitForBootstrap } from "./tor/bootstrap.ts";
-import type { TorControl } from "./tor/control.ts";
+import type { AddOnionOptions, OnionPort, TorControl } from "./tor/control.ts";
+import { isTorError } from "./tor/errors.ts";
 import { type AttachedTor, attachTor, launchTor, type TorProcess } from "./tor/launch.ts";
 import { registerDirect, RegistryTransport, unregisterDirect } from "./app/direct_registry.ts";
 import { TorLink } from "./app/tor_link.ts";
@@ -46,11 +48,34 @@ export const TOR_RESTART_MAX_DELAY_MS = 30_000;
 /** Bound on each step of `stop()`. */
 const STOP_STEP_TIMEOUT_MS = 10_000;
 
+/**
+ * Tor's own defences of our onion service, passed with ADD_ONION
+ * (control-spec §3.27, tor-manual "Denial of service mitigation"):
+ * - at most 8 simultaneous streams per rendezvous circuit, and one more
+ *   closes the circuit: a contact's link uses one stream on its own
+ *   circuit (and a redial may overlap it), so a stranger must pay for a new
+ *   rendezvous circuit every few connections;
+ * - the proof-of-work defence (tor 0.4.8+, `pow` module): under load tor
+ *   asks clients for a puzzle and serves the hardest workers first. Its
+ *   queue lets 25 rendezvous a second through (burst 100), far above what
+ *   contacts need and about what the stranger lane (net/admission.ts)
+ *   handles, so tor raises the effort before we fall behind.
+ * A tor without PoW refuses the keyword; {@linkcode addDefendedOnion} then
+ * publishes without it and says so.
+ */
+export const ONION_SERVICE_DEFENCES: AddOnionOptions = {
+  flags: ["MaxStreamsCloseCircuit"],
+  maxStreams: 8,
+  powDefenses: { queueRate: 25, queueBurst: 100 },
+};
+
 /** What the runtime needs of the core besides the commands. */
 export interface RuntimePeer extends CommandPeer {
   onionKey(): OnionKey;
   start(): Promise<void>;
-  acceptConnection(conn: FramedConn): void;
+  acceptConnection(conn: FramedConn, admission?: Admission): void;
+  /** Receives the listener's log records (refused connections become aggregated warnings). */
+  readonly netLogger: NetLogger;
   close(): Promise<void>;
 }
 
@@ -230,7 +255,10 @@ class Runtime implements RunningPeer {
       ...(o.now ? { now: o.now } : {}),
     });
     const peer = this.#peer;
-    this.#listener = listen({ onConnection: (conn) => peer.acceptConnection(conn) });
+    this.#listener = listen({
+      onConnection: (conn, admission) => peer.acceptConnection(conn, admission),
+      logger: (entry) => peer.netLogger(entry),
+    });
     if (o.tor.mode !== "direct") {
       this.#tor = await this.#connectTor();
       await this.#publish(this.#tor, true);
@@ -288,9 +316,9 @@ class Runtime implements RunningPeer {
   /** ADD_ONION with our key, then a bounded wait for the descriptor upload. */
   async #publish(tor: Tor, first: boolean): Promise<void> {
     const key = this.#peer!.onionKey();
-    const serviceId = await tor.control.addOnion(torKeyBlob(key.seed), [
+    const serviceId = await addDefendedOnion(tor.control, torKeyBlob(key.seed), [
       { virtualPort: this.#o.port ?? DEFAULT_VIRTUAL_PORT, target: this.#listener!.port },
-    ]);
+    ], (message) => this.#emit({ event: "warning", code: "pow_unavailable", message }));
     this.#serviceId = serviceId;
     this.#link.attach(tor.socksPort, tor.control);
     try {
@@ -385,6 +413,36 @@ class Runtime implements RunningPeer {
     if (this.#listener) await bounded(this.#listener.close(), STOP_STEP_TIMEOUT_MS);
     if (this.#store) await bounded(this.#store.close(), STOP_STEP_TIMEOUT_MS);
     this.#resolveStopped();
+  }
+}
+
+/**
+ * ADD_ONION with {@linkcode ONION_SERVICE_DEFENCES}; a tor that refuses
+ * the proof-of-work keywords (older than 0.4.8, or built without `pow`)
+ * gets the same call without them, and `warn` is told.
+ */
+export async function addDefendedOnion(
+  control: TorControl,
+  keyBlob: string,
+  ports: readonly OnionPort[],
+  warn: (message: string) => void,
+): Promise<string> {
+  try {
+    return await control.addOnion(keyBlob, ports, ONION_SERVICE_DEFENCES);
+  } catch (e) {
+    // 512 "Unrecognized keyword argument" from a tor before 0.4.8; any other
+    // refusal is retried once too, and fails again if PoW was not the cause
+    if (!isTorError(e, "control_reply")) throw e;
+    const { flags, maxStreams } = ONION_SERVICE_DEFENCES;
+    const serviceId = await control.addOnion(keyBlob, ports, {
+      ...(flags !== undefined ? { flags } : {}),
+      ...(maxStreams !== undefined ? { maxStreams } : {}),
+    });
+    warn(
+      `This tor has no proof-of-work defence (${e.message}); the onion service runs without it. ` +
+        "Tor 0.4.8 or later built with the pow module provides it",
+    );
+    return serviceId;
   }
 }
 

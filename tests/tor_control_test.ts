@@ -19,6 +19,7 @@ import {
 } from "../lib/tor/control_commands.ts";
 import { TorError } from "../lib/tor/errors.ts";
 import { launchTor, type TorProcess } from "../lib/tor/launch.ts";
+import { ONION_SERVICE_DEFENCES } from "../lib/runtime.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -215,6 +216,12 @@ Deno.test("command builders write control-spec §3 lines and refuse injections",
     "ADD_ONION ED25519-V3:QUJD+/== Flags=Detach MaxStreams=3 Port=80,127.0.0.1:8080 Port=22,unix:/run/x.sock",
   );
   assertEquals(
+    addOnionCommand("NEW:BEST", [{ virtualPort: 1, target: 2 }], {
+      powDefenses: { queueRate: 25, queueBurst: 100 },
+    }),
+    "ADD_ONION NEW:BEST PoWDefensesEnabled=1 PoWQueueRate=25 PoWQueueBurst=100 Port=1,127.0.0.1:2",
+  );
+  assertEquals(
     getInfoCommand(["version", "net/listeners/socks"]),
     "GETINFO version net/listeners/socks",
   );
@@ -231,6 +238,10 @@ Deno.test("command builders write control-spec §3 lines and refuse injections",
     () => addOnionCommand("NEW:BEST", [{ virtualPort: 1, target: "x\r\nSIGNAL HALT" }]),
     () => addOnionCommand("NEW:BEST", [{ virtualPort: 1, target: 1 }], { flags: ["A,B"] }),
     () => addOnionCommand("NEW:BEST", [{ virtualPort: 1, target: 1 }], { maxStreams: -1 }),
+    () =>
+      addOnionCommand("NEW:BEST", [{ virtualPort: 1, target: 1 }], {
+        powDefenses: { queueRate: 1.5, queueBurst: 1 },
+      }),
     () => getInfoCommand([]),
     () => getInfoCommand(["a b"]),
     () => setEventsCommand(["hs_desc"]),
@@ -543,6 +554,12 @@ Deno.test("real tor: ADD_ONION with torKeyBlob() gives our own onion address; 55
       maxStreams: 5,
     });
     assertEquals(fresh.length, 56);
+    // the defences the runtime asks for (stream cap, closing circuit, PoW) are accepted as they are
+    const defended = await tor.control.addOnion("NEW:ED25519-V3", [{ virtualPort: 1, target: 2 }], {
+      ...ONION_SERVICE_DEFENCES,
+      flags: ["DiscardPK", ...ONION_SERVICE_DEFENCES.flags!],
+    });
+    assertEquals(defended.length, 56);
   });
 });
 

@@ -14,7 +14,8 @@
  * - an idle timeout that only complete frames (sent or received) reset, so a
  *   peer that trickles bytes without finishing a frame (slowloris) is closed;
  * - a protocol violation (oversized, empty or garbage frame) closes this
- *   connection with a logged, typed error; nothing is ever thrown into
+ *   connection with a typed error, logged as a warning (other closes are
+ *   logged as debug records); nothing is ever thrown into
  *   unrelated code. Frames completed earlier in the same socket read as the
  *   violation are dropped with it (the decoder fails the whole chunk).
  *   A peer that closes mid-frame ends the stream cleanly.
@@ -48,6 +49,13 @@ export type CloseReason =
   | "write_timeout"
   | "write_failed"
   | "handler_failed";
+
+/**
+ * Close reasons logged as warnings: the peer broke the framing, or our own
+ * handler failed. The others (timeouts, resets, closes) are ordinary churn of
+ * a network, logged as debug; the owner of the connection sees them anyway.
+ */
+const WARN_REASONS: ReadonlySet<CloseReason> = new Set(["protocol_error", "handler_failed"]);
 
 /** How a connection ended; `error` is set for every abnormal end. */
 export interface CloseInfo {
@@ -364,9 +372,8 @@ export class FramedConn implements AsyncIterable<Uint8Array> {
     for (const receiver of this.#receivers.splice(0)) receiver(null);
     this.#resumeReading?.();
     this.#resumeReading = null;
-    const abnormal = info.error !== undefined && info.reason !== "local";
     this.#logger({
-      level: abnormal ? "warn" : "debug",
+      level: WARN_REASONS.has(info.reason) ? "warn" : "debug",
       event: "closed",
       label: this.label,
       code: info.error?.code ?? info.reason,

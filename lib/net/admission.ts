@@ -1,0 +1,368 @@
+/**
+ * Admission control of inbound connections: who may hold a connection to
+ * us, for how long, and how much CPU a stranger's frames may take. Anyone
+ * who knows our onion address can connect, so nothing here trusts a
+ * connection until its consumer (the core) says a packet on it decrypted.
+ *
+ * - A new connection is **unidentified**. Unidentified connections have a
+ *   small pool of their own; when it is full the oldest is closed to make
+ *   room, and each must identify within a short deadline. One whose first
+ *   packet identifies nothing is closed at once.
+ * - Once the consumer reports {@linkcode Admission.identified} (a packet
+ *   decrypted in a conversation, or a valid request), the connection moves
+ *   to the **identified** pool under its owner (a contact's ID): at most a
+ *   few per owner (the owner's oldest makes room) and a global cap. An
+ *   unidentified connection never displaces an identified one.
+ * - Frames of unidentified connections are handled one at a time in the
+ *   stranger lane, which spends at most a share of the time: after work
+ *   that took `t` of CPU the lane rests long enough to keep its share.
+ *   Identified connections never wait for it. Every frame's handling
+ *   yields to I/O once a stretch of work exceeds a time slice, so a burst
+ *   of frames cannot starve the sockets of contacts.
+ * - An identified connection may carry a few packets that identify
+ *   nothing (a deleted conversation, a replay); past a small budget it is
+ *   closed too.
+ *
+ * Closes are logged (`refused` records with a stable code) for the owner of
+ * the log to aggregate. Knows nothing of packets or contacts: owners are
+ * opaque strings.
+ *
+ * @module
+ */
+
+import type { FramedConn, NetLogger } from "./framed_conn.ts";
+
+/** Unidentified connections held at once; a contact identifies with its first packet, so few are needed. */
+export const DEFAULT_MAX_UNIDENTIFIED = 16;
+/** Deadline for a new connection's first identifying packet (a contact sends one at once). */
+export const DEFAULT_IDENTIFY_TIMEOUT_MS = 10_000;
+/** Identified connections held at once (contacts online with us), well below 1024 file descriptors. */
+export const DEFAULT_MAX_IDENTIFIED = 256;
+/** Connections of one owner: its link, a redial overlapping a dying one, a close-time send, a spare. */
+export const DEFAULT_MAX_PER_OWNER = 4;
+/** Packets that identify nothing an identified connection may carry in a burst (replays, a deleted conversation). */
+export const BAD_PACKET_BURST = 8;
+/** One more such packet is allowed every this many ms. */
+export const BAD_PACKET_REFILL_MS = 10_000;
+/** Share of the time the stranger lane may spend on unidentified connections' frames. */
+export const STRANGER_CPU_SHARE = 0.25;
+/** Longest stretch of frame handling (ms) before it yields to I/O (timers and sockets). */
+export const TIME_SLICE_MS = 5;
+
+/** Why admission closed a connection (the `code` of its `refused` log record). */
+export type RefusalCode =
+  /** The unidentified pool was full; this was its oldest connection. */
+  | "unidentified_pool_full"
+  /** No identifying packet within the deadline. */
+  | "identify_timeout"
+  /** Its first packet identified nothing. */
+  | "unidentified_packet"
+  /** An identified connection carried too many packets that identify nothing. */
+  | "too_many_bad_packets"
+  /** The identified pool was full. */
+  | "too_many_connections"
+  /** Its owner opened more connections; this was the owner's oldest. */
+  | "owner_connection_limit";
+
+/** Refusals an attacker causes in bulk; the others are logged as debug (reported elsewhere or normal churn). */
+const WARN_CODES: ReadonlySet<RefusalCode> = new Set([
+  "unidentified_pool_full",
+  "identify_timeout",
+  "too_many_bad_packets",
+  "too_many_connections",
+]);
+
+/** Limits of {@linkcode AdmissionControl}; every field has a default above. */
+export interface AdmissionLimits {
+  /** Unidentified connections held at once ({@linkcode DEFAULT_MAX_UNIDENTIFIED}). */
+  maxUnidentified?: number;
+  /** Deadline of a new connection to identify, ms ({@linkcode DEFAULT_IDENTIFY_TIMEOUT_MS}). */
+  identifyTimeoutMs?: number;
+  /** Identified connections held at once ({@linkcode DEFAULT_MAX_IDENTIFIED}). */
+  maxIdentified?: number;
+  /** Identified connections of one owner ({@linkcode DEFAULT_MAX_PER_OWNER}). */
+  maxPerOwner?: number;
+}
+
+/** What the consumer of one inbound connection tells admission, and how it runs its frames. */
+export interface Admission {
+  /**
+   * Runs the handling of one received frame when it is this connection's
+   * turn: soon once identified, else in the stranger lane. Resolves when
+   * `work` has (or, for a connection admission closed meanwhile, without
+   * running it).
+   */
+  run(work: () => Promise<void> | void): Promise<void>;
+  /** A packet on this connection decrypted for `owner` (or `owner` vouches for it otherwise). */
+  identified(owner: string): void;
+  /** A packet on this connection identified nothing: closes it, or spends its budget. */
+  unidentified(): void;
+}
+
+/** A delay that {@linkcode WakeableDelay.wake} can end early. */
+export interface WakeableDelay {
+  /** Resolves after the delay, or at once on `wake()`. */
+  readonly done: Promise<void>;
+  /** Ends the delay now (idempotent). */
+  wake(): void;
+}
+
+/** Starts a delay of `ms` that can be ended early (a listener closing, say). */
+export function wakeableDelay(ms: number): WakeableDelay {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const timer = setTimeout(resolve, ms);
+  return {
+    done: promise,
+    wake: () => {
+      clearTimeout(timer);
+      resolve();
+    },
+  };
+}
+
+/** Resolves on the next timer turn, after pending I/O callbacks ran. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** Start of the current stretch of work, or -1 once the event loop turned. */
+let sliceStart = -1;
+
+/**
+ * Yields to I/O when the current stretch of synchronous work (microtasks
+ * since the event loop last turned) exceeds {@linkcode TIME_SLICE_MS}.
+ */
+export async function yieldIfBusy(): Promise<void> {
+  const now = performance.now();
+  if (sliceStart < 0) {
+    sliceStart = now;
+    setTimeout(() => (sliceStart = -1), 0);
+    return;
+  }
+  if (now - sliceStart > TIME_SLICE_MS) await nextTurn();
+}
+
+/**
+ * The admission of a connection that no pool polices (one we dialled
+ * ourselves): frames run at once, with the same time slices.
+ */
+export const UNPOLICED: Admission = {
+  run: async (work) => {
+    await yieldIfBusy();
+    await work();
+  },
+  identified: () => {},
+  unidentified: () => {},
+};
+
+interface Entry {
+  readonly conn: FramedConn;
+  owner: string | null;
+  /** Closed by admission: its queued frames are not worth running. */
+  refused: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  badTokens: number;
+  badRefilledAt: number;
+}
+
+interface LaneItem {
+  readonly entry: Entry;
+  readonly work: () => Promise<void> | void;
+  readonly done: { resolve: () => void; reject: (e: unknown) => void };
+}
+
+/** The pools, deadlines and stranger lane of one listener (see the module header). */
+export class AdmissionControl {
+  readonly #max: Required<AdmissionLimits>;
+  readonly #log: NetLogger;
+  /** Unidentified connections, oldest first (Map order). */
+  readonly #unidentified = new Map<FramedConn, Entry>();
+  /** Identified connections by owner, oldest first. */
+  readonly #owners = new Map<string, Entry[]>();
+  #identifiedCount = 0;
+  readonly #lane: LaneItem[] = [];
+  #laneRunning = false;
+  #laneRestsUntil = 0;
+  #laneTimer: WakeableDelay | null = null;
+  #closed = false;
+
+  /** Admission under `limits`, logging its refusals to `log`. */
+  constructor(limits: AdmissionLimits, log: NetLogger) {
+    this.#max = {
+      maxUnidentified: positive(limits.maxUnidentified ?? DEFAULT_MAX_UNIDENTIFIED),
+      identifyTimeoutMs: positive(limits.identifyTimeoutMs ?? DEFAULT_IDENTIFY_TIMEOUT_MS),
+      maxIdentified: positive(limits.maxIdentified ?? DEFAULT_MAX_IDENTIFIED),
+      maxPerOwner: positive(limits.maxPerOwner ?? DEFAULT_MAX_PER_OWNER),
+    };
+    this.#log = log;
+  }
+
+  /** Unidentified connections open now. */
+  get unidentifiedCount(): number {
+    return this.#unidentified.size;
+  }
+
+  /** Identified connections open now. */
+  get identifiedCount(): number {
+    return this.#identifiedCount;
+  }
+
+  /** Takes a new connection into the unidentified pool (closing its oldest if full). */
+  admit(conn: FramedConn): Admission {
+    const entry: Entry = {
+      conn,
+      owner: null,
+      refused: false,
+      timer: undefined,
+      badTokens: BAD_PACKET_BURST,
+      badRefilledAt: performance.now(),
+    };
+    if (this.#unidentified.size >= this.#max.maxUnidentified) {
+      const oldest = this.#unidentified.values().next().value!;
+      this.#refuse(oldest, "unidentified_pool_full");
+    }
+    this.#unidentified.set(conn, entry);
+    entry.timer = setTimeout(
+      () => this.#refuse(entry, "identify_timeout"),
+      this.#max.identifyTimeoutMs,
+    );
+    void conn.closed.then(() => this.#forget(entry));
+    return {
+      run: (work) => this.#run(entry, work),
+      identified: (owner) => this.#identify(entry, owner),
+      unidentified: () => this.#unidentifiedPacket(entry),
+    };
+  }
+
+  /** Stops the lane; queued work is released without running. Connections are the listener's to close. */
+  close(): void {
+    this.#closed = true;
+    this.#laneTimer?.wake();
+    for (const item of this.#lane.splice(0)) item.done.resolve();
+    for (const entry of this.#unidentified.values()) clearTimeout(entry.timer);
+  }
+
+  #run(entry: Entry, work: () => Promise<void> | void): Promise<void> {
+    if (entry.owner !== null) return UNPOLICED.run(work);
+    const done = Promise.withResolvers<void>();
+    this.#lane.push({ entry, work, done });
+    void this.#pumpLane();
+    return done.promise;
+  }
+
+  async #pumpLane(): Promise<void> {
+    if (this.#laneRunning) return;
+    this.#laneRunning = true;
+    try {
+      while (this.#lane.length > 0 && !this.#closed) {
+        const rest = this.#laneRestsUntil - performance.now();
+        await (rest > 0 ? this.#rest(rest) : nextTurn());
+        const item = this.#lane.shift();
+        if (item === undefined || this.#closed) break;
+        if (item.entry.refused) {
+          // a frame that arrived before its sender closed is still handled
+          item.done.resolve();
+          continue;
+        }
+        if (item.entry.owner !== null) {
+          // identified while it waited (an earlier frame of it decrypted)
+          UNPOLICED.run(item.work).then(item.done.resolve, item.done.reject);
+          continue;
+        }
+        const start = performance.now();
+        let result: Promise<void> | void;
+        try {
+          result = item.work();
+        } catch (e) {
+          result = Promise.reject(e);
+        }
+        const spent = performance.now() - start;
+        this.#laneRestsUntil = performance.now() + spent * (1 / STRANGER_CPU_SHARE - 1);
+        Promise.resolve(result).then(item.done.resolve, item.done.reject);
+      }
+    } finally {
+      this.#laneRunning = false;
+    }
+  }
+
+  async #rest(ms: number): Promise<void> {
+    this.#laneTimer = wakeableDelay(ms);
+    await this.#laneTimer.done;
+    this.#laneTimer = null;
+  }
+
+  #identify(entry: Entry, owner: string): void {
+    if (entry.conn.isClosed || entry.owner === owner) return;
+    if (entry.owner === null) {
+      if (this.#identifiedCount >= this.#max.maxIdentified) {
+        this.#refuse(entry, "too_many_connections");
+        return;
+      }
+      this.#unidentified.delete(entry.conn);
+      clearTimeout(entry.timer);
+      entry.timer = undefined;
+      this.#identifiedCount++;
+    } else {
+      this.#removeFromOwner(entry);
+    }
+    entry.owner = owner;
+    const list = this.#owners.get(owner) ?? [];
+    this.#owners.set(owner, list);
+    list.push(entry);
+    if (list.length > this.#max.maxPerOwner) this.#refuse(list[0]!, "owner_connection_limit");
+  }
+
+  #unidentifiedPacket(entry: Entry): void {
+    if (entry.conn.isClosed) return;
+    if (entry.owner === null) {
+      this.#refuse(entry, "unidentified_packet");
+      return;
+    }
+    const now = performance.now();
+    const refill = Math.floor((now - entry.badRefilledAt) / BAD_PACKET_REFILL_MS);
+    if (refill > 0) {
+      entry.badTokens = Math.min(BAD_PACKET_BURST, entry.badTokens + refill);
+      entry.badRefilledAt = now;
+    }
+    if (entry.badTokens > 0) entry.badTokens--;
+    else this.#refuse(entry, "too_many_bad_packets");
+  }
+
+  #refuse(entry: Entry, code: RefusalCode): void {
+    if (entry.conn.isClosed) return;
+    entry.refused = true;
+    this.#forget(entry);
+    this.#log({
+      level: WARN_CODES.has(code) ? "warn" : "debug",
+      event: "refused",
+      label: entry.conn.label,
+      code,
+    });
+    void entry.conn.close();
+  }
+
+  /** Drops `entry` from every pool (idempotent). */
+  #forget(entry: Entry): void {
+    clearTimeout(entry.timer);
+    entry.timer = undefined;
+    if (this.#unidentified.get(entry.conn) === entry) this.#unidentified.delete(entry.conn);
+    else if (entry.owner !== null && this.#removeFromOwner(entry)) this.#identifiedCount--;
+  }
+
+  /** Removes `entry` from its owner's list; true if it was there. */
+  #removeFromOwner(entry: Entry): boolean {
+    const list = this.#owners.get(entry.owner!);
+    const i = list?.indexOf(entry) ?? -1;
+    if (list === undefined || i < 0) return false;
+    list.splice(i, 1);
+    if (list.length === 0) this.#owners.delete(entry.owner!);
+    return true;
+  }
+}
+
+function positive(n: number): number {
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RangeError(`Cannot admit connections: limit ${n} is not a positive integer`);
+  }
+  return n;
+}
