@@ -6,8 +6,10 @@
  *
  * - A new connection is **unidentified**. Unidentified connections have a
  *   small pool of their own; when it is full the oldest is closed to make
- *   room, and each must identify within a short deadline. One whose first
- *   packet identifies nothing is closed at once.
+ *   room (the oldest that has not sent a frame yet, if any: a contact sends
+ *   its first packet at once, and one whose frame waits for the lane is
+ *   about to be judged), and each must identify within a short deadline.
+ *   One whose first packet identifies nothing is closed at once.
  * - Once the consumer reports {@linkcode Admission.identified} (a packet
  *   decrypted in a conversation, or a valid request), the connection moves
  *   to the **identified** pool under its owner (a contact's ID): at most a
@@ -160,6 +162,8 @@ interface Entry {
   owner: string | null;
   /** Closed by admission: its queued frames are not worth running. */
   refused: boolean;
+  /** A frame of it was handed to `run` (its first packet is being judged). */
+  sentFrame: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
   badTokens: number;
   badRefilledAt: number;
@@ -213,14 +217,12 @@ export class AdmissionControl {
       conn,
       owner: null,
       refused: false,
+      sentFrame: false,
       timer: undefined,
       badTokens: BAD_PACKET_BURST,
       badRefilledAt: performance.now(),
     };
-    if (this.#unidentified.size >= this.#max.maxUnidentified) {
-      const oldest = this.#unidentified.values().next().value!;
-      this.#refuse(oldest, "unidentified_pool_full");
-    }
+    if (this.#unidentified.size >= this.#max.maxUnidentified) this.#makeRoom();
     this.#unidentified.set(conn, entry);
     entry.timer = setTimeout(
       () => this.#refuse(entry, "identify_timeout"),
@@ -242,8 +244,22 @@ export class AdmissionControl {
     for (const entry of this.#unidentified.values()) clearTimeout(entry.timer);
   }
 
+  /** Closes the oldest silent unidentified connection, or else the oldest one. */
+  #makeRoom(): void {
+    let victim: Entry | undefined;
+    for (const entry of this.#unidentified.values()) {
+      victim ??= entry;
+      if (!entry.sentFrame) {
+        victim = entry;
+        break;
+      }
+    }
+    if (victim !== undefined) this.#refuse(victim, "unidentified_pool_full");
+  }
+
   #run(entry: Entry, work: () => Promise<void> | void): Promise<void> {
     if (entry.owner !== null) return UNPOLICED.run(work);
+    entry.sentFrame = true;
     const done = Promise.withResolvers<void>();
     this.#lane.push({ entry, work, done });
     void this.#pumpLane();
