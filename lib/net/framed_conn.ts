@@ -35,8 +35,10 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
 export const DEFAULT_WRITE_TIMEOUT_MS = 60_000;
 /** Default bound on received frames not yet consumed. */
 export const DEFAULT_MAX_QUEUED_FRAMES = 32;
-/** Size of one socket read. */
-const READ_CHUNK_BYTES = 64 * 1024;
+/** Size of a connection's first socket reads: a stranger's connection costs little. */
+const FIRST_READ_BYTES = 4 * 1024;
+/** Largest socket read: reads that fill the buffer double it up to this size. */
+const MAX_READ_BYTES = 64 * 1024;
 
 /** Why a {@linkcode FramedConn} closed. */
 export type CloseReason =
@@ -283,7 +285,7 @@ export class FramedConn implements AsyncIterable<Uint8Array> {
   }
 
   async #readLoop(): Promise<void> {
-    const buf = new Uint8Array(READ_CHUNK_BYTES);
+    let buf = new Uint8Array(FIRST_READ_BYTES);
     while (this.#closeInfo === null) {
       if (this.#queue.length >= this.#maxQueued) {
         // Backpressure: stop reading until the consumer catches up.
@@ -313,7 +315,7 @@ export class FramedConn implements AsyncIterable<Uint8Array> {
       }
       let frames: Uint8Array[];
       try {
-        frames = this.#decoder.push(buf.subarray(0, n));
+        frames = this.#decoder.push(buf.subarray(0, n)); // copies what it keeps
       } catch (e) {
         this.#terminate({ reason: "protocol_error", error: e as ProtocolError });
         return;
@@ -323,6 +325,7 @@ export class FramedConn implements AsyncIterable<Uint8Array> {
         this.#armIdle();
       }
       for (const frame of frames) this.#deliver(frame);
+      if (n === buf.length && buf.length < MAX_READ_BYTES) buf = new Uint8Array(buf.length * 2);
     }
   }
 
