@@ -2,8 +2,9 @@
  * The listener and its admission control (lib/net/listener.ts,
  * admission.ts) over real loopback sockets: framing violations cost one
  * connection, strangers get a small pool with a deadline and cannot push
- * out identified connections, owners have a cap, and the stranger lane
- * never holds identified connections up.
+ * out identified connections, owners have a cap, new connections come in
+ * at a bounded rate, and the stranger lane never holds identified
+ * connections up.
  *
  * The test server speaks a toy protocol through the admission, as the core
  * does with packets: a frame `[1, n, ...]` identifies its connection as
@@ -272,6 +273,25 @@ Deno.test("The stranger lane runs unidentified frames one at a time and never ho
   assertEquals(order.filter((o) => o === "stranger").length, 20);
   assertEquals(most <= 2, true, `${most} frames ran at once`);
   await Promise.all([alice, ...strangers].map((x) => x.close()));
+  await listener.close();
+});
+
+Deno.test("New connections are accepted at the admission rate; the rest wait in the backlog, none is lost", async () => {
+  const RATE = 20;
+  const BURST = 3;
+  const { listener } = server({ admission: { acceptsPerSecond: RATE, acceptBurst: BURST } });
+  const start = performance.now();
+  const clients = await Promise.all(Array.from({ length: 12 }, () => client(listener.port)));
+  // whatever the load, no more than the burst plus the rate over the time that passed
+  const accepted = listener.activeConnections;
+  const bound = BURST + RATE * ((performance.now() - start) / 1000) + 1;
+  assert(accepted <= bound, `${accepted} accepted, more than ${bound.toFixed(1)}`);
+  // and every one gets in and is served in turn
+  for (const [i, c] of clients.entries()) {
+    assertEquals(await echo(c, new Uint8Array([IDENTIFY, i])), new Uint8Array([IDENTIFY, i]));
+  }
+  assertEquals(listener.pools.identified, 12);
+  await Promise.all(clients.map((c) => c.close()));
   await listener.close();
 });
 

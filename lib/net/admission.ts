@@ -16,11 +16,10 @@
  *   few per owner (the owner's oldest makes room) and a global cap. An
  *   unidentified connection never displaces an identified one.
  * - Frames of unidentified connections are handled one at a time in the
- *   stranger lane, which spends at most a share of the time: after work
- *   that took `t` of CPU the lane rests long enough to keep its share.
- *   Identified connections never wait for it. Every frame's handling
- *   yields to I/O once a stretch of work exceeds a time slice, so a burst
- *   of frames cannot starve the sockets of contacts.
+ *   stranger lane, which spends at most a quarter of the time; new
+ *   connections are accepted at a bounded rate (pacing.ts). Identified
+ *   connections never wait for either, and the lane yields to I/O every few
+ *   milliseconds, so strangers cannot starve the sockets of contacts.
  * - An identified connection may carry a few packets that identify
  *   nothing (a deleted conversation, a replay); past a small budget it is
  *   closed too.
@@ -33,6 +32,7 @@
  */
 
 import type { FramedConn, NetLogger } from "./framed_conn.ts";
+import { StrangerLane, TokenBucket } from "./pacing.ts";
 
 /** Unidentified connections held at once; a contact identifies with its first packet, so few are needed. */
 export const DEFAULT_MAX_UNIDENTIFIED = 16;
@@ -48,8 +48,14 @@ export const BAD_PACKET_BURST = 8;
 export const BAD_PACKET_REFILL_MS = 10_000;
 /** Share of the time the stranger lane may spend on unidentified connections' frames. */
 export const STRANGER_CPU_SHARE = 0.25;
-/** Longest stretch of frame handling (ms) before it yields to I/O (timers and sockets). */
-export const TIME_SLICE_MS = 5;
+/**
+ * New connections accepted a second (and saved up as a burst): what tor
+ * lets a stranger open (the PoW queue's 25 rendezvous a second, 8 streams
+ * each) and far more than contacts need; past it the kernel's backlog
+ * holds the rest, at no cost to us.
+ */
+export const DEFAULT_ACCEPTS_PER_SECOND = 100;
+export const DEFAULT_ACCEPT_BURST = 50;
 
 /** Why admission closed a connection (the `code` of its `refused` log record). */
 export type RefusalCode =
@@ -84,6 +90,10 @@ export interface AdmissionLimits {
   maxIdentified?: number;
   /** Identified connections of one owner ({@linkcode DEFAULT_MAX_PER_OWNER}). */
   maxPerOwner?: number;
+  /** New connections accepted a second ({@linkcode DEFAULT_ACCEPTS_PER_SECOND}). */
+  acceptsPerSecond?: number;
+  /** ... saved up as a burst ({@linkcode DEFAULT_ACCEPT_BURST}). */
+  acceptBurst?: number;
 }
 
 /** What the consumer of one inbound connection tells admission, and how it runs its frames. */
@@ -101,56 +111,13 @@ export interface Admission {
   unidentified(): void;
 }
 
-/** A delay that {@linkcode WakeableDelay.wake} can end early. */
-export interface WakeableDelay {
-  /** Resolves after the delay, or at once on `wake()`. */
-  readonly done: Promise<void>;
-  /** Ends the delay now (idempotent). */
-  wake(): void;
-}
-
-/** Starts a delay of `ms` that can be ended early (a listener closing, say). */
-export function wakeableDelay(ms: number): WakeableDelay {
-  const { promise, resolve } = Promise.withResolvers<void>();
-  const timer = setTimeout(resolve, ms);
-  return {
-    done: promise,
-    wake: () => {
-      clearTimeout(timer);
-      resolve();
-    },
-  };
-}
-
-/** Resolves on the next timer turn, after pending I/O callbacks ran. */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
-/** Start of the current stretch of work, or -1 once the event loop turned. */
-let sliceStart = -1;
-
-/**
- * Yields to I/O when the current stretch of synchronous work (microtasks
- * since the event loop last turned) exceeds {@linkcode TIME_SLICE_MS}.
- */
-export async function yieldIfBusy(): Promise<void> {
-  const now = performance.now();
-  if (sliceStart < 0) {
-    sliceStart = now;
-    setTimeout(() => (sliceStart = -1), 0);
-    return;
-  }
-  if (now - sliceStart > TIME_SLICE_MS) await nextTurn();
-}
-
 /**
  * The admission of a connection that no pool polices (one we dialled
- * ourselves): frames run at once, with the same time slices.
+ * ourselves): frames run at once. (A contact's frames yield to I/O by
+ * themselves: each one that counts is saved to disk before the next.)
  */
 export const UNPOLICED: Admission = {
   run: async (work) => {
-    await yieldIfBusy();
     await work();
   },
   identified: () => {},
@@ -169,12 +136,6 @@ interface Entry {
   badRefilledAt: number;
 }
 
-interface LaneItem {
-  readonly entry: Entry;
-  readonly work: () => Promise<void> | void;
-  readonly done: { resolve: () => void; reject: (e: unknown) => void };
-}
-
 /** The pools, deadlines and stranger lane of one listener (see the module header). */
 export class AdmissionControl {
   readonly #max: Required<AdmissionLimits>;
@@ -184,11 +145,8 @@ export class AdmissionControl {
   /** Identified connections by owner, oldest first. */
   readonly #owners = new Map<string, Entry[]>();
   #identifiedCount = 0;
-  readonly #lane: LaneItem[] = [];
-  #laneRunning = false;
-  #laneRestsUntil = 0;
-  #laneTimer: WakeableDelay | null = null;
-  #closed = false;
+  readonly #lane = new StrangerLane(STRANGER_CPU_SHARE);
+  readonly #accepts: TokenBucket;
 
   /** Admission under `limits`, logging its refusals to `log`. */
   constructor(limits: AdmissionLimits, log: NetLogger) {
@@ -197,7 +155,10 @@ export class AdmissionControl {
       identifyTimeoutMs: positive(limits.identifyTimeoutMs ?? DEFAULT_IDENTIFY_TIMEOUT_MS),
       maxIdentified: positive(limits.maxIdentified ?? DEFAULT_MAX_IDENTIFIED),
       maxPerOwner: positive(limits.maxPerOwner ?? DEFAULT_MAX_PER_OWNER),
+      acceptsPerSecond: positive(limits.acceptsPerSecond ?? DEFAULT_ACCEPTS_PER_SECOND),
+      acceptBurst: positive(limits.acceptBurst ?? DEFAULT_ACCEPT_BURST),
     };
+    this.#accepts = new TokenBucket(this.#max.acceptsPerSecond, this.#max.acceptBurst);
     this.#log = log;
   }
 
@@ -209,6 +170,11 @@ export class AdmissionControl {
   /** Identified connections open now. */
   get identifiedCount(): number {
     return this.#identifiedCount;
+  }
+
+  /** Resolves when the listener may accept one more connection (the accept rate). */
+  nextAccept(): Promise<void> {
+    return this.#accepts.take();
   }
 
   /** Takes a new connection into the unidentified pool (closing its oldest if full). */
@@ -236,11 +202,10 @@ export class AdmissionControl {
     };
   }
 
-  /** Stops the lane; queued work is released without running. Connections are the listener's to close. */
+  /** Stops the lane and the accept rate; queued work is released without running. Connections are the listener's to close. */
   close(): void {
-    this.#closed = true;
-    this.#laneTimer?.wake();
-    for (const item of this.#lane.splice(0)) item.done.resolve();
+    this.#lane.close();
+    this.#accepts.cancel();
     for (const entry of this.#unidentified.values()) clearTimeout(entry.timer);
   }
 
@@ -260,51 +225,10 @@ export class AdmissionControl {
   #run(entry: Entry, work: () => Promise<void> | void): Promise<void> {
     if (entry.owner !== null) return UNPOLICED.run(work);
     entry.sentFrame = true;
-    const done = Promise.withResolvers<void>();
-    this.#lane.push({ entry, work, done });
-    void this.#pumpLane();
-    return done.promise;
-  }
-
-  async #pumpLane(): Promise<void> {
-    if (this.#laneRunning) return;
-    this.#laneRunning = true;
-    try {
-      while (this.#lane.length > 0 && !this.#closed) {
-        const rest = this.#laneRestsUntil - performance.now();
-        await (rest > 0 ? this.#rest(rest) : nextTurn());
-        const item = this.#lane.shift();
-        if (item === undefined || this.#closed) break;
-        if (item.entry.refused) {
-          // a frame that arrived before its sender closed is still handled
-          item.done.resolve();
-          continue;
-        }
-        if (item.entry.owner !== null) {
-          // identified while it waited (an earlier frame of it decrypted)
-          UNPOLICED.run(item.work).then(item.done.resolve, item.done.reject);
-          continue;
-        }
-        const start = performance.now();
-        let result: Promise<void> | void;
-        try {
-          result = item.work();
-        } catch (e) {
-          result = Promise.reject(e);
-        }
-        const spent = performance.now() - start;
-        this.#laneRestsUntil = performance.now() + spent * (1 / STRANGER_CPU_SHARE - 1);
-        Promise.resolve(result).then(item.done.resolve, item.done.reject);
-      }
-    } finally {
-      this.#laneRunning = false;
-    }
-  }
-
-  async #rest(ms: number): Promise<void> {
-    this.#laneTimer = wakeableDelay(ms);
-    await this.#laneTimer.done;
-    this.#laneTimer = null;
+    // identified while it waited (an earlier frame decrypted): it runs as such
+    const runAs = () => (entry.owner !== null ? UNPOLICED.run(work) : work());
+    // a frame that arrived before its sender closed is still handled; one of a refused connection is not
+    return this.#lane.run(runAs, () => !entry.refused);
   }
 
   #identify(entry: Entry, owner: string): void {

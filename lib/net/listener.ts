@@ -5,7 +5,7 @@
  *
  * Its job is containment. Who may hold a connection is admission.ts's
  * (pools for unidentified and identified connections, an identification
- * deadline, the stranger lane); each connection also inherits limits of
+ * deadline, the stranger lane, the accept rate); each connection also inherits limits of
  * `FramedConn` (frame size, unread-frame queue, idle and write timeouts), so
  * that garbage, silence, slowloris or oversized frames cost one connection
  * and never harm the others.
@@ -17,13 +17,8 @@
  * @module
  */
 
-import {
-  type Admission,
-  AdmissionControl,
-  type AdmissionLimits,
-  type WakeableDelay,
-  wakeableDelay,
-} from "./admission.ts";
+import { type Admission, AdmissionControl, type AdmissionLimits } from "./admission.ts";
+import { type WakeableDelay, wakeableDelay } from "./pacing.ts";
 import {
   type ConnectionLimits,
   defaultNetLogger,
@@ -125,6 +120,8 @@ export class FramedListener {
 
   async #acceptLoop(): Promise<void> {
     while (!this.#closing) {
+      await this.#admission.nextAccept();
+      if (this.#closing) return;
       let conn: Deno.TcpConn;
       try {
         conn = await this.#listener.accept();
