@@ -28,10 +28,17 @@ import {
   storedPeer,
   type TorMode,
 } from "./lib/runtime.ts";
-import { type InterfaceName, loadAppConfig, saveAppConfig } from "./lib/store/app_config.ts";
+import {
+  type InterfaceName,
+  listPeers,
+  loadAppConfig,
+  saveAppConfig,
+} from "./lib/store/app_config.ts";
 import { resolveConfigRoot, validatePeerName } from "./lib/store/paths.ts";
 import { jsonEventSink, LineWriter, runJsonInterface } from "./lib/ui/json.ts";
 import { runInteractive } from "./lib/ui/interactive.ts";
+import { MAX_LISTED_PEERS } from "./lib/gui/app.ts";
+import { runGui } from "./lib/gui/run.ts";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -158,6 +165,23 @@ async function remember(root: string, ui: InterfaceName, name: string, warn: (m:
   }
 }
 
+/** Runs the graphical interface, starting `name` at once if given. */
+async function runGuiFor(o: CliOptions, root: string, name: string | undefined): Promise<number> {
+  const passphrase = envPassphrase();
+  return await runGui({
+    ...(name !== undefined ? { name } : {}),
+    encrypt: o.encrypt,
+    ...(passphrase !== undefined ? { envPassphrase: passphrase } : {}),
+    openBrowser: !o.noBrowser,
+    stored: (peer) => storedPeer(root, peer),
+    peers: async () => (await listPeers(root)).slice(0, MAX_LISTED_PEERS),
+    start: (peer, events, secret) => startFor(o, root, peer, events, secret),
+    remember: (peer) => saveAppConfig(root, { lastInterface: "gui", lastPeer: peer }),
+    say: (line) => writeAll(Deno.stdout, encoder.encode(`${line}\n`)),
+    log: (m) => console.error(`unmessage: ${m}`),
+  });
+}
+
 /** Parses `argv` and runs; resolves with the exit status. */
 export async function main(argv: readonly string[]): Promise<number> {
   let o: CliOptions;
@@ -177,29 +201,38 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT_OK;
   }
   let root: string;
-  let name: string;
+  let name: string | undefined;
   let ui: InterfaceName;
   try {
     root = resolveConfigRoot({ configDir: o.configDir });
     const last = o.name === undefined ? await loadAppConfig(root) : {};
-    const chosen = o.name ?? last.lastPeer;
-    if (chosen === undefined) {
+    // `unmessage` alone relaunches the last interface; --json and --gui always mean theirs.
+    ui = o.json
+      ? "json"
+      : o.gui
+      ? "gui"
+      : o.name === undefined
+      ? last.lastInterface ?? "cli"
+      : "cli";
+    // `--gui` without a name lists the peers; a bare relaunch reopens the last one.
+    const chosen = o.name ?? (o.gui ? undefined : last.lastPeer);
+    if (chosen === undefined && ui !== "gui") {
       throw new CliUsageError("No peer was used before: start one with --name <name>");
     }
-    name = validatePeerName(chosen);
-    // `unmessage` alone relaunches the last interface; --json always means json.
-    ui = o.json ? "json" : o.name === undefined ? last.lastInterface ?? "cli" : "cli";
+    name = chosen === undefined ? undefined : validatePeerName(chosen);
   } catch (e) {
     const usage = e instanceof CliUsageError || isUnmessageError(e, "bad_name");
     await writeAll(Deno.stderr, encoder.encode(`unmessage: ${errorText(e)}\n`));
     return usage ? EXIT_USAGE : EXIT_FAILURE;
   }
-  const stored = await storedPeer(root, name);
-  const mistake = encryptMistake(o, name, stored);
+  const stored = name === undefined ? "missing" : await storedPeer(root, name);
+  const mistake = name === undefined ? undefined : encryptMistake(o, name, stored);
   if (mistake !== undefined) {
     await writeAll(Deno.stderr, encoder.encode(`unmessage: ${mistake}\n`));
     return EXIT_USAGE;
   }
+  if (ui === "gui") return await runGuiFor(o, root, name);
+  if (name === undefined) return EXIT_USAGE; // unreachable: only the GUI starts without a name
   if (ui === "json") return await runJson(o, root, name);
   await remember(root, "cli", name, (m) => console.error(`unmessage: ${m}`));
   const passphrase = envPassphrase();

@@ -16,6 +16,7 @@ import {
   party,
   read,
   request,
+  REQUEST_TIME,
   sealedAround,
   text,
 } from "./_handshake_fixtures.ts";
@@ -239,6 +240,7 @@ Deno.test("createRequest() refuses our own identity, a low-order key, a bad name
     port: 9050,
     peerIdentityKey: alice.identity.publicKey,
     rng,
+    now: REQUEST_TIME,
   };
   const lowOrder = new Uint8Array(32);
   assertEquals(outcome(() => createRequest(base)), "ok");

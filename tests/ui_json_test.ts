@@ -80,8 +80,9 @@ function fakePeer(calls: string[] = []): CommandPeer {
     },
     rejectRequest: (n) => {
       calls.push(`reject ${n}`);
-      return Promise.resolve();
+      return Promise.resolve([n]);
     },
+    cancelRequest: (n) => Promise.resolve(calls.push(`cancel ${n}`)).then(() => {}),
     conversations: () => [conv],
     sendMessage: (n, t) => {
       calls.push(`msg ${n} ${JSON.stringify(t)}`);
@@ -91,6 +92,7 @@ function fakePeer(calls: string[] = []): CommandPeer {
     setPresence: (n, on) => Promise.resolve(calls.push(`pres ${n} ${on}`)).then(() => {}),
     verify: (n, k) => Promise.resolve({ verified: n === "bob" && k === conv.key }),
     authenticate: (n, s) => Promise.resolve(calls.push(`auth ${n} ${s}`)).then(() => {}),
+    checkConversation: (n) => known(n),
     deleteConversation: (n) => Promise.resolve(known(n)),
   };
 }
@@ -103,8 +105,10 @@ Deno.test("every seed command is registered with a usage line and summary", () =
     "key",
     "identity",
     "req-send",
+    "req-check",
     "req-accept",
     "req-reject",
+    "req-cancel",
     "reqs-in",
     "reqs-out",
     "convs",
@@ -192,6 +196,11 @@ Deno.test("handleLine() answers malformed lines with error replies, never throws
   }
   const unknown = await handleLine('{"id":1,"cmd":"delet","args":["bob"]}', peer);
   assertEquals((unknown.line.error as { suggestion: string }).suggestion, "delete");
+  // req-reject keeps `rejected` as asked and lists what it matched; req-cancel has its own result
+  const rejected = await handleLine('{"id":2,"cmd":"req-reject","args":["bob"]}', peer);
+  assertEquals(rejected.line.result, { rejected: "bob", names: ["bob"] });
+  const cancelled = await handleLine('{"id":3,"cmd":"req-cancel","args":["bob"]}', peer);
+  assertEquals(cancelled.line.result, { cancelled: "bob" });
 });
 
 Deno.test("handleLine() reports a bug in the core as internal without its details", async () => {

@@ -17,7 +17,7 @@ import { stripAnsi } from "../lib/ui/render.ts";
 import { colorWanted } from "../lib/ui/terminal.ts";
 import { runInteractive } from "../lib/ui/interactive.ts";
 import { startPeer } from "../lib/runtime.ts";
-import { Peer } from "../lib/peer.ts";
+import { Peer, PeerError } from "../lib/peer.ts";
 
 const ONION = "a".repeat(56) + ".onion";
 const IDENTITY: IdentityInfo = {
@@ -71,7 +71,16 @@ class FakePeer implements CommandPeer {
   }
   rejectRequest(name: string) {
     this.calls.push(`rejectRequest ${name}`);
+    return Promise.resolve([name]);
+  }
+  cancelRequest(name: string) {
+    this.calls.push(`cancelRequest ${name}`);
     return Promise.resolve();
+  }
+  checkConversation(name: string) {
+    if (!this.convs.some((c) => c.name === name)) {
+      throw new PeerError("unknown_peer", `No conversation is named ${JSON.stringify(name)}`);
+    }
   }
   conversations() {
     return this.convs;
@@ -198,8 +207,11 @@ Deno.test("REPL shows /auth as its own line, then one line per outcome", async (
   await done;
 });
 
-Deno.test("REPL deletes only after a yes", async () => {
+Deno.test("REPL deletes only after a yes, and says at once that nobody is unknown", async () => {
   const { term, peer, done } = setup();
+  term.type("/delete nobody\r");
+  await term.waitFor('No conversation is named "nobody"');
+  assert(!term.output.includes("cannot be undone"), "no question for an unknown name");
   term.type("/delete bob\r");
   await term.waitFor("cannot be undone [y/N]");
   term.type("n\r");
@@ -368,6 +380,7 @@ Deno.test("two real peers chat, verify and authenticate through their REPLs", as
     const history = await Deno.readTextFile(`${root}/a/peers/alice/repl_history`);
     assert(history.includes("/msg robert \n") && !history.includes("typing"), history);
     assert(!history.includes("blue"), history);
+    assert(history.includes("/verify robert \n") && !history.includes(bob.key), history);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -19,12 +19,18 @@ export function usageText(version: string): string {
 Usage:
   unmessage --name <name> [--json]   start (or create) the peer <name>
   unmessage --name <name> --encrypt  create the peer <name> with a passphrase
+  unmessage --gui [--name <name>]    graphical interface in the browser
   unmessage [--json]                 relaunch the last interface and peer used
   unmessage --help | --version
 
 Options:
   --name, -name <name>      peer name (letters, digits, _ or -; up to 32)
   --json                    machine interface: JSON lines on stdin/stdout
+  --gui                     graphical interface: a local web page (127.0.0.1)
+                            opened in the default browser; without --name it
+                            lists the peers and creates new ones
+  --no-browser              with the GUI, print its address instead of
+                            opening a browser
   --encrypt                 when creating the peer, encrypt its files with a
                             passphrase (asked twice; with --json, read from
                             $UNMESSAGE_PASSPHRASE)
@@ -60,6 +66,10 @@ export interface CliOptions {
   version: boolean;
   name?: string;
   json: boolean;
+  /** The graphical interface (`--gui`). */
+  gui: boolean;
+  /** With the GUI: print its address instead of opening a browser. */
+  noBrowser: boolean;
   /** Create the peer encrypted with a passphrase (no effect on an existing one). */
   encrypt: boolean;
   configDir?: string;
@@ -76,6 +86,8 @@ export interface CliOptions {
 const OPTIONS = {
   name: { type: "string" },
   json: { type: "boolean" },
+  gui: { type: "boolean" },
+  "no-browser": { type: "boolean" },
   encrypt: { type: "boolean" },
   "config-dir": { type: "string" },
   port: { type: "string" },
@@ -160,8 +172,15 @@ export function parseCli(argv: readonly string[]): CliOptions {
     help: v.help === true,
     version: v.version === true,
     json: v.json === true,
+    gui: v.gui === true,
+    noBrowser: v["no-browser"] === true,
     encrypt: v.encrypt === true,
   };
+  if (options.json && (options.gui || options.noBrowser)) {
+    throw new CliUsageError(
+      "--json is the machine interface; it cannot be used with --gui or --no-browser",
+    );
+  }
   if (v.name !== undefined) options.name = v.name;
   if (v["config-dir"] !== undefined) options.configDir = v["config-dir"];
   if (v["tor-path"] !== undefined) options.torPath = v["tor-path"];

@@ -241,8 +241,9 @@ export class PeerCore {
   addContact(record: ConversationRecord, startLink = true): Contact {
     const contact = new Contact(record, this.rng);
     this.contacts.set(record.fileId, contact);
-    contact.link = this.makeLink(contact);
-    if (this.started && startLink) contact.link.start();
+    // a conversation its contact deleted sends nothing more (receive.ts)
+    contact.link = record.endedByContact ? null : this.makeLink(contact);
+    if (this.started && startLink) contact.link?.start();
     this.#candidates = null;
     return contact;
   }
@@ -392,7 +393,8 @@ export class PeerCore {
     if (step.levelChanged) {
       const conns = [...contact.inbound];
       if (contact.link?.conn !== undefined) conns.push(contact.link.conn);
-      contact.authConns = new Set(conns);
+      // a failed run dropped the level: no connection holds it any more
+      contact.authConns = contact.auth.authenticated ? new Set(conns) : null;
       this.emit({ event: "level", name: contact.name, level: contact.level });
     }
   }

@@ -21,12 +21,14 @@ import { editDistance } from "../edit_distance.ts";
  * - `unknown_peer`: no conversation (or request) by that name
  * - `unknown_request`: no pending inbound request by that name
  * - `name_taken`: the local name is used by another contact or request
+ * - `name_confusable`: the local name looks like another contact's or request's
  * - `bad_name`: the name is empty, too long, or has spaces, controls or "@"
  * - `bad_address`: not `name@<56 characters>.onion[:port]`, or a bad checksum
  * - `bad_key`: not a 44-character base64 X25519 public key
  * - `own_identity`: the address or key is our own
  * - `already_contact`: a conversation or request with that key exists
  * - `not_established`: the name is a pending request, not a conversation
+ * - `conversation_ended`: the contact deleted the conversation on their side
  * - `offline`: the command needs the contact online and they are not
  * - `outbox_full`: too many messages wait for that contact
  * - `too_many_requests`: too many requests wait for an answer
@@ -38,12 +40,14 @@ export type PeerErrorCode =
   | "unknown_peer"
   | "unknown_request"
   | "name_taken"
+  | "name_confusable"
   | "bad_name"
   | "bad_address"
   | "bad_key"
   | "own_identity"
   | "already_contact"
   | "not_established"
+  | "conversation_ended"
   | "offline"
   | "outbox_full"
   | "too_many_requests"
@@ -91,15 +95,21 @@ export function closestName(name: string, known: Iterable<string>): string | und
 export function unknownName(
   name: string,
   known: Iterable<string>,
-  what: "conversation" | "request" = "conversation",
+  what: "conversation" | "request" | "outbound request" = "conversation",
 ): PeerError {
   const suggestion = closestName(name, known);
   const hint = suggestion !== undefined
     ? `did you mean ${suggestion}?`
     : what === "conversation"
     ? "list them with convs"
-    : "list them with req-in";
+    : what === "request"
+    ? "list them with req-in"
+    : "list them with reqs-out";
   const code = what === "conversation" ? "unknown_peer" : "unknown_request";
-  const subject = what === "conversation" ? "No conversation" : "No inbound request";
+  const subject = what === "conversation"
+    ? "No conversation"
+    : what === "request"
+    ? "No inbound request"
+    : "No outbound request";
   return new PeerError(code, `${subject} is named ${JSON.stringify(name)}: ${hint}`);
 }

@@ -41,13 +41,12 @@ import { type Dispatched, dispatchPacket } from "../protocol/dispatch.ts";
 import { decodeElement, type Element } from "../protocol/elements.ts";
 import type { Conversation, InboundRequest } from "../protocol/handshake_state.ts";
 import { isStoreError } from "../store/errors.ts";
-import { sanitizeSuggestedName } from "./address.ts";
 import { type Contact, KEEPALIVE_ID } from "./contact.ts";
 import type { PeerCore } from "./core.ts";
-import { MAX_INBOUND_REQUESTS, type OutboundEntry } from "./records.ts";
+import type { OutboundEntry } from "./records.ts";
+import { receiveRequest } from "./requests.ts";
 import { SeenIds } from "./seen_ids.ts";
 import type { PeerEvent } from "./types.ts";
-import { requestInfo } from "./info.ts";
 
 /** Packet-level codes after which the connection is closed: the sender does not speak our protocol. */
 const FATAL_PACKET_CODES = new Set(["unsupported_version", "bad_packet_length"]);
@@ -182,23 +181,9 @@ function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Stage 2 (Alice): a verified request (its key is new: dispatch.ts checked), kept until the user answers it. */
+/** Stage 2 (Alice): a verified request (its key is new: dispatch.ts checked); requests.ts decides whether it is kept. */
 async function onRequest(core: PeerCore, request: InboundRequest): Promise<void> {
-  if (core.requests.inbound.length >= MAX_INBOUND_REQUESTS) {
-    core.warn(
-      "too_many_requests",
-      `Dropped a request: ${MAX_INBOUND_REQUESTS} requests wait already; accept or reject some`,
-    );
-    return;
-  }
-  const entry = {
-    name: core.uniqueName(sanitizeSuggestedName(request.name)),
-    at: core.now(),
-    state: request,
-  };
-  core.requests.inbound.push(entry);
-  await core.saveRequests();
-  core.emit({ event: "request-received", request: requestInfo(entry, "in") });
+  await receiveRequest(core, request);
 }
 
 /** Stage 3 (Bob): Alice's first reply turns our request into a conversation. */
@@ -323,6 +308,20 @@ function handleElement(
         effects.push(() => core.emit({ event: "delivered", name: contact.name, id: entry.key }));
       }
       effects.push(() => contact.link?.wake());
+      return;
+    }
+    case "conversation_deleted": {
+      // their keys are gone: nothing we send could be read; the user deletes it too
+      if (contact.record.endedByContact) return;
+      contact.record.endedByContact = true;
+      effects.onFailure(() => delete contact.record.endedByContact);
+      effects.push(() => {
+        const link = contact.link;
+        contact.link = null;
+        void core.track(link?.close() ?? Promise.resolve());
+        core.endAuth(contact, "the contact deleted the conversation");
+        core.emit({ event: "conversation-ended", name: contact.name });
+      });
       return;
     }
     case "presence": {

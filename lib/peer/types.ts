@@ -35,6 +35,18 @@ export interface RequestInfo {
   key: string;
   /** When it was received or sent (ms since the epoch). */
   at: number;
+  /**
+   * Inbound: the name of a contact or request that this request's name
+   * looks like (a possible impersonation); accepting it needs a new name.
+   */
+  looksLike?: string;
+  /**
+   * Inbound: it arrived past the rate or count bound (likely a flood) and is
+   * held in memory only (`req-reject --flood` rejects every such request).
+   */
+  flood?: true;
+  /** Outbound: it expired unanswered and is no longer sent; send it again or cancel it. */
+  expired?: true;
 }
 
 /** One conversation as listed by `convs`. */
@@ -54,6 +66,8 @@ export interface ConversationInfo {
   established: boolean;
   /** Messages queued for them and not yet acknowledged. */
   pending: number;
+  /** They deleted the conversation (nothing more can be sent; delete it too). */
+  ended?: true;
 }
 
 /** Every event the core emits. `event` names are stable. */
@@ -63,6 +77,8 @@ export type PeerEvent =
   | { event: "request-received"; request: RequestInfo }
   | { event: "request-accepted"; name: string }
   | { event: "conversation-established"; name: string }
+  /** The contact deleted the conversation on their side: nothing more can be sent to them. */
+  | { event: "conversation-ended"; name: string }
   | { event: "message"; name: string; id: string; text: string; at: number }
   | { event: "delivered"; name: string; id: string }
   | { event: "presence"; name: string; online: boolean }
@@ -129,11 +145,15 @@ export interface CommandPeer {
   inboundRequests(): RequestInfo[];
   outboundRequests(): RequestInfo[];
   acceptRequest(name: string, newName?: string): Promise<ConversationInfo>;
-  rejectRequest(name: string): Promise<void>;
+  /** Rejects one request, a pattern with `*`, `--flood` or `--all`; returns the names rejected. */
+  rejectRequest(name: string): Promise<string[]>;
+  cancelRequest(name: string): Promise<void>;
   conversations(): ConversationInfo[];
   sendMessage(name: string, text: string): Promise<{ id: string }>;
   setPresence(name: string, on: boolean): Promise<void>;
   verify(name: string, key: string): Promise<{ verified: boolean }>;
   authenticate(name: string, secret: string): Promise<void>;
+  /** Throws what {@linkcode CommandPeer.deleteConversation} would for an unknown name, cheaply. */
+  checkConversation(name: string): void;
   deleteConversation(name: string): Promise<void>;
 }

@@ -17,6 +17,7 @@
 import { UnmessageError } from "../errors.ts";
 import { editDistance } from "../edit_distance.ts";
 import type { CommandPeer } from "../peer/types.ts";
+import { parseIdentityAddress, parseIdentityKey } from "../peer/address.ts";
 
 export type { CommandPeer };
 
@@ -47,6 +48,12 @@ export interface Command {
   args: readonly ArgSpec[];
   /** True for `quit`: the interface ends after replying. */
   quits?: boolean;
+  /**
+   * Throws what `run` would throw for arguments that name nothing, without
+   * changing anything: an interface calls it before it asks for a
+   * confirmation (`delete`).
+   */
+  check?(peer: CommandPeer, args: ParsedArgs): void;
   run(peer: CommandPeer, args: ParsedArgs): Promise<JsonValue>;
 }
 
@@ -104,7 +111,7 @@ function cmd(
   summary: string,
   args: ArgSpec[],
   run: Command["run"],
-  extra: { aliases?: string[]; quits?: boolean } = {},
+  extra: { aliases?: string[]; quits?: boolean; check?: Command["check"] } = {},
 ): Command {
   return {
     name,
@@ -113,6 +120,7 @@ function cmd(
     summary,
     args,
     ...(extra.quits ? { quits: true } : {}),
+    ...(extra.check ? { check: extra.check } : {}),
     run,
   };
 }
@@ -157,6 +165,13 @@ export const COMMANDS: readonly Command[] = [
     }),
   ),
   cmd(
+    "req-check",
+    "<address> [key]",
+    "Check an identity address (and key) without sending anything",
+    [word("address"), word("key", true)],
+    (_peer, a) => Promise.resolve(checkIdentity(arg(a, "address"), a["key"])),
+  ),
+  cmd(
     "req-accept",
     "<name> [new-name]",
     "Accept an inbound request, optionally under another name",
@@ -169,9 +184,20 @@ export const COMMANDS: readonly Command[] = [
       return { conversation: { ...conv } };
     },
   ),
-  cmd("req-reject", "<name>", "Reject an inbound request", [word("name")], async (peer, a) => {
-    await peer.rejectRequest(arg(a, "name"));
-    return { rejected: arg(a, "name") };
+  cmd(
+    "req-reject",
+    "<name|pattern|--flood|--all>",
+    "Reject inbound requests: one, those a * pattern matches, the flood ones, or all",
+    [word("pattern")],
+    // `rejected` is what was asked (as before patterns existed), `names` what it matched
+    async (peer, a) => ({
+      rejected: arg(a, "pattern"),
+      names: await peer.rejectRequest(arg(a, "pattern")),
+    }),
+  ),
+  cmd("req-cancel", "<name>", "Cancel a request you sent", [word("name")], async (peer, a) => {
+    await peer.cancelRequest(arg(a, "name"));
+    return { cancelled: arg(a, "name") };
   }),
   cmd("reqs-in", "", "List inbound requests", [], (peer) => {
     return Promise.resolve({ requests: peer.inboundRequests().map((r) => ({ ...r })) });
@@ -216,12 +242,24 @@ export const COMMANDS: readonly Command[] = [
   cmd("delete", "<name>", "Delete a conversation and its keys", [word("name")], async (peer, a) => {
     await peer.deleteConversation(arg(a, "name"));
     return { deleted: arg(a, "name") };
-  }),
+  }, { check: (peer, a) => peer.checkConversation(arg(a, "name")) }),
   cmd("quit", "", "Leave unMessage", [], () => Promise.resolve({ quit: true }), {
     aliases: ["exit"],
     quits: true,
   }),
 ];
+
+/** `req-check`: the parsed address, and whether the key decodes; throws `bad_address`/`bad_key`. */
+function checkIdentity(address: string, key: string | undefined): JsonValue {
+  const parsed = parseIdentityAddress(address);
+  if (key !== undefined) parseIdentityKey(key);
+  return {
+    name: parsed.name,
+    onion: `${parsed.onion}.onion`,
+    port: parsed.port,
+    key: key !== undefined,
+  };
+}
 
 async function presence(peer: CommandPeer, name: string, on: boolean): Promise<JsonValue> {
   await peer.setPresence(name, on);

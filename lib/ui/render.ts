@@ -154,14 +154,23 @@ export function eventLine(
     case "request-received": {
       const r = e.request;
       const name = sanitize(r.name);
+      const lookalike = r.looksLike === undefined
+        ? ""
+        : `; it looks like ${sanitize(r.looksLike)}: accept it only under another name`;
       return notice(
         style,
         `Request from ${paint(style, "bold", name)} (${sanitize(r.address)}): ` +
-          `/req-accept ${name} [new-name] or /req-reject ${name}`,
+          `/req-accept ${name} [new-name] or /req-reject ${name}${lookalike}`,
       );
     }
     case "request-accepted":
       return notice(style, `${who(e.name)} accepted your request`);
+    case "conversation-ended":
+      return warningLine(
+        style,
+        `${who(e.name)} deleted this conversation on their side: nothing more can be sent; ` +
+          `/delete ${sanitize(e.name)} removes it here`,
+      );
     case "conversation-established":
       return notice(style, `Conversation with ${who(e.name)} established`);
     case "delivered":

@@ -368,6 +368,7 @@ export class Repl {
         args = [args[0]!, secret];
       }
       const parsedArgs = parseArgs(command, args);
+      command.check?.(this.#peer, parsedArgs); // e.g. `delete nobody` fails before asking
       if (command.name === "delete" && !(await confirmDelete(this.ask, args[0]!))) {
         this.print(notice(this.#style, "Not deleted"));
         return false;

@@ -75,12 +75,34 @@ export function resultText(name: string, result: JsonValue, ctx: ResultContext):
         `Request sent to ${paint(style, "bold", str(q.name))} (${str(q.address)})`,
       );
     }
+    case "req-check":
+      return notice(
+        style,
+        `Valid: ${paint(style, "bold", str(r["name"]))} at ${str(r["onion"])}:${str(r["port"])}` +
+          (r["key"] ? ", and the key is well formed" : ""),
+      );
     case "req-accept": {
       const c = r["conversation"] as ConversationInfo;
       return notice(style, `Accepted: conversation with ${peerName(style, str(c.name), c.level)}`);
     }
-    case "req-reject":
-      return notice(style, `Rejected the request of ${paint(style, "bold", str(r["rejected"]))}`);
+    case "req-reject": {
+      const names = ((r["names"] as unknown[] | undefined) ?? []).map(str);
+      if (names.length === 0) return notice(style, "No requests to reject");
+      if (names.length === 1) {
+        return notice(style, `Rejected the request of ${paint(style, "bold", names[0]!)}`);
+      }
+      const MAX_LISTED = 10; // a flood can be hundreds: the count says enough
+      const more = names.length > MAX_LISTED ? ", ..." : "";
+      return notice(
+        style,
+        `Rejected ${names.length} requests: ${names.slice(0, MAX_LISTED).join(", ")}${more}`,
+      );
+    }
+    case "req-cancel":
+      return notice(
+        style,
+        `Cancelled your request to ${paint(style, "bold", str(r["cancelled"]))}`,
+      );
     case "reqs-in":
       return requestsTable(style, "in", (r["requests"] as RequestInfo[] | undefined) ?? []);
     case "reqs-out":

@@ -61,8 +61,14 @@ export function requestsTable(
   }
   const t = table(style, ["name", direction === "in" ? "received" : "sent", "address", "key"]);
   for (const r of requests) {
+    const notes = [
+      r.flood ? "flood" : "",
+      r.expired ? "expired" : "",
+      r.looksLike !== undefined ? `looks like ${sanitize(r.looksLike)}` : "",
+    ].filter((n) => n !== "");
+    const note = notes.length > 0 ? ` (${notes.join(", ")})` : "";
     t.push([
-      paint(style, "bold", sanitize(r.name)),
+      paint(style, "bold", sanitize(r.name)) + note,
       clock(r.at),
       shortAddress(sanitize(r.address)),
       sanitize(r.key),
