@@ -17,6 +17,8 @@
  *   stream and PoW limits come first.
  *
  * One bench iteration runs the whole measurement and prints the numbers.
+ * Beside it, the dispatch of one such packet alone (lib/protocol/dispatch.ts,
+ * no I/O) among 1 and 1,000 conversations.
  *
  * @module
  */
@@ -28,6 +30,11 @@ import { Peer } from "../../lib/peer.ts";
 import type { PeerEvent } from "../../lib/peer/types.ts";
 import { type RunningPeer, startPeer } from "../../lib/runtime.ts";
 import { seededRng } from "../_rng.ts";
+import { bogusFrame } from "../_flood.ts";
+import { bookOf, party, request } from "../_handshake_fixtures.ts";
+import { FRAME_HEADER_LENGTH } from "../../lib/protocol/frame.ts";
+import { candidatesFor, dispatchPacket } from "../../lib/protocol/dispatch.ts";
+import { acceptRequest } from "../../lib/protocol/handshake.ts";
 
 /** Conversations bob holds besides alice's. */
 const CONVERSATIONS = 1_000;
@@ -229,3 +236,30 @@ globalThis.addEventListener("unload", () => {
     // best effort
   }
 });
+
+// The dispatch alone: a packet of nobody's against 1 and 1,000 conversations.
+{
+  const own = party("alice", rng);
+  const conversations = [];
+  for (let i = 0; i < CONVERSATIONS; i++) {
+    const got = dispatchPacket(
+      request(party("bob", rng), own, rng).packet,
+      bookOf(own.identity, []),
+      0,
+    );
+    if (got?.kind !== "request") throw new Error("bench setup: the request did not open");
+    conversations.push(acceptRequest(got.request, { ownIdentity: own.identity, rng }));
+  }
+  for (const n of [1, CONVERSATIONS]) {
+    const book = bookOf(own.identity, conversations.slice(0, n));
+    const candidates = candidatesFor(book);
+    Deno.bench(`dispatchPacket, a packet of nobody's, ${n} conversation(s)`, () => {
+      const packet = bogusFrame().subarray(FRAME_HEADER_LENGTH);
+      try {
+        dispatchPacket(packet, book, 0, candidates);
+      } catch {
+        // the request path may find its AEAD tag wrong: dropped all the same
+      }
+    });
+  }
+}
