@@ -4,12 +4,15 @@
  * describe, without any terminal code. Interfaces (the JSON-lines
  * interface, the REPL) call the commands of {@linkcode Peer} and render its
  * events (`lib/peer/types.ts`); the runtime launches tor, publishes the
- * onion service with {@linkcode Peer.onionKey}, and hands every inbound
- * connection of the listener to {@linkcode Peer.acceptConnection}.
+ * onion service with {@linkcode Peer.onionKey}, hands every inbound
+ * connection of the listener to {@linkcode Peer.acceptConnection} with its
+ * admission, and the listener's log to {@linkcode Peer.netLogger} (refused
+ * connections become an aggregated `warning`).
  *
  * What lives where:
  * - peer/core.ts: shared state, persistence, links, events
- * - peer/receive.ts: network input (identification, stages, elements)
+ * - peer/receive.ts: network input (dispatch, admission, stages, elements)
+ * - peer/warnings.ts: the aggregated warnings of network input
  * - peer/contact.ts, peer/link.ts: one conversation and its send loop
  * - peer/requests.ts: received requests (the flood policy, accept, reject)
  * - peer/requests_out.ts: sent requests (send, cancel, expiry)

@@ -19,7 +19,7 @@ import {
 } from "../lib/tor/control_commands.ts";
 import { TorError } from "../lib/tor/errors.ts";
 import { launchTor, type TorProcess } from "../lib/tor/launch.ts";
-import { ONION_SERVICE_DEFENCES } from "../lib/runtime.ts";
+import { addDefendedOnion, ONION_SERVICE_DEFENCES } from "../lib/runtime.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -204,6 +204,32 @@ Deno.test("TorControl refuses line breaks and bad onion arguments without echoin
     // Nothing reached the wire.
     await control.close();
     assertEquals(await tor.rest(), "");
+  });
+});
+
+Deno.test("addDefendedOnion() asks for the stream cap and PoW, and retries without PoW on a tor that refuses it", async () => {
+  await withFake(async (control, tor) => {
+    const warnings: string[] = [];
+    const ports = [{ virtualPort: 50001, target: 4242 }];
+    const id = "a".repeat(56);
+    const published = addDefendedOnion(control, "NEW:ED25519-V3", ports, (m) => warnings.push(m));
+    assertEquals(
+      await tor.line(),
+      "ADD_ONION NEW:ED25519-V3 Flags=MaxStreamsCloseCircuit MaxStreams=8 " +
+        "PoWDefensesEnabled=1 PoWQueueRate=25 PoWQueueBurst=100 Port=50001,127.0.0.1:4242",
+    );
+    // what tor 0.4.7 says to a keyword it does not know
+    await tor.send(
+      '512 Bad arguments to ADD_ONION: Unrecognized keyword argument "PoWDefensesEnabled"\r\n',
+    );
+    assertEquals(
+      await tor.line(),
+      "ADD_ONION NEW:ED25519-V3 Flags=MaxStreamsCloseCircuit MaxStreams=8 Port=50001,127.0.0.1:4242",
+    );
+    await tor.send(`250-ServiceID=${id}\r\n250 OK\r\n`);
+    assertEquals(await published, id);
+    assertEquals(warnings.length, 1);
+    assert(warnings[0]!.includes("proof-of-work"), warnings[0]);
   });
 });
 

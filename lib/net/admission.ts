@@ -55,6 +55,7 @@ export const STRANGER_CPU_SHARE = 0.25;
  * holds the rest, at no cost to us.
  */
 export const DEFAULT_ACCEPTS_PER_SECOND = 100;
+/** New connections accepted at once after a quiet spell (contacts coming online together). */
 export const DEFAULT_ACCEPT_BURST = 50;
 
 /** Why admission closed a connection (the `code` of its `refused` log record). */
