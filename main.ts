@@ -18,8 +18,9 @@ import {
   usageText,
 } from "./lib/app/cli_args.ts";
 import type { CliOptions } from "./lib/app/cli_args.ts";
+import { CONTROL_PASSWORD_ENV, resolveControlPassword } from "./lib/app/control_password.ts";
+import { CMDLINE_PROXY_WARNING, networkChange } from "./lib/app/network_flags.ts";
 import { isUnmessageError } from "./lib/errors.ts";
-import { Peer } from "./lib/peer.ts";
 import type { EventSink } from "./lib/peer/types.ts";
 import {
   type RunningPeer,
@@ -43,6 +44,17 @@ import { runGui } from "./lib/gui/run.ts";
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
 
+/** What a compiled build knows of itself (`scripts/compile.ts` writes it into the entry). */
+export interface BuildInfo {
+  /** The git commit it was built from (`-dirty` appended for uncommitted changes). */
+  commit?: string;
+}
+
+/** The `--version` line: the version, and the commit in a compiled build. */
+export function versionText(build: BuildInfo = {}): string {
+  return `unmessage ${VERSION}${build.commit ? ` (commit ${build.commit})` : ""}\n`;
+}
+
 export { PASSPHRASE_ENV };
 
 /** Exit statuses. */
@@ -60,23 +72,32 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-async function torMode(o: CliOptions): Promise<TorMode> {
+async function torMode(o: CliOptions, warn: (m: string) => void): Promise<TorMode> {
   if (o.direct !== undefined) return { mode: "direct", registryDir: o.direct };
   if (o.controlPort !== undefined) {
+    const { password, warnings } = await resolveControlPassword({
+      flag: o.controlPassword,
+      file: o.controlPasswordFile,
+      env: Deno.env.get(CONTROL_PASSWORD_ENV),
+    });
+    for (const w of warnings) warn(w);
     return {
       mode: "attach",
       controlPort: o.controlPort,
       ...(o.socksPort !== undefined ? { socksPort: o.socksPort } : {}),
-      ...(o.controlPassword !== undefined ? { password: o.controlPassword } : {}),
+      ...(password !== undefined ? { password } : {}),
     };
   }
   const extra = o.torrcExtra === undefined
     ? undefined
     : torrcLines(await Deno.readTextFile(o.torrcExtra));
+  const network = await networkChange(o);
+  if (o.proxy !== undefined && /\/\/[^@/]*:[^@/]*@/.test(o.proxy)) warn(CMDLINE_PROXY_WARNING);
   return {
     mode: "launch",
     ...(o.torPath !== undefined ? { torPath: o.torPath } : {}),
     ...(extra !== undefined ? { extraTorrc: extra } : {}),
+    network,
   };
 }
 
@@ -110,12 +131,12 @@ async function startFor(
   events: EventSink,
   passphrase: string | undefined,
 ): Promise<RunningPeer> {
+  const warn = (message: string) => events({ event: "warning", code: "insecure_option", message });
   return await startPeer({
     name,
     configRoot: root,
-    tor: await torMode(o),
+    tor: await torMode(o, warn),
     events,
-    open: (options) => Peer.open(options),
     ...(passphrase !== undefined ? { passphrase } : {}),
     ...(o.port !== undefined ? { port: o.port } : {}),
   });
@@ -183,7 +204,7 @@ async function runGuiFor(o: CliOptions, root: string, name: string | undefined):
 }
 
 /** Parses `argv` and runs; resolves with the exit status. */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], build: BuildInfo = {}): Promise<number> {
   let o: CliOptions;
   try {
     o = parseCli(argv);
@@ -197,7 +218,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT_OK;
   }
   if (o.version) {
-    await writeAll(Deno.stdout, encoder.encode(`unmessage ${VERSION}\n`));
+    await writeAll(Deno.stdout, encoder.encode(versionText(build)));
     return EXIT_OK;
   }
   let root: string;

@@ -50,7 +50,13 @@ import { loadOrCreateProfile, type Profile } from "./peer/profile.ts";
 import { receiveFrames } from "./peer/receive.ts";
 import { acceptRequest, listInbound, rejectRequests, tombstone } from "./peer/requests.ts";
 import { cancelRequest, listOutbound, outboundExpired, sendRequest } from "./peer/requests_out.ts";
-import type { ConversationInfo, EventSink, IdentityInfo, RequestInfo } from "./peer/types.ts";
+import type {
+  ConversationInfo,
+  EventSink,
+  IdentityInfo,
+  RequestInfo,
+  TorLogEntry,
+} from "./peer/types.ts";
 
 export * from "./peer/types.ts";
 export { isPeerError, PeerError, type PeerErrorCode } from "./peer/errors.ts";
@@ -89,6 +95,8 @@ export interface PeerOptions {
   dialOnStart?: boolean;
   /** Aggregation interval of network warnings (ms; default warnings.ts). */
   warningIntervalMs?: number;
+  /** Tor's recent log lines, from the runtime (absent without tor): see `torLog()`. */
+  torLog?: (count: number) => TorLogEntry[];
 }
 
 /** One running peer. */
@@ -436,6 +444,11 @@ export class Peer {
     await core.removeContact(contact);
     await core.saveRequests();
     await core.store.deleteConversation(contact.record.fileId);
+  }
+
+  /** Tor's recent log lines (oldest first, at most `count`); `undefined` without tor. */
+  torLog(count: number): TorLogEntry[] | undefined {
+    return this.#options.torLog?.(count);
   }
 
   /**

@@ -18,7 +18,6 @@ import { assert, assertEquals } from "./_assert.ts";
 import { GuiApp } from "../lib/gui/app.ts";
 import { cookieName, CSP, hostAllowed, originAllowed, sameToken } from "../lib/gui/guard.ts";
 import { GUI_HOST, type GuiServer, startGuiServer } from "../lib/gui/server.ts";
-import { Peer } from "../lib/peer.ts";
 import { startPeer, storedPeer } from "../lib/runtime.ts";
 import { listPeers } from "../lib/store/app_config.ts";
 import { MIN_SCRYPT_N } from "../lib/store/vault.ts";
@@ -78,7 +77,6 @@ async function setup(registry?: string): Promise<Setup> {
         configRoot: root,
         tor: { mode: "direct", registryDir: registry ?? join(root, "registry") },
         events,
-        open: (o) => Peer.open(o),
         scrypt: FAST_SCRYPT,
         ...(passphrase !== undefined ? { passphrase } : {}),
       }),

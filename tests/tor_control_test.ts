@@ -19,7 +19,7 @@ import {
 } from "../lib/tor/control_commands.ts";
 import { TorError } from "../lib/tor/errors.ts";
 import { launchTor, type TorProcess } from "../lib/tor/launch.ts";
-import { addDefendedOnion, ONION_SERVICE_DEFENCES } from "../lib/runtime.ts";
+import { addDefendedOnion, ONION_SERVICE_DEFENCES } from "../lib/app/tor_supervisor.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

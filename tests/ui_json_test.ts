@@ -12,13 +12,13 @@ import { assert, assertEquals } from "./_assert.ts";
 import { UnmessageError } from "../lib/errors.ts";
 import { editDistance } from "../lib/edit_distance.ts";
 import type { ConversationInfo, PeerEvent, RequestInfo } from "../lib/peer/types.ts";
-import { Peer } from "../lib/peer.ts";
 import { type RunningPeer, startPeer } from "../lib/runtime.ts";
 import {
   type CommandPeer,
   COMMANDS,
   findCommand,
   parseArgs,
+  SHARED_COMMANDS,
   suggestCommand,
   UnknownCommandError,
   UsageError,
@@ -118,9 +118,12 @@ Deno.test("every seed command is registered with a usage line and summary", () =
     "verify",
     "auth",
     "delete",
+    "tor-log",
     "quit",
   ];
-  assertEquals(COMMANDS.map((c) => c.name), seed);
+  assertEquals(SHARED_COMMANDS.map((c) => c.name), seed);
+  // One command belongs to the prompt only; the JSON interface gets each warning as an event.
+  assertEquals(COMMANDS.filter((c) => c.only).map((c) => [c.name, c.only]), [["warnings", "repl"]]);
   for (const c of COMMANDS) {
     assert(c.usage.startsWith(c.name), c.name);
     assert(c.summary.length > 10 && !c.summary.endsWith("."), c.name);
@@ -347,7 +350,6 @@ Deno.test("JSON commands drive two real peers in direct mode: request, messages,
         configRoot: dir,
         tor: { mode: "direct", registryDir: `${dir}/registry` },
         events: (e) => events.push(e),
-        open: (o) => Peer.open(o),
       });
       started.push(running);
       let id = 0;

@@ -6,6 +6,11 @@
  * and whose message says what happened and what to do. A "did you mean"
  * is added when a name is close to one we know.
  *
+ * When what to do is a command, the message ends with it, by its bare
+ * name (`list them with reqs-in`), and the error carries it as `command`
+ * (also in its JSON form): each interface shows it its own way, the REPL
+ * with its slash (`/reqs-in`), the JSON interface as it is.
+ *
  * Failures of other layers (`StoreError` for the disk, `NetError` for the
  * network) pass through unchanged; network input never throws here (it is
  * dropped and reported as a `warning` event).
@@ -57,11 +62,30 @@ export type PeerErrorCode =
 
 /** A mistake in a command given to the messenger core. */
 export class PeerError extends UnmessageError {
+  /** One of {@linkcode PeerErrorCode}. */
   declare readonly code: PeerErrorCode;
+  /** The command line that helps, without a slash, when the message ends with it. */
+  readonly command: string | undefined;
 
-  constructor(code: PeerErrorCode, message: string, options?: ErrorOptions) {
+  /** `options.command`: the command the message ends with (see the module header). */
+  constructor(
+    code: PeerErrorCode,
+    message: string,
+    options?: ErrorOptions & { command?: string },
+  ) {
     super(code, message, options);
+    this.command = options?.command;
   }
+
+  /** The JSON form, with `command` when there is one. */
+  override toJSON(): { code: string; message: string; command?: string } {
+    return { ...super.toJSON(), ...(this.command !== undefined ? { command: this.command } : {}) };
+  }
+}
+
+/** A {@linkcode PeerError} whose message `text` ends with `command` (see the module header). */
+export function suggestingCommand(code: PeerErrorCode, text: string, command: string): PeerError {
+  return new PeerError(code, `${text} ${command}`, { command });
 }
 
 /** Type guard for a {@linkcode PeerError}, optionally of one code. */
@@ -98,18 +122,16 @@ export function unknownName(
   what: "conversation" | "request" | "outbound request" = "conversation",
 ): PeerError {
   const suggestion = closestName(name, known);
-  const hint = suggestion !== undefined
-    ? `did you mean ${suggestion}?`
-    : what === "conversation"
-    ? "list them with convs"
-    : what === "request"
-    ? "list them with req-in"
-    : "list them with reqs-out";
   const code = what === "conversation" ? "unknown_peer" : "unknown_request";
-  const subject = what === "conversation"
+  const kind = what === "conversation"
     ? "No conversation"
     : what === "request"
     ? "No inbound request"
     : "No outbound request";
-  return new PeerError(code, `${subject} is named ${JSON.stringify(name)}: ${hint}`);
+  const subject = `${kind} is named ${JSON.stringify(name)}:`;
+  if (suggestion !== undefined) {
+    return new PeerError(code, `${subject} did you mean ${suggestion}?`);
+  }
+  const list = what === "conversation" ? "convs" : what === "request" ? "reqs-in" : "reqs-out";
+  return suggestingCommand(code, `${subject} list them with`, list);
 }

@@ -9,7 +9,7 @@
 import { utf8 } from "../crypto/bytes.ts";
 import type { Contact } from "./contact.ts";
 import type { PeerCore } from "./core.ts";
-import { PeerError, unknownName } from "./errors.ts";
+import { PeerError, suggestingCommand, unknownName } from "./errors.ts";
 import { sanitizeSuggestedName } from "./address.ts";
 import { checkNotConfusable, lookalikeIndex } from "./names.ts";
 import {
@@ -56,9 +56,10 @@ export function requireContact(core: PeerCore, name: string): Contact {
     );
   }
   if (book.inbound.some((r) => r.name === name)) {
-    throw new PeerError(
+    throw suggestingCommand(
       "not_established",
-      `${name} is a request you received: accept it first (req-accept ${name})`,
+      `${name} is a request you received: accept it first with`,
+      `req-accept ${name}`,
     );
   }
   throw unknownName(name, core.namesInUse());

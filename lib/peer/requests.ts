@@ -51,7 +51,7 @@ import { acceptRequest as acceptHandshake } from "../protocol/handshake.ts";
 import type { InboundRequest } from "../protocol/handshake_state.ts";
 import { checkContactName, sanitizeSuggestedName } from "./address.ts";
 import type { PeerCore } from "./core.ts";
-import { PeerError, unknownName } from "./errors.ts";
+import { PeerError, suggestingCommand, unknownName } from "./errors.ts";
 import { requestInfo } from "./info.ts";
 import { checkNameFree, lookalikeOf } from "./lookup.ts";
 import { lookalikeIndex, showName } from "./names.ts";
@@ -258,11 +258,12 @@ export async function acceptRequest(
 function checkNotLookalike(core: PeerCore, entry: InboundEntry): void {
   const other = lookalikeOf(core, entry);
   if (other === undefined) return;
-  throw new PeerError(
+  throw suggestingCommand(
     "name_confusable",
     `The request ${showName(entry.name)} suggested the name ${showName(entry.state.name)}, ` +
       `which looks like ${showName(other)}, a name you already use: accept it under another ` +
-      `name: req-accept ${entry.name} <new-name>`,
+      `name with`,
+    `req-accept ${entry.name} <new-name>`,
   );
 }
 
@@ -284,10 +285,11 @@ function checkNotContact(core: PeerCore, key: Uint8Array): void {
   }
   const pending = core.requests.outbound.find((r) => equalBytes(r.state.peerIdentityKey, key));
   if (pending !== undefined) {
-    throw new PeerError(
+    throw suggestingCommand(
       "already_contact",
-      `A request to this key is pending, named ${pending.name}: ` +
-        `wait for their answer, or cancel it first (req-cancel ${pending.name}) to accept this one`,
+      `A request to this key is pending, named ${pending.name}: wait for their answer, or, ` +
+        "to accept this one, cancel yours first with",
+      `req-cancel ${pending.name}`,
     );
   }
 }
@@ -304,9 +306,10 @@ function selectInbound(core: PeerCore, what: string): InboundEntry[] {
     const pattern = new RegExp(`^${escaped}$`, "su");
     const matched = inbound.filter((e) => pattern.test(e.name));
     if (matched.length > 0) return matched;
-    throw new PeerError(
+    throw suggestingCommand(
       "unknown_request",
-      `No inbound request matches ${showName(what)}: list them with reqs-in`,
+      `No inbound request matches ${showName(what)}: list them with`,
+      "reqs-in",
     );
   }
   throw unknownName(what, inbound.map((e) => e.name), "request");

@@ -20,7 +20,7 @@ import { equalBytes } from "../crypto/bytes.ts";
 import { createRequest } from "../protocol/handshake.ts";
 import { parseIdentityAddress, parseIdentityKey } from "./address.ts";
 import type { PeerCore } from "./core.ts";
-import { PeerError, unknownName } from "./errors.ts";
+import { PeerError, suggestingCommand, unknownName } from "./errors.ts";
 import { requestInfo } from "./info.ts";
 import { startRequestLink } from "./links.ts";
 import { checkNameFree } from "./lookup.ts";
@@ -82,10 +82,11 @@ export async function sendRequest(
   }
   const pending = core.requests.outbound.find((r) => equalBytes(r.state.peerIdentityKey, key));
   if (pending !== undefined && !outboundExpired(core, pending)) {
-    throw new PeerError(
+    throw suggestingCommand(
       "already_contact",
       `A request to this key is pending, named ${pending.name}: ` +
-        `wait for their answer, or cancel it first (req-cancel ${pending.name})`,
+        "wait for their answer, or cancel it first with",
+      `req-cancel ${pending.name}`,
     );
   }
   const expiredName = pending?.name;

@@ -72,7 +72,46 @@ export interface ConversationInfo {
 
 /** Every event the core emits. `event` names are stable. */
 export type PeerEvent =
-  | { event: "bootstrap"; progress: number; summary: string }
+  | {
+    event: "bootstrap";
+    /** 0..100. */
+    progress: number;
+    /** The phase tor is in, in tor's words ("Handshaking with a relay"). */
+    summary: string;
+    /** When tor reports a problem: its own words ("Connection refused"). */
+    warning?: string;
+    /** When tor reports a problem: its stable keyword (CONNECTREFUSED, NOROUTE, TIMEOUT, IDENTITY, PT_MISSING, …). */
+    reason?: string;
+    /** When tor reports a problem: what it means, in plain words. */
+    problem?: string;
+  }
+  /** A launched tor reaches the network through bridges or a proxy (sent before bootstrap). */
+  | {
+    event: "tor-network";
+    /** How many bridges. */
+    bridges: number;
+    /** Their transports (`obfs4`, `snowflake`, …; `plain` for a bridge without one). */
+    transports: string[];
+    /** Built-in sets in use (`obfs4`, `snowflake`). */
+    builtin: string[];
+    /** The proxy as `scheme://host:port` (never its password). */
+    proxy?: string;
+    /** The same in a sentence, with how to stop it. */
+    message: string;
+  }
+  /** Bootstrap has not progressed for `seconds`: what is likely wrong and what to do. */
+  | {
+    event: "bootstrap-stalled";
+    progress: number;
+    summary: string;
+    seconds: number;
+    /** tor's keyword for the last problem it reported, if any. */
+    reason?: string;
+    /** One or two sentences: where it is stuck and why, as far as tor said. */
+    message: string;
+    /** What to check or try, most likely first (flags included). */
+    advice: string[];
+  }
   | { event: "ready"; identity: IdentityInfo }
   | { event: "request-received"; request: RequestInfo }
   | { event: "request-accepted"; name: string }
@@ -138,6 +177,16 @@ export type EventSink =
   | ((event: PeerEvent) => void)
   | ((event: PeerEvent) => Promise<void>);
 
+/** One line of tor's log, as `tor-log` returns it. */
+export interface TorLogEntry {
+  /** When it was received (ms since the epoch). */
+  at: number;
+  /** tor's severity. */
+  severity: "notice" | "warn" | "err";
+  /** The message as tor logged it. */
+  text: string;
+}
+
 /** What the commands need of the core (`lib/peer.ts`'s `Peer` satisfies it). */
 export interface CommandPeer {
   identity(): IdentityInfo;
@@ -156,4 +205,9 @@ export interface CommandPeer {
   /** Throws what {@linkcode CommandPeer.deleteConversation} would for an unknown name, cheaply. */
   checkConversation(name: string): void;
   deleteConversation(name: string): Promise<void>;
+  /**
+   * Tor's recent log lines (NOTICE, WARN, ERR; oldest first, at most
+   * `count`), or `undefined` when this peer runs without tor.
+   */
+  torLog?(count: number): TorLogEntry[] | undefined;
 }

@@ -26,7 +26,6 @@
 import process from "node:process";
 import { join } from "node:path";
 import { toHex } from "../../lib/crypto/bytes.ts";
-import { Peer } from "../../lib/peer.ts";
 import type { PeerEvent } from "../../lib/peer/types.ts";
 import { type RunningPeer, startPeer } from "../../lib/runtime.ts";
 import { seededRng } from "../_rng.ts";
@@ -84,7 +83,7 @@ async function start(name: string, events: Events): Promise<RunningPeer> {
     configRoot: root,
     tor: { mode: "direct", registryDir },
     events: (e) => events.add(e),
-    open: (o) => Peer.open({ ...o, dialOnStart: false }),
+    peerOptions: { dialOnStart: false },
   });
 }
 
