@@ -49,10 +49,10 @@ export const BAD_PACKET_REFILL_MS = 10_000;
 /** Share of the time the stranger lane may spend on unidentified connections' frames. */
 export const STRANGER_CPU_SHARE = 0.25;
 /**
- * New connections accepted a second (and saved up as a burst): what tor
- * lets a stranger open (the PoW queue's 25 rendezvous a second, 8 streams
- * each) and far more than contacts need; past it the kernel's backlog
- * holds the rest, at no cost to us.
+ * New connections accepted a second: far more than contacts need, and half
+ * of what tor lets through to us under load (the PoW queue's 25 rendezvous
+ * a second, 8 streams each); past it the kernel's backlog holds the rest,
+ * at no cost to us.
  */
 export const DEFAULT_ACCEPTS_PER_SECOND = 100;
 /** New connections accepted at once after a quiet spell (contacts coming online together). */
