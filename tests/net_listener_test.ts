@@ -18,7 +18,7 @@ import { assert, assertEquals } from "./_assert.ts";
 import { MAX_FRAME_LENGTH } from "../lib/protocol/frame.ts";
 import { FramedConn, type NetLogEntry } from "../lib/net/framed_conn.ts";
 import { type Admission, listen, type ListenOptions } from "../lib/net/listener.ts";
-import { BAD_PACKET_BURST } from "../lib/net/admission.ts";
+import { BAD_PACKET_BURST, STRANGER_CPU_SHARE } from "../lib/net/admission.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -273,6 +273,41 @@ Deno.test("The stranger lane runs unidentified frames one at a time and never ho
   assertEquals(order.filter((o) => o === "stranger").length, 20);
   assertEquals(most <= 2, true, `${most} frames ran at once`);
   await Promise.all([alice, ...strangers].map((x) => x.close()));
+  await listener.close();
+});
+
+Deno.test("A connection identified as a stranger's (a valid request) keeps its frames in the lane", async () => {
+  const WORK_MS = 20;
+  const FRAMES = 10;
+  const listener = listen({
+    logger: () => {},
+    onConnection: (conn, admission) =>
+      conn.onFrame((p) =>
+        admission.run(async () => {
+          if (p[0] === IDENTIFY) admission.identified(`owner-${p[1]}`, p[2] === 1);
+          const end = performance.now() + WORK_MS;
+          while (performance.now() < end) { /* a signature to check */ }
+          await conn.send(p);
+        })
+      ),
+  });
+  const timeFrames = async (stranger: boolean) => {
+    const c = await client(listener.port);
+    const hello = new Uint8Array([IDENTIFY, 1, stranger ? 1 : 0]);
+    assertEquals(await echo(c, hello), hello);
+    assertEquals(listener.pools.unidentified, 0, "still in the unidentified pool");
+    const start = performance.now();
+    for (let i = 0; i < FRAMES; i++) await c.send(new Uint8Array([5, i]));
+    for (let i = 0; i < FRAMES; i++) assertEquals(await c.receive(), new Uint8Array([5, i]));
+    await c.close();
+    return performance.now() - start;
+  };
+  // in the lane each 20 ms of work earns a 60 ms rest: load can only make it slower
+  const asStranger = await timeFrames(true);
+  const lanes = (FRAMES - 1) * WORK_MS * (1 / STRANGER_CPU_SHARE - 1);
+  assert(asStranger >= lanes, `a stranger's ${FRAMES} frames took ${asStranger.toFixed(0)} ms`);
+  // a contact's run at once (its frames cost what they cost, and no rest)
+  assert(await timeFrames(false) < asStranger, "a contact's frames waited like a stranger's");
   await listener.close();
 });
 

@@ -14,7 +14,10 @@
  *   decrypted in a conversation, or a valid request), the connection moves
  *   to the **identified** pool under its owner (a contact's ID): at most a
  *   few per owner (the owner's oldest makes room) and a global cap. An
- *   unidentified connection never displaces an identified one.
+ *   unidentified connection never displaces an identified one. The sender
+ *   of a valid request is identified as a *stranger*: its connection leaves
+ *   the unidentified pool (under one shared owner), but its frames stay in
+ *   the stranger lane, since anyone can make valid requests.
  * - Frames of unidentified connections are handled one at a time in the
  *   stranger lane, which spends at most a quarter of the time; new
  *   connections are accepted at a bounded rate (pacing.ts). Identified
@@ -106,8 +109,15 @@ export interface Admission {
    * running it).
    */
   run(work: () => Promise<void> | void): Promise<void>;
-  /** A packet on this connection decrypted for `owner` (or `owner` vouches for it otherwise). */
-  identified(owner: string): void;
+  /**
+   * A packet on this connection decrypted for `owner` (or `owner` vouches
+   * for it otherwise). With `stranger`, the owner is someone anyone can be
+   * (the sender of a valid request: request keys are free to make): the
+   * connection leaves the unidentified pool, but its frames keep going
+   * through the stranger lane. A contact's connection never becomes a
+   * stranger's again.
+   */
+  identified(owner: string, stranger?: boolean): void;
   /** A packet on this connection identified nothing: closes it, or spends its budget. */
   unidentified(): void;
 }
@@ -128,6 +138,8 @@ export const UNPOLICED: Admission = {
 interface Entry {
   readonly conn: FramedConn;
   owner: string | null;
+  /** Its frames go through the stranger lane (unidentified, or a stranger's owner). */
+  stranger: boolean;
   /** Closed by admission: its queued frames are not worth running. */
   refused: boolean;
   /** A frame of it was handed to `run` (its first packet is being judged). */
@@ -183,6 +195,7 @@ export class AdmissionControl {
     const entry: Entry = {
       conn,
       owner: null,
+      stranger: true,
       refused: false,
       sentFrame: false,
       timer: undefined,
@@ -198,7 +211,7 @@ export class AdmissionControl {
     void conn.closed.then(() => this.#forget(entry));
     return {
       run: (work) => this.#run(entry, work),
-      identified: (owner) => this.#identify(entry, owner),
+      identified: (owner, stranger = false) => this.#identify(entry, owner, stranger),
       unidentified: () => this.#unidentifiedPacket(entry),
     };
   }
@@ -224,16 +237,21 @@ export class AdmissionControl {
   }
 
   #run(entry: Entry, work: () => Promise<void> | void): Promise<void> {
-    if (entry.owner !== null) return UNPOLICED.run(work);
+    if (!entry.stranger) return UNPOLICED.run(work);
     entry.sentFrame = true;
     // identified while it waited (an earlier frame decrypted): it runs as such
-    const runAs = () => (entry.owner !== null ? UNPOLICED.run(work) : work());
+    const runAs = () => (!entry.stranger ? UNPOLICED.run(work) : work());
     // a frame that arrived before its sender closed is still handled; one of a refused connection is not
     return this.#lane.run(runAs, () => !entry.refused);
   }
 
-  #identify(entry: Entry, owner: string): void {
-    if (entry.conn.isClosed || entry.owner === owner) return;
+  #identify(entry: Entry, owner: string, stranger: boolean): void {
+    if (entry.conn.isClosed) return;
+    if (entry.owner !== null && !entry.stranger && stranger) return; // stays the contact's
+    if (entry.owner === owner) {
+      entry.stranger = stranger;
+      return;
+    }
     if (entry.owner === null) {
       if (this.#identifiedCount >= this.#max.maxIdentified) {
         this.#refuse(entry, "too_many_connections");
@@ -247,6 +265,7 @@ export class AdmissionControl {
       this.#removeFromOwner(entry);
     }
     entry.owner = owner;
+    entry.stranger = stranger;
     const list = this.#owners.get(owner) ?? [];
     this.#owners.set(owner, list);
     list.push(entry);

@@ -6,10 +6,10 @@
  *   item at a time; an item whose synchronous part took `t` earns the lane
  *   a rest of `t × (1 / share − 1)`, so it never takes more than its share
  *   of the time, whatever the item costs (more conversations make
- *   identification dearer, and the rest grows with it). Rests are taken
- *   once they add up to {@linkcode TIME_SLICE_MS}, and no stretch of items
- *   runs longer than that without one: the lane yields to I/O often, but
- *   does not pay a timer (about 150 µs of CPU here) for every item.
+ *   identification dearer, and the rest grows with it). Idle time counts
+ *   as rest; the lane waits only once it owes {@linkcode TIME_SLICE_MS}, so
+ *   it yields to I/O after a few milliseconds of work at most, but does not
+ *   pay a timer (about 150 µs of CPU here) for every item.
  * - {@linkcode TokenBucket}: a rate with a burst, for how many new
  *   connections the listener accepts a second; past it, it stops calling
  *   `accept()` and the kernel's backlog holds (then refuses) the rest, which
@@ -56,6 +56,8 @@ export class StrangerLane {
   readonly #share: number;
   readonly #queue: LaneItem[] = [];
   #running = false;
+  /** When the lane has rested off the work it did (a time of `performance.now()`). */
+  #freeAt = 0;
   #rest: WakeableDelay | null = null;
   #closed = false;
 
@@ -93,15 +95,13 @@ export class StrangerLane {
     if (this.#running) return;
     this.#running = true;
     try {
-      let owed = 0; // rest earned and not taken yet (ms)
-      let stretch = performance.now(); // start of the current stretch of items
       while (this.#queue.length > 0 && !this.#closed) {
-        if (owed >= TIME_SLICE_MS || performance.now() - stretch >= TIME_SLICE_MS) {
-          this.#rest = wakeableDelay(Math.max(owed, TIME_SLICE_MS));
+        // small debts are carried (idle time pays them off); past a slice the lane rests
+        const owed = this.#freeAt - performance.now();
+        if (owed >= TIME_SLICE_MS) {
+          this.#rest = wakeableDelay(owed);
           await this.#rest.done;
           this.#rest = null;
-          owed = 0;
-          stretch = performance.now();
           continue;
         }
         const item = this.#queue.shift()!;
@@ -116,7 +116,8 @@ export class StrangerLane {
         } catch (e) {
           result = Promise.reject(e);
         }
-        owed += (performance.now() - start) * (1 / this.#share - 1);
+        const end = performance.now();
+        this.#freeAt = Math.max(this.#freeAt, end) + (end - start) * (1 / this.#share - 1);
         Promise.resolve(result).then(item.done.resolve, item.done.reject);
         // let the item's own continuations (and other ready work) run between items
         await Promise.resolve();

@@ -138,7 +138,8 @@ export async function receivePacket(
     admission.unidentified();
     return;
   }
-  admission.identified(ownerOf(got));
+  // a request's sender is anyone (request keys are free): identified, but still a stranger
+  admission.identified(ownerOf(got), got.kind === "request" || got.kind === "known_request");
   try {
     switch (got.kind) {
       case "request":
