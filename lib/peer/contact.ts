@@ -24,7 +24,6 @@ import {
   newElementId,
 } from "../protocol/elements.ts";
 import { fragmentElement, Reassembler } from "../protocol/fragment.ts";
-import { type PacketKeys, regularKeys, replyKeys } from "../protocol/packets.ts";
 import { MAX_SEALED_PLAINTEXT, sealMessage } from "../protocol/session.ts";
 import { AuthSession } from "./auth.ts";
 import type { Link } from "./link.ts";
@@ -59,27 +58,11 @@ export class Contact {
   readonly #control: Element[] = [];
   /** Outbox entry key -> the connection it was last written on. */
   readonly #sentOn = new Map<string, FramedConn>();
-  #keys: PacketKeys;
-  #replyKeys: PacketKeys | null;
 
   constructor(record: ConversationRecord, rng: Rng) {
     this.record = record;
     const s = record.session;
     this.auth = new AuthSession(s.ownIdentityKey, s.peerIdentityKey, s.conversationId, rng);
-    this.#keys = regularKeys(s.conversationId);
-    this.#replyKeys = s.role === "bob" && s.sharedRequestKey !== null
-      ? replyKeys(s.sharedRequestKey)
-      : null;
-  }
-
-  /** Cached keys of regular packets. */
-  get keys(): PacketKeys {
-    return this.#keys;
-  }
-
-  /** Cached keys of Alice's reply packets (Bob only). */
-  get replyKeys(): PacketKeys | null {
-    return this.#replyKeys;
   }
 
   get name(): string {
@@ -213,10 +196,9 @@ export class Contact {
     return entry;
   }
 
-  /** Replaces the session (after a decryption) and refreshes cached keys. */
+  /** Replaces the session (after a decryption). */
   setSession(session: ConversationRecord["session"]): void {
     this.record.session = session;
-    if (session.role === "bob" && session.sharedRequestKey === null) this.#replyKeys = null;
   }
 
   /** Forgets which entries went out on `conn` (it closed). */

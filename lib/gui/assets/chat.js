@@ -156,6 +156,16 @@ export async function refresh() {
   if (steps?.dataset.name) openAuthUpdate(steps.dataset.name);
 }
 
+/** Reloads the inbound requests alone and redraws the sidebar (the panel and its draft untouched). */
+async function refreshRequests() {
+  try {
+    state.reqsIn = (await call("reqs-in")).requests;
+  } catch {
+    return; // the next full refresh says what is wrong
+  }
+  renderSidebar();
+}
+
 function soon() {
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(() => void refresh(), REFRESH_MS);
@@ -569,6 +579,8 @@ export function onChatEvent(e) {
       return;
     case "warning":
       toast(e.message, "warning");
+      // requests held as a flood come without a request-received event of their own
+      if (e.code === "request_flood") void refreshRequests();
       return;
     case "error":
       toast(e.message, "error");
