@@ -16,9 +16,13 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 import { MAX_FRAME_LENGTH } from "../lib/protocol/frame.ts";
-import { FramedConn, type NetLogEntry } from "../lib/net/framed_conn.ts";
+import { DEFAULT_MAX_QUEUED_FRAMES, FramedConn, type NetLogEntry } from "../lib/net/framed_conn.ts";
 import { type Admission, listen, type ListenOptions } from "../lib/net/listener.ts";
-import { BAD_PACKET_BURST, STRANGER_CPU_SHARE } from "../lib/net/admission.ts";
+import {
+  BAD_PACKET_BURST,
+  MAX_STRANGER_QUEUED_FRAMES,
+  STRANGER_CPU_SHARE,
+} from "../lib/net/admission.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -97,13 +101,19 @@ async function until(pred: () => boolean, what: string, ms = 3000): Promise<void
 }
 
 Deno.test("listen() binds loopback on a free port and hands out connections with their admission", async () => {
-  const { listener } = server();
+  const { listener, admissions } = server();
   assertEquals(listener.hostname, "127.0.0.1");
   assert(listener.port > 0);
+  const stranger = await client(listener.port);
+  await until(() => admissions.size === 1, "the stranger is accepted");
   const c = await contact(listener.port, 7);
   assertEquals(await echo(c, new Uint8Array([5, 6])), new Uint8Array([5, 6]));
-  assertEquals(listener.activeConnections, 1);
-  assertEquals(listener.pools, { unidentified: 0, identified: 1 });
+  assertEquals(listener.activeConnections, 2);
+  assertEquals(listener.pools, { unidentified: 1, identified: 1 });
+  // a stranger reads one frame ahead; a contact gets its connection's own bound back
+  const [strangers, contacts] = [...admissions.keys()].map((conn) => conn.maxQueuedFrames);
+  assertEquals([strangers, contacts], [MAX_STRANGER_QUEUED_FRAMES, DEFAULT_MAX_QUEUED_FRAMES]);
+  await stranger.close();
   await listener.close();
   assertEquals(await c.receive(), null);
   await c.close();
@@ -161,6 +171,55 @@ Deno.test("Strangers hold at most the unidentified pool; they never push out an 
   for (const s of strangers.slice(40 - MAX)) s.close();
   await Promise.all([alice.close(), bob.close()]);
   await listener.close();
+});
+
+/**
+ * A connection's frames wait while its consumer is busy (the stranger lane
+ * behind other strangers, or an interface that does not keep up): a
+ * stranger's connection used to read on up to 32 frames of 256 KiB (8 MiB)
+ * meanwhile, times the unidentified pool. Until it identifies, it reads one
+ * frame ahead, and TCP pushes back on the rest.
+ */
+Deno.test("An unidentified connection buffers one frame ahead while its first one waits", async () => {
+  const CONNECTIONS = 4;
+  const FRAMES = 40;
+  const stuck = Promise.withResolvers<void>();
+  const listener = listen({
+    logger: () => {},
+    onConnection: (conn, admission) =>
+      conn.onFrame(async (p) => {
+        await stuck.promise; // the consumer never gets to it
+        await admission.run(() => {
+          if (p[0] === IDENTIFY) admission.identified(`owner-${p[1]}`);
+        });
+      }),
+  });
+  const frame = new Uint8Array(4 + MAX_FRAME_LENGTH);
+  frame.set(header(MAX_FRAME_LENGTH));
+  const before = Deno.memoryUsage().external;
+  const raws = await Promise.all(
+    Array.from(
+      { length: CONNECTIONS },
+      () => Deno.connect({ hostname: "127.0.0.1", port: listener.port }),
+    ),
+  );
+  // each writes what the kernel takes; the listener reads what it will
+  const writes = raws.map(async (raw) => {
+    try {
+      for (let i = 0; i < FRAMES; i++) await raw.write(frame);
+    } catch {
+      // closed at the end of the test
+    }
+  });
+  await sleep(1_000);
+  const held = Deno.memoryUsage().external - before;
+  // a frame handled, one queued, one begun, and slack for the collector (32 queued used to be allowed)
+  const bound = CONNECTIONS * 6 * MAX_FRAME_LENGTH;
+  stuck.resolve();
+  for (const raw of raws) raw.close();
+  await Promise.all(writes);
+  await listener.close();
+  assert(held < bound, `${(held / 2 ** 20).toFixed(1)} MiB held for ${CONNECTIONS} connections`);
 });
 
 Deno.test("Silent and slowloris connections are closed by the identification deadline", async () => {

@@ -45,6 +45,13 @@ export const DEFAULT_IDENTIFY_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_IDENTIFIED = 256;
 /** Connections of one owner: its link, a redial overlapping a dying one, a close-time send, a spare. */
 export const DEFAULT_MAX_PER_OWNER = 4;
+/**
+ * Frames a stranger's connection reads ahead of the one being handled (the
+ * connection's own bound applies once it identified as a contact): its
+ * first frame may wait for the lane, and up to 32 frames of 256 KiB each
+ * would be 8 MiB per connection, times the unidentified pool.
+ */
+export const MAX_STRANGER_QUEUED_FRAMES = 1;
 /** Packets that identify nothing an identified connection may carry in a burst (replays, a deleted conversation). */
 export const BAD_PACKET_BURST = 8;
 /** One more such packet is allowed every this many ms. */
@@ -144,6 +151,8 @@ interface Entry {
   refused: boolean;
   /** A frame of it was handed to `run` (its first packet is being judged). */
   sentFrame: boolean;
+  /** The connection's own bound on queued frames, given back once it identifies as a contact. */
+  readonly maxQueuedFrames: number;
   timer: ReturnType<typeof setTimeout> | undefined;
   badTokens: number;
   badRefilledAt: number;
@@ -198,12 +207,14 @@ export class AdmissionControl {
       stranger: true,
       refused: false,
       sentFrame: false,
+      maxQueuedFrames: conn.maxQueuedFrames,
       timer: undefined,
       badTokens: BAD_PACKET_BURST,
       badRefilledAt: performance.now(),
     };
     if (this.#unidentified.size >= this.#max.maxUnidentified) this.#makeRoom();
     this.#unidentified.set(conn, entry);
+    conn.maxQueuedFrames = Math.min(MAX_STRANGER_QUEUED_FRAMES, entry.maxQueuedFrames);
     entry.timer = setTimeout(
       () => this.#refuse(entry, "identify_timeout"),
       this.#max.identifyTimeoutMs,
@@ -250,6 +261,7 @@ export class AdmissionControl {
     if (entry.owner !== null && !entry.stranger && stranger) return; // stays the contact's
     if (entry.owner === owner) {
       entry.stranger = stranger;
+      if (!stranger) entry.conn.maxQueuedFrames = entry.maxQueuedFrames;
       return;
     }
     if (entry.owner === null) {
@@ -266,6 +278,7 @@ export class AdmissionControl {
     }
     entry.owner = owner;
     entry.stranger = stranger;
+    if (!stranger) entry.conn.maxQueuedFrames = entry.maxQueuedFrames;
     const list = this.#owners.get(owner) ?? [];
     this.#owners.set(owner, list);
     list.push(entry);
