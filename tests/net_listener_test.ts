@@ -23,6 +23,7 @@ import {
   MAX_STRANGER_QUEUED_FRAMES,
   STRANGER_CPU_SHARE,
 } from "../lib/net/admission.ts";
+import { Flood } from "./_flood.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -146,7 +147,10 @@ Deno.test("Garbage bytes close only the sender's connection", async () => {
 
 Deno.test("Strangers hold at most the unidentified pool; they never push out an identified connection", async () => {
   const MAX = 4;
-  const { listener, logs } = server({ admission: { maxUnidentified: MAX } });
+  // a short grace period: the listener soon makes room again
+  const { listener, logs } = server({
+    admission: { maxUnidentified: MAX, unidentifiedGraceMs: 20 },
+  });
   const alice = await contact(listener.port, 1);
   // 40 strangers that connect and stay silent, as many as they like
   const strangers: Deno.Conn[] = [];
@@ -171,6 +175,41 @@ Deno.test("Strangers hold at most the unidentified pool; they never push out an 
   for (const s of strangers.slice(40 - MAX)) s.close();
   await Promise.all([alice.close(), bob.close()]);
   await listener.close();
+});
+
+/**
+ * Over tor, the listener accepts a contact's connection when tor connects to
+ * it, and its first frame comes a round trip of the rendezvous circuit later
+ * (often a second). A stranger who keeps a few more silent connections open
+ * than the unidentified pool holds, reopening each one the listener closes,
+ * must not push it out meanwhile: each new connection used to close the
+ * oldest, so a connection lived for a pool's worth of accepts (80 ms here,
+ * 160 ms with the old default pool of 16 at 100 accepts a second).
+ */
+Deno.test("A stranger who reopens every connection closed does not push out one before its first frame", async () => {
+  const ROUND_TRIP_MS = 1_000;
+  const POOL = 8;
+  const { listener, logs } = server({ admission: { maxUnidentified: POOL } });
+  const flood = new Flood(listener.port, {
+    connections: POOL + 4,
+    everyMs: Infinity,
+    reconnectMs: 0,
+  });
+  try {
+    await until(() => logs.some((l) => l.code === "unidentified_pool_full"), "the pool fills");
+    const c = await client(listener.port);
+    await sleep(ROUND_TRIP_MS);
+    const hello = new Uint8Array([IDENTIFY, 1]);
+    assertEquals(
+      await echo(c, hello).catch(() => null),
+      hello,
+      "pushed out before its first frame could arrive",
+    );
+    await c.close();
+  } finally {
+    await flood.stop();
+    await listener.close();
+  }
 });
 
 /**
@@ -387,6 +426,21 @@ Deno.test("New connections are accepted at the admission rate; the rest wait in 
   assertEquals(listener.pools.identified, 12);
   await Promise.all(clients.map((c) => c.close()));
   await listener.close();
+});
+
+Deno.test("A listener waiting for room in a full pool of young connections closes at once", async () => {
+  const { listener } = server({ admission: { maxUnidentified: 2, unidentifiedGraceMs: 60_000 } });
+  const strangers = await Promise.all(
+    [1, 2, 3, 4].map(() => Deno.connect({ hostname: "127.0.0.1", port: listener.port })),
+  );
+  await until(() => listener.pools.unidentified === 2, "the pool fills");
+  await sleep(50);
+  // the other two wait in the backlog: none of the young ones was closed for them
+  assertEquals(listener.activeConnections, 2);
+  const start = performance.now();
+  await listener.close();
+  assert(performance.now() - start < 5_000, "close waited for the grace period");
+  for (const s of strangers) s.close();
 });
 
 Deno.test("FramedListener.close() closes every open connection and is idempotent", async () => {
