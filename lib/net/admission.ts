@@ -55,7 +55,9 @@ export const DEFAULT_MAX_UNIDENTIFIED = 128;
 /**
  * Least time a new connection keeps its unidentified slot (ms): its first
  * frame comes a round trip of a rendezvous circuit after tor connects to us,
- * often a second, up to a few on a slow circuit.
+ * often a second on the public network, up to a few on a slow circuit (even
+ * the private test network's loopback relays took up to 1.7 s under load,
+ * tests/e2e/onion_streams_test.ts).
  */
 export const DEFAULT_UNIDENTIFIED_GRACE_MS = 3_000;
 /** Deadline for a new connection's first identifying packet (a contact sends one at once). */
