@@ -11,6 +11,8 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { connect, is, TestNet } from "./_peer_harness.ts";
 import type { PeerEvent } from "../lib/peer.ts";
+import { MAX_UNSHOWN_CHARS } from "../lib/peer/core.ts";
+import { MAX_TEXT_BYTES } from "../lib/peer/records.ts";
 
 /** Long enough for an acknowledgement to cross loopback several times. */
 const QUIET_MS = 300;
@@ -77,6 +79,40 @@ Deno.test("Peer: a message the sink could not show is not acknowledged and is sh
     await alice.until(() => alice.peer.conversations()[0]?.pending === 0);
     const again = bob.all("message", b).filter((e) => e.id === id);
     assert(again.length === 1, `shown ${again.length} times after the restart`);
+  } finally {
+    await net.close();
+  }
+});
+
+/**
+ * An interface that shows nothing (stdout unread, a stuck page) holds the
+ * network, not memory: the core counted the events it waits for, 256, but
+ * a message event carries up to 1 MiB of text (6 MiB as a JSON line with
+ * every character escaped), so 256 of them held gigabytes. Text waiting to
+ * be shown is bounded too: past it the core stops reading the network.
+ */
+Deno.test("Peer: past a few MiB of message text waiting to be shown, the core reads no more", async () => {
+  const MESSAGES = 6;
+  const TEXT = "x".repeat(MAX_TEXT_BYTES);
+  const net = new TestNet("sink-text-bound");
+  try {
+    const alice = await net.peer("alice");
+    const bob = await net.peer("bob");
+    await connect(alice, bob);
+    await bob.close();
+    const g = gate();
+    await bob.open({ shown: g.shown });
+    const b = bob.mark();
+    for (let i = 0; i < MESSAGES; i++) await alice.peer.sendMessage("bob", TEXT);
+    const held = MAX_UNSHOWN_CHARS / MAX_TEXT_BYTES;
+    await bob.until(() => bob.all("message", b).length >= held, 30_000);
+    // alice keeps sending; bob reads no more while the text waits
+    await sleep(2_000);
+    const shown = bob.all("message", b).length;
+    assert(shown < MESSAGES, `all ${shown} messages were taken in while none was shown`);
+    g.open();
+    await bob.until(() => bob.all("message", b).length === MESSAGES, 30_000);
+    await alice.until(() => alice.peer.conversations()[0]?.pending === 0, 30_000);
   } finally {
     await net.close();
   }
