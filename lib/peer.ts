@@ -16,10 +16,12 @@
  *
  * Delivery: a message is queued in the conversation's persisted outbox and
  * sent over our outbound connection to the contact; the contact saves it,
- * reports it, and acknowledges it; the acknowledgement removes it from the
- * outbox (`delivered`). Unacknowledged elements are re-sent (re-encrypted)
- * on every new connection, in order, and de-duplicated by ID on arrival,
- * so each arrives once, in order, across restarts and crashes.
+ * shows it, and acknowledges it; the acknowledgement removes it from the
+ * outbox (`delivered`). An entry is sealed once, when it first leaves, and
+ * re-sent as the same bytes on every new connection, in order, until
+ * acknowledged; the contact recognises a copy it has read and acknowledges
+ * it again, so each arrives once, in order, across restarts and crashes.
+ * How far sealing may run ahead of the contact: peer/send_cap.ts.
  *
  * @module
  */
@@ -43,9 +45,15 @@ import { checkMessage, requireContact } from "./peer/lookup.ts";
 import { contactLink, reportProgress, sendNow, startRequestLink } from "./peer/links.ts";
 import { loadState } from "./peer/load.ts";
 import { loadOrCreateProfile, type Profile } from "./peer/profile.ts";
-import { receivePacket } from "./peer/receive.ts";
+import { receivePacket, showInbox } from "./peer/receive.ts";
 import { acceptRequest, cancelRequest, rejectRequest, sendRequest } from "./peer/requests.ts";
-import type { ConversationInfo, EventSink, IdentityInfo, RequestInfo } from "./peer/types.ts";
+import type {
+  ConversationInfo,
+  EventSink,
+  IdentityInfo,
+  RequestInfo,
+  SentMessage,
+} from "./peer/types.ts";
 
 export * from "./peer/types.ts";
 export { isPeerError, PeerError, type PeerErrorCode } from "./peer/errors.ts";
@@ -72,8 +80,13 @@ export interface PeerOptions {
   rng?: Rng;
   /** Clock in ms (default Date.now). */
   now?: () => number;
-  /** Back-off between dial attempts; its maxMs is also the pause between dials while messages wait. */
+  /**
+   * Back-off between dial attempts, and after connections that closed
+   * unanswered; its maxMs is also the pause between dials while messages wait.
+   */
   backoff?: BackoffOptions;
+  /** How long an answered connection must last to reset the back-off (ms; link.ts). */
+  stableMs?: number;
   /** Attempts per dial (default the connector's). */
   maxAttempts?: number;
   /** Keep-alive interval of idle outbound connections (ms). */
@@ -141,6 +154,8 @@ export class Peer {
       timing: {
         redialMs: options.backoff?.maxMs ?? DEFAULT_BACKOFF_MAX_MS,
         keepaliveMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS,
+        ...(options.backoff !== undefined ? { backoff: options.backoff } : {}),
+        ...(options.stableMs !== undefined ? { stableMs: options.stableMs } : {}),
       },
       events: options.events,
       requests,
@@ -181,6 +196,8 @@ export class Peer {
       contact.link?.start();
       if (contact.record.presence) core.queue(contact, { type: "presence", status: "online" });
       if (this.#options.dialOnStart ?? true) contact.link?.want();
+      // received before a crash or a failed display, and not shown yet
+      for (const entry of contact.record.inbox) showInbox(core, contact, entry.id);
     }
     for (const entry of core.requests.outbound) startRequestLink(this.#core, entry);
     await Promise.resolve();
@@ -269,7 +286,7 @@ export class Peer {
    *
    * @throws {PeerError} `unknown_peer`, `not_established`, `bad_message`, `outbox_full`
    */
-  async sendMessage(name: string, text: string): Promise<{ id: string }> {
+  async sendMessage(name: string, text: string): Promise<SentMessage> {
     this.#checkOpen();
     const contact = requireContact(this.#core, name);
     checkMessage(contact, text);
@@ -280,15 +297,18 @@ export class Peer {
       body: { type: "message" as const, text },
       at: this.#core.now(),
     };
+    const lastActive = contact.record.lastActive;
     contact.record.outbox.push(entry);
+    contact.record.lastActive = entry.at;
     try {
       await this.#core.saveContact(contact);
     } catch (e) {
       contact.record.outbox = contact.record.outbox.filter((x) => x !== entry);
+      contact.record.lastActive = lastActive;
       throw e;
     }
     contact.link?.wake();
-    return { id: entry.key };
+    return { id: entry.key, queued: !contact.online };
   }
 
   /**
@@ -344,19 +364,24 @@ export class Peer {
    * Starts SMP with `secret`, or answers the contact's run (seed
    * "Authenticating"); the outcome comes as `auth` and `level` events.
    *
-   * @throws {PeerError} `unknown_peer`, `not_established`, `bad_secret`, `offline`
+   * When the contact is not connected, it is dialled now (`connecting`
+   * true) and the run starts once they are reached; if they cannot be
+   * reached, an `auth` event `aborted` says so.
+   *
+   * @throws {PeerError} `unknown_peer`, `not_established`, `bad_secret`
    */
-  async authenticate(name: string, secret: string): Promise<void> {
+  async authenticate(name: string, secret: string): Promise<{ connecting: boolean }> {
     this.#checkOpen();
     const contact = requireContact(this.#core, name);
-    if (!contact.online) {
-      throw new PeerError(
-        "offline",
-        `Cannot authenticate ${name}: they are offline; both of you must be online, try again later`,
-      );
+    const step = contact.auth.start(secret);
+    const connecting = !contact.online;
+    if (connecting) {
+      contact.authWaitsForLink = true;
+      contact.link?.contactSeen();
     }
-    this.#core.applyAuthStep(contact, contact.auth.start(secret));
+    this.#core.applyAuthStep(contact, step);
     await Promise.resolve();
+    return { connecting };
   }
 
   /**

@@ -15,6 +15,7 @@
 import { equalBytes, type Rng, toBase64 } from "../crypto/bytes.ts";
 import type { KeyPair } from "../crypto/keys.ts";
 import { errorCode } from "../net/net_error.ts";
+import type { BackoffOptions } from "../net/backoff.ts";
 import type { Connector } from "../net/connector.ts";
 import type { FramedConn } from "../net/framed_conn.ts";
 import type { ElementBody } from "../protocol/elements.ts";
@@ -63,6 +64,10 @@ export const SINK_FLUSH_TIMEOUT_MS = 5_000;
 export interface CoreTiming {
   redialMs: number;
   keepaliveMs: number;
+  /** Back-off after connections that closed unanswered (link.ts). */
+  backoff?: BackoffOptions;
+  /** How long an answered connection must last to reset that back-off (ms). */
+  stableMs?: number;
 }
 
 /** Shared state of one running peer. */
@@ -305,14 +310,19 @@ export class PeerCore {
     return { ownIdentity: this.identity, conversations, pendingRequests, acceptRequests: true };
   }
 
-  /** Records that `conn` carries `contact`'s packets; asks for an outbound link if there is none. */
+  /**
+   * Records that `conn` carries `contact`'s packets. Without an outbound
+   * connection of our own, the contact is evidently back: the link dials at
+   * once, cutting short a dial or pause from when the contact was down.
+   */
   adoptInbound(contact: Contact, conn: FramedConn): void {
     if (this.owners.get(conn) === contact) return;
     this.owners.set(conn, contact);
     contact.inbound.add(conn);
-    if (contact.link?.conn === undefined) contact.link?.want();
+    if (contact.link?.conn === undefined) contact.link?.contactSeen();
     void conn.closed.then(() => {
       contact.inbound.delete(conn);
+      contact.forget(conn);
       this.connectionGone(contact, conn);
     });
   }
@@ -357,7 +367,8 @@ export class PeerCore {
     }
     if (step.levelChanged) {
       const conns = [...contact.inbound];
-      if (contact.link?.conn !== undefined) conns.push(contact.link.conn);
+      const own = contact.link?.conn;
+      if (own !== undefined && contact.link?.answered(own)) conns.push(own);
       contact.authConns = new Set(conns);
       this.emit({ event: "level", name: contact.name, level: contact.level });
     }

@@ -6,18 +6,27 @@
  * handles the elements it completes, saves, and only then reports events
  * and queues answers (acknowledgements, SMP replies).
  *
- * A received `message` is shown before it counts as received: the ratchet
- * state is saved without its ID in the conversation's `seen` set, the
- * event is emitted and the sink's promise awaited (bounded), and only then
- * is the ID added to `seen` and the acknowledgement queued; the link saves
- * the record (with that `seen`) before the acknowledgement leaves. So a
- * crash (kill -9) at any point never loses a message whose sender saw it
- * acknowledged: before it was shown, nothing records it as received and the
- * sender re-sends it; after it was shown and before `seen` was saved, the
- * re-sent copy is shown again with the same event `id` (consumers
- * de-duplicate by `id`). Messages are emitted in the order they are
- * decrypted; waiting for the sink holds neither the connection (other
- * elements go on) nor a re-sent copy (it waits for the first one).
+ * A received `message` is shown before it counts as received: it is saved
+ * in the conversation's `inbox` together with the ratchet state that read
+ * it, the event is emitted and the sink's promise awaited (bounded), and
+ * only then does its ID move from `inbox` to `seen` and the acknowledgement
+ * get queued; the link saves the record (with that `seen`) before the
+ * acknowledgement leaves. So a crash (kill -9) at any point never loses a
+ * message whose sender saw it acknowledged: before the first save nothing
+ * records it and its sender re-sends it; after it, the restarted peer shows
+ * it from its `inbox`, with the same event `id` (consumers de-duplicate by
+ * `id`). Messages are emitted in the order they are decrypted; waiting for
+ * the sink holds neither the connection (other elements go on) nor a
+ * re-sent copy (it waits for the first one).
+ *
+ * Copies: a sender re-sends an unacknowledged entry as the same bytes
+ * (contact.ts), whose message key we used, so a copy does not decrypt. A
+ * packet of this conversation that fails to decrypt is looked up by its
+ * digest in `digests` (saved with the ratchet that read the original): a
+ * copy of something shown is acknowledged again, at most once per element
+ * per connection, so replaying one packet many times cannot make us seal
+ * many acknowledgements; a copy of something not yet shown is shown. A
+ * probe (a keep-alive with an ID) is acknowledged the same way.
  *
  * Nothing here throws: a packet that is malformed, forged, replayed or
  * belongs to nothing of ours is dropped with a `warning` event (seed:
@@ -28,20 +37,28 @@
  * @module
  */
 
-import { equalBytes, toHex } from "../crypto/bytes.ts";
+import { equalBytes, fromHex, toHex, utf8 } from "../crypto/bytes.ts";
+import { messageDigest } from "../crypto/ratchet_header.ts";
 import { isUnmessageError, ProtocolError } from "../errors.ts";
 import type { FramedConn } from "../net/framed_conn.ts";
 import { decodeElement, type Element } from "../protocol/elements.ts";
+import { decodePart } from "../protocol/fragment.ts";
 import { inboundFromOpened, startBob } from "../protocol/handshake.ts";
 import { identifyPacket } from "../protocol/packets.ts";
 import { decryptInConversation, type PacketKind } from "../protocol/session.ts";
 import { isStoreError } from "../store/errors.ts";
 import { sanitizeSuggestedName } from "./address.ts";
-import { type Contact, KEEPALIVE_ID } from "./contact.ts";
+import { type Contact, isKeepalive, isProbe } from "./contact.ts";
 import type { PeerCore } from "./core.ts";
-import { MAX_INBOUND_REQUESTS, type OutboundEntry } from "./records.ts";
-import { SeenIds } from "./seen_ids.ts";
-import type { PeerEvent } from "./types.ts";
+import {
+  type InboxEntry,
+  MAX_INBOUND_REQUESTS,
+  MAX_INBOX_BYTES,
+  MAX_INBOX_MESSAGES,
+  type OutboundEntry,
+} from "./records.ts";
+import { ReceivedDigests, SeenIds } from "./seen_ids.ts";
+import { excerptOf } from "./info.ts";
 import { requestInfo } from "./info.ts";
 
 /** Packet-level codes after which the connection is closed: the sender does not speak our protocol. */
@@ -203,10 +220,14 @@ async function onFirstReply(
     session: started.conversation,
     outbox: [],
     seen: new SeenIds(),
+    inbox: [],
+    digests: new ReceivedDigests(),
+    lastActive: core.now(),
   });
   core.adoptInbound(contact, conn);
   const effects = new Effects();
-  handlePlaintext(core, contact, started.plaintext, effects);
+  const element = completeElement(core, contact, started.plaintext);
+  if (element !== null) handleElement(core, contact, element, effects, conn);
   const requestLink = core.requestLinks.get(outbound.id);
   core.requestLinks.delete(outbound.id);
   try {
@@ -233,11 +254,36 @@ async function onMessage(
   conn: FramedConn,
 ): Promise<void> {
   const previous = contact.record.session;
-  const opened = decryptInConversation(previous, kind, payload, handshakePublicKey, core.now());
+  let opened;
+  try {
+    opened = decryptInConversation(previous, kind, payload, handshakePublicKey, core.now());
+  } catch (e) {
+    if (isUnmessageError(e, "decrypt_failed") && onCopy(core, contact, payload, conn)) return;
+    throw e;
+  }
+  const element = completeElement(core, contact, opened.plaintext);
+  if (element !== null && inboxFull(contact, element)) {
+    // not accepted (the ratchet is left as it was): its sender re-sends it
+    core.warn(
+      "inbox_full",
+      `Held back a message from ${contact.name}: ${MAX_INBOX_MESSAGES} wait to be shown`,
+    );
+    return;
+  }
   contact.setSession(opened.conversation);
+  contact.saidOffline = false;
+  contact.authWaitsForLink = false;
+  if (!sameKey(previous.ratchet.dhr, opened.conversation.ratchet.dhr)) {
+    // the contact's new ratchet key: our next message starts a new sending chain
+    contact.chainStepped();
+    contact.link?.wake();
+  }
   core.adoptInbound(contact, conn);
+  const digest = toHex(messageDigest(payload));
+  const named = digestedId(opened.plaintext, element);
+  if (named !== null) contact.record.digests.add(digest, named);
   const effects = new Effects();
-  handlePlaintext(core, contact, opened.plaintext, effects);
+  if (element !== null) handleElement(core, contact, element, effects, conn);
   try {
     await core.saveContact(contact);
   } catch (e) {
@@ -254,26 +300,88 @@ async function onMessage(
   while (waiting.size > MAX_SHOWING) await waiting.values().next().value;
 }
 
-/** Reassembles a ratchet plaintext (one part) and handles the element it completes. */
-function handlePlaintext(
-  core: PeerCore,
-  contact: Contact,
-  plaintext: Uint8Array,
-  effects: Effects,
-): void {
-  let element: Element;
+function sameKey(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  return a === b || (a !== null && b !== null && equalBytes(a, b));
+}
+
+/**
+ * The element ID a received packet is remembered under (for its copies),
+ * or null: every part of a fragmented element, and the single part of an
+ * element that its sender keeps until acknowledged.
+ */
+function digestedId(plaintext: Uint8Array, element: Element | null): string | null {
+  if (element === null) {
+    try {
+      return toHex(decodePart(plaintext).elementId);
+    } catch {
+      return null;
+    }
+  }
+  const kept = element.type === "message" || element.type === "request_accepted" ||
+    isProbe(element);
+  return kept ? toHex(element.id) : null;
+}
+
+/**
+ * A packet of this conversation that did not decrypt: if it is a copy of
+ * one we read before (its sender re-sends the same bytes until it hears an
+ * acknowledgement), answer it again and return true. A copy identifies its
+ * connection as the contact's like any of its packets: only the two peers
+ * ever hold those bytes (onion services encrypt end to end).
+ */
+function onCopy(core: PeerCore, contact: Contact, payload: Uint8Array, conn: FramedConn): boolean {
+  let digest: string;
+  try {
+    digest = toHex(messageDigest(payload));
+  } catch {
+    return false;
+  }
+  const id = contact.record.digests.get(digest);
+  if (id === undefined) return false;
+  core.adoptInbound(contact, conn);
+  if (contact.record.seen.has(id)) reack(core, contact, id, conn);
+  else showInbox(core, contact, id);
+  return true;
+}
+
+/**
+ * Element IDs acknowledged again per connection: at most once each, so a
+ * copy replayed many times costs one acknowledgement per connection, not
+ * one per copy (each is a ratchet message, and the sending cap would fill).
+ */
+const reacked = new WeakMap<FramedConn, Set<string>>();
+
+function reack(core: PeerCore, contact: Contact, id: string, conn: FramedConn): void {
+  let done = reacked.get(conn);
+  if (done === undefined) reacked.set(conn, done = new Set());
+  if (done.has(id)) return;
+  done.add(id);
+  core.queue(contact, { type: "ack", ackedId: fromHex(id) });
+}
+
+/** Whether a new message `element` would overfill the contact's inbox. */
+function inboxFull(contact: Contact, element: Element): boolean {
+  if (element.type !== "message") return false;
+  const r = contact.record;
+  const id = toHex(element.id);
+  if (r.inbox.length === 0 || r.seen.has(id) || r.inbox.some((e) => e.id === id)) return false;
+  let bytes = utf8(element.text).length;
+  for (const e of r.inbox) bytes += utf8(e.text).length;
+  return r.inbox.length >= MAX_INBOX_MESSAGES || bytes > MAX_INBOX_BYTES;
+}
+
+/** Reassembles a ratchet plaintext (one part); the element it completes, or null. */
+function completeElement(core: PeerCore, contact: Contact, plaintext: Uint8Array): Element | null {
   try {
     const encoded = contact.reassembler.push(plaintext, core.now());
-    if (encoded === null) return;
-    element = decodeElement(encoded);
+    return encoded === null ? null : decodeElement(encoded);
   } catch (e) {
     core.warn(
       isUnmessageError(e) ? e.code : "bad_element",
       `Dropped an element from ${contact.name}: ${describe(e)}`,
     );
-    return;
+    return null;
   }
-  handleElement(core, contact, element, effects);
 }
 
 function handleElement(
@@ -281,15 +389,13 @@ function handleElement(
   contact: Contact,
   element: Element,
   effects: Effects,
+  conn: FramedConn,
 ): void {
   const name = contact.name;
   switch (element.type) {
-    case "message": {
-      const id = toHex(element.id);
-      const event = { event: "message" as const, name, id, text: element.text, at: core.now() };
-      handleMessage(core, contact, element.id, event, effects);
+    case "message":
+      handleMessage(core, contact, element.id, element.text, effects);
       return;
-    }
     case "request_accepted": {
       // re-sent elements (their acknowledgement was lost) are handled once
       contact.record.seen.add(toHex(element.id));
@@ -298,16 +404,33 @@ function handleElement(
       return;
     }
     case "ack": {
-      if (equalBytes(element.ackedId, KEEPALIVE_ID)) return;
+      if (isKeepalive(element)) return;
+      if (isProbe(element)) {
+        // answered at once (its copies: by digest, once per connection)
+        const id = toHex(element.id);
+        contact.record.seen.add(id);
+        effects.push(() => reack(core, contact, id, conn));
+        return;
+      }
       const entry = contact.acknowledge(element.ackedId);
       if (entry?.body.type === "message") {
-        effects.push(() => core.emit({ event: "delivered", name: contact.name, id: entry.key }));
+        const text = entry.body.text;
+        effects.push(() =>
+          core.emit({
+            event: "delivered",
+            name: contact.name,
+            id: entry.key,
+            excerpt: excerptOf(text),
+            queuedAt: entry.at,
+          })
+        );
       }
       effects.push(() => contact.link?.wake());
       return;
     }
     case "presence": {
       const online = element.status === "online";
+      contact.saidOffline = !online;
       effects.push(() => {
         core.emit({ event: "presence", name: contact.name, online });
         if (!online) core.endAuth(contact, "the contact went offline");
@@ -328,50 +451,67 @@ function handleElement(
 }
 
 /**
- * A received message: shown once (re-sent copies are recognised by ID),
- * acknowledged only once shown and recorded as seen (see the module header).
+ * A received message: kept in the inbox (saved with the ratchet that read
+ * it), shown, and acknowledged only once shown and recorded as seen (see
+ * the module header). A copy of one seen before is acknowledged again.
  */
 function handleMessage(
   core: PeerCore,
   contact: Contact,
-  ackedId: Uint8Array,
-  event: Extract<PeerEvent, { event: "message" }>,
+  elementId: Uint8Array,
+  text: string,
   effects: Effects,
 ): void {
-  const id = event.id;
-  const ack = () => core.queue(contact, { type: "ack", ackedId });
-  // a re-sent copy (its acknowledgement was lost) of a message shown before
-  if (contact.record.seen.has(id)) return effects.push(ack);
-  const waiting = showingOf(contact);
-  const first = waiting.get(id);
-  if (first !== undefined) {
-    // a copy of one being shown right now: acknowledged once that one is shown
-    effects.push(() => void core.track(first.then((shown) => shown && ack())));
-    return;
+  const id = toHex(elementId);
+  const r = contact.record;
+  // sealed anew by its sender (it could not tell that we had read it)
+  if (r.seen.has(id)) {
+    return effects.push(() => core.queue(contact, { type: "ack", ackedId: elementId }));
   }
-  // claimed now, synchronously: a copy decrypted meanwhile is not shown twice
+  if (!r.inbox.some((e) => e.id === id)) {
+    const entry: InboxEntry = { id, text, at: core.now() };
+    r.inbox.push(entry);
+    r.lastActive = entry.at;
+    effects.onFailure(() => (r.inbox = r.inbox.filter((e) => e !== entry)));
+  }
+  effects.push(() => showInbox(core, contact, id));
+}
+
+/**
+ * Shows the inbox message `id` (unless it is being shown right now) and,
+ * once the sink has shown it, moves it to `seen` and queues its
+ * acknowledgement; the link saves the record before the acknowledgement
+ * leaves. Not shown (the sink failed or timed out): it stays in the inbox,
+ * and is shown again when a copy comes or at the next start.
+ */
+export function showInbox(core: PeerCore, contact: Contact, id: string): void {
+  const waiting = showingOf(contact);
+  const entry = contact.record.inbox.find((e) => e.id === id);
+  if (entry === undefined || waiting.has(id)) return;
   const outcome = Promise.withResolvers<boolean>();
   waiting.set(id, outcome.promise);
-  const settle = (shown: boolean) => {
+  const event = {
+    event: "message" as const,
+    name: contact.name,
+    id,
+    text: entry.text,
+    at: entry.at,
+  };
+  const done = core.emitShown(event).then(async (shown) => {
+    const r = contact.record;
+    if (shown && r.inbox.includes(entry)) {
+      r.inbox = r.inbox.filter((e) => e !== entry);
+      r.seen.add(id);
+      core.queue(contact, { type: "ack", ackedId: fromHex(id) });
+      // without a connection (or closing) that save may be far off: make `seen` durable now
+      if (core.closed || contact.link?.conn === undefined) {
+        await core.saveContact(contact).catch((e) =>
+          core.error(e, "Cannot save a received message")
+        );
+      }
+    }
     waiting.delete(id);
     outcome.resolve(shown);
-  };
-  effects.onFailure(() => settle(false));
-  effects.push(() => {
-    const done = core.emitShown(event).then(async (shown) => {
-      if (shown) {
-        contact.record.seen.add(id);
-        // the link saves the record (now with `id` in seen) before the ack leaves
-        ack();
-        // without a connection (or closing) that save may be far off: make `seen` durable now
-        if (core.closed || contact.link?.conn === undefined) {
-          await core.saveContact(contact).catch((e) =>
-            core.error(e, "Cannot save a received message")
-          );
-        }
-      }
-      settle(shown);
-    });
-    void core.track(done);
   });
+  void core.track(done);
 }

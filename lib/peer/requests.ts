@@ -28,7 +28,7 @@ import {
   newLocalId,
   type OutboundEntry,
 } from "./records.ts";
-import { SeenIds } from "./seen_ids.ts";
+import { ReceivedDigests, SeenIds } from "./seen_ids.ts";
 import type { ConversationInfo, RequestInfo } from "./types.ts";
 
 /** Who sends a request: our profile and our onion service's virtual port. */
@@ -154,6 +154,9 @@ export async function acceptRequest(
     // tells Bob (seed Stage 2) and carries Alice's handshake key to him
     outbox: [{ id, key: toHex(id), body: { type: "request_accepted" }, at: core.now() }],
     seen: new SeenIds(),
+    inbox: [],
+    digests: new ReceivedDigests(),
+    lastActive: core.now(),
   };
   // claimed in memory before the first await (no second accept, name stays taken);
   // the link waits for both saves, so nothing leaves before the change is final

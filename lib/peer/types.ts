@@ -56,6 +56,17 @@ export interface ConversationInfo {
   pending: number;
 }
 
+/** What `msg` returns. */
+export interface SentMessage {
+  /** The message's ID (the `delivered` event names it). */
+  id: string;
+  /**
+   * True when the contact was not known to be online: the message waits in
+   * the outbox and goes when they are reachable (`delivered` follows).
+   */
+  queued: boolean;
+}
+
 /** Every event the core emits. `event` names are stable. */
 export type PeerEvent =
   | { event: "bootstrap"; progress: number; summary: string }
@@ -64,7 +75,16 @@ export type PeerEvent =
   | { event: "request-accepted"; name: string }
   | { event: "conversation-established"; name: string }
   | { event: "message"; name: string; id: string; text: string; at: number }
-  | { event: "delivered"; name: string; id: string }
+  | {
+    event: "delivered";
+    name: string;
+    /** The `id` that `msg` returned. */
+    id: string;
+    /** The message's start on one line (at most 40 characters, "…" when cut). */
+    excerpt: string;
+    /** When it was queued (ms since the epoch). */
+    queuedAt: number;
+  }
   | { event: "presence"; name: string; online: boolean }
   | { event: "level"; name: string; level: Level }
   | {
@@ -108,9 +128,9 @@ export interface CommandPeer {
   acceptRequest(name: string, newName?: string): Promise<ConversationInfo>;
   rejectRequest(name: string): Promise<void>;
   conversations(): ConversationInfo[];
-  sendMessage(name: string, text: string): Promise<{ id: string }>;
+  sendMessage(name: string, text: string): Promise<{ id: string; queued?: boolean }>;
   setPresence(name: string, on: boolean): Promise<void>;
   verify(name: string, key: string): Promise<{ verified: boolean }>;
-  authenticate(name: string, secret: string): Promise<void>;
+  authenticate(name: string, secret: string): Promise<void | { connecting: boolean }>;
   deleteConversation(name: string): Promise<void>;
 }
