@@ -44,6 +44,7 @@ import { requestInfo } from "./peer/info.ts";
 import { checkMessage, requireContact } from "./peer/lookup.ts";
 import { contactLink, reportProgress, sendNow, startRequestLink } from "./peer/links.ts";
 import { loadState } from "./peer/load.ts";
+import { checkSendCap } from "./peer/send_cap.ts";
 import { loadOrCreateProfile, type Profile } from "./peer/profile.ts";
 import { receivePacket, showInbox } from "./peer/receive.ts";
 import { acceptRequest, cancelRequest, rejectRequest, sendRequest } from "./peer/requests.ts";
@@ -87,6 +88,11 @@ export interface PeerOptions {
   backoff?: BackoffOptions;
   /** How long an answered connection must last to reset the back-off (ms; link.ts). */
   stableMs?: number;
+  /**
+   * Most ratchet messages per sending chain (default and largest: SEND_CAP,
+   * peer/send_cap.ts); a smaller cap lets tests reach it quickly.
+   */
+  sendCap?: number;
   /** Attempts per dial (default the connector's). */
   maxAttempts?: number;
   /** Keep-alive interval of idle outbound connections (ms). */
@@ -156,6 +162,7 @@ export class Peer {
         keepaliveMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS,
         ...(options.backoff !== undefined ? { backoff: options.backoff } : {}),
         ...(options.stableMs !== undefined ? { stableMs: options.stableMs } : {}),
+        ...(options.sendCap !== undefined ? { sendCap: checkSendCap(options.sendCap) } : {}),
       },
       events: options.events,
       requests,

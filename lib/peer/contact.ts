@@ -49,10 +49,11 @@ import { MAX_SEALED_PLAINTEXT, sealMessage } from "../protocol/session.ts";
 import { AuthSession } from "./auth.ts";
 import type { Link } from "./link.ts";
 import type { ConversationRecord, OutboxEntry } from "./records.ts";
+import { SeenIds } from "./seen_ids.ts";
 import { formatIdentityAddress } from "./address.ts";
 import type { ConversationInfo, Level } from "./types.ts";
 import { encodePublicKey } from "../crypto/keys.ts";
-import { chainRoom, fitsOrdinary, MAX_SEALED_BYTES } from "./send_cap.ts";
+import { chainRoom, fitsOrdinary, MAX_SEALED_BYTES, SEND_CAP } from "./send_cap.ts";
 
 /** Most control elements held for a contact; the oldest go first (acks are re-sent on demand). */
 export const MAX_CONTROL_QUEUE = 256;
@@ -109,6 +110,8 @@ export class Contact {
   saidOffline = false;
   /** An SMP run was started while the contact was not connected: the link is dialling. */
   authWaitsForLink = false;
+  /** IDs of the contact's probes received in this run (how their copies are answered). */
+  readonly probes = new SeenIds();
   readonly #control: Element[] = [];
   /** Outbox entry key -> the open connections it was written on. */
   readonly #sentOn = new Map<string, Set<FramedConn>>();
@@ -120,11 +123,14 @@ export class Contact {
   readonly #heard = new WeakSet<FramedConn>();
   /** Parts of unsealed outbox entries, computed once. */
   readonly #parts = new Map<string, Uint8Array[]>();
+  readonly #cap: number;
   #keys: PacketKeys;
   #replyKeys: PacketKeys | null;
 
-  constructor(record: ConversationRecord, rng: Rng) {
+  /** `cap`: the sending cap (send_cap.ts; smaller only in tests). */
+  constructor(record: ConversationRecord, rng: Rng, cap: number = SEND_CAP) {
     this.record = record;
+    this.#cap = cap;
     const s = record.session;
     this.auth = new AuthSession(s.ownIdentityKey, s.peerIdentityKey, s.conversationId, rng);
     this.#keys = regularKeys(s.conversationId);
@@ -182,6 +188,16 @@ export class Contact {
   queueControl(body: ElementBody, rng: Rng): void {
     this.#control.push({ ...body, id: newElementId(rng) } as Element);
     if (this.#control.length > MAX_CONTROL_QUEUE) this.#control.shift();
+  }
+
+  /**
+   * Whether something waits to be sealed (a control element other than a
+   * keep-alive, or an outbox entry not sealed yet): the next packet we seal
+   * answers a probe as well as an acknowledgement of it would.
+   */
+  get sealWaits(): boolean {
+    return this.#control.some((e) => !isKeepalive(e)) ||
+      this.record.outbox.some((e) => e.sealed === undefined);
   }
 
   /** Queues a keep-alive unless something else waits. */
@@ -256,7 +272,9 @@ export class Contact {
    */
   seal(element: Element, rng: Rng): Uint8Array[] | null {
     const parts = partsOf(element);
-    return fitsOrdinary(this.record.session, parts.length) ? this.#sealParts(parts, rng) : null;
+    return fitsOrdinary(this.record.session, parts.length, this.#cap)
+      ? this.#sealParts(parts, rng)
+      : null;
   }
 
   /**
@@ -323,8 +341,15 @@ export class Contact {
     this.#parts.delete(key);
   }
 
+  /**
+   * Whether `entry` went out on `conn`, or, for a probe, on any open
+   * connection: one copy in flight asks for one answer (two would keep
+   * both chains busy answering each other).
+   */
   #sentOnConn(entry: OutboxEntry, conn: FramedConn): boolean {
-    return this.#sentOn.get(entry.key)?.has(conn) ?? false;
+    const on = this.#sentOn.get(entry.key);
+    if (on === undefined) return false;
+    return entry.body.type === "probe" ? on.size > 0 : on.has(conn);
   }
 
   /**
@@ -336,12 +361,14 @@ export class Contact {
     if (!this.#used.has(conn)) {
       const first = this.#pickEntry(conn);
       if (first.entry !== undefined) return { kind: "entry", entry: first.entry };
-      if (!this.#probeWaiting() && chainRoom(this.record.session) >= 1) return { kind: "probe" };
+      if (!this.#probeWaiting() && chainRoom(this.record.session, this.#cap) >= 1) {
+        return { kind: "probe" };
+      }
     }
     let blocked = false;
     while (this.#control.length > 0) {
       const head = this.#control[0]!;
-      if (fitsOrdinary(this.record.session, partsOf(head).length)) {
+      if (fitsOrdinary(this.record.session, partsOf(head).length, this.#cap)) {
         return { kind: "control", element: head };
       }
       if (!isKeepalive(head)) {
@@ -353,7 +380,7 @@ export class Contact {
     const found = this.#pickEntry(conn);
     if (found.entry !== undefined) return { kind: "entry", entry: found.entry };
     if ((blocked || found.blocked) && !this.#probeWaiting()) {
-      if (chainRoom(this.record.session) >= 1) return { kind: "probe" };
+      if (chainRoom(this.record.session, this.#cap) >= 1) return { kind: "probe" };
     }
     return null;
   }
@@ -376,7 +403,9 @@ export class Contact {
       let size = 0;
       for (const p of parts) size += p.length;
       const bytesFit = sealedBytes === 0 || sealedBytes + size <= MAX_SEALED_BYTES;
-      if (bytesFit && fitsOrdinary(this.record.session, parts.length)) return { entry, blocked };
+      if (bytesFit && fitsOrdinary(this.record.session, parts.length, this.#cap)) {
+        return { entry, blocked };
+      }
       blocked = true;
     }
     return { blocked };
@@ -386,14 +415,14 @@ export class Contact {
   #pickReply(conn: FramedConn): Plan | null {
     const head = this.#control[0];
     if (head === undefined || isKeepalive(head)) return null;
-    if (fitsOrdinary(this.record.session, partsOf(head).length)) {
+    if (fitsOrdinary(this.record.session, partsOf(head).length, this.#cap)) {
       return { kind: "control", element: head };
     }
     const probe = this.record.outbox.find((e) => e.body.type === "probe");
     if (probe !== undefined) {
       return this.#sentOnConn(probe, conn) ? null : { kind: "entry", entry: probe };
     }
-    return chainRoom(this.record.session) >= 1 ? { kind: "probe" } : null;
+    return chainRoom(this.record.session, this.#cap) >= 1 ? { kind: "probe" } : null;
   }
 
   #probeWaiting(): boolean {

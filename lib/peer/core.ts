@@ -68,6 +68,8 @@ export interface CoreTiming {
   backoff?: BackoffOptions;
   /** How long an answered connection must last to reset that back-off (ms). */
   stableMs?: number;
+  /** The sending cap (send_cap.ts); smaller only in tests. */
+  sendCap?: number;
 }
 
 /** Shared state of one running peer. */
@@ -193,7 +195,7 @@ export class PeerCore {
    * contact back passes false and starts the link once its saves landed.
    */
   addContact(record: ConversationRecord, startLink = true): Contact {
-    const contact = new Contact(record, this.rng);
+    const contact = new Contact(record, this.rng, this.timing.sendCap);
     this.contacts.set(record.fileId, contact);
     contact.link = this.makeLink(contact);
     if (this.started && startLink) contact.link.start();

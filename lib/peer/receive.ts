@@ -227,6 +227,7 @@ async function onFirstReply(
   core.adoptInbound(contact, conn);
   const effects = new Effects();
   const element = completeElement(core, contact, started.plaintext);
+  remember(contact, payload, started.plaintext, element);
   if (element !== null) handleElement(core, contact, element, effects, conn);
   const requestLink = core.requestLinks.get(outbound.id);
   core.requestLinks.delete(outbound.id);
@@ -279,9 +280,7 @@ async function onMessage(
     contact.link?.wake();
   }
   core.adoptInbound(contact, conn);
-  const digest = toHex(messageDigest(payload));
-  const named = digestedId(opened.plaintext, element);
-  if (named !== null) contact.record.digests.add(digest, named);
+  remember(contact, payload, opened.plaintext, element);
   const effects = new Effects();
   if (element !== null) handleElement(core, contact, element, effects, conn);
   try {
@@ -305,21 +304,30 @@ function sameKey(a: Uint8Array | null, b: Uint8Array | null): boolean {
 }
 
 /**
- * The element ID a received packet is remembered under (for its copies),
- * or null: every part of a fragmented element, and the single part of an
- * element that its sender keeps until acknowledged.
+ * Remembers the digest of the ratchet message `payload` under its element's
+ * ID, for copies of it: every part of a fragmented element, and the single
+ * part of an element that its sender keeps until acknowledged.
  */
-function digestedId(plaintext: Uint8Array, element: Element | null): string | null {
+function remember(
+  contact: Contact,
+  payload: Uint8Array,
+  plaintext: Uint8Array,
+  element: Element | null,
+): void {
+  let id: Uint8Array;
   if (element === null) {
     try {
-      return toHex(decodePart(plaintext).elementId);
+      id = decodePart(plaintext).elementId;
     } catch {
-      return null;
+      return;
     }
+  } else {
+    const kept = element.type === "message" || element.type === "request_accepted" ||
+      isProbe(element);
+    if (!kept) return;
+    id = element.id;
   }
-  const kept = element.type === "message" || element.type === "request_accepted" ||
-    isProbe(element);
-  return kept ? toHex(element.id) : null;
+  contact.record.digests.add(toHex(messageDigest(payload)), toHex(id));
 }
 
 /**
@@ -339,7 +347,7 @@ function onCopy(core: PeerCore, contact: Contact, payload: Uint8Array, conn: Fra
   const id = contact.record.digests.get(digest);
   if (id === undefined) return false;
   core.adoptInbound(contact, conn);
-  if (contact.record.seen.has(id)) reack(core, contact, id, conn);
+  if (contact.record.seen.has(id)) reack(core, contact, id, conn, contact.probes.has(id));
   else showInbox(core, contact, id);
   return true;
 }
@@ -351,11 +359,20 @@ function onCopy(core: PeerCore, contact: Contact, payload: Uint8Array, conn: Fra
  */
 const reacked = new WeakMap<FramedConn, Set<string>>();
 
-function reack(core: PeerCore, contact: Contact, id: string, conn: FramedConn): void {
+function reack(
+  core: PeerCore,
+  contact: Contact,
+  id: string,
+  conn: FramedConn,
+  probe = false,
+): void {
   let done = reacked.get(conn);
   if (done === undefined) reacked.set(conn, done = new Set());
   if (done.has(id)) return;
   done.add(id);
+  // a probe asks for any packet of our next chain: what waits already will do
+  // (acknowledging every probe as well would keep two full chains busy for good)
+  if (probe && contact.sealWaits) return contact.link?.wake();
   core.queue(contact, { type: "ack", ackedId: fromHex(id) });
 }
 
@@ -409,7 +426,8 @@ function handleElement(
         // answered at once (its copies: by digest, once per connection)
         const id = toHex(element.id);
         contact.record.seen.add(id);
-        effects.push(() => reack(core, contact, id, conn));
+        contact.probes.add(id);
+        effects.push(() => reack(core, contact, id, conn, true));
         return;
       }
       const entry = contact.acknowledge(element.ackedId);
