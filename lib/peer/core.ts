@@ -197,8 +197,9 @@ export class PeerCore {
   addContact(record: ConversationRecord, startLink = true): Contact {
     const contact = new Contact(record, this.rng, this.timing.sendCap);
     this.contacts.set(record.fileId, contact);
-    contact.link = this.makeLink(contact);
-    if (this.started && startLink) contact.link.start();
+    // a conversation its contact deleted sends nothing more (receive.ts)
+    contact.link = record.endedByContact ? null : this.makeLink(contact);
+    if (this.started && startLink) contact.link?.start();
     this.#candidates = null;
     return contact;
   }
@@ -371,7 +372,8 @@ export class PeerCore {
       const conns = [...contact.inbound];
       const own = contact.link?.conn;
       if (own !== undefined && contact.link?.answered(own)) conns.push(own);
-      contact.authConns = new Set(conns);
+      // a failed run dropped the level: no connection holds it any more
+      contact.authConns = contact.auth.authenticated ? new Set(conns) : null;
       this.emit({ event: "level", name: contact.name, level: contact.level });
     }
   }

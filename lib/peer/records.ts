@@ -17,14 +17,18 @@
  *   "seen": [ "<hex 16>", ... ],              // last received IDs, oldest first
  *   "inbox": [ { "id": "<hex 16>", "text": "hi", "at": 1700... } ], // received, not yet shown
  *   "digests": [ [ "<hex 16 message digest>", "<hex 16 element id>" ], ... ],
- *   "lastActive": 1700000000000 }            // last message either way (start order)
+ *   "lastActive": 1700000000000,             // last message either way (start order)
+ *   "endedByContact": true }                  // only once the contact deleted it
  * ```
  *
  * `fileId` is random (16 bytes of hex), never derived from a key: file
  * names are visible even when the store is encrypted.
  *
  * `requests.json`: `{ "version": 1, "outbound": [...], "inbound": [...],
- * "rejected": ["<base64 request key>", ...] }` (see the JSON types below).
+ * "rejected": ["<base64 request key>", ...], "tombstones": [{ "key":
+ * "<base64 identity key>", "before": 1700..., "at": 1700... }, ...] }` (see the JSON types
+ * below; a file without "tombstones" has none). Inbound requests held as a
+ * flood (requests.ts) live in memory only and are never written.
  *
  * @module
  */
@@ -71,6 +75,8 @@ export const MAX_REJECTED = 256;
 export const MAX_INBOX_MESSAGES = 64;
 /** Most text bytes kept until shown: four of the longest messages, far below the 16 MiB of a file. */
 export const MAX_INBOX_BYTES = 4 * MAX_TEXT_BYTES;
+/** Deleted contacts remembered (requests.ts: their old requests stay dead); the oldest go first. */
+export const MAX_TOMBSTONES = 1000;
 
 /** An element waiting for the contact's acknowledgement. */
 export interface OutboxEntry {
@@ -117,6 +123,8 @@ export interface ConversationRecord {
   digests: ReceivedDigests;
   /** When a message last went either way (ms): recent contacts are dialled first at start. */
   lastActive: number;
+  /** The contact told us they deleted the conversation: nothing more is sent. */
+  endedByContact?: true;
 }
 
 /** A request we sent, until its first reply. */
@@ -138,6 +146,18 @@ export interface InboundEntry {
   name: string;
   at: number;
   state: InboundRequest;
+  /** Arrived past the rate or count bound (requests.ts): kept in memory only. */
+  flood?: true;
+}
+
+/** A deleted contact: requests it made before `before` are old ones, replayed. */
+export interface Tombstone {
+  /** The contact's identity key, base64. */
+  key: string;
+  /** When the deleted conversation was made (ms): requests older than it are old. */
+  before: number;
+  /** When the conversation was deleted (ms): the tombstone's age. */
+  at: number;
 }
 
 /** The content of `requests.json`. */
@@ -146,6 +166,8 @@ export interface RequestsBook {
   inbound: InboundEntry[];
   /** Base64 request keys of rejected requests, oldest first. */
   rejected: string[];
+  /** Deleted contacts, oldest first. */
+  tombstones: Tombstone[];
 }
 
 /**
@@ -218,11 +240,14 @@ function digestFromJson(value: unknown): [string, string] {
 
 /** Checks and rebuilds a stored conversation; throws naming the bad field. */
 export function conversationFromJson(fileId: string, json: unknown): ConversationRecord {
+  const ended = typeof json === "object" && json !== null && "endedByContact" in json;
   const o = object(
     json,
-    "version name onion port verified presence createdAt requestKey session outbox seen inbox digests lastActive",
+    "version name onion port verified presence createdAt requestKey session outbox seen" +
+      " inbox digests lastActive" + (ended ? " endedByContact" : ""),
     "conversation",
   );
+  if (ended && o.endedByContact !== true) invalid("endedByContact is not true");
   if (o.version !== RECORDS_VERSION) invalid("conversation version is not supported");
   const outbox = array(o.outbox, MAX_OUTBOX_ELEMENTS, "outbox").map(outboxFromJson);
   const seen = new SeenIds(
@@ -245,6 +270,7 @@ export function conversationFromJson(fileId: string, json: unknown): Conversatio
       array(o.digests, ReceivedDigests.MAX, "digests").map(digestFromJson),
     ),
     lastActive: uint(o.lastActive, "lastActive"),
+    ...(ended ? { endedByContact: true as const } : {}),
   };
 }
 
@@ -271,17 +297,23 @@ export function conversationToJson(record: ConversationRecord): unknown {
     inbox: record.inbox.map((e) => ({ id: e.id, text: e.text, at: e.at })),
     digests: record.digests.toArray(),
     lastActive: record.lastActive,
+    ...(record.endedByContact ? { endedByContact: true } : {}),
   };
 }
 
 /** An empty requests book. */
 export function emptyRequests(): RequestsBook {
-  return { outbound: [], inbound: [], rejected: [] };
+  return { outbound: [], inbound: [], rejected: [], tombstones: [] };
 }
 
 /** Checks and rebuilds `requests.json`; throws naming the bad field. */
 export function requestsFromJson(json: unknown): RequestsBook {
-  const o = object(json, "version outbound inbound rejected", "requests");
+  const hasTombstones = typeof json === "object" && json !== null && "tombstones" in json;
+  const o = object(
+    json,
+    `version outbound inbound rejected${hasTombstones ? " tombstones" : ""}`,
+    "requests",
+  );
   if (o.version !== RECORDS_VERSION) invalid("requests version is not supported");
   const outbound = array(o.outbound, MAX_OUTBOUND_REQUESTS, "outbound").map((v) => {
     const f = object(v, "id name onion port at packet state", "outbound request");
@@ -298,17 +330,36 @@ export function requestsFromJson(json: unknown): RequestsBook {
   });
   const inbound = array(o.inbound, MAX_INBOUND_REQUESTS, "inbound").map((v) => {
     const f = object(v, "name at state", "inbound request");
+    const at = uint(f.at, "inbound request at");
     return {
       name: nameField(f.name, "inbound request name"),
-      at: uint(f.at, "inbound request at"),
-      state: deserializeInboundRequest(f.state),
+      at,
+      state: deserializeInboundRequest(withCreatedAt(f.state, at)),
     };
   });
   const rejected = array(o.rejected, MAX_REJECTED, "rejected").map((v) => {
     b64(v, 32, "rejected key");
     return v as string;
   });
-  return { outbound, inbound, rejected };
+  const tombstones = hasTombstones
+    ? array(o.tombstones, MAX_TOMBSTONES, "tombstones").map((v) => {
+      const f = object(v, "key before at", "tombstone");
+      b64(f.key, 32, "tombstone key");
+      const before = uint(f.before, "tombstone before");
+      return { key: f.key as string, before, at: uint(f.at, "tombstone at") };
+    })
+    : [];
+  return { outbound, inbound, rejected, tombstones };
+}
+
+/**
+ * A request received before requests carried a signed creation time has no
+ * `createdAt` in its stored state: it takes the time it was received, so
+ * such a file still loads and the request expires a week after it came.
+ */
+function withCreatedAt(state: unknown, receivedAt: number): unknown {
+  if (typeof state !== "object" || state === null || Array.isArray(state)) return state;
+  return "createdAt" in state ? state : { ...state, createdAt: receivedAt };
 }
 
 function b64Packet(value: unknown): Uint8Array {
@@ -335,12 +386,13 @@ export function requestsToJson(book: RequestsBook): unknown {
       packet: toBase64(e.packet),
       state: serializeOutboundRequest(e.state),
     })),
-    inbound: book.inbound.map((e) => ({
+    inbound: book.inbound.filter((e) => e.flood !== true).map((e) => ({
       name: e.name,
       at: e.at,
       state: serializeInboundRequest(e.state),
     })),
     rejected: book.rejected,
+    tombstones: book.tombstones,
   };
 }
 
