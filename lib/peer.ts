@@ -45,6 +45,7 @@ import { checkMessage, requireContact } from "./peer/lookup.ts";
 import { contactLink, reportProgress, sendNow, startRequestLink } from "./peer/links.ts";
 import { loadState } from "./peer/load.ts";
 import { checkSendCap } from "./peer/send_cap.ts";
+import { START_DIALS_AT_ONCE, StartGate, startOrder } from "./peer/start_order.ts";
 import { loadOrCreateProfile, type Profile } from "./peer/profile.ts";
 import { receivePacket, showInbox } from "./peer/receive.ts";
 import { acceptRequest, listInbound, rejectRequests, tombstone } from "./peer/requests.ts";
@@ -103,6 +104,8 @@ export interface PeerOptions {
   closeTimeoutMs?: number;
   /** Dial every contact at start() to learn who is online (default true). */
   dialOnStart?: boolean;
+  /** Start dials in flight at once (default START_DIALS_AT_ONCE, peer/start_order.ts). */
+  startDials?: number;
   /** Tor's recent log lines, from the runtime (absent without tor): see `torLog()`. */
   torLog?: (count: number) => TorLogEntry[];
 }
@@ -194,19 +197,25 @@ export class Peer {
   }
 
   /**
-   * Starts delivering: dials contacts (to learn who is online), tells those
-   * with presence on that we are online, re-sends pending requests and
-   * queued messages.
+   * Starts delivering: dials contacts (to learn who is online; those with
+   * messages waiting and the most recently active first, a few at a time:
+   * peer/start_order.ts), tells those with presence on that we are online,
+   * re-sends pending requests and queued messages, and shows messages
+   * received before and not shown yet.
    */
   async start(): Promise<void> {
     this.#checkOpen();
     const core = this.#core;
     if (core.started) return;
     core.started = true;
-    for (const contact of core.contacts.values()) {
-      contact.link?.start();
+    // messages waiting and recent contacts first, a few dials at a time (start_order.ts)
+    const gate = new StartGate(this.#options.startDials ?? START_DIALS_AT_ONCE);
+    const dialAll = this.#options.dialOnStart ?? true;
+    for (const contact of startOrder(core.contacts.values())) {
       if (contact.record.presence) core.queue(contact, { type: "presence", status: "online" });
-      if (this.#options.dialOnStart ?? true) contact.link?.want();
+      const dials = dialAll || contact.hasWork(undefined);
+      contact.link?.start(dials ? gate.ticket() : undefined);
+      if (dialAll) contact.link?.want();
       // received before a crash or a failed display, and not shown yet
       for (const entry of contact.record.inbox) showInbox(core, contact, entry.id);
     }

@@ -69,6 +69,15 @@ export interface LinkHooks {
   nextReply?(conn: FramedConn): Promise<Uint8Array[] | null>;
 }
 
+/**
+ * A turn to make the first dial (start_order.ts): the link waits for
+ * `granted` before it, and calls `done` once that dial connected or failed.
+ */
+export interface StartTicket {
+  readonly granted: Promise<void>;
+  done(): void;
+}
+
 /** Timing of a {@linkcode Link}. */
 export interface LinkOptions {
   /** Pause between two failed dials while something waits (ms). */
@@ -108,6 +117,8 @@ export class Link {
   /** Ends a back-off pause early. */
   #cutPause: (() => void) | null = null;
   #restart = false;
+  /** The turn of the first dial at start, until it is made. */
+  #ticket: StartTicket | null = null;
 
   constructor(
     key: string,
@@ -134,9 +145,11 @@ export class Link {
     return this.#answered.has(conn);
   }
 
-  /** Starts the loop (idempotent). */
-  start(): void {
-    this.#done ??= this.#run();
+  /** Starts the loop (idempotent); its first dial waits for `ticket` if given. */
+  start(ticket?: StartTicket): void {
+    if (this.#done !== null) return ticket?.done();
+    this.#ticket = ticket ?? null;
+    this.#done = this.#run();
   }
 
   /** Something new waits, or the contact may be reachable now: look again. */
@@ -158,6 +171,7 @@ export class Link {
    * without a connection, cut short a dial or a back-off pause and dial now.
    */
   contactSeen(): void {
+    this.#passTicket();
     if (this.conn !== undefined) return;
     this.#deadBackoff.reset();
     this.#deadDelay = 0;
@@ -172,6 +186,7 @@ export class Link {
 
   /** Stops the loop and closes its connection. */
   async close(): Promise<void> {
+    this.#passTicket();
     this.#abort.abort("link closed");
     this.#cutPause?.();
     this.wake();
@@ -200,6 +215,11 @@ export class Link {
         await this.#pause(delay);
         continue;
       }
+      if (this.#ticket !== null && this.conn === undefined) {
+        // a start dial waits its turn (contactSeen or close() end the wait)
+        await this.#ticket.granted;
+        if (signal.aborted) break;
+      }
       let conn: FramedConn;
       const dialAbort = this.#dialAbort = new AbortController();
       try {
@@ -218,6 +238,7 @@ export class Link {
         continue;
       } finally {
         this.#dialAbort = null;
+        this.#passTicket();
       }
       this.#restart = false;
       this.#wanted = false;
@@ -289,6 +310,13 @@ export class Link {
       this.#hooks.disconnected(conn, answered);
       this.wake();
     });
+  }
+
+  /** Gives up the start turn (made, no longer needed, or bypassed). */
+  #passTicket(): void {
+    const ticket = this.#ticket;
+    this.#ticket = null;
+    ticket?.done();
   }
 
   /** A back-off pause: only the contact's return or close() end it early. */
