@@ -31,13 +31,13 @@ export const COUNTER_LENGTH = 4;
 export const MAX_COUNTER = 0xffff_ffff;
 
 /** Length of a plaintext header: ratchet public key ‖ PN ‖ N. */
-export const HEADER_LENGTH = KEY_LENGTH + 2 * COUNTER_LENGTH; // 40
+export const HEADER_LENGTH: number = KEY_LENGTH + 2 * COUNTER_LENGTH; // 40
 
 /** Length of an encrypted header: nonce ‖ ciphertext ‖ tag. */
-export const ENCRYPTED_HEADER_LENGTH = AEAD_NONCE_LENGTH + HEADER_LENGTH + AEAD_TAG_LENGTH; // 80
+export const ENCRYPTED_HEADER_LENGTH: number = AEAD_NONCE_LENGTH + HEADER_LENGTH + AEAD_TAG_LENGTH; // 80
 
 /** Bytes a ratchet message adds to its plaintext: encrypted header ‖ body tag. */
-export const MESSAGE_OVERHEAD = ENCRYPTED_HEADER_LENGTH + AEAD_TAG_LENGTH; // 96
+export const MESSAGE_OVERHEAD: number = ENCRYPTED_HEADER_LENGTH + AEAD_TAG_LENGTH; // 96
 
 /** Length of {@linkcode messageDigest}: 128 bits, so distinct messages never collide. */
 export const MESSAGE_DIGEST_LENGTH = 16;

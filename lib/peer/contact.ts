@@ -82,6 +82,7 @@ export function isProbe(element: Element): boolean {
 
 /** What {@linkcode Contact.next} decided to write. */
 export interface SendStep {
+  /** What to write, in order. */
   packets: Uint8Array[];
   /** Whether it sealed (then save the record before the packets leave). */
   sealed: boolean;
@@ -98,13 +99,17 @@ type Plan =
 
 /** A conversation with its run-time state. */
 export class Contact {
+  /** The persisted conversation. */
   record: ConversationRecord;
+  /** The SMP session (auth.ts). */
   readonly auth: AuthSession;
+  /** Parts of fragmented elements received so far. */
   readonly reassembler = new Reassembler();
   /** Inbound connections on which packets of this contact arrived (still open). */
   readonly inbound = new Set<FramedConn>();
   /** The connections alive when SMP matched; the level lasts while they do. */
   authConns: Set<FramedConn> | null = null;
+  /** The send loop (none once the contact deleted the conversation). */
   link: Link | null = null;
   /** The contact said it went offline (presence) and sent nothing since. */
   saidOffline = false;
@@ -149,6 +154,7 @@ export class Contact {
     return this.#replyKeys;
   }
 
+  /** The contact's local name. */
   get name(): string {
     return this.record.name;
   }

@@ -74,7 +74,9 @@ export interface LinkHooks {
  * `granted` before it, and calls `done` once that dial connected or failed.
  */
 export interface StartTicket {
+  /** Resolves when the link may dial (or the ticket was given up). */
   readonly granted: Promise<void>;
+  /** The dial was made (or is not needed): the next ticket may go. */
   done(): void;
 }
 
@@ -96,6 +98,7 @@ export interface LinkOptions {
 
 /** One contact's outbound connection and send loop. */
 export class Link {
+  /** The connector's key for this contact (the conversation's file ID). */
   readonly key: string;
   readonly #address: PeerAddress;
   readonly #connector: Connector;
@@ -120,6 +123,7 @@ export class Link {
   /** The turn of the first dial at start, until it is made. */
   #ticket: StartTicket | null = null;
 
+  /** A link to `address` through `connector`, stopped until {@linkcode Link.start}. */
   constructor(
     key: string,
     address: PeerAddress,
