@@ -47,7 +47,7 @@ Deno.test("StartGate lets the next dial go once a slot was held too long", async
   second.done();
 });
 
-Deno.test("Peer: at start the most recently active contacts are dialled first, one at a time here", async () => {
+Deno.test("Peer: at start contacts with messages waiting, then the most recently active, are dialled first, one at a time here", async () => {
   const net = new TestNet("start-order");
   try {
     const dialled: string[] = [];
@@ -57,33 +57,41 @@ Deno.test("Peer: at start the most recently active contacts are dialled first, o
         return base.connect(address, key, signal);
       },
     });
-    const hub = await net.peer("hub", { transport: recording, peer: { startDials: 1 } });
+    // the hub's clock moves on by a second at each step
+    let clock = Date.now();
+    const tick = () => (clock += 1_000);
+    const hub = await net.peer("hub", {
+      transport: recording,
+      peer: { startDials: 1, now: () => clock },
+    });
     const contacts: TestPeer[] = [];
-    for (const name of ["c1", "c2", "c3", "c4"]) {
+    for (const name of ["c1", "c2", "c3", "c4", "c5"]) {
       const c = await net.peer(name);
       await connect(hub, c);
       contacts.push(c);
-      await pause();
+      tick();
     }
-    const [c1, c2, c3, c4] = contacts as [TestPeer, TestPeer, TestPeer, TestPeer];
-    // activity: c3, then c1, then c4; c2 was last active when the conversation began
+    const [c1, c2, c3, c4, c5] = contacts as [TestPeer, TestPeer, TestPeer, TestPeer, TestPeer];
+    // activity: c3, then c1, then c4; c2 and c5 were last active when their conversations began
     for (const c of [c3, c1, c4]) {
       const { id } = await hub.peer.sendMessage(c.name, "hi");
       await hub.waitFor((e) => e.event === "delivered" && e.id === id);
-      await pause();
+      tick();
     }
-    await hub.close();
     for (const c of contacts) await c.close();
+    // a message waits for c5, queued at a time before all the others
+    const now = clock;
+    clock -= 60_000;
+    await hub.peer.sendMessage("c5", "when you are back");
+    clock = now;
+    await hub.close();
     dialled.length = 0;
     await hub.open();
-    await hub.until(() => dialled.length >= 4);
-    assertEquals(dialled.slice(0, 4), [c4.host, c1.host, c3.host, c2.host]);
+    // (c5's link dials again while its message waits: the first dial of each counts)
+    const firsts = () => [...new Set(dialled)];
+    await hub.until(() => firsts().length >= 5);
+    assertEquals(firsts(), [c5.host, c4.host, c1.host, c3.host, c2.host]);
   } finally {
     await net.close();
   }
 });
-
-/** Lets the clock move between steps whose order the test checks. */
-function pause(): Promise<void> {
-  return new Promise((r) => setTimeout(r, 5));
-}
