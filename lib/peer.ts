@@ -4,12 +4,15 @@
  * describe, without any terminal code. Interfaces (the JSON-lines
  * interface, the REPL) call the commands of {@linkcode Peer} and render its
  * events (`lib/peer/types.ts`); the runtime launches tor, publishes the
- * onion service with {@linkcode Peer.onionKey}, and hands every inbound
- * connection of the listener to {@linkcode Peer.acceptConnection}.
+ * onion service with {@linkcode Peer.onionKey}, hands every inbound
+ * connection of the listener to {@linkcode Peer.acceptConnection} with its
+ * admission, and the listener's log to {@linkcode Peer.netLogger} (refused
+ * connections become an aggregated `warning`).
  *
  * What lives where:
  * - peer/core.ts: shared state, persistence, links, events
- * - peer/receive.ts: network input (identification, stages, elements)
+ * - peer/receive.ts: network input (dispatch, admission, stages, elements)
+ * - peer/warnings.ts: the aggregated warnings of network input
  * - peer/contact.ts, peer/link.ts: one conversation and its send loop
  * - peer/requests.ts: received requests (the flood policy, accept, reject)
  * - peer/requests_out.ts: sent requests (send, cancel, expiry)
@@ -33,6 +36,7 @@ import type { OnionKey } from "./crypto/onion.ts";
 import type { BackoffOptions } from "./net/backoff.ts";
 import { DEFAULT_BACKOFF_MAX_MS } from "./net/backoff.ts";
 import { Connector, DEFAULT_MAX_ATTEMPTS } from "./net/connector.ts";
+import type { Admission } from "./net/admission.ts";
 import type { FramedConn, NetLogger } from "./net/framed_conn.ts";
 import type { Transport } from "./net/transport.ts";
 import { newElementId } from "./protocol/elements.ts";
@@ -47,7 +51,7 @@ import { loadState } from "./peer/load.ts";
 import { checkSendCap } from "./peer/send_cap.ts";
 import { START_DIALS_AT_ONCE, StartGate, startOrder } from "./peer/start_order.ts";
 import { loadOrCreateProfile, type Profile } from "./peer/profile.ts";
-import { receivePacket, showInbox } from "./peer/receive.ts";
+import { receiveFrames, showInbox } from "./peer/receive.ts";
 import { acceptRequest, listInbound, rejectRequests, tombstone } from "./peer/requests.ts";
 import { cancelRequest, listOutbound, outboundExpired, sendRequest } from "./peer/requests_out.ts";
 import type {
@@ -106,6 +110,8 @@ export interface PeerOptions {
   dialOnStart?: boolean;
   /** Start dials in flight at once (default START_DIALS_AT_ONCE, peer/start_order.ts). */
   startDials?: number;
+  /** Aggregation interval of network warnings (ms; default warnings.ts). */
+  warningIntervalMs?: number;
   /** Tor's recent log lines, from the runtime (absent without tor): see `torLog()`. */
   torLog?: (count: number) => TorLogEntry[];
 }
@@ -170,6 +176,9 @@ export class Peer {
         ...(options.backoff !== undefined ? { backoff: options.backoff } : {}),
         ...(options.stableMs !== undefined ? { stableMs: options.stableMs } : {}),
         ...(options.sendCap !== undefined ? { sendCap: checkSendCap(options.sendCap) } : {}),
+        ...(options.warningIntervalMs !== undefined
+          ? { warningIntervalMs: options.warningIntervalMs }
+          : {}),
       },
       events: options.events,
       requests,
@@ -226,24 +235,28 @@ export class Peer {
   }
 
   /**
-   * A `NetLogger` for the listener and transport: their warnings (garbage
-   * or oversized frames, refused connections ...) become `warning` events.
+   * A `NetLogger` for the listener (the runtime wires it): refused
+   * connections and broken framing are counted into the aggregated
+   * `connections_refused` warning, other records are dropped.
    */
   readonly netLogger: NetLogger = (entry) => {
-    if (entry.level !== "warn" || this.#core.closed) return;
-    const detail = entry.message !== undefined ? `: ${entry.message}` : "";
-    this.#core.warn(entry.code ?? entry.event, `${entry.label} ${entry.event}${detail}`);
+    if (entry.level !== "warn") return;
+    this.#core.dropped("connections_refused", entry.code ?? entry.event, entry);
   };
 
-  /** Takes an inbound connection from the listener; its packets are identified and handled. */
-  acceptConnection(conn: FramedConn): void {
+  /**
+   * Takes an inbound connection from the listener with its admission: its
+   * packets are dispatched and handled, and the admission learns whether
+   * they identify (without one, the connection is not policed).
+   */
+  acceptConnection(conn: FramedConn, admission?: Admission): void {
     if (this.#core.closed || this.#closing !== null) {
       void conn.close();
       return;
     }
     this.#inbound.add(conn);
     void conn.closed.then(() => this.#inbound.delete(conn));
-    conn.onFrame((packet) => this.#core.track(receivePacket(this.#core, packet, conn)));
+    receiveFrames(this.#core, conn, admission);
   }
 
   /**
@@ -495,7 +508,7 @@ export class Peer {
         this.#options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
       );
     }
-    core.closed = true;
+    core.shutdown();
     const links = [...core.requestLinks.values()];
     for (const c of core.contacts.values()) if (c.link) links.push(c.link);
     await Promise.all(links.map((l) => l.close()));

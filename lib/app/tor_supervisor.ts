@@ -1,12 +1,16 @@
 /**
  * The supervised tor modes (launch and attach) as one {@linkcode TorStrategy}:
  * it reaches tor through a {@linkcode TorSource}, reports bootstrap, publishes
- * the onion service with the peer's key (virtual port → listener port), waits
+ * the onion service with the peer's key (virtual port → listener port) and
+ * tor's own defences ({@linkcode ONION_SERVICE_DEFENCES}), waits
  * (bounded) for the first descriptor upload, and then watches tor. When tor
  * goes away (the one we launched dies, or the one we attached to closes its
  * control port) it reports a `tor` event, reconnects with back-off, publishes
  * the same onion again and swaps the core's transport (`TorLink`) over to
  * the new tor, so the core never notices more than failed dials meanwhile.
+ * `stop()` also ends a tor still being started (the first or a restart):
+ * it closes that tor's control connection and waits, bounded, until it is
+ * gone, so no tor outlives the stop.
  *
  * @module
  */
@@ -14,6 +18,7 @@
 import { torKeyBlob } from "../crypto/onion.ts";
 import { isUnmessageError } from "../errors.ts";
 import type { EventSink } from "../peer/types.ts";
+import type { AddOnionOptions, OnionPort, TorControl } from "../tor/control.ts";
 import type { BootstrapStatus } from "../tor/control_parse.ts";
 import { BOOTSTRAP_STALL_MS, explainProblem, stallAdvice, type TorSetup } from "../tor/diagnose.ts";
 import { isTorError, TorError } from "../tor/errors.ts";
@@ -29,8 +34,61 @@ export const TOR_RESTART_FIRST_DELAY_MS = 500;
 export const TOR_RESTART_MAX_DELAY_MS = 30_000;
 /** Before tor reported any phase. */
 const NO_STATUS: BootstrapStatus = { progress: 0, tag: "starting", summary: "Starting" };
+/** Tor's last log lines given with the stall advice and a failed start's error. */
+export const STALL_LOG_LINES = 8;
 /** Bound on each step of stopping (here: remove the onion, let tor go; the runtime's steps too). */
 export const STOP_STEP_TIMEOUT_MS = 10_000;
+
+/**
+ * Tor's own defences of our onion service, passed with ADD_ONION
+ * (control-spec §3.27, tor-manual "Denial of service mitigation"):
+ * - at most 8 simultaneous streams per rendezvous circuit, and one more
+ *   closes the circuit: a contact's link uses one stream on its own
+ *   circuit (and a redial may overlap it), so a stranger must pay for a new
+ *   rendezvous circuit every few connections;
+ * - the proof-of-work defence (tor 0.4.8+, `pow` module): under load tor
+ *   asks clients for a puzzle and serves the hardest workers first. Its
+ *   queue lets 25 rendezvous a second through (burst 100), far above what
+ *   contacts need and what the listener accepts anyway (net/admission.ts),
+ *   so tor raises the effort before we fall behind.
+ * A tor without PoW refuses the keyword; {@linkcode addDefendedOnion} then
+ * publishes without it and says so.
+ */
+export const ONION_SERVICE_DEFENCES: AddOnionOptions = {
+  flags: ["MaxStreamsCloseCircuit"],
+  maxStreams: 8,
+  powDefenses: { queueRate: 25, queueBurst: 100 },
+};
+
+/**
+ * ADD_ONION with {@linkcode ONION_SERVICE_DEFENCES}; a tor that refuses
+ * the proof-of-work keywords (older than 0.4.8, or built without `pow`)
+ * gets the same call without them, and `warn` is told.
+ */
+export async function addDefendedOnion(
+  control: TorControl,
+  keyBlob: string,
+  ports: readonly OnionPort[],
+  warn: (message: string) => void,
+): Promise<string> {
+  try {
+    return await control.addOnion(keyBlob, ports, ONION_SERVICE_DEFENCES);
+  } catch (e) {
+    // 512 "Unrecognized keyword argument" from a tor before 0.4.8; any other
+    // refusal is retried once too, and fails again if PoW was not the cause
+    if (!isTorError(e, "control_reply")) throw e;
+    const { flags, maxStreams } = ONION_SERVICE_DEFENCES;
+    const serviceId = await control.addOnion(keyBlob, ports, {
+      ...(flags !== undefined ? { flags } : {}),
+      ...(maxStreams !== undefined ? { maxStreams } : {}),
+    });
+    warn(
+      `This tor has no proof-of-work defence (${e.message}); the onion service runs without it. ` +
+        "Tor 0.4.8 or later built with the pow module provides it",
+    );
+    return serviceId;
+  }
+}
 
 /** Options of a {@linkcode SupervisedTor}. */
 export interface SupervisedTorOptions {
@@ -75,6 +133,10 @@ export class SupervisedTor implements TorStrategy {
   #service: OnionService | undefined;
   #serviceId: string | undefined;
   #stopping: Promise<void> | undefined;
+  /** A (re)start under way: it settles once that tor is bootstrapped or gone. */
+  #starting: Promise<unknown> | undefined;
+  /** Its control connection, once authenticated (closing it stops a tor we launched). */
+  #startingControl: TorControl | undefined;
 
   /** A supervisor that does nothing until `start`. */
   constructor(options: SupervisedTorOptions) {
@@ -109,7 +171,9 @@ export class SupervisedTor implements TorStrategy {
       // The start fails: say once more what to do, in the error itself.
       const advice =
         stallAdvice(this.#lastStatus ?? NO_STATUS, 0, this.#setup(), this.#date()).advice;
-      throw new TorError("bootstrap_timeout", `${e.message}\n- ${advice.join("\n- ")}`, {
+      const lines = this.#log.recent(STALL_LOG_LINES).map((l) => `  ${l.severity} ${l.text}`);
+      const log = lines.length > 0 ? `\nTor's last messages:\n${lines.join("\n")}` : "";
+      throw new TorError("bootstrap_timeout", `${e.message}\n- ${advice.join("\n- ")}${log}`, {
         cause: e,
       });
     }
@@ -147,40 +211,50 @@ export class SupervisedTor implements TorStrategy {
           ...(status.reason !== undefined ? { reason: status.reason } : {}),
           message: last ? `${message}. Tor's last warning: ${last}` : message,
           advice,
+          log: this.#log.recent(STALL_LOG_LINES),
         });
       }, stallMs);
     };
+    const connecting = this.#o.source.connect({
+      onProgress: (s) => {
+        this.#lastStatus = s;
+        if (s.progress > best) {
+          best = s.progress;
+          arm();
+        }
+        const problem = explainProblem(s);
+        emit({
+          event: "bootstrap",
+          progress: s.progress,
+          summary: s.summary,
+          ...(s.warning !== undefined ? { warning: s.warning } : {}),
+          ...(s.reason !== undefined ? { reason: s.reason } : {}),
+          ...(problem !== undefined ? { problem } : {}),
+        });
+      },
+      onControl: (control) => {
+        // stop() came first: this tor must not go on (launchTor then kills it).
+        if (this.#stopping) throw new TorError("stopped", "Stopping: this tor is not wanted");
+        this.#startingControl = control;
+        return this.#log.follow(control);
+      },
+    });
+    this.#starting = connecting;
     try {
-      return await this.#o.source.connect({
-        onProgress: (s) => {
-          this.#lastStatus = s;
-          if (s.progress > best) {
-            best = s.progress;
-            arm();
-          }
-          const problem = explainProblem(s);
-          emit({
-            event: "bootstrap",
-            progress: s.progress,
-            summary: s.summary,
-            ...(s.warning !== undefined ? { warning: s.warning } : {}),
-            ...(s.reason !== undefined ? { reason: s.reason } : {}),
-            ...(problem !== undefined ? { problem } : {}),
-          });
-        },
-        onControl: (control) => this.#log.follow(control),
-      });
+      return await connecting;
     } finally {
       clearTimeout(timer);
+      this.#starting = undefined;
+      this.#startingControl = undefined;
     }
   }
 
   /** ADD_ONION with our key, then a bounded wait for the descriptor upload. */
   async #publish(tor: ConnectedTor, first: boolean): Promise<void> {
     const service = this.#service!;
-    const serviceId = await tor.control.addOnion(torKeyBlob(service.key.seed), [
+    const serviceId = await addDefendedOnion(tor.control, torKeyBlob(service.key.seed), [
       { virtualPort: service.virtualPort, target: service.listenerPort },
-    ]);
+    ], (message) => this.#o.emit({ event: "warning", code: "pow_unavailable", message }));
     this.#serviceId = serviceId;
     this.#link.attach(tor.socksPort, tor.control);
     try {
@@ -235,6 +309,7 @@ export class SupervisedTor implements TorStrategy {
         return;
       } catch (e) {
         if (tor) await bounded(tor.close(), STOP_STEP_TIMEOUT_MS);
+        if (this.#stopping) return; // stop() ended this start: not a failure
         emit({ event: "tor", state: "failed", message: `Cannot restart tor: ${message(e)}` });
         wait = Math.min(wait * 2, TOR_RESTART_MAX_DELAY_MS);
       }
@@ -248,6 +323,12 @@ export class SupervisedTor implements TorStrategy {
   async #stop(): Promise<void> {
     const tor = this.#tor;
     this.#link.detach();
+    if (this.#starting) {
+      // A tor being (re)started: closing its control connection makes one we
+      // launched exit (it is owned) and ends the wait for an attached one.
+      void this.#startingControl?.close();
+      await bounded(this.#starting, STOP_STEP_TIMEOUT_MS);
+    }
     if (!tor) return;
     if (this.#serviceId !== undefined && !tor.control.isClosed) {
       await bounded(tor.control.delOnion(this.#serviceId), STOP_STEP_TIMEOUT_MS);

@@ -44,7 +44,6 @@ import {
   newElementId,
 } from "../protocol/elements.ts";
 import { fragmentElement, Reassembler } from "../protocol/fragment.ts";
-import { type PacketKeys, regularKeys, replyKeys } from "../protocol/packets.ts";
 import { MAX_SEALED_PLAINTEXT, sealMessage } from "../protocol/session.ts";
 import { AuthSession } from "./auth.ts";
 import type { Link } from "./link.ts";
@@ -129,8 +128,6 @@ export class Contact {
   /** Parts of unsealed outbox entries, computed once. */
   readonly #parts = new Map<string, Uint8Array[]>();
   readonly #cap: number;
-  #keys: PacketKeys;
-  #replyKeys: PacketKeys | null;
 
   /** `cap`: the sending cap (send_cap.ts; smaller only in tests). */
   constructor(record: ConversationRecord, rng: Rng, cap: number = SEND_CAP) {
@@ -138,20 +135,6 @@ export class Contact {
     this.#cap = cap;
     const s = record.session;
     this.auth = new AuthSession(s.ownIdentityKey, s.peerIdentityKey, s.conversationId, rng);
-    this.#keys = regularKeys(s.conversationId);
-    this.#replyKeys = s.role === "bob" && s.sharedRequestKey !== null
-      ? replyKeys(s.sharedRequestKey)
-      : null;
-  }
-
-  /** Cached keys of regular packets. */
-  get keys(): PacketKeys {
-    return this.#keys;
-  }
-
-  /** Cached keys of Alice's reply packets (Bob only). */
-  get replyKeys(): PacketKeys | null {
-    return this.#replyKeys;
   }
 
   /** The contact's local name. */
@@ -311,10 +294,9 @@ export class Contact {
     this.record.outbox = this.record.outbox.filter((e) => e.body.type !== "probe");
   }
 
-  /** Replaces the session (after a decryption) and refreshes cached keys. */
+  /** Replaces the session (after a decryption). */
   setSession(session: ConversationRecord["session"]): void {
     this.record.session = session;
-    if (session.role === "bob" && session.sharedRequestKey === null) this.#replyKeys = null;
   }
 
   /** A frame from the contact arrived on our outbound connection `conn`. */

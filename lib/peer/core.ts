@@ -1,8 +1,9 @@
 /**
  * The state the messenger core shares between its commands (peer.ts) and
  * its network input (receive.ts): contacts and requests, their persistence,
- * their send loops, the event sink, and the candidates a received packet
- * is identified against.
+ * their send loops, the event sink (with its backpressure and the
+ * aggregated network warnings), and the book a received packet is
+ * dispatched against (lib/protocol/dispatch.ts).
  *
  * Persistence rules (DESIGN.md "Persistence"): a conversation's record is
  * saved as a whole before a ciphertext of it leaves ({@linkcode PeerCore.sealAndSave})
@@ -18,14 +19,8 @@ import { errorCode } from "../net/net_error.ts";
 import type { BackoffOptions } from "../net/backoff.ts";
 import type { Connector } from "../net/connector.ts";
 import type { FramedConn } from "../net/framed_conn.ts";
+import { type BookCandidates, candidatesFor, type PacketBook } from "../protocol/dispatch.ts";
 import type { ElementBody } from "../protocol/elements.ts";
-import {
-  type ConversationCandidate,
-  type PacketCandidates,
-  type PacketKeys,
-  type PendingRequestCandidate,
-  replyKeys,
-} from "../protocol/packets.ts";
 import type { PeerStore } from "../store/peer_store.ts";
 import { MAX_NAME_BYTES } from "../protocol/handshake_data.ts";
 import { utf8 } from "../crypto/bytes.ts";
@@ -39,19 +34,16 @@ import {
   requestsToJson,
 } from "./records.ts";
 import type { EventSink, PeerEvent } from "./types.ts";
+import { type AggregatedCode, WarningBatcher } from "./warnings.ts";
 
 /** Prefix of the connector key (and stream isolation key) of a request's delivery. */
 export const REQUEST_KEY_PREFIX = "request-";
 
-/** A conversation candidate of `identifyPacket`. */
-export interface ContactCandidate extends ConversationCandidate {
-  readonly contact: Contact;
-}
-
-/** A reply-key candidate: a Bob conversation (late replies) or an outbound request. */
-export type ReplyCandidate =
-  & PendingRequestCandidate
-  & ({ readonly contact: Contact } | { readonly outbound: OutboundEntry });
+/**
+ * Events handed to the sink and not shown yet past which network input
+ * waits (backpressure): a stuck interface holds the network, not memory.
+ */
+export const MAX_UNSHOWN_EVENTS = 256;
 
 /**
  * Longest wait for the event sink to show a received message before it is
@@ -70,6 +62,8 @@ export interface CoreTiming {
   stableMs?: number;
   /** The sending cap (send_cap.ts); smaller only in tests. */
   sendCap?: number;
+  /** Aggregation interval of network warnings (warnings.ts). */
+  warningIntervalMs?: number;
 }
 
 /** Shared state of one running peer. */
@@ -89,9 +83,16 @@ export class PeerCore {
   readonly owners = new WeakMap<FramedConn, Contact>();
   started = false;
   closed = false;
+  /** What a received packet may belong to: our contacts and outbound requests. */
+  readonly book: PacketBook<Contact, OutboundEntry>;
+  /** Aggregated warnings of the network input. */
+  readonly warnings: WarningBatcher;
   readonly #events: EventSink;
   readonly #pending = new Set<Promise<unknown>>();
-  #candidates: PacketCandidates<ContactCandidate, ReplyCandidate> | null = null;
+  #candidates: BookCandidates<Contact, OutboundEntry> | null = null;
+  /** Events given to the sink whose promise has not settled. */
+  #unshown = 0;
+  #sinkWaiters: (() => void)[] = [];
   /** Set by peer.ts: builds the link of a contact. */
   makeLink!: (contact: Contact) => Link;
 
@@ -115,6 +116,16 @@ export class PeerCore {
     this.timing = init.timing;
     this.#events = init.events;
     this.requests = init.requests;
+    this.warnings = new WarningBatcher((w) => this.emit(w), init.timing.warningIntervalMs);
+    this.book = {
+      ownIdentity: init.identity,
+      // live views: the candidates are rebuilt from them when they change
+      conversations: { [Symbol.iterator]: () => this.contacts.values() },
+      outbound: { [Symbol.iterator]: () => this.requests.outbound.values() },
+      conversationOf: (contact) => contact.record.session,
+      requestOf: (entry) => entry.state,
+      knownRequest: (key) => this.knownRequest(key),
+    };
   }
 
   /** Emits an event; a throwing sink is ignored (an interface bug must not stop the core). */
@@ -122,10 +133,33 @@ export class PeerCore {
     try {
       const shown = this.#events(event);
       // a rejection is the sink's own problem too (never an unhandled one)
-      if (shown instanceof Promise) shown.catch(() => {});
+      if (shown instanceof Promise) this.#count(shown);
     } catch {
       // the sink's own problem
     }
+  }
+
+  /** Counts `shown` as unshown until it settles (see {@linkcode sinkRoom}). */
+  #count(shown: Promise<unknown>): void {
+    this.#unshown++;
+    const settled = () => {
+      this.#unshown--;
+      if (this.#unshown < MAX_UNSHOWN_EVENTS) {
+        for (const wake of this.#sinkWaiters.splice(0)) wake();
+      }
+    };
+    shown.then(settled, settled);
+  }
+
+  /**
+   * Resolves once fewer than {@linkcode MAX_UNSHOWN_EVENTS} events wait for
+   * the sink: network input waits here before each frame, so an interface
+   * that falls behind slows the network down instead of queueing without
+   * bound (a message is then delivered later, never lost).
+   */
+  sinkRoom(): Promise<void> {
+    if (this.#unshown < MAX_UNSHOWN_EVENTS || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.#sinkWaiters.push(resolve));
   }
 
   /**
@@ -141,6 +175,7 @@ export class PeerCore {
       return false;
     }
     if (!(shown instanceof Promise)) return true;
+    this.#count(shown);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), SINK_FLUSH_TIMEOUT_MS);
@@ -152,15 +187,31 @@ export class PeerCore {
     }
   }
 
-  /** Emits a `warning` (dropped network input and the like). */
+  /** Emits a `warning` (something about a contact or a request worth a line of its own). */
   warn(code: string, message: string): void {
     this.emit({ event: "warning", code, message });
+  }
+
+  /** Counts a dropped packet or a refused connection into the aggregated warnings. */
+  dropped(code: AggregatedCode, reason: string, conn: { label: string }): void {
+    if (!this.closed) this.warnings.add(code, reason, conn.label);
   }
 
   /** Emits an `error` for a failure the user should know about (disk ...). */
   error(e: unknown, what: string): void {
     const message = e instanceof Error ? e.message : String(e);
     this.emit({ event: "error", code: errorCode(e), message: `${what}: ${message}` });
+  }
+
+  /**
+   * Marks the core closed: network input stops (waiters of
+   * {@linkcode sinkRoom} go on and find it closed), counted warnings are
+   * reported.
+   */
+  shutdown(): void {
+    this.closed = true;
+    for (const wake of this.#sinkWaiters.splice(0)) wake();
+    this.warnings.close();
   }
 
   /** Tracks `promise` so that close() can wait for it. */
@@ -280,37 +331,20 @@ export class PeerCore {
   }
 
   /**
-   * Candidates for `identifyPacket`, cached; the contact `first` (the one
-   * an inbound connection already belongs to) is tried first.
+   * The dispatch candidates of {@linkcode book}, cached until a contact or
+   * an outbound request comes or goes; the contact `first` (the one an
+   * inbound connection already belongs to) is tried first.
    */
-  candidates(first?: Contact): PacketCandidates<ContactCandidate, ReplyCandidate> {
-    this.#candidates ??= this.#buildCandidates();
+  candidates(first?: Contact): BookCandidates<Contact, OutboundEntry> {
+    this.#candidates ??= candidatesFor(this.book);
     const all = this.#candidates;
     if (first === undefined) return all;
-    const mine = all.conversations.find((c) => c.contact === first);
+    const mine = all.conversations.find((c) => c.handle === first);
     if (mine === undefined) return all;
     return {
       ...all,
       conversations: [mine, ...all.conversations.filter((c) => c !== mine)],
     };
-  }
-
-  #buildCandidates(): PacketCandidates<ContactCandidate, ReplyCandidate> {
-    const conversations: ContactCandidate[] = [];
-    const pendingRequests: ReplyCandidate[] = [];
-    for (const contact of this.contacts.values()) {
-      const session = contact.record.session;
-      conversations.push({ conversationId: session.conversationId, keys: contact.keys, contact });
-      const keys: PacketKeys | null = contact.replyKeys;
-      if (keys !== null && session.sharedRequestKey !== null) {
-        pendingRequests.push({ sharedRequestKey: session.sharedRequestKey, keys, contact });
-      }
-    }
-    for (const outbound of this.requests.outbound) {
-      const sharedRequestKey = outbound.state.sharedRequestKey;
-      pendingRequests.push({ sharedRequestKey, keys: replyKeys(sharedRequestKey), outbound });
-    }
-    return { ownIdentity: this.identity, conversations, pendingRequests, acceptRequests: true };
   }
 
   /**

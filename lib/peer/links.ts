@@ -13,7 +13,7 @@ import { type Element, type ElementBody, newElementId } from "../protocol/elemen
 import type { Contact, SendStep } from "./contact.ts";
 import { type PeerCore, REQUEST_KEY_PREFIX } from "./core.ts";
 import { Link } from "./link.ts";
-import { receivePacket } from "./receive.ts";
+import { receiveFrame } from "./receive.ts";
 import type { OutboundEntry } from "./records.ts";
 
 /** The send loop of a conversation. */
@@ -34,7 +34,7 @@ export function contactLink(core: PeerCore, contact: Contact): Link {
       // the contact replies on the connection our packets came on (its replyConn)
       frame: (conn, packet) => {
         contact.heard(conn);
-        return core.track(receivePacket(core, packet, conn));
+        return receiveFrame(core, packet, conn);
       },
       disconnected: (conn, answered) => {
         contact.forget(conn);

@@ -1,10 +1,12 @@
 /**
  * Network input of the messenger core: every frame received on a
- * connection goes through {@linkcode receivePacket}, which identifies it
- * (seed "Identifying conversations": conversations first, then reply keys,
- * then the request path), runs the matching handshake or session step,
- * handles the elements it completes, saves, and only then reports events
- * and queues answers (acknowledgements, SMP replies).
+ * connection goes through {@linkcode receivePacket}, which dispatches it
+ * (lib/protocol/dispatch.ts: conversations first, then reply keys, then the
+ * request path), tells the connection's admission whether it identified
+ * (lib/net/admission.ts), handles the elements it completes, saves, and only
+ * then reports events and queues answers (acknowledgements, SMP replies).
+ * {@linkcode receiveFrames} feeds it one frame at a time per connection,
+ * after the event sink has room and when the admission gives the turn.
  *
  * A received `message` is shown before it counts as received: it is saved
  * in the conversation's `inbox` together with the ratchet state that read
@@ -29,10 +31,13 @@
  * probe (a keep-alive with an ID) is acknowledged the same way.
  *
  * Nothing here throws: a packet that is malformed, forged, replayed or
- * belongs to nothing of ours is dropped with a `warning` event (seed:
- * "When unMessage fails to identify or check the integrity of packets, they
- * are ignored"); a malformed frame (wrong version or length) also closes
- * its connection, which harms no other.
+ * belongs to nothing of ours is dropped and counted into the aggregated
+ * `packets_dropped` warning (warnings.ts; seed: "When unMessage fails to
+ * identify or check the integrity of packets, they are ignored"); its
+ * admission then closes a connection that has not identified, and a
+ * malformed packet (wrong version or length) closes any connection. A
+ * connection's owner is the contact whose packet decrypted on it
+ * (`contact:<file ID>`) or {@linkcode REQUEST_OWNER}.
  *
  * @module
  */
@@ -40,12 +45,12 @@
 import { equalBytes, fromHex, toHex, utf8 } from "../crypto/bytes.ts";
 import { messageDigest } from "../crypto/ratchet_header.ts";
 import { isUnmessageError, ProtocolError } from "../errors.ts";
+import { type Admission, UNPOLICED } from "../net/admission.ts";
 import type { FramedConn } from "../net/framed_conn.ts";
+import { type Dispatched, dispatchPacket, UnreadableMessage } from "../protocol/dispatch.ts";
 import { decodeElement, type Element } from "../protocol/elements.ts";
 import { decodePart } from "../protocol/fragment.ts";
-import { inboundFromOpened, startBob } from "../protocol/handshake.ts";
-import { identifyPacket } from "../protocol/packets.ts";
-import { decryptInConversation, type PacketKind } from "../protocol/session.ts";
+import type { InboundRequest } from "../protocol/handshake_state.ts";
 import { isStoreError } from "../store/errors.ts";
 import { type Contact, isKeepalive, isProbe } from "./contact.ts";
 import type { PeerCore } from "./core.ts";
@@ -61,6 +66,9 @@ import { excerptOf } from "./info.ts";
 
 /** Packet-level codes after which the connection is closed: the sender does not speak our protocol. */
 const FATAL_PACKET_CODES = new Set(["unsupported_version", "bad_packet_length"]);
+
+/** The admission owner of connections that carried a request (requests share one owner's quota). */
+export const REQUEST_OWNER = "requests";
 
 /** Work done after the record is saved: events and answers. */
 type Effect = () => void;
@@ -109,56 +117,86 @@ function showingOf(contact: Contact): Map<string, Promise<boolean>> {
   return map;
 }
 
+/**
+ * Handles the frames of `conn` one at a time: each waits for room in the
+ * event sink (backpressure) and for its turn from `admission` (the
+ * listener's for an inbound connection; one we dialled is not policed).
+ */
+export function receiveFrames(core: PeerCore, conn: FramedConn, admission = UNPOLICED): void {
+  conn.onFrame((packet) => receiveFrame(core, packet, conn, admission));
+}
+
+/** One frame of `conn`, as {@linkcode receiveFrames} handles it (a link feeds its own frames here). */
+export function receiveFrame(
+  core: PeerCore,
+  packet: Uint8Array,
+  conn: FramedConn,
+  admission: Admission = UNPOLICED,
+): Promise<void> {
+  return core.track((async () => {
+    await core.sinkRoom();
+    await admission.run(() => receivePacket(core, packet, conn, admission));
+  })());
+}
+
 /** Handles one received frame; never throws. */
 export async function receivePacket(
   core: PeerCore,
   packet: Uint8Array,
   conn: FramedConn,
+  admission: Admission = UNPOLICED,
 ): Promise<void> {
   if (core.closed) return;
-  let found;
+  let got: Dispatched<Contact, OutboundEntry> | null;
   try {
-    found = identifyPacket(packet, core.candidates(core.owners.get(conn)));
+    const candidates = core.candidates(core.owners.get(conn));
+    got = dispatchPacket(packet, core.book, core.now(), candidates);
   } catch (e) {
-    const code = isUnmessageError(e) ? e.code : "bad_packet";
-    core.warn(code, `Dropped a malformed packet on ${conn.label}: ${describe(e)}`);
+    // a copy of a packet we read (its sender re-sends it until acknowledged): answered
+    if (e instanceof UnreadableMessage && onCopy(core, e.handle as Contact, e.payload, conn)) {
+      admission.identified(`contact:${(e.handle as Contact).record.fileId}`, false);
+      return;
+    }
+    core.dropped("packets_dropped", isUnmessageError(e) ? e.code : "bad_packet", conn);
+    admission.unidentified();
     if (e instanceof ProtocolError && FATAL_PACKET_CODES.has(e.code)) void conn.close();
     return;
   }
-  if (found === null) {
-    core.warn(
-      "unknown_packet",
-      `Dropped a packet on ${conn.label}: it matches no conversation or request`,
-    );
+  if (got === null) {
+    core.dropped("packets_dropped", "unknown_packet", conn);
+    admission.unidentified();
     return;
   }
+  // a request's sender is anyone (request keys are free): identified, but still a stranger
+  admission.identified(ownerOf(got), got.kind === "request" || got.kind === "known_request");
   try {
-    if (found.kind === "request") return await onRequest(core, found);
-    if (found.kind === "regular") {
-      return await onMessage(
-        core,
-        found.conversation.contact,
-        "regular",
-        found.payload,
-        null,
-        conn,
-      );
+    switch (got.kind) {
+      case "request":
+        return await onRequest(core, got.request);
+      case "known_request":
+        // Bob re-sends a request until it is answered: the same request key is the same request
+        return;
+      case "first_reply":
+        return await onFirstReply(core, got, conn);
+      case "message":
+        return await onMessage(core, got, conn);
     }
-    const entry = found.request;
-    if ("contact" in entry) {
-      return await onMessage(
-        core,
-        entry.contact,
-        "reply",
-        found.payload,
-        found.handshakePublicKey,
-        conn,
-      );
-    }
-    return await onFirstReply(core, entry.outbound, found.handshakePublicKey, found.payload, conn);
   } catch (e) {
     if (isStoreError(e)) core.error(e, "Cannot save a received packet");
     else core.warn(isUnmessageError(e) ? e.code : "bad_packet", `Dropped a packet: ${describe(e)}`);
+  }
+}
+
+/** The admission owner of the connection a dispatched packet came on. */
+function ownerOf(got: Dispatched<Contact, OutboundEntry>): string {
+  switch (got.kind) {
+    case "request":
+    case "known_request":
+      return REQUEST_OWNER;
+    case "first_reply":
+      return `contact:${got.outbound.id}`; // the conversation's file ID is the request's
+    case "message":
+      return `contact:${got.handle.record.fileId}`;
   }
 }
 
@@ -166,26 +204,18 @@ function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Stage 2 (Alice): a verified request; requests.ts decides whether it is kept. */
-async function onRequest(
-  core: PeerCore,
-  opened: Parameters<typeof inboundFromOpened>[0],
-): Promise<void> {
-  await receiveRequest(core, inboundFromOpened(opened, core.identity));
+/** Stage 2 (Alice): a verified request (its key is new: dispatch.ts checked); requests.ts decides whether it is kept. */
+async function onRequest(core: PeerCore, request: InboundRequest): Promise<void> {
+  await receiveRequest(core, request);
 }
 
 /** Stage 3 (Bob): Alice's first reply turns our request into a conversation. */
 async function onFirstReply(
   core: PeerCore,
-  outbound: OutboundEntry,
-  handshakePublicKey: Uint8Array,
-  payload: Uint8Array,
+  got: Extract<Dispatched<Contact, OutboundEntry>, { kind: "first_reply" }>,
   conn: FramedConn,
 ): Promise<void> {
-  const started = startBob(outbound.state, handshakePublicKey, payload, {
-    ownIdentity: core.identity,
-    now: core.now(),
-  });
+  const outbound = got.outbound;
   // everything up to the first await is synchronous: no other packet sees a half-made contact
   core.requests.outbound = core.requests.outbound.filter((r) => r !== outbound);
   core.requestsChanged();
@@ -198,7 +228,7 @@ async function onFirstReply(
     presence: false,
     createdAt: core.now(),
     requestKey: null,
-    session: started.conversation,
+    session: got.conversation,
     outbox: [],
     seen: new SeenIds(),
     inbox: [],
@@ -207,8 +237,8 @@ async function onFirstReply(
   });
   core.adoptInbound(contact, conn);
   const effects = new Effects();
-  const element = completeElement(core, contact, started.plaintext);
-  remember(contact, payload, started.plaintext, element);
+  const element = completeElement(core, contact, got.plaintext);
+  remember(contact, got.payload, got.plaintext, element);
   if (element !== null) handleElement(core, contact, element, effects, conn);
   const requestLink = core.requestLinks.get(outbound.id);
   core.requestLinks.delete(outbound.id);
@@ -226,24 +256,14 @@ async function onFirstReply(
   await requestLink?.close();
 }
 
-/** A message of an existing conversation (regular packet, or a reply to Bob). */
+/** A message decrypted in an existing conversation (regular packet, or a reply to Bob). */
 async function onMessage(
   core: PeerCore,
-  contact: Contact,
-  kind: PacketKind,
-  payload: Uint8Array,
-  handshakePublicKey: Uint8Array | null,
+  got: Extract<Dispatched<Contact, OutboundEntry>, { kind: "message" }>,
   conn: FramedConn,
 ): Promise<void> {
-  const previous = contact.record.session;
-  let opened;
-  try {
-    opened = decryptInConversation(previous, kind, payload, handshakePublicKey, core.now());
-  } catch (e) {
-    if (isUnmessageError(e, "decrypt_failed") && onCopy(core, contact, payload, conn)) return;
-    throw e;
-  }
-  const element = completeElement(core, contact, opened.plaintext);
+  const { handle: contact, previous, conversation: next, plaintext } = got;
+  const element = completeElement(core, contact, plaintext);
   if (element !== null && inboxFull(contact, element)) {
     // not accepted (the ratchet is left as it was): its sender re-sends it
     core.warn(
@@ -252,16 +272,16 @@ async function onMessage(
     );
     return;
   }
-  contact.setSession(opened.conversation);
+  contact.setSession(next);
   contact.saidOffline = false;
   contact.authWaitsForLink = false;
-  if (!sameKey(previous.ratchet.dhr, opened.conversation.ratchet.dhr)) {
+  if (!sameKey(previous.ratchet.dhr, next.ratchet.dhr)) {
     // the contact's new ratchet key: our next message starts a new sending chain
     contact.chainStepped();
     contact.link?.wake();
   }
   core.adoptInbound(contact, conn);
-  remember(contact, payload, opened.plaintext, element);
+  remember(contact, got.payload, plaintext, element);
   const effects = new Effects();
   if (element !== null) handleElement(core, contact, element, effects, conn);
   try {
@@ -271,7 +291,7 @@ async function onMessage(
     throw e;
   }
   // seed Stage 3: Bob's first regular packet reached Alice
-  if (!previous.established && opened.conversation.established) {
+  if (!previous.established && next.established) {
     core.emit({ event: "conversation-established", name: contact.name });
   }
   effects.run();

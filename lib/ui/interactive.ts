@@ -23,12 +23,13 @@
 import { join } from "node:path";
 import { PASSPHRASE_ENV } from "../app/cli_args.ts";
 import { isUnmessageError, UnmessageError } from "../errors.ts";
-import type { EventSink } from "../peer/types.ts";
+import type { CommandPeer, EventSink } from "../peer/types.ts";
 import type { RunningPeer } from "../runtime.ts";
 import { peerPaths } from "../store/paths.ts";
 import { HISTORY_FILE, loadHistory, saveHistory } from "./history.ts";
-import { errorLine, notice } from "./render.ts";
-import { Repl } from "./repl.ts";
+import { errorLine, notice, sanitizeLines } from "./render.ts";
+import { END_FLUSH_TIMEOUT_MS, Repl } from "./repl.ts";
+import { bounded } from "../app/tor_supervisor.ts";
 import { askNewPassphrase, askPassphrase, type TerminalAsk, terminalAsk } from "./prompts.ts";
 import {
   captureConsole,
@@ -116,15 +117,31 @@ async function startUnlocked(
   );
 }
 
+/** Which words are names in use, for the history on disk. */
+interface KnownNames {
+  isName(word: string): boolean;
+}
+
+/** The names a command may take now: conversations and requests both ways. */
+function namesInUse(peer: CommandPeer): Set<string> {
+  return new Set([
+    ...peer.conversations().map((c) => c.name),
+    ...peer.inboundRequests().map((r) => r.name),
+    ...peer.outboundRequests().map((r) => r.name),
+  ]);
+}
+
 /** Runs the REPL for one peer; see the module header. */
 export async function runInteractive(o: InteractiveOptions): Promise<number> {
   const term = o.terminal ?? denoTerminal();
   const historyPath = join(peerPaths(o.configRoot, o.name).dir, HISTORY_FILE);
   const history = await loadHistory(historyPath);
   let saving: Promise<void> = Promise.resolve();
+  // the names in use when saving (set once the peer runs): other words in a name's place go
+  const known: KnownNames = { isName: () => false };
   const save = (lines: readonly string[]) => {
     const copy = [...lines];
-    saving = saving.then(() => saveHistory(historyPath, copy)).catch(() => {
+    saving = saving.then(() => saveHistory(historyPath, copy, known.isName)).catch(() => {
       // A history that cannot be written is not worth interrupting a chat.
     });
   };
@@ -134,7 +151,7 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
     Promise.resolve(repl.onEvent({ event: "warning", code: "console", message })).catch(() => {});
   });
   try {
-    return await runRepl(o, term, repl, save, () => saving);
+    return await runRepl(o, term, repl, save, () => saving, known);
   } finally {
     undoConsole();
   }
@@ -146,6 +163,7 @@ async function runRepl(
   repl: Repl,
   save: (lines: readonly string[]) => void,
   saved: () => Promise<void>,
+  known: KnownNames,
 ): Promise<number> {
   if (term.isTTY) await term.write(notice(repl.style, `Starting ${o.name}…\n`));
 
@@ -153,7 +171,8 @@ async function runRepl(
   let interrupted = false;
   const undoStart = (o.onStartInterrupt ?? onInterruptSignal)(() => {
     interrupted = true;
-    void term.write("\nInterrupted\n").then(() => exitProcess(EXIT_INTERRUPTED));
+    void bounded(term.write("\nInterrupted\n"), END_FLUSH_TIMEOUT_MS)
+      .then(() => exitProcess(EXIT_INTERRUPTED));
   });
   let running: RunningPeer;
   const questions = terminalAsk(term, repl.style);
@@ -162,7 +181,8 @@ async function runRepl(
   } catch (e) {
     questions.close();
     undoStart();
-    const why = e instanceof Error ? e.message : String(e);
+    // The reason may quote tor (or whatever answers on its control port): no escapes.
+    const why = sanitizeLines(e instanceof Error ? e.message : String(e));
     await term.write(`\r\n${errorLine(repl.style, `Cannot start ${o.name}: ${why}`)}\n`);
     return EXIT_FAILURE;
   }
@@ -171,10 +191,12 @@ async function runRepl(
   if (interrupted) return EXIT_INTERRUPTED;
 
   repl.attach(running.peer, running.identity);
+  known.isName = (word) => namesInUse(running.peer).has(word);
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     stopping ??= (async () => {
-      await term.write(`${notice(repl.style, "Shutting down…")}\n`);
+      // A terminal that does not read (its output blocked) must not hold the stop up.
+      await bounded(term.write(`${notice(repl.style, "Shutting down…")}\n`), END_FLUSH_TIMEOUT_MS);
       await running.stop();
       await saved();
     })();
@@ -190,6 +212,6 @@ async function runRepl(
   }
   save(repl.history);
   await shutdown();
-  await term.write(`${notice(repl.style, "Bye")}\n`);
+  await bounded(term.write(`${notice(repl.style, "Bye")}\n`), END_FLUSH_TIMEOUT_MS);
   return EXIT_OK;
 }

@@ -20,8 +20,22 @@ const REPLY_TIMEOUT_MS = 120_000;
 const RECONNECT_MS = 1_000;
 const RECONNECT_TRIES = 30;
 
-// The token came in the address once: the cookie carries it from now on.
+/**
+ * The capability token came in the address once. It is kept in this
+ * origin's storage, which (unlike the cookie) no server on another port of
+ * 127.0.0.1 can read, and presented only to this server, in the URL of the
+ * socket and of the QR code (see the server's guard.ts).
+ */
+const TOKEN_KEY = "unmessage-token";
+const given = new URLSearchParams(location.search).get("token");
+if (given) localStorage.setItem(TOKEN_KEY, given);
 if (location.search !== "") history.replaceState(null, "", "/");
+const token = localStorage.getItem(TOKEN_KEY) ?? "";
+
+/** `path` on this server with the token, for what needs it (the socket, the QR code). */
+export function withToken(path) {
+  return `${path}?token=${encodeURIComponent(token)}`;
+}
 
 /** What the page shows; filled from replies and events. */
 export const state = {
@@ -29,14 +43,20 @@ export const state = {
   name: "",
   identity: undefined,
   startError: undefined,
-  /** Last bootstrap event and every phase summary seen. */
-  boot: { progress: 0, summary: "", phases: [], warnings: [], lastChange: Date.now() },
+  /**
+   * Last bootstrap event and every phase summary seen; tor's last problem
+   * (`problem`: text and progress) and the stall advice (`stalled`: message,
+   * advice, log, progress), each kept until bootstrap moves past it.
+   */
+  boot: newBoot(),
   /** name → ConversationInfo (from `convs`). */
   convs: new Map(),
   reqsIn: [],
   reqsOut: [],
   /** name → [{ id, text, at, outgoing, delivered }] */
   messages: new Map(),
+  /** name → characters of text in `messages` */
+  messageChars: new Map(),
   unread: new Map(),
   /** name → [{ status, reason, at }] (SMP progress). */
   auth: new Map(),
@@ -45,6 +65,19 @@ export const state = {
   /** True while the server replays what was shown before this page opened. */
   replaying: false,
 };
+
+/** The bootstrap state of a start that has just begun. */
+function newBoot() {
+  return {
+    progress: 0,
+    summary: "",
+    phases: [],
+    warnings: [],
+    problem: undefined,
+    stalled: undefined,
+    lastChange: Date.now(),
+  };
+}
 
 let socket;
 let nextId = 1;
@@ -55,6 +88,16 @@ const root = document.getElementById("app");
 /** Sends a command of the registry; resolves with its result, rejects with its error. */
 export function call(cmd, args = []) {
   return request({ cmd, args });
+}
+
+/**
+ * Tells unMessage that a received message is on the page: only then does
+ * it count as shown, and so is acknowledged to its sender.
+ */
+export function shown(messageId) {
+  if (socket?.readyState === WebSocket.OPEN) {
+    socket.send(JSON.stringify({ app: "shown", message: messageId }));
+  }
 }
 
 /** Sends a request of the application (`peers`, `start`, `quit`). */
@@ -102,14 +145,14 @@ function onLine(line) {
     return;
   }
   if (line.gui === "phase") {
+    // a stopped server's token opens nothing; the next start gives a new one
+    if (line.phase === "stopped") localStorage.removeItem(TOKEN_KEY);
     const changed = line.phase !== state.phase;
     state.phase = line.phase;
     state.name = line.name ?? "";
     state.identity = line.identity;
     state.startError = line.error;
-    if (line.phase === "starting" && changed) {
-      state.boot = { progress: 0, summary: "", phases: [], warnings: [], lastChange: Date.now() };
-    }
+    if (line.phase === "starting" && changed) state.boot = newBoot();
     if (changed || line.phase === "choose") render();
     return;
   }
@@ -123,7 +166,28 @@ function onLine(line) {
     b.progress = line.progress;
     b.summary = line.summary;
     if (b.phases.at(-1)?.summary !== line.summary) b.phases.push({ ...line });
+    // tor's problem and the advice stand until bootstrap moves past them
+    if (typeof line.problem === "string") {
+      b.problem = { text: line.problem, progress: line.progress };
+    } else if (b.problem && line.progress > b.problem.progress) b.problem = undefined;
+    if (b.stalled && line.progress > b.stalled.progress) b.stalled = undefined;
     if (state.phase === "starting") showBoot(root);
+    return;
+  }
+  if (line.event === "bootstrap-stalled") {
+    const stalled = {
+      progress: line.progress,
+      message: String(line.message ?? ""),
+      advice: Array.isArray(line.advice) ? line.advice.map(String) : [],
+      log: Array.isArray(line.log) ? line.log : [],
+    };
+    if (state.phase === "starting") {
+      state.boot.stalled = stalled;
+      showBoot(root);
+    } else if (state.phase === "running" && !state.replaying) {
+      // a tor restarted under a running peer is stuck: say so, with the first thing to try
+      toast(`${stalled.message} ${stalled.advice[0] ?? ""}`, "warning");
+    }
     return;
   }
   if (
@@ -138,7 +202,7 @@ function onLine(line) {
 }
 
 function connect() {
-  const s = new WebSocket(`ws://${location.host}/ws`);
+  const s = new WebSocket(`ws://${location.host}${withToken("/ws")}`);
   socket = s;
   s.addEventListener("open", () => {
     tries = 0;
