@@ -19,7 +19,7 @@ import {
 import { RatchetState } from "../lib/crypto/ratchet_state.ts";
 import { CryptoError } from "../lib/errors.ts";
 import { conversationFromJson, conversationToJson } from "../lib/peer/records.ts";
-import { SeenIds } from "../lib/peer/seen_ids.ts";
+import { ReceivedDigests, SeenIds } from "../lib/peer/seen_ids.ts";
 import { makeConversation } from "../lib/protocol/handshake_state.ts";
 import { assertEquals, assertThrows } from "./_assert.ts";
 import { seededRng } from "./_rng.ts";
@@ -107,6 +107,9 @@ function conversationJson(onion: string): Record<string, unknown> {
     session,
     outbox: [],
     seen: new SeenIds([]),
+    inbox: [],
+    digests: new ReceivedDigests(),
+    lastActive: 1_700_000_000_000,
   });
   return JSON.parse(JSON.stringify(json));
 }

@@ -11,9 +11,13 @@
  *   "verified": false, "presence": false, "createdAt": 1700000000000,
  *   "requestKey": "<base64 32>" | null,        // Alice: the request she accepted
  *   "session": { ...handshake_state.ts ConversationJson, ratchet included },
- *   "outbox": [ { "id": "<hex 16>", "type": "message", "text": "hi", "at": 1700... },
- *               { "id": "<hex 16>", "type": "request_accepted", "at": 1700... } ],
+ *   "outbox": [ { "id": "<hex 16>", "type": "message", "text": "hi", "at": 1700...,
+ *                 "sealed": [ "<base64 packet>", ... ] },   // once sealed (contact.ts)
+ *               { "id": "<hex 16>", "type": "request_accepted" | "probe", "at": 1700... } ],
  *   "seen": [ "<hex 16>", ... ],              // last received IDs, oldest first
+ *   "inbox": [ { "id": "<hex 16>", "text": "hi", "at": 1700... } ], // received, not yet shown
+ *   "digests": [ [ "<hex 16 message digest>", "<hex 16 element id>" ], ... ],
+ *   "lastActive": 1700000000000,             // last message either way (start order)
  *   "endedByContact": true }                  // only once the contact deleted it
  * ```
  *
@@ -46,7 +50,9 @@ import {
 import { MAX_PADDED_LENGTH } from "../protocol/padding.ts";
 import { array, b64, bool, hex, invalid, object, str, uint } from "./_json.ts";
 import { checkContactName } from "./address.ts";
-import { SeenIds } from "./seen_ids.ts";
+import { ReceivedDigests, SeenIds } from "./seen_ids.ts";
+import { MAX_PARTS } from "../protocol/fragment.ts";
+import { MESSAGE_DIGEST_LENGTH } from "../crypto/ratchet_header.ts";
 import { MAX_PORT, MIN_PORT } from "../protocol/handshake_data.ts";
 
 /** Version of both JSON forms. */
@@ -65,6 +71,10 @@ export const MAX_INBOUND_REQUESTS = 100;
 export const MAX_OUTBOUND_REQUESTS = 1000;
 /** Request keys remembered after a rejection, so a re-sent request stays rejected. */
 export const MAX_REJECTED = 256;
+/** Most received messages kept until shown (receive.ts): the sink's backlog, bounded. */
+export const MAX_INBOX_MESSAGES = 64;
+/** Most text bytes kept until shown: four of the longest messages, far below the 16 MiB of a file. */
+export const MAX_INBOX_BYTES = 4 * MAX_TEXT_BYTES;
 /** Deleted contacts remembered (requests.ts: their old requests stay dead); the oldest go first. */
 export const MAX_TOMBSTONES = 1000;
 
@@ -73,8 +83,23 @@ export interface OutboxEntry {
   id: Uint8Array;
   /** `id` in hex. */
   key: string;
-  body: { type: "message"; text: string } | { type: "request_accepted" };
+  /**
+   * A probe is a keep-alive its receiver acknowledges (contact.ts): it
+   * carries no content, and stands in for what the sending cap holds back.
+   */
+  body: { type: "message"; text: string } | { type: "request_accepted" } | { type: "probe" };
   /** When it was queued (ms). */
+  at: number;
+  /** Its packets once sealed: re-sent as these very bytes until acknowledged. */
+  sealed?: Uint8Array[];
+}
+
+/** A received message kept until the interface has shown it (receive.ts). */
+export interface InboxEntry {
+  /** Element ID in hex (the `message` event's `id`). */
+  id: string;
+  text: string;
+  /** When it was received (ms). */
   at: number;
 }
 
@@ -92,6 +117,12 @@ export interface ConversationRecord {
   session: Conversation;
   outbox: OutboxEntry[];
   seen: SeenIds;
+  /** Received messages not yet shown, in order. */
+  inbox: InboxEntry[];
+  /** Wire names of received packets that carried acknowledged elements. */
+  digests: ReceivedDigests;
+  /** When a message last went either way (ms): recent contacts are dialled first at start. */
+  lastActive: number;
   /** The contact told us they deleted the conversation: nothing more is sent. */
   endedByContact?: true;
 }
@@ -174,14 +205,37 @@ function nameField(value: unknown, where: string): string {
 function outboxFromJson(value: unknown): OutboxEntry {
   const o = value as Record<string, unknown>;
   const isMessage = typeof o === "object" && o !== null && o.type === "message";
-  const f = object(value, isMessage ? "id type text at" : "id type at", "outbox entry");
+  const isSealed = typeof o === "object" && o !== null && Object.hasOwn(o, "sealed");
+  const names = (isMessage ? "id type text at" : "id type at") + (isSealed ? " sealed" : "");
+  const f = object(value, names, "outbox entry");
   const key = hex(f.id, ELEMENT_ID_LENGTH, "outbox entry id");
   const at = uint(f.at, "outbox entry at");
-  if (isMessage) {
-    return { id: fromHex(key), key, body: { type: "message", text: str(f.text, "text") }, at };
-  }
-  if (f.type !== "request_accepted") invalid("outbox entry type is not supported");
-  return { id: fromHex(key), key, body: { type: "request_accepted" }, at };
+  let body: OutboxEntry["body"];
+  if (isMessage) body = { type: "message", text: str(f.text, "text") };
+  else if (f.type === "request_accepted" || f.type === "probe") body = { type: f.type };
+  else invalid("outbox entry type is not supported");
+  const entry: OutboxEntry = { id: fromHex(key), key, body, at };
+  if (isSealed) entry.sealed = array(f.sealed, MAX_PARTS, "sealed").map(b64Packet);
+  if (entry.sealed?.length === 0) invalid("sealed has no packet");
+  return entry;
+}
+
+function inboxFromJson(value: unknown): InboxEntry {
+  const f = object(value, "id text at", "inbox entry");
+  return {
+    id: hex(f.id, ELEMENT_ID_LENGTH, "inbox entry id"),
+    text: str(f.text, "inbox entry text"),
+    at: uint(f.at, "inbox entry at"),
+  };
+}
+
+function digestFromJson(value: unknown): [string, string] {
+  const pair = array(value, 2, "digest");
+  if (pair.length !== 2) invalid("digest is not a pair");
+  return [
+    hex(pair[0], MESSAGE_DIGEST_LENGTH, "digest"),
+    hex(pair[1], ELEMENT_ID_LENGTH, "digest id"),
+  ];
 }
 
 /** Checks and rebuilds a stored conversation; throws naming the bad field. */
@@ -190,7 +244,7 @@ export function conversationFromJson(fileId: string, json: unknown): Conversatio
   const o = object(
     json,
     "version name onion port verified presence createdAt requestKey session outbox seen" +
-      (ended ? " endedByContact" : ""),
+      " inbox digests lastActive" + (ended ? " endedByContact" : ""),
     "conversation",
   );
   if (ended && o.endedByContact !== true) invalid("endedByContact is not true");
@@ -211,6 +265,11 @@ export function conversationFromJson(fileId: string, json: unknown): Conversatio
     session: deserializeConversation(o.session),
     outbox,
     seen,
+    inbox: array(o.inbox, MAX_INBOX_MESSAGES, "inbox").map(inboxFromJson),
+    digests: new ReceivedDigests(
+      array(o.digests, ReceivedDigests.MAX, "digests").map(digestFromJson),
+    ),
+    lastActive: uint(o.lastActive, "lastActive"),
     ...(ended ? { endedByContact: true as const } : {}),
   };
 }
@@ -227,12 +286,17 @@ export function conversationToJson(record: ConversationRecord): unknown {
     createdAt: record.createdAt,
     requestKey: record.requestKey === null ? null : toBase64(record.requestKey),
     session: serializeConversation(record.session),
-    outbox: record.outbox.map((e) =>
-      e.body.type === "message"
-        ? { id: e.key, type: "message", text: e.body.text, at: e.at }
-        : { id: e.key, type: e.body.type, at: e.at }
-    ),
+    outbox: record.outbox.map((e) => ({
+      id: e.key,
+      type: e.body.type,
+      ...(e.body.type === "message" ? { text: e.body.text } : {}),
+      at: e.at,
+      ...(e.sealed !== undefined ? { sealed: e.sealed.map(toBase64) } : {}),
+    })),
     seen: record.seen.toArray(),
+    inbox: record.inbox.map((e) => ({ id: e.id, text: e.text, at: e.at })),
+    digests: record.digests.toArray(),
+    lastActive: record.lastActive,
     ...(record.endedByContact ? { endedByContact: true } : {}),
   };
 }
