@@ -242,7 +242,7 @@ export class AdmissionControl {
     }
   }
 
-  /** Takes a new connection into the unidentified pool (closing its oldest if full). */
+  /** Takes a new connection into the unidentified pool (making room if it is full, see `nextAccept`). */
   admit(conn: FramedConn): Admission {
     const entry: Entry = {
       conn,
