@@ -33,7 +33,7 @@ import { resolveConfigRoot, validatePeerName } from "./lib/store/paths.ts";
 import { jsonEventSink, LineWriter, runJsonInterface } from "./lib/ui/json.ts";
 import { runInteractive } from "./lib/ui/interactive.ts";
 import { END_FLUSH_TIMEOUT_MS } from "./lib/ui/repl.ts";
-import { bounded } from "./lib/app/tor_supervisor.ts";
+import { bounded } from "./lib/deadline.ts";
 import { sanitizeLines } from "./lib/ui/render.ts";
 import { MAX_LISTED_PEERS } from "./lib/gui/app.ts";
 import { runGui } from "./lib/gui/run.ts";

@@ -33,7 +33,8 @@ import {
   launchSource,
   type TorStrategy,
 } from "./app/tor_strategy.ts";
-import { bounded, STOP_STEP_TIMEOUT_MS, SupervisedTor } from "./app/tor_supervisor.ts";
+import { STOP_STEP_TIMEOUT_MS, SupervisedTor } from "./app/tor_supervisor.ts";
+import { bounded } from "./deadline.ts";
 import {
   type AppliedNetwork,
   applyNetworkChange,

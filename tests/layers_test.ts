@@ -14,6 +14,7 @@ const LIB = fileURLToPath(new URL("../lib/", import.meta.url));
 const RANK: Record<string, number> = {
   "errors.ts": 0,
   "edit_distance.ts": 0,
+  "deadline.ts": 0,
   "rng.ts": 1,
   crypto: 1,
   protocol: 2,

@@ -16,6 +16,7 @@
  */
 
 import { torKeyBlob } from "../crypto/onion.ts";
+import { bounded, delay } from "../deadline.ts";
 import { isUnmessageError } from "../errors.ts";
 import type { EventSink } from "../peer/types.ts";
 import type { AddOnionOptions, OnionPort, TorControl } from "../tor/control.ts";
@@ -107,20 +108,6 @@ export interface SupervisedTorOptions {
   stallMs?: number;
   /** Clock (default Date.now). */
   now?: () => number;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Awaits `work` for at most `ms`, ignoring its failure. */
-export async function bounded(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    work.catch(() => {}),
-    new Promise((resolve) => timer = setTimeout(resolve, ms)),
-  ]);
-  clearTimeout(timer);
 }
 
 function message(e: unknown): string {

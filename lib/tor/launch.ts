@@ -13,6 +13,7 @@
 
 import { join } from "node:path";
 import { concatBytes } from "../crypto/bytes.ts";
+import { bounded, deadline, delay } from "../deadline.ts";
 import { type BootstrapStatus, waitForBootstrap, watchBootstrap } from "./bootstrap.ts";
 import { TorControl } from "./control.ts";
 import { parseArgs } from "./control_parse.ts";
@@ -298,7 +299,7 @@ async function waitForPortFile(
     if (Date.now() >= deadline) {
       throw new TorError("launch_timeout", "Tor did not open its control port in time");
     }
-    await new Promise((r) => setTimeout(r, PORT_FILE_POLL_MS));
+    await delay(PORT_FILE_POLL_MS);
   }
 }
 
@@ -315,12 +316,7 @@ async function raceExit<T>(
     return await work;
   } catch (e) {
     // A dead tor also closes the control connection; name the real cause.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const exit = await Promise.race([
-      exited,
-      new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), EXIT_SETTLE_MS)),
-    ]);
-    clearTimeout(timer);
+    const exit = await deadline(exited, EXIT_SETTLE_MS, () => undefined);
     if (exit) throw await exitError(exit, "while starting", logTail);
     throw e;
   }
@@ -348,9 +344,7 @@ async function stopTor(
       .catch(() => {});
   }
   await control.close();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([exited, new Promise((r) => timer = setTimeout(r, STOP_GRACE_MS))]);
-  clearTimeout(timer);
+  await bounded(exited, STOP_GRACE_MS);
   if (!done) killQuietly(child);
   return await exited;
 }

@@ -29,7 +29,7 @@ import { peerPaths } from "../store/paths.ts";
 import { HISTORY_FILE, loadHistory, saveHistory } from "./history.ts";
 import { errorLine, notice, sanitizeLines } from "./render.ts";
 import { END_FLUSH_TIMEOUT_MS, Repl } from "./repl.ts";
-import { bounded } from "../app/tor_supervisor.ts";
+import { bounded } from "../deadline.ts";
 import { askNewPassphrase, askPassphrase, type TerminalAsk, terminalAsk } from "./prompts.ts";
 import {
   captureConsole,
