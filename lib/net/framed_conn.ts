@@ -25,7 +25,12 @@
  * @module
  */
 
-import { isUnmessageError, type ProtocolError, type UnmessageError } from "../errors.ts";
+import {
+  errorMessage,
+  isUnmessageError,
+  type ProtocolError,
+  type UnmessageError,
+} from "../errors.ts";
 import { encodeFrame, FrameDecoder } from "../protocol/frame.ts";
 import { NetError } from "./net_error.ts";
 
@@ -239,7 +244,7 @@ export class FramedConn implements AsyncIterable<Uint8Array> {
         try {
           await handler(frame);
         } catch (e) {
-          const msg = e instanceof Error ? e.message : String(e);
+          const msg = errorMessage(e);
           this.#terminate({
             reason: "handler_failed",
             error: new NetError("frame_handler_failed", `Frame handler failed: ${msg}`, {

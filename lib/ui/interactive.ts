@@ -22,7 +22,7 @@
 
 import { join } from "node:path";
 import { PASSPHRASE_ENV } from "../app/cli_args.ts";
-import { isUnmessageError, UnmessageError } from "../errors.ts";
+import { errorMessage, isUnmessageError, UnmessageError } from "../errors.ts";
 import type { CommandPeer, EventSink } from "../peer/types.ts";
 import type { RunningPeer } from "../runtime.ts";
 import { peerPaths } from "../store/paths.ts";
@@ -182,7 +182,7 @@ async function runRepl(
     questions.close();
     undoStart();
     // The reason may quote tor (or whatever answers on its control port): no escapes.
-    const why = sanitizeLines(e instanceof Error ? e.message : String(e));
+    const why = sanitizeLines(errorMessage(e));
     await term.write(`\r\n${errorLine(repl.style, `Cannot start ${o.name}: ${why}`)}\n`);
     return EXIT_FAILURE;
   }
