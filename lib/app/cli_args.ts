@@ -10,7 +10,7 @@
 
 import { parseArgs } from "node:util";
 import { UnmessageError } from "../errors.ts";
-import { editDistance } from "../edit_distance.ts";
+import { closestName } from "../edit_distance.ts";
 import { type BuiltinBridges, isBuiltinBridges, parseBridgeLine } from "../tor/bridges.ts";
 import { parseProxy } from "../tor/proxy.ts";
 
@@ -157,12 +157,7 @@ function normalise(argv: readonly string[]): string[] {
 /** "Unknown option --x", with the closest known flag when one is near. */
 function unknownOption(flag: string): string {
   const name = flag.replace(/^-+/, "").split("=")[0]!;
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const known of Object.keys(OPTIONS)) {
-    const d = editDistance(name, known);
-    if (d < bestDistance) [best, bestDistance] = [known, d];
-  }
+  const best = closestName(name, Object.keys(OPTIONS));
   return `Unknown option ${flag}` + (best ? `; did you mean --${best}?` : "");
 }
 
