@@ -11,6 +11,7 @@
 import { parseArgs } from "node:util";
 import { UnmessageError } from "../errors.ts";
 import { closestName } from "../edit_distance.ts";
+import { contentLines } from "../lines.ts";
 import { type BuiltinBridges, isBuiltinBridges, parseBridgeLine } from "../tor/bridges.ts";
 import { parseProxy } from "../tor/proxy.ts";
 
@@ -308,5 +309,5 @@ function networkOptions(
 
 /** Lines of a `--torrc-extra` file: blank lines and `#` comments dropped. */
 export function torrcLines(text: string): string[] {
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
+  return contentLines(text).map((l) => l.text);
 }
