@@ -21,6 +21,7 @@ import type { Rng } from "./crypto/bytes.ts";
 import { type FramedListener, listen } from "./net/listener.ts";
 import type { DirectTransport, Transport } from "./net/transport.ts";
 import { Peer, type PeerOptions } from "./peer.ts";
+import { guardedSink } from "./peer/sink.ts";
 import type { EventSink, IdentityInfo } from "./peer/types.ts";
 import { parseJson, readFileBounded } from "./store/atomic.ts";
 import { isStoreError } from "./store/errors.ts";
@@ -226,16 +227,8 @@ class Runtime implements RunningPeer {
 
   constructor(options: StartPeerOptions) {
     this.#o = options;
-    this.#emit = (event) => {
-      try {
-        // The core awaits the promise (a message is shown before it is acknowledged).
-        const shown = options.events(event);
-        if (shown instanceof Promise) shown.catch(() => {});
-        return shown;
-      } catch {
-        // A failing sink must not break the runtime.
-      }
-    };
+    // A failing sink must not break the runtime; the core still awaits its promise.
+    this.#emit = guardedSink(options.events);
   }
 
   get peer(): Peer {

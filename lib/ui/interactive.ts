@@ -23,6 +23,7 @@
 import { join } from "node:path";
 import { PASSPHRASE_ENV } from "../app/cli_args.ts";
 import { errorMessage, isUnmessageError, UnmessageError } from "../errors.ts";
+import { guardedSink } from "../peer/sink.ts";
 import type { CommandPeer, EventSink } from "../peer/types.ts";
 import type { RunningPeer } from "../runtime.ts";
 import { peerPaths } from "../store/paths.ts";
@@ -146,9 +147,10 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
     });
   };
   const repl = new Repl({ terminal: term, history, onHistory: save });
+  // Once the REPL has ended (shutting down), a captured line is dropped.
+  const toRepl = guardedSink(repl.onEvent);
   const undoConsole = (o.captureConsole ?? captureConsole)((message) => {
-    // Once the REPL has ended (shutting down), it is dropped.
-    Promise.resolve(repl.onEvent({ event: "warning", code: "console", message })).catch(() => {});
+    void toRepl({ event: "warning", code: "console", message });
   });
   try {
     return await runRepl(o, term, repl, save, () => saving, known);
