@@ -17,7 +17,7 @@ import type { FramedConn } from "../net/framed_conn.ts";
 import { type PeerAddress, TorTransport, type Transport } from "../net/transport.ts";
 import type { TorControl } from "../tor/control.ts";
 
-/** Bound on the NEWNYM sent before a retry (TORNET-FACTS.md "Reconnecting"). */
+/** Bound on the NEWNYM sent before a retry (docs/architecture.md, "Reaching a contact over tor"). */
 const NEWNYM_TIMEOUT_MS = 5_000;
 
 /** A transport through whichever tor is current. */

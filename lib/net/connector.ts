@@ -7,7 +7,7 @@
  * joins a dial already under way, or starts one. A dial makes up to
  * `maxAttempts` attempts; retryable failures (`retryable: true`, see
  * `isRetryable`) wait a jittered exponential back-off and call the
- * transport's `beforeRetry` hook (tor: NEWNYM, see transport.ts) first; a
+ * transport's `beforeRetry` hook (tor: NEWNYM, see app/tor_link.ts) first; a
  * non-retryable failure, the last attempt, an abort signal, `disconnect()` or
  * `close()` end it. Every step is reported as a {@linkcode ConnectProgress}
  * event. A connection that closes is forgotten; the next `connect` redials.
