@@ -20,7 +20,7 @@
 import type { Rng } from "./crypto/bytes.ts";
 import { type FramedListener, listen } from "./net/listener.ts";
 import type { DirectTransport, Transport } from "./net/transport.ts";
-import { Peer, type PeerOptions } from "./peer.ts";
+import { DEFAULT_ONION_PORT, Peer, type PeerOptions } from "./peer.ts";
 import { guardedSink } from "./peer/sink.ts";
 import type { EventSink, IdentityInfo } from "./peer/types.ts";
 import { parseJson, readFileBounded } from "./store/atomic.ts";
@@ -51,9 +51,6 @@ export {
   TOR_RESTART_FIRST_DELAY_MS,
   TOR_RESTART_MAX_DELAY_MS,
 } from "./app/tor_supervisor.ts";
-
-/** The onion service's virtual port, as in the original unMessage's examples. */
-export const DEFAULT_VIRTUAL_PORT = 50001;
 
 /** Core options a caller may tune (tests, benchmarks); the runtime sets the rest. */
 export type PeerTuning = Omit<
@@ -101,7 +98,7 @@ export interface StartPeerOptions {
   passphrase?: string;
   /** scrypt parameters if the peer is created encrypted (tests; default vault.ts). */
   scrypt?: ScryptParams;
-  /** The onion virtual port; default {@linkcode DEFAULT_VIRTUAL_PORT}. */
+  /** The onion virtual port; default `DEFAULT_ONION_PORT` (`peer/address.ts`). */
   port?: number;
   /** Bound on the first descriptor upload (default `DESCRIPTOR_TIMEOUT_MS`). */
   descriptorTimeoutMs?: number;
@@ -251,7 +248,7 @@ class Runtime implements RunningPeer {
       ...(o.scrypt !== undefined ? { scrypt: o.scrypt } : {}),
     });
     const tor = this.#tor = await strategyFor(o, this.#emit, store);
-    const port = o.port ?? DEFAULT_VIRTUAL_PORT;
+    const port = o.port ?? DEFAULT_ONION_PORT;
     const peer = this.#peer = await Peer.open({
       ...o.peerOptions,
       name: o.name,

@@ -16,6 +16,7 @@ const RANK: Record<string, number> = {
   "edit_distance.ts": 0,
   "deadline.ts": 0,
   "lines.ts": 0,
+  "ports.ts": 0,
   "strict_json.ts": 0,
   "rng.ts": 1,
   crypto: 1,

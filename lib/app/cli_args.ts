@@ -8,6 +8,7 @@
  * @module
  */
 
+import { isPort, MAX_PORT, MIN_PORT } from "../ports.ts";
 import { parseArgs } from "node:util";
 import { UnmessageError } from "../errors.ts";
 import { closestName } from "../edit_distance.ts";
@@ -165,9 +166,11 @@ function unknownOption(flag: string): string {
 function port(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!/^\d{1,5}$/.test(value) || n < 1 || n > 65535) {
+  if (!/^\d{1,5}$/.test(value) || !isPort(n)) {
     throw new CliUsageError(
-      `--${flag} must be a port number from 1 to 65535, got ${JSON.stringify(value)}`,
+      `--${flag} must be a port number from ${MIN_PORT} to ${MAX_PORT}, got ${
+        JSON.stringify(value)
+      }`,
     );
   }
   return n;

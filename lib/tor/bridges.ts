@@ -11,6 +11,7 @@
  * @module
  */
 
+import { isPort } from "../ports.ts";
 import { errorMessage } from "../errors.ts";
 import { contentLines } from "../lines.ts";
 import { BUILTIN_BRIDGES } from "./builtin_bridges.ts";
@@ -73,8 +74,7 @@ function invalid(line: string, why: string): TorError {
 }
 
 function validPort(text: string): boolean {
-  const port = Number(text);
-  return port >= 1 && port <= 65535;
+  return isPort(Number(text));
 }
 
 /**

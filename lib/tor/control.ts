@@ -14,6 +14,7 @@
  * @module
  */
 
+import { isPort } from "../ports.ts";
 import { utf8 } from "../crypto/bytes.ts";
 import { deadline } from "../deadline.ts";
 import { authenticateWith, type AuthMethod, type AuthOptions } from "./control_auth.ts";
@@ -109,7 +110,7 @@ export class TorControl {
   /** Opens a control connection to `host:port` (default 127.0.0.1). */
   static async connect(options: ControlConnectOptions): Promise<TorControl> {
     const { port, host = "127.0.0.1", connectTimeoutMs = CONNECT_TIMEOUT_MS } = options;
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    if (!isPort(port)) {
       throw new TorError("invalid_argument", `Control port ${port} is not 1..65535`);
     }
     const attempt = Deno.connect({ hostname: host, port, transport: "tcp" });

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { isPort } from "../ports.ts";
 import { join } from "node:path";
 import { concatBytes } from "../crypto/bytes.ts";
 import { bounded, deadline, delay } from "../deadline.ts";
@@ -247,7 +248,7 @@ function torrcText(
   options: LaunchOptions,
 ): string {
   const socks = options.socksPort ?? "auto";
-  if (socks !== "auto" && !(Number.isInteger(socks) && socks >= 1 && socks <= 65535)) {
+  if (socks !== "auto" && !isPort(socks)) {
     throw new TorError("invalid_argument", `SOCKS port ${socks} is not 1..65535`);
   }
   const flags = options.socksFlags ?? DEFAULT_SOCKS_FLAGS;
