@@ -10,7 +10,7 @@
 
 import { isPort, MAX_PORT, MIN_PORT } from "../ports.ts";
 import { parseArgs } from "node:util";
-import { UnmessageError } from "../errors.ts";
+import { errorMessage, UnmessageError } from "../errors.ts";
 import { closestName } from "../edit_distance.ts";
 import { contentLines } from "../lines.ts";
 import { type BuiltinBridges, isBuiltinBridges, parseBridgeLine } from "../tor/bridges.ts";
@@ -163,6 +163,51 @@ function unknownOption(flag: string): string {
   return `Unknown option ${flag}` + (best ? `; did you mean --${best}?` : "");
 }
 
+/** parseArgs' code for a flag it does not know. */
+const UNKNOWN_OPTION = "ERR_PARSE_ARGS_UNKNOWN_OPTION";
+/** parseArgs' code for a value missing, not allowed, or looking like a flag. */
+const INVALID_OPTION_VALUE = "ERR_PARSE_ARGS_INVALID_OPTION_VALUE";
+
+/**
+ * The mistake behind a failed strict parse, told from parseArgs' error code
+ * and, for the flag it concerns, a lenient parse's tokens (never from its
+ * message's wording).
+ */
+function usageMistake(e: unknown, args: string[]): CliUsageError {
+  const code = typeof e === "object" && e !== null && "code" in e ? e.code : undefined;
+  const { tokens } = parseArgs({
+    args,
+    options: OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const specs: Record<string, { type: "string" | "boolean" }> = OPTIONS;
+  for (const t of tokens) {
+    if (t.kind !== "option") continue;
+    const spec = Object.hasOwn(specs, t.name) ? specs[t.name] : undefined;
+    if (spec === undefined) {
+      if (code !== UNKNOWN_OPTION) continue;
+      // `-nmae` is read as the short flags -n -m -a -e: name the word as typed
+      const word = /^-[^-=]{2,}/.exec(args[t.index]!)?.[0];
+      return new CliUsageError(unknownOption(word ?? t.rawName));
+    }
+    if (code !== INVALID_OPTION_VALUE) continue;
+    if (spec.type === "boolean" && t.inlineValue) {
+      return new CliUsageError(`${t.rawName} takes no value`);
+    }
+    if (spec.type === "string" && t.value === undefined) {
+      return new CliUsageError(`${t.rawName} needs a value: ${t.rawName} <value>`);
+    }
+    if (spec.type === "string" && !t.inlineValue && t.value?.startsWith("-")) {
+      return new CliUsageError(
+        `${t.rawName} needs a value; for one that starts with "-", write ${t.rawName}=<value>`,
+      );
+    }
+  }
+  return new CliUsageError(`Cannot read the command line: ${errorMessage(e).split("\n")[0]}`);
+}
+
 function port(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -192,11 +237,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
       allowPositionals: true,
     });
   } catch (e) {
-    // node's messages name the flag; drop its error-code prefix if any.
-    const text = e instanceof Error ? e.message.replace(/^\w+ \[\w+\]: /, "") : String(e);
-    const unknown = /^Unknown option '(-{1,2}[^']*)'/.exec(text);
-    if (unknown) throw new CliUsageError(unknownOption(unknown[1]!));
-    throw new CliUsageError(text.split("\n")[0]!);
+    throw usageMistake(e, normalise(argv));
   }
   const { values: v, positionals } = parsed;
   if (positionals.length > 0) {
