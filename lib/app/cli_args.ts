@@ -1,7 +1,7 @@
 /**
  * The command line of `unmessage`: flags parsed with `node:util` parseArgs
  * (strict: an unknown or malformed flag is a {@linkcode CliUsageError}), the
- * seed's single-dash spelling (`unmessage-cli -name <name>`) accepted, and
+ * original unMessage's single-dash spelling (`unmessage-cli -name <name>`) accepted, and
  * the result checked into a {@linkcode CliOptions}. Pure: no I/O, so every
  * mistake is testable in-process; `main.ts` prints and exits.
  *
@@ -140,7 +140,7 @@ const OPTIONS = {
   version: { type: "boolean", short: "V" },
 } as const;
 
-/** `-name` → `--name` for every long option (the seed's spelling). */
+/** `-name` → `--name` for every long option (the original unMessage's spelling). */
 function normalise(argv: readonly string[]): string[] {
   const out: string[] = [];
   let operands = false;

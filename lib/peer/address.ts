@@ -1,8 +1,8 @@
 /**
- * Identity addresses and local contact names (seed "Sending Requests": an
+ * Identity addresses and local contact names (docs/protocol.md §2.3: an
  * identity address is `<name>@<onion address>`, where the name is only a
  * local identifier). We accept `name@<56 characters>[.onion][:port]`,
- * validate the v3 checksum (DESIGN.md: validate on input) and give every
+ * validate the v3 checksum on input and give every
  * failure a {@linkcode PeerError} that says how to fix it.
  *
  * Contact names are what the user types in commands (`msg bob hi`), so
