@@ -2,7 +2,8 @@
  * unMessage: a serverless, peer-to-peer instant messenger over Tor onion
  * services. Entry point: parses flags, picks the peer and the interface
  * (the last ones used when none is given), starts the peer and runs the
- * interface until it quits. Exit status: 0 done, 1 failure, 2 usage mistake.
+ * interface until it quits. Exit status: 0 done, 1 failure, 2 usage mistake,
+ * 130 when the terminal's start was interrupted (Ctrl-C; `ui/interactive.ts`).
  *
  * Compile-friendly: only static imports, nothing read from the source tree.
  *

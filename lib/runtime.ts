@@ -11,8 +11,11 @@
  * gets the bridges and proxy kept for the peer (`app/network_settings.ts`),
  * changed as the start's flags say.
  *
- * `stop()` undoes everything in reverse, each step bounded and independent
- * of the others' failures. Owns no terminal: events go to the given sink.
+ * `stop()` closes the core, then tor (or the direct registration), the
+ * listener and the store, in that order: the core, the listener and the
+ * store each within `STOP_STEP_TIMEOUT_MS` and whatever their outcome, tor
+ * within the strategy's own bounds. Owns no terminal: events go to the given
+ * sink, guarded (`peer/sink.ts`).
  *
  * @module
  */

@@ -8,7 +8,8 @@
  * anything, read a terminal or know the transport. User mistakes are typed:
  * {@linkcode UsageError} (code `usage`, carries the usage line) and
  * {@linkcode UnknownCommandError} (code `unknown_command`, carries the
- * closest command by edit distance); errors of the core pass through as they
+ * closest command by the one "did you mean" rule, `edit_distance.ts`);
+ * errors of the core pass through as they
  * are (they already carry a stable `code`).
  *
  * @module
