@@ -55,6 +55,28 @@ export {
   TOR_RESTART_MAX_DELAY_MS,
 } from "./app/tor_supervisor.ts";
 
+// The types that this module's API and the interfaces above it name (the
+// peer's events and data, its error family, its options and store), so that
+// the documentation of lib/app, lib/ui and lib/runtime.ts links every one.
+export type { UnmessageError } from "./errors.ts";
+export type { Rng } from "./crypto/bytes.ts";
+export type { OnionKey } from "./crypto/onion.ts";
+export type { Peer, PeerOptions } from "./peer.ts";
+export type {
+  ConversationInfo,
+  EventSink,
+  IdentityInfo,
+  Level,
+  PeerEvent,
+  RequestInfo,
+  SentMessage,
+  TorLogEntry,
+} from "./peer/types.ts";
+export type { Validator } from "./store/atomic.ts";
+export type { PeerPaths } from "./store/paths.ts";
+export type { LoadedConversations, PeerStore } from "./store/peer_store.ts";
+export type { ScryptParams } from "./store/vault.ts";
+
 /** Core options a caller may tune (tests, benchmarks); the runtime sets the rest. */
 export type PeerTuning = Omit<
   PeerOptions,

@@ -73,6 +73,7 @@ export const PASSPHRASE_ENV = "UNMESSAGE_PASSPHRASE";
 
 /** A mistake on the command line (exit status 2). */
 export class CliUsageError extends UnmessageError {
+  /** A usage mistake (code `usage`) saying `message`. */
   constructor(message: string) {
     super("usage", message);
   }
@@ -80,9 +81,13 @@ export class CliUsageError extends UnmessageError {
 
 /** What the command line asks for. */
 export interface CliOptions {
+  /** `--help`: print the usage and exit. */
   help: boolean;
+  /** `--version`: print the version and exit. */
   version: boolean;
+  /** `--name`: the peer to start (default: the last one used). */
   name?: string;
+  /** `--json`: the machine interface on stdin/stdout. */
   json: boolean;
   /** The graphical interface (`--gui`). */
   gui: boolean;
@@ -90,12 +95,19 @@ export interface CliOptions {
   noBrowser: boolean;
   /** Create the peer encrypted with a passphrase (no effect on an existing one). */
   encrypt: boolean;
+  /** `--config-dir`: where the peers live (default `~/.config/unMessage`). */
   configDir?: string;
+  /** `--port`: the onion service's virtual port. */
   port?: number;
+  /** `--tor-path`: the tor program to launch. */
   torPath?: string;
+  /** `--torrc-extra`: a file of torrc lines added to the launched tor's. */
   torrcExtra?: string;
+  /** `--control-port`: attach to the tor of this control port instead of launching one. */
   controlPort?: number;
+  /** `--socks-port`: the attached tor's SOCKS port. */
   socksPort?: number;
+  /** `--control-password`: the attached tor's control password (visible in `ps`). */
   controlPassword?: string;
   /** File holding the control port password (first line). */
   controlPasswordFile?: string;

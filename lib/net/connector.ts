@@ -39,6 +39,7 @@ export type ConnectProgress =
 
 /** Options of a {@linkcode Connector}. */
 export interface ConnectorOptions {
+  /** How connections are opened (tor, direct, or the running peer's `TorLink`). */
   transport: Transport;
   /** Delays between attempts. */
   backoff?: BackoffOptions;
@@ -117,6 +118,7 @@ export class Connector {
   readonly #dials = new Map<string, Dial>();
   #closed = false;
 
+  /** A connector with no connection yet; `maxAttempts` defaults to {@linkcode DEFAULT_MAX_ATTEMPTS}. */
   constructor(options: ConnectorOptions) {
     const max = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     if (!(max === Infinity || (Number.isInteger(max) && max >= 1))) {

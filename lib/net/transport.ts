@@ -25,7 +25,9 @@ import { isRetryable, NetError } from "./net_error.ts";
 
 /** Where a contact listens: an onion host (or any host a transport knows) and port. */
 export interface PeerAddress {
+  /** The onion host (56 characters and `.onion`), or a name a direct transport knows. */
   host: string;
+  /** The onion service's virtual port. */
   port: number;
 }
 
@@ -57,6 +59,7 @@ export interface TorTransportOptions {
   connectTimeoutMs?: number;
   /** Limits of each opened connection. */
   limits?: ConnectionLimits;
+  /** Receives the opened connections' log records. */
   logger?: NetLogger;
 }
 
@@ -78,6 +81,7 @@ export class TorTransport implements Transport {
   readonly #options: TorTransportOptions;
   #count = 0;
 
+  /** A transport through the SOCKS port `options.socksPort`. */
   constructor(options: TorTransportOptions) {
     this.#options = options;
   }
@@ -129,6 +133,7 @@ export interface DirectTransportOptions {
   connectTimeoutMs?: number;
   /** Limits of each opened connection. */
   limits?: ConnectionLimits;
+  /** Receives the opened connections' log records. */
   logger?: NetLogger;
 }
 
@@ -141,6 +146,7 @@ export class DirectTransport implements Transport {
   readonly #options: DirectTransportOptions;
   #count = 0;
 
+  /** A transport that knows the hosts of `options.ports` (more with `setPort`). */
   constructor(options: DirectTransportOptions = {}) {
     this.#ports = new Map(options.ports ?? []);
     this.#options = options;
