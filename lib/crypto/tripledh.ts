@@ -24,13 +24,17 @@ export const TRIPLE_DH_KEY_LENGTH = 32;
 
 /** Our two key pairs in the agreement. */
 export interface TripleDhOwnKeys {
+  /** Our long-term identity key pair. */
   readonly identity: KeyPair;
+  /** Our handshake key pair, fresh for this conversation. */
   readonly handshake: KeyPair;
 }
 
 /** The peer's two public keys in the agreement. */
 export interface TripleDhPeerKeys {
+  /** The peer's long-term identity public key. */
   readonly identityKey: Uint8Array;
+  /** The peer's handshake public key for this conversation. */
   readonly handshakeKey: Uint8Array;
 }
 

@@ -87,6 +87,7 @@ export interface InboundRequest {
  *   she sent before she saw his first regular packet.
  */
 export interface Conversation {
+  /** Which side we are: Alice accepted the request, Bob sent it. */
   readonly role: "alice" | "bob";
   /** Our identity public key. */
   readonly ownIdentityKey: Uint8Array;
@@ -191,38 +192,63 @@ export function makeInboundRequest(i: InboundRequest): InboundRequest {
 
 /** JSON form of an {@linkcode OutboundRequest} (secrets in base64). */
 export interface OutboundRequestJson {
+  /** {@linkcode HANDSHAKE_STATE_VERSION}. */
   version: number;
+  /** `peerIdentityKey`, base64. */
   peerIdentityKey: string;
+  /** `sharedRequestKey`, base64 (secret). */
   sharedRequestKey: string;
+  /** The secret key of `handshakeKeyPair`, base64 (the public key is derived). */
   handshakeSecretKey: string;
+  /** The secret key of `ratchetKeyPair`, base64 (the public key is derived). */
   ratchetSecretKey: string;
 }
 
 /** JSON form of an {@linkcode InboundRequest}. */
 export interface InboundRequestJson {
+  /** {@linkcode HANDSHAKE_STATE_VERSION}. */
   version: number;
+  /** `name`, as received. */
   name: string;
+  /** `onionAddress`, 56 lower-case characters. */
   onionAddress: string;
+  /** `port`. */
   port: number;
+  /** `identityKey`, base64. */
   identityKey: string;
+  /** `handshakeKey`, base64. */
   handshakeKey: string;
+  /** `ratchetKey`, base64. */
   ratchetKey: string;
+  /** `createdAt`, ms since the Unix epoch. */
   createdAt: number;
+  /** `sharedRequestKey`, base64 (secret). */
   sharedRequestKey: string;
+  /** `requestPublicKey`, base64. */
   requestPublicKey: string;
 }
 
 /** JSON form of a {@linkcode Conversation}; `null` for an absent key. */
 export interface ConversationJson {
+  /** {@linkcode HANDSHAKE_STATE_VERSION}. */
   version: number;
+  /** `role`. */
   role: "alice" | "bob";
+  /** `ownIdentityKey`, base64. */
   ownIdentityKey: string;
+  /** `peerIdentityKey`, base64. */
   peerIdentityKey: string;
+  /** `conversationId`, base64 (secret). */
   conversationId: string;
+  /** `established`. */
   established: boolean;
+  /** `handshakePublicKey`, base64, or null. */
   handshakePublicKey: string | null;
+  /** `sharedRequestKey`, base64 (secret), or null. */
   sharedRequestKey: string | null;
+  /** `peerHandshakeKey`, base64, or null. */
   peerHandshakeKey: string | null;
+  /** The Double Ratchet state's own JSON form (secrets). */
   ratchet: RatchetStateJson;
 }
 
