@@ -1,7 +1,8 @@
 /**
- * Triple Diffie-Hellman key agreement, as in the "unMessage Protocol" page of
- * the seed (after Open Whisper Systems' "Simplifying OTR deniability"): the
- * secret key that starts a conversation's Double Ratchet.
+ * Triple Diffie-Hellman key agreement (docs/protocol.md §6.2 "Stage 2:
+ * accepting"), as in unMessage 0.1 (after Open Whisper Systems'
+ * "Simplifying OTR deniability"): the secret key that starts a
+ * conversation's Double Ratchet.
  *
  * Bob is the one who sends the request, Alice the one who receives it. The
  * three DH outputs are taken in one fixed, role-defined order, so both sides
@@ -86,7 +87,7 @@ export function tripleDh(
   const peerIdentity = abytes(peer.identityKey, KEY_LENGTH, "peer.identityKey");
   const peerHandshake = abytes(peer.handshakeKey, KEY_LENGTH, "peer.handshakeKey");
 
-  // the seed's Triple DH: the same three products from either side
+  // docs/protocol.md §6.2: the same three products from either side
   const isBob = role === "bob";
   const bobIdentityAliceHandshake = isBob
     ? dh(identity.secretKey, peerHandshake)

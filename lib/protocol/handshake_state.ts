@@ -1,6 +1,6 @@
 /**
- * The values of the handshake's stage machines (seed "unMessage Protocol",
- * stages 1-3) and their JSON form for the store:
+ * The values of the handshake's stage machines (docs/protocol.md §6 "The
+ * handshake", stages 1-3) and their JSON form for the store:
  *
  * - {@linkcode OutboundRequest}: Bob after Stage 1, waiting for a reply;
  * - {@linkcode InboundRequest}: Alice after receiving a request, before she
@@ -14,7 +14,8 @@
  * field and invariant on the way back.
  *
  * This module owns shapes and invariants; the transitions live in
- * handshake.ts and session.ts.
+ * handshake.ts and session.ts, and dispatch.ts picks which one a received
+ * packet runs.
  *
  * @module
  */
@@ -93,7 +94,7 @@ export interface Conversation {
   readonly ownIdentityKey: Uint8Array;
   /** The peer's identity public key. */
   readonly peerIdentityKey: Uint8Array;
-  /** The conversation ID: keys the regular packets (seed Stage 3). */
+  /** The conversation ID: keys the regular packets (docs/protocol.md §5.5, §6.3). */
   readonly conversationId: Uint8Array;
   /** The Double Ratchet state. */
   readonly ratchet: RatchetState;
