@@ -1,8 +1,9 @@
 /**
  * The peer's profile (`profile.json`): its name, its X25519 identity key
- * pair and the seed of its onion service key, created on the first start
- * of a name (seed: "if this is the first time you use that name, your Onion
- * Service and Double Ratchet keys are created") and loaded afterwards.
+ * pair and its onion service key's secret seed, created on the first start
+ * of a name (as unMessage 0.1 puts it, "if this is the first time you use
+ * that name, your Onion Service and Double Ratchet keys are created") and
+ * loaded afterwards.
  *
  * ```json
  * { "version": 1, "name": "alice", "identitySecretKey": "<base64 32>",
