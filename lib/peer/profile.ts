@@ -32,9 +32,13 @@ export const PROFILE_VERSION = 1;
 
 /** The keys of a peer. */
 export interface Profile {
+  /** The peer's name (its folder's name). */
   name: string;
+  /** The X25519 identity key pair. */
   identity: KeyPair;
+  /** The onion service key (stored as its secret seed). */
   onionKey: OnionKey;
+  /** When the profile was created, ms since the Unix epoch. */
   createdAt: number;
 }
 

@@ -32,6 +32,7 @@ export interface IdentityInfo {
 export interface RequestInfo {
   /** Local name of the other peer (inbound: the name they suggested). */
   name: string;
+  /** Whether they sent it to us (`in`) or we sent it (`out`). */
   direction: "in" | "out";
   /** Their `name@address.onion:port`. */
   address: string;
@@ -61,6 +62,7 @@ export interface ConversationInfo {
   address: string;
   /** Their public identity key (base64). */
   key: string;
+  /** How far we trust their identity key. */
   level: Level;
   /** Whether we send them presence notifications (`pres-on`). */
   presence: boolean;
