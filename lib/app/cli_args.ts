@@ -1,8 +1,9 @@
 /**
  * The command line of `unmessage`: flags parsed with `node:util` parseArgs
- * (strict: an unknown or malformed flag is a {@linkcode CliUsageError}), the
- * original unMessage's single-dash spelling (`unmessage-cli -name <name>`) accepted, and
- * the result checked into a {@linkcode CliOptions}. Pure: no I/O, so every
+ * (strict: an unknown or malformed flag is a {@linkcode CliUsageError}, told
+ * from parseArgs' error codes), unMessage 0.1's single-dash spelling
+ * (`unmessage-cli -name <name>`) accepted, and the result checked into a
+ * {@linkcode CliOptions}. Pure: no I/O, so every
  * mistake is testable in-process; `main.ts` prints and exits.
  *
  * @module
@@ -152,7 +153,7 @@ const OPTIONS = {
   version: { type: "boolean", short: "V" },
 } as const;
 
-/** `-name` → `--name` for every long option (the original unMessage's spelling). */
+/** `-name` → `--name` for every long option (unMessage 0.1's spelling). */
 function normalise(argv: readonly string[]): string[] {
   const out: string[] = [];
   let operands = false;

@@ -1,9 +1,10 @@
 /**
- * Identity addresses and local contact names (docs/protocol.md §2.3: an
- * identity address is `<name>@<onion address>`, where the name is only a
- * local identifier). We accept `name@<56 characters>[.onion][:port]`,
- * validate the v3 checksum on input and give every
- * failure a {@linkcode PeerError} that says how to fix it.
+ * Identity addresses and local contact names (docs/protocol.md §2.3
+ * "Identity addresses": an identity address is `<name>@<onion address>`,
+ * where the name is only a local identifier). We accept
+ * `name@<56 characters>[.onion][:port]`, validate the v3 checksum on input
+ * (so a typo is refused before anything is sent) and give every failure a
+ * {@linkcode PeerError} that says how to fix it.
  *
  * Contact names are what the user types in commands (`msg bob hi`), so
  * besides the wire rules of the handshake (1 to 64 UTF-8 bytes, no control
@@ -23,7 +24,7 @@ import { checkNameCharacters, removeHiddenCharacters, showName } from "./names.t
 
 /**
  * The onion service's virtual port: ours unless `--port` says otherwise, and
- * a contact's when its address names none (the original unMessage's).
+ * a contact's when its address names none (unMessage 0.1's examples use it).
  */
 export const DEFAULT_ONION_PORT = 50001;
 

@@ -1,5 +1,5 @@
 /**
- * The requests we receive (docs/protocol.md §6.2, "Stage 2"): which ones are kept
+ * The requests we receive (docs/protocol.md §6.1, §6.2): which ones are kept
  * ({@linkcode receiveRequest}, the one policy receive.ts calls once a
  * request's signature verified), and the user's answers: accept one,
  * reject one, some or all. Each command checks everything before it
