@@ -2,8 +2,9 @@
  * The core and a slow event sink (lib/peer/types.ts `EventSink`): a
  * received message is acknowledged only once the sink has shown it, the
  * conversation keeps working meanwhile, a copy re-sent during the wait is
- * not shown twice, and a message the sink could not show is not
- * acknowledged (its sender re-sends it).
+ * not shown twice, a message the sink could not show is not
+ * acknowledged (its sender re-sends it), and one it shows only after the
+ * core stopped waiting is acknowledged once shown.
  *
  * @module
  */
@@ -11,6 +12,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { connect, is, TestNet } from "./_peer_harness.ts";
 import type { PeerEvent } from "../lib/peer.ts";
+import { SINK_FLUSH_TIMEOUT_MS } from "../lib/peer/core.ts";
 
 /** Long enough for an acknowledgement to cross loopback several times. */
 const QUIET_MS = 300;
@@ -77,6 +79,30 @@ Deno.test("Peer: a message the sink could not show is not acknowledged and is sh
     await alice.until(() => alice.peer.conversations()[0]?.pending === 0);
     const again = bob.all("message", b).filter((e) => e.id === id);
     assert(again.length === 1, `shown ${again.length} times after the restart`);
+  } finally {
+    await net.close();
+  }
+});
+
+Deno.test("Peer: a message the sink shows only after the wait is acknowledged then, and not shown again", async () => {
+  const net = new TestNet("sink-late");
+  try {
+    const alice = await net.peer("alice");
+    const bob = await net.peer("bob");
+    await connect(alice, bob);
+    await bob.close();
+    // a consumer that stops reading for longer than the core waits (SINK_FLUSH_TIMEOUT_MS)
+    const g = gate();
+    await bob.open({ shown: g.shown });
+    const a = alice.mark();
+    const { id } = await alice.peer.sendMessage("bob", "late");
+    await bob.waitFor(is("message", { id }));
+    await sleep(SINK_FLUSH_TIMEOUT_MS + QUIET_MS);
+    assertEquals(alice.peer.conversations()[0]?.pending, 1, "acknowledged before it was shown");
+    // it reads again: the line is out, and that is what its acknowledgement waited for
+    g.open();
+    await alice.waitFor(is("delivered", { id }), a);
+    assertEquals(bob.all("message").filter((e) => e.id === id).length, 1, "shown twice");
   } finally {
     await net.close();
   }

@@ -550,7 +550,8 @@ function handleMessage(
  * once the sink has shown it, moves it to `seen` and queues its
  * acknowledgement; the link saves the record before the acknowledgement
  * leaves. Not shown (the sink failed or timed out): it stays in the inbox,
- * and is shown again when a copy comes or at the next start.
+ * and is shown again when a copy comes or at the next start; a sink that
+ * timed out and shows it later gets it acknowledged then.
  */
 export function showInbox(core: PeerCore, contact: Contact, id: string): void {
   const waiting = showingOf(contact);
@@ -565,19 +566,20 @@ export function showInbox(core: PeerCore, contact: Contact, id: string): void {
     text: entry.text,
     at: entry.at,
   };
-  const done = core.emitShown(event).then(async (shown) => {
+  const wasShown = async () => {
     const r = contact.record;
-    if (shown && r.inbox.includes(entry)) {
-      r.inbox = r.inbox.filter((e) => e !== entry);
-      r.seen.add(id);
-      core.queue(contact, { type: "ack", ackedId: fromHex(id) });
-      // without a connection (or closing) that save may be far off: make `seen` durable now
-      if (core.closed || contact.link?.conn === undefined) {
-        await core.saveContact(contact).catch((e) =>
-          core.error(e, "Cannot save a received message")
-        );
-      }
+    if (!r.inbox.includes(entry)) return;
+    r.inbox = r.inbox.filter((e) => e !== entry);
+    r.seen.add(id);
+    core.queue(contact, { type: "ack", ackedId: fromHex(id) });
+    // without a connection (or closing) that save may be far off: make `seen` durable now
+    if (core.closed || contact.link?.conn === undefined) {
+      await core.saveContact(contact).catch((e) => core.error(e, "Cannot save a received message"));
     }
+  };
+  const late = () => void core.track(wasShown());
+  const done = core.emitShown(event, late).then(async (shown) => {
+    if (shown) await wasShown();
     waiting.delete(id);
     outcome.resolve(shown);
   });
