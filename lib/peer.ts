@@ -482,6 +482,19 @@ export class Peer {
     await core.store.deleteConversation(contact.record.fileId);
   }
 
+  /**
+   * Emits again every received message that the interface has not shown
+   * yet (its sink refused or dropped it: a GUI with no page open), with
+   * the same event IDs; each is acknowledged once shown. An interface calls
+   * this when it can show messages again.
+   */
+  showUnread(): void {
+    if (this.#core.closed || this.#closing !== null) return;
+    for (const contact of this.#core.contacts.values()) {
+      for (const entry of contact.record.inbox) showInbox(this.#core, contact, entry.id);
+    }
+  }
+
   /** Tor's recent log lines (oldest first, at most `count`); `undefined` without tor. */
   torLog(count: number): TorLogEntry[] | undefined {
     return this.#options.torLog?.(count);
