@@ -3,8 +3,9 @@
  * received message is acknowledged only once the sink has shown it, the
  * conversation keeps working meanwhile, a copy re-sent during the wait is
  * not shown twice, a message the sink could not show is not
- * acknowledged (its sender re-sends it), and one it shows only after the
- * core stopped waiting is acknowledged once shown.
+ * acknowledged (its sender re-sends it), one it shows only after the core
+ * stopped waiting is acknowledged once shown, and messages held back while
+ * the inbox was full come again once it has room.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import { assert, assertEquals } from "./_assert.ts";
 import { connect, is, TestNet } from "./_peer_harness.ts";
 import type { PeerEvent } from "../lib/peer.ts";
 import { SINK_FLUSH_TIMEOUT_MS } from "../lib/peer/core.ts";
+import { MAX_INBOX_MESSAGES } from "../lib/peer/records.ts";
 
 /** Long enough for an acknowledgement to cross loopback several times. */
 const QUIET_MS = 300;
@@ -103,6 +105,43 @@ Deno.test("Peer: a message the sink shows only after the wait is acknowledged th
     g.open();
     await alice.waitFor(is("delivered", { id }), a);
     assertEquals(bob.all("message").filter((e) => e.id === id).length, 1, "shown twice");
+  } finally {
+    await net.close();
+  }
+});
+
+Deno.test("Peer: messages held back while the inbox is full arrive once the interface shows the inbox", async () => {
+  const net = new TestNet("sink-full");
+  try {
+    const alice = await net.peer("alice");
+    const bob = await net.peer("bob");
+    await connect(alice, bob);
+    await bob.close();
+    // bob's interface cannot show messages (a GUI with no page open)
+    let away = true;
+    await bob.open({
+      shown: (e) =>
+        e.event === "message" && away ? Promise.reject(new Error("no page open")) : undefined,
+    });
+    const a = alice.mark();
+    const b = bob.mark();
+    const ids: string[] = [];
+    for (let i = 0; i < MAX_INBOX_MESSAGES + 3; i++) {
+      ids.push((await alice.peer.sendMessage("bob", `m${i}`)).id);
+    }
+    // the inbox fills up; what comes after it is held back, the last message included
+    const held = () => bob.all("warning", b).filter((w) => w.code === "inbox_full").length;
+    await bob.until(() => held() >= 1);
+    const quiet = alice.mark();
+    await new Promise((r) => setTimeout(r, QUIET_MS));
+    // while nothing is shown, alice does not reconnect to send it all again and again
+    const redials = alice.all("connection", quiet).filter((e) => e.state === "connected");
+    assertEquals(redials.length, 0, "alice re-sent while bob's interface showed nothing");
+    away = false;
+    bob.peer.showUnread();
+    for (const id of ids) await alice.waitFor(is("delivered", { id }), a);
+    const shown = new Map(bob.all("message", b).map((m) => [m.id, m.text]));
+    assertEquals([...shown.values()], ids.map((_, i) => `m${i}`));
   } finally {
     await net.close();
   }

@@ -124,6 +124,22 @@ function showingOf(contact: Contact): Map<string, Promise<boolean>> {
 }
 
 /**
+ * Connections on which a message of the contact was held back (its inbox
+ * was full), per contact. Its sender re-sends what went out on a
+ * connection only on its next one, so each is closed as soon as the inbox
+ * has room again, and not before (a sender that reconnected at once would
+ * re-send everything unacknowledged, again and again, while the interface
+ * shows nothing).
+ */
+const heldOn = new WeakMap<Contact, Set<FramedConn>>();
+
+function heldOnOf(contact: Contact): Set<FramedConn> {
+  let set = heldOn.get(contact);
+  if (set === undefined) heldOn.set(contact, set = new Set());
+  return set;
+}
+
+/**
  * Handles the frames of `conn` one at a time: each waits for room in the
  * event sink (backpressure) and for its turn from `admission` (the
  * listener's for an inbound connection; one we dialled is not policed).
@@ -274,11 +290,13 @@ async function onMessage(
   const { handle: contact, previous, conversation: next, plaintext } = got;
   const element = completeElement(core, contact, plaintext);
   if (element !== null && inboxFull(contact, element)) {
-    // not accepted (the ratchet is left as it was): its sender re-sends it
+    // not accepted (the ratchet is left as it was); its sender re-sends it on its next
+    // connection, which it makes when this one closes: once the inbox has room
     core.warn(
       "inbox_full",
       `Held back a message from ${contact.name}: ${MAX_INBOX_MESSAGES} wait to be shown`,
     );
+    heldOnOf(contact).add(conn);
     return;
   }
   contact.setSession(next);
@@ -571,6 +589,10 @@ export function showInbox(core: PeerCore, contact: Contact, id: string): void {
     if (!r.inbox.includes(entry)) return;
     r.inbox = r.inbox.filter((e) => e !== entry);
     r.seen.add(id);
+    // the inbox has room: what was held back comes again on a new connection
+    const held = heldOn.get(contact);
+    heldOn.delete(contact);
+    for (const conn of held ?? []) void conn.close();
     core.queue(contact, { type: "ack", ackedId: fromHex(id) });
     // without a connection (or closing) that save may be far off: make `seen` durable now
     if (core.closed || contact.link?.conn === undefined) {
