@@ -360,7 +360,8 @@ export class Peer {
       contact.record.lastActive = lastActive;
       throw e;
     }
-    contact.link?.wake();
+    // the user waits for this one: no start turn, no back-off pause (start_order.ts, link.ts)
+    contact.link?.hurry();
     return { id: entry.key, queued: !contact.online };
   }
 

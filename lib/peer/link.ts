@@ -17,7 +17,8 @@
  * - When the contact shows up on an inbound connection while we have none
  *   ({@linkcode Link.contactSeen}), a dial in progress (which may be waiting
  *   out a long timeout from when the contact was down) or a back-off pause
- *   is cut short and the link dials at once.
+ *   is cut short and the link dials at once. A message the user queued
+ *   ({@linkcode Link.hurry}) skips the start turn and a back-off pause.
  * - `hooks.next(conn)` produces the next packets (the owner encrypts and
  *   saves the ratchet there, so a ciphertext never leaves before its state
  *   is on disk) and is called only with a live connection. Frames that come
@@ -162,6 +163,16 @@ export class Link {
     const wake = this.#wake;
     this.#wake = null;
     wake?.();
+  }
+
+  /**
+   * Something the user asked for waits (a message): dial without waiting
+   * for the start turn or a back-off pause (a dial in progress goes on).
+   */
+  hurry(): void {
+    this.#passTicket();
+    this.#cutPause?.();
+    this.wake();
   }
 
   /** Asks for a connection even with nothing to send (one dial). */
