@@ -116,8 +116,6 @@ export class Contact {
   readonly #sentOn = new Map<string, Set<FramedConn>>();
   /** Connections something was written on (a new one starts with an identifying packet). */
   readonly #used = new WeakSet<FramedConn>();
-  /** Connections the contact answered on. */
-  readonly #heard = new WeakSet<FramedConn>();
   /** Parts of unsealed outbox entries, computed once. */
   readonly #parts = new Map<string, Uint8Array[]>();
   readonly #cap: number;
@@ -142,7 +140,7 @@ export class Contact {
   get online(): boolean {
     if (this.saidOffline) return false;
     const own = this.link?.conn;
-    return (own !== undefined && this.#heard.has(own)) || this.inbound.size > 0;
+    return (own !== undefined && this.link?.answered(own) === true) || this.inbound.size > 0;
   }
 
   /** The seed's authentication level. */
@@ -290,11 +288,6 @@ export class Contact {
   /** Replaces the session (after a decryption). */
   setSession(session: ConversationRecord["session"]): void {
     this.record.session = session;
-  }
-
-  /** A frame from the contact arrived on our outbound connection `conn`. */
-  heard(conn: FramedConn): void {
-    this.#heard.add(conn);
   }
 
   /** `conn` closed: what went out on it is re-sent (as the same bytes) on the next one. */

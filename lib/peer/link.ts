@@ -52,8 +52,6 @@ export interface LinkHooks {
   hasWork(): boolean;
   /** The next packets to write on `conn`, or null when nothing waits. */
   next(conn: FramedConn): Promise<Uint8Array[] | null>;
-  /** A new connection is up. */
-  connected(conn: FramedConn): void;
   /** A frame came back on `conn` (a connection of this link). */
   frame?(conn: FramedConn, packet: Uint8Array): Promise<void> | void;
   /** A connection this link used has closed; `answered`: a frame had come back on it. */
@@ -308,7 +306,6 @@ export class Link {
   #adopt(conn: FramedConn): void {
     this.#conn = conn;
     const opened = Date.now();
-    this.#hooks.connected(conn);
     conn.onFrame((packet) => {
       this.#answered.add(conn);
       return this.#hooks.frame?.(conn, packet);

@@ -30,12 +30,8 @@ export function contactLink(core: PeerCore, contact: Contact): Link {
       // lost if `conn` closed meanwhile: its sender re-sends what went out on
       // it (Contact.forget), and that earns a new acknowledgement
       nextReply: (conn) => writeStep(core, contact, contact.nextReply(conn, core.rng, core.now())),
-      connected: () => {},
       // the contact replies on the connection our packets came on (its replyConn)
-      frame: (conn, packet) => {
-        contact.heard(conn);
-        return receiveFrame(core, packet, conn);
-      },
+      frame: (conn, packet) => receiveFrame(core, packet, conn),
       disconnected: (conn, answered) => {
         contact.forget(conn);
         // a connection the contact never answered on says nothing about them
@@ -105,7 +101,6 @@ export function startRequestLink(core: PeerCore, entry: OutboundEntry): void {
       hasWork: () => !written,
       next: () => Promise.resolve(written ? null : [entry.packet]),
       written: () => (written = true),
-      connected: () => {},
       disconnected: () => {},
       failed: () => {},
       idle: () => {},
