@@ -24,7 +24,8 @@
  * outbox (`delivered`). An entry is sealed once, when it first leaves, and
  * re-sent as the same bytes on every new connection, in order, until
  * acknowledged; the contact recognises a copy it has read and acknowledges
- * it again, so each arrives once, in order, across restarts and crashes.
+ * it again, and names one it can no longer read (`unreadable`), which is
+ * then sealed anew, so each arrives once, across restarts and crashes.
  * How far sealing may run ahead of the contact: peer/send_cap.ts.
  *
  * @module

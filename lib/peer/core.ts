@@ -5,9 +5,9 @@
  * aggregated network warnings), and the book a received packet is
  * dispatched against (lib/protocol/dispatch.ts).
  *
- * Persistence rules (DESIGN.md "Persistence"): a conversation's record is
- * saved as a whole before a ciphertext of it leaves ({@linkcode PeerCore.sealAndSave})
- * and after a received packet changed it; the store writes atomically and
+ * Persistence rules (docs/architecture.md "Crash safety"): a conversation's
+ * record is saved as a whole before a ciphertext of it leaves (links.ts
+ * `writeStep`, `sendNow`) and after a received packet changed it; the store writes atomically and
  * in call order, so the file on disk is always a state the peer really had.
  *
  * @module

@@ -69,7 +69,8 @@ function linkOptions(core: PeerCore) {
 
 /**
  * The packets of `step`, once the record is saved if the step sealed
- * (DESIGN.md: saved before the ciphertext leaves); a failed save undoes
+ * (docs/architecture.md "Crash safety": saved before the ciphertext
+ * leaves); a failed save undoes
  * the step (nothing that is not on disk leaves) and is thrown.
  */
 async function writeStep(
