@@ -130,9 +130,9 @@ Deno.test("Peer: a long message whose first part was read before the receiver re
     const bob = await net.peer("bob", { wrapStore: watching });
     await connect(alice, bob);
     const a = alice.mark();
+    const before = saved.digests;
     const { id } = await alice.peer.sendMessage("bob", LONG);
     // bob restarts once the first part is in (what he had reassembled is gone)
-    const before = saved.digests;
     await alice.until(() => large >= 2);
     await bob.until(() => saved.digests > before);
     await bob.close();
