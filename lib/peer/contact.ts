@@ -211,10 +211,16 @@ export class Contact {
   /**
    * Whether anything waits for `conn` (the current outbound connection, if
    * any) or for the reply connection. Without a connection: whether there is
-   * anything to dial for.
+   * anything to dial for; a keep-alive or a probe alone is not (they only
+   * keep a connection busy; a probe that stands for something held back
+   * by the sending cap has that something beside it), so a contact who
+   * went offline is not dialled for them.
    */
   hasWork(conn: FramedConn | undefined): boolean {
-    if (conn === undefined) return this.#control.length > 0 || this.record.outbox.length > 0;
+    if (conn === undefined) {
+      return this.#control.some((e) => !isKeepalive(e)) ||
+        this.record.outbox.some((e) => e.body.type !== "probe");
+    }
     return this.#pick(conn) !== null || this.replyTarget() !== undefined;
   }
 
