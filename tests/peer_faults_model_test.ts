@@ -36,6 +36,7 @@ import { Crash, crashingInbound, crashingTransport, texts } from "./_peer_crash.
 import {
   connect,
   is,
+  onConversationSave,
   restoreSnapshot,
   TestNet,
   type TestPeer,
@@ -96,21 +97,11 @@ function faulty(conn: FramedConn, faults: Faults): FramedConn {
 
 /** A store that records every saved sending chain longer than `cap`. */
 function capChecking(cap: number, violations: string[]): (store: PeerStore) => PeerStore {
-  return (store) =>
-    new Proxy(store, {
-      get(target, prop) {
-        if (prop === "saveConversation") {
-          return (id: string, value: unknown) => {
-            const r = (value as { session: { ratchet: { ns: number; pn: number } } }).session
-              .ratchet;
-            if (r.ns > cap || r.pn > cap) violations.push(`ns ${r.ns}, pn ${r.pn} (cap ${cap})`);
-            return target.saveConversation(id, value);
-          };
-        }
-        const value = Reflect.get(target, prop, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+  return onConversationSave((value, next) => {
+    const r = (value as { session: { ratchet: { ns: number; pn: number } } }).session.ratchet;
+    if (r.ns > cap || r.pn > cap) violations.push(`ns ${r.ns}, pn ${r.pn} (cap ${cap})`);
+    return next();
+  });
 }
 
 interface Schedule {

@@ -29,8 +29,7 @@ import type { FramedConn } from "../lib/net/framed_conn.ts";
 import { NetError } from "../lib/net/net_error.ts";
 import type { PeerAddress, Transport } from "../lib/net/transport.ts";
 import { SKIPPED_KEY_TTL_MS } from "../lib/crypto/ratchet.ts";
-import type { PeerStore } from "../lib/store/peer_store.ts";
-import { connect, is, TestNet } from "./_peer_harness.ts";
+import { connect, is, onConversationSave, TestNet } from "./_peer_harness.ts";
 
 /** Bound on the delivery once the network is healthy again (many redials at the harness's back-off). */
 const DELIVERY_MS = 20_000;
@@ -114,19 +113,10 @@ Deno.test("Peer: a long message whose first part was read before the receiver re
     const alice = await net.peer("alice", { transport: cutting });
     // how many digests bob's last landed save holds
     const saved = { digests: 0 };
-    const watching = (store: PeerStore): PeerStore =>
-      new Proxy(store, {
-        get(target, prop) {
-          if (prop === "saveConversation") {
-            return async (id: string, value: unknown) => {
-              await target.saveConversation(id, value);
-              saved.digests = (value as { digests: unknown[] }).digests.length;
-            };
-          }
-          const value = Reflect.get(target, prop, target);
-          return typeof value === "function" ? value.bind(target) : value;
-        },
-      });
+    const watching = onConversationSave(async (value, next) => {
+      await next();
+      saved.digests = (value as { digests: unknown[] }).digests.length;
+    });
     const bob = await net.peer("bob", { wrapStore: watching });
     await connect(alice, bob);
     const a = alice.mark();
