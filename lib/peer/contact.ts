@@ -171,13 +171,16 @@ export class Contact {
   }
 
   /**
-   * Whether something waits to be sealed (a control element other than a
-   * keep-alive, or an outbox entry not sealed yet): the next packet we seal
-   * answers a probe as well as an acknowledgement of it would.
+   * Whether something waits to be sealed that goes out without a dial (a
+   * control element other than a keep-alive, which a reply connection
+   * carries too, or an outbox entry not sealed yet while our own connection
+   * is up): the next packet we seal answers a probe as well as an
+   * acknowledgement of it would. An entry that waits for a dial does not: a
+   * contact whose probe reaches us may be one we cannot reach.
    */
   get sealWaits(): boolean {
     return this.#control.some((e) => !isKeepalive(e)) ||
-      this.record.outbox.some((e) => e.sealed === undefined);
+      (this.link?.conn !== undefined && this.record.outbox.some((e) => e.sealed === undefined));
   }
 
   /** Queues a keep-alive unless something else waits. */

@@ -420,7 +420,8 @@ function reack(
 ): void {
   if (!once(conn, id)) return;
   // a probe asks for any packet of our next chain: what waits already will do
-  // (acknowledging every probe as well would keep two full chains busy for good)
+  // if it goes out without a dial (acknowledging every probe as well would
+  // keep two full chains busy for good; Contact.sealWaits)
   if (probe && contact.sealWaits) return contact.link?.wake();
   core.queue(contact, { type: "ack", ackedId: fromHex(id) });
 }
