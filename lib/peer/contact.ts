@@ -143,7 +143,7 @@ export class Contact {
     return (own !== undefined && this.link?.answered(own) === true) || this.inbound.size > 0;
   }
 
-  /** The seed's authentication level. */
+  /** The authentication level: SMP matched, or the user verified the key, or neither. */
   get level(): Level {
     if (this.auth.authenticated) return "authenticated";
     return this.record.verified ? "verified" : "unverified";

@@ -390,7 +390,8 @@ export class PeerCore {
   /**
    * A connection of `contact` closed: the authenticated level ends when it
    * was one of the connections SMP ran over, and any run ends when the
-   * contact is now offline (seed: "valid until one of the peers disconnect").
+   * contact is now offline (an SMP result holds only while a peer stays
+   * connected).
    */
   connectionGone(contact: Contact, conn: FramedConn): void {
     if (this.closed) return;

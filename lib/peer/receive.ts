@@ -38,8 +38,7 @@
  *
  * Nothing here throws: a packet that is malformed, forged or belongs to
  * nothing of ours is dropped and counted into the aggregated
- * `packets_dropped` warning (warnings.ts; seed: "When unMessage fails to
- * identify or check the integrity of packets, they are ignored"); its
+ * `packets_dropped` warning (warnings.ts); its
  * admission then closes a connection that has not identified, and a
  * malformed packet (wrong version or length) closes any connection. A
  * connection's owner is the contact whose packet decrypted on it
@@ -317,7 +316,7 @@ async function onMessage(
     effects.fail();
     throw e;
   }
-  // seed Stage 3: Bob's first regular packet reached Alice
+  // Bob's first regular packet reached Alice (docs/protocol.md "6.3 Stage 3: established")
   if (!previous.established && next.established) {
     core.emit({ event: "conversation-established", name: contact.name });
   }
