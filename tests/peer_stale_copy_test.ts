@@ -89,10 +89,11 @@ const LONG = "x".repeat(200_000);
 Deno.test("Peer: a long message whose first part was read before the receiver restarted is still delivered", async () => {
   const net = new TestNet("stale-part");
   try {
-    // alice's connection closes as her second large packet leaves (once): bob has
-    // read the first part of the long message only
+    // alice's second large packet is lost (once), and her connection stays up until
+    // bob's restart ends it (closing it at once could reset it before bob read the
+    // first part): bob has read the first part of the long message only
     let large = 0;
-    // from the cut until bob is back, alice's dials fail
+    // from the loss until bob is back, alice's dials fail
     let down = false;
     const cutting = (base: Transport): Transport => ({
       async connect(address: PeerAddress, key: string, signal?: AbortSignal): Promise<FramedConn> {
@@ -102,10 +103,7 @@ Deno.test("Peer: a long message whose first part was read before the receiver re
         conn.send = (payload) => {
           if (payload.length < 100_000 || ++large !== 2) return send(payload);
           down = true;
-          void conn.close();
-          return Promise.reject(
-            new NetError("write_failed", "Cut by the test", { retryable: true }),
-          );
+          return Promise.resolve();
         };
         return conn;
       },
