@@ -145,7 +145,7 @@ export async function receiveRequest(core: PeerCore, request: InboundRequest): P
   gate.admitted = gate.admitted.filter((t) => t + REQUEST_WINDOW_MS > now);
   const pending = book.inbound.filter((e) => e.flood !== true).length;
   const entry: InboundEntry = {
-    name: core.uniqueName(sanitizeSuggestedName(request.name)),
+    name: core.uniqueName(localRequestName(request.name)),
     at: now,
     state: request,
   };
@@ -173,6 +173,16 @@ export async function receiveRequest(core: PeerCore, request: InboundRequest): P
   await core.saveRequests();
   const looksLike = lookalikeOf(core, entry);
   core.emit({ event: "request-received", request: requestInfo(entry, "in", looksLike) });
+}
+
+/**
+ * The name a request is listed under: the one it suggests, made valid,
+ * but never a word `req-reject` takes for many (a stranger who calls
+ * itself "--all" would make a reject of its one request reject them all).
+ */
+function localRequestName(suggested: string): string {
+  const name = sanitizeSuggestedName(suggested);
+  return name === REJECT_ALL || name === REJECT_FLOOD ? "contact" : name;
 }
 
 /** Pending and flood requests, oldest first, after dropping expired ones. */
