@@ -24,6 +24,7 @@ import { hasChromium, launchBrowser, newPage, Shots } from "./_gui_harness.ts";
 import {
   createPeer,
   identity,
+  overflows,
   POLL,
   press,
   sendRequest,
@@ -251,6 +252,15 @@ Deno.test({
       );
       assert(row.includes(`expired ${replayed}`), row);
       assert(/over a week ago/.test(row), row);
+      // ... on a small screen too, with nothing wider than the page.
+      await page.setViewport({ width: 360, height: 740 });
+      assert(!(await overflows(page)), "the page is wider than 360 px");
+      const box = await page.$eval(".net-warnings-body", (el) => {
+        const r = el.getBoundingClientRect();
+        return { left: r.left, right: r.right };
+      });
+      assert(box.left >= 0 && box.right <= 360, `the list is cut off: ${JSON.stringify(box)}`);
+      await new Shots().take(page, "net-warnings-360");
       // ... and the window is not blocked: New chat opens over it.
       await press(page, "#new-chat");
       await page.waitForSelector("#new-chat-dialog");
