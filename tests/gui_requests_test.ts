@@ -6,8 +6,10 @@
  * - a flood of requests is rejected in one action (the flood ones, then
  *   all), after a window that says how many and keeps the keyboard on
  *   "Keep them"; the core's `req-reject --flood` / `--all` do it;
- * - a stranger who names itself "--all" is listed under another name, so
- *   rejecting its one request rejects no other;
+ * - a stranger who names itself "--all" (or "spam*") is listed under
+ *   another name, so rejecting its one request rejects no other, even
+ *   from a window left open after it went;
+ * - a flood that goes on after the user rejected it shows again;
  * - a request of ours that expired says so in words, and is sent again
  *   (New chat filled in) or cancelled (`req-cancel`) from the list;
  * - the core's aggregated warnings about dropped requests are counted in
@@ -100,7 +102,7 @@ async function withAlice(fn: (a: Alice) => Promise<void>, now?: () => number): P
 
 Deno.test({
   name:
-    "GUI: a flood of requests is rejected in one action after a window that counts them; a stranger named --all rejects only itself",
+    "GUI: a flood of requests is rejected in one action after a window that counts them; a stranger named --all or spam* rejects only itself; a flood that goes on shows again",
   ignore: !hasChromium,
   fn: () =>
     withAlice(async ({ setup: alice, page, registry, key, onion }) => {
@@ -155,6 +157,34 @@ Deno.test({
       await waitText(page, "#toasts", new RegExp(`Rejected ${FLOODED} requests`));
       await page.waitForFunction(() => document.querySelector("#reject-flood") === null, POLL);
       assertEquals(await inbound(alice.server), ["carol", ...names.slice(0, admitted)]);
+
+      // The flood goes on: a new flood request shows (the core warns again after a clear).
+      // It calls itself "spam*", listed as "spam_": its window, left open while another page
+      // rejects it, then rejects nothing (as a pattern, "spam*" would reject every spam…).
+      await deliverTo(registry, onion, [stranger("spam*")]);
+      const listed = await page.waitForSelector("#requests-in [data-flood='true']");
+      const shownAs = await listed!.evaluate((el) => el.getAttribute("data-name") ?? "");
+      await closeAnyDialog(page);
+      await press(page, `#requests-in [data-flood='true'] .answer`);
+      await page.waitForSelector("#request-dialog #reject");
+      assertEquals((await guiCommand(alice.server, "req-reject", [shownAs]))["ok"], true);
+      await press(page, "#request-dialog #reject");
+      // it says it found nothing (or, as a pattern, closes having rejected others)
+      await page.waitForFunction(
+        () => {
+          const dialog = document.querySelector("#request-dialog");
+          return dialog === null || dialog.querySelector(".form-error")?.hidden === false;
+        },
+        POLL,
+      );
+      assertEquals(
+        await inbound(alice.server),
+        ["carol", ...names.slice(0, admitted)],
+        "a second reject of one request rejected others",
+      );
+      assertEquals(shownAs, "spam_");
+      await waitText(page, "#request-dialog .form-error", /spam_/);
+      await closeAnyDialog(page);
 
       // Then all of them.
       await press(page, "#reject-all");
