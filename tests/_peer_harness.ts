@@ -221,6 +221,27 @@ export async function restoreSnapshot(dir: string, snapshot: Snapshot): Promise<
   for (const [path, bytes] of snapshot) await Deno.writeFile(`${dir}/${path}`, bytes);
 }
 
+/**
+ * A `wrapStore` that runs `save` in place of each conversation save; `save`
+ * calls `next` to save for real (before, after or around what it does:
+ * count, check, or act once the save has landed).
+ */
+export function onConversationSave(
+  save: (value: unknown, next: () => Promise<void>) => Promise<void>,
+): (store: PeerStore) => PeerStore {
+  return (store) =>
+    new Proxy(store, {
+      get(target, prop) {
+        if (prop === "saveConversation") {
+          return (id: string, value: unknown) =>
+            save(value, () => target.saveConversation(id, value));
+        }
+        const value = Reflect.get(target, prop, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+}
+
 /** Several peers on one loopback "network". */
 export class TestNet {
   readonly transport: DirectTransport;

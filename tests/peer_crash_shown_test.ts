@@ -21,7 +21,7 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 import { Crash, crashingInbound, crashingTransport, realEvents, texts } from "./_peer_crash.ts";
-import { connect, restoreSnapshot, TestNet } from "./_peer_harness.ts";
+import { connect, onConversationSave, restoreSnapshot, TestNet } from "./_peer_harness.ts";
 import type { PeerEvent } from "../lib/peer.ts";
 import type { PeerStore } from "../lib/store/peer_store.ts";
 
@@ -34,21 +34,12 @@ const MAX_SAVE_POINTS = 40;
 /** A store that kills `crash` right when a conversation save chosen by `when` lands. */
 function crashingStore(crash: Crash, when: CrashWhen): (store: PeerStore) => PeerStore {
   let count = 0;
-  return (store) =>
-    new Proxy(store, {
-      get(target, prop) {
-        if (prop === "saveConversation") {
-          return (id: string, value: unknown): Promise<void> => {
-            const hit = !crash.dead && when(value as { seen?: string[] }, ++count);
-            const saved = target.saveConversation(id, value);
-            // runs before whoever awaits the save continues
-            return hit ? saved.then(() => crash.kill()) : saved;
-          };
-        }
-        const value = Reflect.get(target, prop, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+  return onConversationSave((value, next) => {
+    const hit = !crash.dead && when(value as { seen?: string[] }, ++count);
+    const saved = next();
+    // runs before whoever awaits the save continues
+    return hit ? saved.then(() => crash.kill()) : saved;
+  });
 }
 
 /** Every `message` event with `text` has one and the same ID. */

@@ -30,12 +30,8 @@ export function contactLink(core: PeerCore, contact: Contact): Link {
       // lost if `conn` closed meanwhile: its sender re-sends what went out on
       // it (Contact.forget), and that earns a new acknowledgement
       nextReply: (conn) => writeStep(core, contact, contact.nextReply(conn, core.rng, core.now())),
-      connected: () => {},
       // the contact replies on the connection our packets came on (its replyConn)
-      frame: (conn, packet) => {
-        contact.heard(conn);
-        return receiveFrame(core, packet, conn);
-      },
+      frame: (conn, packet) => receiveFrame(core, packet, conn),
       disconnected: (conn, answered) => {
         contact.forget(conn);
         // a connection the contact never answered on says nothing about them
@@ -73,7 +69,8 @@ function linkOptions(core: PeerCore) {
 
 /**
  * The packets of `step`, once the record is saved if the step sealed
- * (DESIGN.md: saved before the ciphertext leaves); a failed save undoes
+ * (docs/architecture.md "Crash safety": saved before the ciphertext
+ * leaves); a failed save undoes
  * the step (nothing that is not on disk leaves) and is thrown.
  */
 async function writeStep(
@@ -105,7 +102,6 @@ export function startRequestLink(core: PeerCore, entry: OutboundEntry): void {
       hasWork: () => !written,
       next: () => Promise.resolve(written ? null : [entry.packet]),
       written: () => (written = true),
-      connected: () => {},
       disconnected: () => {},
       failed: () => {},
       idle: () => {},
