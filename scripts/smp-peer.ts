@@ -17,6 +17,7 @@
  * @module
  */
 
+import { errorMessage } from "../lib/errors.ts";
 import { parseArgs } from "node:util";
 import { SmpError, type SmpGroup } from "../lib/crypto/smp/group.ts";
 import { SMP_ABORT, SMP_VALUE_COUNTS, type SmpMessage } from "../lib/crypto/smp/message.ts";
@@ -60,7 +61,7 @@ function parseFlags(): { group: AnyGroup; initiator: boolean; secret: bigint } {
       allowPositionals: false,
     }));
   } catch (e) {
-    usage(e instanceof Error ? e.message : String(e));
+    usage(errorMessage(e));
   }
   const group = GROUPS[values.group ?? ""];
   if (group === undefined) usage(`unknown --group ${JSON.stringify(values.group ?? "")}`);
