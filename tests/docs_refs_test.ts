@@ -57,10 +57,6 @@ const TEMPORARY_ALLOWED_OFFENDERS: readonly string[] = [
   "lib/store/vault.ts",
   "tests/bench/packets_bench.ts",
   "tests/peer_conversation_test.ts",
-  // the clean engineer's
-  "lib/app/cli_args.ts",
-  "lib/app/tor_link.ts",
-  "lib/net/transport.ts",
 ];
 
 /** Each line of `text` that matches a pattern, as `file:line: text`. */

@@ -15,6 +15,7 @@ import { type PeerCore, REQUEST_KEY_PREFIX } from "./core.ts";
 import { Link } from "./link.ts";
 import { receiveFrame } from "./receive.ts";
 import type { OutboundEntry } from "./records.ts";
+import { saveOrUndo } from "./transaction.ts";
 
 /** The send loop of a conversation. */
 export function contactLink(core: PeerCore, contact: Contact): Link {
@@ -79,14 +80,7 @@ async function writeStep(
   step: SendStep | null,
 ): Promise<Uint8Array[] | null> {
   if (step === null) return null;
-  if (step.sealed) {
-    try {
-      await core.saveContact(contact);
-    } catch (e) {
-      contact.unsend(step);
-      throw e;
-    }
-  }
+  if (step.sealed) await saveOrUndo(() => core.saveContact(contact), () => contact.unsend(step));
   return step.packets;
 }
 

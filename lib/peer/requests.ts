@@ -67,6 +67,7 @@ import {
   newLocalId,
 } from "./records.ts";
 import { ReceivedDigests, SeenIds } from "./seen_ids.ts";
+import { saveOrUndo } from "./transaction.ts";
 import type { ConversationInfo, RequestInfo } from "./types.ts";
 import type { RequestDropReason } from "./warnings.ts";
 
@@ -253,18 +254,17 @@ export async function acceptRequest(
   core.requests.inbound = core.requests.inbound.filter((e) => e !== entry);
   const contact = core.addContact(record, false);
   let contactSaved = false;
-  try {
+  await saveOrUndo(async () => {
     await core.saveContact(contact);
     contactSaved = true;
     await core.saveRequests();
-  } catch (e) {
+  }, async () => {
     await core.removeContact(contact);
     const book = core.requests.inbound;
     core.requests.inbound = [...book.slice(0, index), entry, ...book.slice(index)];
     // a file left behind is reconciled at the next open (load.ts: the conversation wins)
     if (contactSaved) await core.store.deleteConversation(record.fileId).catch(() => {});
-    throw e;
-  }
+  });
   if (core.started) contact.link?.start();
   contact.link?.wake();
   return contact.info();
