@@ -30,7 +30,14 @@ export interface TestPeerOptions {
   wrapStore?: (store: PeerStore) => PeerStore;
   /** What the event sink returns for an event (after recording it), e.g. a slow interface's promise. */
   shown?: (event: PeerEvent) => Promise<void> | undefined;
+  /** The peer's passphrase (its store is encrypted, with fast scrypt parameters). */
+  passphrase?: string;
+  /** A peer folder to start from (copied into the peer's new folder by TestNet.peer). */
+  from?: string;
 }
+
+/** scrypt parameters of encrypted test peers: the smallest the vault accepts. */
+export const TEST_SCRYPT = { N: 1024, r: 8, p: 1 };
 
 /** A peer under test with its folder, listener and recorded events. */
 export class TestPeer {
@@ -58,7 +65,12 @@ export class TestPeer {
   /** Opens store, peer and listener, and starts the peer. */
   async open(options: TestPeerOptions = this.#options): Promise<this> {
     this.#options = options;
-    this.store = await PeerStore.open(this.dir);
+    this.store = await PeerStore.open(
+      this.dir,
+      options.passphrase !== undefined
+        ? { passphrase: options.passphrase, scrypt: TEST_SCRYPT }
+        : {},
+    );
     const transport = options.transport
       ? options.transport(this.net.transport)
       : this.net.transport;
@@ -180,23 +192,20 @@ export class TestPeer {
   }
 }
 
-/** The data files of a peer folder (profile, requests, outbox, conversations), read synchronously. */
+/** The data files of a peer folder (profile, state, journal), read synchronously. */
 export type Snapshot = Map<string, Uint8Array>;
+
+/** The files {@linkcode snapshotSync} reads: everything a crash must leave consistent. */
+const DATA_FILES = ["profile.json", "state.jsonl", "journal.jsonl"];
 
 /** Reads the peer's files at this very moment (no await: nothing can change them meanwhile). */
 export function snapshotSync(dir: string): Snapshot {
   const files: Snapshot = new Map();
-  for (const name of ["profile.json", "requests.json", "outbox.json"]) {
+  for (const name of DATA_FILES) {
     try {
       files.set(name, Deno.readFileSync(`${dir}/${name}`));
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-  }
-  for (const entry of Deno.readDirSync(`${dir}/conversations`)) {
-    if (entry.isFile && entry.name.endsWith(".json")) {
-      const path = `conversations/${entry.name}`;
-      files.set(path, Deno.readFileSync(`${dir}/${path}`));
     }
   }
   return files;
@@ -204,12 +213,7 @@ export function snapshotSync(dir: string): Snapshot {
 
 /** Puts a closed peer's folder back to `snapshot` (as if it had crashed then). */
 export async function restoreSnapshot(dir: string, snapshot: Snapshot): Promise<void> {
-  for (const name of ["profile.json", "requests.json", "outbox.json"]) {
-    await Deno.remove(`${dir}/${name}`).catch(() => {});
-  }
-  for await (const entry of Deno.readDir(`${dir}/conversations`)) {
-    await Deno.remove(`${dir}/conversations/${entry.name}`);
-  }
+  for (const name of DATA_FILES) await Deno.remove(`${dir}/${name}`).catch(() => {});
   for (const [path, bytes] of snapshot) await Deno.writeFile(`${dir}/${path}`, bytes);
 }
 
@@ -229,6 +233,7 @@ export class TestNet {
   async peer(name: string, options: TestPeerOptions = {}): Promise<TestPeer> {
     const dir = await Deno.makeTempDir({ prefix: `unmessage-peer-${name}-` });
     this.#dirs.push(dir);
+    if (options.from !== undefined) await copyTree(options.from, dir);
     const peer = new TestPeer(this, name, dir, options, seededRng(`${this.#seed}/${name}`));
     this.peers.push(peer);
     return await peer.open();
@@ -238,6 +243,14 @@ export class TestNet {
   async close(): Promise<void> {
     for (const p of this.peers) await p.close();
     for (const dir of this.#dirs) await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function copyTree(from: string, to: string): Promise<void> {
+  await Deno.mkdir(to, { recursive: true, mode: 0o700 });
+  for await (const e of Deno.readDir(from)) {
+    if (e.isDirectory) await copyTree(`${from}/${e.name}`, `${to}/${e.name}`);
+    else await Deno.copyFile(`${from}/${e.name}`, `${to}/${e.name}`);
   }
 }
 

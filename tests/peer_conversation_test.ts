@@ -184,25 +184,27 @@ Deno.test("Peer: presence on tells the contact when we go offline and come back"
   }
 });
 
-Deno.test("Peer: delete removes the conversation file; its packets are then dropped", async () => {
+Deno.test("Peer: delete removes the conversation and its keys from the files; its packets are then dropped", async () => {
   const net = new TestNet("conv-6");
   try {
     const alice = await net.peer("alice");
     const bob = await net.peer("bob");
     await connect(alice, bob);
-    const files = async () => {
-      const names: string[] = [];
-      for await (const e of Deno.readDir(`${bob.dir}/conversations`)) names.push(e.name);
-      return names;
-    };
-    assertEquals((await files()).length, 1);
+    const [id] = await bob.store.listConversations();
+    assertEquals((await bob.store.listConversations()).length, 1);
     await bob.peer.deleteConversation("alice");
-    assertEquals(await files(), []);
+    assertEquals(await bob.store.listConversations(), []);
     assertEquals(bob.peer.conversations(), []);
     const b = bob.mark();
     await alice.peer.sendMessage("bob", "anyone there?");
     await bob.waitFor(is("warning", { code: "unknown_packet" }), b);
     assertEquals(bob.all("message", b), []);
+    // once compacted (at close), nothing of it is left in the state files
+    await bob.close();
+    for (const file of ["state.jsonl", "journal.jsonl"]) {
+      const text = await Deno.readTextFile(`${bob.dir}/${file}`);
+      assert(!text.includes(id!), `${file} still holds the conversation`);
+    }
   } finally {
     await net.close();
   }

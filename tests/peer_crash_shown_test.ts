@@ -23,10 +23,10 @@ import { assert, assertEquals } from "./_assert.ts";
 import { Crash, crashingInbound, crashingTransport, realEvents, texts } from "./_peer_crash.ts";
 import { connect, restoreSnapshot, TestNet } from "./_peer_harness.ts";
 import type { PeerEvent } from "../lib/peer.ts";
-import type { PeerStore } from "../lib/store/peer_store.ts";
+import type { PartChanges, PeerStore } from "../lib/store/peer_store.ts";
 
-/** When to crash: given the saved conversation and the number of this save (1-based). */
-type CrashWhen = (saved: { seen?: string[] }, count: number) => boolean;
+/** When to crash: given the received IDs a save writes and the number of this save (1-based). */
+type CrashWhen = (seen: string[], count: number) => boolean;
 
 /** Most save points tried by the sweep (far above what the scenario makes). */
 const MAX_SAVE_POINTS = 40;
@@ -38,9 +38,13 @@ function crashingStore(crash: Crash, when: CrashWhen): (store: PeerStore) => Pee
     new Proxy(store, {
       get(target, prop) {
         if (prop === "saveConversation") {
-          return (id: string, value: unknown): Promise<void> => {
-            const hit = !crash.dead && when(value as { seen?: string[] }, ++count);
-            const saved = target.saveConversation(id, value);
+          return (id: string, head: unknown, parts: PartChanges = {}): Promise<void> => {
+            // the received IDs are saved as parts "s/<n>" (blocks of IDs)
+            const seen = [...(parts.put ?? [])]
+              .filter(([name]) => name.startsWith("s/"))
+              .flatMap(([, ids]) => ids as string[]);
+            const hit = !crash.dead && when(seen, ++count);
+            const saved = target.saveConversation(id, head, parts);
             // runs before whoever awaits the save continues
             return hit ? saved.then(() => crash.kill()) : saved;
           };
@@ -106,7 +110,7 @@ Deno.test("Peer: a crash when a message's ID is saved as seen never loses the me
   for (let i = 0; i < 4; i++) {
     const crashed = await scenario(
       `seen-${i}`,
-      (ids) => (saved) => saved.seen?.includes(ids[i]!) === true,
+      (ids) => (seen) => seen.includes(ids[i]!),
     );
     assert(crashed, `no save recorded message ${i} as seen`);
   }

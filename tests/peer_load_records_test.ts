@@ -2,7 +2,7 @@
  * Tests of what start-up checks in a stored conversation's onion address
  * (issue 4): {@linkcode decodeOnionAddress} checks the form, version and
  * checksum exactly as {@linkcode parseOnionAddress} does, without the
- * ed25519 point check, and `conversationFromJson()` still refuses a damaged
+ * ed25519 point check, and `conversationFromStore()` still refuses a damaged
  * address.
  *
  * @module
@@ -18,7 +18,10 @@ import {
 } from "../lib/crypto/onion.ts";
 import { RatchetState } from "../lib/crypto/ratchet_state.ts";
 import { CryptoError } from "../lib/errors.ts";
-import { conversationFromJson, conversationToJson } from "../lib/peer/records.ts";
+import { conversationFromStore, conversationToStore } from "../lib/peer/stored_conversation.ts";
+
+const conversationFromJson = (fileId: string, head: unknown) =>
+  conversationFromStore(fileId, head, new Map(), 0);
 import { SeenIds } from "../lib/peer/seen_ids.ts";
 import { makeConversation } from "../lib/protocol/handshake_state.ts";
 import { assertEquals, assertThrows } from "./_assert.ts";
@@ -95,7 +98,7 @@ function conversationJson(onion: string): Record<string, unknown> {
     sharedRequestKey: null,
     peerHandshakeKey: null,
   });
-  const json = conversationToJson({
+  const { head } = conversationToStore({
     fileId: "",
     name: "bob",
     onion,
@@ -107,11 +110,11 @@ function conversationJson(onion: string): Record<string, unknown> {
     session,
     outbox: [],
     seen: new SeenIds([]),
-  });
-  return JSON.parse(JSON.stringify(json));
+  }, 0);
+  return JSON.parse(JSON.stringify(head));
 }
 
-Deno.test("conversationFromJson() loads a stored address and refuses a damaged one", () => {
+Deno.test("conversationFromStore() loads a stored address and refuses a damaged one", () => {
   const onion = generateOnionKey(rng).address;
   const json = conversationJson(onion);
   assertEquals(conversationFromJson("f", json).onion, onion);

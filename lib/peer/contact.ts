@@ -29,6 +29,7 @@ import { MAX_SEALED_PLAINTEXT, sealMessage } from "../protocol/session.ts";
 import { AuthSession } from "./auth.ts";
 import type { Link } from "./link.ts";
 import type { ConversationRecord, OutboxEntry } from "./records.ts";
+import { conversationIndex } from "./stored_conversation.ts";
 import { formatIdentityAddress } from "./address.ts";
 import type { ConversationInfo, Level } from "./types.ts";
 import { encodePublicKey } from "../crypto/keys.ts";
@@ -59,22 +60,22 @@ export class Contact {
   readonly #control: Element[] = [];
   /** Outbox entry key -> the connection it was last written on. */
   readonly #sentOn = new Map<string, FramedConn>();
-  #keys: PacketKeys;
+  #keys: PacketKeys | undefined;
   #replyKeys: PacketKeys | null;
 
   constructor(record: ConversationRecord, rng: Rng) {
     this.record = record;
-    const s = record.session;
+    // the index, not the session: a contact is made without loading its ratchet
+    const s = conversationIndex(record);
     this.auth = new AuthSession(s.ownIdentityKey, s.peerIdentityKey, s.conversationId, rng);
-    this.#keys = regularKeys(s.conversationId);
     this.#replyKeys = s.role === "bob" && s.sharedRequestKey !== null
       ? replyKeys(s.sharedRequestKey)
       : null;
   }
 
-  /** Cached keys of regular packets. */
+  /** Cached keys of regular packets (derived when first needed). */
   get keys(): PacketKeys {
-    return this.#keys;
+    return this.#keys ??= regularKeys(conversationIndex(this.record).conversationId);
   }
 
   /** Cached keys of Alice's reply packets (Bob only). */
@@ -103,11 +104,11 @@ export class Contact {
     return {
       name: r.name,
       address: formatIdentityAddress(r.name, r.onion, r.port),
-      key: encodePublicKey(r.session.peerIdentityKey),
+      key: encodePublicKey(conversationIndex(r).peerIdentityKey),
       level: this.level,
       presence: r.presence,
       online: this.online,
-      established: r.session.established,
+      established: conversationIndex(r).established,
       pending: r.outbox.filter((e) => e.body.type === "message").length,
     };
   }

@@ -32,11 +32,15 @@ import { Contact } from "./contact.ts";
 import type { Link } from "./link.ts";
 import {
   type ConversationRecord,
-  conversationToJson,
   type OutboundEntry,
   type RequestsBook,
   requestsToJson,
 } from "./records.ts";
+import {
+  conversationIndex,
+  conversationSaveFailed,
+  conversationToStore,
+} from "./stored_conversation.ts";
 import type { EventSink, PeerEvent } from "./types.ts";
 
 /** Prefix of the connector key (and stream isolation key) of a request's delivery. */
@@ -169,12 +173,23 @@ export class PeerCore {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 
-  /** Saves a contact's record (skipped once the conversation is deleted). */
+  /**
+   * Saves a contact's record (skipped once the conversation is deleted):
+   * what changed since its last save, in the store's next commit.
+   */
   saveContact(contact: Contact): Promise<void> {
     if (this.contacts.get(contact.record.fileId) !== contact) return Promise.resolve();
-    return this.track(
-      this.store.saveConversation(contact.record.fileId, conversationToJson(contact.record)),
-    );
+    const record = contact.record;
+    let save: Promise<void>;
+    try {
+      const { head, parts } = conversationToStore(record, this.store.stats.failed);
+      save = this.store.saveConversation(record.fileId, head, parts);
+    } catch (e) {
+      save = Promise.reject(e);
+    }
+    // the next save writes every part again (this one's changes may be missing)
+    save.catch(() => conversationSaveFailed(record));
+    return this.track(save);
   }
 
   /** Saves `requests.json`. */
@@ -217,7 +232,7 @@ export class PeerCore {
   /** The contact whose identity key is `key`, if any. */
   contactWithKey(key: Uint8Array): Contact | undefined {
     for (const c of this.contacts.values()) {
-      if (equalBytes(c.record.session.peerIdentityKey, key)) return c;
+      if (equalBytes(conversationIndex(c.record).peerIdentityKey, key)) return c;
     }
     return undefined;
   }
@@ -291,7 +306,7 @@ export class PeerCore {
     const conversations: ContactCandidate[] = [];
     const pendingRequests: ReplyCandidate[] = [];
     for (const contact of this.contacts.values()) {
-      const session = contact.record.session;
+      const session = conversationIndex(contact.record);
       conversations.push({ conversationId: session.conversationId, keys: contact.keys, contact });
       const keys: PacketKeys | null = contact.replyKeys;
       if (keys !== null && session.sharedRequestKey !== null) {

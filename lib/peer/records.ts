@@ -1,25 +1,31 @@
 /**
  * What the core persists about conversations and requests, and the JSON
- * forms of both (validated strictly on load; the store names the file when
- * a validator throws).
+ * forms of both (validated strictly on load; the store names the file and
+ * key when a validator throws).
  *
- * `conversations/<fileId>.json`, one per conversation, written atomically
- * as a whole, so the ratchet, the outbox and the received IDs always agree:
+ * A conversation is stored as a head and parts (the store's keys
+ * `c/<fileId>` and `c/<fileId>/<part>`, stored_conversation.ts), so a save
+ * writes what changed, not the whole conversation:
  *
  * ```json
- * { "version": 1, "name": "bob", "onion": "<56>", "port": 50001,
- *   "verified": false, "presence": false, "createdAt": 1700000000000,
- *   "requestKey": "<base64 32>" | null,        // Alice: the request she accepted
- *   "session": { ...handshake_state.ts ConversationJson, ratchet included },
- *   "outbox": [ { "id": "<hex 16>", "type": "message", "text": "hi", "at": 1700... },
- *               { "id": "<hex 16>", "type": "request_accepted", "at": 1700... } ],
- *   "seen": [ "<hex 16>", ... ] }             // last received IDs, oldest first
+ * head:  { "version": 2, "name": "bob", "onion": "<56>", "port": 50001,
+ *          "verified": false, "presence": false, "createdAt": 1700000000000,
+ *          "requestKey": "<base64 32>" | null,      // Alice: the request she accepted
+ *          "session": { ...handshake_state.ts ConversationJson, ratchet included } }
+ * o/<n>: { "id": "<hex 16>", "type": "message", "text": "hi", "at": 1700... }
+ *        { "id": "<hex 16>", "type": "request_accepted", "at": 1700... }
+ *                                                   // one outbox entry, n gives the order
+ * s/<n>: [ "<hex 16>", ... ]                        // one block of received IDs (seen_ids.ts)
  * ```
  *
- * `fileId` is random (16 bytes of hex), never derived from a key: file
- * names are visible even when the store is encrypted.
+ * Version 1, the first layout's one file per conversation, holds the same
+ * head fields with `"outbox"` and `"seen"` arrays inside; it still loads,
+ * and the next save writes version 2.
  *
- * `requests.json`: `{ "version": 1, "outbound": [...], "inbound": [...],
+ * `fileId` is random (16 bytes of hex), never derived from a key: keys are
+ * visible even when the store is encrypted.
+ *
+ * `requests`: `{ "version": 1, "outbound": [...], "inbound": [...],
  * "rejected": ["<base64 request key>", ...] }` (see the JSON types below).
  *
  * @module
@@ -30,12 +36,10 @@ import { decodeOnionAddress } from "../crypto/onion.ts";
 import { ELEMENT_ID_LENGTH } from "../protocol/elements.ts";
 import {
   type Conversation,
-  deserializeConversation,
   deserializeInboundRequest,
   deserializeOutboundRequest,
   type InboundRequest,
   type OutboundRequest,
-  serializeConversation,
   serializeInboundRequest,
   serializeOutboundRequest,
 } from "../protocol/handshake_state.ts";
@@ -45,8 +49,10 @@ import { checkContactName } from "./address.ts";
 import { SeenIds } from "./seen_ids.ts";
 import { MAX_PORT, MIN_PORT } from "../protocol/handshake_data.ts";
 
-/** Version of both JSON forms. */
+/** Version of the requests' JSON form (and of the first layout's conversation files). */
 export const RECORDS_VERSION = 1;
+/** Version of a conversation's head. */
+export const CONVERSATION_VERSION = 2;
 /** Bytes of a conversation's random file ID. */
 export const FILE_ID_BYTES = 16;
 /** Most elements waiting for one contact (below the receiver's de-duplication window). */
@@ -149,7 +155,11 @@ function nameField(value: unknown, where: string): string {
   }
 }
 
-function outboxFromJson(value: unknown): OutboxEntry {
+/**
+ * Checks and rebuilds a stored outbox entry (a part `o/<n>`, or an item of
+ * a version 1 file's outbox); throws naming the bad field.
+ */
+export function outboxFromJson(value: unknown): OutboxEntry {
   const o = value as Record<string, unknown>;
   const isMessage = typeof o === "object" && o !== null && o.type === "message";
   const f = object(value, isMessage ? "id type text at" : "id type at", "outbox entry");
@@ -162,20 +172,34 @@ function outboxFromJson(value: unknown): OutboxEntry {
   return { id: fromHex(key), key, body: { type: "request_accepted" }, at };
 }
 
-/** Checks and rebuilds a stored conversation; throws naming the bad field. */
-export function conversationFromJson(fileId: string, json: unknown): ConversationRecord {
-  const o = object(
-    json,
-    "version name onion port verified presence createdAt requestKey session outbox seen",
-    "conversation",
-  );
-  if (o.version !== RECORDS_VERSION) invalid("conversation version is not supported");
-  const outbox = array(o.outbox, MAX_OUTBOX_ELEMENTS, "outbox").map(outboxFromJson);
-  const seen = new SeenIds(
-    array(o.seen, SeenIds.MAX, "seen").map((v) => hex(v, ELEMENT_ID_LENGTH, "seen id")),
-  );
-  return {
-    fileId,
+/** The JSON form of an outbox entry. */
+export function outboxToJson(e: OutboxEntry): unknown {
+  return e.body.type === "message"
+    ? { id: e.key, type: "message", text: e.body.text, at: e.at }
+    : { id: e.key, type: e.body.type, at: e.at };
+}
+
+/** A conversation's fields other than its session, outbox and received IDs. */
+export type HeadFields = Omit<ConversationRecord, "fileId" | "session" | "outbox" | "seen">;
+
+/** The head's fields besides `version` and `session` (version 1 adds `outbox` and `seen`). */
+const HEAD_FIELDS = "name onion port verified presence createdAt requestKey";
+
+/**
+ * Checks a stored head (version 2, or a whole version 1 file) and returns
+ * its version and its parsed fields; the session stays JSON.
+ */
+export function headFromJson(
+  json: unknown,
+): { version: 1 | 2; fields: HeadFields; session: unknown; o: Record<string, unknown> } {
+  const v = (json as { version?: unknown } | null)?.version;
+  const o = v === RECORDS_VERSION
+    ? object(json, `version ${HEAD_FIELDS} session outbox seen`, "conversation")
+    : object(json, `version ${HEAD_FIELDS} session`, "conversation");
+  if (o.version !== RECORDS_VERSION && o.version !== CONVERSATION_VERSION) {
+    invalid("conversation version is not supported");
+  }
+  const fields: HeadFields = {
     name: nameField(o.name, "name"),
     onion: onionField(o.onion, "onion"),
     port: portField(o.port, "port"),
@@ -183,16 +207,14 @@ export function conversationFromJson(fileId: string, json: unknown): Conversatio
     presence: bool(o.presence, "presence"),
     createdAt: uint(o.createdAt, "createdAt"),
     requestKey: o.requestKey === null ? null : b64(o.requestKey, 32, "requestKey"),
-    session: deserializeConversation(o.session),
-    outbox,
-    seen,
   };
+  return { version: o.version as 1 | 2, fields, session: o.session, o };
 }
 
-/** The JSON form of a conversation (holds secrets). */
-export function conversationToJson(record: ConversationRecord): unknown {
+/** The JSON form of a conversation's head (holds secrets in `session`). */
+export function headToJson(record: HeadFields, session: unknown): unknown {
   return {
-    version: RECORDS_VERSION,
+    version: CONVERSATION_VERSION,
     name: record.name,
     onion: record.onion,
     port: record.port,
@@ -200,14 +222,17 @@ export function conversationToJson(record: ConversationRecord): unknown {
     presence: record.presence,
     createdAt: record.createdAt,
     requestKey: record.requestKey === null ? null : toBase64(record.requestKey),
-    session: serializeConversation(record.session),
-    outbox: record.outbox.map((e) =>
-      e.body.type === "message"
-        ? { id: e.key, type: "message", text: e.body.text, at: e.at }
-        : { id: e.key, type: e.body.type, at: e.at }
-    ),
-    seen: record.seen.toArray(),
+    session,
   };
+}
+
+/** The outbox and received IDs of a version 1 file. */
+export function legacyParts(o: Record<string, unknown>): { outbox: OutboxEntry[]; seen: SeenIds } {
+  const outbox = array(o.outbox, MAX_OUTBOX_ELEMENTS, "outbox").map(outboxFromJson);
+  const seen = new SeenIds(
+    array(o.seen, SeenIds.MAX, "seen").map((v) => hex(v, ELEMENT_ID_LENGTH, "seen id")),
+  );
+  return { outbox, seen };
 }
 
 /** An empty requests book. */

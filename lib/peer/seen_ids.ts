@@ -8,17 +8,60 @@
  * element as soon as a later one is acknowledged, so a re-sent element is
  * always still in the window.
  *
+ * Persistence in blocks: IDs are numbered in the order they arrive, and
+ * block `b` holds those numbered `64b` to `64b + 63`. A save writes only the
+ * blocks that changed since the last one (the last, and any new), and the
+ * oldest IDs fall out a whole block at a time, so the window holds between
+ * `MAX - 64` and `MAX` IDs and a save never rewrites all of them.
+ *
  * @module
  */
+
+/** IDs per persisted block. */
+export const SEEN_BLOCK = 64;
+
+/** What a save of the window must write: blocks (number → IDs) and blocks to remove. */
+export interface SeenChanges {
+  /** Blocks to write: number and IDs. */
+  put: [number, string[]][];
+  /** Numbers of the blocks that fell out of the window. */
+  delete: number[];
+}
 
 /** Insertion-ordered set of hex IDs with a size bound. */
 export class SeenIds {
   /** Most IDs kept. */
   static readonly MAX = 4096;
   readonly #ids = new Set<string>();
+  /** Number of the oldest ID kept (a multiple of SEEN_BLOCK). */
+  #first = 0;
+  /** Number the next ID gets. */
+  #next = 0;
+  /** `#first` and `#next` at the last save; null when unknown (write every block). */
+  #saved: { first: number; next: number } | null = null;
 
-  constructor(ids: Iterable<string> = []) {
+  /** A window holding `ids`, oldest first, numbered from `first` (a multiple of SEEN_BLOCK). */
+  constructor(ids: Iterable<string> = [], first = 0) {
+    this.#first = this.#next = first - (first % SEEN_BLOCK);
     for (const id of ids) this.add(id);
+  }
+
+  /**
+   * Rebuilds a window from its stored blocks (number → IDs, each ID checked
+   * by the caller): numbered from the first block on. Marked saved when the
+   * blocks are as a save writes them (all full but the last, none missing).
+   */
+  static fromBlocks(blocks: [number, string[]][]): SeenIds {
+    blocks.sort((a, b) => a[0] - b[0]);
+    const first = (blocks[0]?.[0] ?? 0) * SEEN_BLOCK;
+    const seen = new SeenIds(blocks.flatMap(([, ids]) => ids), first);
+    const exact = blocks.every(([n, ids], i) =>
+      n === blocks[0]![0] + i && (i === blocks.length - 1 || ids.length === SEEN_BLOCK)
+    );
+    if (exact && seen.size === blocks.reduce((sum, [, ids]) => sum + ids.length, 0)) {
+      seen.#saved = { first: seen.#first, next: seen.#next };
+    }
+    return seen;
   }
 
   /** Whether `id` was received. */
@@ -26,14 +69,16 @@ export class SeenIds {
     return this.#ids.has(id);
   }
 
-  /** Records `id`, dropping the oldest beyond the bound. */
+  /** Records `id` (once: a known ID keeps its place), dropping the oldest block beyond the bound. */
   add(id: string): void {
-    this.#ids.delete(id);
+    if (this.#ids.has(id)) return;
     this.#ids.add(id);
-    while (this.#ids.size > SeenIds.MAX) {
-      const oldest = this.#ids.values().next().value as string;
-      this.#ids.delete(oldest);
-    }
+    this.#next++;
+    if (this.#ids.size <= SeenIds.MAX) return;
+    const drop = SEEN_BLOCK - (this.#first % SEEN_BLOCK);
+    const it = this.#ids.values();
+    for (let i = 0; i < drop; i++) this.#ids.delete(it.next().value as string);
+    this.#first += drop;
   }
 
   /** How many IDs are kept. */
@@ -41,8 +86,43 @@ export class SeenIds {
     return this.#ids.size;
   }
 
-  /** The IDs, oldest first (the persisted form). */
+  /** The IDs, oldest first. */
   toArray(): string[] {
     return [...this.#ids];
+  }
+
+  /**
+   * The blocks a save must write since the last one (every block when
+   * unknown), and marks them saved; call {@linkcode SeenIds.unsaved} if
+   * that save fails.
+   */
+  changes(): SeenChanges {
+    const ids = this.toArray();
+    const blockOf = (n: number) => Math.floor(n / SEEN_BLOCK);
+    const saved = this.#saved;
+    const from = saved === null ? blockOf(this.#first) : blockOf(Math.max(saved.next, this.#first));
+    const put: [number, string[]][] = [];
+    if (this.#next > this.#first) {
+      for (let b = from; b <= blockOf(this.#next - 1); b++) {
+        const start = Math.max(b * SEEN_BLOCK, this.#first) - this.#first;
+        put.push([b, ids.slice(start, (b + 1) * SEEN_BLOCK - this.#first)]);
+      }
+    }
+    const del: number[] = [];
+    if (saved !== null) {
+      for (let b = blockOf(saved.first); b < blockOf(this.#first); b++) del.push(b);
+    }
+    this.#saved = { first: this.#first, next: this.#next };
+    return { put, delete: del };
+  }
+
+  /** Whether the last save is known (else the next writes every block). */
+  get saved(): boolean {
+    return this.#saved !== null;
+  }
+
+  /** The last save failed: the next one writes every block. */
+  unsaved(): void {
+    this.#saved = null;
   }
 }

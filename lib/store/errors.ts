@@ -26,6 +26,7 @@ import { UnmessageError } from "../errors.ts";
  * - `passphrase_required`: the file is encrypted and no passphrase was given
  * - `not_encrypted`: a passphrase was given for a peer stored in plain text
  * - `tampered`: an encrypted file fails authentication under the right key
+ * - `rolled_back`: a state file is older than the other one it must match
  * - `io`: any other operating-system failure (permissions, disk full ...)
  */
 export type StoreErrorCode =
@@ -41,6 +42,7 @@ export type StoreErrorCode =
   | "passphrase_required"
   | "not_encrypted"
   | "tampered"
+  | "rolled_back"
   | "io";
 
 /** A failure of the persistence layer; `path` names the file or folder. */

@@ -29,6 +29,12 @@
  * Every envelope authenticates, as associated data, a label and the file's
  * name within the peer folder, so encrypted files cannot be swapped.
  *
+ * The lines of the state files (journal_format.ts) are sealed the same way
+ * without the envelope ({@linkcode Vault.sealRecord}: nonce and ciphertext
+ * only, the key parameters being those of the profile), bound to a context
+ * that names the file, the generation and the key or commit; contexts hold
+ * a NUL byte, which no file name does, so a record never opens as a file.
+ *
  * @module
  */
 
@@ -194,6 +200,44 @@ export class Vault {
       nonce: toBase64(nonce),
       ciphertext: toBase64(ciphertext),
     };
+  }
+
+  /** Encrypts one record of the state files, bound to `context` (journal_format.ts). */
+  sealRecord(plaintext: Uint8Array, context: string): { nonce: string; sealed: string } {
+    const derived = this.#keys.get(cacheKey(this.#kdf));
+    if (derived === undefined) {
+      throw new StoreError("io", "Cannot encrypt: the vault was destroyed");
+    }
+    const nonce = this.#rng(NONCE_LENGTH);
+    const sealed = xchacha20poly1305(derived.key, nonce, adFor(context)).encrypt(plaintext);
+    return { nonce: toBase64(nonce), sealed: toBase64(sealed) };
+  }
+
+  /**
+   * Decrypts a record sealed by {@linkcode Vault.sealRecord} for `context`,
+   * read from `path`.
+   *
+   * @throws {StoreError} `invalid` (malformed), `tampered` (authentication failed)
+   */
+  openRecord(nonce: unknown, sealed: unknown, context: string, path: string): Uint8Array {
+    const derived = this.#keys.get(cacheKey(this.#kdf));
+    if (derived === undefined) {
+      throw new StoreError("io", "Cannot decrypt: the vault was destroyed");
+    }
+    let n: Uint8Array;
+    let c: Uint8Array;
+    try {
+      n = fromBase64(nonce as string);
+      c = fromBase64(sealed as string);
+    } catch {
+      throw new StoreError("invalid", `Cannot open ${path}: a record is not base64`, path);
+    }
+    if (n.length !== NONCE_LENGTH || c.length < TAG_LENGTH) throw tampered(path);
+    try {
+      return xchacha20poly1305(derived.key, n, adFor(context)).decrypt(c);
+    } catch {
+      throw tampered(path);
+    }
   }
 
   /**

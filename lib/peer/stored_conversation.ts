@@ -1,0 +1,317 @@
+/**
+ * A conversation record and its place in the store (records.ts has the
+ * JSON forms): loaded lazily, saved by difference.
+ *
+ * Lazy loading: at start-up only the head's own fields and the
+ * {@linkcode ConversationIndex} (what identifying packets and listing
+ * conversations need) are read; the session (ratchet keys included) is
+ * rebuilt from its JSON the first time it is used, the outbox and the
+ * received IDs from their parts likewise. A conversation nobody writes to
+ * costs a few hundred bytes and no key derivation.
+ *
+ * Saving by difference ({@linkcode conversationToStore}): the head is
+ * written whole (it is small: the ratchet state), outbox entries and
+ * received-ID blocks as parts, only those added, changed or removed since
+ * the last save. An outbox entry counts as changed when one of its fields
+ * is replaced (compared by identity): replace a field to change it, never
+ * mutate one in place. After a failed commit anywhere in the store, the
+ * next save of each conversation writes all its parts again.
+ *
+ * @module
+ */
+
+import {
+  type Conversation,
+  deserializeConversation,
+  serializeConversation,
+} from "../protocol/handshake_state.ts";
+import type { PartChanges } from "../store/peer_store.ts";
+import { b64, hex, invalid } from "./_json.ts";
+import {
+  type ConversationRecord,
+  type HeadFields,
+  headFromJson,
+  headToJson,
+  legacyParts,
+  MAX_OUTBOX_ELEMENTS,
+  type OutboxEntry,
+  outboxFromJson,
+  outboxToJson,
+} from "./records.ts";
+import { SeenIds } from "./seen_ids.ts";
+import { ELEMENT_ID_LENGTH } from "../protocol/elements.ts";
+
+/** Part name prefix of outbox entries. */
+const OUTBOX = "o/";
+/** Part name prefix of received-ID blocks. */
+const SEEN = "s/";
+/** Digits of a part's number: zero-padded, so names sort as numbers. */
+const PART_DIGITS = 10;
+/** Most received-ID blocks read (the window holds MAX / 64 of them, plus one partly filled). */
+const MAX_SEEN_BLOCKS = SeenIds.MAX / 64 + 2;
+
+/** What identifies a conversation without its ratchet: kept in memory for every conversation. */
+export interface ConversationIndex {
+  /** Who made the request: Bob; who accepted it: Alice. */
+  readonly role: "alice" | "bob";
+  /** Whether regular packets are sent (handshake_state.ts). */
+  readonly established: boolean;
+  /** Our identity public key. */
+  readonly ownIdentityKey: Uint8Array;
+  /** The contact's identity public key. */
+  readonly peerIdentityKey: Uint8Array;
+  /** The conversation ID: keys the regular packets. */
+  readonly conversationId: Uint8Array;
+  /** Alice before Stage 3, and Bob while he still opens replies. */
+  readonly sharedRequestKey: Uint8Array | null;
+}
+
+/** What the last save wrote of a record's parts. */
+interface Saved {
+  /** The store's failed-commit count then: a later failure means "write everything again". */
+  epoch: number;
+  /** Outbox entry → its part and its field values when saved. */
+  outbox: Map<OutboxEntry, { part: string; fields: unknown[] }>;
+  /** Number of the next outbox part. */
+  next: number;
+}
+
+const saved = new WeakMap<ConversationRecord, Saved>();
+
+function partName(prefix: string, n: number): string {
+  return prefix + String(n).padStart(PART_DIGITS, "0");
+}
+
+function sameFields(entry: OutboxEntry, fields: unknown[]): boolean {
+  const now = Object.values(entry);
+  return now.length === fields.length && now.every((v, i) => v === fields[i]);
+}
+
+/** A record whose session, outbox and received IDs are read from the store when first used. */
+class StoredConversation implements ConversationRecord {
+  readonly fileId: string;
+  name: string;
+  onion: string;
+  port: number;
+  verified: boolean;
+  presence: boolean;
+  createdAt: number;
+  requestKey: Uint8Array | null;
+  readonly index: ConversationIndex;
+  /** The head's session JSON until the session is rebuilt. */
+  sessionJson: unknown;
+  #session: Conversation | undefined;
+  #outbox: OutboxEntry[] | undefined;
+  #seen: SeenIds | undefined;
+  #parts: ReadonlyMap<string, string>;
+  #legacy: Record<string, unknown> | undefined;
+
+  constructor(
+    fileId: string,
+    fields: HeadFields,
+    session: unknown,
+    parts: ReadonlyMap<string, string>,
+    legacy: Record<string, unknown> | undefined,
+  ) {
+    this.fileId = fileId;
+    this.name = fields.name;
+    this.onion = fields.onion;
+    this.port = fields.port;
+    this.verified = fields.verified;
+    this.presence = fields.presence;
+    this.createdAt = fields.createdAt;
+    this.requestKey = fields.requestKey;
+    this.sessionJson = session;
+    this.index = indexFromJson(session);
+    this.#parts = parts;
+    this.#legacy = legacy;
+  }
+
+  /** Whether the session was rebuilt (then it, not {@linkcode index}, is current). */
+  get loaded(): boolean {
+    return this.#session !== undefined;
+  }
+
+  get session(): Conversation {
+    if (this.#session === undefined) {
+      this.#session = deserializeConversation(this.sessionJson);
+      this.sessionJson = undefined;
+    }
+    return this.#session;
+  }
+
+  set session(session: Conversation) {
+    this.#session = session;
+    this.sessionJson = undefined;
+  }
+
+  get outbox(): OutboxEntry[] {
+    if (this.#outbox === undefined) this.#loadParts();
+    return this.#outbox!;
+  }
+
+  set outbox(outbox: OutboxEntry[]) {
+    if (this.#outbox === undefined) this.#loadParts();
+    this.#outbox = outbox;
+  }
+
+  get seen(): SeenIds {
+    if (this.#seen === undefined) this.#loadParts();
+    return this.#seen!;
+  }
+
+  /** Whether the outbox and received IDs were read (else nothing of them changed). */
+  get partsLoaded(): boolean {
+    return this.#outbox !== undefined;
+  }
+
+  #loadParts(): void {
+    if (this.#legacy !== undefined) {
+      const { outbox, seen } = legacyParts(this.#legacy);
+      this.#outbox = outbox;
+      this.#seen = seen;
+      this.#legacy = undefined;
+      return;
+    }
+    const entries: [string, OutboxEntry][] = [];
+    const blocks: [number, string[]][] = [];
+    for (const [name, text] of this.#parts) {
+      if (name.startsWith(OUTBOX)) entries.push([name, outboxFromJson(JSON.parse(text))]);
+      else if (name.startsWith(SEEN)) {
+        blocks.push([Number(name.slice(SEEN.length)), seenBlock(text)]);
+      }
+    }
+    if (entries.length > MAX_OUTBOX_ELEMENTS) {
+      invalid(`outbox has more than ${MAX_OUTBOX_ELEMENTS} items`);
+    }
+    if (blocks.length > MAX_SEEN_BLOCKS) invalid("seen has too many blocks");
+    entries.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    this.#outbox = entries.map(([, e]) => e);
+    this.#seen = SeenIds.fromBlocks(blocks);
+    const outbox = new Map(entries.map(([part, e]) => [e, { part, fields: Object.values(e) }]));
+    const last = entries.at(-1)?.[0];
+    const next = last === undefined ? 0 : Number(last.slice(OUTBOX.length)) + 1;
+    const s = saved.get(this);
+    if (s !== undefined) saved.set(this, { epoch: s.epoch, outbox, next });
+    this.#parts = new Map();
+  }
+}
+
+function seenBlock(text: string): string[] {
+  const ids = JSON.parse(text);
+  if (!Array.isArray(ids) || ids.length > 64) invalid("a seen block is not a list of at most 64");
+  return ids.map((v) => hex(v, ELEMENT_ID_LENGTH, "seen id"));
+}
+
+// every conversation of a peer holds the same own key: one array for all
+let lastOwn: { text: string; key: Uint8Array } | undefined;
+
+function ownKey(value: unknown): Uint8Array {
+  if (lastOwn !== undefined && lastOwn.text === value) return lastOwn.key;
+  const key = b64(value, 32, "session ownIdentityKey");
+  lastOwn = { text: value as string, key };
+  return key;
+}
+
+function indexFromJson(json: unknown): ConversationIndex {
+  const s = json as Record<string, unknown> | null;
+  if (typeof s !== "object" || s === null) invalid("session is not an object");
+  if (s.role !== "alice" && s.role !== "bob") invalid("session role is not alice or bob");
+  if (typeof s.established !== "boolean") invalid("session established is not a boolean");
+  return {
+    role: s.role,
+    established: s.established,
+    ownIdentityKey: ownKey(s.ownIdentityKey),
+    peerIdentityKey: b64(s.peerIdentityKey, 32, "session peerIdentityKey"),
+    conversationId: b64(s.conversationId, 32, "session conversationId"),
+    sharedRequestKey: s.sharedRequestKey === null
+      ? null
+      : b64(s.sharedRequestKey, 32, "session sharedRequestKey"),
+  };
+}
+
+/**
+ * Checks a stored conversation's head and rebuilds the record (its session,
+ * outbox and received IDs are read when first used); throws naming the bad
+ * field. `epoch` is the store's failed-commit count now.
+ */
+export function conversationFromStore(
+  fileId: string,
+  head: unknown,
+  parts: ReadonlyMap<string, string>,
+  epoch: number,
+): ConversationRecord {
+  const { version, fields, session, o } = headFromJson(head);
+  const record = new StoredConversation(
+    fileId,
+    fields,
+    session,
+    parts,
+    version === 1 ? o : undefined,
+  );
+  // a version 1 file has no parts yet: its first save writes them all
+  if (version !== 1) saved.set(record, { epoch, outbox: new Map(), next: 0 });
+  return record;
+}
+
+/** The identifying part of `record`, without rebuilding its session. */
+export function conversationIndex(record: ConversationRecord): ConversationIndex {
+  if (record instanceof StoredConversation && !record.loaded) return record.index;
+  const s = record.session;
+  return {
+    role: s.role,
+    established: s.established,
+    ownIdentityKey: s.ownIdentityKey,
+    peerIdentityKey: s.peerIdentityKey,
+    conversationId: s.conversationId,
+    sharedRequestKey: s.sharedRequestKey,
+  };
+}
+
+/**
+ * What a save of `record` writes: its head, and its parts that changed
+ * since the last save (all of them the first time, or after a failed
+ * commit: `epoch` is the store's failed-commit count now). Marks them saved.
+ */
+export function conversationToStore(
+  record: ConversationRecord,
+  epoch: number,
+): { head: unknown; parts: PartChanges } {
+  const lazy = record instanceof StoredConversation ? record : undefined;
+  const session = lazy !== undefined && !lazy.loaded
+    ? lazy.sessionJson
+    : serializeConversation(record.session);
+  const head = headToJson(record, session);
+  const last = saved.get(record);
+  const full = last === undefined || last.epoch !== epoch;
+  if (!full && lazy !== undefined && !lazy.partsLoaded) return { head, parts: {} };
+  const put: [string, unknown][] = [];
+  const del: string[] = [];
+  const outbox = new Map<OutboxEntry, { part: string; fields: unknown[] }>();
+  let next = full ? 0 : last.next;
+  for (const entry of record.outbox) {
+    const before = full ? undefined : last.outbox.get(entry);
+    if (before !== undefined && sameFields(entry, before.fields)) {
+      outbox.set(entry, before);
+      continue;
+    }
+    const part = before?.part ?? partName(OUTBOX, next++);
+    outbox.set(entry, { part, fields: Object.values(entry) });
+    put.push([part, outboxToJson(entry)]);
+  }
+  if (!full) {
+    for (const [entry, { part }] of last.outbox) if (!outbox.has(entry)) del.push(part);
+  }
+  const seen = record.seen;
+  if (full) seen.unsaved();
+  const changes = seen.changes();
+  for (const [n, ids] of changes.put) put.push([partName(SEEN, n), ids]);
+  for (const n of changes.delete) del.push(partName(SEEN, n));
+  saved.set(record, { epoch, outbox, next });
+  return { head, parts: full ? { put, replace: true } : { put, delete: del } };
+}
+
+/** A save of `record` failed: its next one writes every part again. */
+export function conversationSaveFailed(record: ConversationRecord): void {
+  saved.delete(record);
+}
