@@ -38,7 +38,7 @@ import {
   outboxFromJson,
   outboxToJson,
 } from "./records.ts";
-import { SeenIds } from "./seen_ids.ts";
+import { SEEN_BLOCK, SeenIds } from "./seen_ids.ts";
 import { ELEMENT_ID_LENGTH } from "../protocol/elements.ts";
 
 /** Part name prefix of outbox entries. */
@@ -48,7 +48,7 @@ const SEEN = "s/";
 /** Digits of a part's number: zero-padded, so names sort as numbers. */
 const PART_DIGITS = 10;
 /** Most received-ID blocks read (the window holds MAX / 64 of them, plus one partly filled). */
-const MAX_SEEN_BLOCKS = SeenIds.MAX / 64 + 2;
+const MAX_SEEN_BLOCKS = SeenIds.MAX / SEEN_BLOCK + 2;
 
 /** What identifies a conversation without its ratchet: kept in memory for every conversation. */
 export interface ConversationIndex {

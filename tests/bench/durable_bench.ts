@@ -1,0 +1,224 @@
+/**
+ * Durable messaging (issue 9): two peers in one process over loopback, each
+ * with its real store on disk (every commit fdatasync'd), measured from
+ * `sendMessage` until the sender's `delivered` event (the receiver saved
+ * and showed the message, the acknowledgement came back and was saved):
+ *
+ * - burst: 500 messages one way, sent at once, until all are acknowledged:
+ *   messages per second, and the median and 99th percentile of the time
+ *   from each message's send to its `delivered`;
+ * - one at a time: the next message leaves when the last is delivered:
+ *   median and 99th percentile;
+ * - fsyncs per message on each side, counted by the stores;
+ * - the disk's floor measured in the same run: one append and fdatasync.
+ *
+ * Each figure is the median of {@linkcode RUNS} runs. The anchor, pyaxo
+ * with unMessage 0.1's save after every encryption and decryption, runs in
+ * the same process tree when `PYAXO_DIR` names a checkout of
+ * github.com/rxcomm/pyaxo and python3 has nacl and passlib (Debian:
+ * python3-nacl, python3-passlib); tests/bench/pyaxo_anchor.py says how.
+ * Targets: burst at least twice the anchor, one at a time at most 2.5 ms,
+ * burst p99 at most 20 ms.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { connect, is, TestNet, type TestPeer } from "../_peer_harness.ts";
+
+/** Messages per burst (issue 9). */
+const BURST = 500;
+/** Messages sent one at a time per run. */
+const SINGLE = 60;
+/** Runs of each measurement; the median is reported. */
+const RUNS = 5;
+/** Bound on waiting for a burst to be acknowledged. */
+const BURST_TIMEOUT_MS = 120_000;
+/** Keep-alives far apart, so that none lands in a measurement. */
+const QUIET_KEEPALIVE_MS = 600_000;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
+/** Resolves with the time of each `delivered` of `ids` at `peer`, as they come. */
+function deliveries(peer: TestPeer, ids: Set<string>, since: number): Promise<Map<string, number>> {
+  const at = new Map<string, number>();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error("burst not acknowledged in time")),
+      BURST_TIMEOUT_MS,
+    );
+    let seen = since;
+    const check = () => {
+      for (; seen < peer.events.length; seen++) {
+        const e = peer.events[seen]!;
+        if (e.event === "delivered" && ids.has(e.id) && !at.has(e.id)) {
+          at.set(e.id, performance.now());
+        }
+      }
+      if (at.size === ids.size) {
+        clearTimeout(timer);
+        resolve(at);
+      } else {
+        void peer.waitFor(() => true, seen, BURST_TIMEOUT_MS).then(check, () => {});
+      }
+    };
+    check();
+  });
+}
+
+interface Burst {
+  rate: number;
+  p50: number;
+  p99: number;
+  syncsAlice: number;
+  syncsBob: number;
+}
+
+async function burst(alice: TestPeer, bob: TestPeer): Promise<Burst> {
+  const a0 = alice.store.stats.syncs;
+  const b0 = bob.store.stats.syncs;
+  const mark = alice.mark();
+  const sentAt = new Map<string, number>();
+  const t0 = performance.now();
+  const sends = [];
+  for (let i = 0; i < BURST; i++) {
+    const at = performance.now();
+    sends.push(
+      alice.peer.sendMessage("bob", `burst message ${i}`).then(({ id }) => {
+        sentAt.set(id, at);
+        return id;
+      }),
+    );
+  }
+  const ids = new Set(await Promise.all(sends));
+  const done = await deliveries(alice, ids, mark);
+  const t1 = Math.max(...done.values());
+  const latencies = [...done].map(([id, t]) => t - sentAt.get(id)!);
+  return {
+    rate: BURST / ((t1 - t0) / 1000),
+    p50: median(latencies),
+    p99: percentile(latencies, 99),
+    syncsAlice: (alice.store.stats.syncs - a0) / BURST,
+    syncsBob: (bob.store.stats.syncs - b0) / BURST,
+  };
+}
+
+async function single(alice: TestPeer): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < SINGLE; i++) {
+    const mark = alice.mark();
+    const t0 = performance.now();
+    const { id } = await alice.peer.sendMessage("bob", `one at a time ${i}`);
+    await alice.waitFor(is("delivered", { id }), mark);
+    times.push(performance.now() - t0);
+  }
+  return times;
+}
+
+/** The disk's floor in this run: one 1.5 KB append and its fdatasync, median of 200. */
+function diskFloor(dir: string): number {
+  const file = Deno.openSync(join(dir, "floor.jsonl"), { append: true, create: true });
+  const line = new TextEncoder().encode("x".repeat(1500) + "\n");
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < 200; i++) {
+      const t0 = performance.now();
+      file.writeSync(line);
+      file.syncDataSync();
+      times.push(performance.now() - t0);
+    }
+  } finally {
+    file.close();
+  }
+  return median(times);
+}
+
+/** pyaxo with a save after every encryption and decryption (msgs/s), when it can run here. */
+async function pyaxoAnchor(): Promise<number | string> {
+  const dir = Deno.env.get("PYAXO_DIR");
+  if (dir === undefined) return "PYAXO_DIR not set";
+  const script = new URL("./pyaxo_anchor.py", import.meta.url).pathname;
+  const out = await new Deno.Command("python3", {
+    args: [script, dir, String(BURST), String(RUNS)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output().catch((e) => ({
+    success: false,
+    stdout: new Uint8Array(),
+    stderr: new TextEncoder().encode(String(e)),
+  }));
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success || !/^\d+(\.\d+)?$/.test(text)) {
+    return `did not run: ${new TextDecoder().decode(out.stderr).trim().split("\n").at(-1)}`;
+  }
+  return Number(text);
+}
+
+/** The bench runner may call a function more than once: measure once. */
+let measured: Promise<void> | undefined;
+
+Deno.bench({
+  name: "durable messaging: burst, one at a time, fsyncs per message, vs pyaxo",
+  n: 1,
+  warmup: 0,
+  fn() {
+    measured ??= measure();
+    return measured;
+  },
+});
+
+async function measure(): Promise<void> {
+  const net = new TestNet("durable-bench");
+  const quiet = { peer: { keepaliveMs: QUIET_KEEPALIVE_MS } };
+  try {
+    const alice = await net.peer("alice", quiet);
+    const bob = await net.peer("bob", quiet);
+    await connect(alice, bob);
+    await single(alice); // warm-up: JIT, connections both ways
+    const bursts: Burst[] = [];
+    const singles: number[][] = [];
+    for (let r = 0; r < RUNS; r++) {
+      bursts.push(await burst(alice, bob));
+      singles.push(await single(alice));
+    }
+    const floor = diskFloor(alice.dir);
+    const anchor = await pyaxoAnchor();
+    const m = (f: (b: Burst) => number) => median(bursts.map(f));
+    const s50 = median(singles.map((t) => median(t)));
+    const s99 = median(singles.map((t) => percentile(t, 99)));
+    const ratio = typeof anchor === "number"
+      ? ` = ${(m((b) => b.rate) / anchor).toFixed(2)}× pyaxo-with-save (${
+        anchor.toFixed(0)
+      } msgs/s, same run)`
+      : ` (pyaxo anchor ${anchor})`;
+    console.log(
+      `durable messaging, median of ${RUNS} runs (disk floor: append + fdatasync ${
+        floor.toFixed(3)
+      } ms)`,
+    );
+    console.log(`  burst of ${BURST}: ${m((b) => b.rate).toFixed(0)} msgs/s${ratio}`);
+    console.log(
+      `  burst latency: median ${m((b) => b.p50).toFixed(1)} ms, p99 ${
+        m((b) => b.p99).toFixed(1)
+      } ms`,
+    );
+    console.log(
+      `  one at a time (msg → delivered): median ${s50.toFixed(2)} ms, p99 ${s99.toFixed(2)} ms`,
+    );
+    console.log(
+      `  fsyncs per message in a burst: sender ${m((b) => b.syncsAlice).toFixed(2)}, receiver ${
+        m((b) => b.syncsBob).toFixed(2)
+      }`,
+    );
+  } finally {
+    await net.close();
+  }
+}
