@@ -134,6 +134,27 @@ export function utf8(text: string): Uint8Array {
   return encoder.encode(text);
 }
 
+/**
+ * Length in bytes of `text` encoded as UTF-8, without encoding it (a lone
+ * surrogate counts as U+FFFD, 3 bytes, as {@linkcode utf8} encodes it).
+ */
+export function utf8Length(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 2; // a surrogate pair: 2 UTF-16 units, 4 bytes
+        i++;
+      } else n += 2;
+    } else n += 2;
+  }
+  return n;
+}
+
 /** Strict UTF-8 decoding; throws TypeError on invalid sequences. */
 export function fromUtf8(bytes: Uint8Array): string {
   return decoder.decode(bytes);

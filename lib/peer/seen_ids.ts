@@ -33,6 +33,8 @@ export class SeenIds {
   /** Most IDs kept. */
   static readonly MAX = 4096;
   readonly #ids = new Set<string>();
+  /** The same IDs in order, oldest first (blocks are slices of it). */
+  #order: string[] = [];
   /** Number of the oldest ID kept (a multiple of SEEN_BLOCK). */
   #first = 0;
   /** Number the next ID gets. */
@@ -73,11 +75,11 @@ export class SeenIds {
   add(id: string): void {
     if (this.#ids.has(id)) return;
     this.#ids.add(id);
+    this.#order.push(id);
     this.#next++;
     if (this.#ids.size <= SeenIds.MAX) return;
     const drop = SEEN_BLOCK - (this.#first % SEEN_BLOCK);
-    const it = this.#ids.values();
-    for (let i = 0; i < drop; i++) this.#ids.delete(it.next().value as string);
+    for (const old of this.#order.splice(0, drop)) this.#ids.delete(old);
     this.#first += drop;
   }
 
@@ -88,7 +90,7 @@ export class SeenIds {
 
   /** The IDs, oldest first. */
   toArray(): string[] {
-    return [...this.#ids];
+    return [...this.#order];
   }
 
   /**
@@ -97,12 +99,12 @@ export class SeenIds {
    * that save fails.
    */
   changes(): SeenChanges {
-    const ids = this.toArray();
+    const ids = this.#order;
     const blockOf = (n: number) => Math.floor(n / SEEN_BLOCK);
     const saved = this.#saved;
     const from = saved === null ? blockOf(this.#first) : blockOf(Math.max(saved.next, this.#first));
     const put: [number, string[]][] = [];
-    if (this.#next > this.#first) {
+    if (this.#next > this.#first && (saved === null || this.#next > saved.next)) {
       for (let b = from; b <= blockOf(this.#next - 1); b++) {
         const start = Math.max(b * SEEN_BLOCK, this.#first) - this.#first;
         put.push([b, ids.slice(start, (b + 1) * SEEN_BLOCK - this.#first)]);

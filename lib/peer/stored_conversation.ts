@@ -70,21 +70,50 @@ export interface ConversationIndex {
 interface Saved {
   /** The store's failed-commit count then: a later failure means "write everything again". */
   epoch: number;
-  /** Outbox entry → its part and its field values when saved. */
-  outbox: Map<OutboxEntry, { part: string; fields: unknown[] }>;
+  /** Outbox entry → its part and a shallow copy of it when saved. */
+  outbox: Map<OutboxEntry, { part: string; fields: Record<string, unknown>; count: number }>;
   /** Number of the next outbox part. */
   next: number;
+  /** The record's own fields (and session) when the head was saved; empty: not saved. */
+  head: unknown[];
 }
 
 const saved = new WeakMap<ConversationRecord, Saved>();
+
+/** Session JSON by session (sessions are immutable): a save that changed no ratchet encodes none. */
+const sessionJson = new WeakMap<Conversation, unknown>();
 
 function partName(prefix: string, n: number): string {
   return prefix + String(n).padStart(PART_DIGITS, "0");
 }
 
-function sameFields(entry: OutboxEntry, fields: unknown[]): boolean {
-  const now = Object.values(entry);
-  return now.length === fields.length && now.every((v, i) => v === fields[i]);
+function sameFields(
+  entry: OutboxEntry,
+  saved: { fields: Record<string, unknown>; count: number },
+): boolean {
+  let n = 0;
+  for (const k in entry) {
+    if ((entry as unknown as Record<string, unknown>)[k] !== saved.fields[k]) return false;
+    n++;
+  }
+  return n === saved.count;
+}
+
+function snapshot(entry: OutboxEntry): { fields: Record<string, unknown>; count: number } {
+  const fields = { ...entry } as unknown as Record<string, unknown>;
+  return { fields, count: Object.keys(fields).length };
+}
+
+/** The values that make up a record's head, compared by identity between saves. */
+function headFields(record: ConversationRecord, lazy: StoredConversation | undefined): unknown[] {
+  const out: unknown[] = [];
+  for (const k in record) out.push((record as unknown as Record<string, unknown>)[k]);
+  if (lazy?.loaded) out.push(lazy.session);
+  return out;
+}
+
+function sameValues(a: unknown[], b: unknown[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 /** A record whose session, outbox and received IDs are read from the store when first used. */
@@ -188,11 +217,11 @@ class StoredConversation implements ConversationRecord {
     entries.sort((a, b) => (a[0] < b[0] ? -1 : 1));
     this.#outbox = entries.map(([, e]) => e);
     this.#seen = SeenIds.fromBlocks(blocks);
-    const outbox = new Map(entries.map(([part, e]) => [e, { part, fields: Object.values(e) }]));
+    const outbox = new Map(entries.map(([part, e]) => [e, { part, ...snapshot(e) }]));
     const last = entries.at(-1)?.[0];
     const next = last === undefined ? 0 : Number(last.slice(OUTBOX.length)) + 1;
     const s = saved.get(this);
-    if (s !== undefined) saved.set(this, { epoch: s.epoch, outbox, next });
+    if (s !== undefined) saved.set(this, { ...s, outbox, next });
     this.#parts = new Map();
   }
 }
@@ -250,7 +279,9 @@ export function conversationFromStore(
     version === 1 ? o : undefined,
   );
   // a version 1 file has no parts yet: its first save writes them all
-  if (version !== 1) saved.set(record, { epoch, outbox: new Map(), next: 0 });
+  if (version !== 1) {
+    saved.set(record, { epoch, outbox: new Map(), next: 0, head: headFields(record, record) });
+  }
   return record;
 }
 
@@ -278,25 +309,34 @@ export function conversationToStore(
   epoch: number,
 ): { head: unknown; parts: PartChanges } {
   const lazy = record instanceof StoredConversation ? record : undefined;
-  const session = lazy !== undefined && !lazy.loaded
-    ? lazy.sessionJson
-    : serializeConversation(record.session);
-  const head = headToJson(record, session);
   const last = saved.get(record);
   const full = last === undefined || last.epoch !== epoch;
-  if (!full && lazy !== undefined && !lazy.partsLoaded) return { head, parts: {} };
+  const fields = headFields(record, lazy);
+  let head: unknown = undefined;
+  if (full || !sameValues(fields, last.head)) {
+    let session = lazy !== undefined && !lazy.loaded ? lazy.sessionJson : undefined;
+    if (session === undefined) {
+      session = sessionJson.get(record.session) ?? serializeConversation(record.session);
+      sessionJson.set(record.session, session);
+    }
+    head = headToJson(record, session);
+  }
+  if (!full && lazy !== undefined && !lazy.partsLoaded) {
+    if (head !== undefined) last.head = fields;
+    return { head, parts: {} };
+  }
   const put: [string, unknown][] = [];
   const del: string[] = [];
-  const outbox = new Map<OutboxEntry, { part: string; fields: unknown[] }>();
+  const outbox: Saved["outbox"] = new Map();
   let next = full ? 0 : last.next;
   for (const entry of record.outbox) {
     const before = full ? undefined : last.outbox.get(entry);
-    if (before !== undefined && sameFields(entry, before.fields)) {
+    if (before !== undefined && sameFields(entry, before)) {
       outbox.set(entry, before);
       continue;
     }
     const part = before?.part ?? partName(OUTBOX, next++);
-    outbox.set(entry, { part, fields: Object.values(entry) });
+    outbox.set(entry, { part, ...snapshot(entry) });
     put.push([part, outboxToJson(entry)]);
   }
   if (!full) {
@@ -307,7 +347,7 @@ export function conversationToStore(
   const changes = seen.changes();
   for (const [n, ids] of changes.put) put.push([partName(SEEN, n), ids]);
   for (const n of changes.delete) del.push(partName(SEEN, n));
-  saved.set(record, { epoch, outbox, next });
+  saved.set(record, { epoch, outbox, next, head: head !== undefined ? fields : last!.head });
   return { head, parts: full ? { put, replace: true } : { put, delete: del } };
 }
 

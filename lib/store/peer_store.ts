@@ -302,9 +302,9 @@ export class PeerStore {
   }
 
   /**
-   * Saves one conversation (id: lower-case hex or base32): its head and
-   * the changes of its parts. The values are encoded now, so the caller may
-   * change them once this returns.
+   * Saves one conversation (id: lower-case hex or base32): its head (left
+   * as stored when undefined) and the changes of its parts. The values are
+   * encoded now, so the caller may change them once this returns.
    */
   saveConversation(id: string, head: unknown, parts: PartChanges = {}): Promise<void> {
     let key: string;
@@ -317,13 +317,16 @@ export class PeerStore {
       const journal = this.#journal;
       const put = new Map<string, string>();
       for (const [name, value] of parts.put ?? []) put.set(partKey(key, name), stringify(value));
-      const headText = stringify(head);
+      const headText = head === undefined ? undefined : stringify(head);
+      if (headText === undefined && journal.get(key) === undefined) {
+        throw new StoreError("invalid", `Cannot save ${this.#where(key)}: it has no head yet`);
+      }
       if (parts.replace) {
         for (const k of journal.keys(`${key}/`)) if (!put.has(k)) journal.stage(k, null);
       }
       for (const name of parts.delete ?? []) journal.stage(partKey(key, name), null);
       for (const [k, text] of put) journal.stage(k, text);
-      journal.stage(key, headText);
+      if (headText !== undefined) journal.stage(key, headText);
     });
   }
 

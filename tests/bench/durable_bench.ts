@@ -169,9 +169,9 @@ Deno.bench({
   name: "durable messaging: burst, one at a time, fsyncs per message, vs pyaxo",
   n: 1,
   warmup: 0,
-  fn() {
+  async fn() {
     measured ??= measure();
-    return measured;
+    await measured;
   },
 });
 
