@@ -39,9 +39,11 @@ export const MIDSTATE_MAX_KEY_LENGTH = SHA256_BLOCK_LENGTH;
 /** Length of the HMAC-SHA256 output in bytes. */
 export const HMAC_LENGTH = 32;
 
-// FIPS 180-4 §4.2.2: the first 32 bits of the fractional parts of the cube
-// roots of the first 64 primes
-const K = Int32Array.from([
+/**
+ * FIPS 180-4 §4.2.2: the SHA-256 round constants, the first 32 bits of the
+ * fractional parts of the cube roots of the first 64 primes.
+ */
+export const SHA256_K: Readonly<Int32Array> = Int32Array.from([
   0x428a2f98,
   0x71374491,
   0xb5c0fbcf,
@@ -107,6 +109,8 @@ const K = Int32Array.from([
   0xbef9a3f7,
   0xc67178f2,
 ]);
+
+const K = SHA256_K;
 
 // FIPS 180-4 §5.3.3: the initial hash value
 const H0 = Int32Array.from([

@@ -20,6 +20,7 @@ import type { FramedConn } from "../net/framed_conn.ts";
 import type { ElementBody } from "../protocol/elements.ts";
 import {
   type ConversationCandidate,
+  HsubTable,
   type PacketCandidates,
   type PacketKeys,
   type PendingRequestCandidate,
@@ -37,6 +38,7 @@ import {
   requestsToJson,
 } from "./records.ts";
 import {
+  conversationHsubKey,
   conversationIndex,
   conversationSaveFailed,
   conversationToStore,
@@ -88,7 +90,12 @@ export class PeerCore {
   closed = false;
   readonly #events: EventSink;
   readonly #pending = new Set<Promise<unknown>>();
-  #candidates: PacketCandidates<ContactCandidate, ReplyCandidate> | null = null;
+  /** Every contact's K_r, scanned at once for a packet's hSub (packet_common.ts). */
+  readonly #table: HsubTable<ContactCandidate>;
+  /** Each contact's slot in the table and its candidate. */
+  readonly #slots = new Map<Contact, { slot: number; candidate: ContactCandidate }>();
+  /** Reply-key candidates, rebuilt when contacts or outbound requests change. */
+  #replies: ReplyCandidate[] | null = null;
   /** Set by peer.ts: builds the link of a contact. */
   makeLink!: (contact: Contact) => Link;
 
@@ -112,6 +119,7 @@ export class PeerCore {
     this.timing = init.timing;
     this.#events = init.events;
     this.requests = init.requests;
+    this.#table = new HsubTable(init.identity.publicKey);
   }
 
   /** Emits an event; a throwing sink is ignored (an interface bug must not stop the core). */
@@ -207,20 +215,32 @@ export class PeerCore {
     this.contacts.set(record.fileId, contact);
     contact.link = this.makeLink(contact);
     if (this.started && startLink) contact.link.start();
-    this.#candidates = null;
+    const candidate: ContactCandidate = {
+      conversationId: conversationIndex(record).conversationId,
+      get keys() {
+        return contact.keys;
+      },
+      contact,
+    };
+    const slot = this.#table.add(candidate, conversationHsubKey(record));
+    this.#slots.set(contact, { slot, candidate });
+    this.#replies = null;
     return contact;
   }
 
   /** Removes a contact from memory and stops its link. */
   async removeContact(contact: Contact): Promise<void> {
     this.contacts.delete(contact.record.fileId);
-    this.#candidates = null;
+    const held = this.#slots.get(contact);
+    if (held !== undefined) this.#table.remove(held.slot);
+    this.#slots.delete(contact);
+    this.#replies = null;
     await contact.link?.close();
   }
 
   /** Call after the outbound requests changed. */
   requestsChanged(): void {
-    this.#candidates = null;
+    this.#replies = null;
   }
 
   /** The contact named `name`, if any. */
@@ -287,37 +307,36 @@ export class PeerCore {
   }
 
   /**
-   * Candidates for `identifyPacket`, cached; the contact `first` (the one
-   * an inbound connection already belongs to) is tried first.
+   * Candidates for `identifyPacket`: the table of every contact (scanned at
+   * once, nothing built per packet) with `first` (the contact an inbound
+   * connection already belongs to) tried before it, then the reply keys.
    */
   candidates(first?: Contact): PacketCandidates<ContactCandidate, ReplyCandidate> {
-    this.#candidates ??= this.#buildCandidates();
-    const all = this.#candidates;
-    if (first === undefined) return all;
-    const mine = all.conversations.find((c) => c.contact === first);
-    if (mine === undefined) return all;
+    this.#replies ??= this.#buildReplies();
+    const mine = first !== undefined ? this.#slots.get(first)?.candidate : undefined;
     return {
-      ...all,
-      conversations: [mine, ...all.conversations.filter((c) => c !== mine)],
+      ownIdentity: this.identity,
+      conversations: this.#table,
+      ...(mine !== undefined ? { first: mine } : {}),
+      pendingRequests: this.#replies,
+      acceptRequests: true,
     };
   }
 
-  #buildCandidates(): PacketCandidates<ContactCandidate, ReplyCandidate> {
-    const conversations: ContactCandidate[] = [];
+  #buildReplies(): ReplyCandidate[] {
     const pendingRequests: ReplyCandidate[] = [];
     for (const contact of this.contacts.values()) {
-      const session = conversationIndex(contact.record);
-      conversations.push({ conversationId: session.conversationId, keys: contact.keys, contact });
       const keys: PacketKeys | null = contact.replyKeys;
-      if (keys !== null && session.sharedRequestKey !== null) {
-        pendingRequests.push({ sharedRequestKey: session.sharedRequestKey, keys, contact });
+      const sharedRequestKey = conversationIndex(contact.record).sharedRequestKey;
+      if (keys !== null && sharedRequestKey !== null) {
+        pendingRequests.push({ sharedRequestKey, keys, contact });
       }
     }
     for (const outbound of this.requests.outbound) {
       const sharedRequestKey = outbound.state.sharedRequestKey;
       pendingRequests.push({ sharedRequestKey, keys: replyKeys(sharedRequestKey), outbound });
     }
-    return { ownIdentity: this.identity, conversations, pendingRequests, acceptRequests: true };
+    return pendingRequests;
   }
 
   /** Records that `conn` carries `contact`'s packets; asks for an outbound link if there is none. */

@@ -20,7 +20,12 @@ import {
   type RequestsBook,
   requestsFromJson,
 } from "./records.ts";
-import { conversationFromStore } from "./stored_conversation.ts";
+import {
+  conversationFromStore,
+  conversationNeedsSave,
+  conversationSaveFailed,
+  conversationToStore,
+} from "./stored_conversation.ts";
 import type { EventSink } from "./types.ts";
 
 /** What {@linkcode loadState} found. */
@@ -48,6 +53,14 @@ export async function loadState(store: PeerStore, emit: EventSink): Promise<Load
   const records = [...loaded.loaded.values()];
   for (const failure of loaded.failed) {
     emit({ event: "error", code: failure.code, message: failure.message });
+  }
+  // heads of an older format (migrated ones) are written once in this one, in one commit
+  for (const record of records.filter(conversationNeedsSave)) {
+    const { head, parts } = conversationToStore(record, epoch);
+    store.saveConversation(record.fileId, head, parts).catch((e) => {
+      conversationSaveFailed(record);
+      emit({ event: "error", code: errorCode(e), message: describeError(e) });
+    });
   }
   const ids = new Set(records.map((r) => r.fileId));
   requests.outbound = requests.outbound.filter((r) => !ids.has(r.id));

@@ -11,6 +11,7 @@
  * head:  { "version": 2, "name": "bob", "onion": "<56>", "port": 50001,
  *          "verified": false, "presence": false, "createdAt": 1700000000000,
  *          "requestKey": "<base64 32>" | null,      // Alice: the request she accepted
+ *          "hsub": "<base64 32>",                   // K_r of its regular packets to us
  *          "session": { ...handshake_state.ts ConversationJson, ratchet included } }
  * o/<n>: { "id": "<hex 16>", "type": "message", "text": "hi", "at": 1700... }
  *        { "id": "<hex 16>", "type": "request_accepted", "at": 1700... }
@@ -189,13 +190,17 @@ const HEAD_FIELDS = "name onion port verified presence createdAt requestKey";
  * Checks a stored head (version 2, or a whole version 1 file) and returns
  * its version and its parsed fields; the session stays JSON.
  */
-export function headFromJson(
-  json: unknown,
-): { version: 1 | 2; fields: HeadFields; session: unknown; o: Record<string, unknown> } {
+export function headFromJson(json: unknown): {
+  version: 1 | 2;
+  fields: HeadFields;
+  session: unknown;
+  hsub: Uint8Array | null;
+  o: Record<string, unknown>;
+} {
   const v = (json as { version?: unknown } | null)?.version;
   const o = v === RECORDS_VERSION
     ? object(json, `version ${HEAD_FIELDS} session outbox seen`, "conversation")
-    : object(json, `version ${HEAD_FIELDS} session`, "conversation");
+    : object(json, `version ${HEAD_FIELDS} hsub session`, "conversation");
   if (o.version !== RECORDS_VERSION && o.version !== CONVERSATION_VERSION) {
     invalid("conversation version is not supported");
   }
@@ -208,11 +213,16 @@ export function headFromJson(
     createdAt: uint(o.createdAt, "createdAt"),
     requestKey: o.requestKey === null ? null : b64(o.requestKey, 32, "requestKey"),
   };
-  return { version: o.version as 1 | 2, fields, session: o.session, o };
+  const hsub = o.version === RECORDS_VERSION ? null : b64(o.hsub, 32, "hsub");
+  return { version: o.version as 1 | 2, fields, session: o.session, hsub, o };
 }
 
-/** The JSON form of a conversation's head (holds secrets in `session`). */
-export function headToJson(record: HeadFields, session: unknown): unknown {
+/**
+ * The JSON form of a conversation's head (holds secrets in `session` and
+ * `hsub`, the K_r its regular packets to us are tagged under, kept so that
+ * start-up derives no key: packet_common.ts).
+ */
+export function headToJson(record: HeadFields, session: unknown, hsub: Uint8Array): unknown {
   return {
     version: CONVERSATION_VERSION,
     name: record.name,
@@ -222,6 +232,7 @@ export function headToJson(record: HeadFields, session: unknown): unknown {
     presence: record.presence,
     createdAt: record.createdAt,
     requestKey: record.requestKey === null ? null : toBase64(record.requestKey),
+    hsub: toBase64(hsub),
     session,
   };
 }

@@ -25,6 +25,7 @@ import {
   deserializeConversation,
   serializeConversation,
 } from "../protocol/handshake_state.ts";
+import { regularReceiverHsubKey } from "../protocol/packet_regular.ts";
 import type { PartChanges } from "../store/peer_store.ts";
 import { b64, hex, invalid } from "./_json.ts";
 import {
@@ -127,6 +128,8 @@ class StoredConversation implements ConversationRecord {
   createdAt: number;
   requestKey: Uint8Array | null;
   readonly index: ConversationIndex;
+  /** K_r of its regular packets to us, when the head holds it. */
+  readonly hsubKey: Uint8Array | null;
   /** The head's session JSON until the session is rebuilt. */
   sessionJson: unknown;
   #session: Conversation | undefined;
@@ -139,6 +142,7 @@ class StoredConversation implements ConversationRecord {
     fileId: string,
     fields: HeadFields,
     session: unknown,
+    hsubKey: Uint8Array | null,
     parts: ReadonlyMap<string, string>,
     legacy: Record<string, unknown> | undefined,
   ) {
@@ -151,6 +155,7 @@ class StoredConversation implements ConversationRecord {
     this.createdAt = fields.createdAt;
     this.requestKey = fields.requestKey;
     this.sessionJson = session;
+    this.hsubKey = hsubKey;
     this.index = indexFromJson(session);
     this.#parts = parts;
     this.#legacy = legacy;
@@ -270,19 +275,37 @@ export function conversationFromStore(
   parts: ReadonlyMap<string, string>,
   epoch: number,
 ): ConversationRecord {
-  const { version, fields, session, o } = headFromJson(head);
-  const record = new StoredConversation(
-    fileId,
-    fields,
-    session,
-    parts,
-    version === 1 ? o : undefined,
-  );
+  const { version, fields, session, hsub, o } = headFromJson(head);
+  const legacy = version === 1 ? o : undefined;
+  const record = new StoredConversation(fileId, fields, session, hsub, parts, legacy);
   // a version 1 file has no parts yet: its first save writes them all
   if (version !== 1) {
     saved.set(record, { epoch, outbox: new Map(), next: 0, head: headFields(record, record) });
   }
   return record;
+}
+
+/** K_r derived for records whose head did not hold it (saved with the next head). */
+const hsubKeys = new WeakMap<ConversationRecord, Uint8Array>();
+
+/**
+ * K_r of `record`'s regular packets to us (packet_common.ts), for the
+ * receive path's table: as stored in its head, else derived once.
+ */
+export function conversationHsubKey(record: ConversationRecord): Uint8Array {
+  if (record instanceof StoredConversation && record.hsubKey !== null) return record.hsubKey;
+  let key = hsubKeys.get(record);
+  if (key === undefined) {
+    const index = conversationIndex(record);
+    key = regularReceiverHsubKey(index.conversationId, index.ownIdentityKey);
+    hsubKeys.set(record, key);
+  }
+  return key;
+}
+
+/** Whether `record`'s head on disk lacks what a save would write now (its K_r, its format). */
+export function conversationNeedsSave(record: ConversationRecord): boolean {
+  return !(record instanceof StoredConversation) || record.hsubKey === null;
 }
 
 /** The identifying part of `record`, without rebuilding its session. */
@@ -319,7 +342,7 @@ export function conversationToStore(
       session = sessionJson.get(record.session) ?? serializeConversation(record.session);
       sessionJson.set(record.session, session);
     }
-    head = headToJson(record, session);
+    head = headToJson(record, session, conversationHsubKey(record));
   }
   if (!full && lazy !== undefined && !lazy.partsLoaded) {
     if (head !== undefined) last.head = fields;

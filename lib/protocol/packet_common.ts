@@ -41,6 +41,7 @@ import {
   oneBlockSchedule,
   tagWords,
 } from "../crypto/hmac_midstate.ts";
+import { MidstateTable } from "../crypto/hsub_scan.ts";
 import { deriveKey } from "../crypto/kdf.ts";
 import { ProtocolError } from "../errors.ts";
 import { isBucketLength } from "./padding.ts";
@@ -114,16 +115,85 @@ export function packetKeys(
   return { hsub: deriveKey(secret, hsubLabel), encrypt: deriveKey(secret, encryptLabel) };
 }
 
-/** The HMAC midstates of K_r = deriveKey(K_h ‖ receiver, ...) (hmac_midstate.ts). */
-function receiverMidstate(hsubKey: Uint8Array, receiverKey: Uint8Array): Int32Array {
+/**
+ * K_r = deriveKey(K_h ‖ receiver identity public key, "packet/hsub/receiver"):
+ * the HMAC key of the hSub tags of packets under hSub key `hsubKey` (K_h)
+ * addressed to `receiverKey` (the module header). A receiver may keep it
+ * instead of deriving it again (it is as secret as K_h).
+ */
+export function receiverHsubKey(hsubKey: Uint8Array, receiverKey: Uint8Array): Uint8Array {
   abytes(hsubKey, undefined, "hsubKey");
   abytes(receiverKey, PUBLIC_KEY_LENGTH, "receiverKey");
   const ikm = concatBytes(hsubKey, receiverKey);
   const key = deriveKey(ikm, LABELS.hsubReceiver);
-  const midstate = hmacMidstate(key);
   ikm.fill(0);
+  return key;
+}
+
+/** The HMAC midstates of K_r (hmac_midstate.ts). */
+function receiverMidstate(hsubKey: Uint8Array, receiverKey: Uint8Array): Int32Array {
+  const key = receiverHsubKey(hsubKey, receiverKey);
+  const midstate = hmacMidstate(key);
   key.fill(0);
   return midstate;
+}
+
+/**
+ * The candidates of one receiver kept for scanning all at once: each
+ * owner's K_r as midstates in a {@linkcode MidstateTable} (hsub_scan.ts:
+ * SIMD, no allocation per candidate), so that a packet is tried against
+ * 100,000 conversations in tens of milliseconds. Owners are added and
+ * removed as conversations come and go; a slot stays the owner's for good.
+ */
+export class HsubTable<T> {
+  /** The receiver (our identity public key) every K_r was derived for. */
+  readonly receiverKey: Uint8Array;
+  readonly #receiverHex: string;
+  readonly #midstates = new MidstateTable();
+  readonly #owners: (T | undefined)[] = [];
+
+  /** An empty table for packets addressed to `receiverKey`. */
+  constructor(receiverKey: Uint8Array) {
+    this.receiverKey = abytes(receiverKey, PUBLIC_KEY_LENGTH, "receiverKey");
+    this.#receiverHex = toHex(receiverKey);
+  }
+
+  /** Adds `owner`, whose hSub tags are made under `receiverHsubKey` (K_r); returns its slot. */
+  add(owner: T, receiverHsubKey: Uint8Array): number {
+    const midstate = hmacMidstate(abytes(receiverHsubKey, 32, "receiverHsubKey"));
+    const slot = this.#midstates.add(midstate);
+    midstate.fill(0);
+    this.#owners[slot] = owner;
+    return slot;
+  }
+
+  /** Removes the owner of `slot` (its key is wiped). */
+  remove(slot: number): void {
+    if (this.#owners[slot] === undefined) return;
+    this.#owners[slot] = undefined;
+    this.#midstates.remove(slot);
+  }
+
+  /** The owner of `slot`, if any. */
+  owner(slot: number): T | undefined {
+    return this.#owners[slot];
+  }
+
+  /** The first slot at or after `from` whose owner's tag the probed packet carries, or -1. */
+  find(probe: HsubProbe, from = 0): number {
+    if (probe.receiverHex !== this.#receiverHex) return -1;
+    for (let slot = from;; slot++) {
+      slot = this.#midstates.find(probe.schedule, probe.expected, slot);
+      if (slot < 0 || this.#owners[slot] !== undefined) return slot;
+    }
+  }
+
+  /** Whether the probed packet carries the tag of the owner of `slot`. */
+  matches(probe: HsubProbe, slot: number): boolean {
+    return probe.receiverHex === this.#receiverHex &&
+      this.#owners[slot] !== undefined &&
+      this.#midstates.matches(slot, probe.schedule, probe.expected);
+  }
 }
 
 /**

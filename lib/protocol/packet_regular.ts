@@ -32,11 +32,13 @@
 
 import { abytes, type Rng } from "../crypto/bytes.ts";
 import { unpad } from "./padding.ts";
+import { deriveKey } from "../crypto/kdf.ts";
 import {
   CONVERSATION_ID_LENGTH,
   LABELS,
   type PacketKeys,
   packetKeys,
+  receiverHsubKey,
   REGULAR_OVERHEAD,
 } from "./packet_common.ts";
 import { openKeyed, sealKeyed } from "./packet_keyed.ts";
@@ -48,6 +50,21 @@ const EMPTY = new Uint8Array(0);
 export function regularKeys(conversationId: Uint8Array): PacketKeys {
   abytes(conversationId, CONVERSATION_ID_LENGTH, "conversationId");
   return packetKeys(conversationId, LABELS.regularHsub, LABELS.regularEncrypt);
+}
+
+/**
+ * K_r of the regular packets of `conversationId` addressed to `receiverKey`
+ * (packet_common.ts): what a receiver's `HsubTable` keeps.
+ */
+export function regularReceiverHsubKey(
+  conversationId: Uint8Array,
+  receiverKey: Uint8Array,
+): Uint8Array {
+  abytes(conversationId, CONVERSATION_ID_LENGTH, "conversationId");
+  const hsub = deriveKey(conversationId, LABELS.regularHsub);
+  const key = receiverHsubKey(hsub, receiverKey);
+  hsub.fill(0);
+  return key;
 }
 
 /** Arguments of {@linkcode sealRegular}. */
