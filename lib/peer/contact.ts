@@ -29,10 +29,9 @@ import { MAX_SEALED_PLAINTEXT, sealMessage } from "../protocol/session.ts";
 import { AuthSession } from "./auth.ts";
 import type { Link } from "./link.ts";
 import type { ConversationRecord, OutboxEntry } from "./records.ts";
-import { conversationIndex } from "./stored_conversation.ts";
+import { conversationIndex, conversationPeerKey64 } from "./stored_conversation.ts";
 import { formatIdentityAddress } from "./address.ts";
 import type { ConversationInfo, Level } from "./types.ts";
-import { encodePublicKey } from "../crypto/keys.ts";
 
 /** Most control elements held for a contact; the oldest go first (acks are re-sent on demand). */
 export const MAX_CONTROL_QUEUE = 256;
@@ -50,7 +49,8 @@ export interface NextElement {
 /** A conversation with its run-time state. */
 export class Contact {
   record: ConversationRecord;
-  readonly auth: AuthSession;
+  readonly #rng: Rng;
+  #auth: AuthSession | undefined;
   readonly reassembler = new Reassembler();
   /** Inbound connections on which packets of this contact arrived (still open). */
   readonly inbound = new Set<FramedConn>();
@@ -61,16 +61,25 @@ export class Contact {
   /** Outbox entry key -> the connection it was last written on. */
   readonly #sentOn = new Map<string, FramedConn>();
   #keys: PacketKeys | undefined;
-  #replyKeys: PacketKeys | null;
+  #replyKeys: PacketKeys | null | undefined;
 
   constructor(record: ConversationRecord, rng: Rng) {
     this.record = record;
-    // the index, not the session: a contact is made without loading its ratchet
-    const s = conversationIndex(record);
-    this.auth = new AuthSession(s.ownIdentityKey, s.peerIdentityKey, s.conversationId, rng);
-    this.#replyKeys = s.role === "bob" && s.sharedRequestKey !== null
-      ? replyKeys(s.sharedRequestKey)
-      : null;
+    this.#rng = rng;
+  }
+
+  /** The SMP session (made when first used: a contact is made without loading its ratchet). */
+  get auth(): AuthSession {
+    if (this.#auth === undefined) {
+      const s = conversationIndex(this.record);
+      this.#auth = new AuthSession(
+        s.ownIdentityKey,
+        s.peerIdentityKey,
+        s.conversationId,
+        this.#rng,
+      );
+    }
+    return this.#auth;
   }
 
   /** Cached keys of regular packets (derived when first needed). */
@@ -80,6 +89,12 @@ export class Contact {
 
   /** Cached keys of Alice's reply packets (Bob only). */
   get replyKeys(): PacketKeys | null {
+    if (this.#replyKeys === undefined) {
+      const s = conversationIndex(this.record);
+      this.#replyKeys = s.role === "bob" && s.sharedRequestKey !== null
+        ? replyKeys(s.sharedRequestKey)
+        : null;
+    }
     return this.#replyKeys;
   }
 
@@ -94,7 +109,7 @@ export class Contact {
 
   /** The seed's authentication level. */
   get level(): Level {
-    if (this.auth.authenticated) return "authenticated";
+    if (this.#auth?.authenticated) return "authenticated";
     return this.record.verified ? "verified" : "unverified";
   }
 
@@ -104,7 +119,7 @@ export class Contact {
     return {
       name: r.name,
       address: formatIdentityAddress(r.name, r.onion, r.port),
-      key: encodePublicKey(conversationIndex(r).peerIdentityKey),
+      key: conversationPeerKey64(r),
       level: this.level,
       presence: r.presence,
       online: this.online,

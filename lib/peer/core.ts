@@ -40,6 +40,7 @@ import {
 import {
   conversationHsubKey,
   conversationIndex,
+  conversationPeerKey64,
   conversationSaveFailed,
   conversationToStore,
 } from "./stored_conversation.ts";
@@ -251,9 +252,8 @@ export class PeerCore {
 
   /** The contact whose identity key is `key`, if any. */
   contactWithKey(key: Uint8Array): Contact | undefined {
-    for (const c of this.contacts.values()) {
-      if (equalBytes(conversationIndex(c.record).peerIdentityKey, key)) return c;
-    }
+    const key64 = toBase64(key);
+    for (const c of this.contacts.values()) if (conversationPeerKey64(c.record) === key64) return c;
     return undefined;
   }
 

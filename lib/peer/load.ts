@@ -47,8 +47,8 @@ export async function loadState(store: PeerStore, emit: EventSink): Promise<Load
     emit({ event: "error", code: notice.code, message: notice.message });
   }
   const epoch = store.stats.failed;
-  const loaded = await store.loadConversations((head, parts, id) =>
-    conversationFromStore(id, head, parts, epoch)
+  const loaded = await store.loadConversations((head, parts, id, text) =>
+    conversationFromStore(id, head, parts, epoch, text)
   );
   const records = [...loaded.loaded.values()];
   for (const failure of loaded.failed) {

@@ -25,12 +25,12 @@ import {
   deserializeConversation,
   serializeConversation,
 } from "../protocol/handshake_state.ts";
+import { fromBase64, toBase64 } from "../crypto/bytes.ts";
 import { regularReceiverHsubKey } from "../protocol/packet_regular.ts";
 import type { PartChanges } from "../store/peer_store.ts";
 import { b64, hex, invalid } from "./_json.ts";
 import {
   type ConversationRecord,
-  type HeadFields,
   headFromJson,
   headToJson,
   legacyParts,
@@ -127,11 +127,11 @@ class StoredConversation implements ConversationRecord {
   presence: boolean;
   createdAt: number;
   requestKey: Uint8Array | null;
-  readonly index: ConversationIndex;
-  /** K_r of its regular packets to us, when the head holds it. */
-  readonly hsubKey: Uint8Array | null;
-  /** The head's session JSON until the session is rebuilt. */
-  sessionJson: unknown;
+  readonly index: StoredIndex;
+  /** K_r of its regular packets to us, in base64, when the head holds it. */
+  readonly hsub: string | null;
+  /** The head's JSON text, where the session is read from until it is rebuilt. */
+  #text: string | undefined;
   #session: Conversation | undefined;
   #outbox: OutboxEntry[] | undefined;
   #seen: SeenIds | undefined;
@@ -140,12 +140,11 @@ class StoredConversation implements ConversationRecord {
 
   constructor(
     fileId: string,
-    fields: HeadFields,
-    session: unknown,
-    hsubKey: Uint8Array | null,
+    head: ReturnType<typeof headFromJson>,
+    text: string,
     parts: ReadonlyMap<string, string>,
-    legacy: Record<string, unknown> | undefined,
   ) {
+    const fields = head.fields;
     this.fileId = fileId;
     this.name = fields.name;
     this.onion = fields.onion;
@@ -154,11 +153,11 @@ class StoredConversation implements ConversationRecord {
     this.presence = fields.presence;
     this.createdAt = fields.createdAt;
     this.requestKey = fields.requestKey;
-    this.sessionJson = session;
-    this.hsubKey = hsubKey;
-    this.index = indexFromJson(session);
+    this.hsub = head.hsub;
+    this.index = new StoredIndex(head.session);
+    this.#text = text;
     this.#parts = parts;
-    this.#legacy = legacy;
+    this.#legacy = head.version === 1 ? head.o : undefined;
   }
 
   /** Whether the session was rebuilt (then it, not {@linkcode index}, is current). */
@@ -166,17 +165,22 @@ class StoredConversation implements ConversationRecord {
     return this.#session !== undefined;
   }
 
+  /** The stored session's JSON (read again from the head's text), while not rebuilt. */
+  storedSession(): unknown {
+    return JSON.parse(this.#text!).session;
+  }
+
   get session(): Conversation {
     if (this.#session === undefined) {
-      this.#session = deserializeConversation(this.sessionJson);
-      this.sessionJson = undefined;
+      this.#session = deserializeConversation(this.storedSession());
+      this.#text = undefined;
     }
     return this.#session;
   }
 
   set session(session: Conversation) {
     this.#session = session;
-    this.sessionJson = undefined;
+    this.#text = undefined;
   }
 
   get outbox(): OutboxEntry[] {
@@ -231,6 +235,59 @@ class StoredConversation implements ConversationRecord {
   }
 }
 
+/** The index of a stored record: its keys in base64, decoded when first asked for. */
+class StoredIndex implements ConversationIndex {
+  readonly role: "alice" | "bob";
+  readonly established: boolean;
+  /** `peerIdentityKey` in base64 (compared without decoding). */
+  readonly peerKey64: string;
+  readonly #own: string;
+  readonly #conversationId: string;
+  readonly #shared: string | null;
+  #decoded: { peer?: Uint8Array; id?: Uint8Array; shared?: Uint8Array } = {};
+
+  constructor(json: unknown) {
+    const s = json as Record<string, unknown> | null;
+    if (typeof s !== "object" || s === null) invalid("session is not an object");
+    if (s.role !== "alice" && s.role !== "bob") invalid("session role is not alice or bob");
+    if (typeof s.established !== "boolean") invalid("session established is not a boolean");
+    this.role = s.role;
+    this.established = s.established;
+    this.#own = key64(s.ownIdentityKey, "session ownIdentityKey");
+    this.peerKey64 = key64(s.peerIdentityKey, "session peerIdentityKey");
+    this.#conversationId = key64(s.conversationId, "session conversationId");
+    this.#shared = s.sharedRequestKey === null
+      ? null
+      : key64(s.sharedRequestKey, "session sharedRequestKey");
+  }
+
+  get ownIdentityKey(): Uint8Array {
+    return ownKey(this.#own);
+  }
+
+  get peerIdentityKey(): Uint8Array {
+    return this.#decoded.peer ??= fromBase64(this.peerKey64);
+  }
+
+  get conversationId(): Uint8Array {
+    return this.#decoded.id ??= fromBase64(this.#conversationId);
+  }
+
+  get sharedRequestKey(): Uint8Array | null {
+    if (this.#shared === null) return null;
+    return this.#decoded.shared ??= fromBase64(this.#shared);
+  }
+}
+
+/** A base64 key of 32 bytes, checked and kept as text. */
+function key64(value: unknown, where: string): string {
+  if (typeof value !== "string" || value.length !== 44 || !value.endsWith("=")) {
+    invalid(`${where} is not 32 bytes of base64`);
+  }
+  b64(value, 32, where);
+  return value;
+}
+
 function seenBlock(text: string): string[] {
   const ids = JSON.parse(text);
   if (!Array.isArray(ids) || ids.length > 64) invalid("a seen block is not a list of at most 64");
@@ -240,28 +297,11 @@ function seenBlock(text: string): string[] {
 // every conversation of a peer holds the same own key: one array for all
 let lastOwn: { text: string; key: Uint8Array } | undefined;
 
-function ownKey(value: unknown): Uint8Array {
-  if (lastOwn !== undefined && lastOwn.text === value) return lastOwn.key;
-  const key = b64(value, 32, "session ownIdentityKey");
-  lastOwn = { text: value as string, key };
+function ownKey(text: string): Uint8Array {
+  if (lastOwn !== undefined && lastOwn.text === text) return lastOwn.key;
+  const key = fromBase64(text);
+  lastOwn = { text, key };
   return key;
-}
-
-function indexFromJson(json: unknown): ConversationIndex {
-  const s = json as Record<string, unknown> | null;
-  if (typeof s !== "object" || s === null) invalid("session is not an object");
-  if (s.role !== "alice" && s.role !== "bob") invalid("session role is not alice or bob");
-  if (typeof s.established !== "boolean") invalid("session established is not a boolean");
-  return {
-    role: s.role,
-    established: s.established,
-    ownIdentityKey: ownKey(s.ownIdentityKey),
-    peerIdentityKey: b64(s.peerIdentityKey, 32, "session peerIdentityKey"),
-    conversationId: b64(s.conversationId, 32, "session conversationId"),
-    sharedRequestKey: s.sharedRequestKey === null
-      ? null
-      : b64(s.sharedRequestKey, 32, "session sharedRequestKey"),
-  };
 }
 
 /**
@@ -274,12 +314,12 @@ export function conversationFromStore(
   head: unknown,
   parts: ReadonlyMap<string, string>,
   epoch: number,
+  text: string = JSON.stringify(head),
 ): ConversationRecord {
-  const { version, fields, session, hsub, o } = headFromJson(head);
-  const legacy = version === 1 ? o : undefined;
-  const record = new StoredConversation(fileId, fields, session, hsub, parts, legacy);
+  const parsed = headFromJson(head);
+  const record = new StoredConversation(fileId, parsed, text, parts);
   // a version 1 file has no parts yet: its first save writes them all
-  if (version !== 1) {
+  if (parsed.version !== 1) {
     saved.set(record, { epoch, outbox: new Map(), next: 0, head: headFields(record, record) });
   }
   return record;
@@ -293,7 +333,7 @@ const hsubKeys = new WeakMap<ConversationRecord, Uint8Array>();
  * receive path's table: as stored in its head, else derived once.
  */
 export function conversationHsubKey(record: ConversationRecord): Uint8Array {
-  if (record instanceof StoredConversation && record.hsubKey !== null) return record.hsubKey;
+  if (record instanceof StoredConversation && record.hsub !== null) return fromBase64(record.hsub);
   let key = hsubKeys.get(record);
   if (key === undefined) {
     const index = conversationIndex(record);
@@ -305,7 +345,13 @@ export function conversationHsubKey(record: ConversationRecord): Uint8Array {
 
 /** Whether `record`'s head on disk lacks what a save would write now (its K_r, its format). */
 export function conversationNeedsSave(record: ConversationRecord): boolean {
-  return !(record instanceof StoredConversation) || record.hsubKey === null;
+  return !(record instanceof StoredConversation) || record.hsub === null;
+}
+
+/** The contact's identity key of `record` in base64 (no key decoded for a stored one). */
+export function conversationPeerKey64(record: ConversationRecord): string {
+  if (record instanceof StoredConversation && !record.loaded) return record.index.peerKey64;
+  return toBase64(record.session.peerIdentityKey);
 }
 
 /** The identifying part of `record`, without rebuilding its session. */
@@ -337,7 +383,7 @@ export function conversationToStore(
   const fields = headFields(record, lazy);
   let head: unknown = undefined;
   if (full || !sameValues(fields, last.head)) {
-    let session = lazy !== undefined && !lazy.loaded ? lazy.sessionJson : undefined;
+    let session = lazy !== undefined && !lazy.loaded ? lazy.storedSession() : undefined;
     if (session === undefined) {
       session = sessionJson.get(record.session) ?? serializeConversation(record.session);
       sessionJson.set(record.session, session);

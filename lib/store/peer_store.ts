@@ -92,11 +92,16 @@ export interface PartChanges {
   replace?: boolean;
 }
 
-/** Checks a conversation's head (parsed JSON) and its parts (name → JSON text). */
+/**
+ * Checks a conversation's head (parsed JSON, and its JSON text, which a
+ * lazy caller may keep instead of the parsed value) and its parts (name →
+ * JSON text).
+ */
 export type ConversationValidator<T> = (
   head: unknown,
   parts: ReadonlyMap<string, string>,
   id: string,
+  text: string,
 ) => T;
 
 /** The files of one peer folder, opened by one process. */
@@ -403,29 +408,30 @@ export class PeerStore {
     const where = this.#where(key);
     return this.#validate(key, () => {
       const value = parseValue(head, where, this.#statePath);
-      return check(() => validate(value, parts, id), where, this.#statePath);
+      return check(() => validate(value, parts, id, head), where, this.#statePath);
     });
   }
 
   // every conversation's head and parts, in one pass over the keys
-  #conversations(): Map<string, { head: string; parts: Map<string, string> }> {
-    const all = new Map<string, { head: string; parts: Map<string, string> }>();
+  #conversations(): Map<string, { head: string; parts: ReadonlyMap<string, string> }> {
+    const all = new Map<string, { head: string; parts: ReadonlyMap<string, string> }>();
     const orphans = new Map<string, Map<string, string>>();
     this.#journal.forEach("c/", (key, text) => {
       const slash = key.indexOf("/", 2);
       const id = slash < 0 ? key.slice(2) : key.slice(2, slash);
-      let entry = all.get(id);
+      const entry = all.get(id);
       if (slash < 0) {
-        if (entry === undefined) all.set(id, { head: text, parts: orphans.get(id) ?? new Map() });
+        if (entry === undefined) all.set(id, { head: text, parts: orphans.get(id) ?? NO_PARTS });
         else entry.head = text;
         return;
       }
-      if (entry === undefined) {
-        let parts = orphans.get(id);
-        if (parts === undefined) orphans.set(id, parts = new Map());
-        entry = { head: "", parts };
+      let parts = orphans.get(id);
+      if (parts === undefined) {
+        parts = new Map<string, string>();
+        orphans.set(id, parts);
+        if (entry !== undefined) entry.parts = parts;
       }
-      entry.parts.set(key.slice(slash + 1), text);
+      parts.set(key.slice(slash + 1), text);
     });
     return all;
   }
@@ -449,6 +455,9 @@ export class PeerStore {
     }
   }
 }
+
+/** The parts of a conversation that has none (most): one map for all. */
+const NO_PARTS: ReadonlyMap<string, string> = new Map();
 
 function partKey(key: string, name: string): string {
   if (!PART_NAME_PATTERN.test(name)) {

@@ -1,0 +1,30 @@
+/**
+ * One start-up of the peer "alice" under the configuration root given as
+ * the argument, in direct mode, for startup_bench.ts: prints, as JSON, the
+ * milliseconds to `ready` and the process's RSS once started (after a
+ * garbage collection when the process runs with `--expose-gc`).
+ *
+ * @module
+ */
+
+import { DirectTransport } from "../../lib/net/transport.ts";
+import { Peer } from "../../lib/peer.ts";
+import { startPeer } from "../../lib/runtime.ts";
+
+const configRoot = Deno.args[0]!;
+const gc = (globalThis as { gc?: () => void }).gc;
+const t0 = performance.now();
+const running = await startPeer({
+  name: "alice",
+  configRoot,
+  tor: { mode: "direct", transport: new DirectTransport() },
+  events: () => {},
+  open: (o) => Peer.open({ ...o, dialOnStart: false }),
+});
+const ms = performance.now() - t0;
+gc?.();
+await new Promise((r) => setTimeout(r, 50));
+gc?.();
+const rss = Deno.memoryUsage().rss;
+console.log(JSON.stringify({ ms, rss, conversations: running.peer.conversations().length }));
+await running.stop();
