@@ -20,8 +20,11 @@ import { RatchetState } from "../lib/crypto/ratchet_state.ts";
 import { CryptoError } from "../lib/errors.ts";
 import { conversationFromStore, conversationToStore } from "../lib/peer/stored_conversation.ts";
 
+/** The parts the fixture's save wrote (its session, part "r"). */
+let fixtureParts = new Map<string, string>();
+
 const conversationFromJson = (fileId: string, head: unknown) =>
-  conversationFromStore(fileId, head, new Map(), 0);
+  conversationFromStore(fileId, head, fixtureParts, 0);
 import { SeenIds } from "../lib/peer/seen_ids.ts";
 import { makeConversation } from "../lib/protocol/handshake_state.ts";
 import { assertEquals, assertThrows } from "./_assert.ts";
@@ -98,7 +101,7 @@ function conversationJson(onion: string): Record<string, unknown> {
     sharedRequestKey: null,
     peerHandshakeKey: null,
   });
-  const { head } = conversationToStore({
+  const { head, parts } = conversationToStore({
     fileId: "",
     name: "bob",
     onion,
@@ -111,6 +114,9 @@ function conversationJson(onion: string): Record<string, unknown> {
     outbox: [],
     seen: new SeenIds([]),
   }, 0);
+  fixtureParts = new Map(
+    [...parts.put ?? []].map(([name, value]) => [name, JSON.stringify(value)]),
+  );
   return JSON.parse(JSON.stringify(head));
 }
 

@@ -20,7 +20,7 @@ import {
   openReply,
   openRequest,
   regularKeys,
-  regularReceiverHsubKey,
+  regularReceiverMidstate,
   sealRegular,
   sealReply,
   sealRequest,
@@ -336,7 +336,7 @@ Deno.test("identifyPacket() finds a regular packet in an HsubTable, tries `first
   const slots = ids.map((conversationId, i) =>
     table.add(
       { conversationId, name: `c${i}` },
-      regularReceiverHsubKey(conversationId, bob.publicKey),
+      regularReceiverMidstate(conversationId, bob.publicKey),
     )
   );
   const onBob = { ownIdentity: bob, conversations: table, pendingRequests: [] };
@@ -361,7 +361,7 @@ Deno.test("identifyPacket() finds a regular packet in an HsubTable, tries `first
   assertEquals(identifyPacket(packetOf(ids[17]!), onBob), null);
   const again = table.add(
     { conversationId: ids[17]!, name: "back" },
-    regularReceiverHsubKey(ids[17]!, bob.publicKey),
+    regularReceiverMidstate(ids[17]!, bob.publicKey),
   );
   assertEquals(again, slots[17]);
   const back = identifyPacket(packetOf(ids[17]!), onBob);

@@ -71,7 +71,7 @@ export class Contact {
   /** The SMP session (made when first used: a contact is made without loading its ratchet). */
   get auth(): AuthSession {
     if (this.#auth === undefined) {
-      const s = conversationIndex(this.record);
+      const s = this.record.session;
       this.#auth = new AuthSession(
         s.ownIdentityKey,
         s.peerIdentityKey,

@@ -38,7 +38,7 @@ import {
   requestsToJson,
 } from "./records.ts";
 import {
-  conversationHsubKey,
+  conversationHsub,
   conversationIndex,
   conversationPeerKey64,
   conversationSaveFailed,
@@ -223,7 +223,7 @@ export class PeerCore {
       },
       contact,
     };
-    const slot = this.#table.add(candidate, conversationHsubKey(record));
+    const slot = this.#table.add(candidate, conversationHsub(record));
     this.#slots.set(contact, { slot, candidate });
     this.#replies = null;
     return contact;

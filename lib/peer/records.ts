@@ -11,8 +11,11 @@
  * head:  { "version": 2, "name": "bob", "onion": "<56>", "port": 50001,
  *          "verified": false, "presence": false, "createdAt": 1700000000000,
  *          "requestKey": "<base64 32>" | null,      // Alice: the request she accepted
- *          "hsub": "<base64 32>",                   // K_r of its regular packets to us
- *          "session": { ...handshake_state.ts ConversationJson, ratchet included } }
+ *          "hsub": "<base64 64>",                   // midstates of K_r of its packets to us
+ *          "role": "bob", "established": true,      // repeated from the session, for
+ *          "peerIdentityKey": "<base64 32>",        // a start-up that reads no session
+ *          "conversationId": "<base64 32>", "sharedRequestKey": "<base64 32>" | null }
+ * r:     { ...handshake_state.ts ConversationJson, ratchet included }
  * o/<n>: { "id": "<hex 16>", "type": "message", "text": "hi", "at": 1700... }
  *        { "id": "<hex 16>", "type": "request_accepted", "at": 1700... }
  *                                                   // one outbox entry, n gives the order
@@ -182,24 +185,37 @@ export function outboxToJson(e: OutboxEntry): unknown {
 /** A conversation's fields other than its session, outbox and received IDs. */
 export type HeadFields = Omit<ConversationRecord, "fileId" | "session" | "outbox" | "seen">;
 
-/** The head's fields besides `version` and `session` (version 1 adds `outbox` and `seen`). */
+/** The head's fields besides `version` and its session's (version 1 adds `outbox` and `seen`). */
 const HEAD_FIELDS = "name onion port verified presence createdAt requestKey";
+
+/** What a version 2 head repeats of its session, so that start-up reads no session. */
+const INDEX_FIELDS = "role established peerIdentityKey conversationId sharedRequestKey";
+
+/** The index fields of a head (base64 keys), as {@linkcode headToJson} writes them. */
+export interface IndexJson {
+  role: "alice" | "bob";
+  established: boolean;
+  peerIdentityKey: string;
+  conversationId: string;
+  sharedRequestKey: string | null;
+}
 
 /**
  * Checks a stored head (version 2, or a whole version 1 file) and returns
- * its version and its parsed fields; the session stays JSON.
+ * its version, its parsed fields, and the object its index fields are read
+ * from (the head itself; a version 1 file's session).
  */
 export function headFromJson(json: unknown): {
   version: 1 | 2;
   fields: HeadFields;
-  session: unknown;
+  index: unknown;
   hsub: string | null;
   o: Record<string, unknown>;
 } {
   const v = (json as { version?: unknown } | null)?.version;
   const o = v === RECORDS_VERSION
     ? object(json, `version ${HEAD_FIELDS} session outbox seen`, "conversation")
-    : object(json, `version ${HEAD_FIELDS} hsub session`, "conversation");
+    : object(json, `version ${HEAD_FIELDS} hsub ${INDEX_FIELDS}`, "conversation");
   if (o.version !== RECORDS_VERSION && o.version !== CONVERSATION_VERSION) {
     invalid("conversation version is not supported");
   }
@@ -212,17 +228,19 @@ export function headFromJson(json: unknown): {
     createdAt: uint(o.createdAt, "createdAt"),
     requestKey: o.requestKey === null ? null : b64(o.requestKey, 32, "requestKey"),
   };
-  if (o.version !== RECORDS_VERSION) b64(o.hsub, 32, "hsub");
-  const hsub = o.version === RECORDS_VERSION ? null : o.hsub as string;
-  return { version: o.version as 1 | 2, fields, session: o.session, hsub, o };
+  const legacy = o.version === RECORDS_VERSION;
+  const hsub = legacy ? null : midstate64(o.hsub, "hsub");
+  return { version: o.version as 1 | 2, fields, index: legacy ? o.session : o, hsub, o };
 }
 
 /**
- * The JSON form of a conversation's head (holds secrets in `session` and
- * `hsub`, the K_r its regular packets to us are tagged under, kept so that
- * start-up derives no key: packet_common.ts).
+ * The JSON form of a conversation's head: its fields, what it repeats of
+ * its session (`index`), and `hsub`, the HMAC midstates of the K_r its
+ * regular packets to us are tagged under (packet_common.ts; 16 words, big
+ * endian), kept so that start-up derives no key and computes no hash. The
+ * session itself is the part `r`. It holds secrets (hsub).
  */
-export function headToJson(record: HeadFields, session: unknown, hsub: Uint8Array): unknown {
+export function headToJson(record: HeadFields, index: IndexJson, hsub: Int32Array): unknown {
   return {
     version: CONVERSATION_VERSION,
     name: record.name,
@@ -232,9 +250,35 @@ export function headToJson(record: HeadFields, session: unknown, hsub: Uint8Arra
     presence: record.presence,
     createdAt: record.createdAt,
     requestKey: record.requestKey === null ? null : toBase64(record.requestKey),
-    hsub: toBase64(hsub),
-    session,
+    hsub: toBase64(wordBytes(hsub)),
+    ...index,
   };
+}
+
+/** The 16 words of a midstate as 64 big-endian bytes. */
+function wordBytes(words: Int32Array): Uint8Array {
+  const out = new Uint8Array(4 * words.length);
+  const view = new DataView(out.buffer);
+  words.forEach((w, i) => view.setInt32(4 * i, w));
+  return out;
+}
+
+/** A stored midstate: base64 of 64 bytes (88 characters ending "=="), checked without decoding. */
+function midstate64(value: unknown, where: string): string {
+  if (typeof value !== "string" || !/^[A-Za-z0-9+/]{85}[AQgw]==$/.test(value)) {
+    invalid(`${where} is not 64 bytes of base64`);
+  }
+  return value;
+}
+
+/** Decodes a midstate stored by {@linkcode headToJson}. */
+export function midstateFromBase64(text: string): Int32Array {
+  const bytes = fromBase64(text);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const words = new Int32Array(bytes.length / 4);
+  for (let i = 0; i < words.length; i++) words[i] = view.getInt32(4 * i);
+  bytes.fill(0);
+  return words;
 }
 
 /** The outbox and received IDs of a version 1 file. */

@@ -2,18 +2,18 @@
  * A conversation record and its place in the store (records.ts has the
  * JSON forms): loaded lazily, saved by difference.
  *
- * Lazy loading: at start-up only the head's own fields and the
- * {@linkcode ConversationIndex} (what identifying packets and listing
- * conversations need) are read; the session (ratchet keys included) is
- * rebuilt from its JSON the first time it is used, the outbox and the
- * received IDs from their parts likewise. A conversation nobody writes to
- * costs a few hundred bytes and no key derivation.
+ * Lazy loading: at start-up only the head is parsed (its own fields and the
+ * {@linkcode ConversationIndex}, what identifying packets and listing
+ * conversations need, kept as base64 text); the session (part `r`, ratchet
+ * keys included) is parsed and rebuilt the first time it is used, the
+ * outbox and the received IDs from their parts likewise. A conversation
+ * nobody writes to costs a few hundred bytes and no key derivation.
  *
- * Saving by difference ({@linkcode conversationToStore}): the head is
- * written whole (it is small: the ratchet state), outbox entries and
- * received-ID blocks as parts, only those added, changed or removed since
- * the last save. An outbox entry counts as changed when one of its fields
- * is replaced (compared by identity): replace a field to change it, never
+ * Saving by difference ({@linkcode conversationToStore}): the head when one
+ * of its fields changed, the session when the ratchet moved, outbox entries
+ * and received-ID blocks when added, changed or removed since the last
+ * save. An outbox entry counts as changed when one of its fields is
+ * replaced (compared by identity): replace a field to change it, never
  * mutate one in place. After a failed commit anywhere in the store, the
  * next save of each conversation writes all its parts again.
  *
@@ -26,15 +26,17 @@ import {
   serializeConversation,
 } from "../protocol/handshake_state.ts";
 import { fromBase64, toBase64 } from "../crypto/bytes.ts";
-import { regularReceiverHsubKey } from "../protocol/packet_regular.ts";
+import { regularReceiverMidstate } from "../protocol/packet_regular.ts";
 import type { PartChanges } from "../store/peer_store.ts";
-import { b64, hex, invalid } from "./_json.ts";
+import { hex, invalid, key64 } from "./_json.ts";
 import {
   type ConversationRecord,
   headFromJson,
   headToJson,
+  type IndexJson,
   legacyParts,
   MAX_OUTBOX_ELEMENTS,
+  midstateFromBase64,
   type OutboxEntry,
   outboxFromJson,
   outboxToJson,
@@ -42,6 +44,8 @@ import {
 import { SEEN_BLOCK, SeenIds } from "./seen_ids.ts";
 import { ELEMENT_ID_LENGTH } from "../protocol/elements.ts";
 
+/** Part name of the session (handshake_state.ts ConversationJson). */
+const SESSION = "r";
 /** Part name prefix of outbox entries. */
 const OUTBOX = "o/";
 /** Part name prefix of received-ID blocks. */
@@ -57,8 +61,6 @@ export interface ConversationIndex {
   readonly role: "alice" | "bob";
   /** Whether regular packets are sent (handshake_state.ts). */
   readonly established: boolean;
-  /** Our identity public key. */
-  readonly ownIdentityKey: Uint8Array;
   /** The contact's identity public key. */
   readonly peerIdentityKey: Uint8Array;
   /** The conversation ID: keys the regular packets. */
@@ -75,8 +77,10 @@ interface Saved {
   outbox: Map<OutboxEntry, { part: string; fields: Record<string, unknown>; count: number }>;
   /** Number of the next outbox part. */
   next: number;
-  /** The record's own fields (and session) when the head was saved; empty: not saved. */
+  /** The record's own fields and stage when the head was saved. */
   head: unknown[];
+  /** The session when it was saved (undefined: as stored, not rebuilt). */
+  session: Conversation | undefined;
 }
 
 const saved = new WeakMap<ConversationRecord, Saved>();
@@ -105,11 +109,17 @@ function snapshot(entry: OutboxEntry): { fields: Record<string, unknown>; count:
   return { fields, count: Object.keys(fields).length };
 }
 
+/** The record fields that are not its head's (they are parts). */
+const NOT_HEAD = new Set(["session", "outbox", "seen"]);
+
 /** The values that make up a record's head, compared by identity between saves. */
-function headFields(record: ConversationRecord, lazy: StoredConversation | undefined): unknown[] {
+function headFields(record: ConversationRecord): unknown[] {
   const out: unknown[] = [];
-  for (const k in record) out.push((record as unknown as Record<string, unknown>)[k]);
-  if (lazy?.loaded) out.push(lazy.session);
+  for (const k in record) {
+    if (!NOT_HEAD.has(k)) out.push((record as unknown as Record<string, unknown>)[k]);
+  }
+  const index = conversationIndex(record);
+  out.push(index.established, index.sharedRequestKey === null);
   return out;
 }
 
@@ -130,13 +140,15 @@ class StoredConversation implements ConversationRecord {
   readonly index: StoredIndex;
   /** K_r of its regular packets to us, in base64, when the head holds it. */
   readonly hsub: string | null;
-  /** The head's JSON text, where the session is read from until it is rebuilt. */
+  /** The session's JSON text (part `r`, or a version 1 file's whole text) until it is rebuilt. */
   #text: string | undefined;
   #session: Conversation | undefined;
   #outbox: OutboxEntry[] | undefined;
   #seen: SeenIds | undefined;
   #parts: ReadonlyMap<string, string>;
   #legacy: Record<string, unknown> | undefined;
+  /** Whether `#text` is a version 1 file (its session inside). */
+  readonly #v1: boolean;
 
   constructor(
     fileId: string,
@@ -154,10 +166,12 @@ class StoredConversation implements ConversationRecord {
     this.createdAt = fields.createdAt;
     this.requestKey = fields.requestKey;
     this.hsub = head.hsub;
-    this.index = new StoredIndex(head.session);
-    this.#text = text;
+    this.index = new StoredIndex(head.index);
+    this.#v1 = head.version === 1;
+    this.#legacy = this.#v1 ? head.o : undefined;
+    this.#text = this.#v1 ? text : parts.get(SESSION);
+    if (this.#text === undefined) invalid("conversation has no session (part r)");
     this.#parts = parts;
-    this.#legacy = head.version === 1 ? head.o : undefined;
   }
 
   /** Whether the session was rebuilt (then it, not {@linkcode index}, is current). */
@@ -167,7 +181,8 @@ class StoredConversation implements ConversationRecord {
 
   /** The stored session's JSON (read again from the head's text), while not rebuilt. */
   storedSession(): unknown {
-    return JSON.parse(this.#text!).session;
+    const json = JSON.parse(this.#text!);
+    return this.#v1 ? json.session : json;
   }
 
   get session(): Conversation {
@@ -184,54 +199,63 @@ class StoredConversation implements ConversationRecord {
   }
 
   get outbox(): OutboxEntry[] {
-    if (this.#outbox === undefined) this.#loadParts();
+    if (this.#outbox === undefined) this.#loadOutbox();
     return this.#outbox!;
   }
 
   set outbox(outbox: OutboxEntry[]) {
-    if (this.#outbox === undefined) this.#loadParts();
+    if (this.#outbox === undefined) this.#loadOutbox();
     this.#outbox = outbox;
   }
 
   get seen(): SeenIds {
-    if (this.#seen === undefined) this.#loadParts();
+    if (this.#seen === undefined) this.#loadSeen();
     return this.#seen!;
   }
 
-  /** Whether the outbox and received IDs were read (else nothing of them changed). */
-  get partsLoaded(): boolean {
+  /** Whether the outbox was read (else nothing of it changed). */
+  get outboxLoaded(): boolean {
     return this.#outbox !== undefined;
   }
 
-  #loadParts(): void {
-    if (this.#legacy !== undefined) {
-      const { outbox, seen } = legacyParts(this.#legacy);
-      this.#outbox = outbox;
-      this.#seen = seen;
-      this.#legacy = undefined;
-      return;
-    }
+  /** Whether the received IDs were read (else none was added). */
+  get seenLoaded(): boolean {
+    return this.#seen !== undefined;
+  }
+
+  #loadLegacy(): void {
+    const { outbox, seen } = legacyParts(this.#legacy!);
+    this.#outbox = outbox;
+    this.#seen = seen;
+    this.#legacy = undefined;
+  }
+
+  #loadOutbox(): void {
+    if (this.#legacy !== undefined) return this.#loadLegacy();
     const entries: [string, OutboxEntry][] = [];
-    const blocks: [number, string[]][] = [];
     for (const [name, text] of this.#parts) {
       if (name.startsWith(OUTBOX)) entries.push([name, outboxFromJson(JSON.parse(text))]);
-      else if (name.startsWith(SEEN)) {
-        blocks.push([Number(name.slice(SEEN.length)), seenBlock(text)]);
-      }
     }
     if (entries.length > MAX_OUTBOX_ELEMENTS) {
       invalid(`outbox has more than ${MAX_OUTBOX_ELEMENTS} items`);
     }
-    if (blocks.length > MAX_SEEN_BLOCKS) invalid("seen has too many blocks");
     entries.sort((a, b) => (a[0] < b[0] ? -1 : 1));
     this.#outbox = entries.map(([, e]) => e);
-    this.#seen = SeenIds.fromBlocks(blocks);
     const outbox = new Map(entries.map(([part, e]) => [e, { part, ...snapshot(e) }]));
     const last = entries.at(-1)?.[0];
     const next = last === undefined ? 0 : Number(last.slice(OUTBOX.length)) + 1;
     const s = saved.get(this);
     if (s !== undefined) saved.set(this, { ...s, outbox, next });
-    this.#parts = new Map();
+  }
+
+  #loadSeen(): void {
+    if (this.#legacy !== undefined) return this.#loadLegacy();
+    const blocks: [number, string[]][] = [];
+    for (const [name, text] of this.#parts) {
+      if (name.startsWith(SEEN)) blocks.push([Number(name.slice(SEEN.length)), seenBlock(text)]);
+    }
+    if (blocks.length > MAX_SEEN_BLOCKS) invalid("seen has too many blocks");
+    this.#seen = SeenIds.fromBlocks(blocks);
   }
 }
 
@@ -241,7 +265,6 @@ class StoredIndex implements ConversationIndex {
   readonly established: boolean;
   /** `peerIdentityKey` in base64 (compared without decoding). */
   readonly peerKey64: string;
-  readonly #own: string;
   readonly #conversationId: string;
   readonly #shared: string | null;
   #decoded: { peer?: Uint8Array; id?: Uint8Array; shared?: Uint8Array } = {};
@@ -253,16 +276,11 @@ class StoredIndex implements ConversationIndex {
     if (typeof s.established !== "boolean") invalid("session established is not a boolean");
     this.role = s.role;
     this.established = s.established;
-    this.#own = key64(s.ownIdentityKey, "session ownIdentityKey");
     this.peerKey64 = key64(s.peerIdentityKey, "session peerIdentityKey");
     this.#conversationId = key64(s.conversationId, "session conversationId");
     this.#shared = s.sharedRequestKey === null
       ? null
       : key64(s.sharedRequestKey, "session sharedRequestKey");
-  }
-
-  get ownIdentityKey(): Uint8Array {
-    return ownKey(this.#own);
   }
 
   get peerIdentityKey(): Uint8Array {
@@ -277,31 +295,23 @@ class StoredIndex implements ConversationIndex {
     if (this.#shared === null) return null;
     return this.#decoded.shared ??= fromBase64(this.#shared);
   }
-}
 
-/** A base64 key of 32 bytes, checked and kept as text. */
-function key64(value: unknown, where: string): string {
-  if (typeof value !== "string" || value.length !== 44 || !value.endsWith("=")) {
-    invalid(`${where} is not 32 bytes of base64`);
+  /** The index as a head writes it. */
+  toJson(): IndexJson {
+    return {
+      role: this.role,
+      established: this.established,
+      peerIdentityKey: this.peerKey64,
+      conversationId: this.#conversationId,
+      sharedRequestKey: this.#shared,
+    };
   }
-  b64(value, 32, where);
-  return value;
 }
 
 function seenBlock(text: string): string[] {
   const ids = JSON.parse(text);
   if (!Array.isArray(ids) || ids.length > 64) invalid("a seen block is not a list of at most 64");
   return ids.map((v) => hex(v, ELEMENT_ID_LENGTH, "seen id"));
-}
-
-// every conversation of a peer holds the same own key: one array for all
-let lastOwn: { text: string; key: Uint8Array } | undefined;
-
-function ownKey(text: string): Uint8Array {
-  if (lastOwn !== undefined && lastOwn.text === text) return lastOwn.key;
-  const key = fromBase64(text);
-  lastOwn = { text, key };
-  return key;
 }
 
 /**
@@ -320,27 +330,36 @@ export function conversationFromStore(
   const record = new StoredConversation(fileId, parsed, text, parts);
   // a version 1 file has no parts yet: its first save writes them all
   if (parsed.version !== 1) {
-    saved.set(record, { epoch, outbox: new Map(), next: 0, head: headFields(record, record) });
+    saved.set(record, {
+      epoch,
+      outbox: new Map(),
+      next: 0,
+      head: headFields(record),
+      session: undefined,
+    });
   }
   return record;
 }
 
-/** K_r derived for records whose head did not hold it (saved with the next head). */
-const hsubKeys = new WeakMap<ConversationRecord, Uint8Array>();
+/** Midstates derived for records whose head did not hold them (saved with the next head). */
+const hsubMidstates = new WeakMap<ConversationRecord, Int32Array>();
 
 /**
- * K_r of `record`'s regular packets to us (packet_common.ts), for the
- * receive path's table: as stored in its head, else derived once.
+ * The HMAC midstates of the K_r of `record`'s regular packets to us
+ * (packet_common.ts), for the receive path's table: as stored in its head,
+ * else derived once.
  */
-export function conversationHsubKey(record: ConversationRecord): Uint8Array {
-  if (record instanceof StoredConversation && record.hsub !== null) return fromBase64(record.hsub);
-  let key = hsubKeys.get(record);
-  if (key === undefined) {
-    const index = conversationIndex(record);
-    key = regularReceiverHsubKey(index.conversationId, index.ownIdentityKey);
-    hsubKeys.set(record, key);
+export function conversationHsub(record: ConversationRecord): Int32Array {
+  if (record instanceof StoredConversation && record.hsub !== null) {
+    return midstateFromBase64(record.hsub);
   }
-  return key;
+  let midstate = hsubMidstates.get(record);
+  if (midstate === undefined) {
+    const session = record.session;
+    midstate = regularReceiverMidstate(session.conversationId, session.ownIdentityKey);
+    hsubMidstates.set(record, midstate);
+  }
+  return midstate;
 }
 
 /** Whether `record`'s head on disk lacks what a save would write now (its K_r, its format). */
@@ -361,7 +380,6 @@ export function conversationIndex(record: ConversationRecord): ConversationIndex
   return {
     role: s.role,
     established: s.established,
-    ownIdentityKey: s.ownIdentityKey,
     peerIdentityKey: s.peerIdentityKey,
     conversationId: s.conversationId,
     sharedRequestKey: s.sharedRequestKey,
@@ -380,44 +398,87 @@ export function conversationToStore(
   const lazy = record instanceof StoredConversation ? record : undefined;
   const last = saved.get(record);
   const full = last === undefined || last.epoch !== epoch;
-  const fields = headFields(record, lazy);
-  let head: unknown = undefined;
-  if (full || !sameValues(fields, last.head)) {
-    let session = lazy !== undefined && !lazy.loaded ? lazy.storedSession() : undefined;
-    if (session === undefined) {
-      session = sessionJson.get(record.session) ?? serializeConversation(record.session);
-      sessionJson.set(record.session, session);
-    }
-    head = headToJson(record, session, conversationHsubKey(record));
-  }
-  if (!full && lazy !== undefined && !lazy.partsLoaded) {
-    if (head !== undefined) last.head = fields;
-    return { head, parts: {} };
-  }
   const put: [string, unknown][] = [];
   const del: string[] = [];
+  // the session, when the ratchet moved (or everything is written)
+  const session = lazy !== undefined && !lazy.loaded ? undefined : record.session;
+  if (full || (session !== undefined && session !== last.session)) {
+    put.push([SESSION, session === undefined ? lazy!.storedSession() : sessionJsonOf(session)]);
+  }
+  // the head, when a field or the stage changed
+  const fields = headFields(record);
+  const head = full || !sameValues(fields, last.head)
+    ? headToJson(record, indexJson(record), conversationHsub(record))
+    : undefined;
+  const next: Saved = {
+    epoch,
+    outbox: full ? new Map() : last.outbox,
+    next: full ? 0 : last.next,
+    head: head !== undefined ? fields : last!.head,
+    session: session ?? last?.session,
+  };
+  if (full || lazy === undefined || lazy.outboxLoaded) outboxChanges(record, full, next, put, del);
+  if (full || lazy === undefined || lazy.seenLoaded) seenChanges(record, full, put, del);
+  saved.set(record, next);
+  return { head, parts: full ? { put, replace: true } : { put, delete: del } };
+}
+
+/** Writes what changed of the outbox into `put` and `del`. */
+function outboxChanges(
+  record: ConversationRecord,
+  full: boolean,
+  next: Saved,
+  put: [string, unknown][],
+  del: string[],
+): void {
+  const before = next.outbox;
   const outbox: Saved["outbox"] = new Map();
-  let next = full ? 0 : last.next;
   for (const entry of record.outbox) {
-    const before = full ? undefined : last.outbox.get(entry);
-    if (before !== undefined && sameFields(entry, before)) {
-      outbox.set(entry, before);
+    const was = full ? undefined : before.get(entry);
+    if (was !== undefined && sameFields(entry, was)) {
+      outbox.set(entry, was);
       continue;
     }
-    const part = before?.part ?? partName(OUTBOX, next++);
+    const part = was?.part ?? partName(OUTBOX, next.next++);
     outbox.set(entry, { part, ...snapshot(entry) });
     put.push([part, outboxToJson(entry)]);
   }
-  if (!full) {
-    for (const [entry, { part }] of last.outbox) if (!outbox.has(entry)) del.push(part);
-  }
+  if (!full) { for (const [entry, { part }] of before) if (!outbox.has(entry)) del.push(part); }
+  next.outbox = outbox;
+}
+
+/** Writes what changed of the received IDs into `put` and `del`. */
+function seenChanges(
+  record: ConversationRecord,
+  full: boolean,
+  put: [string, unknown][],
+  del: string[],
+): void {
   const seen = record.seen;
   if (full) seen.unsaved();
   const changes = seen.changes();
   for (const [n, ids] of changes.put) put.push([partName(SEEN, n), ids]);
   for (const n of changes.delete) del.push(partName(SEEN, n));
-  saved.set(record, { epoch, outbox, next, head: head !== undefined ? fields : last!.head });
-  return { head, parts: full ? { put, replace: true } : { put, delete: del } };
+}
+
+/** The session's JSON, once per session (sessions are immutable). */
+function sessionJsonOf(session: Conversation): unknown {
+  let json = sessionJson.get(session);
+  if (json === undefined) sessionJson.set(session, json = serializeConversation(session));
+  return json;
+}
+
+/** What a head repeats of its session, in base64. */
+function indexJson(record: ConversationRecord): IndexJson {
+  if (record instanceof StoredConversation && !record.loaded) return record.index.toJson();
+  const s = record.session;
+  return {
+    role: s.role,
+    established: s.established,
+    peerIdentityKey: toBase64(s.peerIdentityKey),
+    conversationId: toBase64(s.conversationId),
+    sharedRequestKey: s.sharedRequestKey === null ? null : toBase64(s.sharedRequestKey),
+  };
 }
 
 /** A save of `record` failed: its next one writes every part again. */

@@ -130,8 +130,8 @@ export function receiverHsubKey(hsubKey: Uint8Array, receiverKey: Uint8Array): U
   return key;
 }
 
-/** The HMAC midstates of K_r (hmac_midstate.ts). */
-function receiverMidstate(hsubKey: Uint8Array, receiverKey: Uint8Array): Int32Array {
+/** The HMAC midstates of K_r (hmac_midstate.ts): what an {@linkcode HsubTable} keeps. */
+export function receiverMidstate(hsubKey: Uint8Array, receiverKey: Uint8Array): Int32Array {
   const key = receiverHsubKey(hsubKey, receiverKey);
   const midstate = hmacMidstate(key);
   key.fill(0);
@@ -158,11 +158,15 @@ export class HsubTable<T> {
     this.#receiverHex = toHex(receiverKey);
   }
 
-  /** Adds `owner`, whose hSub tags are made under `receiverHsubKey` (K_r); returns its slot. */
-  add(owner: T, receiverHsubKey: Uint8Array): number {
-    const midstate = hmacMidstate(abytes(receiverHsubKey, 32, "receiverHsubKey"));
+  /**
+   * Adds `owner`, whose hSub tags are made under the K_r whose HMAC
+   * midstates are `midstate` ({@linkcode receiverMidstate}); returns its slot.
+   */
+  add(owner: T, midstate: Int32Array): number {
+    if (!(midstate instanceof Int32Array) || midstate.length !== 16) {
+      throw new TypeError("Cannot add a candidate: expected a midstate of 16 words");
+    }
     const slot = this.#midstates.add(midstate);
-    midstate.fill(0);
     this.#owners[slot] = owner;
     return slot;
   }

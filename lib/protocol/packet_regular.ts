@@ -38,7 +38,7 @@ import {
   LABELS,
   type PacketKeys,
   packetKeys,
-  receiverHsubKey,
+  receiverMidstate,
   REGULAR_OVERHEAD,
 } from "./packet_common.ts";
 import { openKeyed, sealKeyed } from "./packet_keyed.ts";
@@ -53,18 +53,19 @@ export function regularKeys(conversationId: Uint8Array): PacketKeys {
 }
 
 /**
- * K_r of the regular packets of `conversationId` addressed to `receiverKey`
- * (packet_common.ts): what a receiver's `HsubTable` keeps.
+ * The HMAC midstates of K_r for the regular packets of `conversationId`
+ * addressed to `receiverKey` (packet_common.ts): what a receiver's
+ * `HsubTable` keeps.
  */
-export function regularReceiverHsubKey(
+export function regularReceiverMidstate(
   conversationId: Uint8Array,
   receiverKey: Uint8Array,
-): Uint8Array {
+): Int32Array {
   abytes(conversationId, CONVERSATION_ID_LENGTH, "conversationId");
   const hsub = deriveKey(conversationId, LABELS.regularHsub);
-  const key = receiverHsubKey(hsub, receiverKey);
+  const midstate = receiverMidstate(hsub, receiverKey);
   hsub.fill(0);
-  return key;
+  return midstate;
 }
 
 /** Arguments of {@linkcode sealRegular}. */

@@ -405,10 +405,25 @@ export class PeerStore {
     validate: ConversationValidator<T>,
   ): T {
     const key = conversationKey(id);
-    const where = this.#where(key);
+    // the messages are built only for a value that fails (start-up loads thousands)
     return this.#validate(key, () => {
-      const value = parseValue(head, where, this.#statePath);
-      return check(() => validate(value, parts, id, head), where, this.#statePath);
+      let value: unknown;
+      try {
+        value = JSON.parse(head);
+      } catch {
+        return parseValue(head, this.#where(key), this.#statePath) as never;
+      }
+      try {
+        return validate(value, parts, id, head);
+      } catch (e) {
+        return check(
+          () => {
+            throw e;
+          },
+          this.#where(key),
+          this.#statePath,
+        );
+      }
     });
   }
 

@@ -19,7 +19,7 @@ import {
   identifyPacket,
   type PacketKeys,
   regularKeys,
-  regularReceiverHsubKey,
+  regularReceiverMidstate,
   sealRegular,
   sealRequest,
 } from "../../lib/protocol/packets.ts";
@@ -35,7 +35,7 @@ for (const n of [10, 1_000, 10_000, 100_000]) {
   const conversations = Array.from({ length: n }, () => {
     const conversationId = rng(32);
     const c = { conversationId, keys: regularKeys(conversationId) };
-    table.add(c, regularReceiverHsubKey(conversationId, bob.publicKey));
+    table.add(c, regularReceiverMidstate(conversationId, bob.publicKey));
     return c;
   });
   const lastId = conversations[n - 1]!.conversationId;
