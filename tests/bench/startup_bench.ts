@@ -59,31 +59,46 @@ async function makeTemplate(base: string): Promise<string> {
   await bob.peer.sendRequest(id.address, id.key);
   await until(ea, (e) => e.event === "request-received");
   await alice.peer.acceptRequest("bob");
-  await alice.peer.sendMessage("bob", "hello");
-  await until(eb, (e) => e.event === "message");
+  const { id: hello } = await alice.peer.sendMessage("bob", "hello");
+  await until(ea, (e) => e.event === "delivered" && e.id === hello);
+  const { id: reply } = await bob.peer.sendMessage("alice", "hello back");
+  await until(eb, (e) => e.event === "delivered" && e.id === reply);
   await alice.stop();
   await bob.stop();
   return join(base, "peers", "alice");
 }
 
 const template = await makeTemplate(join(root, "template"));
+// the template's conversation: its head and parts (session, received IDs), one line each
 const lines = (await Deno.readTextFile(join(template, "state.jsonl"))).trim().split("\n");
-const headLine = lines.find((l) => /^\{"key":"c\/[a-z0-9]+",/.test(l))!;
-const head = JSON.parse(headLine).value;
+const conversation = lines.slice(1).map((l) => JSON.parse(l) as { key: string; value: unknown })
+  .filter((l) => l.key.startsWith("c/"));
 const profile = await Deno.readTextFile(join(template, "profile.json"));
 
-/** Writes a compacted peer folder of `n` conversations copied from the template's head. */
+/** Writes a compacted peer folder of `n` conversations copied from the template's. */
 async function writePeer(n: number): Promise<void> {
   const dir = join(root, `n${n}`, "peers", "alice");
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   await Deno.writeTextFile(join(dir, "profile.json"), profile, { mode: 0o600 });
   const ids = Array.from({ length: n }, () => toHex(rng(16))).sort();
-  const out = [JSON.stringify({ "unmessage-state": 1, generation: 1, seq: 0, keys: n })];
+  const out: string[] = [];
   ids.forEach((id, i) => {
-    const value = JSON.stringify({ ...head, name: `contact${i}` });
-    out.push(`{"key":"c/${id}","value":${value}}`);
+    for (const { key, value } of conversation) {
+      const part = key.split("/").slice(2).join("/");
+      const named = part === "" ? { ...(value as object), name: `contact${i}` } : value;
+      out.push(
+        `{"key":"c/${id}${part === "" ? "" : `/${part}`}","value":${JSON.stringify(named)}}`,
+      );
+    }
   });
-  await Deno.writeTextFile(join(dir, "state.jsonl"), out.join("\n") + "\n", { mode: 0o600 });
+  const header = { "unmessage-state": 1, generation: 1, seq: 0, keys: out.length };
+  await Deno.writeTextFile(
+    join(dir, "state.jsonl"),
+    [JSON.stringify(header), ...out].join("\n") + "\n",
+    {
+      mode: 0o600,
+    },
+  );
   const journal = { "unmessage-journal": 1, generation: 1, base: 0 };
   await Deno.writeTextFile(join(dir, "journal.jsonl"), JSON.stringify(journal) + "\n", {
     mode: 0o600,
