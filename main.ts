@@ -18,8 +18,9 @@ import {
   usageText,
 } from "./lib/app/cli_args.ts";
 import type { CliOptions } from "./lib/app/cli_args.ts";
+import { CONTROL_PASSWORD_ENV, resolveControlPassword } from "./lib/app/control_password.ts";
+import { CMDLINE_PROXY_WARNING, networkChange } from "./lib/app/network_flags.ts";
 import { isUnmessageError } from "./lib/errors.ts";
-import { Peer } from "./lib/peer.ts";
 import type { EventSink } from "./lib/peer/types.ts";
 import {
   type RunningPeer,
@@ -28,13 +29,31 @@ import {
   storedPeer,
   type TorMode,
 } from "./lib/runtime.ts";
-import { type InterfaceName, loadAppConfig, saveAppConfig } from "./lib/store/app_config.ts";
+import {
+  type InterfaceName,
+  listPeers,
+  loadAppConfig,
+  saveAppConfig,
+} from "./lib/store/app_config.ts";
 import { resolveConfigRoot, validatePeerName } from "./lib/store/paths.ts";
 import { jsonEventSink, LineWriter, runJsonInterface } from "./lib/ui/json.ts";
 import { runInteractive } from "./lib/ui/interactive.ts";
+import { MAX_LISTED_PEERS } from "./lib/gui/app.ts";
+import { runGui } from "./lib/gui/run.ts";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
+
+/** What a compiled build knows of itself (`scripts/compile.ts` writes it into the entry). */
+export interface BuildInfo {
+  /** The git commit it was built from (`-dirty` appended for uncommitted changes). */
+  commit?: string;
+}
+
+/** The `--version` line: the version, and the commit in a compiled build. */
+export function versionText(build: BuildInfo = {}): string {
+  return `unmessage ${VERSION}${build.commit ? ` (commit ${build.commit})` : ""}\n`;
+}
 
 export { PASSPHRASE_ENV };
 
@@ -53,23 +72,32 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-async function torMode(o: CliOptions): Promise<TorMode> {
+async function torMode(o: CliOptions, warn: (m: string) => void): Promise<TorMode> {
   if (o.direct !== undefined) return { mode: "direct", registryDir: o.direct };
   if (o.controlPort !== undefined) {
+    const { password, warnings } = await resolveControlPassword({
+      flag: o.controlPassword,
+      file: o.controlPasswordFile,
+      env: Deno.env.get(CONTROL_PASSWORD_ENV),
+    });
+    for (const w of warnings) warn(w);
     return {
       mode: "attach",
       controlPort: o.controlPort,
       ...(o.socksPort !== undefined ? { socksPort: o.socksPort } : {}),
-      ...(o.controlPassword !== undefined ? { password: o.controlPassword } : {}),
+      ...(password !== undefined ? { password } : {}),
     };
   }
   const extra = o.torrcExtra === undefined
     ? undefined
     : torrcLines(await Deno.readTextFile(o.torrcExtra));
+  const network = await networkChange(o);
+  if (o.proxy !== undefined && /\/\/[^@/]*:[^@/]*@/.test(o.proxy)) warn(CMDLINE_PROXY_WARNING);
   return {
     mode: "launch",
     ...(o.torPath !== undefined ? { torPath: o.torPath } : {}),
     ...(extra !== undefined ? { extraTorrc: extra } : {}),
+    network,
   };
 }
 
@@ -103,12 +131,12 @@ async function startFor(
   events: EventSink,
   passphrase: string | undefined,
 ): Promise<RunningPeer> {
+  const warn = (message: string) => events({ event: "warning", code: "insecure_option", message });
   return await startPeer({
     name,
     configRoot: root,
-    tor: await torMode(o),
+    tor: await torMode(o, warn),
     events,
-    open: (options) => Peer.open(options),
     ...(passphrase !== undefined ? { passphrase } : {}),
     ...(o.port !== undefined ? { port: o.port } : {}),
   });
@@ -158,8 +186,25 @@ async function remember(root: string, ui: InterfaceName, name: string, warn: (m:
   }
 }
 
+/** Runs the graphical interface, starting `name` at once if given. */
+async function runGuiFor(o: CliOptions, root: string, name: string | undefined): Promise<number> {
+  const passphrase = envPassphrase();
+  return await runGui({
+    ...(name !== undefined ? { name } : {}),
+    encrypt: o.encrypt,
+    ...(passphrase !== undefined ? { envPassphrase: passphrase } : {}),
+    openBrowser: !o.noBrowser,
+    stored: (peer) => storedPeer(root, peer),
+    peers: async () => (await listPeers(root)).slice(0, MAX_LISTED_PEERS),
+    start: (peer, events, secret) => startFor(o, root, peer, events, secret),
+    remember: (peer) => saveAppConfig(root, { lastInterface: "gui", lastPeer: peer }),
+    say: (line) => writeAll(Deno.stdout, encoder.encode(`${line}\n`)),
+    log: (m) => console.error(`unmessage: ${m}`),
+  });
+}
+
 /** Parses `argv` and runs; resolves with the exit status. */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], build: BuildInfo = {}): Promise<number> {
   let o: CliOptions;
   try {
     o = parseCli(argv);
@@ -173,33 +218,42 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT_OK;
   }
   if (o.version) {
-    await writeAll(Deno.stdout, encoder.encode(`unmessage ${VERSION}\n`));
+    await writeAll(Deno.stdout, encoder.encode(versionText(build)));
     return EXIT_OK;
   }
   let root: string;
-  let name: string;
+  let name: string | undefined;
   let ui: InterfaceName;
   try {
     root = resolveConfigRoot({ configDir: o.configDir });
     const last = o.name === undefined ? await loadAppConfig(root) : {};
-    const chosen = o.name ?? last.lastPeer;
-    if (chosen === undefined) {
+    // `unmessage` alone relaunches the last interface; --json and --gui always mean theirs.
+    ui = o.json
+      ? "json"
+      : o.gui
+      ? "gui"
+      : o.name === undefined
+      ? last.lastInterface ?? "cli"
+      : "cli";
+    // `--gui` without a name lists the peers; a bare relaunch reopens the last one.
+    const chosen = o.name ?? (o.gui ? undefined : last.lastPeer);
+    if (chosen === undefined && ui !== "gui") {
       throw new CliUsageError("No peer was used before: start one with --name <name>");
     }
-    name = validatePeerName(chosen);
-    // `unmessage` alone relaunches the last interface; --json always means json.
-    ui = o.json ? "json" : o.name === undefined ? last.lastInterface ?? "cli" : "cli";
+    name = chosen === undefined ? undefined : validatePeerName(chosen);
   } catch (e) {
     const usage = e instanceof CliUsageError || isUnmessageError(e, "bad_name");
     await writeAll(Deno.stderr, encoder.encode(`unmessage: ${errorText(e)}\n`));
     return usage ? EXIT_USAGE : EXIT_FAILURE;
   }
-  const stored = await storedPeer(root, name);
-  const mistake = encryptMistake(o, name, stored);
+  const stored = name === undefined ? "missing" : await storedPeer(root, name);
+  const mistake = name === undefined ? undefined : encryptMistake(o, name, stored);
   if (mistake !== undefined) {
     await writeAll(Deno.stderr, encoder.encode(`unmessage: ${mistake}\n`));
     return EXIT_USAGE;
   }
+  if (ui === "gui") return await runGuiFor(o, root, name);
+  if (name === undefined) return EXIT_USAGE; // unreachable: only the GUI starts without a name
   if (ui === "json") return await runJson(o, root, name);
   await remember(root, "cli", name, (m) => console.error(`unmessage: ${m}`));
   const passphrase = envPassphrase();

@@ -11,7 +11,8 @@
  * - peer/core.ts: shared state, persistence, links, events
  * - peer/receive.ts: network input (identification, stages, elements)
  * - peer/contact.ts, peer/link.ts: one conversation and its send loop
- * - peer/requests.ts: the request commands (send, accept, reject, cancel)
+ * - peer/requests.ts: received requests (the flood policy, accept, reject)
+ * - peer/requests_out.ts: sent requests (send, cancel, expiry)
  * - peer/auth.ts: SMP; peer/records.ts, peer/profile.ts: the files
  *
  * Delivery: a message is queued in the conversation's persisted outbox and
@@ -38,14 +39,20 @@ import type { PeerStore } from "./store/peer_store.ts";
 import { checkContactName, formatIdentityAddress, parseIdentityKey } from "./peer/address.ts";
 import { PeerCore } from "./peer/core.ts";
 import { PeerError } from "./peer/errors.ts";
-import { requestInfo } from "./peer/info.ts";
 import { checkMessage, requireContact } from "./peer/lookup.ts";
 import { contactLink, reportProgress, sendNow, startRequestLink } from "./peer/links.ts";
 import { loadState } from "./peer/load.ts";
 import { loadOrCreateProfile, type Profile } from "./peer/profile.ts";
 import { receivePacket } from "./peer/receive.ts";
-import { acceptRequest, cancelRequest, rejectRequest, sendRequest } from "./peer/requests.ts";
-import type { ConversationInfo, EventSink, IdentityInfo, RequestInfo } from "./peer/types.ts";
+import { acceptRequest, listInbound, rejectRequests, tombstone } from "./peer/requests.ts";
+import { cancelRequest, listOutbound, outboundExpired, sendRequest } from "./peer/requests_out.ts";
+import type {
+  ConversationInfo,
+  EventSink,
+  IdentityInfo,
+  RequestInfo,
+  TorLogEntry,
+} from "./peer/types.ts";
 
 export * from "./peer/types.ts";
 export { isPeerError, PeerError, type PeerErrorCode } from "./peer/errors.ts";
@@ -78,10 +85,12 @@ export interface PeerOptions {
   maxAttempts?: number;
   /** Keep-alive interval of idle outbound connections (ms). */
   keepaliveMs?: number;
-  /** Bound on close()'s "offline" presence (ms). */
+  /** Bound on close()'s "offline" presence and on delete's notice to the contact (ms). */
   closeTimeoutMs?: number;
   /** Dial every contact at start() to learn who is online (default true). */
   dialOnStart?: boolean;
+  /** Tor's recent log lines, from the runtime (absent without tor): see `torLog()`. */
+  torLog?: (count: number) => TorLogEntry[];
 }
 
 /** One running peer. */
@@ -182,7 +191,9 @@ export class Peer {
       if (contact.record.presence) core.queue(contact, { type: "presence", status: "online" });
       if (this.#options.dialOnStart ?? true) contact.link?.want();
     }
-    for (const entry of core.requests.outbound) startRequestLink(this.#core, entry);
+    for (const entry of core.requests.outbound) {
+      if (!outboundExpired(core, entry)) startRequestLink(core, entry);
+    }
     await Promise.resolve();
   }
 
@@ -221,14 +232,17 @@ export class Peer {
     return await sendRequest(this.#core, own, identityAddress, identityKey);
   }
 
-  /** Requests received and not answered yet (seed: inbound requests). */
+  /**
+   * Requests received and not answered yet (seed: inbound requests), the
+   * ones held as a flood included (marked `flood`); expired ones are gone.
+   */
   inboundRequests(): RequestInfo[] {
-    return this.#core.requests.inbound.map((e) => requestInfo(e, "in"));
+    return listInbound(this.#core);
   }
 
-  /** Requests sent and not answered yet. */
+  /** Requests sent and not answered yet; expired ones are marked `expired`. */
   outboundRequests(): RequestInfo[] {
-    return this.#core.requests.outbound.map((e) => requestInfo(e, "out"));
+    return listOutbound(this.#core);
   }
 
   /**
@@ -248,18 +262,33 @@ export class Peer {
   }
 
   /**
-   * Rejects an inbound request: it is dropped (and a re-sent copy ignored).
+   * Rejects inbound requests: `name`, every request (`--all`), the flood
+   * ones (`--flood`), or the names a pattern matches (`*` stands for any
+   * text). They are dropped, and re-sent copies ignored; nothing is sent to
+   * their senders. Returns the names rejected.
    *
    * @throws {PeerError} `unknown_request`
    */
-  async rejectRequest(name: string): Promise<void> {
+  async rejectRequest(name: string): Promise<string[]> {
     this.#checkOpen();
-    await rejectRequest(this.#core, name);
+    return await rejectRequests(this.#core, name);
+  }
+
+  /**
+   * Cancels a request we sent (pending or expired): it is no longer
+   * delivered, and the same key can be asked again.
+   *
+   * @throws {PeerError} `unknown_request`
+   */
+  async cancelRequest(name: string): Promise<void> {
+    this.#checkOpen();
+    await cancelRequest(this.#core, name);
   }
 
   /** Every conversation, sorted by name (seed `/convs`). */
   conversations(): ConversationInfo[] {
-    return [...this.#core.contacts.values()].map((c) => c.info())
+    return [...this.#core.contacts.values()]
+      .map((c) => c.record.endedByContact ? { ...c.info(), ended: true as const } : c.info())
       .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   }
 
@@ -360,22 +389,53 @@ export class Peer {
   }
 
   /**
-   * Deletes a conversation with its keys and queued messages (or cancels a
-   * pending outbound request of that name).
+   * What {@linkcode Peer.deleteConversation} throws for `name` before it
+   * changes anything, without changing anything (an interface checks it
+   * before it asks for confirmation).
    *
-   * @throws {PeerError} `unknown_peer`
+   * @throws {PeerError} `unknown_peer`, `not_established`
+   */
+  checkConversation(name: string): void {
+    this.#checkOpen();
+    const outbound = this.#core.requests.outbound.find((r) => r.name === name);
+    if (outbound !== undefined) {
+      throw new PeerError(
+        "not_established",
+        `${name} is a request you sent, not a conversation: cancel it with req-cancel ${name}`,
+      );
+    }
+    requireContact(this.#core, name);
+  }
+
+  /**
+   * Deletes a conversation with its keys and queued messages. The contact
+   * is told first, best effort (a `conversation_deleted` element, bounded by
+   * `closeTimeoutMs`; lost when they cannot be reached), so that their side
+   * stops queuing messages. The contact leaves a tombstone
+   * (peer/requests.ts), so that an old request of theirs, replayed, does not
+   * bring it back.
+   *
+   * @throws {PeerError} `unknown_peer`, `not_established` (a request of that name)
    */
   async deleteConversation(name: string): Promise<void> {
-    this.#checkOpen();
+    this.checkConversation(name);
     const core = this.#core;
-    const contact = core.contactNamed(name);
-    if (contact !== undefined) {
-      // saves queued before this point land first; later ones are skipped (store order)
-      await core.removeContact(contact);
-      await core.store.deleteConversation(contact.record.fileId);
-      return;
+    const contact = requireContact(core, name);
+    if (core.started && !contact.record.endedByContact) {
+      const notice = sendNow(core, contact, { type: "conversation_deleted" }).catch(() => {});
+      await withTimeout(notice, this.#options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
     }
-    await cancelRequest(core, name);
+    if (core.contacts.get(contact.record.fileId) !== contact) return; // deleted meanwhile
+    tombstone(core, contact.record);
+    // saves queued before this point land first; later ones are skipped (store order)
+    await core.removeContact(contact);
+    await core.saveRequests();
+    await core.store.deleteConversation(contact.record.fileId);
+  }
+
+  /** Tor's recent log lines (oldest first, at most `count`); `undefined` without tor. */
+  torLog(count: number): TorLogEntry[] | undefined {
+    return this.#options.torLog?.(count);
   }
 
   /**

@@ -1,13 +1,15 @@
 /**
  * Running one peer: the glue between the core (`peer.ts`) and the world.
- * {@linkcode startPeer} locks and opens the peer's store, opens the core,
- * listens on 127.0.0.1, launches (or attaches to) tor, publishes the onion
- * service with the peer's stored key (virtual port → listener port), reports
- * bootstrap progress, waits (bounded) for the descriptor upload, emits
- * `ready` and starts the core. It then supervises tor: if the tor we
- * launched dies (or the one we attached to closes its control port), it
- * reports a `tor` event, relaunches or re-attaches with back-off, publishes
- * the same onion again and swaps the core's transport over to it.
+ * {@linkcode startPeer} locks and opens the peer's store, picks the strategy
+ * of its tor mode (`app/tor_strategy.ts`: launch, attach or direct), opens
+ * the core over that strategy's transport, listens on 127.0.0.1, lets the
+ * strategy make us reachable (tor bootstrapped and the onion service
+ * published with the peer's stored key, or the port registered in direct
+ * mode), emits `ready` and starts the core. The tor modes are supervised
+ * (`app/tor_supervisor.ts`): a tor that dies or closes its control port is
+ * reported, brought back with back-off and published again. A launched tor
+ * gets the bridges and proxy kept for the peer (`app/network_settings.ts`),
+ * changed as the start's flags say.
  *
  * `stop()` undoes everything in reverse, each step bounded and independent
  * of the others' failures. Owns no terminal: events go to the given sink.
@@ -16,61 +18,57 @@
  */
 
 import type { Rng } from "./crypto/bytes.ts";
-import { type OnionKey, torKeyBlob } from "./crypto/onion.ts";
-import { isUnmessageError, UnmessageError } from "./errors.ts";
-import type { FramedConn } from "./net/framed_conn.ts";
 import { type FramedListener, listen } from "./net/listener.ts";
 import type { DirectTransport, Transport } from "./net/transport.ts";
+import { Peer, type PeerOptions } from "./peer.ts";
 import type { EventSink, IdentityInfo } from "./peer/types.ts";
 import { parseJson, readFileBounded } from "./store/atomic.ts";
 import { isStoreError } from "./store/errors.ts";
 import { PeerStore } from "./store/peer_store.ts";
 import { isVaultEnvelope, type ScryptParams } from "./store/vault.ts";
 import { peerPaths } from "./store/paths.ts";
-import { waitForBootstrap } from "./tor/bootstrap.ts";
-import type { TorControl } from "./tor/control.ts";
-import { type AttachedTor, attachTor, launchTor, type TorProcess } from "./tor/launch.ts";
-import { registerDirect, RegistryTransport, unregisterDirect } from "./app/direct_registry.ts";
-import { TorLink } from "./app/tor_link.ts";
-import type { CommandPeer } from "./peer/types.ts";
+import {
+  attachSource,
+  DirectStrategy,
+  launchSource,
+  type TorStrategy,
+} from "./app/tor_strategy.ts";
+import { bounded, STOP_STEP_TIMEOUT_MS, SupervisedTor } from "./app/tor_supervisor.ts";
+import {
+  type AppliedNetwork,
+  applyNetworkChange,
+  hasNetworkSettings,
+  loadNetworkSettings,
+  type NetworkChange,
+  networkEvent,
+} from "./app/network_settings.ts";
 
-/** The onion service's virtual port, as in the seed's examples. */
+export { ATTACH_BOOTSTRAP_TIMEOUT_MS } from "./app/tor_strategy.ts";
+export {
+  DESCRIPTOR_TIMEOUT_MS,
+  TOR_RESTART_FIRST_DELAY_MS,
+  TOR_RESTART_MAX_DELAY_MS,
+} from "./app/tor_supervisor.ts";
+
+/** The onion service's virtual port, as in the original unMessage's examples. */
 export const DEFAULT_VIRTUAL_PORT = 50001;
-/** Bound on waiting for the first descriptor upload before `ready`. */
-export const DESCRIPTOR_TIMEOUT_MS = 60_000;
-/** Bound on waiting for an attached tor's bootstrap. */
-export const ATTACH_BOOTSTRAP_TIMEOUT_MS = 180_000;
-/** Back-off between tor relaunch attempts: first, doubling, cap. */
-export const TOR_RESTART_FIRST_DELAY_MS = 500;
-export const TOR_RESTART_MAX_DELAY_MS = 30_000;
-/** Bound on each step of `stop()`. */
-const STOP_STEP_TIMEOUT_MS = 10_000;
 
-/** What the runtime needs of the core besides the commands. */
-export interface RuntimePeer extends CommandPeer {
-  onionKey(): OnionKey;
-  start(): Promise<void>;
-  acceptConnection(conn: FramedConn): void;
-  close(): Promise<void>;
-}
-
-/** Arguments the runtime gives `Peer.open`. */
-export interface PeerOpenOptions {
-  name: string;
-  store: PeerStore;
-  transport: Transport;
-  port: number;
-  events: EventSink;
-  rng?: Rng;
-  now?: () => number;
-}
-
-/** `Peer.open` (injected, so this module does not import the core's class). */
-export type PeerOpener = (options: PeerOpenOptions) => Promise<RuntimePeer>;
+/** Core options a caller may tune (tests, benchmarks); the runtime sets the rest. */
+export type PeerTuning = Omit<
+  PeerOptions,
+  "name" | "store" | "transport" | "port" | "events" | "rng" | "now" | "torLog"
+>;
 
 /** How to reach tor. */
 export type TorMode =
-  | { mode: "launch"; torPath?: string; extraTorrc?: string[]; launchTimeoutMs?: number }
+  | {
+    mode: "launch";
+    torPath?: string;
+    extraTorrc?: string[];
+    launchTimeoutMs?: number;
+    /** Bridges and proxy to set or clear (stored per peer; see `app/network_settings.ts`). */
+    network?: NetworkChange;
+  }
   | {
     mode: "attach";
     controlPort: number;
@@ -87,19 +85,29 @@ export type TorMode =
 
 /** Options of {@linkcode startPeer}. */
 export interface StartPeerOptions {
+  /** The peer's name (its folder under `peers/`). */
   name: string;
   /** The configuration root (see `resolveConfigRoot`). */
   configRoot: string;
+  /** How to reach tor. */
   tor: TorMode;
+  /** Where every event goes (the core's and the runtime's). */
   events: EventSink;
-  open: PeerOpener;
+  /** Core options beyond those the runtime sets (default: the core's own). */
+  peerOptions?: PeerTuning;
+  /** The passphrase of an encrypted peer (or of a new one to encrypt). */
   passphrase?: string;
   /** scrypt parameters if the peer is created encrypted (tests; default vault.ts). */
   scrypt?: ScryptParams;
   /** The onion virtual port; default {@linkcode DEFAULT_VIRTUAL_PORT}. */
   port?: number;
+  /** Bound on the first descriptor upload (default `DESCRIPTOR_TIMEOUT_MS`). */
   descriptorTimeoutMs?: number;
+  /** Time without bootstrap progress before `bootstrap-stalled` (tests; default tor/diagnose.ts). */
+  bootstrapStallMs?: number;
+  /** Randomness (default the system CSPRNG). */
   rng?: Rng;
+  /** Clock in ms (default Date.now). */
   now?: () => number;
 }
 
@@ -123,7 +131,9 @@ export async function storedPeer(configRoot: string, name: string): Promise<Stor
 
 /** A started peer. */
 export interface RunningPeer {
-  readonly peer: RuntimePeer;
+  /** The running core (what the interfaces drive). */
+  readonly peer: Peer;
+  /** Our identity address and key. */
   readonly identity: IdentityInfo;
   /** The local listener's port (behind the onion service). */
   readonly listenerPort: number;
@@ -134,10 +144,6 @@ export interface RunningPeer {
   /** Stops the core, the onion service, tor, the listener and the store; idempotent. */
   stop(): Promise<void>;
 }
-
-type Tor =
-  | { kind: "launched"; proc: TorProcess; control: TorControl; socksPort: number }
-  | { kind: "attached"; tor: AttachedTor; control: TorControl; socksPort: number };
 
 /** Starts a peer; see the module header. Cleans up after itself if it fails. */
 export async function startPeer(options: StartPeerOptions): Promise<RunningPeer> {
@@ -151,35 +157,69 @@ export async function startPeer(options: StartPeerOptions): Promise<RunningPeer>
   return runtime;
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function bounded(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    work.catch(() => {}),
-    new Promise((resolve) => timer = setTimeout(resolve, ms)),
-  ]);
-  clearTimeout(timer);
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+/**
+ * The strategy of the tor mode (see `app/tor_strategy.ts`). A launched tor
+ * gets the peer's stored bridges and proxy, changed as the flags say.
+ */
+async function strategyFor(
+  o: StartPeerOptions,
+  emit: EventSink,
+  store: PeerStore,
+): Promise<TorStrategy> {
+  const t = o.tor;
+  if (t.mode === "direct") return new DirectStrategy(t, store.paths.dir);
+  let network: AppliedNetwork | undefined;
+  if (t.mode === "launch") {
+    network = await applyNetworkChange(store.paths.dir, t.network ?? {});
+    const shown = networkEvent(network);
+    if (shown) emit(shown);
+  } else if (hasNetworkSettings(await loadNetworkSettings(store.paths.dir))) {
+    emit({
+      event: "warning",
+      code: "network_ignored",
+      message: "The bridges and proxy stored for this peer are not used with --control-port: " +
+        "the attached tor connects as its own torrc says",
+    });
+  }
+  const source = t.mode === "launch"
+    ? launchSource({
+      dataDir: store.paths.tor,
+      ...(t.torPath !== undefined ? { torPath: t.torPath } : {}),
+      extraTorrc: [...t.extraTorrc ?? [], ...network!.torrc],
+      ...(t.launchTimeoutMs !== undefined ? { launchTimeoutMs: t.launchTimeoutMs } : {}),
+    })
+    : attachSource({
+      controlPort: t.controlPort,
+      ...(t.socksPort !== undefined ? { socksPort: t.socksPort } : {}),
+      ...(t.password !== undefined ? { password: t.password } : {}),
+      ...(t.cookieFile !== undefined ? { cookieFile: t.cookieFile } : {}),
+    });
+  return new SupervisedTor({
+    source,
+    emit,
+    ...(network
+      ? {
+        network: {
+          bridges: network.bridges.map((b) => b.transport ?? "plain"),
+          ...(network.proxy !== undefined ? { proxy: network.proxy } : {}),
+        },
+      }
+      : {}),
+    ...(o.descriptorTimeoutMs !== undefined ? { descriptorTimeoutMs: o.descriptorTimeoutMs } : {}),
+    ...(o.bootstrapStallMs !== undefined ? { stallMs: o.bootstrapStallMs } : {}),
+    ...(o.now !== undefined ? { now: o.now } : {}),
+  });
 }
 
 class Runtime implements RunningPeer {
   readonly #o: StartPeerOptions;
   readonly #emit: EventSink;
-  readonly #link = new TorLink();
   #store: PeerStore | undefined;
-  #peer: RuntimePeer | undefined;
+  #peer: Peer | undefined;
   #listener: FramedListener | undefined;
-  #tor: Tor | undefined;
-  #serviceId: string | undefined;
+  #tor: TorStrategy | undefined;
   #identity: IdentityInfo | undefined;
   #stopping: Promise<void> | undefined;
-  #registered: string | undefined;
   #resolveStopped!: () => void;
   readonly stopped = new Promise<void>((resolve) => this.#resolveStopped = resolve);
 
@@ -197,7 +237,7 @@ class Runtime implements RunningPeer {
     };
   }
 
-  get peer(): RuntimePeer {
+  get peer(): Peer {
     return this.#peer!;
   }
   get identity(): IdentityInfo {
@@ -207,161 +247,40 @@ class Runtime implements RunningPeer {
     return this.#listener?.port ?? 0;
   }
   get torPid(): number | undefined {
-    return this.#tor?.kind === "launched" ? this.#tor.proc.pid : undefined;
+    return this.#tor?.torPid;
   }
 
   async start(): Promise<void> {
     const o = this.#o;
-    const dir = peerPaths(o.configRoot, o.name).dir;
-    this.#store = await PeerStore.open(dir, {
+    const store = this.#store = await PeerStore.open(peerPaths(o.configRoot, o.name).dir, {
       passphrase: o.passphrase,
       ...(o.scrypt !== undefined ? { scrypt: o.scrypt } : {}),
     });
-    const transport = o.tor.mode === "direct"
-      ? o.tor.transport ?? new RegistryTransport(o.tor.registryDir ?? dir)
-      : this.#link;
-    this.#peer = await o.open({
+    const tor = this.#tor = await strategyFor(o, this.#emit, store);
+    const port = o.port ?? DEFAULT_VIRTUAL_PORT;
+    const peer = this.#peer = await Peer.open({
+      ...o.peerOptions,
       name: o.name,
-      store: this.#store,
-      transport,
-      port: o.port ?? DEFAULT_VIRTUAL_PORT,
+      store,
+      transport: tor.transport,
+      port,
       events: this.#emit,
+      ...(tor.log ? { torLog: (count: number) => tor.log!.recent(count) } : {}),
       ...(o.rng ? { rng: o.rng } : {}),
       ...(o.now ? { now: o.now } : {}),
     });
-    const peer = this.#peer;
-    this.#listener = listen({ onConnection: (conn) => peer.acceptConnection(conn) });
-    if (o.tor.mode !== "direct") {
-      this.#tor = await this.#connectTor();
-      await this.#publish(this.#tor, true);
-      this.#supervise(this.#tor);
-    } else if (o.tor.registryDir !== undefined) {
-      this.#registered = peer.identity().onion;
-      await registerDirect(o.tor.registryDir, this.#registered, this.#listener.port);
-    }
+    const listener = this.#listener = listen({
+      onConnection: (conn) => peer.acceptConnection(conn),
+    });
+    await tor.start({
+      key: peer.onionKey(),
+      onion: peer.identity().onion,
+      virtualPort: port,
+      listenerPort: listener.port,
+    });
     this.#identity = peer.identity();
     this.#emit({ event: "ready", identity: this.#identity });
     await peer.start();
-  }
-
-  /** Launches or attaches to tor and waits for its bootstrap. */
-  async #connectTor(): Promise<Tor> {
-    const t = this.#o.tor;
-    const onProgress = (s: { progress: number; summary: string }) =>
-      this.#emit({ event: "bootstrap", progress: s.progress, summary: s.summary });
-    if (t.mode === "launch") {
-      const proc = await launchTor({
-        dataDir: this.#store!.paths.tor,
-        ...(t.torPath !== undefined ? { torPath: t.torPath } : {}),
-        ...(t.extraTorrc !== undefined ? { extraTorrc: t.extraTorrc } : {}),
-        ...(t.launchTimeoutMs !== undefined ? { timeoutMs: t.launchTimeoutMs } : {}),
-        onProgress,
-      });
-      if (proc.socksPort === undefined) {
-        await proc.stop();
-        throw new RuntimeError("tor_no_socks", "Tor has no SOCKS port (is DisableNetwork set?)");
-      }
-      return { kind: "launched", proc, control: proc.control, socksPort: proc.socksPort };
-    }
-    if (t.mode !== "attach") throw new RuntimeError("internal", "No tor in direct mode");
-    const tor = await attachTor({
-      controlPort: t.controlPort,
-      ...(t.socksPort !== undefined ? { socksPort: t.socksPort } : {}),
-      ...(t.password !== undefined ? { password: t.password } : {}),
-      ...(t.cookieFile !== undefined ? { cookieFile: t.cookieFile } : {}),
-    });
-    try {
-      if (tor.socksPort === undefined) {
-        throw new RuntimeError(
-          "tor_no_socks",
-          "The attached tor has no SOCKS port; pass --socks-port",
-        );
-      }
-      await waitForBootstrap(tor.control, { timeoutMs: ATTACH_BOOTSTRAP_TIMEOUT_MS, onProgress });
-      return { kind: "attached", tor, control: tor.control, socksPort: tor.socksPort };
-    } catch (e) {
-      await tor.close();
-      throw e;
-    }
-  }
-
-  /** ADD_ONION with our key, then a bounded wait for the descriptor upload. */
-  async #publish(tor: Tor, first: boolean): Promise<void> {
-    const key = this.#peer!.onionKey();
-    const serviceId = await tor.control.addOnion(torKeyBlob(key.seed), [
-      { virtualPort: this.#o.port ?? DEFAULT_VIRTUAL_PORT, target: this.#listener!.port },
-    ]);
-    this.#serviceId = serviceId;
-    this.#link.attach(tor.socksPort, tor.control);
-    try {
-      await tor.control.waitForDescriptorUpload(
-        serviceId,
-        this.#o.descriptorTimeoutMs ?? DESCRIPTOR_TIMEOUT_MS,
-      );
-    } catch (e) {
-      // Contacts cannot reach us until it is uploaded, but we can reach them.
-      if (isUnmessageError(e, "descriptor_timeout")) {
-        this.#emit({ event: "warning", code: "descriptor_timeout", message: e.message });
-      } else if (first) {
-        throw e;
-      }
-    }
-  }
-
-  /** Watches tor and brings it back when it goes away. */
-  #supervise(tor: Tor): void {
-    const gone = tor.kind === "launched"
-      ? tor.proc.exited.then((x) =>
-        `Tor exited (${x.signal ? `signal ${x.signal}` : `code ${x.code}`})`
-      )
-      : tor.control.closed.then((r) => `Tor closed the control connection: ${r.message}`);
-    void gone.then(async (why) => {
-      if (this.#stopping || this.#tor !== tor) return;
-      this.#link.detach();
-      this.#emit({ event: "tor", state: "exited", message: why });
-      await this.#closeTor(tor);
-      await this.#restart();
-    });
-  }
-
-  async #restart(): Promise<void> {
-    let wait = TOR_RESTART_FIRST_DELAY_MS;
-    for (let attempt = 1; !this.#stopping; attempt++) {
-      this.#emit({
-        event: "tor",
-        state: "restarting",
-        message: `Restarting tor (attempt ${attempt})`,
-      });
-      await delay(wait);
-      if (this.#stopping) return;
-      let tor: Tor | undefined;
-      try {
-        tor = await this.#connectTor();
-        if (this.#stopping) {
-          // stop() began while this tor was starting: it only knows the dead one.
-          await this.#closeTor(tor);
-          return;
-        }
-        this.#tor = tor;
-        await this.#publish(tor, false);
-        this.#supervise(tor);
-        this.#emit({
-          event: "tor",
-          state: "restarted",
-          message: "Tor is back; onion service published again",
-        });
-        return;
-      } catch (e) {
-        if (tor) await this.#closeTor(tor);
-        this.#emit({ event: "tor", state: "failed", message: `Cannot restart tor: ${message(e)}` });
-        wait = Math.min(wait * 2, TOR_RESTART_MAX_DELAY_MS);
-      }
-    }
-  }
-
-  async #closeTor(tor: Tor): Promise<void> {
-    if (tor.kind === "launched") await bounded(tor.proc.stop(), STOP_STEP_TIMEOUT_MS);
-    else await bounded(tor.tor.close(), STOP_STEP_TIMEOUT_MS);
   }
 
   stop(): Promise<void> {
@@ -370,23 +289,9 @@ class Runtime implements RunningPeer {
 
   async #stop(): Promise<void> {
     if (this.#peer) await bounded(this.#peer.close(), STOP_STEP_TIMEOUT_MS);
-    const tor = this.#tor;
-    this.#link.detach();
-    if (tor) {
-      if (this.#serviceId !== undefined && !tor.control.isClosed) {
-        await bounded(tor.control.delOnion(this.#serviceId), STOP_STEP_TIMEOUT_MS);
-      }
-      await this.#closeTor(tor);
-    }
-    const t = this.#o.tor;
-    if (t.mode === "direct" && t.registryDir !== undefined && this.#registered !== undefined) {
-      await unregisterDirect(t.registryDir, this.#registered);
-    }
+    if (this.#tor) await this.#tor.stop();
     if (this.#listener) await bounded(this.#listener.close(), STOP_STEP_TIMEOUT_MS);
     if (this.#store) await bounded(this.#store.close(), STOP_STEP_TIMEOUT_MS);
     this.#resolveStopped();
   }
 }
-
-/** A failure of the runtime itself (not of tor, the store or the core). */
-export class RuntimeError extends UnmessageError {}

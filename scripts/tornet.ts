@@ -1,10 +1,13 @@
 /**
  * A private Tor network on 127.0.0.1 for tests and manual runs: three
  * directory authorities, two relays and N client tors with a control port
- * (cookie authentication) and a SOCKS port (`ExtendedErrors`). The torrc
- * knobs and the staged start follow `TORNET-FACTS.md`: authorities and relays
- * first, clients only once every authority serves a consensus that lists
- * every relay with all their microdescriptors.
+ * (cookie authentication) and a SOCKS port (`ExtendedErrors`), and on request
+ * an obfs4 bridge (`bridge: true`: a relay with `BridgeRelay 1` and
+ * obfs4proxy as its server transport, whose `Bridge` line the result
+ * carries). The torrc of each role is in `_tornet_torrc.ts`. The start is
+ * staged: authorities and relays first, clients (and the bridge) only once
+ * every authority serves a consensus that lists every relay with all their
+ * microdescriptors.
  *
  * Every tor runs in the foreground as our child; its PID is kept and
  * `stop()` ends exactly those PIDs (SIGTERM, then SIGKILL), also when the
@@ -12,8 +15,8 @@
  * itself should this process die without cleaning up. Nothing listens or
  * connects anywhere but 127.0.0.1.
  *
- * Run `deno task tornet [--clients N]` to start a network, print the
- * clients' ports and wait for Ctrl-C.
+ * Run `deno task tornet [--clients N] [--bridge]` to start a network, print
+ * the clients' ports (and the bridge line) and wait for Ctrl-C.
  *
  * @module
  */
@@ -22,8 +25,10 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { TorControl } from "../lib/tor/control.ts";
 import { TorError } from "../lib/tor/errors.ts";
+import { findProgram } from "../lib/tor/find_tor.ts";
 import { readSocksPort } from "../lib/tor/launch.ts";
-import { consensusGap, freePorts, removeDir, runTool, signal, TornetError } from "./_tornet_io.ts";
+import { consensusGap, freePorts, removeDir, signal, TornetError } from "./_tornet_io.ts";
+import { authorityLine, commonTorrc, readBridgeLine, roleTorrc } from "./_tornet_torrc.ts";
 
 export { TornetError } from "./_tornet_io.ts";
 
@@ -55,9 +60,25 @@ export interface TornetClient {
   pid: number;
 }
 
+/** The obfs4 bridge of a network started with `bridge: true`. */
+export interface TornetBridge {
+  /** The bridge line for torrc's `Bridge` (or `--bridge`): `obfs4 127.0.0.1:<port> <FP> cert=… iat-mode=0`. */
+  line: string;
+  /** Its obfs4 listener (what a bridge client connects to). */
+  obfs4Port: number;
+  /** Its ORPort (never contacted by a bridge client). */
+  orPort: number;
+  pid: number;
+  dataDir: string;
+}
+
 /** A running network. */
 export interface Tornet {
   clients: TornetClient[];
+  /** The obfs4 bridge, when asked for. */
+  bridge?: TornetBridge;
+  /** The ORPorts and DirPorts of the authorities and relays (not the bridge's). */
+  relayPorts: number[];
   /** PIDs of every tor of the network (authorities, relays, clients). */
   pids: number[];
   /** Root directory of all data; removed by `stop()` if we created it. */
@@ -83,9 +104,11 @@ export interface TornetOptions {
   /** tor and tor-gencert executables. */
   torPath?: string;
   gencertPath?: string;
+  /** Also start an obfs4 bridge (needs obfs4proxy or lyrebird). */
+  bridge?: boolean;
 }
 
-type Role = "authority" | "relay" | "client";
+type Role = "authority" | "relay" | "client" | "bridge";
 
 interface TorNode {
   name: string;
@@ -95,6 +118,7 @@ interface TorNode {
   earlyLogPath: string;
   orPort: number;
   dirPort: number;
+  obfs4Port?: number;
   child?: Deno.ChildProcess;
   exited?: Deno.CommandStatus;
   done?: Promise<unknown>;
@@ -114,7 +138,7 @@ export async function startTornet(options: TornetOptions): Promise<Tornet> {
   for (let attempt = 1;; attempt++) {
     const net = new Network(join(dir, `try${attempt}`), options, deadline);
     try {
-      const clients = await net.start();
+      const { clients, bridge, relayPorts } = await net.start();
       pids.push(...net.pids());
       const startMs = Math.round(performance.now() - t0);
       options.log?.(`tornet: ${clients.length} clients ready after ${startMs} ms`);
@@ -122,7 +146,7 @@ export async function startTornet(options: TornetOptions): Promise<Tornet> {
       const stop = () => stopping ??= net.stop().then(() => ownDir ? removeDir(dir) : undefined);
       net.onFatal = stop;
       net.ownDir = ownDir ? dir : undefined;
-      return { clients, pids, dir, startMs, stop };
+      return { clients, ...(bridge ? { bridge } : {}), relayPorts, pids, dir, startMs, stop };
     } catch (e) {
       pids.push(...net.pids());
       await net.stop();
@@ -162,7 +186,9 @@ class Network {
     return this.nodes.flatMap((n) => n.child ? [n.child.pid] : []);
   }
 
-  async start(): Promise<TornetClient[]> {
+  async start(): Promise<
+    { clients: TornetClient[]; bridge: TornetBridge | undefined; relayPorts: number[] }
+  > {
     track(this);
     const t0 = performance.now();
     const log = (m: string) => this.opts.log?.(`${m} (+${Math.round(performance.now() - t0)} ms)`);
@@ -170,7 +196,7 @@ class Network {
     const resolv = join(this.dir, "resolv.conf");
     await Deno.writeTextFile(resolv, "nameserver 127.0.0.1\n");
     await Deno.writeTextFile(join(this.dir, "torrc-defaults"), "");
-    const ports = freePorts(AUTHORITIES * 2 + RELAYS);
+    const ports = freePorts(AUTHORITIES * 2 + RELAYS + 2);
     const node = (name: string, role: Role, orPort = 0, dirPort = 0): TorNode => {
       const dataDir = join(this.dir, name);
       const logPath = join(dataDir, "tor.log");
@@ -187,7 +213,13 @@ class Network {
       { length: RELAYS },
       (_, i) => node(`relay${i}`, "relay", ports[AUTHORITIES * 2 + i]!),
     );
-    const dirLines = await settleAll(auths.map((a) => this.#authorityLine(a)));
+    const tools = {
+      tor: this.opts.torPath ?? "tor",
+      gencert: this.opts.gencertPath ?? "tor-gencert",
+    };
+    const dirLines = await settleAll(
+      auths.map((a) => authorityLine({ ...a, ...tools, deadline: this.deadline })),
+    );
     log(`tornet: authority keys ready in ${this.dir}`);
     const common = commonTorrc(resolv, dirLines);
     for (const n of [...auths, ...relays]) await this.#spawn(n, common);
@@ -198,57 +230,37 @@ class Network {
       (_, i) => node(`client${i}`, "client"),
     );
     for (const n of clients) await this.#spawn(n, common);
-    return await settleAll(clients.map((c) => this.#waitClient(c)));
+    let bridge: TorNode | undefined;
+    if (this.opts.bridge) {
+      bridge = node("bridge", "bridge", ports.at(-2)!);
+      bridge.obfs4Port = ports.at(-1)!;
+      await this.#spawn(bridge, common);
+    }
+    const [ready, bridgeReady] = await Promise.all([
+      settleAll(clients.map((c) => this.#waitClient(c))),
+      bridge ? this.#waitBridge(bridge) : undefined,
+    ]);
+    const relayPorts = [...auths, ...relays].flatMap((n) => [n.orPort, n.dirPort])
+      .filter((p) => p !== 0);
+    return { clients: ready, bridge: bridgeReady, relayPorts };
   }
 
-  /** Keys of an authority and its `DirAuthority` line (TORNET-FACTS.md). */
-  async #authorityLine(a: TorNode): Promise<string> {
-    const keys = join(a.dataDir, "keys");
-    await Deno.mkdir(keys, { recursive: true });
-    await runTool(
-      this.opts.gencertPath ?? "tor-gencert",
-      [
-        "--create-identity-key",
-        "--passphrase-fd",
-        "0",
-        "-m",
-        "12",
-        "-a",
-        `127.0.0.1:${a.dirPort}`,
-        "-i",
-        join(keys, "authority_identity_key"),
-        "-s",
-        join(keys, "authority_signing_key"),
-        "-c",
-        join(keys, "authority_certificate"),
-      ],
-      a.name,
-      this.deadline,
-    );
-    const cert = await Deno.readTextFile(join(keys, "authority_certificate"));
-    const v3id = /^fingerprint ([0-9A-F]{40})$/m.exec(cert)?.[1];
-    const out = await runTool(
-      this.opts.torPath ?? "tor",
-      [
-        "--ignore-missing-torrc",
-        "-f",
-        "/nonexistent",
-        "--DataDirectory",
-        a.dataDir,
-        "--ORPort",
-        "1",
-        "--list-fingerprint",
-        "--quiet",
-      ],
-      a.name,
-      this.deadline,
-    );
-    const fp = out.trim().split("\n").at(-1)?.split(" ").slice(1).join("");
-    if (v3id === undefined || fp === undefined || !/^[0-9A-F]{40}$/.test(fp)) {
-      throw new TornetError("tornet_keys", `Cannot read the keys of ${a.name}`, a.name);
+  /** Waits until the bridge has written its line and bootstrapped (it extends our circuits). */
+  async #waitBridge(b: TorNode): Promise<TornetBridge> {
+    for (;;) {
+      const line = await readBridgeLine(b.dataDir, b.obfs4Port!);
+      const log = await Deno.readTextFile(b.logPath).catch(() => "");
+      if (line !== undefined && log.includes("Bootstrapped 100%")) {
+        return {
+          line,
+          obfs4Port: b.obfs4Port!,
+          orPort: b.orPort,
+          pid: b.child!.pid,
+          dataDir: b.dataDir,
+        };
+      }
+      await this.#tick(b, line === undefined ? "waiting for its bridge line" : "bootstrapping");
     }
-    return `DirAuthority ${a.name} orport=${a.orPort} no-v2 v3ident=${v3id} ` +
-      `127.0.0.1:${a.dirPort} ${fp}`;
   }
 
   async #spawn(n: TorNode, common: string[]): Promise<void> {
@@ -259,30 +271,26 @@ class Network {
       `DataDirectory ${n.dataDir}`,
       `Log notice file ${n.logPath}`,
     ];
-    const extra = this.opts.torrcExtra?.[n.role] ?? [];
-    if (n.role === "client") {
-      lines.push(
-        "SocksPort 127.0.0.1:auto ExtendedErrors",
-        "ControlPort 127.0.0.1:auto",
-        `ControlPortWriteToFile ${join(n.dataDir, "control_port")}`,
-        "CookieAuthentication 1",
-      );
-    } else {
-      lines.push("AssumeReachable 1", "SocksPort 0", `ORPort 127.0.0.1:${n.orPort}`);
+    const extra = n.role === "bridge" ? [] : this.opts.torrcExtra?.[n.role] ?? [];
+    let obfs4Program: string | undefined;
+    if (n.role === "bridge") {
+      obfs4Program = await findProgram(["obfs4proxy", "lyrebird"]);
+      if (obfs4Program === undefined) {
+        throw new TornetError(
+          "tornet_no_obfs4",
+          "The bridge needs obfs4proxy or lyrebird: sudo apt install obfs4proxy",
+          n.name,
+        );
+      }
     }
-    if (n.role === "authority") {
-      lines.push(
-        `DirPort 127.0.0.1:${n.dirPort}`,
-        "AuthoritativeDirectory 1",
-        "V3AuthoritativeDirectory 1",
-        "TestingV3AuthInitialVotingInterval 5",
-        "TestingV3AuthInitialVoteDelay 2",
-        "TestingV3AuthInitialDistDelay 2",
-        "V3AuthVotingInterval 10",
-        "V3AuthVoteDelay 2",
-        "V3AuthDistDelay 2",
-      );
-    }
+    lines.push(...roleTorrc({
+      role: n.role,
+      dataDir: n.dataDir,
+      orPort: n.orPort,
+      dirPort: n.dirPort,
+      ...(n.obfs4Port !== undefined ? { obfs4Port: n.obfs4Port } : {}),
+      ...(obfs4Program !== undefined ? { obfs4Program } : {}),
+    }));
     const torrc = join(n.dataDir, "torrc");
     await Deno.writeTextFile(torrc, [...lines, ...extra, ""].join("\n"));
     // stdout only carries what tor says before it reads the torrc
@@ -381,7 +389,7 @@ class Network {
   /** Whether a node failed because a port picked as free was taken. */
   async portClash(): Promise<boolean> {
     for (const n of this.nodes) {
-      if ((await logTail(n)).includes("Address already in use")) return true;
+      if (/address already in use/i.test(await logTail(n))) return true;
     }
     return false;
   }
@@ -447,29 +455,6 @@ function untrack(net: Network): void {
   Deno.removeSignalListener("SIGINT", onSigint);
 }
 
-function commonTorrc(resolv: string, dirLines: string[]): string[] {
-  return [
-    "TestingTorNetwork 1",
-    "PathsNeededToBuildCircuits 0.67",
-    "TestingDirAuthVoteGuard *",
-    "TestingDirAuthVoteHSDir *",
-    "TestingMinExitFlagThreshold 0",
-    "V3AuthNIntervalsValid 2",
-    "Address 127.0.0.1",
-    "ServerDNSDetectHijacking 0",
-    'ServerDNSTestAddresses ""',
-    `ServerDNSResolvConfFile ${resolv}`,
-    "AddressDisableIPv6 1",
-    "ClientUseIPv6 0",
-    "ShutdownWaitLength 0",
-    // no exits: onion services need none, and nothing may leave loopback
-    "ExitRelay 0",
-    "ExitPolicy reject *:*",
-    `__OwningControllerProcess ${Deno.pid}`,
-    ...dirLines,
-  ];
-}
-
 async function waitAll(nodes: TorNode[], ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const limit = new Promise((r) => (timer = setTimeout(r, ms)));
@@ -484,11 +469,16 @@ async function logTail(n: TorNode): Promise<string> {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ options: { clients: { type: "string", default: "2" } } });
-  const net = await startTornet({ clients: Number(values.clients), log: console.error });
-  console.log(
-    JSON.stringify({ dir: net.dir, startMs: net.startMs, clients: net.clients }, null, 2),
-  );
+  const { values } = parseArgs({
+    options: { clients: { type: "string", default: "2" }, bridge: { type: "boolean" } },
+  });
+  const net = await startTornet({
+    clients: Number(values.clients),
+    bridge: values.bridge === true,
+    log: console.error,
+  });
+  const { dir, startMs, clients, bridge } = net;
+  console.log(JSON.stringify({ dir, startMs, clients, bridge }, null, 2));
   console.error("tornet: running; press Ctrl-C to stop");
   const stopAndExit = () => net.stop().finally(() => Deno.exit(0));
   Deno.addSignalListener("SIGTERM", stopAndExit);

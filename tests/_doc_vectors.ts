@@ -265,6 +265,7 @@ export const CHECKERS: Record<string, Checker> = {
       identityKey: i.hex("identity_public"),
       handshakeKey: i.hex("handshake_public"),
       ratchetKey: i.hex("ratchet_public"),
+      createdAt: i.int("created_ms"),
     };
     const binding = {
       receiverIdentityKey: i.hex("receiver_identity_public"),
@@ -378,6 +379,7 @@ export const CHECKERS: Record<string, Checker> = {
       port: i.int("bob_port"),
       peerIdentityKey: alice.publicKey,
       rng: bobRng,
+      now: i.int("bob_created_ms"),
     });
     const inbound = receiveRequest(request.packet, alice)!;
     const aliceStart = acceptRequest(inbound, { ownIdentity: alice, rng: aliceRng });

@@ -27,6 +27,9 @@ export function party(name: string, rng: Rng, port = 50000): Party {
   return { name, identity: generateKeyPair(rng), onion: generateOnionKey(rng), port };
 }
 
+/** The creation time the fixtures' requests sign (14 November 2023). */
+export const REQUEST_TIME = 1_700_000_000_000;
+
 /** `from` requests a conversation with `to`. */
 export function request(
   from: Party,
@@ -40,6 +43,7 @@ export function request(
     port: from.port,
     peerIdentityKey: to.identity.publicKey,
     rng,
+    now: REQUEST_TIME,
   });
 }
 

@@ -14,6 +14,7 @@ export const WRONG_USAGE: Readonly<Record<string, string>> = {
   "key": "/key x",
   "identity": "/identity x",
   "req-send": "/req-send x",
+  "req-check": "/req-check",
   "req-accept": "/req-accept",
   "req-reject": "/req-reject",
   "reqs-in": "/reqs-in x",

@@ -28,20 +28,23 @@ export function isAlive(pid: number): boolean {
 }
 
 /**
- * Defines ONE Deno test that starts a network with `clients` client tors,
- * runs `fn` (use `t.step` for sub-tests), then stops the network and fails
- * if any of its PIDs is still alive.
+ * Defines ONE Deno test that starts a network with `clients` client tors
+ * (and an obfs4 bridge if `options.bridge`), runs `fn` (use `t.step` for
+ * sub-tests), then stops the network and fails if any of its PIDs is still
+ * alive.
  */
 export function tornetTest(
   name: string,
   clients: number,
   fn: (net: Tornet, t: Deno.TestContext) => Promise<void>,
+  options: { bridge?: boolean } = {},
 ): void {
   Deno.test({ name, ignore: Deno.env.get("UNMESSAGE_SKIP_TOR") === "1" }, async (t) => {
     const net = await startTornet({
       clients,
       timeoutMs: TEST_START_TIMEOUT_MS,
       log: (m) => console.error(m),
+      ...options,
     });
     try {
       await fn(net, t);
@@ -84,7 +87,8 @@ export function echoServer(): { port: number; close(): Promise<void> } {
   };
 }
 
-function closeQuietly(c: { close(): void }): void {
+/** Closes `c`, ignoring that it may be closed already. */
+export function closeQuietly(c: { close(): void }): void {
   try {
     c.close();
   } catch {

@@ -1,23 +1,64 @@
-import { assertEquals, assertThrows } from "./_assert.ts";
-import { compileArgs, selectTargets, TARGETS } from "../scripts/compile.ts";
+import { assert, assertEquals, assertThrows } from "./_assert.ts";
+import {
+  buildCommit,
+  compileArgs,
+  entryText,
+  selectTargets,
+  TARGETS,
+  writeEntry,
+} from "../scripts/compile.ts";
+import { versionText } from "../main.ts";
 
-Deno.test("compileArgs() builds main.ts with all permissions, named per target", () => {
-  assertEquals(compileArgs(undefined), [
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+
+Deno.test("compileArgs() builds the entry with all permissions and the project's config, named per target", () => {
+  assertEquals(compileArgs(undefined, "/tmp/x/entry.ts"), [
     "compile",
     "--allow-all",
     "--no-prompt",
+    "--config",
+    CONFIG,
     "--output",
     "dist/unmessage",
-    "main.ts",
+    "/tmp/x/entry.ts",
   ]);
-  const windows = compileArgs("x86_64-pc-windows-msvc");
-  assertEquals(windows.slice(3, 7), [
+  const windows = compileArgs("x86_64-pc-windows-msvc", "e.ts");
+  assertEquals(windows.slice(5, 9), [
     "--target",
     "x86_64-pc-windows-msvc",
     "--output",
     "dist/unmessage-x86_64-pc-windows-msvc.exe",
   ]);
-  assertEquals(compileArgs("aarch64-apple-darwin").at(-2), "dist/unmessage-aarch64-apple-darwin");
+  assertEquals(
+    compileArgs("aarch64-apple-darwin", "e.ts").at(-2),
+    "dist/unmessage-aarch64-apple-darwin",
+  );
+});
+
+Deno.test("the generated entry runs main() with the commit: --version names it (what a compiled build prints)", async () => {
+  const commit = await buildCommit();
+  // a checkout has a commit (CI builds from one); -dirty marks uncommitted changes
+  assert(commit !== undefined && /^[0-9a-f]{40}(-dirty)?$/.test(commit), String(commit));
+  const entry = await writeEntry("0123456789abcdef0123456789abcdef01234567");
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--config", CONFIG, entry, "--version"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert(
+      /^unmessage \d+\.\d+\.\d+ \(commit 0123456789abcdef0123456789abcdef01234567\)\n$/.test(text),
+      text,
+    );
+  } finally {
+    await Deno.remove(entry.replace(/\/entry\.ts$/, ""), { recursive: true });
+  }
+  assertEquals(versionText({}), versionText());
+  assert(!versionText().includes("commit"), "a build from source names no commit");
+  assertThrows(() => entryText('x"); Deno.exit(9); ("'), RangeError, "Not a commit");
+  assert(entryText(undefined).includes("main(Deno.args, {})"));
 });
 
 Deno.test("selectTargets() takes this machine, all, or one known target", () => {

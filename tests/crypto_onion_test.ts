@@ -154,6 +154,11 @@ Deno.test("parseOnionAddress() names the failing part: version, checksum, key", 
   assertBadAddress(rawAddress(pub, 4), "version 4");
   // a wrong checksum over the right version
   assertBadAddress(rawAddress(pub, 3, Uint8Array.of(0, 0)), "checksum");
+  // a typo in the last character changes the version byte, and the checksum
+  // (which covers it) says so before the version is judged
+  for (const last of "abcefghijklmnopqrstuvwxyz234567") {
+    assertBadAddress(RFC_ADDRESS.slice(0, -1) + last, "checksum does not match: check for a typo");
+  }
   // a correct checksum and version over a key that is not a point, or one of
   // small order (the identity), or with a torsion component
   // y = 2 is not on the curve; y = 1 is the identity

@@ -25,6 +25,7 @@ const RANK: Record<string, number> = {
   "runtime.ts": 6,
   app: 6,
   ui: 7,
+  gui: 8,
 };
 
 const PURE = ["crypto", "protocol"];

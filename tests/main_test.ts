@@ -99,6 +99,8 @@ Deno.test("parseCli() maps flags, single-dash long flags and attach options", ()
     help: false,
     version: false,
     json: true,
+    gui: false,
+    noBrowser: false,
     encrypt: false,
     name: "bob",
   });

@@ -145,7 +145,7 @@ Deno.test("Peer: acceptRequest() refuses a request from a contact's key; it stay
     assertEquals(bob.peer.inboundRequests(), []);
     // once bob deletes his side too, a new request can be accepted
     await bob.peer.deleteConversation("alice");
-    await alice.peer.deleteConversation("bob");
+    await alice.peer.cancelRequest("bob");
     const b2 = bob.mark();
     await alice.peer.sendRequest(`bob@${id.onion}:${id.port}`, id.key);
     const again = await bob.waitFor(is("request-received"), b2);

@@ -6,8 +6,17 @@
  * @module
  */
 
-import { assert, assertEquals } from "./_assert.ts";
-import { connect, is, TestNet } from "./_peer_harness.ts";
+import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import { PeerError } from "../lib/peer/errors.ts";
+import { connect, is, TestNet, type TestPeer } from "./_peer_harness.ts";
+
+/** Alice starts SMP with `aliceSecret`; Bob, once asked, answers with `bobSecret`. */
+async function smpRun(alice: TestPeer, bob: TestPeer, aliceSecret: string, bobSecret: string) {
+  const b = bob.mark();
+  await alice.peer.authenticate("bob", aliceSecret);
+  await bob.waitFor(is("auth", { name: "alice", status: "requested" }), b);
+  await bob.peer.authenticate("alice", bobSecret);
+}
 
 Deno.test("Peer: request, accept under another name, messages both ways with acknowledgements", async () => {
   const net = new TestNet("conv-1");
@@ -93,7 +102,7 @@ Deno.test("Peer: verify with the right and a wrong key, levels persist across a 
   }
 });
 
-Deno.test("Peer: SMP match authenticates both sides until the contact disconnects; mismatch changes nothing", async () => {
+Deno.test("Peer: SMP match authenticates both sides until the contact disconnects or a later run fails; a first mismatch changes nothing", async () => {
   const net = new TestNet("conv-3");
   try {
     const alice = await net.peer("alice");
@@ -104,9 +113,7 @@ Deno.test("Peer: SMP match authenticates both sides until the contact disconnect
     // mismatch first: both told, levels unchanged
     let a = alice.mark();
     let b = bob.mark();
-    await alice.peer.authenticate("bob", "the blue house");
-    await bob.waitFor(is("auth", { name: "alice", status: "requested" }), b);
-    await bob.peer.authenticate("alice", "the red house");
+    await smpRun(alice, bob, "the blue house", "the red house");
     await alice.waitFor(is("auth", { name: "bob", status: "nomatch" }), a);
     await bob.waitFor(is("auth", { name: "alice", status: "nomatch" }), b);
     assertEquals(alice.all("level", a), []);
@@ -126,7 +133,20 @@ Deno.test("Peer: SMP match authenticates both sides until the contact disconnect
     await bob.waitFor(is("level", { name: "alice", level: "authenticated" }), b);
     assertEquals(alice.peer.conversations()[0]?.level, "authenticated");
 
-    // Bob quits: Alice drops back to her verification level
+    // a later run that fails drops both levels at once (issue 8 item 9)
+    a = alice.mark();
+    b = bob.mark();
+    await smpRun(alice, bob, "the blue house", "a green house");
+    await alice.waitFor(is("auth", { name: "bob", status: "nomatch" }), a);
+    await alice.waitFor(is("level", { name: "bob", level: "verified" }), a);
+    await bob.waitFor(is("level", { name: "alice", level: "unverified" }), b);
+    assertEquals(alice.peer.conversations()[0]?.level, "verified");
+    assertEquals(bob.peer.conversations()[0]?.level, "unverified");
+
+    // match again; then Bob quits: Alice drops back to her verification level
+    a = alice.mark();
+    await smpRun(alice, bob, "the blue house", "the blue house");
+    await alice.waitFor(is("level", { name: "bob", level: "authenticated" }), a);
     a = alice.mark();
     await bob.close();
     await alice.waitFor(is("level", { name: "bob", level: "verified" }), a);
@@ -184,22 +204,36 @@ Deno.test("Peer: presence on tells the contact when we go offline and come back"
   }
 });
 
-Deno.test("Peer: delete removes the conversation and its keys from the files; its packets are then dropped", async () => {
+Deno.test("Peer: delete removes the conversation file and tells the contact, whose side ends", async () => {
   const net = new TestNet("conv-6");
   try {
     const alice = await net.peer("alice");
     const bob = await net.peer("bob");
     await connect(alice, bob);
-    const [id] = await bob.store.listConversations();
-    assertEquals((await bob.store.listConversations()).length, 1);
+    const files = (peer: TestPeer) => peer.store.listConversations();
+    const [id] = await files(bob);
+    assertEquals((await files(bob)).length, 1);
+    const a = alice.mark();
     await bob.peer.deleteConversation("alice");
-    assertEquals(await bob.store.listConversations(), []);
+    assertEquals(await files(bob), []);
     assertEquals(bob.peer.conversations(), []);
-    const b = bob.mark();
-    await alice.peer.sendMessage("bob", "anyone there?");
-    await bob.waitFor(is("warning", { code: "unknown_packet" }), b);
-    assertEquals(bob.all("message", b), []);
-    // once compacted (at close), nothing of it is left in the state files
+    // alice hears of it: the conversation is ended, and says so
+    await alice.waitFor(is("conversation-ended", { name: "bob" }), a);
+    assertEquals(alice.peer.conversations()[0]?.ended, true);
+    const e = await assertRejects(() => alice.peer.sendMessage("bob", "anyone there?"), PeerError);
+    assertEquals(e.code, "conversation_ended");
+    assert(e.message.includes("delete bob"), e.message);
+    // it survives a restart, and nothing is dialled for it
+    await alice.close();
+    const r = alice.mark();
+    await alice.open();
+    assertEquals(alice.peer.conversations()[0]?.ended, true);
+    await assertRejects(() => alice.peer.sendMessage("bob", "still?"), PeerError);
+    // alice deletes her side: no notice goes back to keys that are gone
+    await alice.peer.deleteConversation("bob");
+    assertEquals(await files(alice), []);
+    assertEquals(alice.all("connection", r).filter((c) => c.state === "connecting"), []);
+    // once compacted (at close), nothing of it is left in bob's state files
     await bob.close();
     for (const file of ["state.jsonl", "journal.jsonl"]) {
       const text = await Deno.readTextFile(`${bob.dir}/${file}`);

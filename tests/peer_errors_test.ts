@@ -33,6 +33,9 @@ Deno.test("Peer: sendRequest rejects bad addresses, keys, names and duplicates",
     const send = (address: string, key = id.key) => alice.peer.sendRequest(address, key);
     await code(send(id.onion), "bad_address", "name@address.onion");
     await code(send(`bob@${typo(id.onion)}`), "bad_address", "checksum");
+    // the last character holds the version: a typo there is a typo too
+    const last = id.onion.slice(0, 55) + (id.onion[55] === "d" ? "e" : "d");
+    await code(send(`bob@${last}`), "bad_address", "checksum does not match: check for a typo");
     await code(send(`bob@${id.onion.slice(1)}`), "bad_address", "56");
     await code(send(`bob@${id.onion}:0`), "bad_address", "port");
     await code(send(`bob@${id.onion}:70000`), "bad_address", "port");
@@ -66,7 +69,13 @@ Deno.test("Peer: request answers and conversation commands report unknown names 
     await alice.peer.sendRequest(`carol@${carolId.onion}`, carolId.key);
     await carol.waitFor(is("request-received"), c);
     await code(carol.peer.acceptRequest("alcie"), "unknown_request", "did you mean alice?");
-    await code(carol.peer.rejectRequest("zed"), "unknown_request", "req-in");
+    await code(carol.peer.rejectRequest("zed"), "unknown_request", "list them with reqs-in");
+    // The command it names is carried apart, for each interface to show its way.
+    const unknown = await assertRejects(() => carol.peer.rejectRequest("zed"), PeerError);
+    assertEquals([unknown.command, unknown.toJSON().command], ["reqs-in", "reqs-in"]);
+    const pending = await assertRejects(() => carol.peer.sendMessage("alice", "hi"), PeerError);
+    assertEquals(pending.command, "req-accept alice");
+    assert(pending.message.endsWith("req-accept alice"), pending.message);
     await code(carol.peer.acceptRequest("alice", "with space"), "bad_name");
     await code(carol.peer.sendMessage("alice", "hi"), "not_established", "accept it first");
     // pending outbound request: not a conversation yet
@@ -74,7 +83,7 @@ Deno.test("Peer: request answers and conversation commands report unknown names 
     await code(alice.peer.verify("carol", carolId.key), "not_established");
     // unknown names
     await code(alice.peer.sendMessage("bbo", "hi"), "unknown_peer", "did you mean bob?");
-    await code(alice.peer.verify("zed", carolId.key), "unknown_peer", "convs");
+    await code(alice.peer.verify("zed", carolId.key), "unknown_peer", "list them with convs");
     await code(alice.peer.setPresence("bo", true), "unknown_peer", "did you mean bob?");
     await code(alice.peer.authenticate("nobody", "x"), "unknown_peer");
     await code(alice.peer.deleteConversation("bobb"), "unknown_peer", "did you mean bob?");

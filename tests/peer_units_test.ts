@@ -2,7 +2,8 @@
  * Unit tests of the messenger core's pure parts: identity addresses and
  * names, "did you mean", the bounded set of received IDs, the persisted
  * records' validation, and the SMP session rules (match, mismatch,
- * simultaneous start, malformed input, abort, reset).
+ * simultaneous start, malformed input, abort, reset, and a failed run after
+ * a match dropping the level).
  *
  * @module
  */
@@ -21,6 +22,9 @@ import { closestName, PeerError } from "../lib/peer/errors.ts";
 import { SEEN_BLOCK, SeenIds } from "../lib/peer/seen_ids.ts";
 import { requestsFromJson } from "../lib/peer/records.ts";
 import { seededRng } from "./_rng.ts";
+import { party, request, REQUEST_TIME } from "./_handshake_fixtures.ts";
+import { receiveRequest } from "../lib/protocol/handshake.ts";
+import { serializeInboundRequest } from "../lib/protocol/handshake_state.ts";
 
 const rng = seededRng("peer-units");
 const onion = generateOnionKey(rng).address;
@@ -119,15 +123,41 @@ Deno.test("requestsFromJson() rejects unknown fields and versions", () => {
   assertThrows(() => requestsFromJson({ version: 1, outbound: [{}], inbound: [], rejected: [] }));
 });
 
+Deno.test("requestsFromJson() loads an inbound request stored before requests carried a creation time", () => {
+  const rng = seededRng("requests-created-at");
+  const bob = party("bob", rng);
+  const alice = party("alice", rng);
+  const inbound = receiveRequest(request(bob, alice, rng).packet, alice.identity)!;
+  const { createdAt: _, ...old } = serializeInboundRequest(inbound);
+  const receivedAt = 1_690_000_000_000;
+  const book = requestsFromJson({
+    version: 1,
+    outbound: [],
+    inbound: [{ name: "bob", at: receivedAt, state: old }],
+    rejected: [],
+  });
+  assertEquals(book.inbound[0]!.state.createdAt, receivedAt);
+  assertEquals(book.inbound[0]!.state.identityKey, bob.identity.publicKey);
+  // a present creation time is kept as stored
+  const kept = requestsFromJson({
+    version: 1,
+    outbound: [],
+    inbound: [{ name: "bob", at: receivedAt, state: serializeInboundRequest(inbound) }],
+    rejected: [],
+  });
+  assertEquals(kept.inbound[0]!.state.createdAt, REQUEST_TIME);
+});
+
 /** Runs messages between two sessions until neither has anything to send. */
 function pump(a: AuthSession, b: AuthSession, first: Uint8Array[], from: "a" | "b") {
-  const statuses = { a: [] as string[], b: [] as string[] };
+  const statuses = { a: [] as string[], b: [] as string[], levelChanged: [] as string[] };
   let queue = first.map((m) => ({ to: from === "a" ? "b" : "a", m }));
   for (let i = 0; i < 20 && queue.length > 0; i++) {
     const next: typeof queue = [];
     for (const { to, m } of queue) {
       const step = (to === "a" ? a : b).receive(m);
       statuses[to as "a" | "b"].push(...step.statuses.map((s) => s.status));
+      if (step.levelChanged) statuses.levelChanged.push(to);
       for (const out of step.send) next.push({ to: to === "a" ? "b" : "a", m: out });
     }
     queue = next;
@@ -184,4 +214,39 @@ Deno.test("AuthSession: malformed data aborts (telling the peer), an ABORT ends 
   assertEquals(c.reset(), { levelChanged: true, aborted: false });
   assert(!c.authenticated);
   assertThrows(() => c.start(""), PeerError);
+});
+
+/** A pair of sessions that matched once. */
+function authenticatedPair() {
+  const [a, b] = pair();
+  pump(a, b, a.start("first").send, "a");
+  pump(a, b, b.start("first").send, "b");
+  assert(a.authenticated && b.authenticated);
+  return [a, b] as const;
+}
+
+Deno.test("AuthSession: a failed run after a match drops the level on both sides (nomatch)", () => {
+  const [a, b] = authenticatedPair();
+  const start = a.start("second");
+  pump(a, b, start.send, "a");
+  const answer = b.start("other");
+  const { levelChanged } = pump(a, b, answer.send, "b");
+  assert(!a.authenticated && !b.authenticated);
+  assertEquals(levelChanged.sort(), ["a", "b"]);
+});
+
+Deno.test("AuthSession: an aborted or malformed run after a match drops the level", () => {
+  const [a, b] = authenticatedPair();
+  a.start("again");
+  const abort = b.receive(new Uint8Array([9, 9])); // malformed: b aborts and tells a
+  assertEquals(abort.statuses.map((s) => s.status), ["aborted"]);
+  assert(abort.levelChanged && !b.authenticated);
+  const told = a.receive(abort.send[0]!); // the ABORT ends a's run
+  assertEquals(told.statuses.map((s) => s.status), ["aborted"]);
+  assert(told.levelChanged && !a.authenticated);
+  // no run and not authenticated: a stray ABORT changes nothing
+  assertEquals(a.receive(abort.send[0]!).levelChanged, false);
+  // a failure while not authenticated reports no level change
+  const [c] = pair();
+  assertEquals(c.receive(new Uint8Array([1])).levelChanged, false);
 });

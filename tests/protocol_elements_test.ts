@@ -48,6 +48,7 @@ Deno.test("encodeElement() writes type, ID and body as documented", () => {
     toHex(encodeElement({ type: "file", data: fromHex("ee"), id: ID })),
     "06" + id + "00000001ee",
   );
+  assertEquals(toHex(encodeElement({ type: "conversation_deleted", id: ID })), "07" + id);
 });
 
 const arbElement: fc.Arbitrary<Element> = fc.oneof(
@@ -64,6 +65,7 @@ const arbElement: fc.Arbitrary<Element> = fc.oneof(
     data: fc.uint8Array({ maxLength: 300 }),
   }),
   fc.record({ type: fc.constant("request_accepted" as const) }),
+  fc.record({ type: fc.constant("conversation_deleted" as const) }),
   fc.record({
     type: fc.constant("ack" as const),
     ackedId: fc.uint8Array({ minLength: 16, maxLength: 16 }),
@@ -114,7 +116,8 @@ Deno.test("encodeElement() rejects lone surrogates and over-long fields", () => 
 
 Deno.test("decodeElement() rejects unknown types, bad statuses, bad UTF-8, truncation and trailing bytes", () => {
   const id = toHex(ID);
-  assertEquals(code(() => decodeElement(fromHex("07" + id))), "unknown_element");
+  assertEquals(code(() => decodeElement(fromHex("08" + id))), "unknown_element");
+  assertEquals(code(() => decodeElement(fromHex("07" + id + "00"))), "trailing_bytes");
   assertEquals(code(() => decodeElement(fromHex("00" + id))), "unknown_element");
   assertEquals(code(() => decodeElement(fromHex("02" + id + "02"))), "bad_element");
   assertEquals(code(() => decodeElement(fromHex("01" + id + "00000002c328"))), "bad_text");

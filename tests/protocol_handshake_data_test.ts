@@ -39,6 +39,7 @@ const fields: HandshakeFields = {
   identityKey: bob.identity.publicKey,
   handshakeKey: rng(32),
   ratchetKey: rng(32),
+  createdAt: 1_700_000_000_123,
 };
 const encoded = encodeHandshake(fields, binding, bob.onion.seed);
 
@@ -46,8 +47,10 @@ const encoded = encodeHandshake(fields, binding, bob.onion.seed);
 const LOW_ORDER = Uint8Array.of(1, ...new Array(31).fill(0));
 
 // The layout of the module header, written out by hand (not via codec.ts):
-// version ‖ name length ‖ name ‖ onion key ‖ port BE ‖ 3 X25519 keys.
+// version ‖ name length ‖ name ‖ onion key ‖ port BE ‖ 3 X25519 keys ‖ created u64 BE.
 function body(f: HandshakeFields, nameBytes = utf8(f.name), version = 1): Uint8Array {
+  const created = new Uint8Array(8);
+  new DataView(created.buffer).setBigUint64(0, BigInt(f.createdAt));
   return concatBytes(
     Uint8Array.of(version, nameBytes.length),
     nameBytes,
@@ -56,6 +59,7 @@ function body(f: HandshakeFields, nameBytes = utf8(f.name), version = 1): Uint8A
     f.identityKey,
     f.handshakeKey,
     f.ratchetKey,
+    created,
   );
 }
 
@@ -69,6 +73,35 @@ function signed(b: Uint8Array, seed: Uint8Array, bind = binding): Uint8Array {
 Deno.test("encodeHandshake() writes the documented layout, signed over domain, fields, receiver and request key", () => {
   assertEquals(encoded, signed(body(fields), bob.onion.seed));
   assertEquals(encoded.length, HANDSHAKE_FIXED_LENGTH + 3);
+});
+
+Deno.test("the creation time is signed, big-endian, and bounded by 2^53 - 1", () => {
+  // the pinned bytes of 1_700_000_000_123 ms
+  const at = HANDSHAKE_FIXED_LENGTH + 3 - 64 - 8;
+  assertEquals([...encoded.subarray(at, at + 8)], [0, 0, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x7b]);
+  for (const createdAt of [0, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER]) {
+    const bytes = encodeHandshake({ ...fields, createdAt }, binding, bob.onion.seed);
+    assertEquals(bytes, signed(body({ ...fields, createdAt }), bob.onion.seed));
+    assertEquals(decodeHandshake(bytes, binding).createdAt, createdAt);
+  }
+  for (const createdAt of [-1, 1.5, Number.MAX_SAFE_INTEGER + 1, NaN]) {
+    const e = assertThrows(() =>
+      encodeHandshake({ ...fields, createdAt }, binding, bob.onion.seed)
+    );
+    assertEquals((e as ProtocolError).code, "bad_time");
+  }
+  // a properly signed time beyond 2^53 - 1 is refused after the signature
+  const huge = body(fields);
+  huge.set([0, 0x20, 0, 0, 0, 0, 0, 0], huge.length - 8);
+  const e = assertThrows(
+    () => decodeHandshake(signed(huge, bob.onion.seed), binding),
+    ProtocolError,
+  );
+  assertEquals(e.code, "bad_time");
+  // a changed time breaks the signature
+  const older = encoded.slice();
+  older[at + 7] = older[at + 7]! ^ 1;
+  assertEquals(outcome(() => decodeHandshake(older, binding)), "bad_signature");
 });
 
 Deno.test("decodeHandshake() returns the fields and the onion address of the signing key", () => {

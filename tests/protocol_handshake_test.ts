@@ -9,7 +9,16 @@
 
 import { assert, assertEquals, assertNotEquals, assertThrows } from "./_assert.ts";
 import { seededRng } from "./_rng.ts";
-import { flip, outcome, party, read, request, sealedAround, text } from "./_handshake_fixtures.ts";
+import {
+  flip,
+  outcome,
+  party,
+  read,
+  request,
+  REQUEST_TIME,
+  sealedAround,
+  text,
+} from "./_handshake_fixtures.ts";
 import { toBase64 } from "../lib/crypto/bytes.ts";
 import { CryptoError, ProtocolError } from "../lib/errors.ts";
 import {
@@ -230,6 +239,7 @@ Deno.test("createRequest() refuses our own identity, a low-order key, a bad name
     port: 9050,
     peerIdentityKey: alice.identity.publicKey,
     rng,
+    now: REQUEST_TIME,
   };
   const lowOrder = new Uint8Array(32);
   assertEquals(outcome(() => createRequest(base)), "ok");

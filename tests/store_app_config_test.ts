@@ -40,7 +40,7 @@ Deno.test("validateAppConfig() ignores unknown keys and rejects bad values", () 
   assertEquals(validateAppConfig({ lastPeer: "bob", future: 1 }), { lastPeer: "bob" });
   assertThrows(() => validateAppConfig([]), TypeError);
   assertThrows(() => validateAppConfig(null), TypeError);
-  assertThrows(() => validateAppConfig({ lastInterface: "gui" }), TypeError, "lastInterface");
+  assertThrows(() => validateAppConfig({ lastInterface: "web" }), TypeError, "lastInterface");
   assertThrows(() => validateAppConfig({ lastPeer: "../x" }), TypeError, "lastPeer");
 });
 
@@ -49,7 +49,7 @@ Deno.test("saveAppConfig() refuses an invalid peer name or interface", async () 
     const e = await assertRejects(() => saveAppConfig(root, { lastPeer: "a/b" }), StoreError);
     assertEquals(e.code, "bad_name");
     await assertRejects(
-      () => saveAppConfig(root, { lastInterface: "gui" as unknown as "cli" }),
+      () => saveAppConfig(root, { lastInterface: "web" as unknown as "cli" }),
       TypeError,
     );
   });
@@ -60,7 +60,7 @@ Deno.test("a hand-damaged config.json is reported, kept, and replaced only when 
     await Deno.mkdir(root, { recursive: true });
     const path = join(root, "config.json");
     for (
-      const [text, code] of [['{"lastPeer": ', "corrupt"], ['{"lastInterface": "gui"}', "invalid"]]
+      const [text, code] of [['{"lastPeer": ', "corrupt"], ['{"lastInterface": "web"}', "invalid"]]
     ) {
       await Deno.writeTextFile(path, text!);
       const e = await assertRejects(() => loadAppConfig(root), StoreError, path);

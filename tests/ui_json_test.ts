@@ -12,13 +12,13 @@ import { assert, assertEquals } from "./_assert.ts";
 import { UnmessageError } from "../lib/errors.ts";
 import { editDistance } from "../lib/edit_distance.ts";
 import type { ConversationInfo, PeerEvent, RequestInfo } from "../lib/peer/types.ts";
-import { Peer } from "../lib/peer.ts";
 import { type RunningPeer, startPeer } from "../lib/runtime.ts";
 import {
   type CommandPeer,
   COMMANDS,
   findCommand,
   parseArgs,
+  SHARED_COMMANDS,
   suggestCommand,
   UnknownCommandError,
   UsageError,
@@ -77,8 +77,9 @@ function fakePeer(calls: string[] = []): CommandPeer {
     },
     rejectRequest: (n) => {
       calls.push(`reject ${n}`);
-      return Promise.resolve();
+      return Promise.resolve([n]);
     },
+    cancelRequest: (n) => Promise.resolve(calls.push(`cancel ${n}`)).then(() => {}),
     conversations: () => [conv],
     sendMessage: (n, t) => {
       calls.push(`msg ${n} ${JSON.stringify(t)}`);
@@ -88,6 +89,7 @@ function fakePeer(calls: string[] = []): CommandPeer {
     setPresence: (n, on) => Promise.resolve(calls.push(`pres ${n} ${on}`)).then(() => {}),
     verify: (n, k) => Promise.resolve({ verified: n === "bob" && k === conv.key }),
     authenticate: (n, s) => Promise.resolve(calls.push(`auth ${n} ${s}`)).then(() => {}),
+    checkConversation: (n) => known(n),
     deleteConversation: (n) => Promise.resolve(known(n)),
   };
 }
@@ -100,8 +102,10 @@ Deno.test("every seed command is registered with a usage line and summary", () =
     "key",
     "identity",
     "req-send",
+    "req-check",
     "req-accept",
     "req-reject",
+    "req-cancel",
     "reqs-in",
     "reqs-out",
     "convs",
@@ -111,9 +115,12 @@ Deno.test("every seed command is registered with a usage line and summary", () =
     "verify",
     "auth",
     "delete",
+    "tor-log",
     "quit",
   ];
-  assertEquals(COMMANDS.map((c) => c.name), seed);
+  assertEquals(SHARED_COMMANDS.map((c) => c.name), seed);
+  // One command belongs to the prompt only; the JSON interface gets each warning as an event.
+  assertEquals(COMMANDS.filter((c) => c.only).map((c) => [c.name, c.only]), [["warnings", "repl"]]);
   for (const c of COMMANDS) {
     assert(c.usage.startsWith(c.name), c.name);
     assert(c.summary.length > 10 && !c.summary.endsWith("."), c.name);
@@ -189,6 +196,11 @@ Deno.test("handleLine() answers malformed lines with error replies, never throws
   }
   const unknown = await handleLine('{"id":1,"cmd":"delet","args":["bob"]}', peer);
   assertEquals((unknown.line.error as { suggestion: string }).suggestion, "delete");
+  // req-reject keeps `rejected` as asked and lists what it matched; req-cancel has its own result
+  const rejected = await handleLine('{"id":2,"cmd":"req-reject","args":["bob"]}', peer);
+  assertEquals(rejected.line.result, { rejected: "bob", names: ["bob"] });
+  const cancelled = await handleLine('{"id":3,"cmd":"req-cancel","args":["bob"]}', peer);
+  assertEquals(cancelled.line.result, { cancelled: "bob" });
 });
 
 Deno.test("handleLine() reports a bug in the core as internal without its details", async () => {
@@ -303,7 +315,6 @@ Deno.test("JSON commands drive two real peers in direct mode: request, messages,
         configRoot: dir,
         tor: { mode: "direct", registryDir: `${dir}/registry` },
         events: (e) => events.push(e),
-        open: (o) => Peer.open(o),
       });
       started.push(running);
       let id = 0;

@@ -9,7 +9,6 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 import { MemoryTerminal } from "./_memory_terminal.ts";
-import { Peer } from "../lib/peer.ts";
 import { startPeer, storedPeer } from "../lib/runtime.ts";
 import { PeerStore } from "../lib/store/peer_store.ts";
 import { peerPaths } from "../lib/store/paths.ts";
@@ -39,7 +38,6 @@ function interactive(
         configRoot: root,
         tor: { mode: "direct", registryDir: `${root}/registry` },
         events,
-        open: (options) => Peer.open(options),
         scrypt: FAST_SCRYPT,
         ...(passphrase !== undefined ? { passphrase } : {}),
       }),

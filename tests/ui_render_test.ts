@@ -7,7 +7,7 @@
  */
 
 import fc from "fast-check";
-import { assert, assertEquals, assertThrows } from "./_assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "./_assert.ts";
 import { COMMANDS, UnknownCommandError, UsageError } from "../lib/ui/commands.ts";
 import { commonPrefix, complete } from "../lib/ui/completion.ts";
 import { diskEntry, loadHistory, saveHistory, sessionEntry } from "../lib/ui/history.ts";
@@ -17,7 +17,7 @@ import { parseLine } from "../lib/ui/line_parse.ts";
 import { progressLine } from "../lib/ui/progress.ts";
 import { eventLine, peerName, sanitize, stripAnsi } from "../lib/ui/render.ts";
 import { errorText, helpText } from "../lib/ui/results.ts";
-import { conversationsTable, requestsTable, shortAddress } from "../lib/ui/table.ts";
+import { conversationsTable, requestsTable } from "../lib/ui/table.ts";
 import { colorWanted } from "../lib/ui/terminal.ts";
 import type { ConversationInfo } from "../lib/peer/types.ts";
 
@@ -117,14 +117,17 @@ Deno.test("conversationsTable() lists each conversation with its level colour or
   assert(colored.includes(`${ESC}[31mbob`) && colored.includes(`${ESC}[32mcarol`));
   assert(colored.includes(`${ESC}[36mdave`));
   // cli-table3 measures without escape codes: every row has the same visible width.
-  const widths = new Set(stripAnsi(colored).split("\n").map((l) => l.length));
-  assertEquals(widths.size, 1);
+  const rows = stripAnsi(colored).split("\n").filter((l) => /^[│┌├└]/.test(l));
+  assertEquals(new Set(rows.map((l) => l.length)).size, 1);
+  // Each address follows the table whole, on a line of its own, ready to copy.
+  const lines = plain.split("\n");
+  for (const c of convs) assert(lines.includes(c.address), `${c.address} in\n${plain}`);
   assertEquals(conversationsTable(PLAIN, []).startsWith("No conversations"), true);
 });
 
 Deno.test("requestsTable() lists requests and says when there are none", () => {
   const r = { name: "eve", direction: "in" as const, address: "eve@x.onion:1", key: "KEY=", at: 0 };
-  assert(requestsTable(PLAIN, "in", [r]).includes("eve@x.onion:1"));
+  assert(requestsTable(PLAIN, "in", [r]).split("\n").includes("eve@x.onion:1 KEY="));
   assertEquals(requestsTable(PLAIN, "out", []), "No outbound requests");
 });
 
@@ -279,26 +282,84 @@ Deno.test("LineEditor draws nothing of a hidden line and scrolls long lines", ()
   assertEquals(bounded.history.length, MAX_HISTORY);
 });
 
-Deno.test("history never keeps an /auth secret, and keeps no message text on disk", async () => {
+Deno.test("history never keeps an /auth secret, and keeps no message text on disk", () => {
   assertEquals(sessionEntry("/auth bob my secret"), "/auth bob ");
   assertEquals(sessionEntry("/msg bob hi"), "/msg bob hi");
   assertEquals(diskEntry("/msg bob hello there"), "/msg bob ");
   assertEquals(diskEntry("/AUTH bob x"), "/AUTH bob ");
   assertEquals(diskEntry("/convs"), "/convs");
+  assertEquals(diskEntry("  /req-accept bob  bobby "), "/req-accept bob bobby");
+  assertEquals(diskEntry("/help msg"), "/help msg");
   // Typos of /msg and /auth, and lines that are no command, never reach the disk.
   assertEquals(diskEntry("/mgs bob hello there"), undefined);
   assertEquals(diskEntry("/auht bob my secret"), undefined);
   assertEquals(diskEntry("hello there"), undefined);
-  assertEquals(diskEntry("/verify bob abc"), "/verify bob abc");
+  // More words than the command takes, or an unclosed quote: not written.
+  assertEquals(diskEntry("/delete bob my secret words"), undefined);
+  assertEquals(diskEntry('/delete "bob'), undefined);
+  // A quoted name argument with spaces is cut like any non-name.
+  assertEquals(diskEntry('/delete "two words"'), "/delete ");
+});
+
+/** An address and key as a contact would paste them (what the history must never keep). */
+const PASTED_ADDRESS = `bob@${"q".repeat(56)}.onion:50001`;
+const PASTED_KEY = "LrI9vyyxHBWrNlhpuTzlboNMQKxEIMSwSxhWOQdSIS8=";
+
+Deno.test("history on disk drops the address and key of /req-send and the key of /verify (issue 8 item 7)", async () => {
+  assertEquals(diskEntry(`/req-send ${PASTED_ADDRESS} ${PASTED_KEY}`), "/req-send ");
+  assertEquals(diskEntry(`/verify bob ${PASTED_KEY}`), "/verify bob ");
   const dir = await Deno.makeTempDir();
   try {
-    const path = `${dir}/h`;
-    await saveHistory(path, ["/convs", "/msg bob private words", "/msg bob other", "/peer"]);
+    await Deno.writeTextFile(`${dir}/profile.json`, JSON.stringify({ version: 1 }));
+    const path = `${dir}/repl_history`;
+    const typed = [
+      "/convs",
+      `/req-send ${PASTED_ADDRESS} ${PASTED_KEY}`,
+      "/msg bob private words",
+      "/msg bob other",
+      `/verify bob ${PASTED_KEY}`,
+      "/peer",
+    ];
+    await saveHistory(path, typed);
     const text = await Deno.readTextFile(path);
-    assert(!text.includes("private"), text);
-    assertEquals(await loadHistory(path), ["/convs", "/msg bob ", "/peer"]);
+    for (const secret of ["private", "qqqq", PASTED_KEY, "@"]) {
+      assert(!text.includes(secret), `${secret} leaked: ${text}`);
+    }
+    assertEquals(text, "/convs\n/req-send \n/msg bob \n/verify bob \n/peer\n");
+    assertEquals(await loadHistory(path), [
+      "/convs",
+      "/req-send ",
+      "/msg bob ",
+      "/verify bob ",
+      "/peer",
+    ]);
     assertEquals((await Deno.stat(path)).mode! & 0o777, 0o600);
+    // an old file with whole lines is cleaned on load
+    await Deno.writeTextFile(path, `/req-send ${PASTED_ADDRESS} ${PASTED_KEY}\n/convs\n`);
+    assertEquals(await loadHistory(path), ["/req-send ", "/convs"]);
     assertEquals(await loadHistory(`${dir}/missing`), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("history of a passphrase-encrypted peer stays in memory: no file, a leftover removed", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const envelope = { "unmessage-vault": 1, kdf: {}, nonce: "", ciphertext: "" };
+    await Deno.writeTextFile(`${dir}/profile.json`, JSON.stringify(envelope));
+    const path = `${dir}/repl_history`;
+    await Deno.writeTextFile(path, "/convs\n/delete bob\n"); // left by an older version
+    assertEquals(await loadHistory(path), []);
+    await saveHistory(path, ["/convs", "/msg bob hi", `/verify bob ${PASTED_KEY}`]);
+    await assertRejects(() => Deno.stat(path), Deno.errors.NotFound);
+    // no readable profile (missing or damaged): fail closed, nothing written
+    await Deno.remove(`${dir}/profile.json`);
+    await saveHistory(path, ["/convs"]);
+    await assertRejects(() => Deno.stat(path), Deno.errors.NotFound);
+    await Deno.writeTextFile(`${dir}/profile.json`, "{ not json");
+    await saveHistory(path, ["/convs"]);
+    await assertRejects(() => Deno.stat(path), Deno.errors.NotFound);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -314,10 +375,4 @@ Deno.test("eventLine() keeps routine connection progress quiet and shows trouble
   for (const e of quiet) assertEquals(eventLine(PLAIN, levelOf, e, 0), undefined);
   const retry = { event: "connection", name: "b", state: "connecting", attempt: 3 } as const;
   assertEquals(eventLine(PLAIN, levelOf, retry, 0), "-- Connection to b: connecting (attempt 3)");
-});
-
-Deno.test("shortAddress() keeps 16 characters of the onion host", () => {
-  const a = `bob@${"q".repeat(56)}.onion:50001`;
-  assertEquals(shortAddress(a), `bob@${"q".repeat(16)}….onion:50001`);
-  assertEquals(shortAddress("bob@short.onion:1"), "bob@short.onion:1");
 });

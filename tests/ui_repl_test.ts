@@ -10,105 +10,10 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { MemoryTerminal } from "./_memory_terminal.ts";
 import { WRONG_USAGE } from "./_repl_usage.ts";
-import type { CommandPeer } from "../lib/ui/commands.ts";
-import type { ConversationInfo, IdentityInfo, RequestInfo } from "../lib/peer/types.ts";
+import { IDENTITY, interactivePeer, setup } from "./_repl_fake.ts";
 import { Repl } from "../lib/ui/repl.ts";
 import { stripAnsi } from "../lib/ui/render.ts";
 import { colorWanted } from "../lib/ui/terminal.ts";
-import { runInteractive } from "../lib/ui/interactive.ts";
-import { startPeer } from "../lib/runtime.ts";
-import { Peer } from "../lib/peer.ts";
-
-const ONION = "a".repeat(56) + ".onion";
-const IDENTITY: IdentityInfo = {
-  name: "alice",
-  onion: ONION,
-  port: 50001,
-  address: `alice@${ONION}:50001`,
-  key: "A".repeat(43) + "=",
-};
-
-/** A stand-in core that records calls. */
-class FakePeer implements CommandPeer {
-  calls: string[] = [];
-  convs: ConversationInfo[] = [{
-    name: "bob",
-    address: `bob@${"b".repeat(56)}.onion:50001`,
-    key: "B".repeat(43) + "=",
-    level: "verified",
-    presence: false,
-    online: true,
-    established: true,
-    pending: 0,
-  }];
-  inbound: RequestInfo[] = [{
-    name: "eve",
-    direction: "in",
-    address: "eve@e.onion:1",
-    key: "E=",
-    at: 0,
-  }];
-  identity() {
-    return IDENTITY;
-  }
-  sendRequest(address: string, key: string) {
-    this.calls.push(`sendRequest ${address} ${key}`);
-    return Promise.resolve({ name: "carol", direction: "out" as const, address, key, at: 0 });
-  }
-  inboundRequests() {
-    return this.inbound;
-  }
-  outboundRequests() {
-    return [];
-  }
-  acceptRequest(name: string, newName?: string) {
-    this.calls.push(`acceptRequest ${name} ${newName}`);
-    return Promise.resolve({
-      ...this.convs[0]!,
-      name: newName ?? name,
-      level: "unverified" as const,
-    });
-  }
-  rejectRequest(name: string) {
-    this.calls.push(`rejectRequest ${name}`);
-    return Promise.resolve();
-  }
-  conversations() {
-    return this.convs;
-  }
-  sendMessage(name: string, text: string) {
-    this.calls.push(`sendMessage ${name} ${text}`);
-    return Promise.resolve({ id: "m1" });
-  }
-  setPresence(name: string, on: boolean) {
-    this.calls.push(`setPresence ${name} ${on}`);
-    return Promise.resolve();
-  }
-  verify(name: string, key: string) {
-    this.calls.push(`verify ${name} ${key}`);
-    return Promise.resolve({ verified: key === this.convs[0]!.key });
-  }
-  /** Runs inside authenticate(), as the core emits its events there. */
-  onAuthenticate: ((name: string) => void) | undefined;
-  authenticate(name: string, secret: string) {
-    this.calls.push(`authenticate ${name} ${secret}`);
-    this.onAuthenticate?.(name);
-    return Promise.resolve();
-  }
-  deleteConversation(name: string) {
-    this.calls.push(`deleteConversation ${name}`);
-    return Promise.resolve();
-  }
-}
-
-function setup(options: { isTTY?: boolean; color?: boolean } = {}) {
-  const term = new MemoryTerminal({ isTTY: options.isTTY ?? true, color: options.color ?? false });
-  const peer = new FakePeer();
-  const repl = new Repl({ terminal: term, now: () => 0 });
-  repl.attach(peer, IDENTITY);
-  const done = repl.run();
-  return { term, peer, repl, done };
-}
 
 /** The screen text after the last occurrence of `marker`. */
 function after(term: MemoryTerminal, marker: string): string {
@@ -198,8 +103,11 @@ Deno.test("REPL shows /auth as its own line, then one line per outcome", async (
   await done;
 });
 
-Deno.test("REPL deletes only after a yes", async () => {
+Deno.test("REPL deletes only after a yes, and says at once that nobody is unknown", async () => {
   const { term, peer, done } = setup();
+  term.type("/delete nobody\r");
+  await term.waitFor('No conversation is named "nobody"');
+  assert(!term.output.includes("cannot be undone"), "no question for an unknown name");
   term.type("/delete bob\r");
   await term.waitFor("cannot be undone [y/N]");
   term.type("n\r");
@@ -218,7 +126,7 @@ Deno.test("REPL prints an event above the line being typed and redraws it", asyn
   term.type("/msg bob half-typ");
   await term.waitFor("alice> /msg bob half-typ");
   const mark = term.output.length;
-  repl.onEvent({ event: "message", name: "bob", id: "1", text: "hi there", at: 0 });
+  await repl.onEvent({ event: "message", name: "bob", id: "1", text: "hi there", at: 0 });
   const shown = term.output.slice(mark);
   // Clear the row, print the message, then the prompt and the typed text again.
   assertEquals(shown, "\r\x1b[K00:00 bob [verified]: hi there\r\n\r\x1b[Kalice> /msg bob half-typ");
@@ -295,29 +203,6 @@ Deno.test("REPL shows colours by level when colours are on", async () => {
   await done;
 });
 
-/** A real peer (direct mode, no tor) run by the whole interactive flow. */
-async function interactivePeer(name: string, root: string, registryDir: string) {
-  const term = new MemoryTerminal({ columns: 120 });
-  const exit = runInteractive({
-    name,
-    configRoot: root,
-    terminal: term,
-    onTermination: () => () => {},
-    onStartInterrupt: () => () => {},
-    start: (events) =>
-      startPeer({
-        name,
-        configRoot: root,
-        tor: { mode: "direct", registryDir },
-        events,
-        open: (options) => Peer.open(options),
-      }),
-  });
-  await term.waitFor(`${name}> `);
-  const line = /(\S+@\S+\.onion:\d+) (\S{44})/.exec(term.output)!;
-  return { term, exit, address: line[1]!, key: line[2]! };
-}
-
 Deno.test("two real peers chat, verify and authenticate through their REPLs", async () => {
   const root = await Deno.makeTempDir();
   try {
@@ -368,20 +253,27 @@ Deno.test("two real peers chat, verify and authenticate through their REPLs", as
     const history = await Deno.readTextFile(`${root}/a/peers/alice/repl_history`);
     assert(history.includes("/msg robert \n") && !history.includes("typing"), history);
     assert(!history.includes("blue"), history);
+    assert(history.includes("/verify robert \n") && !history.includes(bob.key), history);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
 });
 
-Deno.test("REPL shows tor's bootstrap as one redrawn bar, then the identity to copy", () => {
+Deno.test("REPL shows tor's bootstrap as one redrawn bar, then the identity to copy", async () => {
   const term = new MemoryTerminal();
   const repl = new Repl({ terminal: term });
+  const tick = () => new Promise((r) => setTimeout(r, 0));
   repl.onEvent({ event: "bootstrap", progress: 10, summary: "Connecting to a relay" });
+  await tick();
   repl.onEvent({ event: "bootstrap", progress: 100, summary: "Done" });
+  await tick();
   repl.onEvent({ event: "ready", identity: IDENTITY });
+  await repl.screen.flushed();
   assertEquals(
     term.output.split("\r\n")[0],
     `\r\x1b[KTor [${"#".repeat(2)}${"-".repeat(22)}]  10% Connecting to a relay` +
+      `\r\x1b[KTor [${"#".repeat(24)}]` + " 100% Done" +
+      // the finished bar printed as a line, over itself, to stay above the banner
       `\r\x1b[KTor [${"#".repeat(24)}]` + " 100% Done",
   );
   assert(term.output.includes(`\r\n${IDENTITY.address} ${IDENTITY.key}\r\n`));
@@ -389,5 +281,6 @@ Deno.test("REPL shows tor's bootstrap as one redrawn bar, then the identity to c
   const quiet = new Repl({ terminal: piped });
   quiet.onEvent({ event: "bootstrap", progress: 10, summary: "Connecting" });
   quiet.onEvent({ event: "bootstrap", progress: 15, summary: "Connecting" });
+  await quiet.screen.flushed();
   assertEquals(piped.output.split("\n").length, 2, "one line per phase without a terminal");
 });

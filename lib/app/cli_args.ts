@@ -11,6 +11,8 @@
 import { parseArgs } from "node:util";
 import { UnmessageError } from "../errors.ts";
 import { editDistance } from "../edit_distance.ts";
+import { type BuiltinBridges, isBuiltinBridges, parseBridgeLine } from "../tor/bridges.ts";
+import { parseProxy } from "../tor/proxy.ts";
 
 /** Usage text shown by `--help` and after a flag mistake. */
 export function usageText(version: string): string {
@@ -19,12 +21,18 @@ export function usageText(version: string): string {
 Usage:
   unmessage --name <name> [--json]   start (or create) the peer <name>
   unmessage --name <name> --encrypt  create the peer <name> with a passphrase
+  unmessage --gui [--name <name>]    graphical interface in the browser
   unmessage [--json]                 relaunch the last interface and peer used
   unmessage --help | --version
 
 Options:
   --name, -name <name>      peer name (letters, digits, _ or -; up to 32)
   --json                    machine interface: JSON lines on stdin/stdout
+  --gui                     graphical interface: a local web page (127.0.0.1)
+                            opened in the default browser; without --name it
+                            lists the peers and creates new ones
+  --no-browser              with the GUI, print its address instead of
+                            opening a browser
   --encrypt                 when creating the peer, encrypt its files with a
                             passphrase (asked twice; with --json, read from
                             $UNMESSAGE_PASSPHRASE)
@@ -33,9 +41,23 @@ Options:
   --port <n>                onion service virtual port (default 50001)
   --tor-path <path>         tor executable to launch (default: found on PATH)
   --torrc-extra <file>      extra torrc lines for the launched tor
+  --bridges obfs4|snowflake use the built-in bridges (may be stale; repeatable)
+  --bridge "<line>"         use this bridge line (repeatable)
+  --bridges-file <file>     use the bridge lines of this file, one per line
+  --no-bridges              stop using the bridges kept for this peer
+  --proxy <url>             reach Tor through socks5://host:port,
+                            socks4://host:port or https://host:port
+                            (user:password@host:port if it needs one)
+  --no-proxy                stop using the proxy kept for this peer
+                            (bridges and proxy are kept per peer: a later
+                            start without these flags uses them again)
   --control-port <n>        attach to a running tor's control port instead
   --socks-port <n>          ... and use its SOCKS port
-  --control-password <p>    ... authenticating with this password
+  --control-password-file <file>
+                            ... authenticating with the password in this file
+                            (or $UNMESSAGE_CONTROL_PASSWORD; cookie otherwise)
+  --control-password <p>    ... with this password (visible to local users:
+                            prefer the file or the variable)
   -h, --help                show this help
   -V, --version             show the version
 
@@ -60,6 +82,10 @@ export interface CliOptions {
   version: boolean;
   name?: string;
   json: boolean;
+  /** The graphical interface (`--gui`). */
+  gui: boolean;
+  /** With the GUI: print its address instead of opening a browser. */
+  noBrowser: boolean;
   /** Create the peer encrypted with a passphrase (no effect on an existing one). */
   encrypt: boolean;
   configDir?: string;
@@ -69,13 +95,29 @@ export interface CliOptions {
   controlPort?: number;
   socksPort?: number;
   controlPassword?: string;
+  /** File holding the control port password (first line). */
+  controlPasswordFile?: string;
   /** Testing only: no tor, contacts found through port files in this folder. */
   direct?: string;
+  /** Built-in bridge sets (`--bridges`). */
+  builtinBridges?: BuiltinBridges[];
+  /** Bridge lines (`--bridge`), checked. */
+  bridgeLines?: string[];
+  /** A file of bridge lines (`--bridges-file`). */
+  bridgesFile?: string;
+  /** `--no-bridges`. */
+  noBridges?: boolean;
+  /** An upstream proxy URL (`--proxy`), checked. */
+  proxy?: string;
+  /** `--no-proxy`. */
+  noProxy?: boolean;
 }
 
 const OPTIONS = {
   name: { type: "string" },
   json: { type: "boolean" },
+  gui: { type: "boolean" },
+  "no-browser": { type: "boolean" },
   encrypt: { type: "boolean" },
   "config-dir": { type: "string" },
   port: { type: "string" },
@@ -84,7 +126,14 @@ const OPTIONS = {
   "control-port": { type: "string" },
   "socks-port": { type: "string" },
   "control-password": { type: "string" },
+  "control-password-file": { type: "string" },
   direct: { type: "string" },
+  bridges: { type: "string", multiple: true },
+  bridge: { type: "string", multiple: true },
+  "bridges-file": { type: "string" },
+  "no-bridges": { type: "boolean" },
+  proxy: { type: "string" },
+  "no-proxy": { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 } as const;
@@ -160,13 +209,23 @@ export function parseCli(argv: readonly string[]): CliOptions {
     help: v.help === true,
     version: v.version === true,
     json: v.json === true,
+    gui: v.gui === true,
+    noBrowser: v["no-browser"] === true,
     encrypt: v.encrypt === true,
   };
+  if (options.json && (options.gui || options.noBrowser)) {
+    throw new CliUsageError(
+      "--json is the machine interface; it cannot be used with --gui or --no-browser",
+    );
+  }
   if (v.name !== undefined) options.name = v.name;
   if (v["config-dir"] !== undefined) options.configDir = v["config-dir"];
   if (v["tor-path"] !== undefined) options.torPath = v["tor-path"];
   if (v["torrc-extra"] !== undefined) options.torrcExtra = v["torrc-extra"];
   if (v["control-password"] !== undefined) options.controlPassword = v["control-password"];
+  if (v["control-password-file"] !== undefined) {
+    options.controlPasswordFile = v["control-password-file"];
+  }
   if (v.direct !== undefined) options.direct = v.direct;
   const p = port(v.port, "port");
   if (p !== undefined) options.port = p;
@@ -174,9 +233,15 @@ export function parseCli(argv: readonly string[]): CliOptions {
   if (control !== undefined) options.controlPort = control;
   const socks = port(v["socks-port"], "socks-port");
   if (socks !== undefined) options.socksPort = socks;
-  const attachOnly = options.socksPort !== undefined || options.controlPassword !== undefined;
+  const attachOnly = options.socksPort !== undefined || options.controlPassword !== undefined ||
+    options.controlPasswordFile !== undefined;
   if (attachOnly && options.controlPort === undefined) {
-    throw new CliUsageError("--socks-port and --control-password need --control-port");
+    throw new CliUsageError(
+      "--socks-port, --control-password and --control-password-file need --control-port",
+    );
+  }
+  if (options.controlPassword !== undefined && options.controlPasswordFile !== undefined) {
+    throw new CliUsageError("Give --control-password or --control-password-file, not both");
   }
   const attach = options.controlPort !== undefined;
   if (attach && (options.torPath !== undefined || options.torrcExtra !== undefined)) {
@@ -187,7 +252,63 @@ export function parseCli(argv: readonly string[]): CliOptions {
   if (options.direct !== undefined && (attach || options.torPath !== undefined)) {
     throw new CliUsageError("--direct runs without tor; it cannot be used with tor flags");
   }
+  networkOptions(v, options);
   return options;
+}
+
+/** The bridge and proxy flags, checked into `options`. */
+function networkOptions(
+  v: {
+    bridges?: string[];
+    bridge?: string[];
+    "bridges-file"?: string;
+    "no-bridges"?: boolean;
+    proxy?: string;
+    "no-proxy"?: boolean;
+  },
+  options: CliOptions,
+): void {
+  for (const name of v.bridges ?? []) {
+    if (!isBuiltinBridges(name)) {
+      throw new CliUsageError(`--bridges takes obfs4 or snowflake, got ${JSON.stringify(name)}`);
+    }
+    (options.builtinBridges ??= []).push(name);
+  }
+  for (const line of v.bridge ?? []) {
+    try {
+      (options.bridgeLines ??= []).push(parseBridgeLine(line).line);
+    } catch (e) {
+      throw new CliUsageError(`--bridge: ${(e as Error).message}`);
+    }
+  }
+  if (v["bridges-file"] !== undefined) options.bridgesFile = v["bridges-file"];
+  if (v["no-bridges"]) options.noBridges = true;
+  if (v.proxy !== undefined) {
+    try {
+      parseProxy(v.proxy);
+    } catch (e) {
+      throw new CliUsageError(`--proxy: ${(e as Error).message}`);
+    }
+    options.proxy = v.proxy;
+  }
+  if (v["no-proxy"]) options.noProxy = true;
+  const bridges = options.builtinBridges !== undefined || options.bridgeLines !== undefined ||
+    options.bridgesFile !== undefined;
+  if (bridges && options.noBridges) {
+    throw new CliUsageError(
+      "--no-bridges cannot be used with --bridge, --bridges or --bridges-file",
+    );
+  }
+  if (options.proxy !== undefined && options.noProxy) {
+    throw new CliUsageError("--no-proxy cannot be used with --proxy");
+  }
+  const any = bridges || options.noBridges || options.proxy !== undefined || options.noProxy;
+  if (any && (options.controlPort !== undefined || options.direct !== undefined)) {
+    throw new CliUsageError(
+      "Bridges and proxies are set for the tor unMessage launches; they cannot be used with " +
+        "--control-port (configure that tor's own torrc) or --direct",
+    );
+  }
 }
 
 /** Lines of a `--torrc-extra` file: blank lines and `#` comments dropped. */

@@ -43,6 +43,7 @@ export class RegistryTransport implements Transport {
   readonly #dir: string;
   readonly #direct = new DirectTransport();
 
+  /** Dials through the port files in `dir`. */
   constructor(dir: string) {
     this.#dir = dir;
   }

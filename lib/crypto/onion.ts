@@ -48,8 +48,11 @@ export const TOR_KEY_BLOB_PREFIX = "ED25519-V3:";
 
 /** Our onion service's key: the secret seed, its public key and address. */
 export interface OnionKey {
+  /** The 32-byte ed25519 secret seed (never logged: see `redact`). */
   readonly seed: Uint8Array;
+  /** The 32-byte ed25519 public key the address encodes. */
   readonly publicKey: Uint8Array;
+  /** The 56-character v3 address, without `.onion`. */
   readonly address: string;
 }
 
@@ -163,13 +166,16 @@ export function decodeOnionAddress(text: string): Uint8Array {
   }
   const publicKey = decoded.slice(0, ONION_KEY_LENGTH);
   const version = decoded[DECODED_LENGTH - 1]!;
+  const claimed = decoded.subarray(ONION_KEY_LENGTH, ONION_KEY_LENGTH + CHECKSUM_LENGTH);
+  // The checksum covers the version byte, which the last character holds: a
+  // typo there breaks the checksum. Only an address whose checksum is right
+  // for its own version is another version.
+  if (!equalBytes(claimed, checksum(publicKey, version))) {
+    throw badAddress("checksum does not match: check for a typo");
+  }
   // rend-spec-v3 §6: only version 3 is defined
   if (version !== ONION_VERSION) {
     throw badAddress(`version ${version} is not supported, expected ${ONION_VERSION}`);
-  }
-  const claimed = decoded.subarray(ONION_KEY_LENGTH, ONION_KEY_LENGTH + CHECKSUM_LENGTH);
-  if (!equalBytes(claimed, checksum(publicKey, version))) {
-    throw badAddress("checksum does not match, check for a typing mistake");
   }
   return publicKey;
 }

@@ -7,7 +7,9 @@
  *
  * Contact names are what the user types in commands (`msg bob hi`), so
  * besides the wire rules of the handshake (1 to 64 UTF-8 bytes, no control
- * characters, no "@") they may not contain white space.
+ * characters, no "@") they may not contain white space, nor the invisible
+ * and direction-changing characters names.ts refuses (a request's suggested
+ * name is cleaned of them instead).
  *
  * @module
  */
@@ -17,6 +19,7 @@ import { ONION_ADDRESS_LENGTH, parseOnionAddress } from "../crypto/onion.ts";
 import { isUnmessageError } from "../errors.ts";
 import { checkName, MAX_NAME_BYTES, MAX_PORT, MIN_PORT } from "../protocol/handshake_data.ts";
 import { PeerError } from "./errors.ts";
+import { checkNameCharacters, removeHiddenCharacters, showName } from "./names.ts";
 
 /** The onion service port used when an address names none (the seed's examples use 50001). */
 export const DEFAULT_ONION_PORT = 50001;
@@ -44,7 +47,7 @@ export function checkContactName(name: unknown): string {
   if (WHITESPACE.test(name)) {
     throw new PeerError(
       "bad_name",
-      `Cannot use the name ${JSON.stringify(name)}: remove its spaces`,
+      `Cannot use the name ${showName(name)}: remove its spaces`,
     );
   }
   try {
@@ -52,19 +55,21 @@ export function checkContactName(name: unknown): string {
   } catch {
     throw new PeerError(
       "bad_name",
-      `Cannot use the name ${JSON.stringify(name)}: use 1 to ${MAX_NAME_BYTES} bytes ` +
+      `Cannot use the name ${showName(name)}: use 1 to ${MAX_NAME_BYTES} bytes ` +
         "without control characters or @",
     );
   }
-  return name;
+  return checkNameCharacters(name);
 }
 
 /**
- * Turns a name a contact suggested into a valid local name: white space
- * becomes "_" (their name may contain spaces, ours may not).
+ * Turns a name a contact suggested into a valid local name: invisible and
+ * direction-changing characters are removed, white space becomes "_"
+ * (their name may contain spaces, ours may not); "contact" when nothing
+ * usable is left.
  */
 export function sanitizeSuggestedName(name: string): string {
-  const cleaned = name.replace(/\s+/g, "_");
+  const cleaned = removeHiddenCharacters(name).replace(/\s+/g, "_");
   try {
     return checkContactName(cleaned);
   } catch {

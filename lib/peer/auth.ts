@@ -15,8 +15,12 @@
  *   keys in (initiator, responder) order and the conversation ID, so a
  *   relay between two conversations compares different secrets.
  * - `match` sets the level until {@linkcode AuthSession.reset} (the contact
- *   disconnected); `nomatch` leaves it as it was; malformed input, a bad
- *   proof or an ABORT end the run as `aborted` (we answer with ABORT).
+ *   disconnected) or until a later run fails: `nomatch`, malformed input, a
+ *   bad proof or an ABORT (runs that end as `aborted`; we answer malformed
+ *   input with ABORT) drop the level back to the key's verification level,
+ *   with `levelChanged`, so a failed run never leaves a stale
+ *   "authenticated" (an attacker who took over the contact's key after a
+ *   first match would fail the second run, and that must show).
  *
  * Pure: no I/O; the caller sends the returned messages and emits the
  * returned events. The typed secret lives in memory only during a run.
@@ -40,13 +44,17 @@ import { PeerError } from "./errors.ts";
 
 /** What happened in a step, for the `auth` event. */
 export interface AuthStatus {
+  /** The `auth` event's status. */
   status: "requested" | "started" | "match" | "nomatch" | "aborted";
+  /** Why a run was aborted. */
   reason?: string;
 }
 
 /** The result of a step: messages to send (encoded SMP) and statuses to report. */
 export interface AuthStep {
+  /** Encoded SMP messages for the contact, in order. */
   send: Uint8Array[];
+  /** What to report, in order. */
   statuses: AuthStatus[];
   /** Whether the authenticated flag changed. */
   levelChanged: boolean;
@@ -98,6 +106,7 @@ export class AuthSession {
   #waiting: SmpMessage | null = null;
   #authenticated = false;
 
+  /** A session between our identity key and the contact's, in one conversation. */
   constructor(ownKey: Uint8Array, peerKey: Uint8Array, conversationId: Uint8Array, rng: Rng) {
     this.#own = ownKey;
     this.#peer = peerKey;
@@ -138,7 +147,7 @@ export class AuthSession {
       if (this.#run === null && this.#waiting === null) return this.#step([], []);
       this.#run = null;
       this.#waiting = null;
-      return this.#step([], [{ status: "aborted", reason: "the contact cancelled" }]);
+      return this.#failed(this.#step([], [{ status: "aborted", reason: "the contact cancelled" }]));
     }
     if (msg.type === "SMP1") return this.#onSmp1(msg);
     const run = this.#run;
@@ -154,8 +163,9 @@ export class AuthSession {
     const result = run.smp.result;
     if (run.smp.state !== "done" || result === null) return this.#step(send, []);
     this.#run = null;
-    const changed = result === "match" && !this.#authenticated;
-    if (result === "match") this.#authenticated = true;
+    if (result === "nomatch") return this.#failed(this.#step(send, [{ status: result }]));
+    const changed = !this.#authenticated;
+    this.#authenticated = true;
     return { ...this.#step(send, [{ status: result }]), levelChanged: changed };
   }
 
@@ -201,7 +211,14 @@ export class AuthSession {
 
   #abort(reason: string, tellPeer: boolean): AuthStep {
     this.#run = null;
-    return this.#step(tellPeer ? [SMP_ABORT] : [], [{ status: "aborted", reason }]);
+    return this.#failed(this.#step(tellPeer ? [SMP_ABORT] : [], [{ status: "aborted", reason }]));
+  }
+
+  /** A run failed: the level drops to the key's verification level. */
+  #failed(step: AuthStep): AuthStep {
+    const levelChanged = this.#authenticated;
+    this.#authenticated = false;
+    return { ...step, levelChanged };
   }
 
   #step(messages: SmpMessage[], statuses: AuthStatus[]): AuthStep {

@@ -201,7 +201,7 @@ export class PeerCore {
     return this.track(save);
   }
 
-  /** Saves `requests.json`. */
+  /** Saves the pending requests. */
   saveRequests(): Promise<void> {
     return this.track(this.store.saveRequests(requestsToJson(this.requests)));
   }
@@ -214,10 +214,13 @@ export class PeerCore {
   addContact(record: ConversationRecord, startLink = true): Contact {
     const contact = new Contact(record, this.rng);
     this.contacts.set(record.fileId, contact);
-    contact.link = this.makeLink(contact);
-    if (this.started && startLink) contact.link.start();
+    // a conversation its contact deleted sends nothing more (receive.ts)
+    contact.link = record.endedByContact ? null : this.makeLink(contact);
+    if (this.started && startLink) contact.link?.start();
     const candidate: ContactCandidate = {
-      conversationId: conversationIndex(record).conversationId,
+      get conversationId() {
+        return conversationIndex(contact.record).conversationId;
+      },
       get keys() {
         return contact.keys;
       },
@@ -392,7 +395,8 @@ export class PeerCore {
     if (step.levelChanged) {
       const conns = [...contact.inbound];
       if (contact.link?.conn !== undefined) conns.push(contact.link.conn);
-      contact.authConns = new Set(conns);
+      // a failed run dropped the level: no connection holds it any more
+      contact.authConns = contact.auth.authenticated ? new Set(conns) : null;
       this.emit({ event: "level", name: contact.name, level: contact.level });
     }
   }

@@ -6,6 +6,11 @@
  * and whose message says what happened and what to do. A "did you mean"
  * is added when a name is close to one we know.
  *
+ * When what to do is a command, the message ends with it, by its bare
+ * name (`list them with reqs-in`), and the error carries it as `command`
+ * (also in its JSON form): each interface shows it its own way, the REPL
+ * with its slash (`/reqs-in`), the JSON interface as it is.
+ *
  * Failures of other layers (`StoreError` for the disk, `NetError` for the
  * network) pass through unchanged; network input never throws here (it is
  * dropped and reported as a `warning` event).
@@ -21,12 +26,14 @@ import { editDistance } from "../edit_distance.ts";
  * - `unknown_peer`: no conversation (or request) by that name
  * - `unknown_request`: no pending inbound request by that name
  * - `name_taken`: the local name is used by another contact or request
+ * - `name_confusable`: the local name looks like another contact's or request's
  * - `bad_name`: the name is empty, too long, or has spaces, controls or "@"
  * - `bad_address`: not `name@<56 characters>.onion[:port]`, or a bad checksum
  * - `bad_key`: not a 44-character base64 X25519 public key
  * - `own_identity`: the address or key is our own
  * - `already_contact`: a conversation or request with that key exists
  * - `not_established`: the name is a pending request, not a conversation
+ * - `conversation_ended`: the contact deleted the conversation on their side
  * - `offline`: the command needs the contact online and they are not
  * - `outbox_full`: too many messages wait for that contact
  * - `too_many_requests`: too many requests wait for an answer
@@ -38,12 +45,14 @@ export type PeerErrorCode =
   | "unknown_peer"
   | "unknown_request"
   | "name_taken"
+  | "name_confusable"
   | "bad_name"
   | "bad_address"
   | "bad_key"
   | "own_identity"
   | "already_contact"
   | "not_established"
+  | "conversation_ended"
   | "offline"
   | "outbox_full"
   | "too_many_requests"
@@ -53,11 +62,30 @@ export type PeerErrorCode =
 
 /** A mistake in a command given to the messenger core. */
 export class PeerError extends UnmessageError {
+  /** One of {@linkcode PeerErrorCode}. */
   declare readonly code: PeerErrorCode;
+  /** The command line that helps, without a slash, when the message ends with it. */
+  readonly command: string | undefined;
 
-  constructor(code: PeerErrorCode, message: string, options?: ErrorOptions) {
+  /** `options.command`: the command the message ends with (see the module header). */
+  constructor(
+    code: PeerErrorCode,
+    message: string,
+    options?: ErrorOptions & { command?: string },
+  ) {
     super(code, message, options);
+    this.command = options?.command;
   }
+
+  /** The JSON form, with `command` when there is one. */
+  override toJSON(): { code: string; message: string; command?: string } {
+    return { ...super.toJSON(), ...(this.command !== undefined ? { command: this.command } : {}) };
+  }
+}
+
+/** A {@linkcode PeerError} whose message `text` ends with `command` (see the module header). */
+export function suggestingCommand(code: PeerErrorCode, text: string, command: string): PeerError {
+  return new PeerError(code, `${text} ${command}`, { command });
 }
 
 /** Type guard for a {@linkcode PeerError}, optionally of one code. */
@@ -91,15 +119,19 @@ export function closestName(name: string, known: Iterable<string>): string | und
 export function unknownName(
   name: string,
   known: Iterable<string>,
-  what: "conversation" | "request" = "conversation",
+  what: "conversation" | "request" | "outbound request" = "conversation",
 ): PeerError {
   const suggestion = closestName(name, known);
-  const hint = suggestion !== undefined
-    ? `did you mean ${suggestion}?`
-    : what === "conversation"
-    ? "list them with convs"
-    : "list them with req-in";
   const code = what === "conversation" ? "unknown_peer" : "unknown_request";
-  const subject = what === "conversation" ? "No conversation" : "No inbound request";
-  return new PeerError(code, `${subject} is named ${JSON.stringify(name)}: ${hint}`);
+  const kind = what === "conversation"
+    ? "No conversation"
+    : what === "request"
+    ? "No inbound request"
+    : "No outbound request";
+  const subject = `${kind} is named ${JSON.stringify(name)}:`;
+  if (suggestion !== undefined) {
+    return new PeerError(code, `${subject} did you mean ${suggestion}?`);
+  }
+  const list = what === "conversation" ? "convs" : what === "request" ? "reqs-in" : "reqs-out";
+  return suggestingCommand(code, `${subject} list them with`, list);
 }

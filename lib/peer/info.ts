@@ -10,10 +10,14 @@ import { formatIdentityAddress } from "./address.ts";
 import type { InboundEntry, OutboundEntry } from "./records.ts";
 import type { RequestInfo } from "./types.ts";
 
-/** The {@linkcode RequestInfo} of a pending request. */
+/**
+ * The {@linkcode RequestInfo} of a pending request; `looksLike` is the name
+ * in use its name is confusable with (names.ts), if any.
+ */
 export function requestInfo(
   entry: InboundEntry | OutboundEntry,
   direction: "in" | "out",
+  looksLike?: string,
 ): RequestInfo {
   if ("packet" in entry) {
     return {
@@ -31,5 +35,6 @@ export function requestInfo(
     address: formatIdentityAddress(entry.name, s.onionAddress, s.port),
     key: encodePublicKey(s.identityKey),
     at: entry.at,
+    ...(looksLike !== undefined ? { looksLike } : {}),
   };
 }

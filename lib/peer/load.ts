@@ -34,13 +34,13 @@ export interface LoadedState {
   records: ConversationRecord[];
 }
 
-/** Loads `requests.json` and every conversation of `store`. */
+/** Loads the pending requests and every conversation of `store`. */
 export async function loadState(store: PeerStore, emit: EventSink): Promise<LoadedState> {
   let requests = emptyRequests();
   try {
     requests = (await store.loadRequests(requestsFromJson)) ?? emptyRequests();
   } catch (e) {
-    // later saves of requests.json are refused by the store with the same path: never overwritten
+    // later saves of damaged requests are refused by the store: never overwritten
     emit({ event: "error", code: errorCode(e), message: describeError(e) });
   }
   for (const notice of store.notices) {

@@ -9,17 +9,31 @@
 import { utf8, utf8Length } from "../crypto/bytes.ts";
 import type { Contact } from "./contact.ts";
 import type { PeerCore } from "./core.ts";
-import { PeerError, unknownName } from "./errors.ts";
-import { MAX_OUTBOX_BYTES, MAX_OUTBOX_ELEMENTS, MAX_TEXT_BYTES } from "./records.ts";
+import { PeerError, suggestingCommand, unknownName } from "./errors.ts";
+import { sanitizeSuggestedName } from "./address.ts";
+import { checkNotConfusable, lookalikeIndex } from "./names.ts";
+import {
+  type InboundEntry,
+  MAX_OUTBOX_BYTES,
+  MAX_OUTBOX_ELEMENTS,
+  MAX_TEXT_BYTES,
+} from "./records.ts";
 
-/** `name_taken` unless no contact or request uses `name`. */
-export function checkNameFree(core: PeerCore, name: string): void {
-  if (core.namesInUse().has(name)) {
+/**
+ * `name_taken` when a contact or request uses `name`, `name_confusable`
+ * when one uses a name that looks like it (names.ts); `except` is a name
+ * about to go (the request being accepted under a new name).
+ */
+export function checkNameFree(core: PeerCore, name: string, hint: string, except?: string): void {
+  const names = core.namesInUse();
+  if (except !== undefined) names.delete(except);
+  if (names.has(name)) {
     throw new PeerError(
       "name_taken",
-      `The name ${name} is already used by another contact or request: pick another name`,
+      `The name ${name} is already used by another contact or request: ${hint}`,
     );
   }
+  checkNotConfusable(name, names, hint);
 }
 
 /**
@@ -42,9 +56,10 @@ export function requireContact(core: PeerCore, name: string): Contact {
     );
   }
   if (book.inbound.some((r) => r.name === name)) {
-    throw new PeerError(
+    throw suggestingCommand(
       "not_established",
-      `${name} is a request you received: accept it first (req-accept ${name})`,
+      `${name} is a request you received: accept it first with`,
+      `req-accept ${name}`,
     );
   }
   throw unknownName(name, core.namesInUse());
@@ -53,9 +68,17 @@ export function requireContact(core: PeerCore, name: string): Contact {
 /**
  * Checks that `text` can be queued for `contact`.
  *
- * @throws {PeerError} `bad_message` (empty, not Unicode, too long), `outbox_full`
+ * @throws {PeerError} `conversation_ended`, `bad_message` (empty, not
+ *   Unicode, too long), `outbox_full`
  */
 export function checkMessage(contact: Contact, text: unknown): asserts text is string {
+  if (contact.record.endedByContact) {
+    throw new PeerError(
+      "conversation_ended",
+      `Cannot send to ${contact.name}: they deleted this conversation on their side; ` +
+        `delete it too (delete ${contact.name}) and send a new request to talk again`,
+    );
+  }
   if (typeof text !== "string" || text.length === 0) {
     throw new PeerError("bad_message", "Cannot send an empty message: type some text");
   }
@@ -78,4 +101,18 @@ export function checkMessage(contact: Contact, text: unknown): asserts text is s
       `Cannot queue more for ${contact.name}: ${outbox.length} messages wait for them to come online`,
     );
   }
+}
+
+/**
+ * The name in use that the inbound request `entry` tries to look like, if
+ * any (names.ts): its suggested name as cleaned, before it was made unique
+ * ("bob" + U+200B is listed as "bob-2", and still looks like "bob"). Pass
+ * an `index` of the names in use to ask about many requests.
+ */
+export function lookalikeOf(
+  core: PeerCore,
+  entry: InboundEntry,
+  index: ReturnType<typeof lookalikeIndex> = lookalikeIndex(core.namesInUse()),
+): string | undefined {
+  return index(sanitizeSuggestedName(entry.state.name), entry.name);
 }

@@ -36,13 +36,12 @@ import { inboundFromOpened, startBob } from "../protocol/handshake.ts";
 import { identifyPacket } from "../protocol/packets.ts";
 import { decryptInConversation, type PacketKind } from "../protocol/session.ts";
 import { isStoreError } from "../store/errors.ts";
-import { sanitizeSuggestedName } from "./address.ts";
 import { type Contact, KEEPALIVE_ID } from "./contact.ts";
 import type { PeerCore } from "./core.ts";
-import { MAX_INBOUND_REQUESTS, type OutboundEntry } from "./records.ts";
+import type { OutboundEntry } from "./records.ts";
+import { receiveRequest } from "./requests.ts";
 import { SeenIds } from "./seen_ids.ts";
 import type { PeerEvent } from "./types.ts";
-import { requestInfo } from "./info.ts";
 
 /** Packet-level codes after which the connection is closed: the sender does not speak our protocol. */
 const FATAL_PACKET_CODES = new Set(["unsupported_version", "bad_packet_length"]);
@@ -151,29 +150,12 @@ function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Stage 2 (Alice): a verified request, kept until the user answers it. */
+/** Stage 2 (Alice): a verified request; requests.ts decides whether it is kept. */
 async function onRequest(
   core: PeerCore,
   opened: Parameters<typeof inboundFromOpened>[0],
 ): Promise<void> {
-  const request = inboundFromOpened(opened, core.identity);
-  // Bob re-sends a request until it is answered: the same request key is the same request
-  if (core.knownRequest(request.requestPublicKey)) return;
-  if (core.requests.inbound.length >= MAX_INBOUND_REQUESTS) {
-    core.warn(
-      "too_many_requests",
-      `Dropped a request: ${MAX_INBOUND_REQUESTS} requests wait already; accept or reject some`,
-    );
-    return;
-  }
-  const entry = {
-    name: core.uniqueName(sanitizeSuggestedName(request.name)),
-    at: core.now(),
-    state: request,
-  };
-  core.requests.inbound.push(entry);
-  await core.saveRequests();
-  core.emit({ event: "request-received", request: requestInfo(entry, "in") });
+  await receiveRequest(core, inboundFromOpened(opened, core.identity));
 }
 
 /** Stage 3 (Bob): Alice's first reply turns our request into a conversation. */
@@ -304,6 +286,20 @@ function handleElement(
         effects.push(() => core.emit({ event: "delivered", name: contact.name, id: entry.key }));
       }
       effects.push(() => contact.link?.wake());
+      return;
+    }
+    case "conversation_deleted": {
+      // their keys are gone: nothing we send could be read; the user deletes it too
+      if (contact.record.endedByContact) return;
+      contact.record.endedByContact = true;
+      effects.onFailure(() => delete contact.record.endedByContact);
+      effects.push(() => {
+        const link = contact.link;
+        contact.link = null;
+        void core.track(link?.close() ?? Promise.resolve());
+        core.endAuth(contact, "the contact deleted the conversation");
+        core.emit({ event: "conversation-ended", name: contact.name });
+      });
       return;
     }
     case "presence": {

@@ -14,7 +14,8 @@
  *          "hsub": "<base64 64>",                   // midstates of K_r of its packets to us
  *          "role": "bob", "established": true,      // repeated from the session, for
  *          "peerIdentityKey": "<base64 32>",        // a start-up that reads no session
- *          "conversationId": "<base64 32>", "sharedRequestKey": "<base64 32>" | null }
+ *          "conversationId": "<base64 32>", "sharedRequestKey": "<base64 32>" | null,
+ *          "endedByContact": true }                 // only once the contact deleted it
  * r:     { ...handshake_state.ts ConversationJson, ratchet included }
  * o/<n>: { "id": "<hex 16>", "type": "message", "text": "hi", "at": 1700... }
  *        { "id": "<hex 16>", "type": "request_accepted", "at": 1700... }
@@ -30,7 +31,10 @@
  * visible even when the store is encrypted.
  *
  * `requests`: `{ "version": 1, "outbound": [...], "inbound": [...],
- * "rejected": ["<base64 request key>", ...] }` (see the JSON types below).
+ * "rejected": ["<base64 request key>", ...], "tombstones": [{ "key":
+ * "<base64 identity key>", "before": 1700..., "at": 1700... }, ...] }` (see the JSON types
+ * below; a value without "tombstones" has none). Inbound requests held as a
+ * flood (requests.ts) live in memory only and are never written.
  *
  * @module
  */
@@ -70,6 +74,8 @@ export const MAX_INBOUND_REQUESTS = 100;
 export const MAX_OUTBOUND_REQUESTS = 1000;
 /** Request keys remembered after a rejection, so a re-sent request stays rejected. */
 export const MAX_REJECTED = 256;
+/** Deleted contacts remembered (requests.ts: their old requests stay dead); the oldest go first. */
+export const MAX_TOMBSTONES = 1000;
 
 /** An element waiting for the contact's acknowledgement. */
 export interface OutboxEntry {
@@ -95,6 +101,8 @@ export interface ConversationRecord {
   session: Conversation;
   outbox: OutboxEntry[];
   seen: SeenIds;
+  /** The contact told us they deleted the conversation: nothing more is sent. */
+  endedByContact?: true;
 }
 
 /** A request we sent, until its first reply. */
@@ -116,14 +124,28 @@ export interface InboundEntry {
   name: string;
   at: number;
   state: InboundRequest;
+  /** Arrived past the rate or count bound (requests.ts): kept in memory only. */
+  flood?: true;
 }
 
-/** The content of `requests.json`. */
+/** A deleted contact: requests it made before `before` are old ones, replayed. */
+export interface Tombstone {
+  /** The contact's identity key, base64. */
+  key: string;
+  /** When the deleted conversation was made (ms): requests older than it are old. */
+  before: number;
+  /** When the conversation was deleted (ms): the tombstone's age. */
+  at: number;
+}
+
+/** The pending requests (the store's key `requests`). */
 export interface RequestsBook {
   outbound: OutboundEntry[];
   inbound: InboundEntry[];
   /** Base64 request keys of rejected requests, oldest first. */
   rejected: string[];
+  /** Deleted contacts, oldest first. */
+  tombstones: Tombstone[];
 }
 
 /**
@@ -213,12 +235,15 @@ export function headFromJson(json: unknown): {
   o: Record<string, unknown>;
 } {
   const v = (json as { version?: unknown } | null)?.version;
+  const ended = typeof json === "object" && json !== null && "endedByContact" in json;
+  const more = ended ? " endedByContact" : "";
   const o = v === RECORDS_VERSION
-    ? object(json, `version ${HEAD_FIELDS} session outbox seen`, "conversation")
-    : object(json, `version ${HEAD_FIELDS} hsub ${INDEX_FIELDS}`, "conversation");
+    ? object(json, `version ${HEAD_FIELDS} session outbox seen${more}`, "conversation")
+    : object(json, `version ${HEAD_FIELDS} hsub ${INDEX_FIELDS}${more}`, "conversation");
   if (o.version !== RECORDS_VERSION && o.version !== CONVERSATION_VERSION) {
     invalid("conversation version is not supported");
   }
+  if (ended && o.endedByContact !== true) invalid("endedByContact is not true");
   const fields: HeadFields = {
     name: nameField(o.name, "name"),
     onion: onionField(o.onion, "onion"),
@@ -227,6 +252,7 @@ export function headFromJson(json: unknown): {
     presence: bool(o.presence, "presence"),
     createdAt: uint(o.createdAt, "createdAt"),
     requestKey: o.requestKey === null ? null : b64(o.requestKey, 32, "requestKey"),
+    ...(ended ? { endedByContact: true as const } : {}),
   };
   const legacy = o.version === RECORDS_VERSION;
   const hsub = legacy ? null : midstate64(o.hsub, "hsub");
@@ -252,6 +278,7 @@ export function headToJson(record: HeadFields, index: IndexJson, hsub: Int32Arra
     requestKey: record.requestKey === null ? null : toBase64(record.requestKey),
     hsub: toBase64(wordBytes(hsub)),
     ...index,
+    ...(record.endedByContact ? { endedByContact: true } : {}),
   };
 }
 
@@ -292,12 +319,17 @@ export function legacyParts(o: Record<string, unknown>): { outbox: OutboxEntry[]
 
 /** An empty requests book. */
 export function emptyRequests(): RequestsBook {
-  return { outbound: [], inbound: [], rejected: [] };
+  return { outbound: [], inbound: [], rejected: [], tombstones: [] };
 }
 
-/** Checks and rebuilds `requests.json`; throws naming the bad field. */
+/** Checks and rebuilds the pending requests; throws naming the bad field. */
 export function requestsFromJson(json: unknown): RequestsBook {
-  const o = object(json, "version outbound inbound rejected", "requests");
+  const hasTombstones = typeof json === "object" && json !== null && "tombstones" in json;
+  const o = object(
+    json,
+    `version outbound inbound rejected${hasTombstones ? " tombstones" : ""}`,
+    "requests",
+  );
   if (o.version !== RECORDS_VERSION) invalid("requests version is not supported");
   const outbound = array(o.outbound, MAX_OUTBOUND_REQUESTS, "outbound").map((v) => {
     const f = object(v, "id name onion port at packet state", "outbound request");
@@ -314,17 +346,36 @@ export function requestsFromJson(json: unknown): RequestsBook {
   });
   const inbound = array(o.inbound, MAX_INBOUND_REQUESTS, "inbound").map((v) => {
     const f = object(v, "name at state", "inbound request");
+    const at = uint(f.at, "inbound request at");
     return {
       name: nameField(f.name, "inbound request name"),
-      at: uint(f.at, "inbound request at"),
-      state: deserializeInboundRequest(f.state),
+      at,
+      state: deserializeInboundRequest(withCreatedAt(f.state, at)),
     };
   });
   const rejected = array(o.rejected, MAX_REJECTED, "rejected").map((v) => {
     b64(v, 32, "rejected key");
     return v as string;
   });
-  return { outbound, inbound, rejected };
+  const tombstones = hasTombstones
+    ? array(o.tombstones, MAX_TOMBSTONES, "tombstones").map((v) => {
+      const f = object(v, "key before at", "tombstone");
+      b64(f.key, 32, "tombstone key");
+      const before = uint(f.before, "tombstone before");
+      return { key: f.key as string, before, at: uint(f.at, "tombstone at") };
+    })
+    : [];
+  return { outbound, inbound, rejected, tombstones };
+}
+
+/**
+ * A request received before requests carried a signed creation time has no
+ * `createdAt` in its stored state: it takes the time it was received, so
+ * such a file still loads and the request expires a week after it came.
+ */
+function withCreatedAt(state: unknown, receivedAt: number): unknown {
+  if (typeof state !== "object" || state === null || Array.isArray(state)) return state;
+  return "createdAt" in state ? state : { ...state, createdAt: receivedAt };
 }
 
 function b64Packet(value: unknown): Uint8Array {
@@ -338,7 +389,7 @@ function b64Packet(value: unknown): Uint8Array {
   return bytes;
 }
 
-/** The JSON form of `requests.json` (holds secrets). */
+/** The JSON form of the pending requests (holds secrets). */
 export function requestsToJson(book: RequestsBook): unknown {
   return {
     version: RECORDS_VERSION,
@@ -351,12 +402,13 @@ export function requestsToJson(book: RequestsBook): unknown {
       packet: toBase64(e.packet),
       state: serializeOutboundRequest(e.state),
     })),
-    inbound: book.inbound.map((e) => ({
+    inbound: book.inbound.filter((e) => e.flood !== true).map((e) => ({
       name: e.name,
       at: e.at,
       state: serializeInboundRequest(e.state),
     })),
     rejected: book.rejected,
+    tombstones: book.tombstones,
   };
 }
 

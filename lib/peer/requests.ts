@@ -1,11 +1,45 @@
 /**
- * The request commands of {@linkcode Peer} (seed Stages 1 and 2), as
- * functions over the core: send a request, accept or reject one received,
- * cancel one sent. Each checks everything before it changes anything, and
- * saves the request book before the change can leave the machine.
+ * The requests we receive (seed Stage 2): which ones are kept
+ * ({@linkcode receiveRequest}, the one policy receive.ts calls once a
+ * request's signature verified), and the user's answers: accept one,
+ * reject one, some or all. Each command checks everything before it
+ * changes anything, and saves the request book before the change can leave
+ * the machine.
  *
- * Owns no state of its own (the book is `core.requests`); knows nothing of
- * the network beyond starting a request's link or waking a contact's.
+ * Why this policy (issue 8 item 5): an identity address is handed out, and
+ * nothing distinguishes a genuine request from a flood: any onion key and
+ * identity key are free to make, and 100 signed requests take under a
+ * second. So the policy never lets a later request push out an earlier
+ * one, and leaves the choice to the user:
+ *
+ * - **Pending** requests (persisted, announced by a `request-received`
+ *   event) are at most {@linkcode MAX_INBOUND_REQUESTS}, and at most
+ *   {@linkcode MAX_REQUESTS_PER_WINDOW} new ones are admitted per
+ *   {@linkcode REQUEST_WINDOW_MS}. Nothing evicts a pending request but the
+ *   user's answer or its expiry.
+ * - Past either bound a request is held as a **flood** request: in memory
+ *   only (no disk write, no event each), the newest
+ *   {@linkcode MAX_FLOOD_REQUESTS}, the oldest of them dropped first. One
+ *   `request_flood` warning per window says how many are held; `reqs-in`
+ *   lists them marked `flood`, they can be accepted like any other, and
+ *   `req-reject --flood` (or `--all`) clears them. A genuine request that
+ *   arrives during a flood, and is pushed out of the flood list, comes back
+ *   when its sender re-sends it (every start of theirs) while it lives.
+ * - Requests **expire** {@linkcode REQUEST_TTL_MS} after the creation time
+ *   their sender signed (handshake_data.ts); one dated more than
+ *   {@linkcode MAX_REQUEST_CLOCK_SKEW_MS} ahead of our clock is refused
+ *   (it would never expire).
+ * - **Known** request keys (pending, flood, rejected, or the one a
+ *   conversation came from) are dropped silently: senders re-send.
+ * - A deleted conversation leaves a **tombstone** of the contact's identity
+ *   key and the time the conversation was made, and its request key joins
+ *   the rejected ones: a request that contact made before the conversation
+ *   existed is an old one replayed and is dropped; a later one is a new
+ *   request (comparing with the creation rather than the deletion keeps a
+ *   new request after a quick delete working when the two clocks differ by
+ *   minutes). A tombstone lasts {@linkcode TOMBSTONE_TTL_MS} after the
+ *   deletion (by then every request made before it has expired), at most
+ *   {@linkcode MAX_TOMBSTONES} of them, the oldest dropped first.
  *
  * @module
  */
@@ -13,108 +47,147 @@
 import { equalBytes, toBase64, toHex } from "../crypto/bytes.ts";
 import type { KeyPair } from "../crypto/keys.ts";
 import { newElementId } from "../protocol/elements.ts";
-import { acceptRequest as acceptHandshake, createRequest } from "../protocol/handshake.ts";
-import { checkContactName, parseIdentityAddress, parseIdentityKey } from "./address.ts";
+import { acceptRequest as acceptHandshake } from "../protocol/handshake.ts";
+import type { InboundRequest } from "../protocol/handshake_state.ts";
+import { checkContactName, sanitizeSuggestedName } from "./address.ts";
 import type { PeerCore } from "./core.ts";
-import { PeerError, unknownName } from "./errors.ts";
+import { PeerError, suggestingCommand, unknownName } from "./errors.ts";
 import { requestInfo } from "./info.ts";
-import { startRequestLink } from "./links.ts";
-import { checkNameFree } from "./lookup.ts";
-import type { Profile } from "./profile.ts";
+import { checkNameFree, lookalikeOf } from "./lookup.ts";
+import { lookalikeIndex, showName } from "./names.ts";
 import {
   type ConversationRecord,
-  MAX_OUTBOUND_REQUESTS,
+  type InboundEntry,
+  MAX_INBOUND_REQUESTS,
   MAX_REJECTED,
+  MAX_TOMBSTONES,
   newLocalId,
-  type OutboundEntry,
 } from "./records.ts";
 import { SeenIds } from "./seen_ids.ts";
 import type { ConversationInfo, RequestInfo } from "./types.ts";
 
-/** Who sends a request: our profile and our onion service's virtual port. */
-export interface RequestSender {
-  profile: Profile;
-  port: number;
+/** A request lives a week: long enough for a contact who is offline for days. */
+export const REQUEST_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+/** How far a sender's clock may run ahead of ours (tor itself needs clocks within hours). */
+export const MAX_REQUEST_CLOCK_SKEW_MS = 24 * 60 * 60 * 1000;
+/** A tombstone outlives every request made before it: their lifetime plus the skew. */
+export const TOMBSTONE_TTL_MS: number = REQUEST_TTL_MS + MAX_REQUEST_CLOCK_SKEW_MS;
+/** The window of the admission rate. */
+export const REQUEST_WINDOW_MS = 10 * 60 * 1000;
+/** New pending requests per window: far above what people send, far below a flood. */
+export const MAX_REQUESTS_PER_WINDOW = 10;
+/** Flood requests held in memory (the newest). */
+export const MAX_FLOOD_REQUESTS = 50;
+
+/** What `req-reject` takes besides a name for every request. */
+export const REJECT_ALL = "--all";
+/** What `req-reject` takes besides a name for the flood requests. */
+export const REJECT_FLOOD = "--flood";
+
+/** The admission rate of one running peer (memory only: a restart starts a fresh window). */
+interface Gate {
+  /** When the last pending requests were admitted (ms), oldest first. */
+  admitted: number[];
+  /** When the last `request_flood` warning went out (ms). */
+  warnedAt: number;
+}
+
+const gates = new WeakMap<PeerCore, Gate>();
+
+function gateOf(core: PeerCore): Gate {
+  let gate = gates.get(core);
+  if (gate === undefined) gates.set(core, gate = { admitted: [], warnedAt: -Infinity });
+  return gate;
+}
+
+/** Drops expired requests and tombstones from memory (the next save writes the change). */
+export function pruneRequests(core: PeerCore): void {
+  const now = core.now();
+  const book = core.requests;
+  book.inbound = book.inbound.filter((e) => e.state.createdAt + REQUEST_TTL_MS >= now);
+  book.tombstones = book.tombstones.filter((t) => t.at + TOMBSTONE_TTL_MS >= now);
+}
+
+/** Why a verified request is dropped, or undefined to keep it. */
+function dropReason(core: PeerCore, request: InboundRequest): string | undefined {
+  const now = core.now();
+  if (request.createdAt > now + MAX_REQUEST_CLOCK_SKEW_MS) {
+    return "it is dated in the future (check both clocks)";
+  }
+  if (request.createdAt + REQUEST_TTL_MS < now) return "it expired (made over a week ago)";
+  const key = toBase64(request.identityKey);
+  if (core.requests.tombstones.some((t) => t.key === key && request.createdAt < t.before)) {
+    return "it is an old request of a conversation you deleted, replayed";
+  }
+  return undefined;
 }
 
 /**
- * Saves and (once started) delivers a request to `identityAddress` with the
- * contact's `identityKey`; see {@linkcode Peer.sendRequest}.
- *
- * @throws {PeerError} `bad_address`, `bad_key`, `bad_name`, `name_taken`,
- *   `own_identity`, `already_contact`, `too_many_requests`
+ * Stage 2 (Alice): keeps a verified request or drops it, by the policy of
+ * the module header. Never throws but for a failed save.
  */
-export async function sendRequest(
-  core: PeerCore,
-  own: RequestSender,
-  identityAddress: string,
-  identityKey: string,
-): Promise<RequestInfo> {
-  const { profile, port } = own;
-  const address = parseIdentityAddress(identityAddress);
-  const key = parseIdentityKey(identityKey);
-  if (equalBytes(key, profile.identity.publicKey) || address.onion === profile.onionKey.address) {
-    throw new PeerError(
-      "own_identity",
-      "Cannot send a request to yourself: use your contact's address and key",
-    );
+export async function receiveRequest(core: PeerCore, request: InboundRequest): Promise<void> {
+  // Bob re-sends a request until it is answered: the same request key is the same request
+  if (core.knownRequest(request.requestPublicKey)) return;
+  pruneRequests(core);
+  const reason = dropReason(core, request);
+  if (reason !== undefined) {
+    core.warn("request_dropped", `Dropped a request from ${request.onionAddress}: ${reason}`);
+    return;
   }
-  checkNameFree(core, address.name);
-  const existing = core.contactWithKey(key);
-  if (existing !== undefined) {
-    throw new PeerError(
-      "already_contact",
-      `You already have a conversation with this key, named ${existing.name}`,
-    );
-  }
-  const pending = core.requests.outbound.find((r) => equalBytes(r.state.peerIdentityKey, key));
-  if (pending !== undefined) {
-    throw new PeerError(
-      "already_contact",
-      `A request to this key is pending, named ${pending.name}`,
-    );
-  }
-  const waiting = core.requests.inbound.find((e) => equalBytes(e.state.identityKey, key));
-  if (waiting !== undefined) {
-    throw new PeerError(
-      "already_contact",
-      `This key already sent you a request, named ${waiting.name}: accept it instead`,
-    );
-  }
-  if (core.requests.outbound.length >= MAX_OUTBOUND_REQUESTS) {
-    throw new PeerError(
-      "too_many_requests",
-      `Cannot send more than ${MAX_OUTBOUND_REQUESTS} requests at once: delete some pending ones`,
-    );
-  }
-  const { packet, outbound } = createRequest({
-    ownName: profile.name,
-    ownIdentity: profile.identity,
-    onionKey: profile.onionKey,
-    port,
-    peerIdentityKey: key,
-    rng: core.rng,
-  });
-  const entry: OutboundEntry = {
-    id: newLocalId(core.rng),
-    name: address.name,
-    onion: address.onion,
-    port: address.port,
-    at: core.now(),
-    packet,
-    state: outbound,
+  const now = core.now();
+  const book = core.requests;
+  const gate = gateOf(core);
+  gate.admitted = gate.admitted.filter((t) => t + REQUEST_WINDOW_MS > now);
+  const pending = book.inbound.filter((e) => e.flood !== true).length;
+  const entry: InboundEntry = {
+    name: core.uniqueName(sanitizeSuggestedName(request.name)),
+    at: now,
+    state: request,
   };
-  core.requests.outbound.push(entry);
-  core.requestsChanged();
-  try {
-    await core.saveRequests(); // before it leaves
-  } catch (e) {
-    core.requests.outbound = core.requests.outbound.filter((r) => r !== entry);
-    core.requestsChanged();
-    throw e;
+  if (pending >= MAX_INBOUND_REQUESTS || gate.admitted.length >= MAX_REQUESTS_PER_WINDOW) {
+    entry.flood = true;
+    book.inbound.push(entry);
+    const flood = book.inbound.filter((e) => e.flood === true);
+    if (flood.length > MAX_FLOOD_REQUESTS) {
+      book.inbound = book.inbound.filter((e) => e !== flood[0]);
+    }
+    if (gate.warnedAt + REQUEST_WINDOW_MS <= now) {
+      gate.warnedAt = now;
+      core.warn(
+        "request_flood",
+        `Requests arrive faster than ${MAX_REQUESTS_PER_WINDOW} in ${REQUEST_WINDOW_MS / 60_000} ` +
+          `minutes, or ${MAX_INBOUND_REQUESTS} wait already (likely a flood): the newest ` +
+          `${MAX_FLOOD_REQUESTS} are held in memory; reqs-in lists them as flood, ` +
+          `req-reject ${REJECT_FLOOD} rejects them`,
+      );
+    }
+    return;
   }
-  if (core.started) startRequestLink(core, entry);
-  return requestInfo(entry, "out");
+  gate.admitted.push(now);
+  book.inbound.push(entry);
+  await core.saveRequests();
+  const looksLike = lookalikeOf(core, entry);
+  core.emit({ event: "request-received", request: requestInfo(entry, "in", looksLike) });
+}
+
+/** Pending and flood requests, oldest first, after dropping expired ones. */
+export function listInbound(core: PeerCore): RequestInfo[] {
+  pruneRequests(core);
+  const index = lookalikeIndex(core.namesInUse());
+  return core.requests.inbound.map((e) => {
+    const info = requestInfo(e, "in", lookalikeOf(core, e, index));
+    return e.flood === true ? { ...info, flood: true } : info;
+  });
+}
+
+function findInbound(core: PeerCore, name: string): InboundEntry {
+  pruneRequests(core);
+  const entry = core.requests.inbound.find((e) => e.name === name);
+  if (entry === undefined) {
+    throw unknownName(name, core.requests.inbound.map((e) => e.name), "request");
+  }
+  return entry;
 }
 
 /**
@@ -124,7 +197,7 @@ export async function sendRequest(
  * memory and, as far as the disk allows, from disk) and the error is thrown.
  *
  * @throws {PeerError} `unknown_request`, `bad_name`, `name_taken`,
- *   `already_contact`; {@linkcode StoreError} when a save fails
+ *   `name_confusable`, `already_contact`; {@linkcode StoreError} when a save fails
  */
 export async function acceptRequest(
   core: PeerCore,
@@ -132,13 +205,11 @@ export async function acceptRequest(
   name: string,
   newName?: string,
 ): Promise<ConversationInfo> {
-  const entry = core.requests.inbound.find((e) => e.name === name);
-  if (entry === undefined) {
-    throw unknownName(name, core.requests.inbound.map((e) => e.name), "request");
-  }
+  const entry = findInbound(core, name);
   checkNotContact(core, entry.state.identityKey);
   const finalName = newName === undefined ? name : checkContactName(newName);
-  if (finalName !== name) checkNameFree(core, finalName);
+  if (finalName !== name) checkNameFree(core, finalName, "pick another name", name);
+  else checkNotLookalike(core, entry);
   const session = acceptHandshake(entry.state, { ownIdentity, rng: core.rng });
   const id = newElementId(core.rng);
   const record: ConversationRecord = {
@@ -179,6 +250,24 @@ export async function acceptRequest(
 }
 
 /**
+ * Refuses to accept `entry` under the name it came with when its suggested
+ * name looks like a name in use (names.ts): the user picks another one.
+ *
+ * @throws {PeerError} `name_confusable`
+ */
+function checkNotLookalike(core: PeerCore, entry: InboundEntry): void {
+  const other = lookalikeOf(core, entry);
+  if (other === undefined) return;
+  throw suggestingCommand(
+    "name_confusable",
+    `The request ${showName(entry.name)} suggested the name ${showName(entry.state.name)}, ` +
+      `which looks like ${showName(other)}, a name you already use: accept it under another ` +
+      `name with`,
+    `req-accept ${entry.name} <new-name>`,
+  );
+}
+
+/**
  * Refuses a request from `key` when a conversation with that key, or our
  * own pending request to it, exists: accepting would make a second
  * conversation with the same person (the user deletes or rejects first).
@@ -196,43 +285,67 @@ function checkNotContact(core: PeerCore, key: Uint8Array): void {
   }
   const pending = core.requests.outbound.find((r) => equalBytes(r.state.peerIdentityKey, key));
   if (pending !== undefined) {
-    throw new PeerError(
+    throw suggestingCommand(
       "already_contact",
-      `A request to this key is pending, named ${pending.name}: ` +
-        "wait for their answer, or delete it first to accept this one",
+      `A request to this key is pending, named ${pending.name}: wait for their answer, or, ` +
+        "to accept this one, cancel yours first with",
+      `req-cancel ${pending.name}`,
     );
   }
 }
 
-/**
- * Drops the inbound request `name` and remembers its key (bounded by
- * {@linkcode MAX_REJECTED}) so that a re-sent copy is ignored.
- *
- * @throws {PeerError} `unknown_request`
- */
-export async function rejectRequest(core: PeerCore, name: string): Promise<void> {
-  const book = core.requests;
-  const entry = book.inbound.find((e) => e.name === name);
-  if (entry === undefined) throw unknownName(name, book.inbound.map((e) => e.name), "request");
-  book.inbound = book.inbound.filter((e) => e !== entry);
-  book.rejected.push(toBase64(entry.state.requestPublicKey));
-  if (book.rejected.length > MAX_REJECTED) book.rejected.shift();
-  await core.saveRequests();
+/** The requests `what` names: one name, `--all`, `--flood`, or a pattern with `*`. */
+function selectInbound(core: PeerCore, what: string): InboundEntry[] {
+  const inbound = core.requests.inbound;
+  if (what === REJECT_ALL) return [...inbound];
+  if (what === REJECT_FLOOD) return inbound.filter((e) => e.flood === true);
+  const exact = inbound.find((e) => e.name === what);
+  if (exact !== undefined) return [exact];
+  if (what.includes("*")) {
+    const escaped = what.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*");
+    const pattern = new RegExp(`^${escaped}$`, "su");
+    const matched = inbound.filter((e) => pattern.test(e.name));
+    if (matched.length > 0) return matched;
+    throw suggestingCommand(
+      "unknown_request",
+      `No inbound request matches ${showName(what)}: list them with`,
+      "reqs-in",
+    );
+  }
+  throw unknownName(what, inbound.map((e) => e.name), "request");
 }
 
 /**
- * Cancels the pending outbound request `name`: it is dropped, its link
- * closed, and the book saved.
+ * Rejects the inbound request `what` names (one name, `--all`, `--flood`,
+ * or a pattern where `*` stands for any text) and returns the names
+ * rejected. Each one's request key is remembered (bounded by
+ * {@linkcode MAX_REJECTED}) so that a re-sent copy is ignored.
  *
- * @throws {PeerError} `unknown_peer` (with a "did you mean" over every name in use)
+ * @throws {PeerError} `unknown_request` when a name or pattern matches none
  */
-export async function cancelRequest(core: PeerCore, name: string): Promise<void> {
-  const entry = core.requests.outbound.find((r) => r.name === name);
-  if (entry === undefined) throw unknownName(name, core.namesInUse());
-  core.requests.outbound = core.requests.outbound.filter((r) => r !== entry);
-  core.requestsChanged();
-  const link = core.requestLinks.get(entry.id);
-  core.requestLinks.delete(entry.id);
-  await link?.close();
+export async function rejectRequests(core: PeerCore, what: string): Promise<string[]> {
+  pruneRequests(core);
+  const book = core.requests;
+  const chosen = new Set(selectInbound(core, what));
+  if (chosen.size === 0) return [];
+  book.inbound = book.inbound.filter((e) => !chosen.has(e));
+  for (const e of chosen) book.rejected.push(toBase64(e.state.requestPublicKey));
+  book.rejected.splice(0, Math.max(0, book.rejected.length - MAX_REJECTED));
   await core.saveRequests();
+  return [...chosen].map((e) => e.name);
+}
+
+/**
+ * Leaves the tombstone of a deleted conversation (see the module header)
+ * in the book; the caller saves it.
+ */
+export function tombstone(core: PeerCore, record: ConversationRecord): void {
+  const book = core.requests;
+  const key = toBase64(record.session.peerIdentityKey);
+  book.tombstones.push({ key, before: record.createdAt, at: core.now() });
+  book.tombstones.splice(0, Math.max(0, book.tombstones.length - MAX_TOMBSTONES));
+  if (record.requestKey !== null) {
+    book.rejected.push(toBase64(record.requestKey));
+    book.rejected.splice(0, Math.max(0, book.rejected.length - MAX_REJECTED));
+  }
 }

@@ -137,6 +137,7 @@ class StoredConversation implements ConversationRecord {
   presence: boolean;
   createdAt: number;
   requestKey: Uint8Array | null;
+  declare endedByContact?: true;
   readonly index: StoredIndex;
   /** K_r of its regular packets to us, in base64, when the head holds it. */
   readonly hsub: string | null;
@@ -165,6 +166,7 @@ class StoredConversation implements ConversationRecord {
     this.presence = fields.presence;
     this.createdAt = fields.createdAt;
     this.requestKey = fields.requestKey;
+    if (fields.endedByContact) this.endedByContact = true;
     this.hsub = head.hsub;
     this.index = new StoredIndex(head.index);
     this.#v1 = head.version === 1;

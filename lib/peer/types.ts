@@ -35,6 +35,18 @@ export interface RequestInfo {
   key: string;
   /** When it was received or sent (ms since the epoch). */
   at: number;
+  /**
+   * Inbound: the name of a contact or request that this request's name
+   * looks like (a possible impersonation); accepting it needs a new name.
+   */
+  looksLike?: string;
+  /**
+   * Inbound: it arrived past the rate or count bound (likely a flood) and is
+   * held in memory only (`req-reject --flood` rejects every such request).
+   */
+  flood?: true;
+  /** Outbound: it expired unanswered and is no longer sent; send it again or cancel it. */
+  expired?: true;
 }
 
 /** One conversation as listed by `convs`. */
@@ -54,15 +66,58 @@ export interface ConversationInfo {
   established: boolean;
   /** Messages queued for them and not yet acknowledged. */
   pending: number;
+  /** They deleted the conversation (nothing more can be sent; delete it too). */
+  ended?: true;
 }
 
 /** Every event the core emits. `event` names are stable. */
 export type PeerEvent =
-  | { event: "bootstrap"; progress: number; summary: string }
+  | {
+    event: "bootstrap";
+    /** 0..100. */
+    progress: number;
+    /** The phase tor is in, in tor's words ("Handshaking with a relay"). */
+    summary: string;
+    /** When tor reports a problem: its own words ("Connection refused"). */
+    warning?: string;
+    /** When tor reports a problem: its stable keyword (CONNECTREFUSED, NOROUTE, TIMEOUT, IDENTITY, PT_MISSING, …). */
+    reason?: string;
+    /** When tor reports a problem: what it means, in plain words. */
+    problem?: string;
+  }
+  /** A launched tor reaches the network through bridges or a proxy (sent before bootstrap). */
+  | {
+    event: "tor-network";
+    /** How many bridges. */
+    bridges: number;
+    /** Their transports (`obfs4`, `snowflake`, …; `plain` for a bridge without one). */
+    transports: string[];
+    /** Built-in sets in use (`obfs4`, `snowflake`). */
+    builtin: string[];
+    /** The proxy as `scheme://host:port` (never its password). */
+    proxy?: string;
+    /** The same in a sentence, with how to stop it. */
+    message: string;
+  }
+  /** Bootstrap has not progressed for `seconds`: what is likely wrong and what to do. */
+  | {
+    event: "bootstrap-stalled";
+    progress: number;
+    summary: string;
+    seconds: number;
+    /** tor's keyword for the last problem it reported, if any. */
+    reason?: string;
+    /** One or two sentences: where it is stuck and why, as far as tor said. */
+    message: string;
+    /** What to check or try, most likely first (flags included). */
+    advice: string[];
+  }
   | { event: "ready"; identity: IdentityInfo }
   | { event: "request-received"; request: RequestInfo }
   | { event: "request-accepted"; name: string }
   | { event: "conversation-established"; name: string }
+  /** The contact deleted the conversation on their side: nothing more can be sent to them. */
+  | { event: "conversation-ended"; name: string }
   | { event: "message"; name: string; id: string; text: string; at: number }
   | { event: "delivered"; name: string; id: string }
   | { event: "presence"; name: string; online: boolean }
@@ -99,6 +154,16 @@ export type EventSink =
   | ((event: PeerEvent) => void)
   | ((event: PeerEvent) => Promise<void>);
 
+/** One line of tor's log, as `tor-log` returns it. */
+export interface TorLogEntry {
+  /** When it was received (ms since the epoch). */
+  at: number;
+  /** tor's severity. */
+  severity: "notice" | "warn" | "err";
+  /** The message as tor logged it. */
+  text: string;
+}
+
 /** What the commands need of the core (`lib/peer.ts`'s `Peer` satisfies it). */
 export interface CommandPeer {
   identity(): IdentityInfo;
@@ -106,11 +171,20 @@ export interface CommandPeer {
   inboundRequests(): RequestInfo[];
   outboundRequests(): RequestInfo[];
   acceptRequest(name: string, newName?: string): Promise<ConversationInfo>;
-  rejectRequest(name: string): Promise<void>;
+  /** Rejects one request, a pattern with `*`, `--flood` or `--all`; returns the names rejected. */
+  rejectRequest(name: string): Promise<string[]>;
+  cancelRequest(name: string): Promise<void>;
   conversations(): ConversationInfo[];
   sendMessage(name: string, text: string): Promise<{ id: string }>;
   setPresence(name: string, on: boolean): Promise<void>;
   verify(name: string, key: string): Promise<{ verified: boolean }>;
   authenticate(name: string, secret: string): Promise<void>;
+  /** Throws what {@linkcode CommandPeer.deleteConversation} would for an unknown name, cheaply. */
+  checkConversation(name: string): void;
   deleteConversation(name: string): Promise<void>;
+  /**
+   * Tor's recent log lines (NOTICE, WARN, ERR; oldest first, at most
+   * `count`), or `undefined` when this peer runs without tor.
+   */
+  torLog?(count: number): TorLogEntry[] | undefined;
 }

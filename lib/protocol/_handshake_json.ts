@@ -9,7 +9,7 @@
 import { fromBase64 } from "../crypto/bytes.ts";
 import { isLowOrderPublicKey, KEY_LENGTH } from "../crypto/keys.ts";
 import { ProtocolError } from "../errors.ts";
-import { checkName, MAX_PORT, MIN_PORT } from "./handshake_data.ts";
+import { checkName, MAX_CREATED_MS, MAX_PORT, MIN_PORT } from "./handshake_data.ts";
 
 /** Throws `bad_state` with `what` (never a value). */
 export function fail(what: string): never {
@@ -69,6 +69,16 @@ export function checkPortNumber(value: unknown): number {
     value > MAX_PORT
   ) {
     fail("port is not a port number");
+  }
+  return value as number;
+}
+
+/** A request's creation time: an integer of ms, 0 to 2^53 - 1. */
+export function createdAtOf(value: unknown): number {
+  if (
+    typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > MAX_CREATED_MS
+  ) {
+    fail("createdAt is not a time in ms");
   }
   return value as number;
 }

@@ -10,7 +10,8 @@
  * ```
  * offset  size  field
  * 0       1     type    1 message, 2 presence, 3 authentication,
- *                       4 request accepted, 5 acknowledgement, 6 file (reserved)
+ *                       4 request accepted, 5 acknowledgement, 6 file (reserved),
+ *                       7 conversation deleted
  * 1       16    element ID (random)
  * 17      ...   body, by type:
  *   message          u32 length ‖ UTF-8 text (any text, newlines included)
@@ -19,6 +20,8 @@
  *   request accepted (empty)
  *   acknowledgement  16-byte ID of the acknowledged element
  *   file             u32 length ‖ opaque bytes (reserved: content defined later)
+ *   conversation deleted (empty): the sender deleted the conversation and its
+ *                    keys; sent once, best effort, as its last element
  * ```
  *
  * Every length is bounded, the body must fill the element exactly, and an
@@ -36,7 +39,7 @@ import { Reader, Writer } from "./codec.ts";
 export const ELEMENT_ID_LENGTH = 16;
 
 /** Length of the type and ID before every body. */
-export const ELEMENT_HEADER_LENGTH = 1 + ELEMENT_ID_LENGTH;
+export const ELEMENT_HEADER_LENGTH: number = 1 + ELEMENT_ID_LENGTH;
 
 /**
  * Largest encoded element: 4 MiB, four times the longest message we promise
@@ -65,6 +68,7 @@ export const ELEMENT_TYPES = {
   request_accepted: 4,
   ack: 5,
   file: 6,
+  conversation_deleted: 7,
 } as const;
 
 /** The content of an element, by type. */
@@ -74,7 +78,8 @@ export type ElementBody =
   | { type: "authentication"; data: Uint8Array }
   | { type: "request_accepted" }
   | { type: "ack"; ackedId: Uint8Array }
-  | { type: "file"; data: Uint8Array };
+  | { type: "file"; data: Uint8Array }
+  | { type: "conversation_deleted" };
 
 /** An element: its body and its 16-byte ID. */
 export type Element = ElementBody & { id: Uint8Array };
@@ -129,6 +134,9 @@ export function encodeElement(element: Element): Uint8Array {
       break;
     case "request_accepted":
       w.u8(ELEMENT_TYPES.request_accepted).bytes(element.id);
+      break;
+    case "conversation_deleted":
+      w.u8(ELEMENT_TYPES.conversation_deleted).bytes(element.id);
       break;
     case "ack":
       abytes(element.ackedId, ELEMENT_ID_LENGTH, "element.ackedId");
@@ -195,6 +203,9 @@ export function decodeElement(bytes: Uint8Array): Element {
       break;
     case ELEMENT_TYPES.request_accepted:
       element = { type: "request_accepted", id };
+      break;
+    case ELEMENT_TYPES.conversation_deleted:
+      element = { type: "conversation_deleted", id };
       break;
     case ELEMENT_TYPES.ack:
       element = { type: "ack", ackedId: r.bytes(ELEMENT_ID_LENGTH, "acknowledged ID"), id };

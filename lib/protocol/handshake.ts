@@ -59,6 +59,8 @@ export interface CreateRequestOptions {
   peerIdentityKey: Uint8Array;
   /** Draws the handshake, ratchet and request key pairs and the IV. */
   rng: Rng;
+  /** The creation time to sign, in ms since the Unix epoch (the caller's clock). */
+  now: number;
 }
 
 /** Arguments of {@linkcode acceptRequest}. */
@@ -115,7 +117,7 @@ function checkPeerKey(key: Uint8Array, own: KeyPair): Uint8Array {
  * Send `packet` to Alice's onion service; persist `outbound` (it holds
  * secrets) before it leaves.
  *
- * @throws {ProtocolError} `bad_name`, `bad_port`, `own_identity`
+ * @throws {ProtocolError} `bad_name`, `bad_port`, `bad_time`, `own_identity`
  * @throws {CryptoError} `bad_key` for a low-order peer key, `bad_length`
  */
 export function createRequest(
@@ -140,6 +142,7 @@ export function createRequest(
         identityKey: ownIdentity.publicKey,
         handshakeKey: handshakeKeyPair.publicKey,
         ratchetKey: ratchetKeyPair.publicKey,
+        createdAt: options.now,
       },
       { receiverIdentityKey: peerIdentityKey, requestPublicKey },
       onionKey.seed,
@@ -191,6 +194,7 @@ export function inboundFromOpened(opened: OpenedRequest, ownIdentity: KeyPair): 
     identityKey: data.identityKey,
     handshakeKey: data.handshakeKey,
     ratchetKey: data.ratchetKey,
+    createdAt: data.createdAt,
     sharedRequestKey: opened.sharedRequestKey,
     requestPublicKey: opened.requestPublicKey,
   });

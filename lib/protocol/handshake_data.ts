@@ -17,11 +17,18 @@
  * 36+n    32    identity key       Bob's X25519 identity public key
  * 68+n    32    handshake key      Bob's X25519 handshake public key
  * 100+n   32    ratchet key        Bob's X25519 ratchet public key
- * 132+n   64    signature          ed25519 (RFC 8032) by the onion key
+ * 132+n   8     created            ms since the Unix epoch when Bob made the
+ *                                  request, u64 (at most 2^53 - 1)
+ * 140+n   64    signature          ed25519 (RFC 8032) by the onion key
  *
- * signed = SIGNATURE_DOMAIN ‖ bytes 0..132+n ‖ Alice's identity public key
+ * signed = SIGNATURE_DOMAIN ‖ bytes 0..140+n ‖ Alice's identity public key
  *          ‖ the request packet's request public key
  * ```
+ *
+ * The signed creation time lets the receiver expire a request and tell an
+ * old one, replayed after the conversation it made was deleted, from a new
+ * one (the policy is the peer's: lib/peer/requests.ts); this module only
+ * carries it.
  *
  * The signature proves that the sender holds the onion service key of the
  * address it claims and binds that address to the identity key it sends
@@ -57,16 +64,26 @@ export const HANDSHAKE_VERSION = 1;
  */
 export const MAX_NAME_BYTES = 64;
 
-/** Lowest and highest TCP port of the onion service. */
+/** Lowest TCP port of the onion service. */
 export const MIN_PORT = 1;
+/** Highest TCP port of the onion service. */
 export const MAX_PORT = 65535;
 
-/** Length of encoded handshake data without the name: 1 + 1 + 32 + 2 + 3·32 + 64. */
-export const HANDSHAKE_FIXED_LENGTH = 2 + ONION_KEY_LENGTH + 2 + 3 * KEY_LENGTH +
-  ONION_SIGNATURE_LENGTH;
+/** Length of the creation time: a u64 of milliseconds. */
+const CREATED_LENGTH = 8;
+
+/** Largest creation time: the largest integer a JavaScript number holds exactly. */
+export const MAX_CREATED_MS: number = Number.MAX_SAFE_INTEGER;
+
+/** Length of encoded handshake data without the name: 1 + 1 + 32 + 2 + 3·32 + 8 + 64. */
+export const HANDSHAKE_FIXED_LENGTH: number = 2 + ONION_KEY_LENGTH + 2 + 3 * KEY_LENGTH +
+  CREATED_LENGTH + ONION_SIGNATURE_LENGTH;
+
+/** 2^32, to split the u64 creation time into two u32 halves. */
+const U32 = 0x1_0000_0000;
 
 /** Longest encoded handshake data. */
-export const MAX_HANDSHAKE_LENGTH = HANDSHAKE_FIXED_LENGTH + MAX_NAME_BYTES;
+export const MAX_HANDSHAKE_LENGTH: number = HANDSHAKE_FIXED_LENGTH + MAX_NAME_BYTES;
 
 /** Domain separation of the signature: no other signature of the onion key verifies here. */
 const SIGNATURE_DOMAIN = utf8("unMessage/v1/handshake/request-signature\0");
@@ -94,6 +111,8 @@ export interface HandshakeFields {
   readonly handshakeKey: Uint8Array;
   /** Bob's X25519 ratchet public key (this request only). */
   readonly ratchetKey: Uint8Array;
+  /** When Bob made the request, in ms since the Unix epoch (his clock). */
+  readonly createdAt: number;
 }
 
 /** What the signature binds besides the fields: the packet's receiver and key. */
@@ -133,6 +152,19 @@ export function checkName(name: string): Uint8Array {
     );
   }
   return bytes;
+}
+
+function checkCreated(createdAt: unknown): number {
+  if (
+    typeof createdAt !== "number" || !Number.isInteger(createdAt) || createdAt < 0 ||
+    createdAt > MAX_CREATED_MS
+  ) {
+    throw new ProtocolError(
+      "bad_time",
+      `Cannot use the creation time: expected 0 to ${MAX_CREATED_MS} ms`,
+    );
+  }
+  return createdAt;
 }
 
 function checkPort(port: unknown): number {
@@ -176,7 +208,7 @@ function signedBytes(body: Uint8Array, binding: HandshakeBinding): Uint8Array {
 /**
  * Encodes and signs Bob's handshake data with his onion key's `onionSeed`.
  *
- * @throws {ProtocolError} `bad_name`, `bad_port`
+ * @throws {ProtocolError} `bad_name`, `bad_port`, `bad_time`
  * @throws {CryptoError} `bad_key` for a low-order key, `bad_address` for an
  *   invalid onion key, `bad_length` for a key of the wrong size
  */
@@ -191,6 +223,7 @@ export function encodeHandshake(
   checkDhKey(fields.identityKey, "identityKey");
   checkDhKey(fields.handshakeKey, "handshakeKey");
   checkDhKey(fields.ratchetKey, "ratchetKey");
+  const createdAt = checkCreated(fields.createdAt);
   checkBinding(binding);
   const body = new Writer(MAX_HANDSHAKE_LENGTH)
     .u8(HANDSHAKE_VERSION)
@@ -200,6 +233,8 @@ export function encodeHandshake(
     .bytes(fields.identityKey)
     .bytes(fields.handshakeKey)
     .bytes(fields.ratchetKey)
+    .u32(Math.floor(createdAt / U32))
+    .u32(createdAt % U32)
     .finish();
   const signature = signWithOnionKey(onionSeed, signedBytes(body, binding));
   return concatBytes(body, signature);
@@ -210,7 +245,8 @@ export function encodeHandshake(
  * it carries, Alice's identity key and the packet's request key.
  *
  * @throws {ProtocolError} `unsupported_version`, `truncated`, `too_long`,
- *   `trailing_bytes`, `bad_name`, `bad_port`, and `bad_signature` when the
+ *   `trailing_bytes`, `bad_name`, `bad_port`, `bad_time` (a creation time
+ *   beyond 2^53 - 1), and `bad_signature` when the
  *   signature does not verify (forged, altered, or meant for another
  *   receiver or another packet)
  * @throws {CryptoError} `bad_key` for a low-order X25519 key, `bad_address`
@@ -239,6 +275,8 @@ export function decodeHandshake(bytes: Uint8Array, binding: HandshakeBinding): H
   const identityKey = r.bytes(KEY_LENGTH, "identity key");
   const handshakeKey = r.bytes(KEY_LENGTH, "handshake key");
   const ratchetKey = r.bytes(KEY_LENGTH, "ratchet key");
+  const createdHigh = r.u32("creation time");
+  const createdLow = r.u32("creation time");
   const bodyLength = bytes.length - r.remaining;
   const signature = r.bytes(ONION_SIGNATURE_LENGTH, "signature");
   r.end();
@@ -263,5 +301,15 @@ export function decodeHandshake(bytes: Uint8Array, binding: HandshakeBinding): H
   checkDhKey(identityKey, "identityKey");
   checkDhKey(handshakeKey, "handshakeKey");
   checkDhKey(ratchetKey, "ratchetKey");
-  return { name, onionPublicKey, onionAddress, port, identityKey, handshakeKey, ratchetKey };
+  const createdAt = checkCreated(createdHigh * U32 + createdLow);
+  return {
+    name,
+    onionPublicKey,
+    onionAddress,
+    port,
+    identityKey,
+    handshakeKey,
+    ratchetKey,
+    createdAt,
+  };
 }

@@ -28,7 +28,15 @@ import {
   serializeRatchetState,
 } from "../crypto/ratchet_state.ts";
 import { parseOnionAddress } from "../crypto/onion.ts";
-import { checkPortNumber, fail, fields, key, keyOrNull, nameOf } from "./_handshake_json.ts";
+import {
+  checkPortNumber,
+  createdAtOf,
+  fail,
+  fields,
+  key,
+  keyOrNull,
+  nameOf,
+} from "./_handshake_json.ts";
 
 /** Version of every JSON form of this module; bump on any change of shape. */
 export const HANDSHAKE_STATE_VERSION = 1;
@@ -59,6 +67,8 @@ export interface InboundRequest {
   readonly handshakeKey: Uint8Array;
   /** Bob's ratchet public key. */
   readonly ratchetKey: Uint8Array;
+  /** When Bob made the request (signed; ms since the Unix epoch, his clock). */
+  readonly createdAt: number;
   /** The shared request key; it keys Alice's replies. */
   readonly sharedRequestKey: Uint8Array;
   /** The packet's request public key (the same request delivered twice has the same). */
@@ -167,6 +177,7 @@ export function makeInboundRequest(i: InboundRequest): InboundRequest {
     identityKey: i.identityKey,
     handshakeKey: i.handshakeKey,
     ratchetKey: i.ratchetKey,
+    createdAt: i.createdAt,
     sharedRequestKey: i.sharedRequestKey,
     requestPublicKey: i.requestPublicKey,
   };
@@ -196,6 +207,7 @@ export interface InboundRequestJson {
   identityKey: string;
   handshakeKey: string;
   ratchetKey: string;
+  createdAt: number;
   sharedRequestKey: string;
   requestPublicKey: string;
 }
@@ -256,6 +268,7 @@ export function serializeInboundRequest(i: InboundRequest): InboundRequestJson {
     identityKey: toBase64(i.identityKey),
     handshakeKey: toBase64(i.handshakeKey),
     ratchetKey: toBase64(i.ratchetKey),
+    createdAt: i.createdAt,
     sharedRequestKey: toBase64(i.sharedRequestKey),
     requestPublicKey: toBase64(i.requestPublicKey),
   };
@@ -270,7 +283,8 @@ export function serializeInboundRequest(i: InboundRequest): InboundRequestJson {
 export function deserializeInboundRequest(json: unknown): InboundRequest {
   const o = fields(
     json,
-    "version name onionAddress port identityKey handshakeKey ratchetKey sharedRequestKey requestPublicKey",
+    "version name onionAddress port identityKey handshakeKey ratchetKey createdAt " +
+      "sharedRequestKey requestPublicKey",
   );
   if (o.version !== HANDSHAKE_STATE_VERSION) fail("version is not supported");
   if (typeof o.onionAddress !== "string") fail("onionAddress is not a string");
@@ -287,6 +301,7 @@ export function deserializeInboundRequest(json: unknown): InboundRequest {
     identityKey: key(o.identityKey, "identityKey", true),
     handshakeKey: key(o.handshakeKey, "handshakeKey", true),
     ratchetKey: key(o.ratchetKey, "ratchetKey", true),
+    createdAt: createdAtOf(o.createdAt),
     sharedRequestKey: key(o.sharedRequestKey, "sharedRequestKey"),
     requestPublicKey: key(o.requestPublicKey, "requestPublicKey"),
   });

@@ -16,7 +16,7 @@ import { isStoreError, StoreError, wrapIoError } from "./errors.ts";
 import { appConfigPath, PEER_NAME_PATTERN, validatePeerName } from "./paths.ts";
 
 /** Interfaces unMessage can start. */
-export const INTERFACES = ["cli", "json"] as const;
+export const INTERFACES = ["cli", "json", "gui"] as const;
 
 /** One of {@linkcode INTERFACES}. */
 export type InterfaceName = typeof INTERFACES[number];

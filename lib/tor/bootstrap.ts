@@ -35,7 +35,7 @@ export interface BootstrapWatch {
 
 /**
  * Reports the current phase, then every change, to `onProgress` (repeats of
- * the same progress, tag and warning are not reported twice). Enables STATUS_CLIENT
+ * the same progress, tag, warning and reason are not reported twice). Enables STATUS_CLIENT
  * events in addition to those already enabled.
  */
 export async function watchBootstrap(
@@ -49,7 +49,8 @@ export async function watchBootstrap(
   done.catch(() => {}); // Callers that never await `done` must not see an unhandled rejection.
   const report = (status: BootstrapStatus) => {
     const changed = latest === undefined || latest.progress !== status.progress ||
-      latest.tag !== status.tag || latest.warning !== status.warning;
+      latest.tag !== status.tag || latest.warning !== status.warning ||
+      latest.reason !== status.reason;
     latest = status;
     if (changed) {
       try {
@@ -102,6 +103,7 @@ export async function watchBootstrap(
 export interface WaitForBootstrapOptions {
   /** Default {@linkcode BOOTSTRAP_TIMEOUT_MS}. */
   timeoutMs?: number;
+  /** Called with each phase (see {@linkcode watchBootstrap}). */
   onProgress?: (status: BootstrapStatus) => void;
 }
 

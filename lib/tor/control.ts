@@ -68,6 +68,7 @@ export interface TorControlOptions {
 
 /** Where to connect for {@linkcode TorControl.connect}. */
 export interface ControlConnectOptions extends TorControlOptions {
+  /** The control port. */
   port: number;
   /** Default "127.0.0.1". */
   host?: string;

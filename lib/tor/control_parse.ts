@@ -248,8 +248,18 @@ export interface BootstrapStatus {
   readonly tag: string;
   /** Human-readable phase, e.g. "Done". */
   readonly summary: string;
-  /** Present on a WARN report: why bootstrap is stuck. */
+  /** Present on a WARN report: why bootstrap is stuck, in tor's words. */
   readonly warning?: string;
+  /**
+   * On a WARN report, tor's stable keyword for the problem: one of the
+   * ORCONN reasons (§4.1.3: CONNECTREFUSED, NOROUTE, TIMEOUT, IDENTITY,
+   * PT_MISSING, ...).
+   */
+  readonly reason?: string;
+  /** On a WARN report: "ignore" for the first few problems of a phase, then "warn". */
+  readonly recommendation?: string;
+  /** On a WARN report: the address:port tor was trying to reach. */
+  readonly hostAddr?: string;
 }
 
 /** Largest bootstrap percentage. */
@@ -257,8 +267,10 @@ export const BOOTSTRAP_DONE = 100;
 
 /**
  * Parses `NOTICE BOOTSTRAP PROGRESS=.. TAG=.. SUMMARY=".."` (the text of a
- * STATUS_CLIENT event or of `GETINFO status/bootstrap-phase`); `undefined`
- * when the status is not a BOOTSTRAP report.
+ * STATUS_CLIENT event or of `GETINFO status/bootstrap-phase`), with the
+ * problem fields of a `WARN BOOTSTRAP` report (§4.1.10: WARNING, REASON,
+ * RECOMMENDATION, HOSTADDR); `undefined` when the status is not a BOOTSTRAP
+ * report.
  */
 export function parseBootstrapStatus(text: string): BootstrapStatus | undefined {
   const args = parseArgs(text);
@@ -268,12 +280,18 @@ export function parseBootstrapStatus(text: string): BootstrapStatus | undefined 
   if (!(progress >= 0 && progress <= BOOTSTRAP_DONE)) {
     throw malformed("BOOTSTRAP PROGRESS is not 0..100");
   }
-  const warning = args.named.get("WARNING");
+  const optional = (key: string, field: string) => {
+    const value = args.named.get(key);
+    return value === undefined ? {} : { [field]: value };
+  };
   return {
     progress,
     tag: args.named.get("TAG") ?? "",
     summary: args.named.get("SUMMARY") ?? "",
-    ...(warning === undefined ? {} : { warning }),
+    ...optional("WARNING", "warning"),
+    ...optional("REASON", "reason"),
+    ...optional("RECOMMENDATION", "recommendation"),
+    ...optional("HOSTADDR", "hostAddr"),
   };
 }
 
@@ -283,8 +301,11 @@ export interface HsDescEvent {
   readonly action: string;
   /** Onion address without ".onion", or "UNKNOWN". */
   readonly address: string;
+  /** NO_AUTH, BASIC_AUTH, STEALTH_AUTH or UNKNOWN. */
   readonly authType: string;
+  /** The HSDir's `$fingerprint`, or UNKNOWN. */
   readonly hsDir: string;
+  /** The descriptor ID (blinded key for v3), when given. */
   readonly descriptorId?: string;
   /** Set on FAILED, e.g. "UPLOAD_REJECTED". */
   readonly reason?: string;

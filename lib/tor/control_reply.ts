@@ -90,6 +90,7 @@ export class ReplyFramer {
   #replyBytes = 0;
   #failure: TorError | undefined;
 
+  /** A framer with an empty buffer. */
   constructor(options: ReplyFramerOptions = {}) {
     const max = options.maxReplyBytes ?? MAX_REPLY_BYTES;
     if (!Number.isSafeInteger(max) || max < MIN_STATUS_LINE + 2) {

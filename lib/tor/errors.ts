@@ -40,6 +40,14 @@ export type TorErrorCode =
   | "data_dir_unusable"
   /** Tor did not write its control port file in time. */
   | "launch_timeout"
+  /** The tor has no SOCKS listener we could dial through. */
+  | "tor_no_socks"
+  /** A bridge line (or bridges file) that tor could not use. */
+  | "invalid_bridge"
+  /** A proxy URL that is not socks5://, socks4:// or https://host:port. */
+  | "invalid_proxy"
+  /** The pluggable transport program a bridge needs is not installed. */
+  | "pt_not_found"
   /** A caller passed a value that cannot be sent to tor. */
   | "invalid_argument";
 
@@ -53,12 +61,14 @@ export interface TorErrorOptions extends ErrorOptions {
 
 /** A failure of the Tor layer, with a stable {@linkcode TorErrorCode}. */
 export class TorError extends UnmessageError {
+  /** What went wrong, stable for callers and the machine interface. */
   override readonly code: TorErrorCode;
   /** Tor's reply status, e.g. 550, when tor refused a command. */
   readonly status: number | undefined;
   /** Tor's reply text when tor refused a command. */
   readonly torText: string | undefined;
 
+  /** An error with a stable `code` and a message that says what to do. */
   constructor(code: TorErrorCode, message: string, options: TorErrorOptions = {}) {
     const { status, torText, ...errorOptions } = options;
     super(code, message, errorOptions);

@@ -36,7 +36,9 @@ const OUTPUT_TAIL_BYTES = 4096;
 
 /** How a tor process ended. */
 export interface TorExit {
+  /** The exit code (meaningful when `signal` is null). */
   code: number;
+  /** The signal that ended it, if one did. */
   signal: Deno.Signal | null;
 }
 
@@ -57,6 +59,11 @@ export interface LaunchOptions {
   socksFlags?: string[];
   /** Called with each bootstrap phase (also after return when not waiting). */
   onProgress?: (status: BootstrapStatus) => void;
+  /**
+   * Called once the control connection is authenticated and owns tor, before
+   * bootstrap is awaited (e.g. to follow tor's log while it bootstraps).
+   */
+  onControl?: (control: TorControl) => void | Promise<void>;
   /** Bound on the whole launch; default {@linkcode LAUNCH_TIMEOUT_MS}. */
   timeoutMs?: number;
   /** Wait for 100% bootstrap before resolving; default true. */
@@ -69,8 +76,11 @@ export interface TorProcess {
   readonly control: TorControl;
   /** SOCKS port, or undefined while tor has no SOCKS listener (DisableNetwork 1). */
   readonly socksPort: number | undefined;
+  /** Its control port on 127.0.0.1. */
   readonly controlPort: number;
+  /** Its process ID. */
   readonly pid: number;
+  /** Its data directory. */
   readonly dataDir: string;
   /** Resolves when the tor process has exited, for whatever reason. */
   readonly exited: Promise<TorExit>;
@@ -137,6 +147,7 @@ export async function launchTor(options: LaunchOptions): Promise<TorProcess> {
       control = c;
       await c.authenticate({ cookieFile: paths.cookie });
       await c.takeOwnership();
+      await options.onControl?.(c);
       if (options.waitForBootstrap === false) {
         await watchBootstrap(c, options.onProgress);
       } else {
@@ -171,13 +182,17 @@ export async function launchTor(options: LaunchOptions): Promise<TorProcess> {
 
 /** Options of {@linkcode attachTor}. */
 export interface AttachOptions {
+  /** The running tor's control port. */
   controlPort: number;
   /** Default "127.0.0.1". */
   host?: string;
   /** Known SOCKS port; otherwise read from GETINFO net/listeners/socks. */
   socksPort?: number;
+  /** The control port password (HASHEDPASSWORD). */
   password?: string;
+  /** The cookie itself (SAFECOOKIE or COOKIE). */
   cookie?: Uint8Array;
+  /** The cookie file (default: the one tor names). */
   cookieFile?: string;
   /** Per-command timeout of the control connection. */
   timeoutMs?: number;
@@ -185,8 +200,11 @@ export interface AttachOptions {
 
 /** A tor we attached to: we never stop it, only close our connection. */
 export interface AttachedTor {
+  /** The authenticated control connection (we do not own tor). */
   readonly control: TorControl;
+  /** Its SOCKS port, if it has one. */
   readonly socksPort: number | undefined;
+  /** Closes our control connection; tor keeps running. */
   close(): Promise<void>;
 }
 

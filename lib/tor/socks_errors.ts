@@ -28,6 +28,7 @@ export class SocksError extends UnmessageError {
   /** The REP byte of the server's reply, when the error came from one. */
   readonly replyCode: number | undefined;
 
+  /** An error with a stable `code`, saying whether a retry may succeed. */
   constructor(code: string, message: string, options: SocksErrorOptions) {
     super(code, message, options);
     this.retryable = options.retryable;

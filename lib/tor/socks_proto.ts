@@ -52,7 +52,9 @@ export type SocksState = "start" | "awaitMethod" | "awaitAuth" | "awaitReply" | 
 
 /** The address the server reports as bound (tor reports 0.0.0.0:0). */
 export interface SocksBound {
+  /** The host (a name, an IPv4 or an IPv6 address). */
   host: string;
+  /** The port. */
   port: number;
 }
 
@@ -67,9 +69,13 @@ export type SocksAction =
 
 /** Destination and optional credentials of a CONNECT. */
 export interface SocksRequest {
+  /** The host (a name, an IPv4 or an IPv6 address). */
   host: string;
+  /** The port. */
   port: number;
+  /** RFC 1929 user name (tor uses the pair to isolate circuits). */
   username?: string;
+  /** RFC 1929 password. */
   password?: string;
 }
 

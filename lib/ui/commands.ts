@@ -16,7 +16,10 @@
 
 import { UnmessageError } from "../errors.ts";
 import { editDistance } from "../edit_distance.ts";
+import { MAX_TEXT_BYTES } from "../peer/records.ts";
 import type { CommandPeer } from "../peer/types.ts";
+import { parseIdentityAddress, parseIdentityKey } from "../peer/address.ts";
+import { MAX_TOR_LOG_LINES } from "../tor/tor_log.ts";
 
 export type { CommandPeer };
 
@@ -31,22 +34,40 @@ export type JsonValue =
 
 /** One argument of a command. */
 export interface ArgSpec {
+  /** As shown in the usage line (`<name>`). */
   name: string;
   /** `word`: one token; `rest`: every remaining token, joined by spaces. */
   kind: "word" | "rest";
+  /** May be left out (`[name]` in the usage line). */
   optional?: boolean;
 }
 
 /** One command of the registry. */
 export interface Command {
+  /** What is typed (`msg`; the REPL adds the slash). */
   name: string;
+  /** Other names that run it (`exit` for `quit`). */
   aliases: readonly string[];
   /** e.g. `msg <name> <text...>` */
   usage: string;
+  /** One line for `help`. */
   summary: string;
+  /** What `parseArgs` checks, in order. */
   args: readonly ArgSpec[];
   /** True for `quit`: the interface ends after replying. */
   quits?: boolean;
+  /**
+   * Set for a command of one interface only, which that interface runs
+   * itself (`warnings`: the REPL's quiet count); the others refuse it.
+   */
+  only?: "repl";
+  /**
+   * Throws what `run` would throw for arguments that name nothing, without
+   * changing anything: an interface calls it before it asks for a
+   * confirmation (`delete`).
+   */
+  check?(peer: CommandPeer, args: ParsedArgs): void;
+  /** Calls the core with checked arguments; JSON-safe data back. */
   run(peer: CommandPeer, args: ParsedArgs): Promise<JsonValue>;
 }
 
@@ -57,10 +78,12 @@ export type ParsedArgs = Readonly<Record<string, string | undefined>>;
 export class UsageError extends UnmessageError {
   /** The command's usage line. */
   readonly usage: string;
+  /** `message` says what is wrong; `usage` is the command's usage line. */
   constructor(message: string, usage: string) {
     super("usage", message);
     this.usage = usage;
   }
+  /** The JSON form, with the usage line. */
   override toJSON(): { code: string; message: string; usage: string } {
     return { code: this.code, message: this.message, usage: this.usage };
   }
@@ -70,6 +93,7 @@ export class UsageError extends UnmessageError {
 export class UnknownCommandError extends UnmessageError {
   /** The closest known command, if one is close enough. */
   readonly suggestion: string | undefined;
+  /** `name` as typed (quoted back, bounded) and the closest command, if any. */
   constructor(name: string, suggestion: string | undefined) {
     const shown = JSON.stringify(
       name.length > MAX_SHOWN_NAME ? name.slice(0, MAX_SHOWN_NAME) : name,
@@ -82,6 +106,7 @@ export class UnknownCommandError extends UnmessageError {
     );
     this.suggestion = suggestion;
   }
+  /** The JSON form, with the suggestion when there is one. */
   override toJSON(): { code: string; message: string; suggestion?: string } {
     return {
       code: this.code,
@@ -93,8 +118,15 @@ export class UnknownCommandError extends UnmessageError {
 
 /** Longest unknown name quoted back in an error. */
 const MAX_SHOWN_NAME = 40;
-/** Longest argument accepted (a message is split by the core; this bounds garbage). */
-export const MAX_ARG_LENGTH = 64 * 1024;
+/**
+ * Longest argument accepted, in UTF-16 units: a message of
+ * {@linkcode MAX_TEXT_BYTES} UTF-8 bytes has at most that many, so every
+ * text the core can send passes, and the core refuses a longer one by its
+ * byte count (`bad_message`). Nothing is ever cut.
+ */
+export const MAX_ARG_LENGTH: number = MAX_TEXT_BYTES;
+/** Lines `tor-log` shows when not told how many. */
+const DEFAULT_TOR_LOG_LINES = 30;
 /** Farthest edit distance for a "did you mean" suggestion. */
 const MAX_SUGGESTION_DISTANCE = 3;
 
@@ -104,7 +136,7 @@ function cmd(
   summary: string,
   args: ArgSpec[],
   run: Command["run"],
-  extra: { aliases?: string[]; quits?: boolean } = {},
+  extra: { aliases?: string[]; quits?: boolean; only?: "repl"; check?: Command["check"] } = {},
 ): Command {
   return {
     name,
@@ -113,6 +145,8 @@ function cmd(
     summary,
     args,
     ...(extra.quits ? { quits: true } : {}),
+    ...(extra.only ? { only: extra.only } : {}),
+    ...(extra.check ? { check: extra.check } : {}),
     run,
   };
 }
@@ -122,7 +156,7 @@ const rest = (name: string): ArgSpec => ({ name, kind: "rest" });
 /** Reads a checked argument (present: `parseArgs` enforced the spec). */
 const arg = (args: ParsedArgs, name: string): string => args[name] ?? "";
 
-/** Every command, in the order `help` lists them (the seed's CLI page). */
+/** Every command, in the order `help` lists them (README.md, "Commands"). */
 export const COMMANDS: readonly Command[] = [
   cmd(
     "help",
@@ -157,6 +191,13 @@ export const COMMANDS: readonly Command[] = [
     }),
   ),
   cmd(
+    "req-check",
+    "<address> [key]",
+    "Check an identity address (and key) without sending anything",
+    [word("address"), word("key", true)],
+    (_peer, a) => Promise.resolve(checkIdentity(arg(a, "address"), a["key"])),
+  ),
+  cmd(
     "req-accept",
     "<name> [new-name]",
     "Accept an inbound request, optionally under another name",
@@ -169,9 +210,20 @@ export const COMMANDS: readonly Command[] = [
       return { conversation: { ...conv } };
     },
   ),
-  cmd("req-reject", "<name>", "Reject an inbound request", [word("name")], async (peer, a) => {
-    await peer.rejectRequest(arg(a, "name"));
-    return { rejected: arg(a, "name") };
+  cmd(
+    "req-reject",
+    "<name|pattern|--flood|--all>",
+    "Reject inbound requests: one, those a * pattern matches, the flood ones, or all",
+    [word("pattern")],
+    // `rejected` is what was asked (as before patterns existed), `names` what it matched
+    async (peer, a) => ({
+      rejected: arg(a, "pattern"),
+      names: await peer.rejectRequest(arg(a, "pattern")),
+    }),
+  ),
+  cmd("req-cancel", "<name>", "Cancel a request you sent", [word("name")], async (peer, a) => {
+    await peer.cancelRequest(arg(a, "name"));
+    return { cancelled: arg(a, "name") };
   }),
   cmd("reqs-in", "", "List inbound requests", [], (peer) => {
     return Promise.resolve({ requests: peer.inboundRequests().map((r) => ({ ...r })) });
@@ -183,7 +235,8 @@ export const COMMANDS: readonly Command[] = [
     return Promise.resolve({ conversations: peer.conversations().map((c) => ({ ...c })) });
   }),
   cmd("msg", "<name> <text...>", "Send a message", [word("name"), rest("text")], (peer, a) => {
-    return peer.sendMessage(arg(a, "name"), arg(a, "text")).then(({ id }) => ({ id }));
+    // `id`, and `queued` when the core says whether the contact was online
+    return peer.sendMessage(arg(a, "name"), arg(a, "text")).then((sent) => ({ ...sent }));
   }),
   cmd("pres-on", "<name>", "Notify this peer when you go online or offline", [word("name")], (
     peer,
@@ -205,32 +258,83 @@ export const COMMANDS: readonly Command[] = [
   ),
   cmd(
     "auth",
-    "<name> <secret...>",
-    "Authenticate this peer with a secret you both know (SMP)",
+    "<name> [secret...]",
+    "Authenticate with a secret you both know (SMP); asked hidden if left out",
     [word("name"), rest("secret")],
     async (peer, a) => {
-      await peer.authenticate(arg(a, "name"), arg(a, "secret"));
-      return { name: arg(a, "name"), status: "started" };
+      const started: unknown = await peer.authenticate(arg(a, "name"), arg(a, "secret"));
+      // the core may first have to reach the contact
+      const connecting = (started as { connecting?: unknown } | undefined)?.connecting === true;
+      return { name: arg(a, "name"), status: "started", ...(connecting ? { connecting } : {}) };
     },
   ),
   cmd("delete", "<name>", "Delete a conversation and its keys", [word("name")], async (peer, a) => {
     await peer.deleteConversation(arg(a, "name"));
     return { deleted: arg(a, "name") };
-  }),
+  }, { check: (peer, a) => peer.checkConversation(arg(a, "name")) }),
+  cmd(
+    "tor-log",
+    "[lines]",
+    "Show tor's recent messages (why it is stuck, for one)",
+    [word("lines", true)],
+    (peer, a) => Promise.resolve(torLog(peer, a["lines"])),
+  ),
+  cmd(
+    "warnings",
+    "",
+    "List the network warnings counted quietly",
+    [],
+    () => Promise.resolve({}),
+    { only: "repl" },
+  ),
   cmd("quit", "", "Leave unMessage", [], () => Promise.resolve({ quit: true }), {
     aliases: ["exit"],
     quits: true,
   }),
 ];
 
+/** `req-check`: the parsed address, and whether the key decodes; throws `bad_address`/`bad_key`. */
+function checkIdentity(address: string, key: string | undefined): JsonValue {
+  const parsed = parseIdentityAddress(address);
+  if (key !== undefined) parseIdentityKey(key);
+  return {
+    name: parsed.name,
+    onion: `${parsed.onion}.onion`,
+    port: parsed.port,
+    key: key !== undefined,
+  };
+}
+
 async function presence(peer: CommandPeer, name: string, on: boolean): Promise<JsonValue> {
   await peer.setPresence(name, on);
   return { name, presence: on };
 }
 
+function torLog(peer: CommandPeer, lines: string | undefined): JsonValue {
+  const usage = "tor-log [lines]";
+  const count = lines === undefined ? DEFAULT_TOR_LOG_LINES : Number(lines);
+  if (!/^\d{1,4}$/.test(lines ?? "1") || count < 1 || count > MAX_TOR_LOG_LINES) {
+    throw new UsageError(
+      `Wrong arguments for tor-log: [lines] must be 1 to ${MAX_TOR_LOG_LINES}; usage: ${usage}`,
+      usage,
+    );
+  }
+  const entries = peer.torLog?.(count);
+  if (entries === undefined) {
+    throw new UnmessageError(
+      "no_tor",
+      "This peer runs without tor (--direct): there is no tor log",
+    );
+  }
+  return { lines: entries.map((l) => ({ ...l })) };
+}
+
 const BY_NAME: ReadonlyMap<string, Command> = new Map(
   COMMANDS.flatMap((c) => [[c.name, c] as const, ...c.aliases.map((a) => [a, c] as const)]),
 );
+
+/** The commands every interface runs (the others are listed by their interface). */
+export const SHARED_COMMANDS: readonly Command[] = COMMANDS.filter((c) => c.only === undefined);
 
 function helpResult(name: string | undefined): JsonValue {
   const describe = (c: Command) => ({
@@ -238,13 +342,14 @@ function helpResult(name: string | undefined): JsonValue {
     aliases: [...c.aliases],
     usage: c.usage,
     summary: c.summary,
+    ...(c.only ? { only: c.only } : {}),
   });
-  if (name === undefined) return { commands: COMMANDS.map(describe) };
+  if (name === undefined) return { commands: SHARED_COMMANDS.map(describe) };
   return { commands: [describe(findCommand(name))] };
 }
 
 /**
- * The command called `name` (a leading `/`, as typed in the seed's CLI, is
+ * The command called `name` (a leading `/`, as typed at the prompt, is
  * ignored; aliases count).
  *
  * @throws {UnknownCommandError} with the closest command suggested
@@ -313,8 +418,9 @@ export function parseArgs(command: Command, args: readonly string[]): ParsedArgs
 /**
  * Looks up `name`, checks `args` and runs the command.
  *
- * @throws {UnknownCommandError | UsageError} for user mistakes; whatever the
- *   core throws (typed `UnmessageError`s) otherwise
+ * @throws {UnknownCommandError | UsageError} for user mistakes (and code
+ *   `not_here` for a command of another interface); whatever the core
+ *   throws (typed `UnmessageError`s) otherwise
  */
 export async function runCommand(
   peer: CommandPeer,
@@ -322,6 +428,13 @@ export async function runCommand(
   args: readonly string[],
 ): Promise<{ command: Command; result: JsonValue }> {
   const command = findCommand(name);
+  if (command.only !== undefined) {
+    throw new UnmessageError(
+      "not_here",
+      `${command.name} is a command of the interactive prompt only; here every warning ` +
+        `is an event`,
+    );
+  }
   const parsed = parseArgs(command, args);
   return { command, result: await command.run(peer, parsed) };
 }

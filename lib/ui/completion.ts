@@ -22,7 +22,9 @@ const NAME_SOURCES: Readonly<Record<string, "conversations" | "inbound">> = {
 
 /** Names the completer can offer. */
 export interface CompletionNames {
+  /** Names of conversations (for `/msg`, `/verify` ...). */
   conversations: readonly string[];
+  /** Names of inbound requests (for `/req-accept`, `/req-reject`). */
   inbound: readonly string[];
 }
 
@@ -30,6 +32,7 @@ export interface CompletionNames {
 export interface Completion {
   /** The new line and cursor (unchanged when nothing was completed). */
   line: string;
+  /** String index in `line`. */
   cursor: number;
   /** Every candidate, when more than one matches (to be listed). */
   candidates: string[];

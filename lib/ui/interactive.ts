@@ -4,10 +4,12 @@
  * nothing of flags or tor modes), runs the {@linkcode Repl}, and shuts down
  * cleanly on `/quit`, Ctrl-C, Ctrl-D or SIGTERM/SIGHUP: the core closes
  * (presence sent, state saved), tor stops, the history is saved and the
- * terminal is restored. Resolves with the exit status; exits the process
+ * terminal is restored. While it runs, whatever a module writes through
+ * `console` becomes a quiet `console` warning of the REPL (`/warnings`),
+ * never text beside the prompt. Resolves with the exit status; exits the process
  * itself only on a signal (SIGINT while starting, SIGTERM/SIGHUP).
  *
- * Passphrases (DESIGN.md: "offer passphrase encryption of the profile"):
+ * Passphrases (README.md, "Flags"):
  * a peer created with `newPassphrase` asks for one twice (prompts.ts); an
  * encrypted peer started without one (the store says `passphrase_required`)
  * asks "Passphrase for <name>:" and retries up to
@@ -29,6 +31,7 @@ import { errorLine, notice } from "./render.ts";
 import { Repl } from "./repl.ts";
 import { askNewPassphrase, askPassphrase, type TerminalAsk, terminalAsk } from "./prompts.ts";
 import {
+  captureConsole,
   denoTerminal,
   exitProcess,
   onInterruptSignal,
@@ -40,6 +43,7 @@ import {
 export interface InteractiveOptions {
   /** The peer's name and the configuration root (for the history file). */
   name: string;
+  /** The configuration folder (`--config-dir`). */
   configRoot: string;
   /** Starts the peer with the given event sink and passphrase (see `startPeer`). */
   start: (events: EventSink, passphrase?: string) => Promise<RunningPeer>;
@@ -53,6 +57,8 @@ export interface InteractiveOptions {
   onTermination?: (handler: () => void) => () => void;
   /** Default: SIGINT while starting (before raw mode takes Ctrl-C as a key). */
   onStartInterrupt?: (handler: () => void) => () => void;
+  /** Default: the process's `console` (see the module header). */
+  captureConsole?: (handler: (text: string) => void) => () => void;
 }
 
 /** Exit statuses (as `main.ts`). */
@@ -123,6 +129,24 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
     });
   };
   const repl = new Repl({ terminal: term, history, onHistory: save });
+  const undoConsole = (o.captureConsole ?? captureConsole)((message) => {
+    // Once the REPL has ended (shutting down), it is dropped.
+    Promise.resolve(repl.onEvent({ event: "warning", code: "console", message })).catch(() => {});
+  });
+  try {
+    return await runRepl(o, term, repl, save, () => saving);
+  } finally {
+    undoConsole();
+  }
+}
+
+async function runRepl(
+  o: InteractiveOptions,
+  term: Terminal,
+  repl: Repl,
+  save: (lines: readonly string[]) => void,
+  saved: () => Promise<void>,
+): Promise<number> {
   if (term.isTTY) await term.write(notice(repl.style, `Starting ${o.name}…\n`));
 
   // Until raw mode, Ctrl-C is a signal: give up starting (tor dies with us).
@@ -152,7 +176,7 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
     stopping ??= (async () => {
       await term.write(`${notice(repl.style, "Shutting down…")}\n`);
       await running.stop();
-      await saving;
+      await saved();
     })();
   const undoTerm = (o.onTermination ?? onTerminationSignal)(() => {
     term.setRaw(false);

@@ -18,11 +18,16 @@
  */
 
 import { isUnmessageError } from "../errors.ts";
+import { MAX_TEXT_BYTES } from "../peer/records.ts";
 import type { EventSink } from "../peer/types.ts";
 import { type CommandPeer, type JsonValue, runCommand } from "./commands.ts";
 
-/** Longest accepted input line in bytes; longer lines get `line_too_long`. */
-export const MAX_LINE_BYTES = 1024 * 1024;
+/**
+ * Longest accepted input line in bytes; longer lines get `line_too_long`.
+ * Room for the longest message the core sends with every character escaped
+ * (`\u0001` is 6 bytes for 1), and for the command around it.
+ */
+export const MAX_LINE_BYTES: number = 6 * MAX_TEXT_BYTES + 64 * 1024;
 /** Longest accepted `id` string. */
 const MAX_ID_LENGTH = 128;
 

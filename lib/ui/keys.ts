@@ -4,15 +4,32 @@
  * arrows, Home/End, word moves and the control keys the line editor uses.
  * Unknown escape sequences are dropped whole, never inserted as text.
  *
+ * Bracketed paste (xterm; the terminal sends it once asked with
+ * `ESC[?2004h`, see `terminal.ts`): everything between `ESC[200~` and
+ * `ESC[201~` is one `paste` key, its line breaks (CR, LF, CR LF) kept as
+ * `\n` and its tabs kept, every other control character dropped. A paste
+ * is held whole up to {@linkcode MAX_PASTE_LENGTH}; past it the rest is
+ * counted, not stored, and the key is `paste-too-long`.
+ *
  * @module
  */
 
+import { MAX_LINE_LENGTH } from "./line_editor.ts";
+
 /** One key press. */
-export type Key = { kind: "text"; text: string } | { kind: KeyName };
+export type Key =
+  | { kind: "text"; text: string }
+  /** Text pasted at once (bracketed paste), line breaks as `\n`. */
+  | { kind: "paste"; text: string }
+  /** A paste longer than {@linkcode MAX_PASTE_LENGTH}: `length` UTF-16 units, none kept. */
+  | { kind: "paste-too-long"; length: number }
+  | { kind: KeyName };
 
 /** Every key that is not text. */
 export type KeyName =
   | "enter"
+  /** Alt-Enter: a line break in the line, not a submit. */
+  | "newline"
   | "backspace"
   | "delete"
   | "tab"
@@ -33,6 +50,11 @@ export type KeyName =
 
 /** Longest escape sequence kept while waiting for its end. */
 const MAX_ESCAPE_LENGTH = 16;
+/** Longest paste held: more could not fit in a line anyway. */
+export const MAX_PASTE_LENGTH: number = MAX_LINE_LENGTH;
+/** Bracketed paste markers (xterm "Bracketed Paste Mode"). */
+const PASTE_START = "[200~";
+const PASTE_END = "\x1b[201~";
 
 const CONTROL: Readonly<Record<string, KeyName>> = {
   "\r": "enter",
@@ -79,12 +101,15 @@ const ESCAPES: Readonly<Record<string, KeyName>> = {
   "b": "word-left",
   "f": "word-right",
   "\x7f": "kill-word",
+  "\r": "newline",
 };
 
 /** Turns chunks of bytes into keys; keeps partial sequences between chunks. */
 export class KeyDecoder {
   readonly #utf8 = new TextDecoder("utf-8", { fatal: false });
   #pending = "";
+  /** The paste being received (between its markers). */
+  #paste: { parts: string[]; length: number } | undefined;
 
   /** Decodes one chunk. */
   push(bytes: Uint8Array): Key[] {
@@ -97,6 +122,10 @@ export class KeyDecoder {
       plain = "";
     };
     for (let i = 0; i < text.length;) {
+      if (this.#paste) {
+        i = this.#pasted(text, i, keys);
+        continue;
+      }
       const c = text[i]!;
       if (c === "\x1b") {
         flush();
@@ -106,7 +135,9 @@ export class KeyDecoder {
           if (text.length - i <= MAX_ESCAPE_LENGTH) this.#pending = text.slice(i);
           break;
         }
-        const kind = ESCAPES[text.slice(i + 1, end)];
+        const sequence = text.slice(i + 1, end);
+        if (sequence === PASTE_START) this.#paste = { parts: [], length: 0 };
+        const kind = ESCAPES[sequence];
         if (kind) keys.push({ kind });
         i = end;
         continue;
@@ -129,6 +160,38 @@ export class KeyDecoder {
     flush();
     return keys;
   }
+
+  /** Takes pasted text from `i` up to the end marker; returns where to go on. */
+  #pasted(text: string, i: number, keys: Key[]): number {
+    const paste = this.#paste!;
+    const end = text.indexOf(PASTE_END, i);
+    let stop = end;
+    if (end < 0) {
+      // Keep what may be the start of a marker split between chunks.
+      let keep = Math.min(PASTE_END.length - 1, text.length - i);
+      while (keep > 0 && !PASTE_END.startsWith(text.slice(text.length - keep))) keep--;
+      stop = text.length - keep;
+      this.#pending = text.slice(stop);
+    }
+    const part = text.slice(i, stop);
+    paste.length += part.length;
+    if (paste.length <= MAX_PASTE_LENGTH) paste.parts.push(part);
+    else paste.parts = [];
+    if (end < 0) return text.length;
+    this.#paste = undefined;
+    keys.push(
+      paste.length > MAX_PASTE_LENGTH
+        ? { kind: "paste-too-long", length: paste.length }
+        : { kind: "paste", text: pasteText(paste.parts.join("")) },
+    );
+    return end + PASTE_END.length;
+  }
+}
+
+/** Pasted text with line breaks as `\n`, tabs kept and other control characters dropped. */
+function pasteText(raw: string): string {
+  // deno-lint-ignore no-control-regex
+  return raw.replace(/\r\n?/g, "\n").replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, "");
 }
 
 /** Index after the escape sequence starting at `i` (after ESC), or undefined if incomplete. */

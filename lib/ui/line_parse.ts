@@ -1,6 +1,6 @@
 /**
  * Typed lines of the REPL → a command of the shared registry and its
- * argument strings. A command line starts with `/` (seed, CLI page). Word
+ * argument strings. A command line starts with `/` (README.md, "Commands"). Word
  * arguments may be quoted (`"..."` with `\"` and `\\` escapes, or `'...'`
  * verbatim); the last, free-text argument (`/msg`'s text, `/auth`'s secret)
  * keeps its inner spacing, and is unquoted only when the whole of it is one

@@ -1,6 +1,6 @@
 /**
- * Tor's bootstrap shown as a progress bar with its phase (seed, CLI page:
- * "unMessage displays this bootstrap process"), e.g.
+ * Tor's bootstrap shown as a progress bar with its phase, so that a slow
+ * start shows where it is, e.g.
  * `Tor [██████████░░░░░░░░░░]  50% Loading relay descriptors`. Pure.
  *
  * @module

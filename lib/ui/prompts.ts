@@ -16,6 +16,7 @@ import { KeyDecoder } from "./keys.ts";
 import { CLEAR_ROW, LineEditor } from "./line_editor.ts";
 import { notice, paint, type Style } from "./render.ts";
 import type { Terminal } from "./terminal.ts";
+import { textWidth } from "./width.ts";
 
 /** Asks one question on the input line; undefined when cancelled. */
 export type Ask = (question: string, options: { hidden: boolean }) => Promise<string | undefined>;
@@ -111,7 +112,7 @@ export function terminalAsk(term: Terminal, style: Style): TerminalAsk {
     const editor = new LineEditor();
     editor.hidden = hidden;
     const prompt = paint(style, "yellow", question);
-    const draw = () => term.write(editor.render(prompt, question.length, term.columns()));
+    const draw = () => term.write(editor.render(prompt, textWidth(question), term.columns()));
     const done = async (answer: string | undefined) => {
       const shown = hidden ? (answer === undefined ? "(cancelled)" : "(hidden)") : answer ?? "";
       await term.write(`${CLEAR_ROW}${prompt}${shown}\r\n`);

@@ -1,6 +1,6 @@
 /**
  * Text of the interactive interface: peer names coloured by conversation
- * level (seed, CLI page, "Authentication Levels": Unverified red, Verified
+ * level (README.md, "Quick start: two people": Unverified red, Verified
  * green, Authenticated cyan), or the level written as a word when colours
  * are off (`NO_COLOR`, not a terminal), and one line per core event.
  *
@@ -21,7 +21,7 @@ export interface Style {
 
 type StyleName = Parameters<typeof styleText>[0];
 
-/** Colour of each level (seed, CLI page, "Authentication Levels"). */
+/** Colour of each level (README.md, "Quick start: two people"). */
 export const LEVEL_COLORS: Readonly<Record<Level, "red" | "green" | "cyan">> = {
   unverified: "red",
   verified: "green",
@@ -134,9 +134,9 @@ export function authMatchLine(
 
 /**
  * The line(s) shown for a core event, or `undefined` for events shown
- * otherwise (`bootstrap` is a progress bar, `ready` a banner, an `auth`
- * run `started` the `/auth` command's own line) or not at all (routine
- * connection progress).
+ * otherwise (`bootstrap` is a progress bar, unless tor reports a problem;
+ * `ready` a banner; an `auth` run `started` the `/auth` command's own line)
+ * or not at all (routine connection progress).
  */
 export function eventLine(
   style: Style,
@@ -147,6 +147,15 @@ export function eventLine(
   const who = (name: string) => peerName(style, sanitize(name), levelOf(name));
   switch (e.event) {
     case "bootstrap":
+      // The phase is the progress bar; a problem tor reports is a line of its own.
+      return e.problem === undefined ? undefined : warningLine(style, sanitize(e.problem));
+    case "bootstrap-stalled":
+      return [
+        warningLine(style, sanitize(e.message)),
+        ...e.advice.map((a) => `   - ${sanitize(a)}`),
+      ].join("\n");
+    case "tor-network":
+      return notice(style, sanitize(e.message));
     case "ready":
       return undefined;
     case "message":
@@ -154,14 +163,23 @@ export function eventLine(
     case "request-received": {
       const r = e.request;
       const name = sanitize(r.name);
+      const lookalike = r.looksLike === undefined
+        ? ""
+        : `; it looks like ${sanitize(r.looksLike)}: accept it only under another name`;
       return notice(
         style,
         `Request from ${paint(style, "bold", name)} (${sanitize(r.address)}): ` +
-          `/req-accept ${name} [new-name] or /req-reject ${name}`,
+          `/req-accept ${name} [new-name] or /req-reject ${name}${lookalike}`,
       );
     }
     case "request-accepted":
       return notice(style, `${who(e.name)} accepted your request`);
+    case "conversation-ended":
+      return warningLine(
+        style,
+        `${who(e.name)} deleted this conversation on their side: nothing more can be sent; ` +
+          `/delete ${sanitize(e.name)} removes it here`,
+      );
     case "conversation-established":
       return notice(style, `Conversation with ${who(e.name)} established`);
     case "delivered":

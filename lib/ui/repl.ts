@@ -1,10 +1,11 @@
 /**
- * The interactive command line (seed, "Command-line Interface (CLI)"): reads
- * keys from a {@linkcode Terminal}, edits the line, runs `/commands` of the
- * shared registry against the core, and prints the core's events above the
- * input line without disturbing what is being typed (clear the row, print,
- * redraw prompt and line). It never exits the process: {@linkcode Repl.run}
- * resolves with why it ended, and the caller shuts the peer down.
+ * The interactive command line (README.md, "Commands"): reads keys from a
+ * {@linkcode Terminal}, edits the line (`line_editor.ts`), runs `/commands`
+ * of the shared registry against the core one at a time, and prints their
+ * results and the core's events (`repl_events.ts`) above the input line
+ * without disturbing what is being typed, through one bounded output queue
+ * (`screen.ts`). It never exits the process: {@linkcode Repl.run} resolves
+ * with why it ended, and the caller shuts the peer down.
  *
  * Without a TTY (piped input) the same loop reads lines: no prompt, no
  * redraws, no colours.
@@ -12,41 +13,43 @@
  * @module
  */
 
+import { MAX_TEXT_BYTES } from "../peer/records.ts";
 import type { EventSink, IdentityInfo, Level, PeerEvent } from "../peer/types.ts";
 import type { CommandPeer } from "./commands.ts";
 import { parseArgs } from "./commands.ts";
 import { complete } from "./completion.ts";
 import { sessionEntry } from "./history.ts";
-import { KeyDecoder } from "./keys.ts";
-import { CLEAR_ROW, LineEditor } from "./line_editor.ts";
+import { type Key, KeyDecoder } from "./keys.ts";
+import { LINE_BREAK_MARK, LineEditor, MAX_LINE_LENGTH } from "./line_editor.ts";
 import { parseLine } from "./line_parse.ts";
 import { progressLine, readyBanner } from "./progress.ts";
 import { type Ask, askSecret, confirmDelete } from "./prompts.ts";
-import {
-  authMatchLine,
-  errorLine,
-  eventLine,
-  notice,
-  paint,
-  sanitize,
-  type Style,
-} from "./render.ts";
+import { errorLine, notice, paint, sanitize, type Style } from "./render.ts";
+import { EventView } from "./repl_events.ts";
 import { errorText, resultText } from "./results.ts";
+import { Screen } from "./screen.ts";
 import type { Terminal } from "./terminal.ts";
+import { fitWidth, textWidth } from "./width.ts";
 
 /** Longest error class name shown when handling a key fails. */
 const MAX_ERROR_NAME = 40;
+/** Rows at most of the record of a submitted line (the message line shows the text whole). */
+const MAX_ECHO_ROWS = 3;
+/** Longest wait at the end for queued output to reach the terminal. */
+const END_FLUSH_TIMEOUT_MS = 2_000;
 
 /** Why {@linkcode Repl.run} ended. */
 export type ReplExit = "quit" | "interrupt" | "eof";
 
 /** Options of {@linkcode Repl}. */
 export interface ReplOptions {
+  /** Where keys come from and lines go. */
   terminal: Terminal;
   /** Lines recalled with Up (oldest first), e.g. from `loadHistory`. */
   history?: readonly string[];
   /** Called after each remembered line (to persist the history). */
   onHistory?: (history: readonly string[]) => void;
+  /** The clock of the lines' times (default `Date.now`). */
   now?: () => number;
 }
 
@@ -63,24 +66,34 @@ export class Repl {
   readonly #editor: LineEditor;
   readonly #now: () => number;
   readonly #onHistory: ((history: readonly string[]) => void) | undefined;
+  readonly #screen: Screen;
+  readonly #view: EventView;
   #peer: CommandPeer | undefined;
   #name = "";
   #question: Question | undefined;
   #commands: Promise<void> = Promise.resolve();
   #finish: ((exit: ReplExit) => void) | undefined;
+  /** True once the REPL has ended: the row is gone and nothing more is printed. */
   #closed = false;
-  /** True while the input row holds a progress bar instead of a prompt. */
-  #progressShown = false;
+  /** The progress bar drawn in place of the row, until the peer is ready. */
+  #progress: string | undefined;
   #lastPhase = "";
-  /** The SMP match being shown, until the `level` event it may raise has come. */
-  #matching: { name: string; raised: boolean } | undefined;
 
+  /** A REPL on `options.terminal`; it reads keys once {@linkcode run} is called. */
   constructor(options: ReplOptions) {
     this.#term = options.terminal;
     this.#style = { color: options.terminal.color };
     this.#editor = new LineEditor(options.history ?? []);
     this.#now = options.now ?? Date.now;
     this.#onHistory = options.onHistory;
+    this.#screen = new Screen(this.#term, this.#style, () => this.#row());
+    this.#view = new EventView({
+      screen: this.#screen,
+      style: this.#style,
+      levelOf: this.#levelOf,
+      now: this.#now,
+      columns: () => this.#term.columns(),
+    });
   }
 
   /** The style in use (colours or level words). */
@@ -93,10 +106,16 @@ export class Repl {
     return this.#editor.history;
   }
 
+  /** The output queue (its bounds are in `screen.ts`). */
+  get screen(): Screen {
+    return this.#screen;
+  }
+
   /**
    * The event sink to give the core (usable before {@linkcode attach}):
    * resolves once the event's line is written to the terminal, rejects
-   * once the REPL has ended (not shown).
+   * once the REPL has ended or when the terminal does not keep up (not
+   * shown: the core does not acknowledge the message, its sender re-sends).
    */
   readonly onEvent: EventSink = (event) => this.#event(event);
 
@@ -104,20 +123,17 @@ export class Repl {
   attach(peer: CommandPeer, identity: IdentityInfo): void {
     this.#peer = peer;
     this.#name = identity.name;
+    this.#screen.redraw();
   }
 
   /** Prints `text` above the input line (the line being typed survives). */
   print(text: string): void {
-    this.#show(text).catch(() => {});
+    this.#print(text).catch(() => {});
   }
 
   /** Prints `text`; resolves once written, rejects if the REPL has ended. */
-  #show(text: string): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error("Cannot print: the REPL has ended"));
-    if (!this.#term.isTTY) return this.#term.write(`${text}\n`);
-    const body = text.replace(/\r?\n/g, "\r\n");
-    this.#progressShown = false;
-    return this.#term.write(`${CLEAR_ROW}${body}\r\n${this.#row()}`);
+  #print(text: string): Promise<void> {
+    return this.#screen.print(text);
   }
 
   #levelOf = (name: string): Level | undefined => {
@@ -129,69 +145,41 @@ export class Repl {
   };
 
   #event(e: PeerEvent): void | Promise<void> {
-    if (e.event === "bootstrap") return this.#progress(e.progress, e.summary);
+    if (this.#closed) return Promise.reject(new Error("Cannot show the event: the REPL has ended"));
+    if (e.event === "bootstrap") {
+      this.#showProgress(e.progress, e.summary);
+      if (e.problem === undefined) return;
+    }
     if (e.event === "ready") {
-      if (this.#progressShown) void this.#term.write("\r\n");
-      this.#progressShown = false;
+      // The finished bar stays on screen above the banner.
+      if (this.#progress !== undefined) this.print(this.#progress);
+      this.#progress = undefined;
       this.print(readyBanner(this.#style, e.identity));
       return;
     }
-    if (e.event === "auth" && e.status === "match") return this.#match(e.name);
-    if (e.event === "level" && e.level === "authenticated" && this.#matching?.name === e.name) {
-      this.#matching.raised = true; // shown in the match's line
-      return;
-    }
-    const line = eventLine(this.#style, this.#levelOf, e, this.#now());
-    if (line === undefined) return;
-    return this.#shown(this.#show(line));
+    return this.#view.show(e);
   }
 
-  /**
-   * Shows a match and the level it raised as one line. The core emits the
-   * `level` event, if the level changed, right after the match and in the
-   * same call (`applyAuthStep` in peer/core.ts), so it has come by the next
-   * microtask; without it the contact was authenticated already.
-   */
-  #match(name: string): Promise<void> {
-    const pending = { name, raised: false };
-    this.#matching = pending;
-    return this.#shown(
-      Promise.resolve().then(() => {
-        if (this.#matching === pending) this.#matching = undefined;
-        return this.#show(authMatchLine(this.#style, this.#levelOf, name, pending.raised));
-      }),
-    );
-  }
-
-  /** `shown`, with no unhandled rejection for a caller that ignores it. */
-  #shown(shown: Promise<void>): Promise<void> {
-    shown.catch(() => {});
-    return shown;
-  }
-
-  #progress(progress: number, summary: string): void {
-    if (this.#closed) return;
+  #showProgress(progress: number, summary: string): void {
     const line = progressLine(this.#style, progress, summary, this.#term.columns());
-    if (!this.#term.isTTY) {
-      if (summary !== this.#lastPhase) void this.#term.write(`${line}\n`);
-    } else {
-      this.#progressShown = true;
-      void this.#term.write(CLEAR_ROW + line);
+    if (this.#term.isTTY) {
+      this.#progress = line;
+      this.#screen.redraw();
+    } else if (summary !== this.#lastPhase) {
+      this.#screen.print(line, "notice").catch(() => {});
     }
     this.#lastPhase = summary;
   }
 
-  /** The prompt and line as drawn (empty before the peer is attached). */
+  /** The row as drawn: the progress bar, or the prompt and line (nothing before the peer). */
   #row(): string {
-    if (!this.#term.isTTY || (!this.#peer && !this.#question)) return "";
+    if (!this.#term.isTTY || this.#closed) return "";
+    if (this.#progress !== undefined && !this.#question) return `\r\x1b[K${this.#progress}`;
+    if (!this.#peer && !this.#question) return "";
     const q = this.#question;
     const plain = q ? q.prompt : `${this.#name}> `;
     const prompt = q ? paint(this.#style, "yellow", plain) : paint(this.#style, "bold", plain);
-    return this.#editor.render(prompt, plain.length, this.#term.columns());
-  }
-
-  #redraw(): void {
-    if (this.#term.isTTY && !this.#closed) void this.#term.write(this.#row());
+    return this.#editor.render(prompt, textWidth(plain), this.#term.columns());
   }
 
   /** Asks a question on the input line (see `prompts.ts`). */
@@ -201,8 +189,8 @@ export class Repl {
       this.#editor.set("");
       this.#editor.hidden = hidden;
       this.#question = { prompt: question, hidden, resolve };
-      if (!this.#term.isTTY) void this.#term.write(question);
-      this.#redraw();
+      if (!this.#term.isTTY) void this.#screen.control(question).catch(() => {});
+      this.#screen.redraw();
     });
   };
 
@@ -213,12 +201,11 @@ export class Repl {
     if (this.#term.isTTY) {
       // The question stays on screen; a hidden answer never appears.
       const shown = q.hidden ? (answer === undefined ? "(cancelled)" : "(hidden)") : answer ?? "";
-      void this.#term.write(`${CLEAR_ROW}${q.prompt}${shown}\r\n`);
+      this.print(`${q.prompt}${this.#echo(shown, textWidth(q.prompt))}`);
     } else if (q.hidden || answer === undefined) {
-      void this.#term.write("\n");
+      void this.#screen.control("\n").catch(() => {});
     }
     q.resolve(answer);
-    this.#redraw();
   }
 
   /**
@@ -230,7 +217,7 @@ export class Repl {
     const reader = this.#term.input.getReader();
     const ended = new Promise<ReplExit>((resolve) => this.#finish = resolve);
     this.#term.setRaw(true);
-    this.#redraw();
+    this.#screen.redraw();
     const pump = (async () => {
       try {
         for (;;) {
@@ -259,10 +246,19 @@ export class Repl {
     if (this.#question) this.#answer(undefined);
     const finish = this.#finish;
     this.#finish = undefined;
-    // Let queued commands finish before the prompt goes away.
-    void this.#commands.then(() => {
-      if (this.#term.isTTY) void this.#term.write(`${CLEAR_ROW}`);
+    // Let queued commands finish and their output reach the terminal (bounded)
+    // before the prompt goes away.
+    void this.#commands.then(async () => {
       this.#closed = true;
+      this.#screen.redraw();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#screen.flushed(),
+        new Promise((r) => timer = setTimeout(r, END_FLUSH_TIMEOUT_MS)),
+      ]);
+      clearTimeout(timer);
+      this.#screen.close();
+      if (this.#term.isTTY) await this.#term.write("\r\x1b[K");
       finish(exit);
     });
   }
@@ -272,7 +268,7 @@ export class Repl {
    * class only: its message could quote the typed line, e.g. a secret) and
    * the REPL goes on. Only a failed input stream ends it (see `run`).
    */
-  #safeKey(key: Parameters<LineEditor["handle"]>[0]): void {
+  #safeKey(key: Key): void {
     try {
       this.#key(key);
     } catch (e) {
@@ -281,16 +277,23 @@ export class Repl {
     }
   }
 
-  #key(key: Parameters<LineEditor["handle"]>[0]): void {
+  #key(key: Key): void {
     const action = this.#editor.handle(key);
     switch (action.kind) {
       case "none":
         return;
       case "redraw":
-        return this.#redraw();
+        return this.#screen.redraw();
       case "clear-screen":
-        void this.#term.write("\x1b[2J\x1b[H");
-        return this.#redraw();
+        void this.#screen.control("\x1b[2J\x1b[H");
+        return this.#screen.redraw();
+      case "too-long":
+        return this.print(errorLine(
+          this.#style,
+          `That text was not inserted: the line would have ${action.length} characters, and ` +
+            `at most ${MAX_LINE_LENGTH} fit (a message holds up to ${MAX_TEXT_BYTES} bytes ` +
+            `of UTF-8); send it in parts`,
+        ));
       case "interrupt":
       case "eof":
         if (this.#question) return this.#answer(undefined);
@@ -312,18 +315,31 @@ export class Repl {
     const c = complete(this.#editor.line, this.#editor.cursor, names);
     this.#editor.set(c.line, c.cursor);
     if (c.candidates.length > 0) this.print(c.candidates.join("  "));
-    else this.#redraw();
+    else this.#screen.redraw();
+  }
+
+  /**
+   * `text` after a prompt of `used` columns, line breaks as ↵, in at most
+   * {@linkcode MAX_ECHO_ROWS} rows: a longer one is cut with `…` and a count.
+   */
+  #echo(text: string, used: number): string {
+    const flat = sanitize(text.replace(/\r?\n/g, LINE_BREAK_MARK));
+    const room = Math.max(8, this.#term.columns() * MAX_ECHO_ROWS - used - 1);
+    if (textWidth(flat) <= room) return flat;
+    const more = ` (${flat.length} characters)`;
+    return fitWidth(flat, room - more.length) + more;
   }
 
   #submit(line: string): void {
-    if (this.#term.isTTY) {
-      // Leave the typed line on screen as a record of what ran.
-      const plain = `${this.#name}> `;
-      const shown = sessionEntry(line) === line ? line : `${sessionEntry(line) ?? ""}(hidden)`;
-      void this.#term.write(`${CLEAR_ROW}${paint(this.#style, "dim", plain + shown)}\r\n`);
-      this.#redraw();
-    }
     const entry = sessionEntry(line);
+    if (this.#term.isTTY) {
+      // Leave the typed line on screen as a record of what ran (never an
+      // /auth secret; a long paste in a few rows: its message line shows it whole).
+      const plain = `${this.#name}> `;
+      const shown = entry === line ? line : line.trim() === "" ? "" : `${entry}(hidden)`;
+      const row = plain + this.#echo(shown, textWidth(plain));
+      this.print(paint(this.#style, "dim", row.trimEnd()));
+    }
     if (entry !== undefined) {
       this.#editor.remember(entry);
       this.#onHistory?.(this.#editor.history);
@@ -336,16 +352,15 @@ export class Repl {
   /** Runs one typed line; resolves true for `/quit`. Never throws. */
   async execute(line: string): Promise<boolean> {
     let name: string | undefined;
+    const say = (text: string) => this.#print(text).catch(() => {});
     try {
       const parsed = parseLine(line);
       if (parsed.kind === "empty") return false;
       if (parsed.kind === "text") {
-        this.print(
-          notice(
-            this.#style,
-            "Commands start with / (/help lists them); to send a message: /msg <name> <text>",
-          ),
-        );
+        await say(notice(
+          this.#style,
+          "Commands start with / (/help lists them); to send a message: /msg <name> <text>",
+        ));
         return false;
       }
       const { command } = parsed;
@@ -355,30 +370,56 @@ export class Repl {
         parseArgs(command, args);
         return true;
       }
-      if (!this.#peer) {
-        this.print(notice(this.#style, "Please wait: the peer is still starting"));
+      if (command.only === "repl") {
+        parseArgs(command, args);
+        await say(this.#view.warningsText());
+        return false;
+      }
+      const peer = this.#peer;
+      if (!peer) {
+        await say(notice(this.#style, "Please wait: the peer is still starting"));
         return false;
       }
       if (command.name === "auth" && args.length === 1) {
         const secret = await askSecret(this.ask, args[0]!);
         if (secret === undefined) {
-          this.print(notice(this.#style, "Authentication cancelled"));
+          await say(notice(this.#style, "Authentication cancelled"));
           return false;
         }
         args = [args[0]!, secret];
       }
       const parsedArgs = parseArgs(command, args);
+      command.check?.(peer, parsedArgs); // e.g. `delete nobody` fails before asking
       if (command.name === "delete" && !(await confirmDelete(this.ask, args[0]!))) {
-        this.print(notice(this.#style, "Not deleted"));
+        await say(notice(this.#style, "Not deleted"));
         return false;
       }
-      const result = await command.run(this.#peer, parsedArgs);
+      const result = await command.run(peer, parsedArgs);
+      // Before anything waits: its delivery may come back at once.
+      const queued = command.name === "msg" ? this.#sentMessage(peer, args, result) : false;
       const ctx = { style: this.#style, levelOf: this.#levelOf, args, now: this.#now() };
       const text = resultText(command.name, result, ctx);
-      if (text !== "") this.print(text);
+      if (text !== "") await say(text);
+      if (queued) {
+        await say(notice(
+          this.#style,
+          `queued for ${paint(this.#style, "bold", sanitize(args[0] ?? ""))} (offline): ` +
+            "it goes when they are back online",
+        ));
+      }
     } catch (e) {
-      this.print(errorText(this.#style, e, name));
+      await say(errorText(this.#style, e, name));
     }
     return false;
+  }
+
+  /** After `/msg`: remembers the message for its delivery notice; true when it waits. */
+  #sentMessage(peer: CommandPeer, args: readonly string[], result: unknown): boolean {
+    const [to = "", text = ""] = args;
+    const r = result as { id?: unknown; queued?: unknown };
+    if (typeof r.id === "string") this.#view.sent(r.id, text);
+    if (typeof r.queued === "boolean") return r.queued;
+    const conv = peer.conversations().find((c) => c.name === to);
+    return conv !== undefined && !conv.online;
   }
 }

@@ -8,9 +8,17 @@
  */
 
 import { isUnmessageError } from "../errors.ts";
+import { PeerError } from "../peer/errors.ts";
 import type { ConversationInfo, RequestInfo } from "../peer/types.ts";
-import { COMMANDS, type JsonValue, UnknownCommandError, UsageError } from "./commands.ts";
 import {
+  COMMANDS,
+  type JsonValue,
+  SHARED_COMMANDS,
+  UnknownCommandError,
+  UsageError,
+} from "./commands.ts";
+import {
+  clock,
   errorLine,
   type LevelOf,
   messageLine,
@@ -34,16 +42,21 @@ export function helpText(style: Style, only?: readonly string[]): string {
     const aliases = c.aliases.length ? ` (also ${c.aliases.map((a) => `/${a}`).join(", ")})` : "";
     return `  ${paint(style, "bold", `/${c.usage}`.padEnd(width))}  ${c.summary}${aliases}`;
   });
-  const head = only ? "" : "Commands (Tab completes commands and names; Up/Down recall history):\n";
-  return head + lines.join("\n");
+  if (only) return lines.join("\n");
+  return "Commands (Tab completes commands and names; Up/Down recall history):\n" +
+    lines.join("\n") +
+    "\nA pasted text is one message, line breaks included; Alt-Enter types a line break.";
 }
 
 /** Context a result needs beyond its data. */
 export interface ResultContext {
+  /** Colours or level words. */
   style: Style;
+  /** A contact's current level, for colouring names. */
   levelOf: LevelOf;
   /** The arguments as given (e.g. the text of `/msg`). */
   args: readonly string[];
+  /** The time shown on the line (ms since the epoch). */
   now: number;
 }
 
@@ -57,7 +70,7 @@ export function resultText(name: string, result: JsonValue, ctx: ResultContext):
       const list = (r["commands"] as Obj[] | undefined) ?? [];
       return helpText(
         style,
-        list.length === COMMANDS.length ? undefined : list.map((c) => str(c["name"])),
+        list.length === SHARED_COMMANDS.length ? undefined : list.map((c) => str(c["name"])),
       );
     }
     case "peer":
@@ -75,12 +88,34 @@ export function resultText(name: string, result: JsonValue, ctx: ResultContext):
         `Request sent to ${paint(style, "bold", str(q.name))} (${str(q.address)})`,
       );
     }
+    case "req-check":
+      return notice(
+        style,
+        `Valid: ${paint(style, "bold", str(r["name"]))} at ${str(r["onion"])}:${str(r["port"])}` +
+          (r["key"] ? ", and the key is well formed" : ""),
+      );
     case "req-accept": {
       const c = r["conversation"] as ConversationInfo;
       return notice(style, `Accepted: conversation with ${peerName(style, str(c.name), c.level)}`);
     }
-    case "req-reject":
-      return notice(style, `Rejected the request of ${paint(style, "bold", str(r["rejected"]))}`);
+    case "req-reject": {
+      const names = ((r["names"] as unknown[] | undefined) ?? []).map(str);
+      if (names.length === 0) return notice(style, "No requests to reject");
+      if (names.length === 1) {
+        return notice(style, `Rejected the request of ${paint(style, "bold", names[0]!)}`);
+      }
+      const MAX_LISTED = 10; // a flood can be hundreds: the count says enough
+      const more = names.length > MAX_LISTED ? ", ..." : "";
+      return notice(
+        style,
+        `Rejected ${names.length} requests: ${names.slice(0, MAX_LISTED).join(", ")}${more}`,
+      );
+    }
+    case "req-cancel":
+      return notice(
+        style,
+        `Cancelled your request to ${paint(style, "bold", str(r["cancelled"]))}`,
+      );
     case "reqs-in":
       return requestsTable(style, "in", (r["requests"] as RequestInfo[] | undefined) ?? []);
     case "reqs-out":
@@ -110,7 +145,21 @@ export function resultText(name: string, result: JsonValue, ctx: ResultContext):
         ? notice(style, `The key matches: ${who(r["name"])} is verified`)
         : errorLine(style, `The key does NOT match ${who(r["name"])}'s identity key: not verified`);
     case "auth":
-      return notice(style, `Authentication with ${who(r["name"])} started; waiting for them`);
+      return notice(
+        style,
+        `Authentication with ${who(r["name"])} started; ` +
+          (r["connecting"] === true ? "connecting to them…" : "waiting for them"),
+      );
+    case "tor-log": {
+      const lines = (r["lines"] as { at: number; severity: string; text: string }[]) ?? [];
+      if (lines.length === 0) return notice(style, "Tor has logged nothing yet");
+      return lines.map((l) => {
+        const tag = l.severity === "notice"
+          ? paint(style, "dim", "notice")
+          : paint(style, l.severity === "err" ? "red" : "yellow", l.severity);
+        return `${paint(style, "dim", clock(l.at))} ${tag} ${str(l.text)}`;
+      }).join("\n");
+    }
     case "delete":
       return notice(
         style,
@@ -141,6 +190,11 @@ export function errorText(style: Style, e: unknown, command?: string): string {
     const shown = typed.startsWith("/") ? typed : `/${typed}`;
     const hint = e.suggestion ? `: did you mean /${e.suggestion}?` : "";
     return errorLine(style, `Unknown command ${sanitize(shown)}${hint} (/help lists the commands)`);
+  }
+  if (e instanceof PeerError && e.command !== undefined && e.message.endsWith(e.command)) {
+    // The command it suggests, as typed here: with its slash.
+    const text = `${e.message.slice(0, -e.command.length)}/${e.command}`;
+    return errorLine(style, sanitize(text));
   }
   if (isUnmessageError(e)) return errorLine(style, sanitize(e.message));
   const what = command ? `/${command}` : "The command";

@@ -1,7 +1,8 @@
 /**
  * The one place where the interactive interface touches the real terminal
- * (`Deno.*`): standard input as a byte stream, raw mode, the output, the
- * width, the colour decision and the signals. Everything else in `ui/` works
+ * (`Deno.*`): standard input as a byte stream, raw mode (with xterm's
+ * bracketed paste mode, so a paste arrives marked as one, see `keys.ts`),
+ * the output, the width, the colour decision and the signals. Everything else in `ui/` works
  * on the {@linkcode Terminal} interface, so the REPL runs over in-memory
  * streams in tests (the cliffy habit: no process-wide side effects in the
  * command layer).
@@ -21,12 +22,20 @@ export interface Terminal {
   readonly color: boolean;
   /** Current width in columns. */
   columns(): number;
-  /** Turns raw key input on or off (no-op when not a TTY). */
+  /**
+   * Turns raw key input on or off, with bracketed paste mode (no-op when
+   * not a TTY).
+   */
   setRaw(on: boolean): void;
 }
 
 /** Width used when the terminal cannot tell. */
 export const DEFAULT_COLUMNS = 80;
+
+/** xterm: mark pastes with `ESC[200~` … `ESC[201~` from now on. */
+export const BRACKETED_PASTE_ON = "\x1b[?2004h";
+/** xterm: send pastes as typed keys again. */
+export const BRACKETED_PASTE_OFF = "\x1b[?2004l";
 
 /**
  * The colour decision: colours only on a terminal, and never when
@@ -42,7 +51,7 @@ export function denoTerminal(): Terminal {
   const encoder = new TextEncoder();
   let queue: Promise<void> = Promise.resolve();
   let raw = false;
-  return {
+  const term: Terminal = {
     input: Deno.stdin.readable,
     isTTY,
     color: colorWanted(isTTY, Deno.env.get("NO_COLOR")),
@@ -69,8 +78,44 @@ export function denoTerminal(): Terminal {
         raw = on;
       } catch {
         // Not a terminal after all (e.g. closed): keep cooked input.
+        return;
       }
+      void term.write(on ? BRACKETED_PASTE_ON : BRACKETED_PASTE_OFF);
     },
+  };
+  return term;
+}
+
+/** The console methods that write to the terminal. */
+const CONSOLE_METHODS = ["log", "info", "warn", "error", "debug"] as const;
+/** Handlers of {@linkcode captureConsole}, newest last (the newest gets the text). */
+const consoleHandlers: ((text: string) => void)[] = [];
+let savedConsole: ((...args: unknown[]) => void)[] = [];
+
+/**
+ * Sends what would be written through `console` (by any module, e.g. a
+ * transport logger) to `handler` instead, so that nothing prints beside
+ * the prompt; returns an undo. Captures nest (the newest handler gets the
+ * text); the console is itself again once every one is undone.
+ */
+export function captureConsole(handler: (text: string) => void): () => void {
+  if (consoleHandlers.length === 0) {
+    savedConsole = CONSOLE_METHODS.map((name) => console[name]);
+    for (const name of CONSOLE_METHODS) {
+      console[name] = (...args: unknown[]) => {
+        const text = args.map((a) => (typeof a === "string" ? a : Deno.inspect(a))).join(" ");
+        consoleHandlers.at(-1)?.(text);
+      };
+    }
+  }
+  consoleHandlers.push(handler);
+  return () => {
+    const i = consoleHandlers.lastIndexOf(handler);
+    if (i < 0) return;
+    consoleHandlers.splice(i, 1);
+    if (consoleHandlers.length === 0) {
+      CONSOLE_METHODS.forEach((name, j) => console[name] = savedConsole[j]!);
+    }
   };
 }
 

@@ -8,7 +8,6 @@
  */
 
 import { DirectTransport } from "../../lib/net/transport.ts";
-import { Peer } from "../../lib/peer.ts";
 import { startPeer } from "../../lib/runtime.ts";
 
 const configRoot = Deno.args[0]!;
@@ -19,7 +18,7 @@ const running = await startPeer({
   configRoot,
   tor: { mode: "direct", transport: new DirectTransport() },
   events: () => {},
-  open: (o) => Peer.open({ ...o, dialOnStart: false }),
+  peerOptions: { dialOnStart: false },
 });
 const ms = performance.now() - t0;
 gc?.();

@@ -36,6 +36,7 @@ function create() {
     port: 9050,
     peerIdentityKey: alice.publicKey,
     rng,
+    now: 1_700_000_000_000,
   });
 }
 

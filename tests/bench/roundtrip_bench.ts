@@ -15,7 +15,6 @@
  * @module
  */
 
-import { Peer } from "../../lib/peer.ts";
 import type { PeerEvent } from "../../lib/peer/types.ts";
 import { type RunningPeer, startPeer, type TorMode } from "../../lib/runtime.ts";
 import { startTornet } from "../../scripts/tornet.ts";
@@ -75,7 +74,6 @@ async function makePair(root: string, tor: (name: string) => TorMode): Promise<P
       configRoot: root,
       tor: tor(name),
       events: (e) => events.add(e),
-      open: (o) => Peer.open(o),
     });
   const ea = new Events();
   const eb = new Events();

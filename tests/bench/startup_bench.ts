@@ -15,7 +15,6 @@
 import { join } from "node:path";
 import { toHex } from "../../lib/crypto/bytes.ts";
 import { DirectTransport } from "../../lib/net/transport.ts";
-import { Peer } from "../../lib/peer.ts";
 import type { PeerEvent } from "../../lib/peer/types.ts";
 import { startPeer } from "../../lib/runtime.ts";
 import { seededRng } from "../_rng.ts";
@@ -49,7 +48,6 @@ async function makeTemplate(base: string): Promise<string> {
       configRoot: base,
       tor: { mode: "direct", registryDir },
       events: (e) => events.push(e),
-      open: (o) => Peer.open(o),
     });
   const ea: PeerEvent[] = [];
   const eb: PeerEvent[] = [];
@@ -115,7 +113,7 @@ async function startOnce(n: number): Promise<number> {
     configRoot: join(root, `n${n}`),
     tor: { mode: "direct", transport: new DirectTransport() },
     events: (e) => events.push(e),
-    open: (o) => Peer.open({ ...o, dialOnStart: false }),
+    peerOptions: { dialOnStart: false },
   });
   const ms = performance.now() - t0;
   if (!events.some((e) => e.event === "ready")) throw new Error("no ready event");

@@ -12,13 +12,11 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { assert, assertEquals } from "../_assert.ts";
-import { hasTmux, Tmux } from "./_tmux.ts";
+import { directPeerCommand, hasTmux, removeSoon, ROOT, Tmux } from "./_tmux.ts";
 import { WRONG_USAGE } from "../_repl_usage.ts";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SNAPSHOTS = join(ROOT, "tests", "snapshots");
 /** Screen text with addresses, keys and times replaced by placeholders. */
 function normalise(screen: string): string {
@@ -41,18 +39,6 @@ async function snapshot(name: string, text: string): Promise<void> {
   assertEquals(text, await Deno.readTextFile(path), `snapshot ${name} differs`);
 }
 
-/** Removes `dir`, retrying while killed programs finish writing into it. */
-async function removeSoon(dir: string): Promise<void> {
-  for (let i = 0;; i++) {
-    try {
-      return await Deno.remove(dir, { recursive: true });
-    } catch (e) {
-      if (i >= 20) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
 Deno.test({
   name:
     "the real REPL in a terminal: colours, typing kept, completion, history, usage, secrets, quit",
@@ -64,11 +50,7 @@ Deno.test({
     const tmux = new Tmux();
     try {
       await Deno.mkdir(join(dir, "registry"));
-      const run = (name: string) =>
-        `cd ${ROOT} && ${Deno.execPath()} run -A main.ts --name ${name} --config-dir ${
-          join(dir, name)
-        } ` +
-        `--direct ${join(dir, "registry")}; echo "EXIT=$?"; sleep 60`;
+      const run = (name: string) => directPeerCommand(dir, name);
       // Alice gets colours even when the test itself runs under NO_COLOR (as CI does).
       await tmux.start("alice", `unset NO_COLOR; ${run("alice")}`);
       await tmux.start("bob", run("bob"), { NO_COLOR: "1" });

@@ -1,0 +1,407 @@
+/**
+ * The GUI's local web server as an attacker meets it, at the HTTP and
+ * WebSocket level: raw requests over TCP (so the Host header is ours to
+ * forge) and WebSockets with forged Origin and cookies, against the real
+ * server, the real GUI application and a real peer (in-process, no tor).
+ * Each defence has its attack: no token, a wrong token, a wrong Host (DNS
+ * rebinding), a foreign or missing Origin on the socket, state-changing
+ * methods, CORS pre-flights, and the headers that forbid framing and
+ * foreign code. Then a whole session over the socket: the token, the
+ * passphrase and the SMP secret never reach a log line or a line sent to
+ * a page.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { assert, assertEquals } from "./_assert.ts";
+import { GuiApp } from "../lib/gui/app.ts";
+import { cookieName, CSP, hostAllowed, originAllowed, sameToken } from "../lib/gui/guard.ts";
+import { GUI_HOST, type GuiServer, startGuiServer } from "../lib/gui/server.ts";
+import { startPeer, storedPeer } from "../lib/runtime.ts";
+import { listPeers } from "../lib/store/app_config.ts";
+import { MIN_SCRYPT_N } from "../lib/store/vault.ts";
+
+const FAST_SCRYPT = { N: MIN_SCRYPT_N, r: 8, p: 1 };
+/** Bound on any answer awaited here. */
+const WAIT_MS = 15_000;
+
+/** One raw HTTP/1.1 exchange; returns the status and the headers (lower-case names). */
+async function raw(
+  port: number,
+  lines: string[],
+): Promise<{ status: number; headers: Map<string, string>; body: string }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(
+      new TextEncoder().encode([...lines, "Connection: close", "", ""].join("\r\n")),
+    );
+    let text = "";
+    const buf = new Uint8Array(64 * 1024);
+    const deadline = Date.now() + WAIT_MS;
+    for (let n; (n = await conn.read(buf)) !== null && Date.now() < deadline;) {
+      text += new TextDecoder().decode(buf.subarray(0, n));
+      if (/^HTTP\/1\.1 101/.test(text) && text.includes("\r\n\r\n")) break;
+    }
+    const [head, ...rest] = text.split("\r\n\r\n");
+    const [statusLine, ...headerLines] = head!.split("\r\n");
+    const headers = new Map<string, string>();
+    for (const l of headerLines) {
+      const i = l.indexOf(":");
+      headers.set(l.slice(0, i).trim().toLowerCase(), l.slice(i + 1).trim());
+    }
+    return { status: Number(statusLine!.split(" ")[1]), headers, body: rest.join("\r\n\r\n") };
+  } finally {
+    conn.close();
+  }
+}
+
+interface Setup {
+  server: GuiServer;
+  app: GuiApp;
+  logs: string[];
+  root: string;
+  close(): Promise<void>;
+}
+
+/** A GUI with a real peer in direct mode; peers of one test share `registry`. */
+async function setup(registry?: string): Promise<Setup> {
+  const root = await Deno.makeTempDir({ prefix: "um-gui-server-" });
+  const logs: string[] = [];
+  const app = new GuiApp({
+    stored: (name) => storedPeer(root, name),
+    peers: () => listPeers(root),
+    start: (name, events, passphrase) =>
+      startPeer({
+        name,
+        configRoot: root,
+        tor: { mode: "direct", registryDir: registry ?? join(root, "registry") },
+        events,
+        scrypt: FAST_SCRYPT,
+        ...(passphrase !== undefined ? { passphrase } : {}),
+      }),
+    remember: () => Promise.resolve(),
+    log: (m) => logs.push(m),
+  });
+  const server = startGuiServer({
+    onSocket: (s) => app.attach(s),
+    identitySvg: () => app.identitySvg(),
+  });
+  return {
+    server,
+    app,
+    logs,
+    root,
+    async close() {
+      await app.quit();
+      await server.close();
+      await Deno.remove(root, { recursive: true });
+    },
+  };
+}
+
+const host = (s: GuiServer) => `Host: 127.0.0.1:${s.port}`;
+const cookie = (s: GuiServer, token = s.token) => `Cookie: ${cookieName(s.port)}=${token}`;
+
+Deno.test("guard: Host, Origin and token comparisons accept only the exact loopback forms", () => {
+  assert(hostAllowed("127.0.0.1:8000", 8000) && hostAllowed("localhost:8000", 8000));
+  for (const h of [null, "127.0.0.1", "127.0.0.1:8001", "evil.example:8000", "127.0.0.2:8000"]) {
+    assert(!hostAllowed(h, 8000), String(h));
+  }
+  assert(originAllowed("http://127.0.0.1:8000", 8000));
+  for (
+    const o of [
+      null,
+      "null",
+      "http://evil.example",
+      "https://127.0.0.1:8000",
+      "http://127.0.0.1:8001",
+    ]
+  ) {
+    assert(!originAllowed(o, 8000), String(o));
+  }
+  assert(sameToken("abc", "abc") && !sameToken("abc", "abd") && !sameToken("abc", "ab"));
+});
+
+Deno.test("the GUI server listens on 127.0.0.1 only and answers only with its token", async () => {
+  const s = await setup();
+  try {
+    assertEquals(GUI_HOST, "127.0.0.1");
+    // Another local address of this machine reaches nothing (127.0.0.2 is loopback too).
+    let refused = false;
+    try {
+      (await Deno.connect({ hostname: "127.0.0.2", port: s.server.port })).close();
+    } catch {
+      refused = true;
+    }
+    assert(refused, "the server answered on 127.0.0.2");
+
+    // No token at all, a wrong one, one of the right length: 403 for every path.
+    const wrong = s.server.token.replace(/^./, (c) => (c === "A" ? "B" : "A"));
+    for (const path of ["/", "/app.js", "/ws", "/identity.svg", "/favicon.ico", "/nope"]) {
+      assertEquals(
+        (await raw(s.server.port, [`GET ${path} HTTP/1.1`, host(s.server)])).status,
+        403,
+        path,
+      );
+      const r = await raw(s.server.port, [`GET ${path}?token=${wrong} HTTP/1.1`, host(s.server)]);
+      assertEquals(r.status, 403, `${path} with a wrong token`);
+      const c = await raw(s.server.port, [
+        `GET ${path} HTTP/1.1`,
+        host(s.server),
+        cookie(s.server, wrong),
+      ]);
+      assertEquals(c.status, 403, `${path} with a wrong cookie`);
+      // Another port's cookie (another unMessage on this machine) does not open this one.
+      const other = `Cookie: ${cookieName(s.server.port + 1)}=${s.server.token}`;
+      assertEquals(
+        (await raw(s.server.port, [`GET ${path} HTTP/1.1`, host(s.server), other])).status,
+        403,
+      );
+    }
+
+    // The token in the URL: the page, and the cookie that carries it from then on.
+    const first = await raw(s.server.port, [
+      `GET /?token=${s.server.token} HTTP/1.1`,
+      host(s.server),
+    ]);
+    assertEquals(first.status, 200);
+    const set = first.headers.get("set-cookie") ?? "";
+    assert(set.startsWith(`${cookieName(s.server.port)}=${s.server.token};`), set);
+    for (const flag of ["HttpOnly", "SameSite=Strict", "Path=/"]) assert(set.includes(flag), set);
+    const withCookie = await raw(s.server.port, [
+      "GET /app.js HTTP/1.1",
+      host(s.server),
+      cookie(s.server),
+    ]);
+    assertEquals(withCookie.status, 200);
+    assert(withCookie.headers.get("content-type")!.startsWith("text/javascript"));
+    assertEquals(withCookie.headers.get("set-cookie"), undefined, "the cookie is set only once");
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("the GUI server refuses a foreign Host (DNS rebinding), even with the token", async () => {
+  const s = await setup();
+  try {
+    const p = s.server.port;
+    for (
+      const h of [
+        `evil.example:${p}`,
+        "127.0.0.1",
+        `127.0.0.1:${p + 1}`,
+        `localhost.evil.example:${p}`,
+        "",
+      ]
+    ) {
+      const r = await raw(p, [
+        `GET /?token=${s.server.token} HTTP/1.1`,
+        `Host: ${h}`,
+        cookie(s.server),
+      ]);
+      assertEquals(r.status, 403, `Host ${h}`);
+      assertEquals(r.headers.get("set-cookie"), undefined);
+    }
+    const ok = await raw(p, ["GET / HTTP/1.1", `Host: localhost:${p}`, cookie(s.server)]);
+    assertEquals(ok.status, 200);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("every answer forbids framing, foreign code and CORS; only GET and HEAD exist", async () => {
+  const s = await setup();
+  try {
+    const p = s.server.port;
+    for (const path of ["/", "/app.css", "/nope", "/favicon.ico"]) {
+      for (const c of [cookie(s.server), "X-Nothing: 1"]) {
+        const r = await raw(p, [
+          `GET ${path} HTTP/1.1`,
+          host(s.server),
+          c,
+          "Origin: http://evil.example",
+        ]);
+        assertEquals(r.headers.get("x-frame-options"), "DENY", path);
+        assertEquals(r.headers.get("content-security-policy"), CSP, path);
+        assertEquals(r.headers.get("referrer-policy"), "no-referrer", path);
+        assertEquals(r.headers.get("x-content-type-options"), "nosniff", path);
+        for (const name of r.headers.keys()) assert(!name.startsWith("access-control-"), name);
+      }
+    }
+    assert(CSP.includes("frame-ancestors 'none'") && CSP.includes("script-src 'self'"));
+    assert(!/unsafe|\*|http:|https:|data:/.test(CSP), CSP);
+    // The page has no inline script or style for the CSP to allow.
+    const page = await raw(p, ["GET / HTTP/1.1", host(s.server), cookie(s.server)]);
+    assert(
+      !/<script(?![^>]*\bsrc=)/.test(page.body) && !/\bstyle=|<style/.test(page.body),
+      page.body,
+    );
+    for (const method of ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"]) {
+      const r = await raw(p, [
+        `${method} / HTTP/1.1`,
+        host(s.server),
+        cookie(s.server),
+        "Content-Length: 0",
+      ]);
+      assertEquals(r.status, 405, method);
+      const anon = await raw(p, [`${method} / HTTP/1.1`, host(s.server), "Content-Length: 0"]);
+      assertEquals(anon.status, 403, `${method} without the token`);
+    }
+  } finally {
+    await s.close();
+  }
+});
+
+/** A WebSocket upgrade request over raw TCP. */
+function upgrade(s: GuiServer, extra: string[]): string[] {
+  return [
+    "GET /ws HTTP/1.1",
+    host(s),
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    "Sec-WebSocket-Version: 13",
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    ...extra,
+  ];
+}
+
+Deno.test("the WebSocket refuses a foreign or missing Origin and a missing token", async () => {
+  const s = await setup();
+  try {
+    const p = s.server.port;
+    const origin = `Origin: http://127.0.0.1:${p}`;
+    for (
+      const o of [
+        "Origin: http://evil.example",
+        `Origin: http://127.0.0.1:${p + 1}`,
+        "Origin: null",
+        "",
+      ]
+    ) {
+      const r = await raw(p, upgrade(s.server, [cookie(s.server), ...(o ? [o] : [])]));
+      assertEquals(r.status, 403, o || "no Origin");
+    }
+    assertEquals((await raw(p, upgrade(s.server, [origin]))).status, 403, "no token");
+    assertEquals((await raw(p, upgrade(s.server, [origin, cookie(s.server)]))).status, 101);
+
+    // A browser page of another site: its socket never opens.
+    const foreign = new WebSocket(`ws://127.0.0.1:${p}/ws`, {
+      headers: { Origin: "http://evil.example", Cookie: `${cookieName(p)}=${s.server.token}` },
+    } as unknown as string);
+    const outcome = await new Promise<string>((resolve) => {
+      foreign.onopen = () => resolve("open");
+      foreign.onerror = () => resolve("refused");
+      foreign.onclose = () => resolve("refused");
+    });
+    assertEquals(outcome, "refused");
+  } finally {
+    await s.close();
+  }
+});
+
+/** A page's socket with the right Origin and cookie; collects every line. */
+async function pageSocket(s: GuiServer) {
+  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`, {
+    headers: { Origin: `http://127.0.0.1:${s.port}`, Cookie: `${cookieName(s.port)}=${s.token}` },
+  } as unknown as string);
+  const lines: Record<string, unknown>[] = [];
+  const texts: string[] = [];
+  const waiters = new Set<() => void>();
+  ws.onmessage = (e) => {
+    texts.push(e.data);
+    lines.push(JSON.parse(e.data));
+    for (const w of [...waiters]) w();
+  };
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = reject;
+  });
+  let id = 0;
+  const until = (pred: (l: Record<string, unknown>) => boolean, what: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${what}: ${texts.slice(-5)}`)), WAIT_MS);
+      const check = () => {
+        const l = lines.find(pred);
+        if (l) {
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve(l);
+        }
+      };
+      waiters.add(check);
+      check();
+    });
+  const send = async (body: Record<string, unknown>) => {
+    const n = ++id;
+    ws.send(JSON.stringify({ id: n, ...body }));
+    return await until((l) => l["id"] === n, `reply ${n}`);
+  };
+  return { ws, lines, texts, send, until };
+}
+
+Deno.test("the token, the passphrase and the SMP secret never reach a log or a page", async () => {
+  const registry = await Deno.makeTempDir({ prefix: "um-gui-registry-" });
+  const a = await setup(registry);
+  const b = await setup(registry);
+  const PASS = "gui-passphrase-7c1f";
+  const SECRET = "gui-smp-secret-93ab";
+  try {
+    const pa = await pageSocket(a.server);
+    const pb = await pageSocket(b.server);
+    assertEquals(pa.lines[0], { gui: "phase", phase: "choose" });
+    // Wrong first: an empty name and a bad one are typed errors, nothing starts.
+    const bad = await pa.send({ app: "start", name: "../x" });
+    assertEquals((bad["error"] as { code: string }).code, "bad_name");
+    const started = await pa.send({ app: "start", name: "alice", passphrase: PASS });
+    assert(started["ok"], JSON.stringify(started));
+    await pb.send({ app: "start", name: "bob" });
+    assertEquals(await storedPeer(a.root, "alice"), "encrypted");
+
+    // Commands and replies: the same lines as --json.
+    const idA = (await pa.send({ cmd: "identity" }))["result"] as { address: string; key: string };
+    const sent = await pb.send({ cmd: "req-send", args: [idA.address, idA.key] });
+    assert(sent["ok"], JSON.stringify(sent));
+    await pa.until((l) => l["event"] === "request-received", "request");
+    assert((await pa.send({ cmd: "req-accept", args: ["bob"] }))["ok"]);
+    await pb.until((l) => l["event"] === "request-accepted", "accepted");
+    await pb.send({ cmd: "msg", args: ["alice", "hello"] });
+    await pa.until((l) => l["event"] === "message", "message");
+    await pb.until((l) => l["gui"] === "outgoing", "outgoing line");
+    assertEquals((await pa.send({ cmd: "nope" }))["error"], {
+      code: "unknown_command",
+      message: 'Unknown command "nope"; "help" lists the commands',
+    });
+    // SMP with the secret typed on both sides.
+    await pa.until((l) => l["event"] === "connection" && l["state"] === "connected", "connected");
+    assert((await pa.send({ cmd: "auth", args: ["bob", SECRET] }))["ok"]);
+    await pb.until((l) => l["event"] === "auth" && l["status"] === "requested", "auth requested");
+    assert((await pb.send({ cmd: "auth", args: ["alice", SECRET] }))["ok"]);
+    await pa.until((l) => l["event"] === "auth" && l["status"] === "match", "match");
+    await pb.until((l) => l["event"] === "level" && l["level"] === "authenticated", "level");
+
+    // A page opened later gets the backlog: the message, the outcome.
+    const late = await pageSocket(a.server);
+    await late.until((l) => l["event"] === "message" && l["text"] === "hello", "backlog");
+
+    const everything = [...a.logs, ...b.logs, ...pa.texts, ...pb.texts, ...late.texts].join("\n");
+    for (const secret of [PASS, SECRET, a.server.token, b.server.token]) {
+      assert(!everything.includes(secret), `a secret reached a log or a page`);
+    }
+    // The pages' replies to auth say nothing of the secret either.
+    assert(!JSON.stringify(pa.lines).includes("secret-93ab"));
+
+    // Quit from a page: the peer stops, every page is told.
+    const q = await pb.send({ cmd: "quit" });
+    assertEquals(q["result"], { quit: true });
+    await pb.until((l) => l["gui"] === "phase" && l["phase"] === "stopped", "stopped");
+    await b.app.done;
+    pa.ws.close();
+    pb.ws.close();
+    late.ws.close();
+  } finally {
+    await a.close();
+    await b.close();
+    await Deno.remove(registry, { recursive: true });
+  }
+});
