@@ -24,7 +24,10 @@ import { conversationFromStore, conversationToStore } from "../lib/peer/stored_c
 let fixtureParts = new Map<string, string>();
 
 const conversationFromJson = (fileId: string, head: unknown) =>
-  conversationFromStore(fileId, head, fixtureParts, 0);
+  conversationFromStore(fileId, head, {
+    names: [...fixtureParts.keys()].sort(),
+    text: (name) => fixtureParts.get(name),
+  }, 0);
 import { SeenIds } from "../lib/peer/seen_ids.ts";
 import { makeConversation } from "../lib/protocol/handshake_state.ts";
 import { assertEquals, assertThrows } from "./_assert.ts";

@@ -27,7 +27,7 @@ import {
 } from "../protocol/handshake_state.ts";
 import { fromBase64, toBase64 } from "../crypto/bytes.ts";
 import { regularReceiverMidstate } from "../protocol/packet_regular.ts";
-import type { PartChanges } from "../store/peer_store.ts";
+import type { PartChanges, StoredParts } from "../store/peer_store.ts";
 import { hex, invalid, key64 } from "./_json.ts";
 import {
   type ConversationRecord,
@@ -85,6 +85,9 @@ interface Saved {
 
 const saved = new WeakMap<ConversationRecord, Saved>();
 
+/** The saved outbox of a record loaded with none (read only: a save makes a new map). */
+const NO_OUTBOX: Saved["outbox"] = new Map();
+
 /** Session JSON by session (sessions are immutable): a save that changed no ratchet encodes none. */
 const sessionJson = new WeakMap<Conversation, unknown>();
 
@@ -141,12 +144,13 @@ class StoredConversation implements ConversationRecord {
   readonly index: StoredIndex;
   /** K_r of its regular packets to us, in base64, when the head holds it. */
   readonly hsub: string | null;
-  /** The session's JSON text (part `r`, or a version 1 file's whole text) until it is rebuilt. */
+  /** A version 1 file's whole text, the session's until it is rebuilt. */
   #text: string | undefined;
   #session: Conversation | undefined;
   #outbox: OutboxEntry[] | undefined;
   #seen: SeenIds | undefined;
-  #parts: ReadonlyMap<string, string>;
+  /** Where its parts are read from (the store) until they are loaded. */
+  #parts: StoredParts;
   #legacy: Record<string, unknown> | undefined;
   /** Whether `#text` is a version 1 file (its session inside). */
   readonly #v1: boolean;
@@ -155,7 +159,7 @@ class StoredConversation implements ConversationRecord {
     fileId: string,
     head: ReturnType<typeof headFromJson>,
     text: string,
-    parts: ReadonlyMap<string, string>,
+    parts: StoredParts,
   ) {
     const fields = head.fields;
     this.fileId = fileId;
@@ -171,8 +175,10 @@ class StoredConversation implements ConversationRecord {
     this.index = new StoredIndex(head.index);
     this.#v1 = head.version === 1;
     this.#legacy = this.#v1 ? head.o : undefined;
-    this.#text = this.#v1 ? text : parts.get(SESSION);
-    if (this.#text === undefined) invalid("conversation has no session (part r)");
+    this.#text = this.#v1 ? text : undefined;
+    if (!this.#v1 && !parts.names.includes(SESSION)) {
+      invalid("conversation has no session (part r)");
+    }
     this.#parts = parts;
   }
 
@@ -183,8 +189,10 @@ class StoredConversation implements ConversationRecord {
 
   /** The stored session's JSON (read again from the head's text), while not rebuilt. */
   storedSession(): unknown {
-    const json = JSON.parse(this.#text!);
-    return this.#v1 ? json.session : json;
+    if (this.#v1) return JSON.parse(this.#text!).session;
+    const text = this.#parts.text(SESSION);
+    if (text === undefined) invalid("conversation has no session (part r)");
+    return JSON.parse(text);
   }
 
   get session(): Conversation {
@@ -235,8 +243,8 @@ class StoredConversation implements ConversationRecord {
   #loadOutbox(): void {
     if (this.#legacy !== undefined) return this.#loadLegacy();
     const entries: [string, OutboxEntry][] = [];
-    for (const [name, text] of this.#parts) {
-      if (name.startsWith(OUTBOX)) entries.push([name, outboxFromJson(JSON.parse(text))]);
+    for (const name of this.#parts.names) {
+      if (name.startsWith(OUTBOX)) entries.push([name, outboxFromJson(this.#part(name))]);
     }
     if (entries.length > MAX_OUTBOX_ELEMENTS) {
       invalid(`outbox has more than ${MAX_OUTBOX_ELEMENTS} items`);
@@ -250,11 +258,19 @@ class StoredConversation implements ConversationRecord {
     if (s !== undefined) saved.set(this, { ...s, outbox, next });
   }
 
+  #part(name: string): unknown {
+    const text = this.#parts.text(name);
+    if (text === undefined) invalid(`part ${name} is gone`);
+    return JSON.parse(text);
+  }
+
   #loadSeen(): void {
     if (this.#legacy !== undefined) return this.#loadLegacy();
     const blocks: [number, string[]][] = [];
-    for (const [name, text] of this.#parts) {
-      if (name.startsWith(SEEN)) blocks.push([Number(name.slice(SEEN.length)), seenBlock(text)]);
+    for (const name of this.#parts.names) {
+      if (name.startsWith(SEEN)) {
+        blocks.push([Number(name.slice(SEEN.length)), seenBlock(this.#part(name))]);
+      }
     }
     if (blocks.length > MAX_SEEN_BLOCKS) invalid("seen has too many blocks");
     this.#seen = SeenIds.fromBlocks(blocks);
@@ -269,7 +285,9 @@ class StoredIndex implements ConversationIndex {
   readonly peerKey64: string;
   readonly #conversationId: string;
   readonly #shared: string | null;
-  #decoded: { peer?: Uint8Array; id?: Uint8Array; shared?: Uint8Array } = {};
+  #peer: Uint8Array | undefined;
+  #id: Uint8Array | undefined;
+  #sharedKey: Uint8Array | undefined;
 
   constructor(json: unknown) {
     const s = json as Record<string, unknown> | null;
@@ -286,16 +304,16 @@ class StoredIndex implements ConversationIndex {
   }
 
   get peerIdentityKey(): Uint8Array {
-    return this.#decoded.peer ??= fromBase64(this.peerKey64);
+    return this.#peer ??= fromBase64(this.peerKey64);
   }
 
   get conversationId(): Uint8Array {
-    return this.#decoded.id ??= fromBase64(this.#conversationId);
+    return this.#id ??= fromBase64(this.#conversationId);
   }
 
   get sharedRequestKey(): Uint8Array | null {
     if (this.#shared === null) return null;
-    return this.#decoded.shared ??= fromBase64(this.#shared);
+    return this.#sharedKey ??= fromBase64(this.#shared);
   }
 
   /** The index as a head writes it. */
@@ -310,8 +328,7 @@ class StoredIndex implements ConversationIndex {
   }
 }
 
-function seenBlock(text: string): string[] {
-  const ids = JSON.parse(text);
+function seenBlock(ids: unknown): string[] {
   if (!Array.isArray(ids) || ids.length > 64) invalid("a seen block is not a list of at most 64");
   return ids.map((v) => hex(v, ELEMENT_ID_LENGTH, "seen id"));
 }
@@ -324,7 +341,7 @@ function seenBlock(text: string): string[] {
 export function conversationFromStore(
   fileId: string,
   head: unknown,
-  parts: ReadonlyMap<string, string>,
+  parts: StoredParts,
   epoch: number,
   text: string = JSON.stringify(head),
 ): ConversationRecord {
@@ -334,7 +351,7 @@ export function conversationFromStore(
   if (parsed.version !== 1) {
     saved.set(record, {
       epoch,
-      outbox: new Map(),
+      outbox: NO_OUTBOX,
       next: 0,
       head: headFields(record),
       session: undefined,

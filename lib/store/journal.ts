@@ -46,11 +46,6 @@ import { fromUtf8, utf8 } from "../crypto/bytes.ts";
 import { writeAllSync, writeFileAtomicSync } from "./atomic.ts";
 import { StoreError, wrapIoError } from "./errors.ts";
 import {
-  type Change,
-  decodeCommit,
-  decodeJournalHeader,
-  decodeStateHeader,
-  decodeStateLine,
   encodeCommit,
   encodeJournalHeader,
   encodeStateHeader,
@@ -58,17 +53,22 @@ import {
   isKey,
   type RecordCipher,
 } from "./journal_format.ts";
+import {
+  JOURNAL_FILE,
+  load,
+  type Loaded,
+  STATE_FILE,
+  stateExists,
+  StateValues,
+  type Value,
+} from "./journal_load.ts";
 
-/** The compacted state, in the peer folder. */
-export const STATE_FILE = "state.jsonl";
-/** The commits since the state was written, in the peer folder. */
-export const JOURNAL_FILE = "journal.jsonl";
+export { JOURNAL_FILE, MAX_FILE_BYTES, STATE_FILE } from "./journal_load.ts";
+
 /** Journal size below which it is never compacted: a rewrite costs about as much as 4 MiB of commits. */
 export const MIN_COMPACT_BYTES = 4 * 1024 * 1024;
 /** Compact once the journal is this many times the state: rewrites stay a fixed share of the writes. */
 export const COMPACT_RATIO = 2;
-/** Largest state or journal file read: V8's longest string is 2^29 - 24 characters. */
-export const MAX_FILE_BYTES = 512 * 1024 * 1024 - 1024;
 /** Largest value: a conversation head with 2,000 skipped keys and 1 MiB messages fits many times. */
 export const MAX_VALUE_BYTES = 16 * 1024 * 1024;
 
@@ -92,19 +92,6 @@ export interface JournalOptions {
   cipher?: RecordCipher;
 }
 
-interface Loaded {
-  values: Map<string, string>;
-  generation: number;
-  seq: number;
-  stateBytes: number;
-  /** Bytes of the journal up to its last good line (where appends go). */
-  journalBytes: number;
-  /** Commits in the journal (after its header). */
-  commitLines: number;
-  /** The journal's base is not the state's seq: rotate it at once. */
-  rotate: boolean;
-}
-
 /** A peer's state files, opened by the process that holds the peer's lock. */
 export class Journal {
   /** What this journal counted since it was opened. */
@@ -117,12 +104,16 @@ export class Journal {
   };
   readonly #dir: string;
   readonly #cipher: RecordCipher | undefined;
-  readonly #values: Map<string, string>;
+  readonly #values: Map<string, Value>;
+  #state: StateValues;
   #pending = new Map<string, string | null>();
   #waiters: PromiseWithResolvers<void>[] = [];
   #scheduled = false;
   #file: Deno.FsFile | null = null;
+  /** Generation of the journal file (its commits are bound to it). */
   #generation: number;
+  /** Generation of the state file (one more than the journal's while a rotation is due). */
+  #stateGeneration: number;
   #seq: number;
   #stateBytes: number;
   #journalBytes: number;
@@ -134,7 +125,9 @@ export class Journal {
     this.#dir = dir;
     this.#cipher = cipher;
     this.#values = loaded.values;
-    this.#generation = loaded.generation;
+    this.#state = loaded.state;
+    this.#generation = loaded.journalGeneration;
+    this.#stateGeneration = loaded.generation;
     this.#seq = loaded.seq;
     this.#stateBytes = loaded.stateBytes;
     this.#journalBytes = loaded.journalBytes;
@@ -144,7 +137,7 @@ export class Journal {
 
   /** Whether `dir` holds a state or a journal file (in any form, even a dangling link). */
   static exists(dir: string): boolean {
-    return lexists(join(dir, STATE_FILE)) || lexists(join(dir, JOURNAL_FILE));
+    return stateExists(dir);
   }
 
   /**
@@ -190,7 +183,9 @@ export class Journal {
   static create(dir: string, values: Map<string, string>, options: JournalOptions = {}): Journal {
     const journal = new Journal(dir, options.cipher, {
       values: new Map(values),
+      state: new StateValues(join(dir, STATE_FILE), new Uint8Array(), 0, options.cipher),
       generation: 0,
+      journalGeneration: 0,
       seq: 0,
       stateBytes: 0,
       journalBytes: 0,
@@ -219,20 +214,35 @@ export class Journal {
     return journal;
   }
 
-  /** The current value of `key` (staged or committed), as JSON text. */
+  /**
+   * The current value of `key` (staged or committed), as JSON text; a
+   * value as it is in state.jsonl is read from there.
+   *
+   * @throws {StoreError} `io` (reading state.jsonl), `tampered`
+   */
   get(key: string): string | undefined {
     if (this.#pending.has(key)) return this.#pending.get(key) ?? undefined;
-    return this.#values.get(key);
+    const value = this.#values.get(key);
+    return typeof value === "number" ? this.#state.text(value, key) : value;
   }
 
-  /** Calls `fn` with every current key that starts with `prefix` and its JSON text. */
-  forEach(prefix: string, fn: (key: string, text: string) => void): void {
-    for (const [key, text] of this.#values) {
-      if (key.startsWith(prefix) && !this.#pending.has(key)) fn(key, text);
+  /** Calls `fn` with every current key that starts with `prefix`. */
+  forEachKey(prefix: string, fn: (key: string) => void): void {
+    for (const key of this.#values.keys()) {
+      if (key.startsWith(prefix) && !this.#pending.has(key)) fn(key);
     }
     for (const [key, text] of this.#pending) {
-      if (text !== null && key.startsWith(prefix)) fn(key, text);
+      if (text !== null && key.startsWith(prefix)) fn(key);
     }
+  }
+
+  /**
+   * Stops holding the bytes state.jsonl was read from (after the peer has
+   * loaded what it needs at start-up): its values are read from the file
+   * when asked for.
+   */
+  release(): void {
+    this.#state.release();
   }
 
   /** The current keys that start with `prefix`, sorted. */
@@ -299,6 +309,7 @@ export class Journal {
     }
     this.#file?.close();
     this.#file = null;
+    this.#state.close();
     this.#broken ??= new StoreError("io", `Cannot write ${this.#dir}: its store is closed`);
   }
 
@@ -358,24 +369,60 @@ export class Journal {
     this.stats.commits++;
   }
 
-  /** Writes the state as of the last commit as the next generation and starts a new journal. */
+  /**
+   * Writes the state as of the last commit as the next generation and
+   * starts a new journal; every value is then held as where it is in the
+   * new state file, not as text.
+   */
   #compact(): void {
-    const generation = this.#generation + 1;
+    const generation = Math.max(this.#generation, this.#stateGeneration) + 1;
     const cipher = this.#cipher;
     const keys = [...this.#values.keys()].sort();
-    const lines = [encodeStateHeader({ generation, seq: this.#seq, keys: keys.length }, cipher)];
+    const header = encodeStateHeader({ generation, seq: this.#seq, keys: keys.length }, cipher);
+    const chunks: Uint8Array[] = [utf8(header + "\n")];
+    const where: [offset: number, length: number][] = [];
+    let offset = chunks[0]!.length;
     for (const key of keys) {
-      lines.push(encodeStateLine(key, this.#values.get(key)!, generation, cipher));
+      const value = this.#values.get(key)!;
+      let line: Uint8Array;
+      let start = 0;
+      if (cipher === undefined) {
+        const raw = typeof value === "number" ? this.#state.bytes(value) : utf8(value);
+        line = plainLine(key, raw);
+        start = line.length - 1 - raw.length; // the value's bytes within the line
+      } else {
+        const text = typeof value === "number" ? this.#state.text(value, key) : value;
+        line = utf8(encodeStateLine(key, text, generation, cipher));
+      }
+      where.push(
+        cipher === undefined ? [offset + start, line.length - 1 - start] : [
+          offset,
+          line.length,
+        ],
+      );
+      chunks.push(line, NEWLINE);
+      offset += line.length + 1;
     }
-    const state = utf8(lines.join("\n") + "\n");
-    writeFileAtomicSync(join(this.#dir, STATE_FILE), state);
-    const header = utf8(encodeJournalHeader({ generation, base: this.#seq }, cipher) + "\n");
-    writeFileAtomicSync(join(this.#dir, JOURNAL_FILE), header);
-    this.stats.syncs += 4;
+    const state = concat(chunks, offset);
+    const statePath = join(this.#dir, STATE_FILE);
+    writeFileAtomicSync(statePath, state);
+    this.stats.syncs += 2;
+    // from here the values are where the new state file has them
+    this.#state.close();
+    this.#state = new StateValues(statePath, state, generation, cipher);
+    keys.forEach((key, i) => this.#values.set(key, this.#state.add(where[i]![0], where[i]![1])));
+    this.#state.release();
+    this.#stateGeneration = generation;
+    this.#stateBytes = state.length;
+    // a failure here leaves the old journal, which open() accepts with this state
+    const journalHeader = utf8(
+      encodeJournalHeader({ generation, base: this.#seq }, cipher) + "\n",
+    );
+    writeFileAtomicSync(join(this.#dir, JOURNAL_FILE), journalHeader);
+    this.stats.syncs += 2;
     this.stats.compactions++;
     this.#generation = generation;
-    this.#stateBytes = state.length;
-    this.#journalBytes = header.length;
+    this.#journalBytes = journalHeader.length;
     this.#commitLines = 0;
     this.#compactAt = compactThreshold(state.length);
     this.#file?.close();
@@ -401,194 +448,28 @@ export class Journal {
   }
 }
 
+const NEWLINE = new Uint8Array([0x0a]);
+
+function concat(chunks: Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
 function compactThreshold(stateBytes: number): number {
   return Math.max(MIN_COMPACT_BYTES, COMPACT_RATIO * stateBytes);
 }
 
-function lexists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Reads a regular file of at most {@linkcode MAX_FILE_BYTES}; undefined if it does not exist. */
-function readIfExists(path: string): Uint8Array | undefined {
-  let info: Deno.FileInfo;
-  try {
-    info = Deno.lstatSync(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return undefined;
-    throw wrapIoError(e, "read", path);
-  }
-  if (!info.isFile) {
-    throw new StoreError(
-      "io",
-      `Cannot read ${path}: not a regular file (a link, a folder or a device); move it away`,
-      path,
-    );
-  }
-  if (info.size > MAX_FILE_BYTES) {
-    throw new StoreError(
-      "too_large",
-      `Cannot load ${path}: ${info.size} bytes exceeds the limit of ${MAX_FILE_BYTES}`,
-      path,
-    );
-  }
-  try {
-    return Deno.readFileSync(path);
-  } catch (e) {
-    throw wrapIoError(e, "read", path);
-  }
-}
-
-/** Replaces what is not UTF-8 with U+FFFD: three times faster than the strict decoder. */
-const lenient = new TextDecoder();
-
-function text(bytes: Uint8Array, path: string): string {
-  try {
-    const decoded = lenient.decode(bytes);
-    // U+FFFD is rare in real text: only then is the strict decoder asked
-    return decoded.includes("\uFFFD") ? fromUtf8(bytes) : decoded;
-  } catch {
-    throw new StoreError(
-      "corrupt",
-      `Cannot load ${path}: not UTF-8 text; unMessage leaves it untouched`,
-      path,
-    );
-  }
-}
-
-function rolledBack(dir: string, why: string): StoreError {
-  return new StoreError(
-    "rolled_back",
-    `Cannot open the conversations in ${dir}: ${why}. One of ${STATE_FILE} and ${JOURNAL_FILE} ` +
-      "was replaced by an older copy (a restored backup?), which could reuse message keys; " +
-      "unMessage leaves both untouched: put back the matching copy of the other file, or both " +
-      "files of one backup",
-    dir,
-  );
-}
-
-function load(dir: string, cipher: RecordCipher | undefined): Loaded {
-  const statePath = join(dir, STATE_FILE);
-  const journalPath = join(dir, JOURNAL_FILE);
-  const stateBytes = readIfExists(statePath);
-  if (stateBytes === undefined) {
-    throw new StoreError(
-      "not_found",
-      `Cannot open the conversations in ${dir}: ${STATE_FILE} is missing`,
-      statePath,
-    );
-  }
-  const lines = text(stateBytes, statePath).split("\n");
-  if (lines.at(-1) === "") lines.pop();
-  const header = decodeStateHeader(lines[0] ?? "", statePath, cipher);
-  if (lines.length - 1 !== header.keys) {
-    throw new StoreError(
-      "invalid",
-      `Cannot load ${statePath}: it holds ${lines.length - 1} keys, its header says ` +
-        `${header.keys}; unMessage leaves it untouched`,
-      statePath,
-    );
-  }
-  const values = new Map<string, string>();
-  for (let i = 1; i < lines.length; i++) {
-    const [key, value] = decodeStateLine(lines[i]!, header.generation, statePath, i + 1, cipher);
-    if (values.has(key)) {
-      throw new StoreError(
-        "invalid",
-        `Cannot load ${statePath} line ${i + 1}: key ${key} appears twice`,
-        statePath,
-      );
-    }
-    values.set(key, value);
-  }
-  const journalBytes = readIfExists(journalPath);
-  if (journalBytes === undefined) {
-    // only a first generation is ever without a journal (crash while creating it)
-    if (header.generation !== 1 || header.seq !== 0) {
-      throw rolledBack(dir, `${JOURNAL_FILE} is missing`);
-    }
-    return {
-      values,
-      ...header,
-      stateBytes: stateBytes.length,
-      journalBytes: 0,
-      commitLines: 0,
-      rotate: true,
-    };
-  }
-  return replay(dir, journalBytes, { values, ...header, stateBytes: stateBytes.length }, cipher);
-}
-
-function replay(
-  dir: string,
-  bytes: Uint8Array,
-  state: { values: Map<string, string>; generation: number; seq: number; stateBytes: number },
-  cipher: RecordCipher | undefined,
-): Loaded {
-  const path = join(dir, JOURNAL_FILE);
-  // everything after the last newline is a torn commit
-  const end = bytes.lastIndexOf(0x0a) + 1;
-  const lines = text(bytes.subarray(0, end), path).split("\n");
-  lines.pop();
-  if (lines.length === 0) throw rolledBack(dir, `${JOURNAL_FILE} has no header`);
-  const header = decodeJournalHeader(lines[0]!, path, cipher);
-  const current = header.generation === state.generation && header.base === state.seq;
-  // compaction wrote the state and crashed before the new journal replaced this one
-  const previous = header.generation + 1 === state.generation && header.base <= state.seq;
-  if (!current && !previous) {
-    throw rolledBack(
-      dir,
-      `${STATE_FILE} is generation ${state.generation} at commit ${state.seq}, ` +
-        `${JOURNAL_FILE} generation ${header.generation} from commit ${header.base}`,
-    );
-  }
-  let seq = header.base;
-  let good = end;
-  let commitLines = 0;
-  for (let i = 1; i < lines.length; i++) {
-    let commit;
-    try {
-      commit = decodeCommit(lines[i]!, header.generation, path, i + 1, cipher);
-    } catch (e) {
-      // a last line that does not decode is a commit torn by a crash (never acknowledged)
-      if (
-        i === lines.length - 1 && !(e instanceof StoreError && e.code === "passphrase_required")
-      ) {
-        good -= utf8(lines[i]!).length + 1;
-        break;
-      }
-      throw e;
-    }
-    if (commit.seq !== seq + 1) {
-      throw new StoreError(
-        "invalid",
-        `Cannot load ${path} line ${i + 1}: commit ${commit.seq} follows commit ${seq}; ` +
-          "unMessage leaves it untouched",
-        path,
-      );
-    }
-    seq = commit.seq;
-    commitLines++;
-    if (seq <= state.seq) continue; // already in the state
-    for (const [key, value] of commit.changes) apply(state.values, [key, value]);
-  }
-  return {
-    values: state.values,
-    generation: state.generation,
-    seq: Math.max(seq, state.seq),
-    stateBytes: state.stateBytes,
-    journalBytes: good,
-    commitLines,
-    rotate: !current,
-  };
-}
-
-function apply(values: Map<string, string>, [key, text]: Change): void {
-  if (text === null) values.delete(key);
-  else values.set(key, text);
+/** The state.jsonl line of a value held as raw JSON bytes (plain peers). */
+function plainLine(key: string, value: Uint8Array): Uint8Array {
+  const head = utf8(`{"key":${JSON.stringify(key)},"value":`);
+  const out = new Uint8Array(head.length + value.length + 1);
+  out.set(head);
+  out.set(value, head.length);
+  out[out.length - 1] = 0x7d; // }
+  return out;
 }

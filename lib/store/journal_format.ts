@@ -200,7 +200,9 @@ function checkSealing(
   }
 }
 
-const stateLineContext = (generation: number, key: string) => `state.jsonl\0${generation}\0${key}`;
+/** The context a sealed state line of `key` is bound to. */
+export const stateLineContext = (generation: number, key: string): string =>
+  `state.jsonl\0${generation}\0${key}`;
 
 /** Encodes one line of state.jsonl (without its newline); `text` is the value's JSON. */
 export function encodeStateLine(
@@ -214,9 +216,9 @@ export function encodeStateLine(
 }
 
 /**
- * Decodes one line of state.jsonl into its key and value JSON. A plain line
- * as this module writes it is sliced, not parsed: its value is parsed when
- * it is first used (a hand-edited line goes through JSON.parse at once).
+ * Decodes one line of state.jsonl into its key and value JSON, parsing it
+ * whole: for a line edited by hand (journal_load.ts reads the lines it
+ * writes without parsing them).
  *
  * @throws {StoreError} `corrupt`, `invalid`, `tampered`
  */
@@ -227,13 +229,6 @@ export function decodeStateLine(
   line: number,
   cipher?: RecordCipher,
 ): [string, string] {
-  if (cipher === undefined && text.startsWith('{"key":"') && text.endsWith("}")) {
-    const end = text.indexOf('"', 8);
-    const key = text.slice(8, end);
-    if (end > 0 && text.startsWith('","value":', end) && isKey(key)) {
-      return [key, text.slice(end + 10, -1)];
-    }
-  }
   const o = parseLine(text, path, line);
   const key = o.key;
   if (typeof key !== "string" || !isKey(key)) throw bad(path, line, "key is not valid");

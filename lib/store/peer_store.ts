@@ -93,13 +93,24 @@ export interface PartChanges {
 }
 
 /**
+ * The parts of one stored conversation: their names, and each one's JSON
+ * text read when asked for (from disk, once the store has loaded). A caller
+ * may keep it to read its parts later, as long as it has not written them.
+ */
+export interface StoredParts {
+  /** The parts' names, sorted. */
+  readonly names: readonly string[];
+  /** The JSON text of one part, or undefined. */
+  text(name: string): string | undefined;
+}
+
+/**
  * Checks a conversation's head (parsed JSON, and its JSON text, which a
- * lazy caller may keep instead of the parsed value) and its parts (name →
- * JSON text).
+ * lazy caller may keep instead of the parsed value) and its parts.
  */
 export type ConversationValidator<T> = (
   head: unknown,
-  parts: ReadonlyMap<string, string>,
+  parts: StoredParts,
   id: string,
   text: string,
 ) => T;
@@ -258,7 +269,8 @@ export class PeerStore {
   listConversations(): Promise<string[]> {
     try {
       this.#checkOpen();
-      return Promise.resolve([...this.#conversations().keys()].sort());
+      const all = this.#conversations();
+      return Promise.resolve([...all.keys()].filter((id) => all.get(id)!.head).sort());
     } catch (e) {
       return Promise.reject(e);
     }
@@ -276,15 +288,19 @@ export class PeerStore {
       const key = conversationKey(validateConversationId(id));
       const head = this.#journal.get(key);
       if (head === undefined) return Promise.resolve(undefined);
-      const parts = new Map<string, string>();
-      this.#journal.forEach(`${key}/`, (k, text) => parts.set(k.slice(key.length + 1), text));
-      return Promise.resolve(this.#loadOne(id, head, parts, validate));
+      const names: string[] = [];
+      this.#journal.forEachKey(`${key}/`, (k) => names.push(k.slice(key.length + 1)));
+      return Promise.resolve(this.#loadOne(id, head, this.#parts(key, names), validate));
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
-  /** Loads every conversation; one that does not load is listed in `failed` and the others load. */
+  /**
+   * Loads every conversation; one that does not load is listed in `failed`
+   * and the others load. Then the store stops holding the state file's
+   * bytes: parts are read from disk when asked for.
+   */
   loadConversations<T>(validate: ConversationValidator<T>): Promise<LoadedConversations<T>> {
     try {
       this.#checkOpen();
@@ -292,14 +308,18 @@ export class PeerStore {
       const failed: StoreError[] = [];
       const all = this.#conversations();
       for (const id of [...all.keys()].sort()) {
-        const { head, parts } = all.get(id)!;
+        const { head, names } = all.get(id)!;
+        if (!head) continue; // parts without a head: left for a compaction to keep
         try {
-          loaded.set(id, this.#loadOne(id, head, parts, validate));
+          const key = conversationKey(id);
+          const text = this.#journal.get(key)!;
+          loaded.set(id, this.#loadOne(id, text, this.#parts(key, names), validate));
         } catch (e) {
           if (!(e instanceof StoreError)) throw e;
           failed.push(e);
         }
       }
+      this.#journal.release();
       return Promise.resolve({ loaded, failed });
     } catch (e) {
       return Promise.reject(e);
@@ -401,7 +421,7 @@ export class PeerStore {
   #loadOne<T>(
     id: string,
     head: string,
-    parts: ReadonlyMap<string, string>,
+    parts: StoredParts,
     validate: ConversationValidator<T>,
   ): T {
     const key = conversationKey(id);
@@ -427,28 +447,25 @@ export class PeerStore {
     });
   }
 
-  // every conversation's head and parts, in one pass over the keys
-  #conversations(): Map<string, { head: string; parts: ReadonlyMap<string, string> }> {
-    const all = new Map<string, { head: string; parts: ReadonlyMap<string, string> }>();
-    const orphans = new Map<string, Map<string, string>>();
-    this.#journal.forEach("c/", (key, text) => {
+  // every conversation's head (whether it has one) and part names, in one pass over the keys
+  #conversations(): Map<string, { head: boolean; names: string[] }> {
+    const all = new Map<string, { head: boolean; names: string[] }>();
+    this.#journal.forEachKey("c/", (key) => {
       const slash = key.indexOf("/", 2);
       const id = slash < 0 ? key.slice(2) : key.slice(2, slash);
-      const entry = all.get(id);
-      if (slash < 0) {
-        if (entry === undefined) all.set(id, { head: text, parts: orphans.get(id) ?? NO_PARTS });
-        else entry.head = text;
-        return;
-      }
-      let parts = orphans.get(id);
-      if (parts === undefined) {
-        parts = new Map<string, string>();
-        orphans.set(id, parts);
-        if (entry !== undefined) entry.parts = parts;
-      }
-      parts.set(key.slice(slash + 1), text);
+      let entry = all.get(id);
+      if (entry === undefined) all.set(id, entry = { head: false, names: [] });
+      if (slash < 0) entry.head = true;
+      else entry.names.push(key.slice(slash + 1));
     });
     return all;
+  }
+
+  #parts(key: string, names: string[]): StoredParts {
+    if (names.length === 0) return NO_PARTS;
+    const journal = this.#journal;
+    names.sort();
+    return { names, text: (name) => journal.get(`${key}/${name}`) };
   }
 
   #write(key: string, stage: () => void): Promise<void> {
@@ -471,8 +488,8 @@ export class PeerStore {
   }
 }
 
-/** The parts of a conversation that has none (most): one map for all. */
-const NO_PARTS: ReadonlyMap<string, string> = new Map();
+/** The parts of a conversation that has none: one object for all. */
+const NO_PARTS: StoredParts = { names: [], text: () => undefined };
 
 function partKey(key: string, name: string): string {
   if (!PART_NAME_PATTERN.test(name)) {
