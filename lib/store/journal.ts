@@ -450,6 +450,7 @@ export class Journal {
 
 const NEWLINE = new Uint8Array([0x0a]);
 
+// concatBytes(...chunks) would pass every line as an argument: too many for a large state
 function concat(chunks: Uint8Array[], length: number): Uint8Array {
   const out = new Uint8Array(length);
   let at = 0;
