@@ -232,15 +232,22 @@ export function crashingStore(
 }
 
 /**
- * Half of a commit line after the journal's last one: what a crash in the
- * middle of the next append leaves (journal.ts drops it at open).
+ * The journal with half of a commit line after its last one, over the
+ * zeros made ahead for it: what a crash in the middle of the next commit
+ * leaves (journal.ts zeroes it at open).
  */
-export function tornTail(journal: Uint8Array): Uint8Array {
-  const text = new TextDecoder().decode(journal).trimEnd();
+export function withTornTail(journal: Uint8Array): Uint8Array {
+  let end = journal.length;
+  while (end > 0 && journal[end - 1] === 0) end--;
+  const text = new TextDecoder().decode(journal.subarray(0, end)).trimEnd();
   const last = text.slice(text.lastIndexOf("\n") + 1);
   const seq = Number(/"seq":(\d+)/.exec(last)?.[1] ?? "0") + 1;
   const next = last.replace(/"seq":\d+/, `"seq":${seq}`);
-  return new TextEncoder().encode(next.slice(0, Math.max(1, Math.floor(next.length / 2))));
+  const torn = new TextEncoder().encode(next.slice(0, Math.max(1, Math.floor(next.length / 2))));
+  const out = new Uint8Array(Math.max(journal.length, end + torn.length));
+  out.set(journal);
+  out.set(torn, end);
+  return out;
 }
 
 /**
@@ -285,7 +292,7 @@ export async function scenarioAtSave(
     const snapshot = crash.snapshot!;
     if (torn) {
       const journal = snapshot.get("journal.jsonl")!;
-      snapshot.set("journal.jsonl", new Uint8Array([...journal, ...tornTail(journal)]));
+      snapshot.set("journal.jsonl", withTornTail(journal));
     }
     await restoreSnapshot(victim.dir, snapshot);
     const reopenMark = victim.mark();

@@ -36,30 +36,53 @@ async function put(j: Journal, key: string, value: unknown): Promise<void> {
   await j.commit();
 }
 
+/** Where the journal's last line ends (its zeros after are space made ahead). */
+function lineEnd(bytes: Uint8Array): number {
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  return bytes.subarray(0, end).lastIndexOf(0x0a) + 1;
+}
+
 Deno.test("Journal: a commit torn by a crash is dropped and cut off; every acknowledged one stays", async () => {
   await withDir(async (dir) => {
+    const path = join(dir, "journal.jsonl");
     const j = Journal.create(dir, new Map());
     await put(j, "c/a", { n: 1 });
     await put(j, "c/b", { n: 2 });
     await put(j, "c/a", { n: 3 });
-    const good = await Deno.readFile(join(dir, "journal.jsonl"));
+    const good = await Deno.readFile(path);
+    const end = lineEnd(good);
+    assert(good.length > end, "space is made ahead of the last line");
     // no close: the process dies; then each kind of torn tail in turn
     const tails = [
       '{"seq":4,"put":{"c/a":{"n"',
       '{"seq":4,"put":{"c/a":{"n":4}},"del":[]',
       "\0\0\0\0",
+      '{"seq":4,"put":{"c/a":{"n":4}},"de\n',
+      // the second half of a line on disk, its first half not (a page lost)
+      '\0\0\0\0\0\0"put":{"c/a":{"n":4}},"del":[]}\n',
     ];
-    for (const tail of [...tails, '{"seq":4,"put":{"c/a":{"n":4}},"de\n']) {
-      await Deno.writeFile(join(dir, "journal.jsonl"), good);
-      await Deno.writeTextFile(join(dir, "journal.jsonl"), tail, { append: true });
-      const again = Journal.open(dir);
-      assertEquals(values(again), { "c/a": { n: 3 }, "c/b": { n: 2 } }, JSON.stringify(tail));
-      assertEquals(await Deno.readFile(join(dir, "journal.jsonl")), good, "torn tail cut off");
-      // later commits land on a clean line
-      await put(again, "c/c", { n: 5 });
-      assertEquals(values(Journal.open(dir))["c/c"], { n: 5 });
+    for (const tail of tails) {
+      for (const padded of [true, false]) {
+        // written over the zeros made ahead, or appended to a file without them
+        const base = padded ? good.slice() : good.slice(0, end);
+        const torn = new TextEncoder().encode(tail);
+        const bytes = new Uint8Array(Math.max(base.length, end + torn.length));
+        bytes.set(base);
+        bytes.set(torn, end);
+        await Deno.writeFile(path, bytes);
+        const again = Journal.open(dir);
+        const at = `${JSON.stringify(tail)}${padded ? "" : ", unpadded"}`;
+        assertEquals(values(again), { "c/a": { n: 3 }, "c/b": { n: 2 } }, at);
+        const after = await Deno.readFile(path);
+        assertEquals(after.subarray(0, end), good.subarray(0, end), `good lines kept, ${at}`);
+        assert(after.subarray(end).every((b) => b === 0), `torn tail cut off, ${at}`);
+        // later commits land on a clean line
+        await put(again, "c/c", { n: 5 });
+        assertEquals(values(Journal.open(dir))["c/c"], { n: 5 }, at);
+      }
     }
-    j.close();
+    await j.close();
   });
 });
 
@@ -74,7 +97,7 @@ Deno.test("Journal: a damaged commit that is not the last is refused, not skippe
     await Deno.writeTextFile(path, lines.join("\n"));
     const e = assertThrows(() => Journal.open(dir), StoreError, "line 2");
     assertEquals(e.code, "corrupt");
-    j.close();
+    await j.close();
   });
 });
 
@@ -84,7 +107,7 @@ Deno.test("Journal: a crash between writing the new state and the new journal is
     await put(j, "c/a", { n: 1 });
     await put(j, "c/a", { n: 2 });
     const oldJournal = await Deno.readFile(join(dir, "journal.jsonl"));
-    j.close(); // compacts: state of the next generation, then a new journal
+    await j.close(); // compacts: state of the next generation, then a new journal
     await Deno.writeFile(join(dir, "journal.jsonl"), oldJournal); // the second rename never happened
     const again = Journal.open(dir);
     assertEquals(values(again), { "c/a": { n: 2 }, requests: [] });
@@ -94,7 +117,7 @@ Deno.test("Journal: a crash between writing the new state and the new journal is
     );
     assertEquals([journal.generation, journal.base], [state.generation, state.seq]);
     await put(again, "c/a", { n: 3 });
-    again.close();
+    await again.close();
     assertEquals(values(Journal.open(dir))["c/a"], { n: 3 });
   });
 });
@@ -112,7 +135,43 @@ Deno.test("Journal: saves staged together are one commit, and one fdatasync", as
     assertEquals(j.stats.commits - before.commits, 1);
     assertEquals(j.stats.syncs - before.syncs, 1);
     assertEquals(values(j)["c/k6"], { i: 97 });
-    j.close();
+    await j.close();
+  });
+});
+
+Deno.test("Journal: a commit resolves only once its line is in the file, also while saves keep coming", async () => {
+  await withDir(async (dir) => {
+    const j = Journal.create(dir, new Map());
+    const checks: Promise<void>[] = [];
+    for (let i = 0; i < 300; i++) {
+      const key = `c/k${i % 5}`;
+      j.stage(key, JSON.stringify({ i }));
+      // commits come back to back (an fdatasync still running) and after pauses
+      checks.push(
+        j.commit().then(async () => {
+          // what the files hold the instant the commit resolves, opened as after a crash
+          const files = ["state.jsonl", "journal.jsonl"].map((name) =>
+            [name, Deno.readFileSync(join(dir, name))] as const
+          );
+          const copy = await Deno.makeTempDir({ prefix: "um-journal-copy-" });
+          try {
+            for (const [name, bytes] of files) await Deno.writeFile(join(copy, name), bytes);
+            const reopened = Journal.open(copy);
+            const seen = JSON.parse(reopened.get(key)!).i;
+            await reopened.close();
+            assert(seen >= i, `commit ${i} resolved before it was written (file has ${seen})`);
+          } finally {
+            await Deno.remove(copy, { recursive: true });
+          }
+        }),
+      );
+      if (i % 7 === 0) await new Promise((r) => setTimeout(r, i % 3));
+    }
+    await Promise.all(checks);
+    await j.close();
+    const reopened = Journal.open(dir);
+    assertEquals(values(reopened)["c/k4"], { i: 299 });
+    await reopened.close();
   });
 });
 

@@ -51,6 +51,13 @@ export interface Loaded {
   stateBytes: number;
   /** Bytes of the journal up to its last good line (where appends go). */
   journalBytes: number;
+  /**
+   * Bytes of the journal up to its last byte that is not zero: past
+   * `journalBytes`, a torn commit to be zeroed at open.
+   */
+  journalEnd: number;
+  /** Size of the journal file (its zeros past the last line are space made ahead). */
+  journalSize: number;
   /** Commits in the journal (after its header). */
   commitLines: number;
   /** The journal's base is not the state's seq: rotate it at once. */
@@ -336,6 +343,8 @@ export function load(dir: string, cipher: RecordCipher | undefined): Loaded {
       journalGeneration: read.generation,
       stateBytes: stateBytes.length,
       journalBytes: 0,
+      journalEnd: 0,
+      journalSize: 0,
       commitLines: 0,
       rotate: true,
     };
@@ -346,12 +355,18 @@ export function load(dir: string, cipher: RecordCipher | undefined): Loaded {
 function replay(
   dir: string,
   bytes: Uint8Array,
-  state: Omit<Loaded, "journalBytes" | "commitLines" | "rotate" | "journalGeneration">,
+  state: Omit<
+    Loaded,
+    "journalBytes" | "journalEnd" | "journalSize" | "commitLines" | "rotate" | "journalGeneration"
+  >,
   cipher: RecordCipher | undefined,
 ): Loaded {
   const path = join(dir, JOURNAL_FILE);
+  // zeros at the end are space made ahead for commits (journal.ts)
+  let content = bytes.length;
+  while (content > 0 && bytes[content - 1] === 0) content--;
   // everything after the last newline is a torn commit
-  const end = bytes.lastIndexOf(NEWLINE) + 1;
+  const end = bytes.subarray(0, content).lastIndexOf(NEWLINE) + 1;
   const lines = decode(bytes.subarray(0, end), path).split("\n");
   lines.pop();
   if (lines.length === 0) throw rolledBack(dir, `${JOURNAL_FILE} has no header`);
@@ -401,6 +416,8 @@ function replay(
     journalGeneration: header.generation,
     seq: Math.max(seq, state.seq),
     journalBytes: good,
+    journalEnd: content,
+    journalSize: bytes.length,
     commitLines,
     rotate: !current,
   };

@@ -389,7 +389,7 @@ export class PeerStore {
     if (this.#closed) return;
     this.#closed = true;
     await this.#profileWrite;
-    this.#journal.close();
+    await this.#journal.close();
     this.#vault?.destroy();
     await this.#lock.release();
   }
