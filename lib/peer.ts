@@ -4,12 +4,15 @@
  * describe, without any terminal code. Interfaces (the JSON-lines
  * interface, the REPL) call the commands of {@linkcode Peer} and render its
  * events (`lib/peer/types.ts`); the runtime launches tor, publishes the
- * onion service with {@linkcode Peer.onionKey}, and hands every inbound
- * connection of the listener to {@linkcode Peer.acceptConnection}.
+ * onion service with {@linkcode Peer.onionKey}, hands every inbound
+ * connection of the listener to {@linkcode Peer.acceptConnection} with its
+ * admission, and the listener's log to {@linkcode Peer.netLogger} (refused
+ * connections become an aggregated `warning`).
  *
  * What lives where:
  * - peer/core.ts: shared state, persistence, links, events
- * - peer/receive.ts: network input (identification, stages, elements)
+ * - peer/receive.ts: network input (dispatch, admission, stages, elements)
+ * - peer/warnings.ts: the aggregated warnings of network input
  * - peer/contact.ts, peer/link.ts: one conversation and its send loop
  * - peer/requests.ts: received requests (the flood policy, accept, reject)
  * - peer/requests_out.ts: sent requests (send, cancel, expiry)
@@ -31,6 +34,7 @@ import type { OnionKey } from "./crypto/onion.ts";
 import type { BackoffOptions } from "./net/backoff.ts";
 import { DEFAULT_BACKOFF_MAX_MS } from "./net/backoff.ts";
 import { Connector, DEFAULT_MAX_ATTEMPTS } from "./net/connector.ts";
+import type { Admission } from "./net/admission.ts";
 import type { FramedConn, NetLogger } from "./net/framed_conn.ts";
 import type { Transport } from "./net/transport.ts";
 import { newElementId } from "./protocol/elements.ts";
@@ -43,7 +47,7 @@ import { checkMessage, requireContact } from "./peer/lookup.ts";
 import { contactLink, reportProgress, sendNow, startRequestLink } from "./peer/links.ts";
 import { loadState } from "./peer/load.ts";
 import { loadOrCreateProfile, type Profile } from "./peer/profile.ts";
-import { receivePacket } from "./peer/receive.ts";
+import { receiveFrames } from "./peer/receive.ts";
 import { acceptRequest, listInbound, rejectRequests, tombstone } from "./peer/requests.ts";
 import { cancelRequest, listOutbound, outboundExpired, sendRequest } from "./peer/requests_out.ts";
 import type {
@@ -89,6 +93,8 @@ export interface PeerOptions {
   closeTimeoutMs?: number;
   /** Dial every contact at start() to learn who is online (default true). */
   dialOnStart?: boolean;
+  /** Aggregation interval of network warnings (ms; default warnings.ts). */
+  warningIntervalMs?: number;
   /** Tor's recent log lines, from the runtime (absent without tor): see `torLog()`. */
   torLog?: (count: number) => TorLogEntry[];
 }
@@ -150,6 +156,9 @@ export class Peer {
       timing: {
         redialMs: options.backoff?.maxMs ?? DEFAULT_BACKOFF_MAX_MS,
         keepaliveMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS,
+        ...(options.warningIntervalMs !== undefined
+          ? { warningIntervalMs: options.warningIntervalMs }
+          : {}),
       },
       events: options.events,
       requests,
@@ -198,24 +207,28 @@ export class Peer {
   }
 
   /**
-   * A `NetLogger` for the listener and transport: their warnings (garbage
-   * or oversized frames, refused connections ...) become `warning` events.
+   * A `NetLogger` for the listener (the runtime wires it): refused
+   * connections and broken framing are counted into the aggregated
+   * `connections_refused` warning, other records are dropped.
    */
   readonly netLogger: NetLogger = (entry) => {
-    if (entry.level !== "warn" || this.#core.closed) return;
-    const detail = entry.message !== undefined ? `: ${entry.message}` : "";
-    this.#core.warn(entry.code ?? entry.event, `${entry.label} ${entry.event}${detail}`);
+    if (entry.level !== "warn") return;
+    this.#core.dropped("connections_refused", entry.code ?? entry.event, entry);
   };
 
-  /** Takes an inbound connection from the listener; its packets are identified and handled. */
-  acceptConnection(conn: FramedConn): void {
+  /**
+   * Takes an inbound connection from the listener with its admission: its
+   * packets are dispatched and handled, and the admission learns whether
+   * they identify (without one, the connection is not policed).
+   */
+  acceptConnection(conn: FramedConn, admission?: Admission): void {
     if (this.#core.closed || this.#closing !== null) {
       void conn.close();
       return;
     }
     this.#inbound.add(conn);
     void conn.closed.then(() => this.#inbound.delete(conn));
-    conn.onFrame((packet) => this.#core.track(receivePacket(this.#core, packet, conn)));
+    receiveFrames(this.#core, conn, admission);
   }
 
   /**
@@ -459,7 +472,7 @@ export class Peer {
         this.#options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
       );
     }
-    core.closed = true;
+    core.shutdown();
     const links = [...core.requestLinks.values()];
     for (const c of core.contacts.values()) if (c.link) links.push(c.link);
     await Promise.all(links.map((l) => l.close()));

@@ -270,7 +270,8 @@ class Runtime implements RunningPeer {
       ...(o.now ? { now: o.now } : {}),
     });
     const listener = this.#listener = listen({
-      onConnection: (conn) => peer.acceptConnection(conn),
+      onConnection: (conn, admission) => peer.acceptConnection(conn, admission),
+      logger: (entry) => peer.netLogger(entry),
     });
     await tor.start({
       key: peer.onionKey(),

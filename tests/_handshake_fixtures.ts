@@ -1,7 +1,7 @@
 /**
  * Shared fixtures of the handshake tests: parties with identity and onion
- * keys, a request sealed around arbitrary handshake bytes (to forge), and
- * an error-code probe.
+ * keys, a request sealed around arbitrary handshake bytes (to forge), a
+ * dispatch book over plain states, and an error-code probe.
  *
  * @module
  */
@@ -11,7 +11,8 @@ import { generateKeyPair, type KeyPair, keyPairFromSecret } from "../lib/crypto/
 import { generateOnionKey, type OnionKey } from "../lib/crypto/onion.ts";
 import { UnmessageError } from "../lib/errors.ts";
 import { createRequest } from "../lib/protocol/handshake.ts";
-import type { OutboundRequest } from "../lib/protocol/handshake_state.ts";
+import type { PacketBook } from "../lib/protocol/dispatch.ts";
+import type { Conversation, OutboundRequest } from "../lib/protocol/handshake_state.ts";
 import { sealRequest } from "../lib/protocol/packets.ts";
 
 /** One peer of a test. */
@@ -71,6 +72,24 @@ export function sealedAround(
     rng: sealRng,
   })
     .packet;
+}
+
+/**
+ * A book of `dispatchPacket` whose handles are the states themselves (for
+ * tests that dispatch one packet against fixed states); no request is known.
+ */
+export function bookOf(
+  ownIdentity: KeyPair,
+  conversations: readonly Conversation[],
+  outbound: readonly OutboundRequest[] = [],
+): PacketBook<Conversation, OutboundRequest> {
+  return {
+    ownIdentity,
+    conversations,
+    outbound,
+    conversationOf: (c) => c,
+    requestOf: (o) => o,
+  };
 }
 
 /** UTF-8 bytes of `s`. */

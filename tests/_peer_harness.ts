@@ -9,7 +9,7 @@
 
 import type { Rng } from "../lib/crypto/bytes.ts";
 import type { FramedConn, NetLogEntry } from "../lib/net/framed_conn.ts";
-import { type FramedListener, listen } from "../lib/net/listener.ts";
+import { type AdmissionLimits, type FramedListener, listen } from "../lib/net/listener.ts";
 import { DirectTransport, type Transport } from "../lib/net/transport.ts";
 import { Peer, type PeerEvent, type PeerOptions } from "../lib/peer.ts";
 import { PeerStore } from "../lib/store/peer_store.ts";
@@ -17,6 +17,8 @@ import { seededRng } from "./_rng.ts";
 
 /** Default bound on waiting for one event. */
 export const EVENT_TIMEOUT_MS = 8_000;
+/** Aggregation interval of the peers' network warnings (short, so tests see the summaries). */
+export const WARNING_INTERVAL_MS = 300;
 
 /** Options of {@linkcode TestNet.peer}. */
 export interface TestPeerOptions {
@@ -28,6 +30,8 @@ export interface TestPeerOptions {
   wrapInbound?: (conn: FramedConn) => FramedConn;
   /** Wraps the peer's store (e.g. to act when a save lands); the harness still closes the real one. */
   wrapStore?: (store: PeerStore) => PeerStore;
+  /** Pool sizes and identification deadline of the listener (default: a 5 s deadline). */
+  admission?: AdmissionLimits;
   /** What the event sink returns for an event (after recording it), e.g. a slow interface's promise. */
   shown?: (event: PeerEvent) => Promise<void> | undefined;
   /** The peer's passphrase (its store is encrypted, with fast scrypt parameters). */
@@ -87,16 +91,20 @@ export class TestPeer {
       backoff: { minMs: 20, maxMs: 150 },
       keepaliveMs: 2_000,
       closeTimeoutMs: 1_000,
+      warningIntervalMs: WARNING_INTERVAL_MS,
       ...options.peer,
     });
     this.listener = listen({
-      onConnection: (conn) =>
-        this.peer.acceptConnection(options.wrapInbound ? options.wrapInbound(conn) : conn),
+      onConnection: (conn, admission) =>
+        this.peer.acceptConnection(
+          options.wrapInbound ? options.wrapInbound(conn) : conn,
+          admission,
+        ),
       logger: (entry) => {
         this.netLog.push(entry);
         this.peer.netLogger(entry);
       },
-      limits: { firstFrameTimeoutMs: 5_000 },
+      admission: { identifyTimeoutMs: 5_000, ...options.admission },
     });
     this.net.transport.setPort(this.host, this.listener.port);
     await this.peer.start();

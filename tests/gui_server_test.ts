@@ -13,16 +13,13 @@
  * @module
  */
 
-import { join } from "node:path";
 import { assert, assertEquals } from "./_assert.ts";
-import { GuiApp } from "../lib/gui/app.ts";
+import { MAX_BACKLOG_LINES, MAX_UNREAD_BYTES } from "../lib/gui/app.ts";
 import { cookieName, CSP, hostAllowed, originAllowed, sameToken } from "../lib/gui/guard.ts";
-import { GUI_HOST, type GuiServer, startGuiServer } from "../lib/gui/server.ts";
-import { startPeer, storedPeer } from "../lib/runtime.ts";
-import { listPeers } from "../lib/store/app_config.ts";
-import { MIN_SCRYPT_N } from "../lib/store/vault.ts";
-
-const FAST_SCRYPT = { N: MIN_SCRYPT_N, r: 8, p: 1 };
+import { GUI_HOST, type GuiServer } from "../lib/gui/server.ts";
+import type { PeerEvent } from "../lib/peer.ts";
+import { storedPeer } from "../lib/runtime.ts";
+import { guiSetup } from "./_gui_app.ts";
 /** Bound on any answer awaited here. */
 const WAIT_MS = 15_000;
 
@@ -56,52 +53,20 @@ async function raw(
   }
 }
 
-interface Setup {
-  server: GuiServer;
-  app: GuiApp;
-  logs: string[];
-  root: string;
-  close(): Promise<void>;
-}
-
 /** A GUI with a real peer in direct mode; peers of one test share `registry`. */
-async function setup(registry?: string): Promise<Setup> {
-  const root = await Deno.makeTempDir({ prefix: "um-gui-server-" });
-  const logs: string[] = [];
-  const app = new GuiApp({
-    stored: (name) => storedPeer(root, name),
-    peers: () => listPeers(root),
-    start: (name, events, passphrase) =>
-      startPeer({
-        name,
-        configRoot: root,
-        tor: { mode: "direct", registryDir: registry ?? join(root, "registry") },
-        events,
-        scrypt: FAST_SCRYPT,
-        ...(passphrase !== undefined ? { passphrase } : {}),
-      }),
-    remember: () => Promise.resolve(),
-    log: (m) => logs.push(m),
-  });
-  const server = startGuiServer({
-    onSocket: (s) => app.attach(s),
-    identitySvg: () => app.identitySvg(),
-  });
-  return {
-    server,
-    app,
-    logs,
-    root,
-    async close() {
-      await app.quit();
-      await server.close();
-      await Deno.remove(root, { recursive: true });
-    },
-  };
-}
+const setup = guiSetup;
 
 const host = (s: GuiServer) => `Host: 127.0.0.1:${s.port}`;
-const cookie = (s: GuiServer, token = s.token) => `Cookie: ${cookieName(s.port)}=${token}`;
+const cookie = (s: GuiServer, value: string) => `Cookie: ${cookieName(s.port)}=${value}`;
+/** The cookie the browser gets on the first load (the address with the token). */
+async function pageCookie(s: GuiServer): Promise<string> {
+  const first = await raw(s.port, [`GET /?token=${s.token} HTTP/1.1`, host(s)]);
+  const value = new RegExp(`^${cookieName(s.port)}=([^;]+);`).exec(
+    first.headers.get("set-cookie") ?? "",
+  )?.[1];
+  if (value === undefined) throw new Error("the first load set no cookie");
+  return cookie(s, value);
+}
 
 Deno.test("guard: Host, Origin and token comparisons accept only the exact loopback forms", () => {
   assert(hostAllowed("127.0.0.1:8000", 8000) && hostAllowed("localhost:8000", 8000));
@@ -167,12 +132,12 @@ Deno.test("the GUI server listens on 127.0.0.1 only and answers only with its to
     ]);
     assertEquals(first.status, 200);
     const set = first.headers.get("set-cookie") ?? "";
-    assert(set.startsWith(`${cookieName(s.server.port)}=${s.server.token};`), set);
+    assert(set.startsWith(`${cookieName(s.server.port)}=`), set);
     for (const flag of ["HttpOnly", "SameSite=Strict", "Path=/"]) assert(set.includes(flag), set);
     const withCookie = await raw(s.server.port, [
       "GET /app.js HTTP/1.1",
       host(s.server),
-      cookie(s.server),
+      await pageCookie(s.server),
     ]);
     assertEquals(withCookie.status, 200);
     assert(withCookie.headers.get("content-type")!.startsWith("text/javascript"));
@@ -186,6 +151,7 @@ Deno.test("the GUI server refuses a foreign Host (DNS rebinding), even with the 
   const s = await setup();
   try {
     const p = s.server.port;
+    const pc = await pageCookie(s.server);
     for (
       const h of [
         `evil.example:${p}`,
@@ -198,12 +164,12 @@ Deno.test("the GUI server refuses a foreign Host (DNS rebinding), even with the 
       const r = await raw(p, [
         `GET /?token=${s.server.token} HTTP/1.1`,
         `Host: ${h}`,
-        cookie(s.server),
+        pc,
       ]);
       assertEquals(r.status, 403, `Host ${h}`);
       assertEquals(r.headers.get("set-cookie"), undefined);
     }
-    const ok = await raw(p, ["GET / HTTP/1.1", `Host: localhost:${p}`, cookie(s.server)]);
+    const ok = await raw(p, ["GET / HTTP/1.1", `Host: localhost:${p}`, pc]);
     assertEquals(ok.status, 200);
   } finally {
     await s.close();
@@ -214,8 +180,9 @@ Deno.test("every answer forbids framing, foreign code and CORS; only GET and HEA
   const s = await setup();
   try {
     const p = s.server.port;
+    const pc = await pageCookie(s.server);
     for (const path of ["/", "/app.css", "/nope", "/favicon.ico"]) {
-      for (const c of [cookie(s.server), "X-Nothing: 1"]) {
+      for (const c of [pc, "X-Nothing: 1"]) {
         const r = await raw(p, [
           `GET ${path} HTTP/1.1`,
           host(s.server),
@@ -232,7 +199,7 @@ Deno.test("every answer forbids framing, foreign code and CORS; only GET and HEA
     assert(CSP.includes("frame-ancestors 'none'") && CSP.includes("script-src 'self'"));
     assert(!/unsafe|\*|http:|https:|data:/.test(CSP), CSP);
     // The page has no inline script or style for the CSP to allow.
-    const page = await raw(p, ["GET / HTTP/1.1", host(s.server), cookie(s.server)]);
+    const page = await raw(p, ["GET / HTTP/1.1", host(s.server), pc]);
     assert(
       !/<script(?![^>]*\bsrc=)/.test(page.body) && !/\bstyle=|<style/.test(page.body),
       page.body,
@@ -241,7 +208,7 @@ Deno.test("every answer forbids framing, foreign code and CORS; only GET and HEA
       const r = await raw(p, [
         `${method} / HTTP/1.1`,
         host(s.server),
-        cookie(s.server),
+        pc,
         "Content-Length: 0",
       ]);
       assertEquals(r.status, 405, method);
@@ -253,10 +220,10 @@ Deno.test("every answer forbids framing, foreign code and CORS; only GET and HEA
   }
 });
 
-/** A WebSocket upgrade request over raw TCP. */
-function upgrade(s: GuiServer, extra: string[]): string[] {
+/** A WebSocket upgrade request over raw TCP (with the token in its URL if `withToken`). */
+function upgrade(s: GuiServer, extra: string[], withToken = false): string[] {
   return [
-    "GET /ws HTTP/1.1",
+    `GET /ws${withToken ? `?token=${s.token}` : ""} HTTP/1.1`,
     host(s),
     "Upgrade: websocket",
     "Connection: Upgrade",
@@ -271,6 +238,7 @@ Deno.test("the WebSocket refuses a foreign or missing Origin and a missing token
   try {
     const p = s.server.port;
     const origin = `Origin: http://127.0.0.1:${p}`;
+    const pc = await pageCookie(s.server);
     for (
       const o of [
         "Origin: http://evil.example",
@@ -279,15 +247,15 @@ Deno.test("the WebSocket refuses a foreign or missing Origin and a missing token
         "",
       ]
     ) {
-      const r = await raw(p, upgrade(s.server, [cookie(s.server), ...(o ? [o] : [])]));
+      const r = await raw(p, upgrade(s.server, [pc, ...(o ? [o] : [])], true));
       assertEquals(r.status, 403, o || "no Origin");
     }
-    assertEquals((await raw(p, upgrade(s.server, [origin]))).status, 403, "no token");
-    assertEquals((await raw(p, upgrade(s.server, [origin, cookie(s.server)]))).status, 101);
+    assertEquals((await raw(p, upgrade(s.server, [origin, pc]))).status, 403, "no token");
+    assertEquals((await raw(p, upgrade(s.server, [origin], true))).status, 101);
 
     // A browser page of another site: its socket never opens.
-    const foreign = new WebSocket(`ws://127.0.0.1:${p}/ws`, {
-      headers: { Origin: "http://evil.example", Cookie: `${cookieName(p)}=${s.server.token}` },
+    const foreign = new WebSocket(`ws://127.0.0.1:${p}/ws?token=${s.server.token}`, {
+      headers: { Origin: "http://evil.example" },
     } as unknown as string);
     const outcome = await new Promise<string>((resolve) => {
       foreign.onopen = () => resolve("open");
@@ -300,17 +268,53 @@ Deno.test("the WebSocket refuses a foreign or missing Origin and a missing token
   }
 });
 
-/** A page's socket with the right Origin and cookie; collects every line. */
-async function pageSocket(s: GuiServer) {
-  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws`, {
-    headers: { Origin: `http://127.0.0.1:${s.port}`, Cookie: `${cookieName(s.port)}=${s.token}` },
+Deno.test("the cookie alone opens no socket and no identity: browsers send it to every port of 127.0.0.1", async () => {
+  const s = await setup();
+  try {
+    const p = s.server.port;
+    const origin = `Origin: http://127.0.0.1:${p}`;
+    // What the browser gives the cookie for (the first load): the page sets it.
+    const first = await raw(p, [`GET /?token=${s.server.token} HTTP/1.1`, host(s.server)]);
+    const set = first.headers.get("set-cookie") ?? "";
+    const given = /^unmessage_\d+=([^;]+);/.exec(set)?.[1] ?? "";
+    assert(given !== "", set);
+    // Cookies are not kept apart by port (RFC 6265 section 8.5): any server another local
+    // user runs on 127.0.0.1, once the browser visits it, receives this value. It must not
+    // be the token, and it must not open the socket or show the identity.
+    assert(!sameToken(given, s.server.token), "the cookie carries the token itself");
+    const stolen = `Cookie: ${cookieName(p)}=${given}`;
+    assertEquals((await raw(p, upgrade(s.server, [origin, stolen]))).status, 403, "socket");
+    assertEquals(
+      (await raw(p, ["GET /identity.svg HTTP/1.1", host(s.server), stolen])).status,
+      403,
+      "identity",
+    );
+    // The page's files still load with it, and the page's socket carries the token.
+    assertEquals((await raw(p, ["GET /app.js HTTP/1.1", host(s.server), stolen])).status, 200);
+    assertEquals((await raw(p, upgrade(s.server, [origin, stolen], true))).status, 101);
+  } finally {
+    await s.close();
+  }
+});
+
+/**
+ * A page's socket with the right Origin and the token; collects every line,
+ * and says it showed each message as the page does (unless `acks` is false).
+ */
+async function pageSocket(s: GuiServer, acks = true) {
+  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws?token=${s.token}`, {
+    headers: { Origin: `http://127.0.0.1:${s.port}` },
   } as unknown as string);
   const lines: Record<string, unknown>[] = [];
   const texts: string[] = [];
   const waiters = new Set<() => void>();
   ws.onmessage = (e) => {
     texts.push(e.data);
-    lines.push(JSON.parse(e.data));
+    const line = JSON.parse(e.data);
+    lines.push(line);
+    if (acks && line.event === "message") {
+      ws.send(JSON.stringify({ app: "shown", message: line.id }));
+    }
     for (const w of [...waiters]) w();
   };
   await new Promise((resolve, reject) => {
@@ -403,5 +407,94 @@ Deno.test("the token, the passphrase and the SMP secret never reach a log or a p
     await a.close();
     await b.close();
     await Deno.remove(registry, { recursive: true });
+  }
+});
+
+/** A received message as the core emits it. */
+function messageEvent(id: string, text = "hi"): PeerEvent {
+  return { event: "message", name: "bob", id, text, at: 1 };
+}
+
+Deno.test("a received message counts as shown only once a page says it showed it", async () => {
+  const s = await setup();
+  try {
+    const page = await pageSocket(s.server, false);
+    let shown = false;
+    const outcome = s.app.sink(messageEvent("m1"));
+    assert(outcome instanceof Promise);
+    void outcome.then(() => shown = true, () => {});
+    await page.until((l) => l["event"] === "message" && l["id"] === "m1", "the message");
+    await new Promise((r) => setTimeout(r, 50));
+    assertEquals(shown, false, "counted as shown before the page showed it");
+    page.ws.send(JSON.stringify({ app: "shown", message: "m1" }));
+    await outcome;
+    // with no page open, a message is not shown at all
+    page.ws.close();
+    await new Promise((r) => setTimeout(r, 100));
+    let refused = false;
+    await (s.app.sink(messageEvent("m2")) as Promise<void>).catch(() => refused = true);
+    assert(refused, "a message with no page open counted as shown");
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a page that never reads is dropped once its unread lines pass the bound; memory stays bounded", async () => {
+  const s = await setup();
+  const p = s.server.port;
+  // a page that opens its socket and then reads nothing
+  const stuck = await Deno.connect({ hostname: "127.0.0.1", port: p });
+  try {
+    const head = upgrade(s.server, [`Origin: http://127.0.0.1:${p}`], true);
+    await stuck.write(new TextEncoder().encode([...head, "", ""].join("\r\n")));
+    const big = "x".repeat(1024 * 1024);
+    // the socket opens on the server's side once the handshake is through: a message
+    // then reaches a page (and waits for it) instead of being refused at once
+    let reached = false;
+    for (let i = 0; i < 100 && !reached; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      reached = await Promise.race([
+        (s.app.sink(messageEvent(`probe${i}`)) as Promise<void>).then(() => true, () => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), 20)),
+      ]);
+    }
+    assert(reached, "the stuck page's socket never opened");
+    for (let i = 0; i < (MAX_UNREAD_BYTES >> 20) + 8; i++) {
+      s.app.sink({ event: "warning", code: "big", message: big });
+    }
+    // the stuck page was dropped: a message now reaches no page (so it is not acknowledged)
+    let refused = false;
+    await (s.app.sink(messageEvent("after")) as Promise<void>).catch(() => refused = true);
+    assert(refused, "a page that reads nothing still counts as showing messages");
+  } finally {
+    stuck.close();
+    await s.close();
+  }
+});
+
+Deno.test("a stranger's flood of warnings and requests does not push messages out of the replay", async () => {
+  const s = await setup();
+  try {
+    const page = await pageSocket(s.server);
+    await (s.app.sink(messageEvent("m1", "from a contact")) as Promise<void>);
+    // what anyone who knows the address can cause: warnings (dropped packets), requests
+    for (let i = 0; i < MAX_BACKLOG_LINES + 100; i++) {
+      s.app.sink({ event: "warning", code: "unknown_packet", message: `dropped ${i}` });
+      s.app.sink({
+        event: "request-received",
+        request: { name: `spam${i}`, direction: "in", address: "spam@x.onion", key: "k", at: 1 },
+      });
+    }
+    page.ws.close();
+    const late = await pageSocket(s.server);
+    await late.until((l) => l["gui"] === "replay" && l["state"] === "end", "the replay");
+    assert(
+      late.lines.some((l) => l["event"] === "message" && l["id"] === "m1"),
+      "the contact's message left the replay",
+    );
+    assert(!late.lines.some((l) => l["event"] === "warning"), "old warnings replayed");
+    late.ws.close();
+  } finally {
+    await s.close();
   }
 });

@@ -10,7 +10,14 @@ const ADDRESS = { host: ALICE, port: 80 };
 const quiet = { logger: () => {} };
 
 function echoServer(port = 0): FramedListener {
-  return listen({ port, ...quiet, onConnection: (c) => c.onFrame((p) => c.send(p)) });
+  return listen({
+    port,
+    ...quiet,
+    onConnection: (c, admission) => {
+      admission.identified("echo");
+      c.onFrame((p) => c.send(p));
+    },
+  });
 }
 
 /** A port nothing listens on (bound, then released). */

@@ -1,7 +1,24 @@
+/**
+ * The listener and its admission control (lib/net/listener.ts,
+ * admission.ts) over real loopback sockets: framing violations cost one
+ * connection, strangers get a small pool with a deadline and cannot push
+ * out identified connections, owners have a cap, new connections come in
+ * at a bounded rate, and the stranger lane never holds identified
+ * connections up.
+ *
+ * The test server speaks a toy protocol through the admission, as the core
+ * does with packets: a frame `[1, n, ...]` identifies its connection as
+ * owner `n`, a frame `[0, ...]` identifies nothing, and every other frame
+ * is echoed.
+ *
+ * @module
+ */
+
 import { assert, assertEquals } from "./_assert.ts";
 import { MAX_FRAME_LENGTH } from "../lib/protocol/frame.ts";
 import { FramedConn, type NetLogEntry } from "../lib/net/framed_conn.ts";
-import { listen, type ListenOptions } from "../lib/net/listener.ts";
+import { type Admission, listen, type ListenOptions } from "../lib/net/listener.ts";
+import { BAD_PACKET_BURST, STRANGER_CPU_SHARE } from "../lib/net/admission.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -11,15 +28,28 @@ function header(length: number): Uint8Array {
   return h;
 }
 
-/** A listener whose connections echo every frame back, plus its logs. */
-function echoServer(options: ListenOptions = {}) {
+const IDENTIFY = 1;
+const BOGUS = 0;
+
+/** A listener speaking the toy protocol of the module header, plus its logs. */
+function server(options: Partial<ListenOptions> = {}) {
   const logs: NetLogEntry[] = [];
-  const server = listen({
+  const admissions = new Map<FramedConn, Admission>();
+  const listener = listen({
     logger: (e) => logs.push(e),
-    onConnection: (conn) => conn.onFrame((p) => conn.send(p)),
+    onConnection: (conn, admission) => {
+      admissions.set(conn, admission);
+      conn.onFrame((p) =>
+        admission.run(async () => {
+          if (p[0] === IDENTIFY) admission.identified(`owner-${p[1]}`);
+          else if (p[0] === BOGUS) return admission.unidentified();
+          await conn.send(p);
+        })
+      );
+    },
     ...options,
   });
-  return { server, logs };
+  return { listener, logs, admissions };
 }
 
 async function client(port: number): Promise<FramedConn> {
@@ -27,18 +57,25 @@ async function client(port: number): Promise<FramedConn> {
   return new FramedConn(conn, { label: "client", logger: () => {} });
 }
 
+/** A client identified as `owner` (its identifying frame echoed back). */
+async function contact(port: number, owner: number): Promise<FramedConn> {
+  const c = await client(port);
+  assertEquals(await echo(c, new Uint8Array([IDENTIFY, owner])), new Uint8Array([IDENTIFY, owner]));
+  return c;
+}
+
 async function echo(c: FramedConn, payload: Uint8Array): Promise<Uint8Array | null> {
   await c.send(payload);
   return await c.receive();
 }
 
-/** Reads a raw socket until it ends: true if the server closed it within 2 s. */
-async function closedByServer(raw: Deno.Conn): Promise<boolean> {
+/** Reads a raw socket until it ends: true if the server closed it within `ms`. */
+async function closedByServer(raw: Deno.Conn, ms = 2000): Promise<boolean> {
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     raw.close();
-  }, 2000);
+  }, ms);
   const buf = new Uint8Array(1024);
   try {
     while ((await raw.read(buf)) !== null) { /* discard */ }
@@ -50,78 +87,88 @@ async function closedByServer(raw: Deno.Conn): Promise<boolean> {
   return !timedOut;
 }
 
-Deno.test("listen() binds loopback on a free port and yields framed connections", async () => {
-  const server = listen({ logger: () => {} });
-  assertEquals(server.hostname, "127.0.0.1");
-  assert(server.port > 0);
-  const c = await client(server.port);
-  const it = server.connections[Symbol.asyncIterator]();
-  const accepted = (await it.next()).value as FramedConn;
-  await c.send(new Uint8Array([1, 2]));
-  assertEquals(await accepted.receive(), new Uint8Array([1, 2]));
-  await accepted.send(new Uint8Array([3]));
-  assertEquals(await c.receive(), new Uint8Array([3]));
-  assertEquals(server.activeConnections, 1);
-  await server.close();
-  assertEquals((await it.next()).done, true);
+/** Waits until `pred` holds (state without an event), polling. */
+async function until(pred: () => boolean, what: string, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
+    await sleep(10);
+  }
+}
+
+Deno.test("listen() binds loopback on a free port and hands out connections with their admission", async () => {
+  const { listener } = server();
+  assertEquals(listener.hostname, "127.0.0.1");
+  assert(listener.port > 0);
+  const c = await contact(listener.port, 7);
+  assertEquals(await echo(c, new Uint8Array([5, 6])), new Uint8Array([5, 6]));
+  assertEquals(listener.activeConnections, 1);
+  assertEquals(listener.pools, { unidentified: 0, identified: 1 });
+  await listener.close();
   assertEquals(await c.receive(), null);
   await c.close();
 });
 
 Deno.test("An oversized frame closes only its own connection; another keeps working", async () => {
-  const { server, logs } = echoServer();
-  const good = await client(server.port);
-  assertEquals(await echo(good, new Uint8Array([1])), new Uint8Array([1]));
-  const bad = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  const { listener, logs } = server();
+  const good = await contact(listener.port, 1);
+  const bad = await Deno.connect({ hostname: "127.0.0.1", port: listener.port });
   await bad.write(header(MAX_FRAME_LENGTH + 1));
   assert(await closedByServer(bad));
   assert(logs.some((l) => l.level === "warn" && l.code === "frame_too_large"));
   const big = new Uint8Array(MAX_FRAME_LENGTH).fill(0x5a);
   assertEquals(await echo(good, big), big);
   await good.close();
-  await server.close();
+  await listener.close();
 });
 
 Deno.test("Garbage bytes close only the sender's connection", async () => {
-  const { server, logs } = echoServer();
-  const good = await client(server.port);
-  const bad = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  const { listener, logs } = server();
+  const good = await contact(listener.port, 1);
+  const bad = await Deno.connect({ hostname: "127.0.0.1", port: listener.port });
   await bad.write(new Uint8Array([0, 0, 0, 0, 0xff, 0xfe, 0xfd]));
   assert(await closedByServer(bad));
   assert(logs.some((l) => l.code === "frame_empty"));
   assertEquals(await echo(good, new Uint8Array([42])), new Uint8Array([42]));
   await good.close();
-  await server.close();
+  await listener.close();
 });
 
-Deno.test("The listener refuses connections beyond maxConnections and admits again when one closes", async () => {
-  const { server, logs } = echoServer({ maxConnections: 2 });
-  const a = await client(server.port);
-  const b = await client(server.port);
-  assertEquals(await echo(a, new Uint8Array([1])), new Uint8Array([1]));
-  assertEquals(await echo(b, new Uint8Array([2])), new Uint8Array([2]));
-  const third = await client(server.port);
-  await third.send(new Uint8Array([3])).catch(() => {});
-  assertEquals(await third.receive(), null, "third connection was served");
-  assert(logs.some((l) => l.event === "connection_rejected" && l.code === "too_many_connections"));
-  await third.close();
-  await a.close();
-  for (let i = 0; i < 50 && server.activeConnections > 1; i++) await sleep(10);
-  assertEquals(server.activeConnections, 1);
-  const d = await client(server.port);
-  assertEquals(await echo(d, new Uint8Array([4])), new Uint8Array([4]));
-  assertEquals(await echo(b, new Uint8Array([5])), new Uint8Array([5]));
-  await Promise.all([b.close(), d.close()]);
-  await server.close();
+Deno.test("Strangers hold at most the unidentified pool; they never push out an identified connection", async () => {
+  const MAX = 4;
+  const { listener, logs } = server({ admission: { maxUnidentified: MAX } });
+  const alice = await contact(listener.port, 1);
+  // 40 strangers that connect and stay silent, as many as they like
+  const strangers: Deno.Conn[] = [];
+  let held = 0;
+  for (let i = 0; i < 40; i++) {
+    strangers.push(await Deno.connect({ hostname: "127.0.0.1", port: listener.port }));
+    await sleep(2);
+    held = Math.max(held, listener.pools.unidentified);
+  }
+  await until(() => listener.pools.unidentified === MAX, "the pool fills");
+  assert(held <= MAX, `strangers held ${held} slots`);
+  assertEquals(listener.pools.identified, 1);
+  // the oldest strangers were closed to make room, the contact was not
+  let closed = 0;
+  for (const s of strangers.slice(0, 40 - MAX)) if (await closedByServer(s, 500)) closed++;
+  assertEquals(closed, 40 - MAX);
+  assert(logs.some((l) => l.level === "warn" && l.code === "unidentified_pool_full"));
+  assertEquals(await echo(alice, new Uint8Array([9])), new Uint8Array([9]));
+  // a contact connecting while the pool is full of strangers still gets in and identifies
+  const bob = await contact(listener.port, 2);
+  assertEquals(listener.pools.identified, 2);
+  for (const s of strangers.slice(40 - MAX)) s.close();
+  await Promise.all([alice.close(), bob.close()]);
+  await listener.close();
 });
 
-Deno.test("Silent and slowloris connections are closed by the first-frame deadline, freeing the cap", async () => {
-  const { server } = echoServer({ maxConnections: 2, limits: { firstFrameTimeoutMs: 150 } });
-  const good = await client(server.port);
-  assertEquals(await echo(good, new Uint8Array([1])), new Uint8Array([1]));
-  const silent = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+Deno.test("Silent and slowloris connections are closed by the identification deadline", async () => {
+  const { listener, logs } = server({ admission: { identifyTimeoutMs: 150 } });
+  const good = await contact(listener.port, 1);
+  const silent = await Deno.connect({ hostname: "127.0.0.1", port: listener.port });
   const slow = (async () => {
-    const raw = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    const raw = await Deno.connect({ hostname: "127.0.0.1", port: listener.port });
     try {
       await raw.write(header(100));
       for (let i = 0; i < 40; i++) {
@@ -133,35 +180,168 @@ Deno.test("Silent and slowloris connections are closed by the first-frame deadli
     }
     return raw;
   })();
-  const start = performance.now();
+  // an echoed frame that identifies nothing does not count as identified either
+  const chatty = await client(listener.port);
+  assertEquals(await echo(chatty, new Uint8Array([3])), new Uint8Array([3]));
   assert(await closedByServer(silent));
-  assert(performance.now() - start < 1000);
   assert(await closedByServer(await slow));
-  assertEquals(
-    await echo(good, new Uint8Array([2])),
-    new Uint8Array([2]),
-    "good connection harmed",
-  );
-  await good.close();
-  await server.close();
+  assertEquals(await chatty.receive(), null, "an unidentified connection outlived the deadline");
+  assert(logs.some((l) => l.code === "identify_timeout"));
+  assertEquals(await echo(good, new Uint8Array([2])), new Uint8Array([2]), "identified one closed");
+  await Promise.all([good.close(), chatty.close()]);
+  await listener.close();
+});
+
+Deno.test("A first packet that identifies nothing closes its connection; identified ones have a budget", async () => {
+  const { listener, logs } = server();
+  const stranger = await client(listener.port);
+  await stranger.send(new Uint8Array([BOGUS]));
+  assertEquals(await stranger.receive(), null);
+  assert(logs.some((l) => l.code === "unidentified_packet"));
+  const alice = await contact(listener.port, 1);
+  for (let i = 0; i < BAD_PACKET_BURST; i++) await alice.send(new Uint8Array([BOGUS]));
+  assertEquals(await echo(alice, new Uint8Array([8])), new Uint8Array([8]), "closed within budget");
+  await alice.send(new Uint8Array([BOGUS]));
+  assertEquals(await alice.receive(), null, "kept past its budget");
+  assert(logs.some((l) => l.code === "too_many_bad_packets"));
+  await Promise.all([stranger.close(), alice.close()]);
+  await listener.close();
+});
+
+Deno.test("An owner's extra connection closes its oldest; a full identified pool refuses more", async () => {
+  const { listener, logs } = server({ admission: { maxPerOwner: 2, maxIdentified: 3 } });
+  const a1 = await contact(listener.port, 1);
+  const a2 = await contact(listener.port, 1);
+  const a3 = await contact(listener.port, 1);
+  assertEquals(await a1.receive(), null, "owner 1's oldest stayed");
+  assert(logs.some((l) => l.code === "owner_connection_limit"));
+  assertEquals(await echo(a2, new Uint8Array([4])), new Uint8Array([4]));
+  const b = await contact(listener.port, 2);
+  assertEquals(listener.pools.identified, 3);
+  const c = await client(listener.port);
+  await c.send(new Uint8Array([IDENTIFY, 3]));
+  assertEquals(await c.receive(), null, "identified past the cap");
+  assert(logs.some((l) => l.code === "too_many_connections"));
+  for (const x of [a2, a3, b]) {
+    assertEquals(await echo(x, new Uint8Array([5])), new Uint8Array([5]));
+  }
+  await Promise.all([a1, a2, a3, b, c].map((x) => x.close()));
+  await listener.close();
+});
+
+Deno.test("The stranger lane runs unidentified frames one at a time and never holds identified ones up", async () => {
+  const order: string[] = [];
+  const busy = (ms: number) => {
+    const end = performance.now() + ms;
+    while (performance.now() < end) { /* a costly packet */ }
+  };
+  let concurrent = 0;
+  let most = 0;
+  const listener = listen({
+    logger: () => {},
+    admission: { maxUnidentified: 32 },
+    onConnection: (conn, admission) =>
+      conn.onFrame((p) =>
+        admission.run(async () => {
+          concurrent++;
+          most = Math.max(most, concurrent);
+          if (p[0] === IDENTIFY) {
+            admission.identified(`owner-${p[1]}`);
+            order.push("contact");
+          } else {
+            busy(20);
+            order.push("stranger");
+          }
+          await sleep(0);
+          concurrent--;
+          await conn.send(p);
+        })
+      ),
+  });
+  const alice = await contact(listener.port, 1);
+  order.length = 0;
+  // 20 strangers' first frames (20 ms of work each) are queued before alice's next frame
+  const strangers = await Promise.all(Array.from({ length: 20 }, () => client(listener.port)));
+  await Promise.all(strangers.map((s) => s.send(new Uint8Array([7]))));
+  await sleep(30);
+  assertEquals(await echo(alice, new Uint8Array([IDENTIFY, 1])), new Uint8Array([IDENTIFY, 1]));
+  const done = order.length;
+  // the lane spends at most a quarter of the time: 20 × 20 ms take at least 20 × 80 ms
+  assert(done < 20, `alice waited for ${done} strangers' work`);
+  assert(order.includes("contact"));
+  await Promise.all(strangers.map((s) => s.receive()));
+  assertEquals(order.filter((o) => o === "stranger").length, 20);
+  assertEquals(most <= 2, true, `${most} frames ran at once`);
+  await Promise.all([alice, ...strangers].map((x) => x.close()));
+  await listener.close();
+});
+
+Deno.test("A connection identified as a stranger's (a valid request) keeps its frames in the lane", async () => {
+  const WORK_MS = 20;
+  const FRAMES = 10;
+  const listener = listen({
+    logger: () => {},
+    onConnection: (conn, admission) =>
+      conn.onFrame((p) =>
+        admission.run(async () => {
+          if (p[0] === IDENTIFY) admission.identified(`owner-${p[1]}`, p[2] === 1);
+          const end = performance.now() + WORK_MS;
+          while (performance.now() < end) { /* a signature to check */ }
+          await conn.send(p);
+        })
+      ),
+  });
+  const timeFrames = async (stranger: boolean) => {
+    const c = await client(listener.port);
+    const hello = new Uint8Array([IDENTIFY, 1, stranger ? 1 : 0]);
+    assertEquals(await echo(c, hello), hello);
+    assertEquals(listener.pools.unidentified, 0, "still in the unidentified pool");
+    const start = performance.now();
+    for (let i = 0; i < FRAMES; i++) await c.send(new Uint8Array([5, i]));
+    for (let i = 0; i < FRAMES; i++) assertEquals(await c.receive(), new Uint8Array([5, i]));
+    await c.close();
+    return performance.now() - start;
+  };
+  // in the lane each 20 ms of work earns a 60 ms rest: load can only make it slower
+  const asStranger = await timeFrames(true);
+  const lanes = (FRAMES - 1) * WORK_MS * (1 / STRANGER_CPU_SHARE - 1);
+  assert(asStranger >= lanes, `a stranger's ${FRAMES} frames took ${asStranger.toFixed(0)} ms`);
+  // a contact's run at once (its frames cost what they cost, and no rest)
+  assert(await timeFrames(false) < asStranger, "a contact's frames waited like a stranger's");
+  await listener.close();
+});
+
+Deno.test("New connections are accepted at the admission rate; the rest wait in the backlog, none is lost", async () => {
+  const RATE = 20;
+  const BURST = 3;
+  const { listener } = server({ admission: { acceptsPerSecond: RATE, acceptBurst: BURST } });
+  const start = performance.now();
+  const clients = await Promise.all(Array.from({ length: 12 }, () => client(listener.port)));
+  // whatever the load, no more than the burst plus the rate over the time that passed
+  const accepted = listener.activeConnections;
+  const bound = BURST + RATE * ((performance.now() - start) / 1000) + 1;
+  assert(accepted <= bound, `${accepted} accepted, more than ${bound.toFixed(1)}`);
+  // and every one gets in and is served in turn
+  for (const [i, c] of clients.entries()) {
+    assertEquals(await echo(c, new Uint8Array([IDENTIFY, i])), new Uint8Array([IDENTIFY, i]));
+  }
+  assertEquals(listener.pools.identified, 12);
+  await Promise.all(clients.map((c) => c.close()));
+  await listener.close();
 });
 
 Deno.test("FramedListener.close() closes every open connection and is idempotent", async () => {
-  const { server } = echoServer();
-  const clients = await Promise.all([
-    client(server.port),
-    client(server.port),
-    client(server.port),
-  ]);
-  for (const c of clients) assertEquals(await echo(c, new Uint8Array([7])), new Uint8Array([7]));
-  await server.close();
-  await server.close();
-  assertEquals(server.activeConnections, 0);
-  for (const c of clients) {
+  const { listener } = server();
+  const clients = await Promise.all([1, 2, 3].map((n) => contact(listener.port, n)));
+  const stranger = await client(listener.port);
+  await listener.close();
+  await listener.close();
+  assertEquals(listener.activeConnections, 0);
+  for (const c of [...clients, stranger]) {
     assertEquals(await c.receive(), null);
     await c.close();
   }
-  const refused = await Deno.connect({ hostname: "127.0.0.1", port: server.port }).then(
+  const refused = await Deno.connect({ hostname: "127.0.0.1", port: listener.port }).then(
     (c) => (c.close(), false),
     () => true,
   );

@@ -10,7 +10,13 @@ const quiet = { logger: () => {} };
 
 /** A listener whose connections echo every frame. */
 function echoServer() {
-  return listen({ ...quiet, onConnection: (c) => c.onFrame((p) => c.send(p)) });
+  return listen({
+    ...quiet,
+    onConnection: (c, admission) => {
+      admission.identified("echo");
+      c.onFrame((p) => c.send(p));
+    },
+  });
 }
 
 /** Exact reads from a socket. */

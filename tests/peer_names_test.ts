@@ -79,6 +79,50 @@ Deno.test("names: every attack string has the skeleton of bob and is confusable 
   assert(showName("b\u043eb").includes("U+043E"), showName("b\u043eb"));
 });
 
+Deno.test("names: look-alikes TS #39 lists in common scripts, and the braille blank, are caught", () => {
+  // a blank that renders as nothing, and is neither a format character nor white space
+  const e = assertThrows(() => checkContactName("bob\u2800"), PeerError);
+  assertEquals(e.code, "bad_name");
+  assertEquals(sanitizeSuggestedName("bob\u2800"), "bob");
+  const attacks: [string, string][] = [
+    ["b\u0966b", "bob"], // Devanagari digit zero
+    ["b\u0e50b", "bob"], // Thai digit zero
+    ["b\u0c66b", "bob"], // Telugu digit zero
+    ["b\u0c02b", "bob"], // Telugu sign anusvara (a mark: mapped before marks are dropped)
+    ["b\u05e1b", "bob"], // Hebrew samekh
+    ["b\u0647b", "bob"], // Arabic heh
+    ["b\u0665b", "bob"], // Arabic-Indic digit five
+    ["b\u00f8b", "bob"], // o with stroke (TS #39: o and an overlay)
+    ["b\u1d0fb", "bob"], // small capital o
+    ["\u042cob", "bob"], // Cyrillic soft sign
+    ["a\u0627ice", "alice"], // Arabic alef
+    ["a\u0661ice", "alice"], // Arabic-Indic digit one
+    ["a\u05d5ice", "alice"], // Hebrew vav
+    ["a\u0142ice", "alice"], // l with stroke
+    ["al\u026ace", "alice"], // small capital I
+    ["\u0111ave", "dave"], // d with stroke
+    ["\u0561ill", "will"], // Armenian ayb
+  ];
+  for (const [attack, victim] of attacks) {
+    assertEquals(confusableWith(attack, ["carol", victim]), victim, showName(attack));
+  }
+  // names people use in their own scripts stay apart from each other
+  const legit: [string, string][] = [
+    ["\u0418\u0432\u0430\u043d", "Ivan"], // Иван
+    ["\u0421\u0430\u0448\u0430", "\u041c\u0430\u0448\u0430"], // Саша, Маша
+    ["\u5c71\u7530", "\u7530\u4e2d"], // 山田, 田中
+    ["\u0645\u062d\u0645\u062f", "\u0623\u062d\u0645\u062f"], // محمد, أحمد
+    ["\u039d\u03af\u03ba\u03bf\u03c2", "\u039d\u03b9\u03ba\u03bf\u03bb\u03b1\u03c2"], // Νίκος, Νικολας
+    ["\u05d3\u05df", "\u05d3\u05d5\u05e8"], // דן, דור
+    ["\u{1f600}", "\u{1f603}"],
+    ["\u{1f469}\u200d\u{1f4bb}", "\u{1f468}\u200d\u{1f4bb}"],
+  ];
+  for (const [a, b] of legit) {
+    assertEquals(checkContactName(a), a);
+    assertEquals(confusableWith(a, [b]), undefined, `${showName(a)} and ${showName(b)}`);
+  }
+});
+
 Deno.test("names: the look-alike table maps only non-ASCII letters, besides the listed ASCII ones", () => {
   const asciiSources = new Set(["I", "1", "|", "0", "`"]);
   for (const [to, from] of Object.entries(LOOKALIKES)) {
@@ -173,6 +217,33 @@ Deno.test("Peer: a request impersonating the contact bob is listed apart and can
       PeerError,
     );
     assertEquals(sent.code, "name_confusable");
+  } finally {
+    await net.close();
+  }
+});
+
+Deno.test("Peer: a stranger who asks first under the name a friend will send is marked too, not only the friend", async () => {
+  const net = new TestNet("names-race");
+  const rng = seededRng("names-race/strangers");
+  try {
+    const alice = await net.peer("alice");
+    const dave = await net.peer("dave");
+    const id = alice.peer.identity();
+    // the impostor knows dave will ask, and asks first under his name
+    await deliver(alice, [strangerRequest(alice, "dave", rng)]);
+    await alice.until(() => alice.peer.inboundRequests().length === 1);
+    await dave.peer.sendRequest(`alice@${id.onion}:${id.port}`, id.key);
+    await alice.until(() => alice.peer.inboundRequests().length === 2);
+    const [first, second] = alice.peer.inboundRequests();
+    assertEquals([first?.name, second?.name], ["dave", "dave-2"]);
+    assertEquals(second?.looksLike, "dave");
+    // the first is no more "the real dave" than the second: both say so, neither is accepted
+    // under the contested name without a choice
+    assertEquals(first?.looksLike, "dave-2", "the first comer passes for the genuine one");
+    const e = await assertRejects(() => alice.peer.acceptRequest("dave"), PeerError);
+    assertEquals(e.code, "name_confusable", e.message);
+    await alice.peer.acceptRequest("dave-2", "dave-real");
+    await dave.waitFor((ev) => ev.event === "conversation-established");
   } finally {
     await net.close();
   }

@@ -54,7 +54,8 @@ Deno.test("Peer: a flood of 100 signed requests neither evicts nor drops a genui
     await alice.waitFor(is("request-received", {}));
     const a = alice.mark();
     await flood(alice, 100, "flood-1");
-    await alice.until(() => alice.peer.inboundRequests().length === MAX_REQUESTS_PER_WINDOW + 50);
+    // the whole flood was handled (a stranger's requests are paced by the listener's lane)
+    await alice.until(() => alice.peer.inboundRequests().some((r) => r.name === "spam99"));
     await carol.peer.sendRequest(`alice@${id.onion}:${id.port}`, id.key);
     await alice.until(() => alice.peer.inboundRequests().some((r) => r.name === "carol"));
     const listed = alice.peer.inboundRequests();
@@ -258,6 +259,79 @@ Deno.test("Peer: our request expires unanswered, shows so, can be sent again or 
       PeerError,
     );
     assertEquals(none.code, "unknown_peer");
+  } finally {
+    await net.close();
+  }
+});
+
+Deno.test("Peer: a stranger who fills the rate window first cannot make --flood reject a genuine request for good", async () => {
+  const net = new TestNet("requests-flood-timing");
+  try {
+    const alice = await net.peer("alice");
+    const bob = await net.peer("bob");
+    const id = alice.peer.identity();
+    // ten requests a window are enough to make every later one a flood request
+    await flood(alice, MAX_REQUESTS_PER_WINDOW, "timing");
+    await alice.until(() => alice.peer.inboundRequests().length === MAX_REQUESTS_PER_WINDOW);
+    await bob.peer.sendRequest(`alice@${id.onion}:${id.port}`, id.key);
+    await alice.until(() => alice.peer.inboundRequests().some((r) => r.name === "bob"));
+    const listed = alice.peer.inboundRequests();
+    assertEquals(listed.find((r) => r.name === "bob")?.flood, true, "bob's request is held");
+    assertEquals(listed.filter((r) => r.flood !== true).length, MAX_REQUESTS_PER_WINDOW);
+    // the user does what the warning says: reject the flood
+    assertEquals(await alice.peer.rejectRequest("--flood"), ["bob"]);
+    // bob's next start sends it again: it is listed again, not dropped as rejected
+    await bob.close();
+    await bob.open();
+    await alice.until(() => alice.peer.inboundRequests().some((r) => r.name === "bob"));
+    // a request rejected by its name stays rejected
+    await alice.peer.rejectRequest("bob");
+    const r = bob.mark();
+    await bob.close();
+    await bob.open();
+    const up = await bob.waitFor(is("connection", { name: "alice", state: "connected" }), r);
+    await bob.waitFor(
+      is("connection", { name: "alice", state: "disconnected" }),
+      bob.events.indexOf(up),
+    );
+    assert(!alice.peer.inboundRequests().some((x) => x.name === "bob"));
+  } finally {
+    await net.close();
+  }
+});
+
+Deno.test("Peer: an old request of a contact, pending when the conversation is deleted, cannot revive it", async () => {
+  const net = new TestNet("requests-tombstone-pending");
+  try {
+    const alice = await net.peer("alice");
+    const bob = await net.peer("bob");
+    const id = alice.peer.identity();
+    await bob.peer.sendRequest(`alice@${id.onion}:${id.port}`, id.key);
+    const received = await alice.waitFor(is("request-received"));
+    await alice.peer.acceptRequest(received.request.name);
+    await bob.waitFor(is("conversation-established"));
+    // an older request with bob's key (one he cancelled, delivered late or replayed by an
+    // eavesdropper) arrives while the conversation exists: it waits, it cannot be accepted
+    const rng = seededRng("requests-tombstone-pending/old");
+    const older = createRequest({
+      ownName: "bob",
+      ownIdentity: {
+        publicKey: decodePublicKey(bob.peer.identity().key),
+        secretKey: generateKeyPair(rng).secretKey,
+      },
+      onionKey: generateOnionKey(rng),
+      port: 50001,
+      peerIdentityKey: decodePublicKey(id.key),
+      rng,
+      now: Date.now() - 60_000,
+    }).packet;
+    await deliver(alice, [older]);
+    await alice.until(() => alice.peer.inboundRequests().length === 1);
+    // deleting the conversation takes it along: it is as old as the conversation's request
+    await alice.peer.deleteConversation("bob");
+    assertEquals(alice.peer.inboundRequests(), [], "the old request can still be accepted");
+    const file = await alice.store.loadRequests((v) => v as { inbound: unknown[] });
+    assertEquals(file?.inbound, []);
   } finally {
     await net.close();
   }

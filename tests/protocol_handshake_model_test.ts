@@ -1,6 +1,7 @@
 /**
  * Model-based tests of handshakes and sessions between three parties in
- * memory, all driven through `receivePacket` as the core will: A receives a
+ * memory, all driven through `dispatchPacket` (lib/protocol/dispatch.ts), the
+ * dispatcher the core drives for every received frame: A receives a
  * request from B (A is Alice there) and sends one to C (A is Bob there).
  * fast-check draws schedules of sends, deliveries in any order, losses,
  * replays, tampering, misdelivery and reloads from JSON; every delivered
@@ -13,7 +14,7 @@ import fc from "fast-check";
 import { assert, assertEquals } from "./_assert.ts";
 import { seededRng } from "./_rng.ts";
 import { flip, outcome, type Party, party, read, request, text } from "./_handshake_fixtures.ts";
-import { equalBytes, type Rng } from "../lib/crypto/bytes.ts";
+import { equalBytes, type Rng, toHex } from "../lib/crypto/bytes.ts";
 import { acceptRequest } from "../lib/protocol/handshake.ts";
 import {
   type Conversation,
@@ -23,7 +24,8 @@ import {
   serializeConversation,
   serializeOutboundRequest,
 } from "../lib/protocol/handshake_state.ts";
-import { type PacketBook, receivePacket, sealMessage } from "../lib/protocol/session.ts";
+import { dispatchPacket, type PacketBook } from "../lib/protocol/dispatch.ts";
+import { sealMessage } from "../lib/protocol/session.ts";
 
 const NOW = 1_700_000_000_000;
 type Name = "A" | "B" | "C";
@@ -39,6 +41,8 @@ interface Peer {
   outbound: Map<Name, OutboundRequest>;
   /** Packets received from each peer (Alice is established after Bob's first). */
   receivedFrom: Set<Name>;
+  /** Request keys of the requests received (hex), as the core remembers them. */
+  requestKeys: Set<string>;
 }
 
 interface InFlight {
@@ -63,6 +67,7 @@ class World {
       conversations: new Map(),
       outbound: new Map(),
       receivedFrom: new Set(),
+      requestKeys: new Set(),
     });
     this.peers = { A: make("A"), B: make("B"), C: make("C") };
     for (const [from, to] of PAIRS) {
@@ -72,12 +77,16 @@ class World {
     }
   }
 
-  book(name: Name): PacketBook {
+  /** What `name` holds, by the other party's name (as the core holds contacts). */
+  book(name: Name): PacketBook<Name, Name> {
     const p = this.peers[name];
     return {
       ownIdentity: p.party.identity,
-      conversations: [...p.conversations.values()],
-      outbound: [...p.outbound.values()],
+      conversations: [...p.conversations.keys()],
+      outbound: [...p.outbound.keys()],
+      conversationOf: (n) => p.conversations.get(n)!,
+      requestOf: (n) => p.outbound.get(n)!,
+      knownRequest: (key) => p.requestKeys.has(toHex(key)),
     };
   }
 
@@ -106,23 +115,23 @@ class World {
 
   receive({ from, to, bytes, message }: InFlight): void {
     const peer = this.peers[to];
-    const got = receivePacket(bytes, this.book(to), NOW);
+    const got = dispatchPacket(bytes, this.book(to), NOW);
     assert(got !== null, `${from}->${to} was not recognised`);
+    assert(got.kind !== "known_request", `${from}->${to} was taken for a known request`);
     if (got.kind === "request") {
       assertEquals([message, this.nameOf(got.request.identityKey)], [null, from]);
+      peer.requestKeys.add(toHex(got.request.requestPublicKey));
       const c = acceptRequest(got.request, { ownIdentity: peer.party.identity, rng: this.rng });
       peer.conversations.set(from, c);
       return;
     }
     assertEquals(read(got.plaintext), message);
     if (got.kind === "first_reply") {
-      assert(peer.outbound.get(from) === got.outbound);
+      assertEquals(got.outbound, from, "first reply to another request");
       peer.outbound.delete(from);
     } else {
-      assert(
-        peer.conversations.get(from) === got.previous,
-        "message opened in another conversation",
-      );
+      assertEquals(got.handle, from, "message opened in another conversation");
+      assert(peer.conversations.get(from) === got.previous, "message opened in an old state");
     }
     peer.conversations.set(from, got.conversation);
     peer.receivedFrom.add(from);
@@ -134,19 +143,29 @@ class World {
     if (this.flight[index]?.message) this.flight.splice(index, 1); // requests are not lost
   }
 
-  /** A delivered packet again, a tampered one, or one to the wrong party: nothing changes. */
+  /**
+   * A delivered packet again, a tampered one, or one to the wrong party:
+   * nothing changes. A replayed request is recognised by its request key
+   * (before its signature is checked) and ignored.
+   */
   refuse(pick: number, mode: "replay" | "tamper" | "misdeliver", byte: number): void {
-    const pool = mode === "replay" ? this.delivered.filter((p) => p.message) : this.flight;
+    const pool = mode === "replay" ? this.delivered : this.flight;
     const packet = pool[pick % Math.max(1, pool.length)];
     if (packet === undefined) return;
     const before = this.snapshot();
+    if (mode === "replay" && packet.message === null) {
+      const got = dispatchPacket(packet.bytes, this.book(packet.to), NOW);
+      assertEquals(got?.kind, "known_request", `replayed request ${packet.from}->${packet.to}`);
+      assertEquals(this.snapshot(), before);
+      return;
+    }
     const to = mode === "misdeliver"
       ? NAMES.find((n) => n !== packet.to && n !== packet.from)!
       : packet.to;
     const bytes = mode === "tamper"
       ? flip(packet.bytes, byte % packet.bytes.length, 1 << (byte % 8))
       : packet.bytes;
-    const code = outcome(() => receivePacket(bytes, this.book(to), NOW));
+    const code = outcome(() => dispatchPacket(bytes, this.book(to), NOW));
     assert(code !== "ok", `${mode} of ${packet.from}->${packet.to} was accepted`);
     assertEquals(this.snapshot(), before);
   }

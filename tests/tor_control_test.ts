@@ -19,6 +19,7 @@ import {
 } from "../lib/tor/control_commands.ts";
 import { TorError } from "../lib/tor/errors.ts";
 import { launchTor, type TorProcess } from "../lib/tor/launch.ts";
+import { addDefendedOnion, ONION_SERVICE_DEFENCES } from "../lib/app/tor_supervisor.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -206,6 +207,32 @@ Deno.test("TorControl refuses line breaks and bad onion arguments without echoin
   });
 });
 
+Deno.test("addDefendedOnion() asks for the stream cap and PoW, and retries without PoW on a tor that refuses it", async () => {
+  await withFake(async (control, tor) => {
+    const warnings: string[] = [];
+    const ports = [{ virtualPort: 50001, target: 4242 }];
+    const id = "a".repeat(56);
+    const published = addDefendedOnion(control, "NEW:ED25519-V3", ports, (m) => warnings.push(m));
+    assertEquals(
+      await tor.line(),
+      "ADD_ONION NEW:ED25519-V3 Flags=MaxStreamsCloseCircuit MaxStreams=8 " +
+        "PoWDefensesEnabled=1 PoWQueueRate=25 PoWQueueBurst=100 Port=50001,127.0.0.1:4242",
+    );
+    // what tor 0.4.7 says to a keyword it does not know
+    await tor.send(
+      '512 Bad arguments to ADD_ONION: Unrecognized keyword argument "PoWDefensesEnabled"\r\n',
+    );
+    assertEquals(
+      await tor.line(),
+      "ADD_ONION NEW:ED25519-V3 Flags=MaxStreamsCloseCircuit MaxStreams=8 Port=50001,127.0.0.1:4242",
+    );
+    await tor.send(`250-ServiceID=${id}\r\n250 OK\r\n`);
+    assertEquals(await published, id);
+    assertEquals(warnings.length, 1);
+    assert(warnings[0]!.includes("proof-of-work"), warnings[0]);
+  });
+});
+
 Deno.test("command builders write control-spec §3 lines and refuse injections", () => {
   assertEquals(
     addOnionCommand("ED25519-V3:QUJD+/==", [{ virtualPort: 80, target: 8080 }, {
@@ -213,6 +240,12 @@ Deno.test("command builders write control-spec §3 lines and refuse injections",
       target: "unix:/run/x.sock",
     }], { flags: ["Detach"], maxStreams: 3 }),
     "ADD_ONION ED25519-V3:QUJD+/== Flags=Detach MaxStreams=3 Port=80,127.0.0.1:8080 Port=22,unix:/run/x.sock",
+  );
+  assertEquals(
+    addOnionCommand("NEW:BEST", [{ virtualPort: 1, target: 2 }], {
+      powDefenses: { queueRate: 25, queueBurst: 100 },
+    }),
+    "ADD_ONION NEW:BEST PoWDefensesEnabled=1 PoWQueueRate=25 PoWQueueBurst=100 Port=1,127.0.0.1:2",
   );
   assertEquals(
     getInfoCommand(["version", "net/listeners/socks"]),
@@ -231,6 +264,10 @@ Deno.test("command builders write control-spec §3 lines and refuse injections",
     () => addOnionCommand("NEW:BEST", [{ virtualPort: 1, target: "x\r\nSIGNAL HALT" }]),
     () => addOnionCommand("NEW:BEST", [{ virtualPort: 1, target: 1 }], { flags: ["A,B"] }),
     () => addOnionCommand("NEW:BEST", [{ virtualPort: 1, target: 1 }], { maxStreams: -1 }),
+    () =>
+      addOnionCommand("NEW:BEST", [{ virtualPort: 1, target: 1 }], {
+        powDefenses: { queueRate: 1.5, queueBurst: 1 },
+      }),
     () => getInfoCommand([]),
     () => getInfoCommand(["a b"]),
     () => setEventsCommand(["hs_desc"]),
@@ -543,6 +580,12 @@ Deno.test("real tor: ADD_ONION with torKeyBlob() gives our own onion address; 55
       maxStreams: 5,
     });
     assertEquals(fresh.length, 56);
+    // the defences the runtime asks for (stream cap, closing circuit, PoW) are accepted as they are
+    const defended = await tor.control.addOnion("NEW:ED25519-V3", [{ virtualPort: 1, target: 2 }], {
+      ...ONION_SERVICE_DEFENCES,
+      flags: ["DiscardPK", ...ONION_SERVICE_DEFENCES.flags!],
+    });
+    assertEquals(defended.length, 56);
   });
 });
 

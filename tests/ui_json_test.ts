@@ -24,7 +24,10 @@ import {
   UsageError,
 } from "../lib/ui/commands.ts";
 import {
+  DROP_ABOVE_QUEUED_BYTES,
   handleLine,
+  jsonEventSink,
+  type JsonLine,
   LineWriter,
   MAX_LINE_BYTES,
   readLines,
@@ -285,6 +288,38 @@ Deno.test("LineWriter never interleaves and survives a broken output", async () 
   await writer.send({ i: 4 });
   await writer.send({ i: 5 });
   assertEquals(out.length, 3);
+});
+
+Deno.test("LineWriter under an unread output: messages and replies wait, warnings past the bound are dropped and counted", async () => {
+  const out: JsonLine[] = [];
+  let release!: () => void;
+  let blocked = new Promise<void>((r) => (release = r));
+  const writer = new LineWriter(async (b) => {
+    await blocked;
+    out.push(JSON.parse(new TextDecoder().decode(b)));
+  });
+  const sink = jsonEventSink(writer);
+  const message = sink({ event: "message", name: "bob", id: "m1", text: "hi", at: 1 });
+  // a flood of warnings while nobody reads: queued up to the bound, then dropped
+  const warning = { event: "warning" as const, code: "packets_dropped", message: "x".repeat(200) };
+  for (let i = 0; i < 20_000; i++) sink(warning);
+  assert(writer.queuedBytes < DROP_ABOVE_QUEUED_BYTES + 1024, `${writer.queuedBytes} bytes queued`);
+  const dropped = writer.dropped;
+  assert(dropped > 18_000, `only ${dropped} dropped`);
+  // a reply queued after the flood is never dropped: it waits
+  let replied = false;
+  const reply = writer.send({ id: 1, ok: true, result: null }).then(() => (replied = true));
+  await new Promise((r) => setTimeout(r, 20));
+  assertEquals(replied, false);
+  release();
+  blocked = Promise.resolve();
+  await Promise.all([message, reply]);
+  await writer.flush();
+  assertEquals(out[0], { event: "message", name: "bob", id: "m1", text: "hi", at: 1 });
+  assert(out.some((l) => l.id === 1 && l.ok === true), "the reply was lost");
+  const notice = out.at(-1)!;
+  assertEquals([notice.event, notice.code, notice.count], ["warning", "output_dropped", dropped]);
+  assertEquals(out.length, 20_000 - dropped + 3);
 });
 
 // --- Two real peers in direct mode on loopback, driven through JSON lines ---

@@ -320,7 +320,7 @@ Deno.test("history on disk drops the address and key of /req-send and the key of
       `/verify bob ${PASTED_KEY}`,
       "/peer",
     ];
-    await saveHistory(path, typed);
+    await saveHistory(path, typed, (w) => w === "bob");
     const text = await Deno.readTextFile(path);
     for (const secret of ["private", "qqqq", PASTED_KEY, "@"]) {
       assert(!text.includes(secret), `${secret} leaked: ${text}`);
@@ -343,6 +343,34 @@ Deno.test("history on disk drops the address and key of /req-send and the key of
   }
 });
 
+Deno.test("history on disk keeps a word in a name's place only if it is a name in use", async () => {
+  const names = new Set(["bob", "bobby"]);
+  const isName = (w: string) => names.has(w);
+  // a secret or a message typed where the name goes, as the typos of a hurried user
+  assertEquals(diskEntry("/auth hunter2-secret", isName), "/auth ");
+  assertEquals(diskEntry("/msg meet-me-at-noon", isName), "/msg ");
+  assertEquals(diskEntry("/pres-on correct-horse", isName), "/pres-on ");
+  assertEquals(diskEntry("/req-accept bob correct-horse", isName), "/req-accept bob ");
+  assertEquals(diskEntry("/help correct-horse", isName), "/help ");
+  assertEquals(diskEntry("/req-reject correct-horse", isName), "/req-reject ");
+  // names, commands and the bulk words stay
+  assertEquals(diskEntry("/msg bob hello", isName), "/msg bob ");
+  assertEquals(diskEntry("/req-accept bob bobby", isName), "/req-accept bob bobby");
+  assertEquals(diskEntry("/help msg", isName), "/help msg");
+  assertEquals(diskEntry("/req-reject --flood", isName), "/req-reject --flood");
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/profile.json`, JSON.stringify({ version: 1 }));
+    const path = `${dir}/repl_history`;
+    await saveHistory(path, ["/auth hunter2-secret", "/msg bob hi", "/delete carol"], isName);
+    const text = await Deno.readTextFile(path);
+    assert(!text.includes("hunter2") && !text.includes("carol"), text);
+    assertEquals(text, "/auth \n/msg bob \n/delete \n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("history of a passphrase-encrypted peer stays in memory: no file, a leftover removed", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -351,14 +379,14 @@ Deno.test("history of a passphrase-encrypted peer stays in memory: no file, a le
     const path = `${dir}/repl_history`;
     await Deno.writeTextFile(path, "/convs\n/delete bob\n"); // left by an older version
     assertEquals(await loadHistory(path), []);
-    await saveHistory(path, ["/convs", "/msg bob hi", `/verify bob ${PASTED_KEY}`]);
+    await saveHistory(path, ["/convs", "/msg bob hi", `/verify bob ${PASTED_KEY}`], () => true);
     await assertRejects(() => Deno.stat(path), Deno.errors.NotFound);
     // no readable profile (missing or damaged): fail closed, nothing written
     await Deno.remove(`${dir}/profile.json`);
-    await saveHistory(path, ["/convs"]);
+    await saveHistory(path, ["/convs"], () => true);
     await assertRejects(() => Deno.stat(path), Deno.errors.NotFound);
     await Deno.writeTextFile(`${dir}/profile.json`, "{ not json");
-    await saveHistory(path, ["/convs"]);
+    await saveHistory(path, ["/convs"], () => true);
     await assertRejects(() => Deno.stat(path), Deno.errors.NotFound);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -245,6 +245,9 @@ Deno.test("two real peers chat, verify and authenticate through their REPLs", as
     assert(!alice.term.output.includes("blue moon") && !bob.term.output.includes("blue moon"));
     alice.term.type("/convs\r");
     await alice.term.waitFor("│ robert [authenticated] │ authenticated │");
+    // a message typed where the name goes: an error, and nothing of it on disk
+    alice.term.type("/msg meet-at-the-old-mill\r");
+    await alice.term.waitFor("Wrong arguments for /msg");
     alice.term.type("/quit\r");
     bob.term.type("\x04");
     assertEquals(await alice.exit, 0);
@@ -254,6 +257,7 @@ Deno.test("two real peers chat, verify and authenticate through their REPLs", as
     assert(history.includes("/msg robert \n") && !history.includes("typing"), history);
     assert(!history.includes("blue"), history);
     assert(history.includes("/verify robert \n") && !history.includes(bob.key), history);
+    assert(history.includes("/msg \n") && !history.includes("old-mill"), history);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -1,7 +1,8 @@
 /**
  * The supervised tor modes (launch and attach) as one {@linkcode TorStrategy}:
  * it reaches tor through a {@linkcode TorSource}, reports bootstrap, publishes
- * the onion service with the peer's key (virtual port → listener port), waits
+ * the onion service with the peer's key (virtual port → listener port) and
+ * tor's own defences ({@linkcode ONION_SERVICE_DEFENCES}), waits
  * (bounded) for the first descriptor upload, and then watches tor. When tor
  * goes away (the one we launched dies, or the one we attached to closes its
  * control port) it reports a `tor` event, reconnects with back-off, publishes
@@ -14,6 +15,7 @@
 import { torKeyBlob } from "../crypto/onion.ts";
 import { isUnmessageError } from "../errors.ts";
 import type { EventSink } from "../peer/types.ts";
+import type { AddOnionOptions, OnionPort, TorControl } from "../tor/control.ts";
 import type { BootstrapStatus } from "../tor/control_parse.ts";
 import { BOOTSTRAP_STALL_MS, explainProblem, stallAdvice, type TorSetup } from "../tor/diagnose.ts";
 import { isTorError, TorError } from "../tor/errors.ts";
@@ -31,6 +33,57 @@ export const TOR_RESTART_MAX_DELAY_MS = 30_000;
 const NO_STATUS: BootstrapStatus = { progress: 0, tag: "starting", summary: "Starting" };
 /** Bound on each step of stopping (here: remove the onion, let tor go; the runtime's steps too). */
 export const STOP_STEP_TIMEOUT_MS = 10_000;
+
+/**
+ * Tor's own defences of our onion service, passed with ADD_ONION
+ * (control-spec §3.27, tor-manual "Denial of service mitigation"):
+ * - at most 8 simultaneous streams per rendezvous circuit, and one more
+ *   closes the circuit: a contact's link uses one stream on its own
+ *   circuit (and a redial may overlap it), so a stranger must pay for a new
+ *   rendezvous circuit every few connections;
+ * - the proof-of-work defence (tor 0.4.8+, `pow` module): under load tor
+ *   asks clients for a puzzle and serves the hardest workers first. Its
+ *   queue lets 25 rendezvous a second through (burst 100), far above what
+ *   contacts need and what the listener accepts anyway (net/admission.ts),
+ *   so tor raises the effort before we fall behind.
+ * A tor without PoW refuses the keyword; {@linkcode addDefendedOnion} then
+ * publishes without it and says so.
+ */
+export const ONION_SERVICE_DEFENCES: AddOnionOptions = {
+  flags: ["MaxStreamsCloseCircuit"],
+  maxStreams: 8,
+  powDefenses: { queueRate: 25, queueBurst: 100 },
+};
+
+/**
+ * ADD_ONION with {@linkcode ONION_SERVICE_DEFENCES}; a tor that refuses
+ * the proof-of-work keywords (older than 0.4.8, or built without `pow`)
+ * gets the same call without them, and `warn` is told.
+ */
+export async function addDefendedOnion(
+  control: TorControl,
+  keyBlob: string,
+  ports: readonly OnionPort[],
+  warn: (message: string) => void,
+): Promise<string> {
+  try {
+    return await control.addOnion(keyBlob, ports, ONION_SERVICE_DEFENCES);
+  } catch (e) {
+    // 512 "Unrecognized keyword argument" from a tor before 0.4.8; any other
+    // refusal is retried once too, and fails again if PoW was not the cause
+    if (!isTorError(e, "control_reply")) throw e;
+    const { flags, maxStreams } = ONION_SERVICE_DEFENCES;
+    const serviceId = await control.addOnion(keyBlob, ports, {
+      ...(flags !== undefined ? { flags } : {}),
+      ...(maxStreams !== undefined ? { maxStreams } : {}),
+    });
+    warn(
+      `This tor has no proof-of-work defence (${e.message}); the onion service runs without it. ` +
+        "Tor 0.4.8 or later built with the pow module provides it",
+    );
+    return serviceId;
+  }
+}
 
 /** Options of a {@linkcode SupervisedTor}. */
 export interface SupervisedTorOptions {
@@ -178,9 +231,9 @@ export class SupervisedTor implements TorStrategy {
   /** ADD_ONION with our key, then a bounded wait for the descriptor upload. */
   async #publish(tor: ConnectedTor, first: boolean): Promise<void> {
     const service = this.#service!;
-    const serviceId = await tor.control.addOnion(torKeyBlob(service.key.seed), [
+    const serviceId = await addDefendedOnion(tor.control, torKeyBlob(service.key.seed), [
       { virtualPort: service.virtualPort, target: service.listenerPort },
-    ]);
+    ], (message) => this.#o.emit({ event: "warning", code: "pow_unavailable", message }));
     this.#serviceId = serviceId;
     this.#link.attach(tor.socksPort, tor.control);
     try {

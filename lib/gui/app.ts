@@ -8,7 +8,7 @@
  *   answered by `handleLine` exactly as on stdin: `{"id": 3, "ok": true, ...}`.
  * - server → page, every {@linkcode PeerEvent} as it is: `{"event": "message", ...}`.
  *
- * Before a peer runs there is nothing to command, so three requests of the
+ * Before a peer runs there is nothing to command, so requests of the
  * application itself exist besides: `{"id", "app": "peers"}` (the peers
  * under the configuration root and how each is stored), `{"id", "app":
  * "start", "name", "passphrase"?}` (start or create one, through the same
@@ -19,12 +19,17 @@
  * every open page shows it.
  *
  * A page that opens later (or reloads) is sent the phase and then a
- * bounded backlog of what was shown since the start, between
- * `{"gui": "replay", "state": "start"}` and `{..., "state": "end"}` (so it
- * redraws history without popping up old notices). A received `message`
- * counts as shown (so the core acknowledges it) once it was sent to at
- * least one open page; with none open it is not acknowledged, and the
- * contact sends it again later.
+ * bounded backlog of what the conversations showed since the start
+ * (messages, deliveries, presence, levels, SMP progress; not warnings or
+ * requests, which anyone can cause in bulk and the page shows only as they
+ * happen), between `{"gui": "replay", "state": "start"}` and `{...,
+ * "state": "end"}` (so it redraws history without popping up old notices).
+ * A received `message` counts as shown (so the core acknowledges it) once
+ * a page says it showed it, `{"app": "shown", "message": <its id>}` (no
+ * answer); with no page open, or none that says so within the core's
+ * bound, it is not acknowledged, and the contact sends it again later. A
+ * page that leaves more than {@linkcode MAX_UNREAD_BYTES} unread on its
+ * socket is dropped rather than held in memory without bound.
  *
  * Secrets: the passphrase and the SMP secret pass through here and are
  * never logged, kept, put in the backlog or sent back in any line.
@@ -33,6 +38,7 @@
  */
 
 import { isUnmessageError, UnmessageError } from "../errors.ts";
+import { SINK_FLUSH_TIMEOUT_MS } from "../peer/core.ts";
 import type { EventSink, IdentityInfo, PeerEvent } from "../peer/types.ts";
 import type { RunningPeer, StoredPeer } from "../runtime.ts";
 import { validatePeerName } from "../store/paths.ts";
@@ -44,6 +50,21 @@ import { encodeQr, qrSvg } from "./qr.ts";
 export const MAX_BACKLOG_LINES = 2_000;
 /** Characters kept in the backlog at most (messages can be long). */
 export const MAX_BACKLOG_CHARS = 8 * 1024 * 1024;
+/**
+ * Bytes a page may leave unread on its socket; past it the page is dropped
+ * (a live one reconnects and gets the replay). Above the largest replay:
+ * MAX_BACKLOG_CHARS UTF-16 units take at most 3 bytes each in UTF-8.
+ */
+export const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
+/** What the replay redraws (warnings, requests and connections show only when they happen). */
+const REPLAYED: ReadonlySet<string> = new Set([
+  "message",
+  "delivered",
+  "presence",
+  "level",
+  "auth",
+  "conversation-ended",
+]);
 /** Peers listed on the first screen at most. */
 export const MAX_LISTED_PEERS = 500;
 
@@ -72,6 +93,12 @@ export interface GuiAppOptions {
 
 type Id = number | string | null;
 
+/** A received message waiting for a page to show it. */
+interface Unshown {
+  shown(): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
 /** See the module header. */
 export class GuiApp {
   readonly #o: GuiAppOptions;
@@ -86,6 +113,8 @@ export class GuiApp {
   #startError: JsonLine | undefined;
   #backlog: { line: JsonLine; text: string }[] = [];
   #backlogChars = 0;
+  /** Received messages sent to pages, until one shows it: id → what then settles. */
+  readonly #unshown = new Map<string, Unshown[]>();
   #commands: Promise<void> = Promise.resolve();
   #quitting: Promise<void> | undefined;
   #resolveDone!: () => void;
@@ -153,9 +182,41 @@ export class GuiApp {
     if (event.event === "message" && reached === 0) {
       return Promise.reject(new Error("No page is open to show the message"));
     }
-    this.#keep(line);
-    return Promise.resolve();
+    if (REPLAYED.has(event.event)) this.#keep(line);
+    return event.event === "message" ? this.#shownBy(event.id) : Promise.resolve();
   };
+
+  /**
+   * Settles once a page says it showed message `id` (`{"app": "shown",
+   * "message": id}`); rejects after the core's own bound, when the core
+   * counts it as not shown anyway.
+   */
+  #shownBy(id: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const waiting = this.#unshown.get(id) ?? [];
+      const entry: Unshown = {
+        shown: () => resolve(),
+        timer: setTimeout(() => {
+          const rest = (this.#unshown.get(id) ?? []).filter((e) => e !== entry);
+          if (rest.length > 0) this.#unshown.set(id, rest);
+          else this.#unshown.delete(id);
+          reject(new Error("No page showed the message in time"));
+        }, SINK_FLUSH_TIMEOUT_MS),
+      };
+      waiting.push(entry);
+      this.#unshown.set(id, waiting);
+    });
+  }
+
+  /** A page showed the message `id`. */
+  #shown(id: unknown): void {
+    if (typeof id !== "string") return;
+    for (const e of this.#unshown.get(id) ?? []) {
+      clearTimeout(e.timer);
+      e.shown();
+    }
+    this.#unshown.delete(id);
+  }
 
   /** Stops the peer (tor with it), tells the pages, and resolves {@linkcode done}. */
   quit(): Promise<void> {
@@ -191,6 +252,7 @@ export class GuiApp {
       ? value["id"] as Id
       : null;
     if (value !== undefined && typeof value["app"] === "string") {
+      if (value["app"] === "shown") return this.#shown(value["message"]);
       if (value["app"] === "quit") {
         this.#sendTo(socket, { id, ok: true, result: { quit: true } });
         await this.quit();
@@ -351,6 +413,13 @@ export class GuiApp {
 
   #sendText(socket: WebSocket, text: string): boolean {
     if (socket.readyState !== WebSocket.OPEN) return false;
+    if (socket.bufferedAmount > MAX_UNREAD_BYTES) {
+      // a page that reads nothing would hold every line in memory, and show none
+      this.#sockets.delete(socket);
+      this.#o.log(`Dropped a GUI page that read nothing for ${MAX_UNREAD_BYTES} bytes`);
+      socket.close(1008, "The page read nothing for too long; reload it");
+      return false;
+    }
     try {
       socket.send(text);
       return true;
@@ -360,6 +429,10 @@ export class GuiApp {
   }
 
   #keep(line: JsonLine): void {
+    // a message re-sent because no page showed it in time is kept once
+    if (line["event"] === "message" && this.#backlog.some((b) => b.line["id"] === line["id"])) {
+      return;
+    }
     const text = JSON.stringify(line);
     this.#backlog.push({ line, text });
     this.#backlogChars += text.length;

@@ -6,9 +6,17 @@
  *   another site that rebinds its DNS name to 127.0.0.1 sends its own name
  *   and is refused (DNS rebinding).
  * - **Capability token**: an unguessable random token, given once in the
- *   URL (`/?token=…`) and from then on held in a cookie (HttpOnly,
- *   SameSite=Strict, named after the port because cookies are not
- *   separated by port). Without it, every request gets 403.
+ *   URL (`/?token=…`). Without it, or the cookie below, every request gets
+ *   403. The page keeps the token in its own origin's storage (which,
+ *   unlike a cookie, is kept apart by port) and presents it in the URL of
+ *   the WebSocket and of the identity's QR code; both refuse a request
+ *   without it.
+ * - **Cookie**: the first load also sets a cookie (HttpOnly,
+ *   SameSite=Strict, named after the port) that lets the browser load the
+ *   page's own files, and nothing else. It holds another random value, not
+ *   the token: cookies are not separated by port (RFC 6265 section 8.5), so
+ *   the browser also sends it to any server on 127.0.0.1 that it visits,
+ *   which another local user may run.
  * - **Origin** must be this server's own on the WebSocket, the only way to
  *   change state (no other request changes anything).
  * - **Headers** on every answer: a strict Content-Security-Policy (no inline
@@ -36,14 +44,14 @@ export function newToken(): string {
   return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-/** The cookie that holds the token for the server on `port`. */
+/** The cookie that lets the browser load the page's files from the server on `port`. */
 export function cookieName(port: number): string {
   return `unmessage_${port}`;
 }
 
-/** The `Set-Cookie` value that hands the token to the browser. */
-export function tokenCookie(port: number, token: string): string {
-  return `${cookieName(port)}=${token}; Path=/; HttpOnly; SameSite=Strict`;
+/** The `Set-Cookie` value that hands the cookie's `value` to the browser. */
+export function pageCookie(port: number, value: string): string {
+  return `${cookieName(port)}=${value}; Path=/; HttpOnly; SameSite=Strict`;
 }
 
 /** Whether `host` (the Host header) names this server on loopback. */
@@ -64,8 +72,8 @@ export function sameToken(a: string, b: string): boolean {
   return diff === 0;
 }
 
-/** The token of the request's cookie for `port`, if any. */
-export function cookieToken(cookieHeader: string | null, port: number): string | undefined {
+/** The value of the request's cookie for `port`, if any. */
+export function cookieValue(cookieHeader: string | null, port: number): string | undefined {
   if (cookieHeader === null) return undefined;
   const name = cookieName(port);
   for (const part of cookieHeader.split(";")) {
@@ -75,16 +83,16 @@ export function cookieToken(cookieHeader: string | null, port: number): string |
   return undefined;
 }
 
-/** How a request presents the token: in its cookie, in the URL (`?token=`), or not at all. */
-export type TokenCheck = "cookie" | "url" | "none";
+/** Whether the URL carries the token (`?token=`). */
+export function urlHasToken(url: URL, token: string): boolean {
+  const given = url.searchParams.get("token");
+  return given !== null && sameToken(given, token);
+}
 
-/** Checks the request's token (cookie first, then the URL's `token` parameter). */
-export function checkToken(req: Request, url: URL, port: number, token: string): TokenCheck {
-  const fromCookie = cookieToken(req.headers.get("cookie"), port);
-  if (fromCookie !== undefined && sameToken(fromCookie, token)) return "cookie";
-  const fromUrl = url.searchParams.get("token");
-  if (fromUrl !== null && sameToken(fromUrl, token)) return "url";
-  return "none";
+/** Whether the request carries the page cookie `value` for `port`. */
+export function hasPageCookie(req: Request, port: number, value: string): boolean {
+  const given = cookieValue(req.headers.get("cookie"), port);
+  return given !== undefined && sameToken(given, value);
 }
 
 /** Headers every answer carries. */

@@ -1,7 +1,8 @@
 /**
  * The GUI's local web server: listens on 127.0.0.1 only, at a port the
  * system picks, and answers only requests that pass `guard.ts` (loopback
- * Host, the capability token, and for the WebSocket its own Origin). It
+ * Host, the capability token or the page cookie, and for the WebSocket and
+ * the QR code the token itself; for the WebSocket its own Origin too). It
  * serves the embedded page (`assets.ts`), the QR code of the identity, and
  * one WebSocket per open page, handed to the caller (`app.ts`), which is
  * where every action happens. Nothing else: every other method gets 405,
@@ -14,12 +15,13 @@
 
 import { ASSETS } from "./assets.ts";
 import {
-  checkToken,
+  hasPageCookie,
   hostAllowed,
   newToken,
   originAllowed,
+  pageCookie,
   securityHeaders,
-  tokenCookie,
+  urlHasToken,
 } from "./guard.ts";
 
 /** The only interface the server listens on. */
@@ -63,13 +65,15 @@ const FORBIDDEN_TEXT =
 /** Starts the server; see the module header. */
 export function startGuiServer(options: GuiServerOptions): GuiServer {
   const token = options.token ?? newToken();
+  // the cookie loads the page's files only: it reaches other servers on 127.0.0.1 (guard.ts)
+  const cookie = newToken();
   let port = 0;
   const sockets = new Set<WebSocket>();
   const handler = (req: Request): Response => {
     if (!hostAllowed(req.headers.get("host"), port)) return answer(403, "Forbidden: wrong Host");
     const url = new URL(req.url);
-    const how = checkToken(req, url, port, token);
-    if (how === "none") return answer(403, FORBIDDEN_TEXT);
+    const byUrl = urlHasToken(url, token);
+    if (!byUrl && !hasPageCookie(req, port, cookie)) return answer(403, FORBIDDEN_TEXT);
     if (req.method !== "GET" && req.method !== "HEAD") {
       return answer(405, "Method not allowed", { Allow: "GET, HEAD" });
     }
@@ -77,6 +81,7 @@ export function startGuiServer(options: GuiServerOptions): GuiServer {
       if (!originAllowed(req.headers.get("origin"), port)) {
         return answer(403, "Forbidden: wrong Origin");
       }
+      if (!byUrl) return answer(403, FORBIDDEN_TEXT);
       if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
         return answer(400, "Expected a WebSocket upgrade");
       }
@@ -91,6 +96,7 @@ export function startGuiServer(options: GuiServerOptions): GuiServer {
       return new Response(null, { status: 204, headers: securityHeaders() });
     }
     if (url.pathname === "/identity.svg") {
+      if (!byUrl) return answer(403, FORBIDDEN_TEXT);
       const svg = options.identitySvg();
       if (svg === undefined) return answer(404, "No identity yet");
       return new Response(svg, { headers: securityHeaders("image/svg+xml") });
@@ -98,8 +104,8 @@ export function startGuiServer(options: GuiServerOptions): GuiServer {
     const asset = ASSETS.get(url.pathname);
     if (asset === undefined) return answer(404, "Not found");
     const headers = securityHeaders(asset.type);
-    // The token came in the URL: from now on the cookie carries it.
-    if (how === "url") headers.set("Set-Cookie", tokenCookie(port, token));
+    // The token came in the URL: from now on the cookie loads the page's files.
+    if (byUrl) headers.set("Set-Cookie", pageCookie(port, cookie));
     return new Response(req.method === "HEAD" ? null : asset.body, { headers });
   };
   const server = Deno.serve({

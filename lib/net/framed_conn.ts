@@ -14,7 +14,8 @@
  * - an idle timeout that only complete frames (sent or received) reset, so a
  *   peer that trickles bytes without finishing a frame (slowloris) is closed;
  * - a protocol violation (oversized, empty or garbage frame) closes this
- *   connection with a logged, typed error; nothing is ever thrown into
+ *   connection with a typed error, logged as a warning (other closes are
+ *   logged as debug records); nothing is ever thrown into
  *   unrelated code. Frames completed earlier in the same socket read as the
  *   violation are dropped with it (the decoder fails the whole chunk).
  *   A peer that closes mid-frame ends the stream cleanly.
@@ -34,8 +35,10 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
 export const DEFAULT_WRITE_TIMEOUT_MS = 60_000;
 /** Default bound on received frames not yet consumed. */
 export const DEFAULT_MAX_QUEUED_FRAMES = 32;
-/** Size of one socket read. */
-const READ_CHUNK_BYTES = 64 * 1024;
+/** Size of a connection's first socket reads: a stranger's connection costs little. */
+const FIRST_READ_BYTES = 4 * 1024;
+/** Largest socket read: reads that fill the buffer double it up to this size. */
+const MAX_READ_BYTES = 64 * 1024;
 
 /** Why a {@linkcode FramedConn} closed. */
 export type CloseReason =
@@ -48,6 +51,13 @@ export type CloseReason =
   | "write_timeout"
   | "write_failed"
   | "handler_failed";
+
+/**
+ * Close reasons logged as warnings: the peer broke the framing, or our own
+ * handler failed. The others (timeouts, resets, closes) are ordinary churn of
+ * a network, logged as debug; the owner of the connection sees them anyway.
+ */
+const WARN_REASONS: ReadonlySet<CloseReason> = new Set(["protocol_error", "handler_failed"]);
 
 /** How a connection ended; `error` is set for every abnormal end. */
 export interface CloseInfo {
@@ -275,7 +285,7 @@ export class FramedConn implements AsyncIterable<Uint8Array> {
   }
 
   async #readLoop(): Promise<void> {
-    const buf = new Uint8Array(READ_CHUNK_BYTES);
+    let buf = new Uint8Array(FIRST_READ_BYTES);
     while (this.#closeInfo === null) {
       if (this.#queue.length >= this.#maxQueued) {
         // Backpressure: stop reading until the consumer catches up.
@@ -305,7 +315,7 @@ export class FramedConn implements AsyncIterable<Uint8Array> {
       }
       let frames: Uint8Array[];
       try {
-        frames = this.#decoder.push(buf.subarray(0, n));
+        frames = this.#decoder.push(buf.subarray(0, n)); // copies what it keeps
       } catch (e) {
         this.#terminate({ reason: "protocol_error", error: e as ProtocolError });
         return;
@@ -315,6 +325,7 @@ export class FramedConn implements AsyncIterable<Uint8Array> {
         this.#armIdle();
       }
       for (const frame of frames) this.#deliver(frame);
+      if (n === buf.length && buf.length < MAX_READ_BYTES) buf = new Uint8Array(buf.length * 2);
     }
   }
 
@@ -364,9 +375,8 @@ export class FramedConn implements AsyncIterable<Uint8Array> {
     for (const receiver of this.#receivers.splice(0)) receiver(null);
     this.#resumeReading?.();
     this.#resumeReading = null;
-    const abnormal = info.error !== undefined && info.reason !== "local";
     this.#logger({
-      level: abnormal ? "warn" : "debug",
+      level: WARN_REASONS.has(info.reason) ? "warn" : "debug",
       event: "closed",
       label: this.label,
       code: info.error?.code ?? info.reason,

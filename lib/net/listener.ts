@@ -1,19 +1,24 @@
 /**
  * The local listener that our onion service forwards to: accepts TCP
- * connections on loopback and hands each one out as a {@linkcode FramedConn}.
+ * connections on loopback and hands each one out as a {@linkcode FramedConn}
+ * with its {@linkcode Admission}.
  *
- * Its job is containment. A cap on concurrent inbound connections (excess
- * ones are closed at once, logged), and per-connection limits inherited by
- * every `FramedConn` (frame size, unread-frame queue, a short deadline for
- * the first frame, idle and write timeouts), so that garbage, slowloris or
- * oversized frames cost one connection and never harm the others.
+ * Its job is containment. Who may hold a connection is admission.ts's
+ * (pools for unidentified and identified connections, an identification
+ * deadline, the stranger lane, the accept rate); each connection also inherits limits of
+ * `FramedConn` (frame size, unread-frame queue, idle and write timeouts), so
+ * that garbage, silence, slowloris or oversized frames cost one connection
+ * and never harm the others.
  *
  * It does not know who a peer is: inbound connections over Tor all come from
- * 127.0.0.1 and are identified later by the protocol.
+ * 127.0.0.1 and are identified later by the protocol, whose consumer reports
+ * it through the admission.
  *
  * @module
  */
 
+import { type Admission, AdmissionControl, type AdmissionLimits } from "./admission.ts";
+import { type WakeableDelay, wakeableDelay } from "./pacing.ts";
 import {
   type ConnectionLimits,
   defaultNetLogger,
@@ -24,14 +29,11 @@ import { errorCode } from "./net_error.ts";
 
 /** Only loopback by default: the onion service forwards to it, nothing else may. */
 export const LOOPBACK_HOSTNAME = "127.0.0.1";
-/** Default cap on simultaneous inbound connections. */
-export const DEFAULT_MAX_CONNECTIONS = 64;
-/** Default deadline for an inbound connection's first complete frame. */
-export const DEFAULT_FIRST_FRAME_TIMEOUT_MS = 30_000;
 /** Pause after an unexpected accept failure (e.g. out of file descriptors). */
 const ACCEPT_ERROR_PAUSE_MS = 100;
 
 export type { ConnectionLimits } from "./framed_conn.ts";
+export type { Admission, AdmissionLimits } from "./admission.ts";
 
 /** Options of {@linkcode listen}. */
 export interface ListenOptions {
@@ -39,49 +41,44 @@ export interface ListenOptions {
   hostname?: string;
   /** Port to bind; 0 (the default) picks a free one, read it from `port`. */
   port?: number;
-  /** Cap on connections open at once; further ones are closed on accept. */
-  maxConnections?: number;
+  /**
+   * Called with each accepted connection and its admission; the consumer
+   * reports through it whether the connection's packets identify. A callback
+   * that throws gets its connection closed (logged).
+   */
+  onConnection: (conn: FramedConn, admission: Admission) => void;
+  /** Pool sizes and the identification deadline (admission.ts defaults). */
+  admission?: AdmissionLimits;
   /** Limits of each accepted connection. */
   limits?: ConnectionLimits;
-  /**
-   * Called with each accepted connection. When set, `connections` yields
-   * nothing. A callback that throws gets its connection closed (logged).
-   */
-  onConnection?: (conn: FramedConn) => void;
+  /** Receives refusals, closes and accept failures (default: warnings on stderr). */
   logger?: NetLogger;
 }
 
-/** A listening socket that yields framed connections. */
+/** A listening socket that hands out framed connections. */
 export class FramedListener {
   /** The bound port. */
   readonly port: number;
   /** The bound address. */
   readonly hostname: string;
-  /** Accepted connections (unless `onConnection` was given), until `close()`. */
-  readonly connections: AsyncIterable<FramedConn>;
 
   readonly #listener: Deno.TcpListener;
-  readonly #max: number;
+  readonly #admission: AdmissionControl;
   readonly #limits: ConnectionLimits;
-  readonly #onConnection: ((conn: FramedConn) => void) | undefined;
+  readonly #onConnection: (conn: FramedConn, admission: Admission) => void;
   readonly #logger: NetLogger;
   readonly #active = new Set<FramedConn>();
-  readonly #pending: FramedConn[] = [];
-  readonly #waiters: ((conn: FramedConn | null) => void)[] = [];
   #closing = false;
   #count = 0;
-  #cancelPause: (() => void) | null = null;
+  #pauseTimer: WakeableDelay | null = null;
   readonly #acceptDone: Promise<void>;
 
-  constructor(options: ListenOptions = {}) {
-    const max = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-    if (!Number.isInteger(max) || max < 1) {
-      throw new RangeError(`Cannot listen: maxConnections ${max} is not a positive integer`);
-    }
-    this.#max = max;
-    this.#limits = { firstFrameTimeoutMs: DEFAULT_FIRST_FRAME_TIMEOUT_MS, ...options.limits };
+  /** Binds and starts accepting (see {@linkcode listen}). */
+  constructor(options: ListenOptions) {
+    this.#limits = { ...options.limits };
     this.#onConnection = options.onConnection;
     this.#logger = options.logger ?? defaultNetLogger;
+    this.#admission = new AdmissionControl(options.admission ?? {}, this.#logger);
     this.#listener = Deno.listen({
       hostname: options.hostname ?? LOOPBACK_HOSTNAME,
       port: options.port ?? 0,
@@ -89,21 +86,20 @@ export class FramedListener {
     });
     this.hostname = this.#listener.addr.hostname;
     this.port = this.#listener.addr.port;
-    this.connections = { [Symbol.asyncIterator]: () => this.#iterate() };
     this.#acceptDone = this.#acceptLoop();
   }
 
-  /** Connections currently open (handed out or waiting to be). */
+  /** Connections currently open. */
   get activeConnections(): number {
     return this.#active.size;
   }
 
-  /** The next accepted connection, or `null` once the listener is closed. */
-  accept(): Promise<FramedConn | null> {
-    const conn = this.#pending.shift();
-    if (conn !== undefined) return Promise.resolve(conn);
-    if (this.#closing) return Promise.resolve(null);
-    return new Promise((resolve) => this.#waiters.push(resolve));
+  /** Open connections by pool: not yet identified, and identified. */
+  get pools(): { unidentified: number; identified: number } {
+    return {
+      unidentified: this.#admission.unidentifiedCount,
+      identified: this.#admission.identifiedCount,
+    };
   }
 
   /** Stops listening and closes every open connection; idempotent. */
@@ -115,24 +111,17 @@ export class FramedListener {
       } catch {
         // Already closed.
       }
-      this.#cancelPause?.();
-      for (const waiter of this.#waiters.splice(0)) waiter(null);
+      this.#pauseTimer?.wake();
+      this.#admission.close();
     }
     await this.#acceptDone;
-    this.#pending.length = 0;
     await Promise.all([...this.#active].map((c) => c.close()));
-  }
-
-  async *#iterate(): AsyncGenerator<FramedConn> {
-    for (;;) {
-      const conn = await this.accept();
-      if (conn === null) return;
-      yield conn;
-    }
   }
 
   async #acceptLoop(): Promise<void> {
     while (!this.#closing) {
+      await this.#admission.nextAccept();
+      if (this.#closing) return;
       let conn: Deno.TcpConn;
       try {
         conn = await this.#listener.accept();
@@ -147,53 +136,36 @@ export class FramedListener {
         await this.#pause();
         continue;
       }
-      const label = `in#${++this.#count} ${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
-      if (this.#closing || this.#active.size >= this.#max) {
-        // Cap reached: refuse this one so the open ones keep their resources.
+      if (this.#closing) {
         try {
           conn.close();
         } catch {
           // Already closed by the peer.
         }
-        this.#log("warn", "connection_rejected", "too_many_connections", undefined, label);
-        continue;
+        return;
       }
+      const label = `in#${++this.#count} ${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
       this.#admit(new FramedConn(conn, { ...this.#limits, label, logger: this.#logger }));
     }
   }
 
   #admit(conn: FramedConn): void {
     this.#active.add(conn);
-    void conn.closed.then(() => {
-      this.#active.delete(conn);
-      const i = this.#pending.indexOf(conn);
-      if (i >= 0) this.#pending.splice(i, 1);
-    });
+    void conn.closed.then(() => this.#active.delete(conn));
+    const admission = this.#admission.admit(conn);
     this.#log("debug", "accepted", undefined, undefined, conn.label);
-    if (this.#onConnection) {
-      try {
-        this.#onConnection(conn);
-      } catch (e) {
-        this.#log("warn", "connection_handler_failed", errorCode(e), undefined, conn.label);
-        void conn.close();
-      }
-      return;
+    try {
+      this.#onConnection(conn, admission);
+    } catch (e) {
+      this.#log("warn", "connection_handler_failed", errorCode(e), undefined, conn.label);
+      void conn.close();
     }
-    const waiter = this.#waiters.shift();
-    if (waiter) waiter(conn);
-    else this.#pending.push(conn);
   }
 
-  #pause(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#cancelPause = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ACCEPT_ERROR_PAUSE_MS);
-      this.#cancelPause = done;
-    });
+  async #pause(): Promise<void> {
+    this.#pauseTimer = wakeableDelay(ACCEPT_ERROR_PAUSE_MS);
+    await this.#pauseTimer.done;
+    this.#pauseTimer = null;
   }
 
   #log(
@@ -214,6 +186,6 @@ export class FramedListener {
 }
 
 /** Starts a {@linkcode FramedListener} (loopback, free port by default). */
-export function listen(options: ListenOptions = {}): FramedListener {
+export function listen(options: ListenOptions): FramedListener {
   return new FramedListener(options);
 }

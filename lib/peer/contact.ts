@@ -24,7 +24,6 @@ import {
   newElementId,
 } from "../protocol/elements.ts";
 import { fragmentElement, Reassembler } from "../protocol/fragment.ts";
-import { type PacketKeys, regularKeys, replyKeys } from "../protocol/packets.ts";
 import { MAX_SEALED_PLAINTEXT, sealMessage } from "../protocol/session.ts";
 import { AuthSession } from "./auth.ts";
 import type { Link } from "./link.ts";
@@ -60,8 +59,6 @@ export class Contact {
   readonly #control: Element[] = [];
   /** Outbox entry key -> the connection it was last written on. */
   readonly #sentOn = new Map<string, FramedConn>();
-  #keys: PacketKeys | undefined;
-  #replyKeys: PacketKeys | null | undefined;
 
   constructor(record: ConversationRecord, rng: Rng) {
     this.record = record;
@@ -80,22 +77,6 @@ export class Contact {
       );
     }
     return this.#auth;
-  }
-
-  /** Cached keys of regular packets (derived when first needed). */
-  get keys(): PacketKeys {
-    return this.#keys ??= regularKeys(conversationIndex(this.record).conversationId);
-  }
-
-  /** Cached keys of Alice's reply packets (Bob only). */
-  get replyKeys(): PacketKeys | null {
-    if (this.#replyKeys === undefined) {
-      const s = conversationIndex(this.record);
-      this.#replyKeys = s.role === "bob" && s.sharedRequestKey !== null
-        ? replyKeys(s.sharedRequestKey)
-        : null;
-    }
-    return this.#replyKeys;
   }
 
   get name(): string {
@@ -229,10 +210,9 @@ export class Contact {
     return entry;
   }
 
-  /** Replaces the session (after a decryption) and refreshes cached keys. */
+  /** Replaces the session (after a decryption). */
   setSession(session: ConversationRecord["session"]): void {
     this.record.session = session;
-    if (session.role === "bob" && session.sharedRequestKey === null) this.#replyKeys = null;
   }
 
   /** Forgets which entries went out on `conn` (it closed). */

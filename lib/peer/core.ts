@@ -1,8 +1,9 @@
 /**
  * The state the messenger core shares between its commands (peer.ts) and
  * its network input (receive.ts): contacts and requests, their persistence,
- * their send loops, the event sink, and the candidates a received packet
- * is identified against.
+ * their send loops, the event sink (with its backpressure and the
+ * aggregated network warnings), and the book a received packet is
+ * dispatched against (lib/protocol/dispatch.ts).
  *
  * Persistence rules (DESIGN.md "Persistence"): a conversation's record is
  * saved as a whole before a ciphertext of it leaves ({@linkcode PeerCore.sealAndSave})
@@ -17,15 +18,16 @@ import type { KeyPair } from "../crypto/keys.ts";
 import { errorCode } from "../net/net_error.ts";
 import type { Connector } from "../net/connector.ts";
 import type { FramedConn } from "../net/framed_conn.ts";
+import type {
+  BookCandidates,
+  ConversationEntry,
+  PacketBook,
+  ReplyEntry,
+} from "../protocol/dispatch.ts";
+import type { PacketKeys } from "../protocol/packet_common.ts";
 import type { ElementBody } from "../protocol/elements.ts";
-import {
-  type ConversationCandidate,
-  HsubTable,
-  type PacketCandidates,
-  type PacketKeys,
-  type PendingRequestCandidate,
-  replyKeys,
-} from "../protocol/packets.ts";
+import { HsubTable } from "../protocol/packets.ts";
+import { regularKeysOf, replyKeysOf } from "../protocol/session.ts";
 import type { PeerStore } from "../store/peer_store.ts";
 import { MAX_NAME_BYTES } from "../protocol/handshake_data.ts";
 import { utf8 } from "../crypto/bytes.ts";
@@ -45,19 +47,16 @@ import {
   conversationToStore,
 } from "./stored_conversation.ts";
 import type { EventSink, PeerEvent } from "./types.ts";
+import { type AggregatedCode, WarningBatcher } from "./warnings.ts";
 
 /** Prefix of the connector key (and stream isolation key) of a request's delivery. */
 export const REQUEST_KEY_PREFIX = "request-";
 
-/** A conversation candidate of `identifyPacket`. */
-export interface ContactCandidate extends ConversationCandidate {
-  readonly contact: Contact;
-}
-
-/** A reply-key candidate: a Bob conversation (late replies) or an outbound request. */
-export type ReplyCandidate =
-  & PendingRequestCandidate
-  & ({ readonly contact: Contact } | { readonly outbound: OutboundEntry });
+/**
+ * Events handed to the sink and not shown yet past which network input
+ * waits (backpressure): a stuck interface holds the network, not memory.
+ */
+export const MAX_UNSHOWN_EVENTS = 256;
 
 /**
  * Longest wait for the event sink to show a received message before it is
@@ -70,6 +69,8 @@ export const SINK_FLUSH_TIMEOUT_MS = 5_000;
 export interface CoreTiming {
   redialMs: number;
   keepaliveMs: number;
+  /** Aggregation interval of network warnings (warnings.ts). */
+  warningIntervalMs?: number;
 }
 
 /** Shared state of one running peer. */
@@ -89,14 +90,21 @@ export class PeerCore {
   readonly owners = new WeakMap<FramedConn, Contact>();
   started = false;
   closed = false;
+  /** What a received packet may belong to: our contacts and outbound requests. */
+  readonly book: PacketBook<Contact, OutboundEntry>;
+  /** Aggregated warnings of the network input. */
+  readonly warnings: WarningBatcher;
   readonly #events: EventSink;
   readonly #pending = new Set<Promise<unknown>>();
   /** Every contact's K_r, scanned at once for a packet's hSub (packet_common.ts). */
-  readonly #table: HsubTable<ContactCandidate>;
+  readonly #table: HsubTable<ConversationEntry<Contact>>;
   /** Each contact's slot in the table and its candidate. */
-  readonly #slots = new Map<Contact, { slot: number; candidate: ContactCandidate }>();
+  readonly #slots = new Map<Contact, { slot: number; candidate: ConversationEntry<Contact> }>();
   /** Reply-key candidates, rebuilt when contacts or outbound requests change. */
-  #replies: ReplyCandidate[] | null = null;
+  #replies: ReplyEntry<Contact, OutboundEntry>[] | null = null;
+  /** Events given to the sink whose promise has not settled. */
+  #unshown = 0;
+  #sinkWaiters: (() => void)[] = [];
   /** Set by peer.ts: builds the link of a contact. */
   makeLink!: (contact: Contact) => Link;
 
@@ -121,6 +129,16 @@ export class PeerCore {
     this.#events = init.events;
     this.requests = init.requests;
     this.#table = new HsubTable(init.identity.publicKey);
+    this.warnings = new WarningBatcher((w) => this.emit(w), init.timing.warningIntervalMs);
+    this.book = {
+      ownIdentity: init.identity,
+      // live views: the candidates are rebuilt from them when they change
+      conversations: { [Symbol.iterator]: () => this.contacts.values() },
+      outbound: { [Symbol.iterator]: () => this.requests.outbound.values() },
+      conversationOf: (contact) => contact.record.session,
+      requestOf: (entry) => entry.state,
+      knownRequest: (key) => this.knownRequest(key),
+    };
   }
 
   /** Emits an event; a throwing sink is ignored (an interface bug must not stop the core). */
@@ -128,10 +146,33 @@ export class PeerCore {
     try {
       const shown = this.#events(event);
       // a rejection is the sink's own problem too (never an unhandled one)
-      if (shown instanceof Promise) shown.catch(() => {});
+      if (shown instanceof Promise) this.#count(shown);
     } catch {
       // the sink's own problem
     }
+  }
+
+  /** Counts `shown` as unshown until it settles (see {@linkcode sinkRoom}). */
+  #count(shown: Promise<unknown>): void {
+    this.#unshown++;
+    const settled = () => {
+      this.#unshown--;
+      if (this.#unshown < MAX_UNSHOWN_EVENTS) {
+        for (const wake of this.#sinkWaiters.splice(0)) wake();
+      }
+    };
+    shown.then(settled, settled);
+  }
+
+  /**
+   * Resolves once fewer than {@linkcode MAX_UNSHOWN_EVENTS} events wait for
+   * the sink: network input waits here before each frame, so an interface
+   * that falls behind slows the network down instead of queueing without
+   * bound (a message is then delivered later, never lost).
+   */
+  sinkRoom(): Promise<void> {
+    if (this.#unshown < MAX_UNSHOWN_EVENTS || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.#sinkWaiters.push(resolve));
   }
 
   /**
@@ -147,6 +188,7 @@ export class PeerCore {
       return false;
     }
     if (!(shown instanceof Promise)) return true;
+    this.#count(shown);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), SINK_FLUSH_TIMEOUT_MS);
@@ -158,15 +200,31 @@ export class PeerCore {
     }
   }
 
-  /** Emits a `warning` (dropped network input and the like). */
+  /** Emits a `warning` (something about a contact or a request worth a line of its own). */
   warn(code: string, message: string): void {
     this.emit({ event: "warning", code, message });
+  }
+
+  /** Counts a dropped packet or a refused connection into the aggregated warnings. */
+  dropped(code: AggregatedCode, reason: string, conn: { label: string }): void {
+    if (!this.closed) this.warnings.add(code, reason, conn.label);
   }
 
   /** Emits an `error` for a failure the user should know about (disk ...). */
   error(e: unknown, what: string): void {
     const message = e instanceof Error ? e.message : String(e);
     this.emit({ event: "error", code: errorCode(e), message: `${what}: ${message}` });
+  }
+
+  /**
+   * Marks the core closed: network input stops (waiters of
+   * {@linkcode sinkRoom} go on and find it closed), counted warnings are
+   * reported.
+   */
+  shutdown(): void {
+    this.closed = true;
+    for (const wake of this.#sinkWaiters.splice(0)) wake();
+    this.warnings.close();
   }
 
   /** Tracks `promise` so that close() can wait for it. */
@@ -217,14 +275,15 @@ export class PeerCore {
     // a conversation its contact deleted sends nothing more (receive.ts)
     contact.link = record.endedByContact ? null : this.makeLink(contact);
     if (this.started && startLink) contact.link?.start();
-    const candidate: ContactCandidate = {
+    let keys: PacketKeys | undefined;
+    const candidate: ConversationEntry<Contact> = {
       get conversationId() {
         return conversationIndex(contact.record).conversationId;
       },
       get keys() {
-        return contact.keys;
+        return keys ??= regularKeysOf(this.conversationId);
       },
-      contact,
+      handle: contact,
     };
     const slot = this.#table.add(candidate, conversationHsub(record));
     this.#slots.set(contact, { slot, candidate });
@@ -310,11 +369,14 @@ export class PeerCore {
   }
 
   /**
-   * Candidates for `identifyPacket`: the table of every contact (scanned at
-   * once, nothing built per packet) with `first` (the contact an inbound
-   * connection already belongs to) tried before it, then the reply keys.
+   * The dispatch candidates of {@linkcode book}: the table of every
+   * contact (scanned at once, nothing built per packet) with `first` (the
+   * contact an inbound connection already belongs to) tried before it, then
+   * the reply keys (Bob's conversations before the outbound requests, as
+   * dispatch.ts's `candidatesFor` orders them), cached until a contact or an
+   * outbound request comes or goes.
    */
-  candidates(first?: Contact): PacketCandidates<ContactCandidate, ReplyCandidate> {
+  candidates(first?: Contact): BookCandidates<Contact, OutboundEntry> {
     this.#replies ??= this.#buildReplies();
     const mine = first !== undefined ? this.#slots.get(first)?.candidate : undefined;
     return {
@@ -326,18 +388,21 @@ export class PeerCore {
     };
   }
 
-  #buildReplies(): ReplyCandidate[] {
-    const pendingRequests: ReplyCandidate[] = [];
+  #buildReplies(): ReplyEntry<Contact, OutboundEntry>[] {
+    const pendingRequests: ReplyEntry<Contact, OutboundEntry>[] = [];
     for (const contact of this.contacts.values()) {
-      const keys: PacketKeys | null = contact.replyKeys;
-      const sharedRequestKey = conversationIndex(contact.record).sharedRequestKey;
-      if (keys !== null && sharedRequestKey !== null) {
-        pendingRequests.push({ sharedRequestKey, keys, contact });
+      const { role, sharedRequestKey } = conversationIndex(contact.record);
+      if (role === "bob" && sharedRequestKey !== null) {
+        pendingRequests.push({
+          sharedRequestKey,
+          keys: replyKeysOf(sharedRequestKey),
+          conversation: contact,
+        });
       }
     }
     for (const outbound of this.requests.outbound) {
-      const sharedRequestKey = outbound.state.sharedRequestKey;
-      pendingRequests.push({ sharedRequestKey, keys: replyKeys(sharedRequestKey), outbound });
+      const { sharedRequestKey } = outbound.state;
+      pendingRequests.push({ sharedRequestKey, keys: replyKeysOf(sharedRequestKey), outbound });
     }
     return pendingRequests;
   }

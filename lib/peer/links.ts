@@ -13,7 +13,7 @@ import { type Element, type ElementBody, newElementId } from "../protocol/elemen
 import type { Contact } from "./contact.ts";
 import { type PeerCore, REQUEST_KEY_PREFIX } from "./core.ts";
 import { Link } from "./link.ts";
-import { receivePacket } from "./receive.ts";
+import { receiveFrames } from "./receive.ts";
 import type { OutboundEntry } from "./records.ts";
 
 /** The send loop of a conversation. */
@@ -44,7 +44,7 @@ export function contactLink(core: PeerCore, contact: Contact): Link {
         return packets;
       },
       // the contact replies on the connection our packets came on (its replyConn)
-      connected: (conn) => conn.onFrame((packet) => core.track(receivePacket(core, packet, conn))),
+      connected: (conn) => receiveFrames(core, conn),
       disconnected: (conn) => {
         contact.forget(conn);
         core.connectionGone(contact, conn);

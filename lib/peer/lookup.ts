@@ -11,7 +11,7 @@ import type { Contact } from "./contact.ts";
 import type { PeerCore } from "./core.ts";
 import { PeerError, suggestingCommand, unknownName } from "./errors.ts";
 import { sanitizeSuggestedName } from "./address.ts";
-import { checkNotConfusable, lookalikeIndex } from "./names.ts";
+import { checkNotConfusable, type LookalikeIndex, lookalikeIndex } from "./names.ts";
 import {
   type InboundEntry,
   MAX_OUTBOX_BYTES,
@@ -106,13 +106,24 @@ export function checkMessage(contact: Contact, text: unknown): asserts text is s
 /**
  * The name in use that the inbound request `entry` tries to look like, if
  * any (names.ts): its suggested name as cleaned, before it was made unique
- * ("bob" + U+200B is listed as "bob-2", and still looks like "bob"). Pass
- * an `index` of the names in use to ask about many requests.
+ * ("bob" + U+200B is listed as "bob-2", and still looks like "bob"). Two
+ * inbound requests that suggest look-alike names look like each other,
+ * whichever came first: the first comer is listed under the plain name,
+ * and must not pass for the genuine one. Pass an index
+ * ({@linkcode requestLookalikes}) to ask about many requests.
  */
 export function lookalikeOf(
   core: PeerCore,
   entry: InboundEntry,
-  index: ReturnType<typeof lookalikeIndex> = lookalikeIndex(core.namesInUse()),
+  index: LookalikeIndex = requestLookalikes(core),
 ): string | undefined {
   return index(sanitizeSuggestedName(entry.state.name), entry.name);
+}
+
+/** The names in use, and each inbound request under what it suggested, for lookalikeOf. */
+export function requestLookalikes(core: PeerCore): LookalikeIndex {
+  const suggested = core.requests.inbound.map((e) =>
+    [sanitizeSuggestedName(e.state.name), e.name] as const
+  );
+  return lookalikeIndex(core.namesInUse(), suggested);
 }

@@ -11,7 +11,8 @@
  *    controls (U+202A-U+202E, U+2066-U+2069, U+200E/F, U+061C), every other
  *    default-ignorable code point (variation selectors, Hangul fillers,
  *    tags ...), private-use and unassigned code points (they render as
- *    anything a font wants). One exception keeps emoji names working: a
+ *    anything a font wants), and the blank U+2800 (a braille pattern with
+ *    no dots, a favourite "invisible character" of name spoofers). One exception keeps emoji names working: a
  *    zero-width joiner between two pictographs (👩‍💻) and the emoji
  *    variation selector U+FE0F right after one (❤️) are allowed; neither
  *    can hide or reorder letters.
@@ -21,7 +22,7 @@
  *    skeletons are equal, after Unicode TS #39 §4 ("skeleton(X) =
  *    NFD(map(NFD(X)))": equal skeletons mean the strings may look the same).
  *    The full confusables.txt has about 6,300 mappings; this module builds
- *    a compact subset ({@linkcode LOOKALIKES}, about 150 code points) that
+ *    a compact subset ({@linkcode LOOKALIKES}, about 180 code points) that
  *    covers what a name attack reaches for, and is stricter than TS #39
  *    elsewhere:
  *    - NFKD instead of NFD, so compatibility forms fold too: fullwidth
@@ -32,9 +33,15 @@
  *    - case is folded ("Bob" and "bob" are one name to a user typing it);
  *    - the table maps the Cyrillic, Greek and Armenian letters that look
  *      like Latin ones (а е о р с у х ѕ і ј һ ԁ ԛ ԝ, Α Β Ε Ζ Η Ι Κ Μ Ν Ο Ρ
- *      Τ Υ Χ, ο ρ ν ι γ, օ ո ս հ զ ...), Latin variants (ı ɑ ɡ ɩ), digits
- *      and symbols that pass for letters (0 → o; 1, I, |, ǀ, ∣ → l), dashes
- *      and apostrophes;
+ *      Τ Υ Χ, ο ρ ν ι γ, օ ո ս հ զ ա ...), the Hebrew and Arabic ones (ו ן
+ *      ס ט, ا ه), the digits of other scripts that pass for o, l or v (the
+ *      zeros of Devanagari, Bengali, Gurmukhi, Gujarati, Oriya, Tamil,
+ *      Telugu, Kannada, Malayalam, Thai, Lao and Myanmar; Arabic-Indic ١ ٥
+ *      ٧), Latin variants (ı ɑ ɡ ɩ, small capitals ᴏ ɪ ᴄ ...), letters with a
+ *      stroke that does not decompose (ø ł đ ħ ŧ: TS #39 maps them to the
+ *      letter and an overlay mark, which is dropped here), digits and
+ *      symbols that pass for letters (0 → o; 1, I, |, ǀ, ∣ → l), dashes and
+ *      apostrophes;
  *    - the multi-letter look-alikes of TS #39 ("m" → "rn", "d" → "cl") and
  *      "w" → "vv".
  *    Not covered: the other scripts' rarer look-alikes (Cherokee, Lisu,
@@ -58,30 +65,31 @@ import { PeerError } from "./errors.ts";
  */
 export const LOOKALIKES: Readonly<Record<string, string>> = {
   a: "\u0430\u0410\u0251\u03b1\u0391",
-  b: "\u0412\u0392\u0432",
-  c: "\u0441\u0421\u03f2\u03c2\u03f9",
-  d: "\u0501",
+  b: "\u0412\u0392\u0432\u042c\u0184",
+  c: "\u0441\u0421\u03f2\u03c2\u03f9\u1d04\u023c",
+  d: "\u0501\u0111\u0110",
   e: "\u0435\u0415\u0395\u04bd",
-  g: "\u0261",
-  h: "\u04bb\u041d\u0397\u0570\u043d",
-  i: "\u0456\u0131\u03b9\u0269",
+  f: "\u0584",
+  g: "\u0261\u0581",
+  h: "\u04bb\u041d\u0397\u0570\u043d\u0127",
+  i: "\u0456\u0131\u03b9\u0269\u026a\u0268",
   j: "\u0458\u0408\u03f3\u037f",
   k: "\u041a\u039a\u03ba\u043a",
-  l: "I1|\u01c0\u2223\u04c0\u04cf\u0406\u0399\u05c0",
+  l: "I1|\u01c0\u2223\u04c0\u04cf\u0406\u0399\u05c0\u05d5\u05df\u0627\u0661\u06f1\u07ca\u0142\u0141",
   m: "\u041c\u039c\u043c",
-  n: "\u0578\u039d\u03b7\u043f",
-  o: "0\u043e\u041e\u03bf\u039f\u0585\u0555\u03c3",
+  n: "\u0578\u039d\u03b7\u043f\u057c",
+  o: "0\u043e\u041e\u03bf\u039f\u0585\u0555\u03c3\u00f8\u00d8\u1d0f\u1d11\u05e1\u0647\u06be\u06c1\u06d5\u0665\u06f5\u07c0\u0966\u09e6\u0a66\u0ae6\u0b66\u0b20\u0be6\u0c66\u0ce6\u0d66\u0d20\u0e50\u0ed0\u1040\u101d\u0c02\u0c82\u0d02\u0d82",
   p: "\u0440\u0420\u03c1\u03a1",
-  q: "\u051b\u0566",
-  r: "\u0433",
+  q: "\u051b\u0566\u0563",
+  r: "\u0433\u1d26",
   s: "\u0455\u0405\u054f",
-  t: "\u0422\u03a4\u0442",
-  u: "\u057d\u03c5",
-  v: "\u03bd\u0475\u0474\u1d20",
-  w: "\u051d\u051c\u0461\u03c9",
+  t: "\u0422\u03a4\u0442\u0167",
+  u: "\u057d\u03c5\u1d1c\u054d",
+  v: "\u03bd\u0475\u0474\u1d20\u05d8\u0667\u06f7",
+  w: "\u051d\u051c\u0461\u03c9\u026f\u0561\u1d21",
   x: "\u0445\u0425\u03c7\u03a7\u00d7",
-  y: "\u0443\u0423\u03b3\u03a5\u04af\u04ae",
-  z: "\u0396",
+  y: "\u0443\u0423\u03b3\u03a5\u04af\u04ae\u028f\u0263\u10e7",
+  z: "\u0396\u1d22\u01b6",
   "3": "\u0417\u0437",
   "-": "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u02d7",
   "'": "\u02bc\u2018\u2019\u2032\u0060",
@@ -98,7 +106,7 @@ const MAP: ReadonlyMap<number, string> = new Map(
 );
 
 /** Characters that are invisible, reorder text, or render as a font pleases. */
-const HIDDEN = /[\p{Cf}\p{Bidi_Control}\p{Default_Ignorable_Code_Point}\p{Co}\p{Cn}]/u;
+const HIDDEN = /[\p{Cf}\p{Bidi_Control}\p{Default_Ignorable_Code_Point}\p{Co}\p{Cn}\u2800]/u; // U+2800: a blank
 const PICTOGRAPH = /\p{Extended_Pictographic}/u;
 const MARKS = /\p{M}/gu;
 const ZWJ = 0x200d;
@@ -244,21 +252,28 @@ export function confusableWith(
   return undefined;
 }
 
+/** The first name of an index that looks like `name`, other than `except` (lookalikeIndex). */
+export type LookalikeIndex = (name: string, except: string) => string | undefined;
+
 /**
  * An index of `names` by skeleton, for many {@linkcode confusableWith}
  * questions over the same names (listing requests among 10,000 contacts):
  * returns the first name that looks like `name`, other than `except`.
+ * Each `[alias, name]` of `aliases` also finds `name` when `alias` looks
+ * like the name asked about (a request under the name it suggested).
  */
 export function lookalikeIndex(
   names: Iterable<string>,
-): (name: string, except: string) => string | undefined {
+  aliases: Iterable<readonly [string, string]> = [],
+): LookalikeIndex {
   const bySkeleton = new Map<string, string[]>();
-  for (const other of names) {
-    const skeleton = nameSkeleton(other);
+  const add = (skeleton: string, other: string) => {
     const list = bySkeleton.get(skeleton);
     if (list === undefined) bySkeleton.set(skeleton, [other]);
     else list.push(other);
-  }
+  };
+  for (const other of names) add(nameSkeleton(other), other);
+  for (const [alias, other] of aliases) add(nameSkeleton(alias), other);
   return (name, except) => bySkeleton.get(nameSkeleton(name))?.find((n) => n !== except);
 }
 

@@ -1,10 +1,12 @@
 /**
  * Network input of the messenger core: every frame received on a
- * connection goes through {@linkcode receivePacket}, which identifies it
- * (seed "Identifying conversations": conversations first, then reply keys,
- * then the request path), runs the matching handshake or session step,
- * handles the elements it completes, saves, and only then reports events
- * and queues answers (acknowledgements, SMP replies).
+ * connection goes through {@linkcode receivePacket}, which dispatches it
+ * (lib/protocol/dispatch.ts: conversations first, then reply keys, then the
+ * request path), tells the connection's admission whether it identified
+ * (lib/net/admission.ts), handles the elements it completes, saves, and only
+ * then reports events and queues answers (acknowledgements, SMP replies).
+ * {@linkcode receiveFrames} feeds it one frame at a time per connection,
+ * after the event sink has room and when the admission gives the turn.
  *
  * A received `message` is shown before it counts as received: the ratchet
  * state is saved without its ID in the conversation's `seen` set, the
@@ -20,21 +22,24 @@
  * elements go on) nor a re-sent copy (it waits for the first one).
  *
  * Nothing here throws: a packet that is malformed, forged, replayed or
- * belongs to nothing of ours is dropped with a `warning` event (seed:
- * "When unMessage fails to identify or check the integrity of packets, they
- * are ignored"); a malformed frame (wrong version or length) also closes
- * its connection, which harms no other.
+ * belongs to nothing of ours is dropped and counted into the aggregated
+ * `packets_dropped` warning (warnings.ts; seed: "When unMessage fails to
+ * identify or check the integrity of packets, they are ignored"); its
+ * admission then closes a connection that has not identified, and a
+ * malformed packet (wrong version or length) closes any connection. A
+ * connection's owner is the contact whose packet decrypted on it
+ * (`contact:<file ID>`) or {@linkcode REQUEST_OWNER}.
  *
  * @module
  */
 
 import { equalBytes, toHex } from "../crypto/bytes.ts";
 import { isUnmessageError, ProtocolError } from "../errors.ts";
+import { type Admission, UNPOLICED } from "../net/admission.ts";
 import type { FramedConn } from "../net/framed_conn.ts";
+import { type Dispatched, dispatchPacket } from "../protocol/dispatch.ts";
 import { decodeElement, type Element } from "../protocol/elements.ts";
-import { inboundFromOpened, startBob } from "../protocol/handshake.ts";
-import { identifyPacket } from "../protocol/packets.ts";
-import { decryptInConversation, type PacketKind } from "../protocol/session.ts";
+import type { Conversation, InboundRequest } from "../protocol/handshake_state.ts";
 import { isStoreError } from "../store/errors.ts";
 import { type Contact, KEEPALIVE_ID } from "./contact.ts";
 import type { PeerCore } from "./core.ts";
@@ -45,6 +50,9 @@ import type { PeerEvent } from "./types.ts";
 
 /** Packet-level codes after which the connection is closed: the sender does not speak our protocol. */
 const FATAL_PACKET_CODES = new Set(["unsupported_version", "bad_packet_length"]);
+
+/** The admission owner of connections that carried a request (requests share one owner's quota). */
+export const REQUEST_OWNER = "requests";
 
 /** Work done after the record is saved: events and answers. */
 type Effect = () => void;
@@ -93,56 +101,80 @@ function showingOf(contact: Contact): Map<string, Promise<boolean>> {
   return map;
 }
 
+/**
+ * Handles the frames of `conn` one at a time: each waits for room in the
+ * event sink (backpressure) and for its turn from `admission` (the
+ * listener's for an inbound connection; one we dialled is not policed).
+ */
+export function receiveFrames(core: PeerCore, conn: FramedConn, admission = UNPOLICED): void {
+  conn.onFrame((packet) =>
+    core.track((async () => {
+      await core.sinkRoom();
+      await admission.run(() => receivePacket(core, packet, conn, admission));
+    })())
+  );
+}
+
 /** Handles one received frame; never throws. */
 export async function receivePacket(
   core: PeerCore,
   packet: Uint8Array,
   conn: FramedConn,
+  admission: Admission = UNPOLICED,
 ): Promise<void> {
   if (core.closed) return;
-  let found;
+  let got: Dispatched<Contact, OutboundEntry> | null;
   try {
-    found = identifyPacket(packet, core.candidates(core.owners.get(conn)));
+    const candidates = core.candidates(core.owners.get(conn));
+    got = dispatchPacket(packet, core.book, core.now(), candidates);
   } catch (e) {
-    const code = isUnmessageError(e) ? e.code : "bad_packet";
-    core.warn(code, `Dropped a malformed packet on ${conn.label}: ${describe(e)}`);
+    core.dropped("packets_dropped", isUnmessageError(e) ? e.code : "bad_packet", conn);
+    admission.unidentified();
     if (e instanceof ProtocolError && FATAL_PACKET_CODES.has(e.code)) void conn.close();
     return;
   }
-  if (found === null) {
-    core.warn(
-      "unknown_packet",
-      `Dropped a packet on ${conn.label}: it matches no conversation or request`,
-    );
+  if (got === null) {
+    core.dropped("packets_dropped", "unknown_packet", conn);
+    admission.unidentified();
     return;
   }
+  // a request's sender is anyone (request keys are free): identified, but still a stranger
+  admission.identified(ownerOf(got), got.kind === "request" || got.kind === "known_request");
   try {
-    if (found.kind === "request") return await onRequest(core, found);
-    if (found.kind === "regular") {
-      return await onMessage(
-        core,
-        found.conversation.contact,
-        "regular",
-        found.payload,
-        null,
-        conn,
-      );
+    switch (got.kind) {
+      case "request":
+        return await onRequest(core, got.request);
+      case "known_request":
+        // Bob re-sends a request until it is answered: the same request key is the same request
+        return;
+      case "first_reply":
+        return await onFirstReply(core, got.outbound, got.conversation, got.plaintext, conn);
+      case "message":
+        return await onMessage(
+          core,
+          got.handle,
+          got.previous,
+          got.conversation,
+          got.plaintext,
+          conn,
+        );
     }
-    const entry = found.request;
-    if ("contact" in entry) {
-      return await onMessage(
-        core,
-        entry.contact,
-        "reply",
-        found.payload,
-        found.handshakePublicKey,
-        conn,
-      );
-    }
-    return await onFirstReply(core, entry.outbound, found.handshakePublicKey, found.payload, conn);
   } catch (e) {
     if (isStoreError(e)) core.error(e, "Cannot save a received packet");
     else core.warn(isUnmessageError(e) ? e.code : "bad_packet", `Dropped a packet: ${describe(e)}`);
+  }
+}
+
+/** The admission owner of the connection a dispatched packet came on. */
+function ownerOf(got: Dispatched<Contact, OutboundEntry>): string {
+  switch (got.kind) {
+    case "request":
+    case "known_request":
+      return REQUEST_OWNER;
+    case "first_reply":
+      return `contact:${got.outbound.id}`; // the conversation's file ID is the request's
+    case "message":
+      return `contact:${got.handle.record.fileId}`;
   }
 }
 
@@ -150,26 +182,19 @@ function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Stage 2 (Alice): a verified request; requests.ts decides whether it is kept. */
-async function onRequest(
-  core: PeerCore,
-  opened: Parameters<typeof inboundFromOpened>[0],
-): Promise<void> {
-  await receiveRequest(core, inboundFromOpened(opened, core.identity));
+/** Stage 2 (Alice): a verified request (its key is new: dispatch.ts checked); requests.ts decides whether it is kept. */
+async function onRequest(core: PeerCore, request: InboundRequest): Promise<void> {
+  await receiveRequest(core, request);
 }
 
 /** Stage 3 (Bob): Alice's first reply turns our request into a conversation. */
 async function onFirstReply(
   core: PeerCore,
   outbound: OutboundEntry,
-  handshakePublicKey: Uint8Array,
-  payload: Uint8Array,
+  conversation: Conversation,
+  plaintext: Uint8Array,
   conn: FramedConn,
 ): Promise<void> {
-  const started = startBob(outbound.state, handshakePublicKey, payload, {
-    ownIdentity: core.identity,
-    now: core.now(),
-  });
   // everything up to the first await is synchronous: no other packet sees a half-made contact
   core.requests.outbound = core.requests.outbound.filter((r) => r !== outbound);
   core.requestsChanged();
@@ -182,13 +207,13 @@ async function onFirstReply(
     presence: false,
     createdAt: core.now(),
     requestKey: null,
-    session: started.conversation,
+    session: conversation,
     outbox: [],
     seen: new SeenIds(),
   });
   core.adoptInbound(contact, conn);
   const effects = new Effects();
-  handlePlaintext(core, contact, started.plaintext, effects);
+  handlePlaintext(core, contact, plaintext, effects);
   const requestLink = core.requestLinks.get(outbound.id);
   core.requestLinks.delete(outbound.id);
   try {
@@ -205,21 +230,19 @@ async function onFirstReply(
   await requestLink?.close();
 }
 
-/** A message of an existing conversation (regular packet, or a reply to Bob). */
+/** A message decrypted in an existing conversation (regular packet, or a reply to Bob). */
 async function onMessage(
   core: PeerCore,
   contact: Contact,
-  kind: PacketKind,
-  payload: Uint8Array,
-  handshakePublicKey: Uint8Array | null,
+  previous: Conversation,
+  next: Conversation,
+  plaintext: Uint8Array,
   conn: FramedConn,
 ): Promise<void> {
-  const previous = contact.record.session;
-  const opened = decryptInConversation(previous, kind, payload, handshakePublicKey, core.now());
-  contact.setSession(opened.conversation);
+  contact.setSession(next);
   core.adoptInbound(contact, conn);
   const effects = new Effects();
-  handlePlaintext(core, contact, opened.plaintext, effects);
+  handlePlaintext(core, contact, plaintext, effects);
   try {
     await core.saveContact(contact);
   } catch (e) {
@@ -227,7 +250,7 @@ async function onMessage(
     throw e;
   }
   // seed Stage 3: Bob's first regular packet reached Alice
-  if (!previous.established && opened.conversation.established) {
+  if (!previous.established && next.established) {
     core.emit({ event: "conversation-established", name: contact.name });
   }
   effects.run();

@@ -23,8 +23,9 @@
  *   `request_flood` warning per window says how many are held; `reqs-in`
  *   lists them marked `flood`, they can be accepted like any other, and
  *   `req-reject --flood` (or `--all`) clears them. A genuine request that
- *   arrives during a flood, and is pushed out of the flood list, comes back
- *   when its sender re-sends it (every start of theirs) while it lives.
+ *   arrives during a flood, and is pushed out of the flood list or
+ *   rejected with `--flood`, comes back when its sender re-sends it (every
+ *   start of theirs) while it lives.
  * - Requests **expire** {@linkcode REQUEST_TTL_MS} after the creation time
  *   their sender signed (handshake_data.ts); one dated more than
  *   {@linkcode MAX_REQUEST_CLOCK_SKEW_MS} ahead of our clock is refused
@@ -37,7 +38,8 @@
  *   existed is an old one replayed and is dropped; a later one is a new
  *   request (comparing with the creation rather than the deletion keeps a
  *   new request after a quick delete working when the two clocks differ by
- *   minutes). A tombstone lasts {@linkcode TOMBSTONE_TTL_MS} after the
+ *   minutes). Such old requests already waiting are dropped with the
+ *   conversation. A tombstone lasts {@linkcode TOMBSTONE_TTL_MS} after the
  *   deletion (by then every request made before it has expired), at most
  *   {@linkcode MAX_TOMBSTONES} of them, the oldest dropped first.
  *
@@ -53,8 +55,8 @@ import { checkContactName, sanitizeSuggestedName } from "./address.ts";
 import type { PeerCore } from "./core.ts";
 import { PeerError, suggestingCommand, unknownName } from "./errors.ts";
 import { requestInfo } from "./info.ts";
-import { checkNameFree, lookalikeOf } from "./lookup.ts";
-import { lookalikeIndex, showName } from "./names.ts";
+import { checkNameFree, lookalikeOf, requestLookalikes } from "./lookup.ts";
+import { showName } from "./names.ts";
 import {
   type ConversationRecord,
   type InboundEntry,
@@ -115,11 +117,15 @@ function dropReason(core: PeerCore, request: InboundRequest): string | undefined
     return "it is dated in the future (check both clocks)";
   }
   if (request.createdAt + REQUEST_TTL_MS < now) return "it expired (made over a week ago)";
-  const key = toBase64(request.identityKey);
-  if (core.requests.tombstones.some((t) => t.key === key && request.createdAt < t.before)) {
+  if (core.requests.tombstones.some((t) => buried(t, request))) {
     return "it is an old request of a conversation you deleted, replayed";
   }
   return undefined;
+}
+
+/** Whether `request` is one the tombstone `stone` stands for: that contact's, made before. */
+function buried(stone: { key: string; before: number }, request: InboundRequest): boolean {
+  return stone.key === toBase64(request.identityKey) && request.createdAt < stone.before;
 }
 
 /**
@@ -174,7 +180,7 @@ export async function receiveRequest(core: PeerCore, request: InboundRequest): P
 /** Pending and flood requests, oldest first, after dropping expired ones. */
 export function listInbound(core: PeerCore): RequestInfo[] {
   pruneRequests(core);
-  const index = lookalikeIndex(core.namesInUse());
+  const index = requestLookalikes(core);
   return core.requests.inbound.map((e) => {
     const info = requestInfo(e, "in", lookalikeOf(core, e, index));
     return e.flood === true ? { ...info, flood: true } : info;
@@ -319,7 +325,12 @@ function selectInbound(core: PeerCore, what: string): InboundEntry[] {
  * Rejects the inbound request `what` names (one name, `--all`, `--flood`,
  * or a pattern where `*` stands for any text) and returns the names
  * rejected. Each one's request key is remembered (bounded by
- * {@linkcode MAX_REJECTED}) so that a re-sent copy is ignored.
+ * {@linkcode MAX_REJECTED}) so that a re-sent copy is ignored; except for
+ * `--flood`, which only forgets them: whoever fills the rate window first
+ * makes every later request a flood one, genuine ones included, so a
+ * genuine request rejected with the flood comes back when its sender
+ * re-sends it (a flooder gains nothing from a re-send: new requests cost
+ * it as little).
  *
  * @throws {PeerError} `unknown_request` when a name or pattern matches none
  */
@@ -329,7 +340,8 @@ export async function rejectRequests(core: PeerCore, what: string): Promise<stri
   const chosen = new Set(selectInbound(core, what));
   if (chosen.size === 0) return [];
   book.inbound = book.inbound.filter((e) => !chosen.has(e));
-  for (const e of chosen) book.rejected.push(toBase64(e.state.requestPublicKey));
+  const remember = what !== REJECT_FLOOD;
+  for (const e of chosen) if (remember) book.rejected.push(toBase64(e.state.requestPublicKey));
   book.rejected.splice(0, Math.max(0, book.rejected.length - MAX_REJECTED));
   await core.saveRequests();
   return [...chosen].map((e) => e.name);
@@ -342,7 +354,12 @@ export async function rejectRequests(core: PeerCore, what: string): Promise<stri
 export function tombstone(core: PeerCore, record: ConversationRecord): void {
   const book = core.requests;
   const key = toBase64(record.session.peerIdentityKey);
-  book.tombstones.push({ key, before: record.createdAt, at: core.now() });
+  const stone = { key, before: record.createdAt, at: core.now() };
+  // the tombstone's rule also holds for their old requests already waiting here (one
+  // delivered late, or replayed while the conversation lived): accepted, it would make a
+  // conversation whose every reply they drop
+  book.inbound = book.inbound.filter((e) => !buried(stone, e.state));
+  book.tombstones.push(stone);
   book.tombstones.splice(0, Math.max(0, book.tombstones.length - MAX_TOMBSTONES));
   if (record.requestKey !== null) {
     book.rejected.push(toBase64(record.requestKey));

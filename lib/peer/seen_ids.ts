@@ -32,6 +32,8 @@ export interface SeenChanges {
 export class SeenIds {
   /** Most IDs kept. */
   static readonly MAX = 4096;
+  /** Most blocks a stored window has: MAX / SEEN_BLOCK of them, and one partly filled at each end. */
+  static readonly MAX_BLOCKS = SeenIds.MAX / SEEN_BLOCK + 2;
   readonly #ids = new Set<string>();
   /** The same IDs in order, oldest first (blocks are slices of it). */
   #order: string[] = [];

@@ -41,7 +41,7 @@ import {
   outboxFromJson,
   outboxToJson,
 } from "./records.ts";
-import { SEEN_BLOCK, SeenIds } from "./seen_ids.ts";
+import { SeenIds } from "./seen_ids.ts";
 import { ELEMENT_ID_LENGTH } from "../protocol/elements.ts";
 
 /** Part name of the session (handshake_state.ts ConversationJson). */
@@ -52,8 +52,6 @@ const OUTBOX = "o/";
 const SEEN = "s/";
 /** Digits of a part's number: zero-padded, so names sort as numbers. */
 const PART_DIGITS = 10;
-/** Most received-ID blocks read (the window holds MAX / 64 of them, plus one partly filled). */
-const MAX_SEEN_BLOCKS = SeenIds.MAX / SEEN_BLOCK + 2;
 
 /** What identifies a conversation without its ratchet: kept in memory for every conversation. */
 export interface ConversationIndex {
@@ -272,7 +270,7 @@ class StoredConversation implements ConversationRecord {
         blocks.push([Number(name.slice(SEEN.length)), seenBlock(this.#part(name))]);
       }
     }
-    if (blocks.length > MAX_SEEN_BLOCKS) invalid("seen has too many blocks");
+    if (blocks.length > SeenIds.MAX_BLOCKS) invalid("seen has too many blocks");
     this.#seen = SeenIds.fromBlocks(blocks);
   }
 }

@@ -136,8 +136,29 @@ export type PeerEvent =
     error?: string;
   }
   | { event: "tor"; state: "exited" | "restarting" | "restarted" | "failed"; message: string }
-  | { event: "warning"; code: string; message: string }
+  | {
+    event: "warning";
+    code: string;
+    message: string;
+    /** Aggregated warnings (`packets_dropped`, `connections_refused`): how many it stands for. */
+    count?: number;
+    /** ... from how many distinct connections. */
+    connections?: number;
+    /** ... by the code of each packet or refusal. */
+    reasons?: Record<string, number>;
+  }
   | { event: "error"; code: string; message: string };
+
+/**
+ * Events an interface may drop (and count) when its output falls behind,
+ * rather than hold everything else up: warnings and progress. Every other
+ * event, and every command reply, is shown, or makes its producer wait.
+ */
+export const DROPPABLE_EVENTS: ReadonlySet<PeerEvent["event"]> = new Set([
+  "warning",
+  "bootstrap",
+  "connection",
+]);
 
 /**
  * A listener for {@linkcode PeerEvent}s. It may return a promise that
@@ -145,6 +166,8 @@ export type PeerEvent =
  * core waits for it (bounded) before it acknowledges a received `message`,
  * so an acknowledged message has been shown. A rejection (or a throw) means
  * "not shown": the message is not acknowledged and its sender re-sends it.
+ * While many events wait to be shown, the core stops reading the network
+ * (backpressure), so a sink that falls behind never makes memory grow.
  *
  * A crash between showing a message and saving that it was shown makes
  * the restarted peer show it again, with the same `id`: consumers

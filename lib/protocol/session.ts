@@ -1,9 +1,9 @@
 /**
  * Messages of a conversation after the handshake: sealing a ratchet
- * message into the right packet kind, opening received packets, and
- * {@linkcode receivePacket}, the one entry point that tells which of our
- * conversations or requests a packet belongs to (seed "Identifying
- * conversations") and runs the matching stage.
+ * message into the right packet kind, and opening a packet of one known
+ * conversation. Which conversation or request a received packet belongs to
+ * is dispatch.ts's job (the one entry point for received packets); it
+ * decrypts with {@linkcode decryptInConversation} from here.
  *
  * Packet kinds (seed stages 2 and 3):
  * - Alice sends reply packets (her handshake key + the ratchet message)
@@ -21,25 +21,15 @@
  */
 
 import { abytes, equalBytes, type Rng } from "../crypto/bytes.ts";
-import type { KeyPair } from "../crypto/keys.ts";
 import { ratchetDecrypt, ratchetEncrypt } from "../crypto/ratchet.ts";
 import { MESSAGE_OVERHEAD } from "../crypto/ratchet_header.ts";
 import { ProtocolError } from "../errors.ts";
-import { inboundFromOpened, ratchetAd, startBob } from "./handshake.ts";
+import { ratchetAd } from "./handshake.ts";
+import { type Conversation, makeConversation } from "./handshake_state.ts";
 import {
-  type Conversation,
-  type InboundRequest,
-  makeConversation,
-  type OutboundRequest,
-} from "./handshake_state.ts";
-import {
-  type ConversationCandidate,
-  identifyPacket,
   openRegular,
   openReply,
-  type PacketCandidates,
   type PacketKeys,
-  type PendingRequestCandidate,
   regularKeys,
   REPLY_OVERHEAD,
   replyKeys,
@@ -73,6 +63,16 @@ function cachedKeys(secret: Uint8Array, derive: (secret: Uint8Array) => PacketKe
     packetKeyCache.set(secret, keys);
   }
   return keys;
+}
+
+/** The regular-packet keys of a conversation ID, derived once per array (see above). */
+export function regularKeysOf(conversationId: Uint8Array): PacketKeys {
+  return cachedKeys(conversationId, regularKeys);
+}
+
+/** The reply-packet keys of a shared request key, derived once per array (see above). */
+export function replyKeysOf(sharedRequestKey: Uint8Array): PacketKeys {
+  return cachedKeys(sharedRequestKey, replyKeys);
 }
 
 /** A message opened in a conversation. */
@@ -117,7 +117,7 @@ export function sealMessage(
   const packet = asReply
     ? sealReply({
       sharedRequestKey: sharedRequestKey!,
-      keys: cachedKeys(sharedRequestKey!, replyKeys),
+      keys: replyKeysOf(sharedRequestKey!),
       receiverIdentityKey,
       handshakePublicKey: handshakePublicKey!,
       payload: message,
@@ -125,7 +125,7 @@ export function sealMessage(
     })
     : sealRegular({
       conversationId: conversation.conversationId,
-      keys: cachedKeys(conversation.conversationId, regularKeys),
+      keys: regularKeysOf(conversation.conversationId),
       receiverIdentityKey,
       payload: message,
       rng,
@@ -136,7 +136,7 @@ export function sealMessage(
 
 /**
  * Decrypts an already opened packet payload in `conversation`: the second
- * half of {@linkcode openMessage}, for callers of `identifyPacket`. For a
+ * half of {@linkcode openMessage}, for dispatch.ts (which identified the packet). For a
  * reply, `handshakePublicKey` is the key it carried.
  *
  * @throws {ProtocolError} `unexpected_reply` for a reply to Alice, or one
@@ -199,131 +199,4 @@ export function openMessage(
   const reply = openReply(packet, conversation.sharedRequestKey, own);
   if (reply === null) return null;
   return decryptInConversation(conversation, "reply", reply.payload, reply.handshakePublicKey, now);
-}
-
-/** Everything a peer holds that a received packet may belong to. */
-export interface PacketBook {
-  /** Our identity key pair. */
-  readonly ownIdentity: KeyPair;
-  /** Our conversations (both roles). */
-  readonly conversations: readonly Conversation[];
-  /** Requests we sent and whose first reply we still await. */
-  readonly outbound: readonly OutboundRequest[];
-  /** Whether to open new requests (default true). */
-  readonly acceptRequests?: boolean;
-}
-
-/** A conversation as a candidate of `identifyPacket`. */
-export interface ConversationEntry extends ConversationCandidate {
-  readonly conversation: Conversation;
-}
-
-/** A reply key as a candidate of `identifyPacket`: a Bob conversation or an outbound request. */
-export type ReplyEntry =
-  & PendingRequestCandidate
-  & ({ readonly conversation: Conversation } | { readonly outbound: OutboundRequest });
-
-/**
- * The `identifyPacket` candidates of a {@linkcode PacketBook}: every
- * conversation by its ID; then, as reply keys, Bob's conversations (late
- * replies) before the outbound requests (first replies), so a request that
- * already became a conversation is never started twice.
- */
-export function candidatesFor(book: PacketBook): PacketCandidates<ConversationEntry, ReplyEntry> {
-  const conversations = book.conversations.map((conversation) => ({
-    conversationId: conversation.conversationId,
-    keys: cachedKeys(conversation.conversationId, regularKeys),
-    conversation,
-  }));
-  const pendingRequests: ReplyEntry[] = [];
-  for (const conversation of book.conversations) {
-    const sharedRequestKey = conversation.sharedRequestKey;
-    if (conversation.role === "bob" && sharedRequestKey !== null) {
-      const keys = cachedKeys(sharedRequestKey, replyKeys);
-      pendingRequests.push({ sharedRequestKey, keys, conversation });
-    }
-  }
-  for (const outbound of book.outbound) {
-    const { sharedRequestKey } = outbound;
-    const keys = cachedKeys(sharedRequestKey, replyKeys);
-    pendingRequests.push({ sharedRequestKey, keys, outbound });
-  }
-  return {
-    ownIdentity: book.ownIdentity,
-    conversations,
-    pendingRequests,
-    acceptRequests: book.acceptRequests ?? true,
-  };
-}
-
-/** What {@linkcode receivePacket} found. */
-export type ReceivedPacket =
-  /** A verified request (Alice): show it to the user, then `acceptRequest`. */
-  | { kind: "request"; request: InboundRequest }
-  /** Alice's first reply to `outbound` (Bob): replace it with `conversation`. */
-  | {
-    kind: "first_reply";
-    outbound: OutboundRequest;
-    conversation: Conversation;
-    plaintext: Uint8Array;
-  }
-  /** A message in `previous` (the same object as in the book): replace it. */
-  | {
-    kind: "message";
-    previous: Conversation;
-    conversation: Conversation;
-    plaintext: Uint8Array;
-    packetKind: PacketKind;
-  };
-
-/**
- * Identifies a received packet against everything in `book` and runs the
- * matching step. Returns null when the packet is none of ours (including
- * the packets we sent ourselves: their hSub names the receiver). Nothing in
- * `book` changes; the caller replaces what the result names.
- *
- * @throws {ProtocolError | CryptoError} for a packet of ours that must be
- *   dropped (tampered, forged request, replay ...), see
- *   {@linkcode openMessage}, `receiveRequest` and `receiveReply`
- */
-export function receivePacket(
-  packet: Uint8Array,
-  book: PacketBook,
-  now: number,
-): ReceivedPacket | null {
-  const found = identifyPacket(packet, candidatesFor(book));
-  if (found === null) return null;
-  if (found.kind === "request") {
-    return { kind: "request", request: inboundFromOpened(found, book.ownIdentity) };
-  }
-  if (found.kind === "regular") {
-    const previous = found.conversation.conversation;
-    const opened = decryptInConversation(previous, "regular", found.payload, null, now);
-    return { kind: "message", previous, ...openedFields(opened) };
-  }
-  const entry = found.request;
-  if ("conversation" in entry) {
-    const previous = entry.conversation;
-    const opened = decryptInConversation(
-      previous,
-      "reply",
-      found.payload,
-      found.handshakePublicKey,
-      now,
-    );
-    return { kind: "message", previous, ...openedFields(opened) };
-  }
-  const started = startBob(entry.outbound, found.handshakePublicKey, found.payload, {
-    ownIdentity: book.ownIdentity,
-    now,
-  });
-  return { kind: "first_reply", outbound: entry.outbound, ...started };
-}
-
-function openedFields(opened: OpenedMessage) {
-  return {
-    conversation: opened.conversation,
-    plaintext: opened.plaintext,
-    packetKind: opened.kind,
-  };
 }

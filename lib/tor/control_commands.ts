@@ -24,10 +24,18 @@ export interface AddOnionOptions {
   flags?: string[];
   /** Maximum streams per rendezvous circuit (0..65535). */
   maxStreams?: number;
+  /**
+   * The proof-of-work defence (tor 0.4.8+ built with the `pow` module):
+   * `PoWDefensesEnabled=1` with its priority queue's sustained rate and
+   * burst of rendezvous requests (tor-manual HiddenServicePoWQueueRate/Burst).
+   */
+  powDefenses?: { queueRate: number; queueBurst: number };
 }
 
 /** Largest TCP port and largest MaxStreams (§3.27 NumStreams). */
 const MAX_PORT = 65535;
+/** Largest PoW queue rate or burst we pass (tor takes any 32-bit value). */
+const MAX_POW_QUEUE = 0x7fffffff;
 /** A token of printable ASCII without spaces. */
 const TOKEN = /^[\x21-\x7e]+$/;
 
@@ -40,7 +48,8 @@ function isIntIn(n: number, min: number, max: number): boolean {
 }
 
 /**
- * `ADD_ONION <KeyType>:<KeyBlob> [Flags=..] [MaxStreams=..] Port=..` (§3.27).
+ * `ADD_ONION <KeyType>:<KeyBlob> [Flags=..] [MaxStreams=..] [PoWDefensesEnabled=1
+ * PoWQueueRate=.. PoWQueueBurst=..] Port=..` (§3.27).
  * Accepts "ED25519-V3:<base64>" (from `torKeyBlob`) or "NEW:ED25519-V3" /
  * "NEW:BEST"; RSA1024 (v2 onions) is refused.
  */
@@ -63,6 +72,13 @@ export function addOnionCommand(
       throw invalid("ADD_ONION MaxStreams is 0..65535");
     }
     parts.push(`MaxStreams=${options.maxStreams}`);
+  }
+  if (options.powDefenses !== undefined) {
+    const { queueRate, queueBurst } = options.powDefenses;
+    if (!isIntIn(queueRate, 0, MAX_POW_QUEUE) || !isIntIn(queueBurst, 0, MAX_POW_QUEUE)) {
+      throw invalid("ADD_ONION PoWQueueRate and PoWQueueBurst are non-negative integers");
+    }
+    parts.push("PoWDefensesEnabled=1", `PoWQueueRate=${queueRate}`, `PoWQueueBurst=${queueBurst}`);
   }
   for (const { virtualPort, target } of ports) {
     const t = typeof target === "number" ? `127.0.0.1:${target}` : target;

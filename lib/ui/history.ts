@@ -11,7 +11,11 @@
  *   name, a new name, a command name, a request pattern); the first other
  *   argument and everything after it is dropped, and a trailing space marks
  *   the cut: `/msg bob hello` → `/msg bob `, `/verify bob <key>` →
- *   `/verify bob `, `/req-send bob@<address> <key>` → `/req-send `. The
+ *   `/verify bob `, `/req-send bob@<address> <key>` → `/req-send `. A word
+ *   in a name's place is kept only if it is a name in use when the history
+ *   is saved (or a command's name, or `--all`/`--flood`): a secret typed
+ *   where the name goes (`/auth <secret>`, `/msg <text>`) is cut like any
+ *   other argument, and so is the name of a contact since deleted. The
  *   rule follows each command's argument spec in the registry, so a new
  *   command with a secret argument is cut without a change here. A line
  *   that is no known command, does not parse, or has more words than its
@@ -31,6 +35,8 @@
 import { dirname, join } from "node:path";
 import { parseJson, readFileBounded, writeFileAtomic } from "../store/atomic.ts";
 import { isVaultEnvelope } from "../store/vault.ts";
+import { REJECT_ALL, REJECT_FLOOD } from "../peer/requests.ts";
+import { findCommand } from "./commands.ts";
 import { parseLine } from "./line_parse.ts";
 import { MAX_HISTORY } from "./line_editor.ts";
 
@@ -60,8 +66,15 @@ export function sessionEntry(line: string): string | undefined {
   return auth ? `${auth[1]} ` : line; // never the /auth secret
 }
 
-/** The line as written to disk (undefined: not written); see the module header. */
-export function diskEntry(line: string): string | undefined {
+/**
+ * The line as written to disk (undefined: not written); see the module
+ * header. `isName` says which words are names in use; without it (reading
+ * a file written with it) every plain word in a name's place is kept.
+ */
+export function diskEntry(
+  line: string,
+  isName: (word: string) => boolean = () => true,
+): string | undefined {
   let parsed: ReturnType<typeof parseLine>;
   try {
     parsed = parseLine(line);
@@ -76,7 +89,10 @@ export function diskEntry(line: string): string | undefined {
   let cut = false;
   for (const [i, value] of args.entries()) {
     const spec = command.args[i]!;
-    if (spec.kind !== "word" || !NAME_ARGS.has(spec.name) || !PLAIN_WORD.test(value)) {
+    if (
+      spec.kind !== "word" || !NAME_ARGS.has(spec.name) || !PLAIN_WORD.test(value) ||
+      !knownWord(spec.name, value, isName)
+    ) {
       cut = true;
       break;
     }
@@ -86,6 +102,20 @@ export function diskEntry(line: string): string | undefined {
   const trailing = cut || (args.length < command.args.length && /\s$/.test(line));
   const entry = kept.join(" ") + (trailing ? " " : "");
   return entry.length > MAX_HISTORY_LINE ? undefined : entry;
+}
+
+/** Whether `value`, in the place of the argument `arg`, is a name we know (not typed text). */
+function knownWord(arg: string, value: string, isName: (word: string) => boolean): boolean {
+  if (arg === "command") {
+    try {
+      findCommand(value);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  if (arg === "pattern" && (value === REJECT_ALL || value === REJECT_FLOOD)) return true;
+  return isName(value);
 }
 
 /**
@@ -109,7 +139,7 @@ export async function loadHistory(path: string): Promise<string[]> {
     const info = await Deno.stat(path);
     if (!info.isFile || info.size > MAX_HISTORY_BYTES) return [];
     const text = await Deno.readTextFile(path);
-    return text.split("\n").map(diskEntry).filter((l): l is string => l !== undefined)
+    return text.split("\n").map((l) => diskEntry(l)).filter((l): l is string => l !== undefined)
       .slice(-MAX_HISTORY);
   } catch {
     return [];
@@ -118,10 +148,15 @@ export async function loadHistory(path: string): Promise<string[]> {
 
 /**
  * Writes the history (its disk form, last {@linkcode MAX_HISTORY}
- * entries); for an encrypted peer writes nothing and removes a leftover
- * file, and for a peer whose profile cannot be read writes nothing.
+ * entries, with `isName` the names in use now); for an encrypted peer
+ * writes nothing and removes a leftover file, and for a peer whose profile
+ * cannot be read writes nothing.
  */
-export async function saveHistory(path: string, lines: readonly string[]): Promise<void> {
+export async function saveHistory(
+  path: string,
+  lines: readonly string[],
+  isName: (word: string) => boolean,
+): Promise<void> {
   const kind = await profileKind(path);
   if (kind === "encrypted") {
     await Deno.remove(path).catch(() => {});
@@ -130,7 +165,7 @@ export async function saveHistory(path: string, lines: readonly string[]): Promi
   if (kind !== "plain") return;
   const kept: string[] = [];
   for (const line of lines) {
-    const entry = diskEntry(line);
+    const entry = diskEntry(line, isName);
     if (entry !== undefined && kept.at(-1) !== entry) kept.push(entry);
   }
   const text = kept.slice(-MAX_HISTORY).join("\n");

@@ -23,7 +23,7 @@
 import { join } from "node:path";
 import { PASSPHRASE_ENV } from "../app/cli_args.ts";
 import { isUnmessageError, UnmessageError } from "../errors.ts";
-import type { EventSink } from "../peer/types.ts";
+import type { CommandPeer, EventSink } from "../peer/types.ts";
 import type { RunningPeer } from "../runtime.ts";
 import { peerPaths } from "../store/paths.ts";
 import { HISTORY_FILE, loadHistory, saveHistory } from "./history.ts";
@@ -116,15 +116,31 @@ async function startUnlocked(
   );
 }
 
+/** Which words are names in use, for the history on disk. */
+interface KnownNames {
+  isName(word: string): boolean;
+}
+
+/** The names a command may take now: conversations and requests both ways. */
+function namesInUse(peer: CommandPeer): Set<string> {
+  return new Set([
+    ...peer.conversations().map((c) => c.name),
+    ...peer.inboundRequests().map((r) => r.name),
+    ...peer.outboundRequests().map((r) => r.name),
+  ]);
+}
+
 /** Runs the REPL for one peer; see the module header. */
 export async function runInteractive(o: InteractiveOptions): Promise<number> {
   const term = o.terminal ?? denoTerminal();
   const historyPath = join(peerPaths(o.configRoot, o.name).dir, HISTORY_FILE);
   const history = await loadHistory(historyPath);
   let saving: Promise<void> = Promise.resolve();
+  // the names in use when saving (set once the peer runs): other words in a name's place go
+  const known: KnownNames = { isName: () => false };
   const save = (lines: readonly string[]) => {
     const copy = [...lines];
-    saving = saving.then(() => saveHistory(historyPath, copy)).catch(() => {
+    saving = saving.then(() => saveHistory(historyPath, copy, known.isName)).catch(() => {
       // A history that cannot be written is not worth interrupting a chat.
     });
   };
@@ -134,7 +150,7 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
     Promise.resolve(repl.onEvent({ event: "warning", code: "console", message })).catch(() => {});
   });
   try {
-    return await runRepl(o, term, repl, save, () => saving);
+    return await runRepl(o, term, repl, save, () => saving, known);
   } finally {
     undoConsole();
   }
@@ -146,6 +162,7 @@ async function runRepl(
   repl: Repl,
   save: (lines: readonly string[]) => void,
   saved: () => Promise<void>,
+  known: KnownNames,
 ): Promise<number> {
   if (term.isTTY) await term.write(notice(repl.style, `Starting ${o.name}…\n`));
 
@@ -171,6 +188,7 @@ async function runRepl(
   if (interrupted) return EXIT_INTERRUPTED;
 
   repl.attach(running.peer, running.identity);
+  known.isName = (word) => namesInUse(running.peer).has(word);
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     stopping ??= (async () => {

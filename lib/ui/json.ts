@@ -12,14 +12,17 @@
  * oversized line each get an error reply (`id` null when it could not be
  * read). Commands run one at a time, in the order received, so replies come
  * in order. End of input is a clean quit, like the `quit` command. Nothing but
- * protocol lines is written to the output; diagnostics go to `log`.
+ * protocol lines is written to the output; diagnostics go to `log`. The
+ * output is bounded (see {@linkcode LineWriter}): a reader that stops
+ * reading stalls replies and messages, and loses only warnings and
+ * progress, counted in one `output_dropped` warning.
  *
  * @module
  */
 
 import { isUnmessageError } from "../errors.ts";
 import { MAX_TEXT_BYTES } from "../peer/records.ts";
-import type { EventSink } from "../peer/types.ts";
+import { DROPPABLE_EVENTS, type EventSink } from "../peer/types.ts";
 import { type CommandPeer, type JsonValue, runCommand } from "./commands.ts";
 
 /**
@@ -34,16 +37,51 @@ const MAX_ID_LENGTH = 128;
 /** A reply or event line, as written (without the newline). */
 export type JsonLine = Record<string, unknown>;
 
-/** Serialises lines to one output so they never interleave. */
+/**
+ * Queued output past which warnings and progress lines are dropped (and
+ * counted) rather than queued: a reader that stops reading must not make
+ * memory grow. About a thousand lines.
+ */
+export const DROP_ABOVE_QUEUED_BYTES = 256 * 1024;
+
+interface Queued {
+  readonly bytes: Uint8Array;
+  readonly done: (written: boolean) => void;
+}
+
+/**
+ * Serialises lines to one output so they never interleave, in order.
+ * Lines written with {@linkcode LineWriter.write} are never dropped: their
+ * promise resolves once written, and their producers wait for it (the core
+ * stops reading the network while many wait; the command loop waits for
+ * each reply). Lines written with {@linkcode LineWriter.writeDroppable}
+ * (warnings, progress) are dropped and counted once
+ * {@linkcode DROP_ABOVE_QUEUED_BYTES} are queued; when the output catches
+ * up, one `output_dropped` warning says how many.
+ */
 export class LineWriter {
   readonly #write: (bytes: Uint8Array) => Promise<unknown>;
   readonly #encoder = new TextEncoder();
-  #queue: Promise<void> = Promise.resolve();
+  readonly #queue: Queued[] = [];
+  #queuedBytes = 0;
+  #pumping: Promise<void> | null = null;
   #broken = false;
+  #dropped = 0;
+  #droppedTotal = 0;
 
   /** `write` must write all the bytes given (e.g. a WritableStream writer). */
   constructor(write: (bytes: Uint8Array) => Promise<unknown>) {
     this.#write = write;
+  }
+
+  /** Lines dropped so far by {@linkcode writeDroppable}. */
+  get dropped(): number {
+    return this.#droppedTotal;
+  }
+
+  /** Bytes queued and not yet written. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
   }
 
   /** Queues one object as a line; resolves once written (never rejects). */
@@ -53,36 +91,89 @@ export class LineWriter {
 
   /** Queues one object as a line; resolves once written (true) or lost (false, output gone). */
   write(line: JsonLine): Promise<boolean> {
-    const bytes = this.#encoder.encode(JSON.stringify(line) + "\n");
-    const written = this.#queue.then(async () => {
-      if (this.#broken) return false;
-      try {
-        await this.#write(bytes);
-        return true;
-      } catch {
-        // The reader went away (broken pipe): nothing more can be said.
-        this.#broken = true;
-        return false;
-      }
-    });
-    this.#queue = written.then(() => {});
-    return written;
+    if (this.#broken) return Promise.resolve(false);
+    const bytes = this.#encode(line);
+    return new Promise((done) => this.#enqueue({ bytes, done }));
   }
 
-  /** Resolves once every queued line is written. */
-  flush(): Promise<void> {
-    return this.#queue;
+  /**
+   * Queues one droppable line (a warning, progress) unless the queue holds
+   * {@linkcode DROP_ABOVE_QUEUED_BYTES} already; then it is dropped and
+   * counted. Returns whether it was queued.
+   */
+  writeDroppable(line: JsonLine): boolean {
+    if (this.#broken) return false;
+    if (this.#queuedBytes >= DROP_ABOVE_QUEUED_BYTES) {
+      this.#dropped++;
+      this.#droppedTotal++;
+      return false;
+    }
+    this.#enqueue({ bytes: this.#encode(line), done: () => {} });
+    return true;
+  }
+
+  /** Resolves once every queued line is written (or lost). */
+  async flush(): Promise<void> {
+    while (this.#pumping !== null) await this.#pumping;
+  }
+
+  #encode(line: JsonLine): Uint8Array {
+    return this.#encoder.encode(JSON.stringify(line) + "\n");
+  }
+
+  #enqueue(item: Queued): void {
+    this.#queue.push(item);
+    this.#queuedBytes += item.bytes.length;
+    this.#pumping ??= this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    for (let item = this.#queue[0]; item !== undefined; item = this.#queue[0]) {
+      let written = false;
+      if (!this.#broken) {
+        try {
+          await this.#write(item.bytes);
+          written = true;
+        } catch {
+          // The reader went away (broken pipe): nothing more can be said.
+          this.#broken = true;
+        }
+      }
+      this.#queue.shift();
+      this.#queuedBytes -= item.bytes.length;
+      item.done(written);
+      if (this.#queue.length === 0 && this.#dropped > 0 && !this.#broken) {
+        // caught up: say what was lost (itself never dropped)
+        const count = this.#dropped;
+        this.#dropped = 0;
+        const message = `Dropped ${count} warning and progress lines: the output was not read ` +
+          "fast enough (messages and replies are never dropped)";
+        this.#enqueue({
+          bytes: this.#encode({ event: "warning", code: "output_dropped", message, count }),
+          done: () => {},
+        });
+      }
+    }
+    this.#pumping = null;
   }
 }
 
 /**
- * An event sink that writes each event as one line; its promise resolves
- * once the line is written (the core acknowledges a received message only
- * then) and rejects if the output is gone. After a crash a message may be
- * written again with the same `id`: readers de-duplicate by `id`.
+ * An event sink that writes each event as one line. For an event that
+ * must not be lost, its promise resolves once the line is written (the
+ * core acknowledges a received message only then, and stops reading the
+ * network while many wait) and rejects if the output is gone; droppable
+ * events (`DROPPABLE_EVENTS`: warnings, progress) are queued without a
+ * promise, or dropped and counted when the output falls behind. After a
+ * crash a message may be written again with the same `id`: readers
+ * de-duplicate by `id`.
  */
 export function jsonEventSink(writer: LineWriter): EventSink {
   return (event) => {
+    if (DROPPABLE_EVENTS.has(event.event)) {
+      writer.writeDroppable({ ...event });
+      return;
+    }
     const shown = writer.write({ ...event }).then((written) => {
       if (!written) throw new Error("Cannot write the event: the output is closed");
     });

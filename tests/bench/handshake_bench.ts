@@ -1,5 +1,5 @@
 /**
- * Benchmarks of the handshake (handshake.ts, session.ts): each stage, the
+ * Benchmarks of the handshake (handshake.ts, session.ts, dispatch.ts): each stage, the
  * full handshake (create → receive → accept → first reply → first regular),
  * a message both ways afterwards, and identifying a packet among many
  * conversations. Run with `deno task bench`.
@@ -17,7 +17,9 @@ import {
   receiveRequest,
 } from "../../lib/protocol/handshake.ts";
 import type { Conversation } from "../../lib/protocol/handshake_state.ts";
-import { openMessage, receivePacket, sealMessage } from "../../lib/protocol/session.ts";
+import { openMessage, sealMessage } from "../../lib/protocol/session.ts";
+import { dispatchPacket } from "../../lib/protocol/dispatch.ts";
+import { bookOf } from "../_handshake_fixtures.ts";
 
 const rng = systemRng;
 const NOW = 1_700_000_000_000;
@@ -90,13 +92,13 @@ const incoming = sealMessage(b, line, rng).packet;
 const stranger = sealMessage(fullHandshake().b, line, rng).packet;
 
 Deno.bench(
-  "receivePacket among 100 conversations (match in the last)",
+  "dispatchPacket among 100 conversations (match in the last)",
   { group: "identify" },
   () => {
-    receivePacket(incoming, { ownIdentity: alice, conversations: many, outbound: [] }, NOW);
+    dispatchPacket(incoming, bookOf(alice, many), NOW);
   },
 );
 
-Deno.bench("receivePacket among 100 conversations (none matches)", { group: "identify" }, () => {
-  receivePacket(stranger, { ownIdentity: bob, conversations: many, outbound: [] }, NOW);
+Deno.bench("dispatchPacket among 100 conversations (none matches)", { group: "identify" }, () => {
+  dispatchPacket(stranger, bookOf(bob, many), NOW);
 });

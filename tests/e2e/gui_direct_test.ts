@@ -80,23 +80,47 @@ async function decodeShownQr(page: Page): Promise<string | undefined> {
   return jsQR(Uint8ClampedArray.from(data), size, size)?.data;
 }
 
-/** A foreign site that tries to frame the GUI; resolves with what the frame shows. */
-async function framingAttempt(page: Page, target: string): Promise<string> {
+/**
+ * A foreign site on another port of 127.0.0.1 (another local user's server)
+ * that tries to frame the GUI; resolves with what the frame shows and the
+ * cookies the browser sent it (cookies are not kept apart by port).
+ */
+async function framingAttempt(
+  page: Page,
+  target: string,
+): Promise<{ framed: string; cookies: string[] }> {
+  const cookies: string[] = [];
   const evil = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    () =>
-      new Response(`<!doctype html><iframe id="f" src="${target}"></iframe>`, {
+    (req) => {
+      cookies.push(req.headers.get("cookie") ?? "");
+      return new Response(`<!doctype html><iframe id="f" src="${target}"></iframe>`, {
         headers: { "content-type": "text/html" },
-      }),
+      });
+    },
   );
   try {
     await page.goto(`http://127.0.0.1:${evil.addr.port}/`);
     await new Promise((r) => setTimeout(r, 1_000));
     const frame = page.frames().find((f) => f !== page.mainFrame());
-    return await frame?.evaluate(() => document.body?.innerText ?? "").catch(() => "") ?? "";
+    const framed = await frame?.evaluate(() => document.body?.innerText ?? "").catch(() => "");
+    return { framed: framed ?? "", cookies };
   } finally {
     await evil.shutdown();
   }
+}
+
+/** Whether a socket opens to the GUI on `port` with `cookie` and the page's own Origin. */
+async function socketOpens(port: number, cookie: string, token = ""): Promise<boolean> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws${token ? `?token=${token}` : ""}`, {
+    headers: { Origin: `http://127.0.0.1:${port}`, Cookie: cookie },
+  } as unknown as string);
+  const opened = await new Promise<boolean>((resolve) => {
+    ws.onopen = () => resolve(true);
+    ws.onerror = () => resolve(false);
+  });
+  if (opened) ws.close();
+  return opened;
 }
 
 Deno.test({
@@ -331,8 +355,15 @@ Deno.test({
 
       // The GUI cannot be framed by another site.
       const port = /127\.0\.0\.1:(\d+)/.exec(redirect)![1];
-      const framed = await framingAttempt(r.page, `http://127.0.0.1:${port}/`);
+      const { framed, cookies } = await framingAttempt(r.page, `http://127.0.0.1:${port}/`);
       assert(!framed.includes("unMessage"), `the page was framed: ${framed}`);
+      // That other server got the GUI's cookie, and with it opens nothing.
+      const stolen = cookies.find((c) => c.includes(`unmessage_${port}=`));
+      assert(stolen !== undefined, `the browser kept the cookie to its port: ${cookies}`);
+      const token = /token=([\w-]+)/.exec(redirect)![1]!;
+      assert(!stolen.includes(token), "the cookie carries the token");
+      assertEquals(await socketOpens(Number(port), stolen), false, "the cookie opened the socket");
+      assertEquals(await socketOpens(Number(port), stolen, token), true);
 
       for (const p of procs) {
         for (const secret of [PASSPHRASE, SECRET]) {

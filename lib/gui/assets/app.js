@@ -20,8 +20,22 @@ const REPLY_TIMEOUT_MS = 120_000;
 const RECONNECT_MS = 1_000;
 const RECONNECT_TRIES = 30;
 
-// The token came in the address once: the cookie carries it from now on.
+/**
+ * The capability token came in the address once. It is kept in this
+ * origin's storage, which (unlike the cookie) no server on another port of
+ * 127.0.0.1 can read, and presented only to this server, in the URL of the
+ * socket and of the QR code (see the server's guard.ts).
+ */
+const TOKEN_KEY = "unmessage-token";
+const given = new URLSearchParams(location.search).get("token");
+if (given) localStorage.setItem(TOKEN_KEY, given);
 if (location.search !== "") history.replaceState(null, "", "/");
+const token = localStorage.getItem(TOKEN_KEY) ?? "";
+
+/** `path` on this server with the token, for what needs it (the socket, the QR code). */
+export function withToken(path) {
+  return `${path}?token=${encodeURIComponent(token)}`;
+}
 
 /** What the page shows; filled from replies and events. */
 export const state = {
@@ -37,6 +51,8 @@ export const state = {
   reqsOut: [],
   /** name → [{ id, text, at, outgoing, delivered }] */
   messages: new Map(),
+  /** name → characters of text in `messages` */
+  messageChars: new Map(),
   unread: new Map(),
   /** name → [{ status, reason, at }] (SMP progress). */
   auth: new Map(),
@@ -55,6 +71,16 @@ const root = document.getElementById("app");
 /** Sends a command of the registry; resolves with its result, rejects with its error. */
 export function call(cmd, args = []) {
   return request({ cmd, args });
+}
+
+/**
+ * Tells unMessage that a received message is on the page: only then does
+ * it count as shown, and so is acknowledged to its sender.
+ */
+export function shown(messageId) {
+  if (socket?.readyState === WebSocket.OPEN) {
+    socket.send(JSON.stringify({ app: "shown", message: messageId }));
+  }
 }
 
 /** Sends a request of the application (`peers`, `start`, `quit`). */
@@ -102,6 +128,8 @@ function onLine(line) {
     return;
   }
   if (line.gui === "phase") {
+    // a stopped server's token opens nothing; the next start gives a new one
+    if (line.phase === "stopped") localStorage.removeItem(TOKEN_KEY);
     const changed = line.phase !== state.phase;
     state.phase = line.phase;
     state.name = line.name ?? "";
@@ -138,7 +166,7 @@ function onLine(line) {
 }
 
 function connect() {
-  const s = new WebSocket(`ws://${location.host}/ws`);
+  const s = new WebSocket(`ws://${location.host}${withToken("/ws")}`);
   socket = s;
   s.addEventListener("open", () => {
     tries = 0;

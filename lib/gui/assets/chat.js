@@ -12,7 +12,7 @@
  */
 
 import { h, levelBadge, replace, timeEl } from "./dom.js";
-import { call, state } from "./app.js";
+import { call, shown, state, withToken } from "./app.js";
 import {
   authDialog,
   deleteDialog,
@@ -27,9 +27,21 @@ import { quitButton } from "./views.js";
 
 /** Pause that groups bursts of events into one refresh of the lists. */
 const REFRESH_MS = 150;
+/** Pause that groups a burst of messages into one redraw. */
+const DRAW_MS = 50;
+/**
+ * Messages kept and shown per conversation (the oldest go first): a contact
+ * who sends without end cannot make the page grow or slow without bound.
+ */
+const MAX_SHOWN_MESSAGES = 1_000;
+/** Characters of text kept per conversation (a thousand messages of 1 MiB would be 2 GiB). */
+const MAX_SHOWN_CHARS = 4 * 1024 * 1024;
 
 let els;
 let refreshTimer;
+let drawTimer;
+/** Messages of the open conversation not drawn yet (drawn once per burst). */
+let toAppend = [];
 /** Drafts of the compose box per conversation. */
 const drafts = new Map();
 
@@ -65,7 +77,7 @@ export function showChat(root) {
                 onClick: qrDialog,
               },
               h("img", {
-                src: "/identity.svg",
+                src: withToken("/identity.svg"),
                 alt: "QR code of your identity address and key",
                 id: "qr-small",
               }),
@@ -144,6 +156,16 @@ export async function refresh() {
   if (steps?.dataset.name) openAuthUpdate(steps.dataset.name);
 }
 
+/** Reloads the inbound requests alone and redraws the sidebar (the panel and its draft untouched). */
+async function refreshRequests() {
+  try {
+    state.reqsIn = (await call("reqs-in")).requests;
+  } catch {
+    return; // the next full refresh says what is wrong
+  }
+  renderSidebar();
+}
+
 function soon() {
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(() => void refresh(), REFRESH_MS);
@@ -163,8 +185,12 @@ function renderSidebar() {
   const reqIn = state.reqsIn.map((r) =>
     h(
       "li",
-      { class: "request", "data-name": r.name },
+      { class: "request", "data-name": r.name, "data-flood": r.flood ? "true" : null },
       h("span", { class: "request-name" }, r.name),
+      r.looksLike
+        ? h("span", { class: "tag warn looks-like" }, `⚠ looks like ${r.looksLike}`)
+        : null,
+      r.flood ? h("span", { class: "tag flood" }, "flood") : null,
       h("button", {
         type: "button",
         "aria-label": `Answer the request of ${r.name}`,
@@ -301,6 +327,7 @@ function messageItem(m, conv) {
 
 function renderPanel() {
   if (!els) return;
+  toAppend = []; // drawn below from state.messages
   const name = state.current;
   const conv = name === undefined ? undefined : state.convs.get(name);
   if (conv === undefined) {
@@ -342,6 +369,7 @@ function renderPanel() {
       h("span", { id: "conv-level" }, levelBadge(conv.level)),
       onlineWord(conv),
       conv.established ? null : h("span", { class: "tag" }, "waiting for their first message"),
+      conv.ended ? h("span", { class: "tag warn", id: "conv-ended" }, "ended by them") : null,
       h(
         "div",
         { class: "conv-actions" },
@@ -374,6 +402,7 @@ function renderPanel() {
       "ol",
       {
         id: "log",
+        "data-name": name,
         class: "log",
         role: "log",
         "aria-live": "polite",
@@ -424,18 +453,53 @@ async function presence(name, box) {
   soon();
 }
 
-/** Adds a message (de-duplicated by id) and redraws what shows it. */
+/**
+ * Adds a message (de-duplicated by id, at most MAX_SHOWN_MESSAGES and
+ * MAX_SHOWN_CHARS per conversation, the oldest dropped first) and
+ * shows it: appended to the open conversation's log, so neither a burst of
+ * messages nor one message redraws the rest (nor moves the caret of a
+ * draft); the side list is redrawn once per burst.
+ */
 export function addMessage(name, m) {
   const list = state.messages.get(name) ?? [];
   if (m.id && list.some((x) => x.id === m.id)) return;
   list.push(m);
+  let chars = (state.messageChars.get(name) ?? 0) + m.text.length;
+  while (list.length > 1 && (list.length > MAX_SHOWN_MESSAGES || chars > MAX_SHOWN_CHARS)) {
+    chars -= list.shift().text.length;
+  }
   state.messages.set(name, list);
+  state.messageChars.set(name, chars);
   const unseen = name !== state.current || document.hidden;
   if (!m.outgoing && !m.notice && !state.replaying && unseen) {
     state.unread.set(name, (state.unread.get(name) ?? 0) + 1);
   }
-  renderSidebar();
-  if (name === state.current) renderPanel();
+  if (name === state.current) toAppend.push(m);
+  drawSoon();
+}
+
+function drawSoon() {
+  drawTimer ??= setTimeout(() => {
+    drawTimer = undefined;
+    renderSidebar();
+    appendToLog();
+  }, DRAW_MS);
+}
+
+function appendToLog() {
+  const items = toAppend;
+  toAppend = [];
+  const name = state.current;
+  const log = document.getElementById("log");
+  if (items.length === 0 || name === undefined) return;
+  if (!log || log.dataset.name !== name) return renderPanel();
+  const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+  const conv = state.convs.get(name);
+  const kept = state.messages.get(name) ?? [];
+  log.append(...items.filter((m) => kept.includes(m)).map((m) => messageItem(m, conv)));
+  // the oldest went from state.messages (addMessage's bounds): from the log too
+  while (log.children.length > kept.length) log.firstElementChild?.remove();
+  if (atBottom) log.scrollTop = log.scrollHeight;
 }
 
 function notice(name, text) {
@@ -450,6 +514,7 @@ export function onChatEvent(e) {
       return;
     case "message":
       addMessage(e.name, { id: e.id, text: e.text, at: e.at, outgoing: false });
+      shown(e.id);
       return;
     case "delivered":
       for (const m of state.messages.get(e.name) ?? []) if (m.id === e.id) m.delivered = true;
@@ -493,12 +558,16 @@ export function onChatEvent(e) {
       toast(`Request from ${e.request.name}`, "info");
       if (state.replaying) return soon();
       void refresh().then(() => {
-        const pending = state.reqsIn.some((r) => r.name === e.request.name);
-        if (pending && !document.querySelector("dialog[open]")) inboundDialog(e.request);
+        const pending = state.reqsIn.find((r) => r.name === e.request.name);
+        if (pending && !document.querySelector("dialog[open]")) inboundDialog(pending, true);
       });
       return;
     case "request-accepted":
       toast(`${e.name} accepted your request`, "info");
+      soon();
+      return;
+    case "conversation-ended":
+      notice(e.name, `${e.name} deleted this conversation on their side: delete it too`);
       soon();
       return;
     case "conversation-established":
@@ -510,6 +579,8 @@ export function onChatEvent(e) {
       return;
     case "warning":
       toast(e.message, "warning");
+      // requests held as a flood come without a request-received event of their own
+      if (e.code === "request_flood") void refreshRequests();
       return;
     case "error":
       toast(e.message, "error");

@@ -11,7 +11,7 @@
  */
 
 import { h, levelBadge, replace } from "./dom.js";
-import { call, state } from "./app.js";
+import { call, state, withToken } from "./app.js";
 import { refreshChat } from "./chat.js";
 
 /** How long a toast stays: information and warnings, errors. */
@@ -189,11 +189,19 @@ export function newChatDialog() {
   address.focus();
 }
 
-/** An inbound request: who it is from, and accept (under another name if wished) or reject. */
-export function inboundDialog(req) {
+/**
+ * An inbound request: who it is from, and accept (under another name if
+ * wished) or reject. `arrived` is true when the window opens by itself, as
+ * the request arrives: then it takes the keyboard on "Later", never on the
+ * name field, so the user's typing (Enter in the middle of a message)
+ * cannot accept a stranger's request, and a stranger cannot time one to
+ * make that happen. A request whose name looks like a name in use, or that
+ * came during a flood, says so, and a look-alike's name is not offered.
+ */
+export function inboundDialog(req, arrived = false) {
   const rename = h("input", {
     id: "accept-name",
-    value: req.name,
+    value: req.looksLike ? "" : req.name,
     autocomplete: "off",
     "aria-describedby": "accept-name-hint",
   });
@@ -235,6 +243,7 @@ export function inboundDialog(req) {
         h("dt", null, "Received"),
         h("dd", null, new Date(req.at).toLocaleString()),
       ),
+      requestWarnings(req),
       field("accept-name", "Accept as", rename, "The name you will call them; only you see it."),
       error,
       buttons(
@@ -252,13 +261,42 @@ export function inboundDialog(req) {
             }
           },
         }, "Reject"),
-        cancel("Later"),
+        h("button", {
+          type: "button",
+          id: "later",
+          onClick: (e) => e.currentTarget.closest("dialog")?.close(),
+        }, "Later"),
         h("button", { type: "submit", class: "primary", id: "accept" }, "Accept"),
       ),
     ),
   );
+  if (arrived) {
+    document.getElementById("later")?.focus();
+    return;
+  }
   rename.focus();
   rename.select();
+}
+
+/** What the core says about a request that may not be what it seems. */
+function requestWarnings(req) {
+  return [
+    req.looksLike
+      ? h(
+        "p",
+        { class: "form-error", id: "request-looks-like" },
+        `⚠ The name “${req.name}” looks like “${req.looksLike}”, a name you already use. ` +
+          "This is someone else unless their key matches; accept only under another name.",
+      )
+      : null,
+    req.flood
+      ? h(
+        "p",
+        { class: "hint bad", id: "request-flood" },
+        "It came during a flood of requests: it is kept only until unMessage stops.",
+      )
+      : null,
+  ];
 }
 
 /** Verify: compare the contact's key with one obtained over a channel you trust. */
@@ -415,6 +453,7 @@ export function deleteDialog(name, request) {
             await call("delete", [name]);
             dialog.close();
             state.messages.delete(name);
+            state.messageChars.delete(name);
             state.unread.delete(name);
             state.auth.delete(name);
             if (state.current === name) state.current = undefined;
@@ -441,7 +480,7 @@ export function qrDialog() {
     "qr-dialog",
     "Your identity",
     h("img", {
-      src: "/identity.svg",
+      src: withToken("/identity.svg"),
       class: "qr-large",
       id: "qr-large",
       alt: `QR code of ${id.address} ${id.key}`,
