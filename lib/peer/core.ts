@@ -49,6 +49,24 @@ import {
 import type { EventSink, PeerEvent } from "./types.ts";
 import { type AggregatedCode, WarningBatcher } from "./warnings.ts";
 
+/** A contact as a candidate of the dispatcher: its keys derived when a packet first needs them. */
+class ContactEntry implements ConversationEntry<Contact> {
+  readonly handle: Contact;
+  #keys: PacketKeys | undefined;
+
+  constructor(contact: Contact) {
+    this.handle = contact;
+  }
+
+  get conversationId(): Uint8Array {
+    return conversationIndex(this.handle.record).conversationId;
+  }
+
+  get keys(): PacketKeys {
+    return this.#keys ??= regularKeysOf(this.conversationId);
+  }
+}
+
 /** Prefix of the connector key (and stream isolation key) of a request's delivery. */
 export const REQUEST_KEY_PREFIX = "request-";
 
@@ -275,16 +293,7 @@ export class PeerCore {
     // a conversation its contact deleted sends nothing more (receive.ts)
     contact.link = record.endedByContact ? null : this.makeLink(contact);
     if (this.started && startLink) contact.link?.start();
-    let keys: PacketKeys | undefined;
-    const candidate: ConversationEntry<Contact> = {
-      get conversationId() {
-        return conversationIndex(contact.record).conversationId;
-      },
-      get keys() {
-        return keys ??= regularKeysOf(this.conversationId);
-      },
-      handle: contact,
-    };
+    const candidate = new ContactEntry(contact);
     const slot = this.#table.add(candidate, conversationHsub(record));
     this.#slots.set(contact, { slot, candidate });
     this.#replies = null;

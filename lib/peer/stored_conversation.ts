@@ -119,8 +119,11 @@ function headFields(record: ConversationRecord): unknown[] {
   for (const k in record) {
     if (!NOT_HEAD.has(k)) out.push((record as unknown as Record<string, unknown>)[k]);
   }
-  const index = conversationIndex(record);
-  out.push(index.established, index.sharedRequestKey === null);
+  if (record instanceof StoredConversation && !record.loaded) {
+    out.push(record.index.established, !record.index.hasSharedRequestKey);
+  } else {
+    out.push(record.session.established, record.session.sharedRequestKey === null);
+  }
   return out;
 }
 
@@ -307,6 +310,11 @@ class StoredIndex implements ConversationIndex {
 
   get conversationId(): Uint8Array {
     return this.#id ??= fromBase64(this.#conversationId);
+  }
+
+  /** Whether there is a shared request key (told without decoding it). */
+  get hasSharedRequestKey(): boolean {
+    return this.#shared !== null;
   }
 
   get sharedRequestKey(): Uint8Array | null {

@@ -463,9 +463,7 @@ export class PeerStore {
 
   #parts(key: string, names: string[]): StoredParts {
     if (names.length === 0) return NO_PARTS;
-    const journal = this.#journal;
-    names.sort();
-    return { names, text: (name) => journal.get(`${key}/${name}`) };
+    return new JournalParts(this.#journal, key, names.sort());
   }
 
   #write(key: string, stage: () => void): Promise<void> {
@@ -490,6 +488,23 @@ export class PeerStore {
 
 /** The parts of a conversation that has none: one object for all. */
 const NO_PARTS: StoredParts = { names: [], text: () => undefined };
+
+/** A conversation's parts, read from the journal when asked for (one small object per conversation). */
+class JournalParts implements StoredParts {
+  readonly #journal: Journal;
+  readonly #key: string;
+  readonly names: readonly string[];
+
+  constructor(journal: Journal, key: string, names: readonly string[]) {
+    this.#journal = journal;
+    this.#key = key;
+    this.names = names;
+  }
+
+  text(name: string): string | undefined {
+    return this.#journal.get(`${this.#key}/${name}`);
+  }
+}
 
 function partKey(key: string, name: string): string {
   if (!PART_NAME_PATTERN.test(name)) {
