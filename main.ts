@@ -10,16 +10,10 @@
  */
 
 import denoJson from "./deno.json" with { type: "json" };
-import {
-  CliUsageError,
-  parseCli,
-  PASSPHRASE_ENV,
-  torrcLines,
-  usageText,
-} from "./lib/app/cli_args.ts";
+import { CliUsageError, parseCli, PASSPHRASE_ENV, usageText } from "./lib/app/cli_args.ts";
 import type { CliOptions } from "./lib/app/cli_args.ts";
 import { CONTROL_PASSWORD_ENV, resolveControlPassword } from "./lib/app/control_password.ts";
-import { CMDLINE_PROXY_WARNING, networkChange } from "./lib/app/network_flags.ts";
+import { CMDLINE_PROXY_WARNING, networkChange, readTorrcExtra } from "./lib/app/network_flags.ts";
 import { isUnmessageError } from "./lib/errors.ts";
 import type { EventSink } from "./lib/peer/types.ts";
 import {
@@ -38,6 +32,9 @@ import {
 import { resolveConfigRoot, validatePeerName } from "./lib/store/paths.ts";
 import { jsonEventSink, LineWriter, runJsonInterface } from "./lib/ui/json.ts";
 import { runInteractive } from "./lib/ui/interactive.ts";
+import { END_FLUSH_TIMEOUT_MS } from "./lib/ui/repl.ts";
+import { bounded } from "./lib/app/tor_supervisor.ts";
+import { sanitizeLines } from "./lib/ui/render.ts";
 import { MAX_LISTED_PEERS } from "./lib/gui/app.ts";
 import { runGui } from "./lib/gui/run.ts";
 
@@ -88,9 +85,7 @@ async function torMode(o: CliOptions, warn: (m: string) => void): Promise<TorMod
       ...(password !== undefined ? { password } : {}),
     };
   }
-  const extra = o.torrcExtra === undefined
-    ? undefined
-    : torrcLines(await Deno.readTextFile(o.torrcExtra));
+  const extra = o.torrcExtra === undefined ? undefined : await readTorrcExtra(o.torrcExtra);
   const network = await networkChange(o);
   if (o.proxy !== undefined && /\/\/[^@/]*:[^@/]*@/.test(o.proxy)) warn(CMDLINE_PROXY_WARNING);
   return {
@@ -146,7 +141,8 @@ async function startFor(
 async function runJson(o: CliOptions, root: string, name: string): Promise<number> {
   const writer = new LineWriter((bytes) => writeAll(Deno.stdout, bytes));
   const events = jsonEventSink(writer);
-  const log = (m: string) => console.error(m);
+  // Diagnostics may quote tor or a contact: no escape reaches the terminal.
+  const log = (m: string) => console.error(sanitizeLines(m));
   let running: RunningPeer;
   try {
     running = await startFor(o, root, name, events, envPassphrase());
@@ -167,7 +163,8 @@ async function runJson(o: CliOptions, root: string, name: string): Promise<numbe
   );
   const stop = async () => {
     await running.stop();
-    await writer.flush();
+    // A consumer that stopped reading must not keep a SIGTERM from ending us.
+    await bounded(writer.flush(), END_FLUSH_TIMEOUT_MS);
     Deno.exit(EXIT_OK);
   };
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
@@ -199,7 +196,7 @@ async function runGuiFor(o: CliOptions, root: string, name: string | undefined):
     start: (peer, events, secret) => startFor(o, root, peer, events, secret),
     remember: (peer) => saveAppConfig(root, { lastInterface: "gui", lastPeer: peer }),
     say: (line) => writeAll(Deno.stdout, encoder.encode(`${line}\n`)),
-    log: (m) => console.error(`unmessage: ${m}`),
+    log: (m) => console.error(`unmessage: ${sanitizeLines(m)}`),
   });
 }
 

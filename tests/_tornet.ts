@@ -3,7 +3,8 @@
  * file (started once, stopped in a finally, with a check that none of its
  * processes survive), a loopback echo server to publish as an onion
  * service, a SOCKS connect that retries while a fresh descriptor is not yet
- * uploaded, and process measurements (CPU, RSS) from /proc.
+ * uploaded, process measurements (CPU, RSS) from /proc, and a torrc that
+ * reaches nothing (a stuck bootstrap).
  *
  * @module
  */
@@ -157,4 +158,22 @@ export function usage(pids: number[]): { cpuSeconds: number; rssMiB: number } {
     }
   }
   return { cpuSeconds: ticks / ticksPerSecond, rssMiB: Math.round(rssKiB / 1024) };
+}
+
+/** A tor that can reach nothing: its only directory authority is `port` on 127.0.0.1. */
+export function deadEnd(port: number): string[] {
+  return [
+    "TestingTorNetwork 1",
+    "UseDefaultFallbackDirs 0",
+    `DirAuthority deadend orport=${port} no-v2 v3ident=${"B".repeat(40)} ` +
+    `127.0.0.1:${port} ${"A".repeat(40)}`,
+  ];
+}
+
+/** A port on 127.0.0.1 where nothing listens (bound, then closed). */
+export function closedPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  return port;
 }

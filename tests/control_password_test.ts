@@ -18,8 +18,10 @@ import {
 } from "../lib/app/control_password.ts";
 import { parseCli } from "../lib/app/cli_args.ts";
 import { attachTor, launchTor } from "../lib/tor/launch.ts";
+import { startPeer } from "../lib/runtime.ts";
 import { isTorError } from "../lib/tor/errors.ts";
 import { PeerProcess } from "./e2e/_peer_process.ts";
+import { refusesFifo } from "./_fifo.ts";
 
 const PASSWORD = "correct horse battery staple";
 /** Bound on the launch of the test tor. */
@@ -95,6 +97,11 @@ Deno.test("resolveControlPassword(): a missing, empty, multi-line, huge or binar
     }
     await assertRejects(() => resolveControlPassword({ file: dir }), ControlPasswordError, "not");
   });
+});
+
+Deno.test("resolveControlPassword(): a FIFO is refused at once, never waited on", async () => {
+  const e = await refusesFifo((file) => resolveControlPassword({ file }));
+  assert(e instanceof ControlPasswordError && e.message.includes("not a regular file"), String(e));
 });
 
 Deno.test("parseCli(): --control-password-file needs --control-port and excludes --control-password", () => {
@@ -175,6 +182,85 @@ Deno.test("a password read from a file authenticates to tor; a wrong one fails t
       }
     } finally {
       await tor.stop();
+    }
+  });
+});
+
+/**
+ * A fake control port that lets anyone in (NULL authentication) and answers
+ * what a start asks until ADD_ONION: it records every command it gets.
+ */
+function openPort(): { port: number; commands: string[]; close(): Promise<void> } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const commands: string[] = [];
+  const replies: [RegExp, string][] = [
+    [
+      /^PROTOCOLINFO/,
+      '250-PROTOCOLINFO 1\r\n250-AUTH METHODS=NULL\r\n250-VERSION Tor="0.4.8.1"\r\n250 OK',
+    ],
+    [/^GETINFO net\/listeners\/socks/, '250-net/listeners/socks="127.0.0.1:9"\r\n250 OK'],
+    [
+      /^GETINFO status\/bootstrap-phase/,
+      '250-status/bootstrap-phase=NOTICE BOOTSTRAP PROGRESS=100 TAG=done SUMMARY="Done"\r\n250 OK',
+    ],
+    [/^ADD_ONION/, `250-ServiceID=${"a".repeat(56)}\r\n250 OK`],
+    [/./, "250 OK"],
+  ];
+  const conns: Deno.Conn[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      void (async () => {
+        const buf = new Uint8Array(4096);
+        let text = "";
+        for (let n; (n = await conn.read(buf).catch(() => null)) !== null;) {
+          text += new TextDecoder().decode(buf.subarray(0, n));
+          for (let i; (i = text.indexOf("\r\n")) >= 0;) {
+            const line = text.slice(0, i);
+            text = text.slice(i + 2);
+            commands.push(line);
+            const reply = replies.find(([re]) => re.test(line))![1];
+            await conn.write(new TextEncoder().encode(`${reply}\r\n`)).catch(() => {});
+          }
+        }
+      })();
+    }
+  })().catch(() => {});
+  return {
+    port: listener.addr.port,
+    commands,
+    async close() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      await serving;
+    },
+  };
+}
+
+Deno.test("a port that asks for no password although one was given is refused before our onion key goes to it", async () => {
+  await withDir(async (dir) => {
+    // someone else's listener on the port our tor should have (tor not running yet, or a race)
+    const fake = openPort();
+    try {
+      const e = await assertRejects(() =>
+        startPeer({
+          name: "alice",
+          configRoot: dir,
+          tor: { mode: "attach", controlPort: fake.port, password: PASSWORD },
+          events: () => {},
+          descriptorTimeoutMs: 1_000,
+        })
+      );
+      assert(isTorError(e, "auth_failed"), String(e));
+      assert(e.message.includes("no authentication"), e.message);
+      assert(!fake.commands.some((c) => c.startsWith("ADD_ONION")), fake.commands.join("\n"));
+      assert(!fake.commands.includes("AUTHENTICATE"), fake.commands.join("\n"));
+    } finally {
+      await fake.close();
     }
   });
 });

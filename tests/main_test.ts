@@ -11,6 +11,7 @@
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
 import { CliUsageError, parseCli, torrcLines } from "../lib/app/cli_args.ts";
 import { loadAppConfig } from "../lib/store/app_config.ts";
+import { refusesFifo } from "./_fifo.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** Bound on one run of the executable. */
@@ -89,6 +90,28 @@ Deno.test("main accepts the seed's -name and remembers cli as the last interface
     const ready = lines.find((l) => l.event === "ready");
     assert(ready?.identity.address.startsWith("carol@"), j.stdout);
     assertEquals(await loadAppConfig(dir), { lastInterface: "json", lastPeer: "carol" });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("main: a FIFO given as --torrc-extra, --bridges-file or --control-password-file fails the start at once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "main_fifo_test" });
+  try {
+    for (
+      const flags of [
+        ["--torrc-extra"],
+        ["--bridges-file"],
+        ["--control-port", "9", "--control-password-file"],
+      ]
+    ) {
+      const e = await refusesFifo(async (fifo) => {
+        const r = await run(["--config-dir", dir, "--name", "alice", "--json", ...flags, fifo]);
+        throw new Error(`exit ${r.code}: ${r.stderr}`);
+      });
+      assert(e.message.startsWith("exit 1: "), e.message);
+      assert(e.message.includes("not a regular file"), e.message);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

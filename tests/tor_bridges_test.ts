@@ -16,7 +16,13 @@
 
 import { assert, assertEquals, assertRejects, assertThrows } from "./_assert.ts";
 import { CliUsageError, parseCli } from "../lib/app/cli_args.ts";
-import { networkChange, readBridgesFile } from "../lib/app/network_flags.ts";
+import {
+  MAX_TORRC_EXTRA_BYTES,
+  networkChange,
+  readBridgesFile,
+  readTorrcExtra,
+} from "../lib/app/network_flags.ts";
+import { refusesFifo } from "./_fifo.ts";
 import {
   applyNetworkChange,
   changeSettings,
@@ -319,4 +325,19 @@ Deno.test("bridge and proxy flags: checked at once, conflicts refused, files rea
     changeSettings(NO_NETWORK_SETTINGS, { proxy: "socks5://h:1" }).proxy,
     "socks5://h:1",
   );
+});
+
+Deno.test("readBridgesFile(), readTorrcExtra(): a FIFO is refused at once, a huge torrc too", async () => {
+  for (const read of [readBridgesFile, readTorrcExtra]) {
+    const e = await refusesFifo(read);
+    assert(isTorError(e) && e.message.includes("not a regular file"), String(e));
+  }
+  await withDir(async (dir) => {
+    const file = `${dir}/torrc`;
+    await Deno.writeTextFile(file, "# mine\nTestingTorNetwork 1\n");
+    assertEquals(await readTorrcExtra(file), ["TestingTorNetwork 1"]);
+    await Deno.writeTextFile(file, "#".repeat(MAX_TORRC_EXTRA_BYTES + 1));
+    const big = await assertRejects(() => readTorrcExtra(file));
+    assert(isTorError(big, "invalid_argument") && big.message.includes("larger than"), String(big));
+  });
 });

@@ -366,6 +366,9 @@ Deno.test("chooseAuthMethod() prefers NULL, a given password, SAFECOOKIE, then C
       [["COOKIE"], { method: "SAFECOOKIE" as const }],
       [["COOKIE", "HASHEDPASSWORD"], {}],
       [["COOKIE", "SAFECOOKIE"], { method: "COOKIE" as const, allowPlainCookie: true }],
+      // a port that lets anyone in, when we were told this tor wants a password or cookie
+      [["NULL"], { password: "x" }],
+      [["NULL", "SAFECOOKIE"], { cookieFile: "c" }],
     ] as const
   ) {
     const e = assertThrows(() => chooseAuthMethod(info([...methods]), options), TorError);

@@ -15,6 +15,8 @@
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import type { PeerEvent } from "../lib/peer/types.ts";
 import { startPeer } from "../lib/runtime.ts";
+import { STALL_LOG_LINES } from "../lib/app/tor_supervisor.ts";
+import { closedPort, deadEnd } from "./_tornet.ts";
 import { parseBootstrapStatus } from "../lib/tor/control_parse.ts";
 import { explainProblem, stallAdvice } from "../lib/tor/diagnose.ts";
 import { isTorError } from "../lib/tor/errors.ts";
@@ -28,24 +30,6 @@ import { resultText } from "../lib/ui/results.ts";
 const STALL_MS = 3_000;
 /** Bound on the whole launch, so that the start fails with bootstrap_timeout. */
 const LAUNCH_MS = 9_000;
-
-/** A dead end: the only directory authority is `port` on 127.0.0.1. */
-function deadEnd(port: number): string[] {
-  return [
-    "TestingTorNetwork 1",
-    "UseDefaultFallbackDirs 0",
-    `DirAuthority deadend orport=${port} no-v2 v3ident=${"B".repeat(40)} ` +
-    `127.0.0.1:${port} ${"A".repeat(40)}`,
-  ];
-}
-
-/** A port where nothing listens (bound, then closed). */
-function closedPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
-  return port;
-}
 
 /** Starts a peer against `torrc`, expects bootstrap_timeout, returns the events and error. */
 async function stalledStart(torrc: string[]): Promise<{ events: PeerEvent[]; error: Error }> {
@@ -89,6 +73,24 @@ Deno.test("a tor whose relays refuse connections: reason in plain words, then ad
   assert(!events.some((e) => e.event === "ready"));
   assert(isTorError(error, "bootstrap_timeout"), String(error));
   assert(error.message.includes("--bridges"), error.message);
+});
+
+Deno.test("a stalled start gets tor's own last messages with the advice and in its error: /tor-log cannot run before the peer does", async () => {
+  const { events, error } = await stalledStart(deadEnd(closedPort()));
+  const stalled = events.find((e) => e.event === "bootstrap-stalled");
+  assert(stalled?.event === "bootstrap-stalled", JSON.stringify(events));
+  const log = stalled.log ?? [];
+  assert(log.length > 0 && log.length <= STALL_LOG_LINES, JSON.stringify(log));
+  assert(log.some((l) => l.text.startsWith("Bootstrapped 5%")), JSON.stringify(log));
+  // the advice does not send the user to a command that is refused until the start ends
+  const toLog = stalled.advice.find((a) => a.includes("/tor-log"));
+  assert(toLog !== undefined && toLog.includes("once"), String(toLog));
+  // the REPL prints those lines under the advice
+  const shown = eventLine({ color: false }, () => undefined, stalled, 0)!;
+  assert(shown.includes(log.at(-1)!.text.slice(0, 40)), shown);
+  // and the failed start's error carries them too: the peer never ran, /tor-log never could
+  assert(error.message.includes("Tor's last messages:"), error.message);
+  assert(error.message.includes("Bootstrapped 5%"), error.message);
 });
 
 Deno.test("a tor whose relay accepts and never answers: tor says nothing, the stall advice still comes", async () => {
@@ -169,6 +171,27 @@ Deno.test("explainProblem(): every ORCONN reason in words, tor's warning for unk
   assertEquals(explainProblem(status("")), undefined);
 });
 
+Deno.test("a proxy that is down is named as the problem and checked first, not blamed on a relay", () => {
+  // tor 0.4.8's report with Socks5Proxy on a closed port (HOSTADDR: the relay it wanted)
+  const status = parseBootstrapStatus(
+    'WARN BOOTSTRAP PROGRESS=3 TAG=conn_proxy SUMMARY="Connecting to proxy" ' +
+      'WARNING="Connection refused" REASON=CONNECTREFUSED COUNT=1 RECOMMENDATION=ignore ' +
+      'HOSTID="AAAA" HOSTADDR="127.0.0.1:41133"',
+  )!;
+  const problem = explainProblem(status)!;
+  assert(problem.includes("the proxy refused the connection"), problem);
+  assert(!problem.includes("relay or bridge"), problem);
+  assert(problem.includes("on its way to 127.0.0.1:41133"), problem);
+  const setup = { mode: "launch" as const, bridges: [], proxy: "socks5://127.0.0.1:46091" };
+  const { advice } = stallAdvice(status, 45_000, setup, new Date(0));
+  assert(advice[0]!.startsWith("Check the proxy socks5://127.0.0.1:46091"), advice.join("\n"));
+  assertEquals(advice.filter((a) => a.includes("Check the proxy")).length, 1);
+  // past the proxy, a refusal is a relay's again, and the proxy is checked later
+  const relay = { ...status, tag: "conn", summary: "Connecting to a relay" };
+  assert(explainProblem(relay)!.includes("relay or bridge refused"));
+  assert(stallAdvice(relay, 45_000, setup, new Date(0)).advice[0]!.includes("online"));
+});
+
 Deno.test("stallAdvice(): bridges or not, proxy or not, our tor or someone else's", () => {
   const status = { progress: 10, tag: "conn_done", summary: "Connected to a relay" };
   const now = new Date(Date.UTC(2030, 0, 2, 3, 4, 5));
@@ -214,6 +237,39 @@ Deno.test("TorLog keeps the last lines, cut, across connections; tor-log returns
   await assertRejects(() => runCommand(asPeer, "tor-log", ["0"]), Error, "1 to 200");
   await assertRejects(() => runCommand(asPeer, "tor-log", ["x"]), Error, "usage");
   await assertRejects(() => runCommand({} as typeof asPeer, "tor-log", []), Error, "without tor");
+});
+
+Deno.test("TorLog holds its lines, not the replies they were cut from: 200 lines of 1 MiB replies stay small", async () => {
+  // V8 keeps the whole string a slice was taken from; measured in a process with a GC to call.
+  const script = `
+    import { TorLog } from ${
+    JSON.stringify(new URL("../lib/tor/tor_log.ts", import.meta.url).href)
+  };
+    const log = new TorLog();
+    globalThis.gc();
+    const before = Deno.memoryUsage().heapUsed;
+    for (let i = 0; i < 200; i++) {
+      const reply = "NOTICE " + String(i).padStart(6, "0") + "x".repeat(1 << 20); // a fresh string, as decoded
+      log.add("notice", reply.slice(7));
+    }
+    globalThis.gc();
+    console.log(Deno.memoryUsage().heapUsed - before);
+  `;
+  const dir = await Deno.makeTempDir({ prefix: "tor_log_memory" });
+  try {
+    const file = `${dir}/measure.ts`;
+    await Deno.writeTextFile(file, script);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-check", "--v8-flags=--expose-gc", file],
+    }).output();
+    const text = new TextDecoder().decode(out.stdout).trim();
+    assert(out.success, new TextDecoder().decode(out.stderr));
+    const retained = Number(text);
+    // the ring's own bound: 200 lines of 1000 UTF-16 units, 400 KB, with room for the objects
+    assert(retained < 8 * 2 ** 20, `${(retained / 2 ** 20).toFixed(1)} MiB retained`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("the REPL shows tor's problem and the advice as lines, a plain phase only as the bar", () => {

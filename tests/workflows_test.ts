@@ -92,3 +92,26 @@ Deno.test("the release's --version check matches what a compiled build prints", 
   assert(/^unmessage \S+ \(commit 0{40}\)\n$/.test(printed), printed);
   assert(check.includes('"unmessage ${GITHUB_REF_NAME#v} (commit $GITHUB_SHA)"'), check);
 });
+
+Deno.test("workflows: actions pinned to a commit, no token left in .git/config, no ${{ }} in a script", async () => {
+  for (const name of ["ci.yml", "release.yml"]) {
+    const { doc } = await load(name);
+    for (const [jobName, job] of Object.entries(doc.jobs) as [string, Yaml][]) {
+      for (const step of job.steps ?? []) {
+        if (typeof step.uses === "string" && !step.uses.startsWith("./")) {
+          // a tag (v4) can be moved to other code; a commit cannot
+          assert(
+            /^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/.test(step.uses),
+            `${name} ${jobName}: ${step.uses}`,
+          );
+        }
+        if (typeof step.uses === "string" && step.uses.startsWith("actions/checkout@")) {
+          // else the job's GITHUB_TOKEN stays in .git/config for every later step
+          assertEquals(step.with?.["persist-credentials"], false, `${name} ${jobName}: checkout`);
+        }
+        // an expression in a script is pasted into the shell before it runs
+        assert(!/\$\{\{/.test(step.run ?? ""), `${name} ${jobName}: \${{ }} in a run script`);
+      }
+    }
+  }
+});

@@ -11,6 +11,7 @@
  */
 
 import { UnmessageError } from "../errors.ts";
+import { readUserFile, UserFileError } from "./user_file.ts";
 
 /** Environment variable holding the control port password. */
 export const CONTROL_PASSWORD_ENV = "UNMESSAGE_CONTROL_PASSWORD";
@@ -68,45 +69,24 @@ export async function resolveControlPassword(
 }
 
 async function readPasswordFile(path: string): Promise<ResolvedControlPassword> {
-  let bytes: Uint8Array;
+  let text: string;
   const warnings: string[] = [];
   try {
-    using file = await Deno.open(path, { read: true });
-    const info = await file.stat();
-    if (!info.isFile) throw new ControlPasswordError(`${path} is not a regular file`);
-    if (info.size > MAX_PASSWORD_FILE_BYTES) {
-      throw new ControlPasswordError(
-        `The control password file ${path} is larger than ${MAX_PASSWORD_FILE_BYTES} bytes`,
-      );
-    }
-    if (info.mode !== null && (info.mode & 0o077) !== 0) {
+    const file = await readUserFile(path, MAX_PASSWORD_FILE_BYTES);
+    text = file.text;
+    if (file.mode !== null && (file.mode & 0o077) !== 0) {
       warnings.push(
         `The control password file ${path} can be read by other users; chmod 600 it`,
       );
     }
-    bytes = new Uint8Array(MAX_PASSWORD_FILE_BYTES + 1);
-    let length = 0;
-    for (let n; length < bytes.length && (n = await file.read(bytes.subarray(length))) !== null;) {
-      length += n;
-    }
-    bytes = bytes.subarray(0, length);
   } catch (e) {
-    if (e instanceof ControlPasswordError) throw e;
+    if (!(e instanceof UserFileError)) throw e;
     throw new ControlPasswordError(
-      `Cannot read the control password file ${path}: ${e instanceof Error ? e.message : e}`,
+      e.reason === "unreadable"
+        ? `Cannot read the control password file ${path}: ${e.message}`
+        : `Cannot use the control password file ${path}: ${e.message}`,
       { cause: e },
     );
-  }
-  if (bytes.length > MAX_PASSWORD_FILE_BYTES) {
-    throw new ControlPasswordError(
-      `The control password file ${path} is larger than ${MAX_PASSWORD_FILE_BYTES} bytes`,
-    );
-  }
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new ControlPasswordError(`The control password file ${path} is not UTF-8 text`);
   }
   // One line: a final line break (as editors write) is not part of the password.
   const password = text.replace(/\r?\n$/, "");

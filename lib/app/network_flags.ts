@@ -2,15 +2,17 @@
  * The bridge and proxy flags of one start (`--bridges`, `--bridge`,
  * `--bridges-file`, `--no-bridges`, `--proxy`, `--no-proxy`, checked by
  * `cli_args.ts`) as the {@linkcode NetworkChange} the runtime applies to the
- * peer's stored settings. Reads the bridges file, bounded.
+ * peer's stored settings. Reads the bridges file and the `--torrc-extra`
+ * file, bounded (`user_file.ts`).
  *
  * @module
  */
 
-import type { CliOptions } from "./cli_args.ts";
+import { type CliOptions, torrcLines } from "./cli_args.ts";
 import type { NetworkChange } from "./network_settings.ts";
 import { MAX_BRIDGE_LINE_CHARS, MAX_BRIDGES, parseBridgeLines } from "../tor/bridges.ts";
 import { TorError } from "../tor/errors.ts";
+import { readUserFile, UserFileError } from "./user_file.ts";
 
 /** Longest bridges file read: every allowed line at its longest, with slack for comments. */
 export const MAX_BRIDGES_FILE_BYTES = 2 * MAX_BRIDGES * MAX_BRIDGE_LINE_CHARS;
@@ -28,23 +30,10 @@ export const CMDLINE_PROXY_WARNING: string =
 export async function readBridgesFile(path: string): Promise<string[]> {
   let text: string;
   try {
-    using file = await Deno.open(path, { read: true });
-    const info = await file.stat();
-    if (!info.isFile) throw new Error("not a regular file");
-    if (info.size > MAX_BRIDGES_FILE_BYTES) {
-      throw new Error(`larger than ${MAX_BRIDGES_FILE_BYTES} bytes`);
-    }
-    const bytes = new Uint8Array(info.size);
-    let off = 0;
-    for (let n; off < bytes.length && (n = await file.read(bytes.subarray(off))) !== null;) {
-      off += n;
-    }
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, off));
+    text = (await readUserFile(path, MAX_BRIDGES_FILE_BYTES)).text;
   } catch (e) {
-    throw new TorError(
-      "invalid_bridge",
-      `Cannot read the bridges file ${path}: ${e instanceof Error ? e.message : e}`,
-    );
+    if (!(e instanceof UserFileError)) throw e;
+    throw new TorError("invalid_bridge", `Cannot read the bridges file ${path}: ${e.message}`);
   }
   try {
     const lines = parseBridgeLines(text).map((b) => b.line);
@@ -52,6 +41,26 @@ export async function readBridgesFile(path: string): Promise<string[]> {
     return lines;
   } catch (e) {
     throw new TorError("invalid_bridge", `Bridges file ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Longest `--torrc-extra` file read (a hand-written torrc is a few KiB). */
+export const MAX_TORRC_EXTRA_BYTES = 256 * 1024;
+
+/**
+ * The lines of a `--torrc-extra` file (blank lines and `#` comments dropped).
+ *
+ * @throws {TorError} `invalid_argument` for an unreadable, oversized or non-text file
+ */
+export async function readTorrcExtra(path: string): Promise<string[]> {
+  try {
+    return torrcLines((await readUserFile(path, MAX_TORRC_EXTRA_BYTES)).text);
+  } catch (e) {
+    if (!(e instanceof UserFileError)) throw e;
+    throw new TorError(
+      "invalid_argument",
+      `Cannot read the --torrc-extra file ${path}: ${e.message}`,
+    );
   }
 }
 

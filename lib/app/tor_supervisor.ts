@@ -8,6 +8,9 @@
  * control port) it reports a `tor` event, reconnects with back-off, publishes
  * the same onion again and swaps the core's transport (`TorLink`) over to
  * the new tor, so the core never notices more than failed dials meanwhile.
+ * `stop()` also ends a tor still being started (the first or a restart):
+ * it closes that tor's control connection and waits, bounded, until it is
+ * gone, so no tor outlives the stop.
  *
  * @module
  */
@@ -31,6 +34,8 @@ export const TOR_RESTART_FIRST_DELAY_MS = 500;
 export const TOR_RESTART_MAX_DELAY_MS = 30_000;
 /** Before tor reported any phase. */
 const NO_STATUS: BootstrapStatus = { progress: 0, tag: "starting", summary: "Starting" };
+/** Tor's last log lines given with the stall advice and a failed start's error. */
+export const STALL_LOG_LINES = 8;
 /** Bound on each step of stopping (here: remove the onion, let tor go; the runtime's steps too). */
 export const STOP_STEP_TIMEOUT_MS = 10_000;
 
@@ -128,6 +133,10 @@ export class SupervisedTor implements TorStrategy {
   #service: OnionService | undefined;
   #serviceId: string | undefined;
   #stopping: Promise<void> | undefined;
+  /** A (re)start under way: it settles once that tor is bootstrapped or gone. */
+  #starting: Promise<unknown> | undefined;
+  /** Its control connection, once authenticated (closing it stops a tor we launched). */
+  #startingControl: TorControl | undefined;
 
   /** A supervisor that does nothing until `start`. */
   constructor(options: SupervisedTorOptions) {
@@ -162,7 +171,9 @@ export class SupervisedTor implements TorStrategy {
       // The start fails: say once more what to do, in the error itself.
       const advice =
         stallAdvice(this.#lastStatus ?? NO_STATUS, 0, this.#setup(), this.#date()).advice;
-      throw new TorError("bootstrap_timeout", `${e.message}\n- ${advice.join("\n- ")}`, {
+      const lines = this.#log.recent(STALL_LOG_LINES).map((l) => `  ${l.severity} ${l.text}`);
+      const log = lines.length > 0 ? `\nTor's last messages:\n${lines.join("\n")}` : "";
+      throw new TorError("bootstrap_timeout", `${e.message}\n- ${advice.join("\n- ")}${log}`, {
         cause: e,
       });
     }
@@ -200,31 +211,41 @@ export class SupervisedTor implements TorStrategy {
           ...(status.reason !== undefined ? { reason: status.reason } : {}),
           message: last ? `${message}. Tor's last warning: ${last}` : message,
           advice,
+          log: this.#log.recent(STALL_LOG_LINES),
         });
       }, stallMs);
     };
+    const connecting = this.#o.source.connect({
+      onProgress: (s) => {
+        this.#lastStatus = s;
+        if (s.progress > best) {
+          best = s.progress;
+          arm();
+        }
+        const problem = explainProblem(s);
+        emit({
+          event: "bootstrap",
+          progress: s.progress,
+          summary: s.summary,
+          ...(s.warning !== undefined ? { warning: s.warning } : {}),
+          ...(s.reason !== undefined ? { reason: s.reason } : {}),
+          ...(problem !== undefined ? { problem } : {}),
+        });
+      },
+      onControl: (control) => {
+        // stop() came first: this tor must not go on (launchTor then kills it).
+        if (this.#stopping) throw new TorError("stopped", "Stopping: this tor is not wanted");
+        this.#startingControl = control;
+        return this.#log.follow(control);
+      },
+    });
+    this.#starting = connecting;
     try {
-      return await this.#o.source.connect({
-        onProgress: (s) => {
-          this.#lastStatus = s;
-          if (s.progress > best) {
-            best = s.progress;
-            arm();
-          }
-          const problem = explainProblem(s);
-          emit({
-            event: "bootstrap",
-            progress: s.progress,
-            summary: s.summary,
-            ...(s.warning !== undefined ? { warning: s.warning } : {}),
-            ...(s.reason !== undefined ? { reason: s.reason } : {}),
-            ...(problem !== undefined ? { problem } : {}),
-          });
-        },
-        onControl: (control) => this.#log.follow(control),
-      });
+      return await connecting;
     } finally {
       clearTimeout(timer);
+      this.#starting = undefined;
+      this.#startingControl = undefined;
     }
   }
 
@@ -288,6 +309,7 @@ export class SupervisedTor implements TorStrategy {
         return;
       } catch (e) {
         if (tor) await bounded(tor.close(), STOP_STEP_TIMEOUT_MS);
+        if (this.#stopping) return; // stop() ended this start: not a failure
         emit({ event: "tor", state: "failed", message: `Cannot restart tor: ${message(e)}` });
         wait = Math.min(wait * 2, TOR_RESTART_MAX_DELAY_MS);
       }
@@ -301,6 +323,12 @@ export class SupervisedTor implements TorStrategy {
   async #stop(): Promise<void> {
     const tor = this.#tor;
     this.#link.detach();
+    if (this.#starting) {
+      // A tor being (re)started: closing its control connection makes one we
+      // launched exit (it is owned) and ends the wait for an attached one.
+      void this.#startingControl?.close();
+      await bounded(this.#starting, STOP_STEP_TIMEOUT_MS);
+    }
     if (!tor) return;
     if (this.#serviceId !== undefined && !tor.control.isClosed) {
       await bounded(tor.control.delOnion(this.#serviceId), STOP_STEP_TIMEOUT_MS);

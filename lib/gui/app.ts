@@ -18,8 +18,9 @@
  * `{"gui": "outgoing", name, id, text, at}` after each message sent, so
  * every open page shows it.
  *
- * A page that opens later (or reloads) is sent the phase and then a
- * bounded backlog of what the conversations showed since the start
+ * A page that opens later (or reloads) is sent the phase (while starting,
+ * with tor's last bootstrap report, the last problem it named and the
+ * stall advice, if any) and then a bounded backlog of what the conversations showed since the start
  * (messages, deliveries, presence, levels, SMP progress; not warnings or
  * requests, which anyone can cause in bulk and the page shows only as they
  * happen), between `{"gui": "replay", "state": "start"}` and `{...,
@@ -109,6 +110,8 @@ export class GuiApp {
   #identity: IdentityInfo | undefined;
   #svg: string | undefined;
   #lastBootstrap: JsonLine | undefined;
+  /** Tor's last bootstrap problem and stall advice while starting (for pages opened later). */
+  #bootNotes: { problem?: JsonLine; stalled?: JsonLine } = {};
   /** Why the last start failed, shown on the first screen. */
   #startError: JsonLine | undefined;
   #backlog: { line: JsonLine; text: string }[] = [];
@@ -156,8 +159,11 @@ export class GuiApp {
     socket.addEventListener("open", () => {
       this.#sockets.add(socket);
       this.#sendTo(socket, this.#phaseLine());
-      if (this.#phase === "starting" && this.#lastBootstrap) {
-        this.#sendTo(socket, this.#lastBootstrap);
+      if (this.#phase === "starting") {
+        const { problem, stalled } = this.#bootNotes;
+        for (const line of [problem, stalled, this.#lastBootstrap]) {
+          if (line) this.#sendTo(socket, line);
+        }
       }
       this.#sendTo(socket, { gui: "replay", state: "start" });
       for (const { text } of this.#backlog) this.#sendText(socket, text);
@@ -173,8 +179,13 @@ export class GuiApp {
   /** The event sink given to the core (see the module header for "shown"). */
   readonly sink: EventSink = (event: PeerEvent) => {
     const line: JsonLine = { ...event };
-    if (event.event === "bootstrap") {
-      this.#lastBootstrap = line;
+    // What tor's start looks like now, not history: never in the backlog.
+    if (event.event === "bootstrap" || event.event === "bootstrap-stalled") {
+      if (event.event === "bootstrap-stalled") this.#bootNotes.stalled = line;
+      else {
+        if (event.problem !== undefined) this.#bootNotes.problem = line;
+        this.#lastBootstrap = line;
+      }
       this.#send(line);
       return;
     }
@@ -360,6 +371,7 @@ export class GuiApp {
     this.#phase = "starting";
     this.#name = name;
     this.#lastBootstrap = undefined;
+    this.#bootNotes = {};
     this.#startError = undefined;
     this.#send(this.#phaseLine());
     try {

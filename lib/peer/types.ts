@@ -111,6 +111,11 @@ export type PeerEvent =
     message: string;
     /** What to check or try, most likely first (flags included). */
     advice: string[];
+    /**
+     * Tor's last log lines (oldest first), as `tor-log` returns them: the
+     * command cannot run before the peer has started, so they come here.
+     */
+    log?: TorLogEntry[];
   }
   | { event: "ready"; identity: IdentityInfo }
   | { event: "request-received"; request: RequestInfo }

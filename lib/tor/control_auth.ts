@@ -51,7 +51,8 @@ const SERVER_TO_CONTROLLER = "Tor safe cookie authentication server-to-controlle
 const CONTROLLER_TO_SERVER = "Tor safe cookie authentication controller-to-server hash";
 
 /**
- * Picks the method: a forced one if offered; otherwise NULL, then the
+ * Picks the method: a forced one if offered; otherwise NULL (refused when a
+ * password or cookie was given: that tor would not offer it), then the
  * password if the caller gave one, then SAFECOOKIE (it never reveals the
  * cookie to a port that is not tor), then COOKIE, then HASHEDPASSWORD.
  * Plain COOKIE with the file the port names needs `allowPlainCookie` and no
@@ -69,7 +70,22 @@ export function chooseAuthMethod(info: ProtocolInfo, options: AuthOptions): Auth
     if (options.method === "COOKIE") checkPlainCookie(offered, options);
     return options.method;
   }
-  if (offered.has("NULL")) return "NULL";
+  if (offered.has("NULL")) {
+    // A tor set up with a password or a cookie never offers NULL: a port that
+    // does, when we were given one, is not that tor (a listener that got the
+    // port first), and what follows authentication hands it our onion key.
+    if (
+      options.password !== undefined || options.cookie !== undefined ||
+      options.cookieFile !== undefined
+    ) {
+      throw new TorError(
+        "auth_failed",
+        "The control port asks for no authentication, but a password or cookie was given for " +
+          "it: it is not the tor set up that way (is that tor running on this port?)",
+      );
+    }
+    return "NULL";
+  }
   if (options.password !== undefined && offered.has("HASHEDPASSWORD")) return "HASHEDPASSWORD";
   if (offered.has("SAFECOOKIE")) return "SAFECOOKIE";
   if (offered.has("COOKIE")) {

@@ -2,7 +2,8 @@
  * Why tor is stuck, in plain words, and what the user can do about it. Tor
  * reports bootstrap problems as `WARN BOOTSTRAP ... REASON=<keyword>`
  * (control-spec §4.1.10, the reasons of ORCONN §4.1.3); this module turns a
- * reason into a sentence ({@linkcode explainProblem}) and, once bootstrap has
+ * reason into a sentence ({@linkcode explainProblem}; while tor connects to
+ * the upstream proxy, the sentence names the proxy) and, once bootstrap has
  * made no progress for a while, gives the likely causes and the flags that
  * address them ({@linkcode stallAdvice}). Pure: no I/O; the caller passes
  * the time and how this tor is configured.
@@ -32,6 +33,28 @@ const REASONS: Readonly<Record<string, string>> = {
   PT_MISSING: "the pluggable transport program for the bridges is missing or failed to start",
 };
 
+/**
+ * The same keywords when tor was connecting to the upstream proxy (bootstrap
+ * tags `conn_proxy`, `conn_done_proxy`): then it is the proxy that refused or
+ * did not answer, not a relay, and the address tor names is the relay it
+ * wanted to reach through it.
+ */
+const PROXY_REASONS: Readonly<Record<string, string>> = {
+  CONNECTREFUSED: "the proxy refused the connection (is it running, and are its address and " +
+    "port right?)",
+  NOROUTE: "there is no route to the proxy (is its address right, and is this computer online?)",
+  TIMEOUT: "the proxy does not answer (is its address right, or does a firewall drop the " +
+    "connection?)",
+  CONNECTRESET: "the proxy reset the connection (is it a SOCKS or HTTPS proxy, as its URL says?)",
+  DONE: "the proxy closed the connection (does it need a user name and password, or refuse " +
+    "this destination?)",
+};
+
+/** Whether a bootstrap report is about the upstream proxy (control-spec §5, bootstrap phases). */
+function atProxy(status: BootstrapStatus): boolean {
+  return status.tag === "conn_proxy" || status.tag === "conn_done_proxy";
+}
+
 /** How this tor reaches the network, for advice that fits. */
 export interface TorSetup {
   /** launch: we configure tor (flags apply); attach: someone else's tor. */
@@ -48,9 +71,15 @@ export interface TorSetup {
  */
 export function explainProblem(status: BootstrapStatus): string | undefined {
   if (status.warning === undefined && status.reason === undefined) return undefined;
-  const known = status.reason !== undefined ? REASONS[status.reason] : undefined;
+  const proxy = atProxy(status);
+  const words = proxy ? PROXY_REASONS : REASONS;
+  const known = status.reason !== undefined && Object.hasOwn(words, status.reason)
+    ? words[status.reason]
+    : undefined;
   const why = known ?? (status.warning ? `tor says "${status.warning}"` : "an unknown problem");
-  const where = status.hostAddr ? ` (trying ${status.hostAddr})` : "";
+  const where = status.hostAddr
+    ? proxy ? ` (on its way to ${status.hostAddr})` : ` (trying ${status.hostAddr})`
+    : "";
   return `Tor cannot connect at ${status.progress}% (${status.summary}): ${why}${where}`;
 }
 
@@ -73,11 +102,17 @@ export function stallAdvice(
   const problem = explainProblem(status);
   const message = `Tor has made no progress for ${seconds} s (stuck at ${status.progress}%: ` +
     `${status.summary})` + (problem ? `. ${problem}` : "");
-  const advice = [
+  const advice: string[] = [];
+  const proxyAdvice = setup.proxy === undefined ? undefined : `Check the proxy ${setup.proxy}: ` +
+    "tor connects only through it" +
+    (setup.mode === "launch" ? " (--no-proxy stops using it)." : ".");
+  // Stuck at the proxy: that is the first thing to check.
+  if (proxyAdvice !== undefined && atProxy(status)) advice.push(proxyAdvice);
+  advice.push(
     "Check that this computer is online: can it open a web page?",
     `Check the clock, date and time zone: this computer says ${now.toISOString()} (UTC); ` +
-    "tor cannot connect when the clock is off by more than a few hours.",
-  ];
+      "tor cannot connect when the clock is off by more than a few hours.",
+  );
   if (setup.mode === "attach") {
     advice.push(
       "This tor is not started by unMessage (--control-port): if Tor is blocked here, " +
@@ -96,17 +131,15 @@ export function stallAdvice(
         "or --no-bridges if Tor is not blocked here.",
     );
   }
-  if (setup.proxy !== undefined) {
-    advice.push(
-      `Check the proxy ${setup.proxy}: tor connects only through it` +
-        (setup.mode === "launch" ? " (--no-proxy stops using it)." : "."),
-    );
+  if (proxyAdvice !== undefined) {
+    if (!atProxy(status)) advice.push(proxyAdvice);
   } else if (setup.mode === "launch") {
     advice.push(
       "If this network allows traffic only through a proxy, give it with " +
         "--proxy socks5://host:port or --proxy https://host:port.",
     );
   }
-  advice.push("/tor-log shows tor's recent messages.");
+  // No command runs before the peer has started: the lines come with the advice.
+  advice.push("Tor's own last messages come with this advice (once the peer runs, /tor-log).");
   return { message, advice };
 }

@@ -49,7 +49,9 @@ export type TorErrorCode =
   /** The pluggable transport program a bridge needs is not installed. */
   | "pt_not_found"
   /** A caller passed a value that cannot be sent to tor. */
-  | "invalid_argument";
+  | "invalid_argument"
+  /** The peer is stopping: a tor still being started is let go. */
+  | "stopped";
 
 /** Extra fields of a {@linkcode TorError}. */
 export interface TorErrorOptions extends ErrorOptions {

@@ -15,6 +15,8 @@ import type { ControlEvent, TorControl } from "./control.ts";
 export const MAX_TOR_LOG_LINES = 200;
 /** Longest line kept; the rest is cut (tor's own lines are far shorter). */
 export const MAX_TOR_LOG_LINE_CHARS = 1000;
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
 /** The severities followed (INFO and DEBUG would flood the ring). */
 const SEVERITIES = ["NOTICE", "WARN", "ERR"] as const;
 
@@ -43,7 +45,11 @@ export class TorLog {
     const cut = text.length > MAX_TOR_LOG_LINE_CHARS
       ? `${text.slice(0, MAX_TOR_LOG_LINE_CHARS - 1)}…`
       : text;
-    this.#lines.push({ at: this.#now(), severity, text: cut });
+    // A copy, not a slice: V8 keeps the whole string a slice was cut from, so
+    // 200 lines of 1 MiB replies would hold 200 MiB. (A surrogate pair split
+    // by the cut becomes U+FFFD.)
+    const kept = utf8Decoder.decode(utf8Encoder.encode(cut));
+    this.#lines.push({ at: this.#now(), severity, text: kept });
     if (this.#lines.length > MAX_TOR_LOG_LINES) this.#lines.shift();
   }
 

@@ -27,8 +27,9 @@ import type { CommandPeer, EventSink } from "../peer/types.ts";
 import type { RunningPeer } from "../runtime.ts";
 import { peerPaths } from "../store/paths.ts";
 import { HISTORY_FILE, loadHistory, saveHistory } from "./history.ts";
-import { errorLine, notice } from "./render.ts";
-import { Repl } from "./repl.ts";
+import { errorLine, notice, sanitizeLines } from "./render.ts";
+import { END_FLUSH_TIMEOUT_MS, Repl } from "./repl.ts";
+import { bounded } from "../app/tor_supervisor.ts";
 import { askNewPassphrase, askPassphrase, type TerminalAsk, terminalAsk } from "./prompts.ts";
 import {
   captureConsole,
@@ -170,7 +171,8 @@ async function runRepl(
   let interrupted = false;
   const undoStart = (o.onStartInterrupt ?? onInterruptSignal)(() => {
     interrupted = true;
-    void term.write("\nInterrupted\n").then(() => exitProcess(EXIT_INTERRUPTED));
+    void bounded(term.write("\nInterrupted\n"), END_FLUSH_TIMEOUT_MS)
+      .then(() => exitProcess(EXIT_INTERRUPTED));
   });
   let running: RunningPeer;
   const questions = terminalAsk(term, repl.style);
@@ -179,7 +181,8 @@ async function runRepl(
   } catch (e) {
     questions.close();
     undoStart();
-    const why = e instanceof Error ? e.message : String(e);
+    // The reason may quote tor (or whatever answers on its control port): no escapes.
+    const why = sanitizeLines(e instanceof Error ? e.message : String(e));
     await term.write(`\r\n${errorLine(repl.style, `Cannot start ${o.name}: ${why}`)}\n`);
     return EXIT_FAILURE;
   }
@@ -192,7 +195,8 @@ async function runRepl(
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     stopping ??= (async () => {
-      await term.write(`${notice(repl.style, "Shutting down…")}\n`);
+      // A terminal that does not read (its output blocked) must not hold the stop up.
+      await bounded(term.write(`${notice(repl.style, "Shutting down…")}\n`), END_FLUSH_TIMEOUT_MS);
       await running.stop();
       await saved();
     })();
@@ -208,6 +212,6 @@ async function runRepl(
   }
   save(repl.history);
   await shutdown();
-  await term.write(`${notice(repl.style, "Bye")}\n`);
+  await bounded(term.write(`${notice(repl.style, "Bye")}\n`), END_FLUSH_TIMEOUT_MS);
   return EXIT_OK;
 }

@@ -9,7 +9,11 @@
  * `ESC[201~` is one `paste` key, its line breaks (CR, LF, CR LF) kept as
  * `\n` and its tabs kept, every other control character dropped. A paste
  * is held whole up to {@linkcode MAX_PASTE_LENGTH}; past it the rest is
- * counted, not stored, and the key is `paste-too-long`.
+ * counted, not stored, and the key is `paste-too-long`. A paste whose end
+ * marker never comes (a terminal that dropped it, `Alt-[` then `200~`
+ * typed) would take every later key as pasted text: the reader calls
+ * {@linkcode KeyDecoder.endPaste} once no byte has come for
+ * {@linkcode PASTE_IDLE_MS}, which ends it as the marker would have.
  *
  * @module
  */
@@ -52,6 +56,12 @@ export type KeyName =
 const MAX_ESCAPE_LENGTH = 16;
 /** Longest paste held: more could not fit in a line anyway. */
 export const MAX_PASTE_LENGTH: number = MAX_LINE_LENGTH;
+/**
+ * Quiet time after which an open paste is taken as ended: a terminal sends a
+ * paste in one burst (over a slow link, in chunks a few hundred ms apart at
+ * worst), so a pause this long means its end marker was lost.
+ */
+export const PASTE_IDLE_MS = 1_000;
 /** Bracketed paste markers (xterm "Bracketed Paste Mode"). */
 const PASTE_START = "[200~";
 const PASTE_END = "\x1b[201~";
@@ -110,6 +120,25 @@ export class KeyDecoder {
   #pending = "";
   /** The paste being received (between its markers). */
   #paste: { parts: string[]; length: number } | undefined;
+
+  /** Whether a paste has begun and its end marker has not come yet. */
+  get pasting(): boolean {
+    return this.#paste !== undefined;
+  }
+
+  /**
+   * Ends an open paste as if its end marker had come (see the module
+   * header); what was held of a possible marker counts as pasted text.
+   * Returns its key, or nothing when no paste is open.
+   */
+  endPaste(): Key[] {
+    if (!this.#paste) return [];
+    const keys: Key[] = [];
+    const held = this.#pending;
+    this.#pending = "";
+    this.#pasted(held + PASTE_END, 0, keys);
+    return keys;
+  }
 
   /** Decodes one chunk. */
   push(bytes: Uint8Array): Key[] {

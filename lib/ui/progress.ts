@@ -6,17 +6,26 @@
  * @module
  */
 
-import { paint, sanitize, type Style } from "./render.ts";
+import { paint, sanitize, stripAnsi, type Style } from "./render.ts";
+import { fitWidth, textWidth } from "./width.ts";
 
 /** Cells of the bar. */
 export const BAR_CELLS = 24;
+/** Fewest cells worth drawing as a bar. */
+const MIN_BAR_CELLS = 4;
 /** Longest phase text shown (the rest is cut with an ellipsis). */
 const MAX_PHASE_LENGTH = 60;
 
+/** Columns of the bar's frame and percentage: `Tor [`, `] `, `100% `. */
+const FRAME_COLUMNS = 12;
+/** Fewest columns kept for the phase before the bar is narrowed. */
+const MIN_PHASE_COLUMNS = 10;
+
 /**
  * One line of the bar for `progress` (0..100, clamped) and the phase
- * `summary`; fits in `columns` when possible. Without colours the bar uses
- * `#` and `-`, so it survives any terminal or log.
+ * `summary`, narrower than `columns` (a row that wraps leaves a row behind
+ * at every redraw): the phase is cut first, then the bar, then dropped.
+ * Without colours the bar uses `#` and `-`, so it survives any terminal or log.
  */
 export function progressLine(
   style: Style,
@@ -25,15 +34,21 @@ export function progressLine(
   columns: number,
 ): string {
   const p = Number.isFinite(progress) ? Math.min(100, Math.max(0, Math.round(progress))) : 0;
-  const filled = Math.round((p / 100) * BAR_CELLS);
-  const [full, empty] = style.color ? ["█", "░"] : ["#", "-"];
-  const bar = paint(style, "cyan", full.repeat(filled)) +
-    paint(style, "dim", empty.repeat(BAR_CELLS - filled));
-  const head = `Tor [${bar}] ${String(p).padStart(3)}% `;
-  const room = Math.max(10, Math.min(MAX_PHASE_LENGTH, columns - (BAR_CELLS + 12)));
-  let phase = sanitize(summary);
-  if (phase.length > room) phase = `${phase.slice(0, room - 1)}…`;
-  return head + phase;
+  const fit = columns - 1;
+  const cells = Math.min(BAR_CELLS, fit - FRAME_COLUMNS - MIN_PHASE_COLUMNS);
+  const percent = `${String(p).padStart(3)}% `;
+  let head = `Tor ${percent}`;
+  if (cells >= MIN_BAR_CELLS) {
+    const filled = Math.round((p / 100) * cells);
+    const [full, empty] = style.color ? ["█", "░"] : ["#", "-"];
+    const bar = paint(style, "cyan", full.repeat(filled)) +
+      paint(style, "dim", empty.repeat(cells - filled));
+    head = `Tor [${bar}] ${percent}`;
+  }
+  const used = textWidth(stripAnsi(head));
+  if (used > fit) return fitWidth(`Tor ${p}%`, Math.max(1, fit));
+  const room = Math.min(MAX_PHASE_LENGTH, fit - used);
+  return room > 1 ? head + fitWidth(sanitize(summary), room) : head;
 }
 
 /** The banner shown once the peer is reachable: what to give contacts. */

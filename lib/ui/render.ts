@@ -63,6 +63,15 @@ export function sanitize(text: string): string {
   return text.replace(/\t/g, " ").replace(/[\x00-\x1f\x7f-\x9f]/g, "\uFFFD");
 }
 
+/**
+ * {@linkcode sanitize} for text of several lines (an error with advice, a
+ * message): each line made safe, the line breaks kept, each line after the
+ * first starting with `indent`.
+ */
+export function sanitizeLines(text: string, indent = ""): string {
+  return text.split(/\r?\n/).map(sanitize).join(`\n${indent}`);
+}
+
 /** Looks a peer's current level up (undefined: no conversation). */
 export type LevelOf = (name: string) => Level | undefined;
 
@@ -97,13 +106,9 @@ export function messageLine(
   const to = m.outgoing
     ? ` ${paint(style, "dim", "→")} ${peerName(style, m.name, levelOf(m.name))}`
     : "";
-  const lines = sanitizeLines(m.text);
+  // Multi-line text kept readable: each line break starts an indented continuation.
+  const lines = sanitizeLines(m.text, "      ");
   return `${paint(style, "dim", clock(m.at))} ${who}${to}: ${lines}`;
-}
-
-/** Multi-line text kept readable: newlines become an indented continuation. */
-function sanitizeLines(text: string): string {
-  return text.split(/\r?\n/).map(sanitize).join("\n      ");
 }
 
 /** Connection close reasons that are not worth a line (see `framed_conn.ts`). */
@@ -153,6 +158,12 @@ export function eventLine(
       return [
         warningLine(style, sanitize(e.message)),
         ...e.advice.map((a) => `   - ${sanitize(a)}`),
+        ...(e.log?.length ? ["   Tor's last messages:"] : []),
+        ...(e.log ?? []).map((l) =>
+          `     ${paint(style, "dim", `${clock(l.at)} ${sanitize(l.severity)}`)} ${
+            sanitize(l.text)
+          }`
+        ),
       ].join("\n");
     case "tor-network":
       return notice(style, sanitize(e.message));

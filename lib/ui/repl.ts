@@ -13,13 +13,14 @@
  * @module
  */
 
+import { bounded } from "../app/tor_supervisor.ts";
 import { MAX_TEXT_BYTES } from "../peer/records.ts";
 import type { EventSink, IdentityInfo, Level, PeerEvent } from "../peer/types.ts";
 import type { CommandPeer } from "./commands.ts";
 import { parseArgs } from "./commands.ts";
 import { complete } from "./completion.ts";
 import { sessionEntry } from "./history.ts";
-import { type Key, KeyDecoder } from "./keys.ts";
+import { type Key, KeyDecoder, PASTE_IDLE_MS } from "./keys.ts";
 import { LINE_BREAK_MARK, LineEditor, MAX_LINE_LENGTH } from "./line_editor.ts";
 import { parseLine } from "./line_parse.ts";
 import { progressLine, readyBanner } from "./progress.ts";
@@ -35,8 +36,29 @@ import { fitWidth, textWidth } from "./width.ts";
 const MAX_ERROR_NAME = 40;
 /** Rows at most of the record of a submitted line (the message line shows the text whole). */
 const MAX_ECHO_ROWS = 3;
-/** Longest wait at the end for queued output to reach the terminal. */
-const END_FLUSH_TIMEOUT_MS = 2_000;
+/** Longest wait at the end for queued output to reach a terminal that may not read. */
+export const END_FLUSH_TIMEOUT_MS = 2_000;
+
+/**
+ * Columns of the line always left beside the prompt (the line editor's
+ * least room): a longer name in the prompt is cut, as a row that wraps
+ * leaves a row behind at every redraw.
+ */
+const MIN_TYPED_COLUMNS = 8;
+
+/** `prompt` cut to `columns`, keeping its end (`> `). */
+function fitPrompt(prompt: string, columns: number): string {
+  if (textWidth(prompt) <= columns) return prompt;
+  const tail = /\S?\s*$/.exec(prompt)![0];
+  return fitWidth(
+    prompt.slice(0, -tail.length || undefined),
+    Math.max(1, columns - textWidth(tail)),
+  ) +
+    tail;
+}
+
+/** `/auth <name>` with no secret: the command asks for it (see `execute`). */
+const ASKS_SECRET = /^\s*\/auth\s+\S+\s*$/i;
 
 /** Why {@linkcode Repl.run} ended. */
 export type ReplExit = "quit" | "interrupt" | "eof";
@@ -71,6 +93,12 @@ export class Repl {
   #peer: CommandPeer | undefined;
   #name = "";
   #question: Question | undefined;
+  /**
+   * Set from `/auth <name>` Enter until its question is asked: a line typed
+   * (or pasted without bracketed paste) meanwhile is the secret, kept here,
+   * never drawn, echoed or remembered.
+   */
+  #early: { answer: string | undefined } | undefined;
   #commands: Promise<void> = Promise.resolve();
   #finish: ((exit: ReplExit) => void) | undefined;
   /** True once the REPL has ended: the row is gone and nothing more is printed. */
@@ -147,7 +175,9 @@ export class Repl {
   #event(e: PeerEvent): void | Promise<void> {
     if (this.#closed) return Promise.reject(new Error("Cannot show the event: the REPL has ended"));
     if (e.event === "bootstrap") {
-      this.#showProgress(e.progress, e.summary);
+      // The bar stands in for the prompt until the peer runs; a tor restarted
+      // later says so in `tor` events, and the prompt stays.
+      if (!this.#peer) this.#showProgress(e.progress, e.summary);
       if (e.problem === undefined) return;
     }
     if (e.event === "ready") {
@@ -177,14 +207,26 @@ export class Repl {
     if (this.#progress !== undefined && !this.#question) return `\r\x1b[K${this.#progress}`;
     if (!this.#peer && !this.#question) return "";
     const q = this.#question;
-    const plain = q ? q.prompt : `${this.#name}> `;
+    const columns = this.#term.columns();
+    // A question is shown whole (it is what the user must read); a long name is cut.
+    const plain = q ? q.prompt : fitPrompt(`${this.#name}> `, columns - MIN_TYPED_COLUMNS - 1);
     const prompt = q ? paint(this.#style, "yellow", plain) : paint(this.#style, "bold", plain);
-    return this.#editor.render(prompt, textWidth(plain), this.#term.columns());
+    return this.#editor.render(prompt, textWidth(plain), columns);
   }
 
   /** Asks a question on the input line (see `prompts.ts`). */
   readonly ask: Ask = (question, { hidden }) => {
     if (this.#question) return Promise.resolve(undefined);
+    const early = hidden ? this.#early : undefined;
+    if (early) {
+      this.#early = undefined;
+      this.#editor.hidden = false;
+      this.#screen.redraw();
+      if (early.answer !== undefined) {
+        if (this.#term.isTTY) this.print(`${question}(hidden)`);
+        return Promise.resolve(early.answer);
+      }
+    }
     return new Promise((resolve) => {
       this.#editor.set("");
       this.#editor.hidden = hidden;
@@ -218,15 +260,23 @@ export class Repl {
     const ended = new Promise<ReplExit>((resolve) => this.#finish = resolve);
     this.#term.setRaw(true);
     this.#screen.redraw();
+    // A paste whose end marker does not come is ended after a pause (keys.ts).
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    const endPaste = () => {
+      idle = undefined;
+      for (const key of decoder.endPaste()) this.#safeKey(key);
+    };
     const pump = (async () => {
       try {
         for (;;) {
           const { value, done } = await reader.read();
+          clearTimeout(idle);
           if (done) break;
           for (const key of decoder.push(value)) {
             this.#safeKey(key);
             if (this.#closed) return;
           }
+          if (decoder.pasting) idle = setTimeout(endPaste, PASTE_IDLE_MS);
         }
       } catch {
         // The input failed (terminal gone): end as at end of input.
@@ -234,6 +284,7 @@ export class Repl {
       this.#end("eof");
     })();
     const exit = await ended;
+    clearTimeout(idle);
     await this.#commands;
     reader.releaseLock();
     void pump;
@@ -251,12 +302,7 @@ export class Repl {
     void this.#commands.then(async () => {
       this.#closed = true;
       this.#screen.redraw();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        this.#screen.flushed(),
-        new Promise((r) => timer = setTimeout(r, END_FLUSH_TIMEOUT_MS)),
-      ]);
-      clearTimeout(timer);
+      await bounded(this.#screen.flushed(), END_FLUSH_TIMEOUT_MS);
       this.#screen.close();
       if (this.#term.isTTY) await this.#term.write("\r\x1b[K");
       finish(exit);
@@ -302,6 +348,10 @@ export class Repl {
         return this.#complete();
       case "submit":
         if (this.#question) return this.#answer(action.line);
+        if (this.#early && this.#early.answer === undefined) {
+          this.#early.answer = action.line; // the secret, typed before it was asked
+          return;
+        }
         return this.#submit(action.line);
     }
   }
@@ -332,6 +382,12 @@ export class Repl {
 
   #submit(line: string): void {
     const entry = sessionEntry(line);
+    const early = ASKS_SECRET.test(line) ? { answer: undefined } : undefined;
+    if (early) {
+      // What is typed from now on, until the question comes, is the secret.
+      this.#early = early;
+      this.#editor.hidden = true;
+    }
     if (this.#term.isTTY) {
       // Leave the typed line on screen as a record of what ran (never an
       // /auth secret; a long paste in a few rows: its message line shows it whole).
@@ -345,6 +401,12 @@ export class Repl {
       this.#onHistory?.(this.#editor.history);
     }
     this.#commands = this.#commands.then(() => this.execute(line)).then((quit) => {
+      if (early && this.#early === early) {
+        // The command ended without asking (the peer was still starting ...).
+        this.#early = undefined;
+        if (!this.#question) this.#editor.hidden = false;
+        this.#screen.redraw();
+      }
       if (quit) this.#end("quit");
     });
   }

@@ -43,8 +43,12 @@ export const state = {
   name: "",
   identity: undefined,
   startError: undefined,
-  /** Last bootstrap event and every phase summary seen. */
-  boot: { progress: 0, summary: "", phases: [], warnings: [], lastChange: Date.now() },
+  /**
+   * Last bootstrap event and every phase summary seen; tor's last problem
+   * (`problem`: text and progress) and the stall advice (`stalled`: message,
+   * advice, log, progress), each kept until bootstrap moves past it.
+   */
+  boot: newBoot(),
   /** name → ConversationInfo (from `convs`). */
   convs: new Map(),
   reqsIn: [],
@@ -61,6 +65,19 @@ export const state = {
   /** True while the server replays what was shown before this page opened. */
   replaying: false,
 };
+
+/** The bootstrap state of a start that has just begun. */
+function newBoot() {
+  return {
+    progress: 0,
+    summary: "",
+    phases: [],
+    warnings: [],
+    problem: undefined,
+    stalled: undefined,
+    lastChange: Date.now(),
+  };
+}
 
 let socket;
 let nextId = 1;
@@ -135,9 +152,7 @@ function onLine(line) {
     state.name = line.name ?? "";
     state.identity = line.identity;
     state.startError = line.error;
-    if (line.phase === "starting" && changed) {
-      state.boot = { progress: 0, summary: "", phases: [], warnings: [], lastChange: Date.now() };
-    }
+    if (line.phase === "starting" && changed) state.boot = newBoot();
     if (changed || line.phase === "choose") render();
     return;
   }
@@ -151,7 +166,28 @@ function onLine(line) {
     b.progress = line.progress;
     b.summary = line.summary;
     if (b.phases.at(-1)?.summary !== line.summary) b.phases.push({ ...line });
+    // tor's problem and the advice stand until bootstrap moves past them
+    if (typeof line.problem === "string") {
+      b.problem = { text: line.problem, progress: line.progress };
+    } else if (b.problem && line.progress > b.problem.progress) b.problem = undefined;
+    if (b.stalled && line.progress > b.stalled.progress) b.stalled = undefined;
     if (state.phase === "starting") showBoot(root);
+    return;
+  }
+  if (line.event === "bootstrap-stalled") {
+    const stalled = {
+      progress: line.progress,
+      message: String(line.message ?? ""),
+      advice: Array.isArray(line.advice) ? line.advice.map(String) : [],
+      log: Array.isArray(line.log) ? line.log : [],
+    };
+    if (state.phase === "starting") {
+      state.boot.stalled = stalled;
+      showBoot(root);
+    } else if (state.phase === "running" && !state.replaying) {
+      // a tor restarted under a running peer is stuck: say so, with the first thing to try
+      toast(`${stalled.message} ${stalled.advice[0] ?? ""}`, "warning");
+    }
     return;
   }
   if (

@@ -1,7 +1,8 @@
 /**
  * The screens before and after a conversation window: choosing or creating
- * a peer (with its passphrase), tor's bootstrap (phases, progress, and a
- * clear word when it is stuck), and "stopped".
+ * a peer (with its passphrase), tor's bootstrap (phases, progress, the
+ * problem tor names in plain words, and when it is stuck what to try, with
+ * tor's last messages), and "stopped".
  *
  * @module
  */
@@ -9,7 +10,10 @@
 import { h, replace } from "./dom.js";
 import { app, quit, state } from "./app.js";
 
-/** Seconds without bootstrap progress after which the page says tor looks stuck. */
+/**
+ * Seconds without bootstrap progress after which the page says tor looks
+ * stuck, until unMessage's own advice comes (`bootstrap-stalled`, at 45 s).
+ */
 const STUCK_AFTER_S = 30;
 let stuckTimer;
 
@@ -227,13 +231,15 @@ export function showBoot(root) {
         `${b.progress}%`,
       ),
       h("p", { class: "percent", "aria-hidden": "true" }, `${b.progress}%`),
-      stuck
+      b.problem
+        ? h("p", { class: "form-error", role: "alert", id: "boot-problem" }, b.problem.text)
+        : null,
+      b.stalled ? stallAdvice(b.stalled) : stuck
         ? h(
           "p",
           { class: "form-error", role: "alert", id: "boot-stuck" },
           `Tor has made no progress for ${idle} s at "${b.summary || "launching"}". ` +
-            "It may be blocked from the network: check the connection, or use bridges or a proxy " +
-            "(--torrc-extra), then start again.",
+            "It may be blocked from the network; if it stays stuck, what to try comes here.",
         )
         : null,
       b.warnings.length
@@ -257,6 +263,30 @@ export function showBoot(root) {
   );
   if (existing) existing.replaceWith(body);
   else replace(root, body);
+}
+
+/** What unMessage advises when bootstrap has not moved: why, what to try, tor's last words. */
+function stallAdvice(stalled) {
+  return h(
+    "div",
+    { class: "advice", id: "boot-advice", role: "alert" },
+    h("p", { class: "form-error" }, stalled.message),
+    h("ul", { "aria-label": "What to try" }, stalled.advice.map((a) => h("li", null, a))),
+    stalled.log.length
+      ? h(
+        "details",
+        { id: "boot-log" },
+        h("summary", null, "Tor's last messages"),
+        h(
+          "ol",
+          { class: "tor-log" },
+          stalled.log.map((l) =>
+            h("li", { "data-severity": String(l.severity) }, `${l.severity} ${l.text}`)
+          ),
+        ),
+      )
+      : null,
+  );
 }
 
 /** After Quit: nothing runs any more. */
