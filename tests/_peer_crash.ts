@@ -214,7 +214,12 @@ export function crashingStore(
   armed: { at: boolean },
 ): (store: PeerStore) => PeerStore {
   let count = 0;
-  const SAVES = new Set(["saveConversation", "saveRequests", "deleteConversation"]);
+  const SAVES = new Set([
+    "saveConversation",
+    "saveConversationLater",
+    "saveRequests",
+    "deleteConversation",
+  ]);
   return (store) =>
     new Proxy(store, {
       get(target, prop) {

@@ -23,15 +23,22 @@ interface FailingSaves {
   saveRequests: number;
 }
 
-/** A real store whose `saveConversation`/`saveRequests` throw while `fail` says so. */
+/**
+ * A real store whose conversation saves (`saveConversation`,
+ * `saveConversationLater`) and `saveRequests` fail while `fail` says so.
+ */
 function failingStore(fail: FailingSaves): (store: PeerStore) => PeerStore {
   return (store) =>
     new Proxy(store, {
       get(target, prop) {
-        if (prop === "saveConversation" || prop === "saveRequests") {
+        if (
+          prop === "saveConversation" || prop === "saveConversationLater" ||
+          prop === "saveRequests"
+        ) {
+          const which = prop === "saveRequests" ? "saveRequests" : "saveConversation";
           return (...args: unknown[]): Promise<void> => {
-            if (fail[prop] > 0) {
-              fail[prop]--;
+            if (fail[which] > 0) {
+              fail[which]--;
               return Promise.reject(new Error(FAILURE));
             }
             return (target[prop] as (...a: unknown[]) => Promise<void>)(...args);

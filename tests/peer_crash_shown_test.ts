@@ -37,16 +37,24 @@ function crashingStore(crash: Crash, when: CrashWhen): (store: PeerStore) => Pee
   return (store) =>
     new Proxy(store, {
       get(target, prop) {
-        if (prop === "saveConversation") {
-          return (id: string, head: unknown, parts: PartChanges = {}): Promise<void> => {
-            // the received IDs are saved as parts "s/<n>" (blocks of IDs)
-            const seen = [...(parts.put ?? [])]
-              .filter(([name]) => name.startsWith("s/"))
-              .flatMap(([, ids]) => ids as string[]);
-            const hit = !crash.dead && when(seen, ++count);
-            const saved = target.saveConversation(id, head, parts);
+        if (prop === "saveConversationLater") {
+          // the core's saves: what they write is told when the commit is written
+          type Changes = { head: unknown; parts: PartChanges } | null;
+          return (id: string, changes: () => Changes): Promise<void> => {
+            let hit = false;
+            const saved = target.saveConversationLater(id, () => {
+              const next = changes();
+              // the received IDs are saved as parts "s/<n>" (blocks of IDs)
+              const seen = [...(next?.parts.put ?? [])]
+                .filter(([name]) => name.startsWith("s/"))
+                .flatMap(([, ids]) => ids as string[]);
+              hit ||= !crash.dead && when(seen, ++count);
+              return next;
+            });
             // runs before whoever awaits the save continues
-            return hit ? saved.then(() => crash.kill()) : saved;
+            return saved.then(() => {
+              if (hit && !crash.dead) crash.kill();
+            });
           };
         }
         const value = Reflect.get(target, prop, target);

@@ -266,6 +266,51 @@ Deno.test("PeerStore merges saves of one conversation: the last save wins, in on
   });
 });
 
+Deno.test("PeerStore.saveConversationLater() encodes once per commit, as the conversation is then", async () => {
+  await withPeerDir(async (dir) => {
+    const store = await PeerStore.open(dir);
+    await store.saveProfile({});
+    await store.saveConversation("bb02", { contact: "d", n: 0 });
+    const conv = { contact: "c", n: 0 };
+    let calls = 0;
+    const changes = () => {
+      calls++;
+      return { head: { ...conv }, parts: { put: [["o/1", { n: conv.n }]] as [string, unknown][] } };
+    };
+    const before = { ...store.stats };
+    const saves = [];
+    for (let n = 1; n <= 20; n++) {
+      conv.n = n; // changed after each save is asked for: the commit writes the last
+      saves.push(store.saveConversationLater("aa01", changes));
+    }
+    // one that fails to encode fails its own saves, not the others of the commit
+    const broken = store.saveConversationLater("cc03", () => {
+      throw new TypeError("cannot encode");
+    });
+    const gone = store.saveConversationLater(
+      "bb02",
+      () => ({ head: { contact: "x", n: 9 }, parts: {} }),
+    );
+    const deleted = store.deleteConversation("bb02");
+    // nothing to write any more: the save resolves, nothing is staged for it
+    const nothing = store.saveConversationLater("dd04", () => null);
+    await Promise.all(saves);
+    await assertRejects(() => broken, TypeError, "cannot encode");
+    await gone;
+    assertEquals(await deleted, true);
+    await nothing;
+    assertEquals(calls, 1);
+    assertEquals(store.stats.commits - before.commits, 1);
+    assertEquals(await store.loadConversation("aa01", asConv), {
+      contact: "c",
+      n: 20,
+      parts: { "o/1": { n: 20 } },
+    });
+    assertEquals(await store.listConversations(), ["aa01"]);
+    await store.close();
+  });
+});
+
 Deno.test("PeerStore.open() removes temporary files left by interrupted writes", async () => {
   await withPeerDir(async (dir) => {
     await Deno.mkdir(dir, { recursive: true });

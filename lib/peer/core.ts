@@ -263,17 +263,17 @@ export class PeerCore {
    * what changed since its last save, in the store's next commit.
    */
   saveContact(contact: Contact): Promise<void> {
-    if (this.contacts.get(contact.record.fileId) !== contact) return Promise.resolve();
-    const record = contact.record;
-    let save: Promise<void>;
-    try {
-      const { head, parts } = conversationToStore(record, this.store.stats.failed);
-      save = this.store.saveConversation(record.fileId, head, parts);
-    } catch (e) {
-      save = Promise.reject(e);
-    }
+    const fileId = contact.record.fileId;
+    if (this.contacts.get(fileId) !== contact) return Promise.resolve();
+    // what changed is told when the commit is written: once for all the
+    // saves of this contact until then (a burst of packets costs one)
+    const save = this.store.saveConversationLater(fileId, () =>
+      this.contacts.get(fileId) === contact
+        ? conversationToStore(contact.record, this.store.stats.failed)
+        : null
+    );
     // the next save writes every part again (this one's changes may be missing)
-    save.catch(() => conversationSaveFailed(record));
+    save.catch(() => conversationSaveFailed(contact.record));
     return this.track(save);
   }
 

@@ -135,6 +135,12 @@ export class Journal {
   readonly #values: Map<string, Value>;
   #state: StateValues;
   #pending = new Map<string, string | null>();
+  /**
+   * Called when a commit is about to be written, before what is staged is
+   * taken: a writer that stages only then (PeerStore's saves that encode
+   * their value at commit time) joins this commit.
+   */
+  beforeCommit: (() => void) | undefined = undefined;
   #waiters: PromiseWithResolvers<void>[] = [];
   #scheduled = false;
   #file: Deno.FsFile | null = null;
@@ -364,8 +370,13 @@ export class Journal {
    * staged changes wait for it and go together into the next commit.
    */
   #flush(blocking = false): void {
+    if (this.#syncing !== null) {
+      this.#scheduled = false;
+      return; // the running sync flushes again when it ends
+    }
+    // late writers stage now (a commit they ask for is this one)
+    this.beforeCommit?.();
     this.#scheduled = false;
-    if (this.#syncing !== null) return; // the running sync flushes again when it ends
     const waiters = this.#waiters;
     const changes = this.#pending;
     this.#waiters = [];

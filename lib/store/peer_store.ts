@@ -125,6 +125,14 @@ export class PeerStore {
   readonly #vault: Vault | undefined;
   readonly #journal: Journal;
   readonly #failed = new Map<string, StoreError>();
+  /** Saves to encode when the next commit is written (saveConversationLater), by key. */
+  readonly #late = new Map<
+    string,
+    {
+      changes: () => { head: unknown; parts: PartChanges } | null;
+      staged: PromiseWithResolvers<void>;
+    }
+  >();
   #profileWrite: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -140,6 +148,7 @@ export class PeerStore {
     this.#vault = vault;
     this.#journal = journal;
     this.notices = notices;
+    journal.beforeCommit = () => this.#stageLate();
   }
 
   /**
@@ -338,21 +347,71 @@ export class PeerStore {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#write(key, () => {
-      const journal = this.#journal;
-      const put = new Map<string, string>();
-      for (const [name, value] of parts.put ?? []) put.set(partKey(key, name), stringify(value));
-      const headText = head === undefined ? undefined : stringify(head);
-      if (headText === undefined && journal.get(key) === undefined) {
-        throw new StoreError("invalid", `Cannot save ${this.#where(key)}: it has no head yet`);
+    return this.#write(key, () => this.#stageConversation(key, head, parts));
+  }
+
+  /**
+   * Saves one conversation as it is when the next commit is written:
+   * `changes` is called then, once for all the saves of this conversation
+   * asked for until that commit, and returns its head (undefined: as
+   * stored) and the changes of its parts, or null when there is nothing to
+   * write any more. Resolves once that commit is durable. So a conversation
+   * saved after every one of a burst of packets is encoded and compared
+   * once per commit, not once per packet.
+   *
+   * @throws {StoreError} as {@linkcode saveConversation}; what `changes`
+   *   throws rejects the saves of this conversation only
+   */
+  saveConversationLater(
+    id: string,
+    changes: () => { head: unknown; parts: PartChanges } | null,
+  ): Promise<void> {
+    let key: string;
+    try {
+      key = conversationKey(validateConversationId(id));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    let late = this.#late.get(key);
+    if (late === undefined) {
+      late = { changes, staged: Promise.withResolvers() };
+      // its rejection is the caller's (below); a later one is not left unhandled
+      late.staged.promise.catch(() => {});
+      this.#late.set(key, late);
+    }
+    const staged = late.staged.promise;
+    return this.#write(key, () => {}).then(() => staged, (e) => staged.then(() => Promise.reject(e)));
+  }
+
+  // stages the saves asked for with saveConversationLater, as the commit is written
+  #stageLate(): void {
+    const late = [...this.#late];
+    this.#late.clear();
+    for (const [key, { changes, staged }] of late) {
+      try {
+        const next = changes();
+        if (next !== null) this.#stageConversation(key, next.head, next.parts);
+        staged.resolve();
+      } catch (e) {
+        staged.reject(e);
       }
-      if (parts.replace) {
-        for (const k of journal.keys(`${key}/`)) if (!put.has(k)) journal.stage(k, null);
-      }
-      for (const name of parts.delete ?? []) journal.stage(partKey(key, name), null);
-      for (const [k, text] of put) journal.stage(k, text);
-      if (headText !== undefined) journal.stage(key, headText);
-    });
+    }
+  }
+
+  #stageConversation(key: string, head: unknown, parts: PartChanges): void {
+    const journal = this.#journal;
+    const put = new Map<string, string>();
+    for (const [name, value] of parts.put ?? []) put.set(partKey(key, name), stringify(value));
+    const headText = head === undefined ? undefined : stringify(head);
+    if (headText === undefined && journal.get(key) === undefined) {
+      throw new StoreError("invalid", `Cannot save ${this.#where(key)}: it has no head yet`);
+    }
+    if (parts.replace) {
+      for (const k of journal.keys(`${key}/`)) if (!put.has(k)) journal.stage(k, null);
+    }
+    for (const name of parts.delete ?? []) journal.stage(partKey(key, name), null);
+    for (const [k, text] of put) journal.stage(k, text);
+    if (headText !== undefined) journal.stage(key, headText);
   }
 
   /** Deletes one conversation with all its parts; false if it did not exist. */
@@ -362,6 +421,9 @@ export class PeerStore {
     const journal = this.#journal;
     const existed = journal.get(key) !== undefined;
     this.#failed.delete(key);
+    // a save of it asked for meanwhile writes nothing: it is gone
+    this.#late.get(key)?.staged.resolve();
+    this.#late.delete(key);
     for (const k of journal.keys(`${key}/`)) journal.stage(k, null);
     journal.stage(key, null);
     await journal.commit();
