@@ -267,10 +267,12 @@ export class PeerCore {
     if (this.contacts.get(fileId) !== contact) return Promise.resolve();
     // what changed is told when the commit is written: once for all the
     // saves of this contact until then (a burst of packets costs one)
-    const save = this.store.saveConversationLater(fileId, () =>
-      this.contacts.get(fileId) === contact
-        ? conversationToStore(contact.record, this.store.stats.failed)
-        : null
+    const save = this.store.saveConversationLater(
+      fileId,
+      () =>
+        this.contacts.get(fileId) === contact
+          ? conversationToStore(contact.record, this.store.stats.failed)
+          : null,
     );
     // the next save writes every part again (this one's changes may be missing)
     save.catch(() => conversationSaveFailed(contact.record));

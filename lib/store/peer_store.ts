@@ -380,7 +380,10 @@ export class PeerStore {
       this.#late.set(key, late);
     }
     const staged = late.staged.promise;
-    return this.#write(key, () => {}).then(() => staged, (e) => staged.then(() => Promise.reject(e)));
+    return this.#write(key, () => {}).then(
+      () => staged,
+      (e) => staged.then(() => Promise.reject(e)),
+    );
   }
 
   // stages the saves asked for with saveConversationLater, as the commit is written
