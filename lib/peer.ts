@@ -20,10 +20,12 @@
  *
  * Delivery: a message is queued in the conversation's persisted outbox and
  * sent over our outbound connection to the contact; the contact saves it,
- * reports it, and acknowledges it; the acknowledgement removes it from the
- * outbox (`delivered`). Unacknowledged elements are re-sent (re-encrypted)
- * on every new connection, in order, and de-duplicated by ID on arrival,
- * so each arrives once, in order, across restarts and crashes.
+ * shows it, and acknowledges it; the acknowledgement removes it from the
+ * outbox (`delivered`). An entry is sealed once, when it first leaves, and
+ * re-sent as the same bytes on every new connection, in order, until
+ * acknowledged; the contact recognises a copy it has read and acknowledges
+ * it again, so each arrives once, in order, across restarts and crashes.
+ * How far sealing may run ahead of the contact: peer/send_cap.ts.
  *
  * @module
  */
@@ -46,8 +48,10 @@ import { PeerError } from "./peer/errors.ts";
 import { checkMessage, requireContact } from "./peer/lookup.ts";
 import { contactLink, reportProgress, sendNow, startRequestLink } from "./peer/links.ts";
 import { loadState } from "./peer/load.ts";
+import { checkSendCap } from "./peer/send_cap.ts";
+import { START_DIALS_AT_ONCE, StartGate, startOrder } from "./peer/start_order.ts";
 import { loadOrCreateProfile, type Profile } from "./peer/profile.ts";
-import { receiveFrames } from "./peer/receive.ts";
+import { receiveFrames, showInbox } from "./peer/receive.ts";
 import { acceptRequest, listInbound, rejectRequests, tombstone } from "./peer/requests.ts";
 import { cancelRequest, listOutbound, outboundExpired, sendRequest } from "./peer/requests_out.ts";
 import type {
@@ -55,6 +59,7 @@ import type {
   EventSink,
   IdentityInfo,
   RequestInfo,
+  SentMessage,
   TorLogEntry,
 } from "./peer/types.ts";
 
@@ -83,8 +88,18 @@ export interface PeerOptions {
   rng?: Rng;
   /** Clock in ms (default Date.now). */
   now?: () => number;
-  /** Back-off between dial attempts; its maxMs is also the pause between dials while messages wait. */
+  /**
+   * Back-off between dial attempts, and after connections that closed
+   * unanswered; its maxMs is also the pause between dials while messages wait.
+   */
   backoff?: BackoffOptions;
+  /** How long an answered connection must last to reset the back-off (ms; link.ts). */
+  stableMs?: number;
+  /**
+   * Most ratchet messages per sending chain (default and largest: SEND_CAP,
+   * peer/send_cap.ts); a smaller cap lets tests reach it quickly.
+   */
+  sendCap?: number;
   /** Attempts per dial (default the connector's). */
   maxAttempts?: number;
   /** Keep-alive interval of idle outbound connections (ms). */
@@ -93,6 +108,8 @@ export interface PeerOptions {
   closeTimeoutMs?: number;
   /** Dial every contact at start() to learn who is online (default true). */
   dialOnStart?: boolean;
+  /** Start dials in flight at once (default START_DIALS_AT_ONCE, peer/start_order.ts). */
+  startDials?: number;
   /** Aggregation interval of network warnings (ms; default warnings.ts). */
   warningIntervalMs?: number;
   /** Tor's recent log lines, from the runtime (absent without tor): see `torLog()`. */
@@ -156,6 +173,9 @@ export class Peer {
       timing: {
         redialMs: options.backoff?.maxMs ?? DEFAULT_BACKOFF_MAX_MS,
         keepaliveMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS,
+        ...(options.backoff !== undefined ? { backoff: options.backoff } : {}),
+        ...(options.stableMs !== undefined ? { stableMs: options.stableMs } : {}),
+        ...(options.sendCap !== undefined ? { sendCap: checkSendCap(options.sendCap) } : {}),
         ...(options.warningIntervalMs !== undefined
           ? { warningIntervalMs: options.warningIntervalMs }
           : {}),
@@ -186,19 +206,27 @@ export class Peer {
   }
 
   /**
-   * Starts delivering: dials contacts (to learn who is online), tells those
-   * with presence on that we are online, re-sends pending requests and
-   * queued messages.
+   * Starts delivering: dials contacts (to learn who is online; those with
+   * messages waiting and the most recently active first, a few at a time:
+   * peer/start_order.ts), tells those with presence on that we are online,
+   * re-sends pending requests and queued messages, and shows messages
+   * received before and not shown yet.
    */
   async start(): Promise<void> {
     this.#checkOpen();
     const core = this.#core;
     if (core.started) return;
     core.started = true;
-    for (const contact of core.contacts.values()) {
-      contact.link?.start();
+    // messages waiting and recent contacts first, a few dials at a time (start_order.ts)
+    const gate = new StartGate(this.#options.startDials ?? START_DIALS_AT_ONCE);
+    const dialAll = this.#options.dialOnStart ?? true;
+    for (const contact of startOrder(core.contacts.values())) {
       if (contact.record.presence) core.queue(contact, { type: "presence", status: "online" });
-      if (this.#options.dialOnStart ?? true) contact.link?.want();
+      const dials = dialAll || contact.hasWork(undefined);
+      contact.link?.start(dials ? gate.ticket() : undefined);
+      if (dialAll) contact.link?.want();
+      // received before a crash or a failed display, and not shown yet
+      for (const entry of contact.record.inbox) showInbox(core, contact, entry.id);
     }
     for (const entry of core.requests.outbound) {
       if (!outboundExpired(core, entry)) startRequestLink(core, entry);
@@ -311,7 +339,7 @@ export class Peer {
    *
    * @throws {PeerError} `unknown_peer`, `not_established`, `bad_message`, `outbox_full`
    */
-  async sendMessage(name: string, text: string): Promise<{ id: string }> {
+  async sendMessage(name: string, text: string): Promise<SentMessage> {
     this.#checkOpen();
     const contact = requireContact(this.#core, name);
     checkMessage(contact, text);
@@ -322,15 +350,21 @@ export class Peer {
       body: { type: "message" as const, text },
       at: this.#core.now(),
     };
+    const lastActive = contact.record.lastActive;
     contact.record.outbox.push(entry);
+    contact.record.lastActive = entry.at;
+    const saved = this.#core.saveContact(contact);
+    // the link seals it now: that save joins this one's commit (the packets
+    // leave only once it is durable, and not at all if this save fails)
+    contact.link?.wake();
     try {
-      await this.#core.saveContact(contact);
+      await saved;
     } catch (e) {
       contact.record.outbox = contact.record.outbox.filter((x) => x !== entry);
+      contact.record.lastActive = lastActive;
       throw e;
     }
-    contact.link?.wake();
-    return { id: entry.key };
+    return { id: entry.key, queued: !contact.online };
   }
 
   /**
@@ -386,19 +420,24 @@ export class Peer {
    * Starts SMP with `secret`, or answers the contact's run (seed
    * "Authenticating"); the outcome comes as `auth` and `level` events.
    *
-   * @throws {PeerError} `unknown_peer`, `not_established`, `bad_secret`, `offline`
+   * When the contact is not connected, it is dialled now (`connecting`
+   * true) and the run starts once they are reached; if they cannot be
+   * reached, an `auth` event `aborted` says so.
+   *
+   * @throws {PeerError} `unknown_peer`, `not_established`, `bad_secret`
    */
-  async authenticate(name: string, secret: string): Promise<void> {
+  async authenticate(name: string, secret: string): Promise<{ connecting: boolean }> {
     this.#checkOpen();
     const contact = requireContact(this.#core, name);
-    if (!contact.online) {
-      throw new PeerError(
-        "offline",
-        `Cannot authenticate ${name}: they are offline; both of you must be online, try again later`,
-      );
+    const step = contact.auth.start(secret);
+    const connecting = !contact.online;
+    if (connecting) {
+      contact.authWaitsForLink = true;
+      contact.link?.contactSeen();
     }
-    this.#core.applyAuthStep(contact, contact.auth.start(secret));
+    this.#core.applyAuthStep(contact, step);
     await Promise.resolve();
+    return { connecting };
   }
 
   /**

@@ -60,6 +60,12 @@ export function roleTorrc(n: NodeSpec): string[] {
         "ControlPort 127.0.0.1:auto",
         `ControlPortWriteToFile ${join(n.dataDir, "control_port")}`,
         "CookieAuthentication 1",
+        // vanguards-lite keeps a set of second hops; in a network of five
+        // relays a tor restarted on its old state can find none of that set
+        // usable and sit at 95% ("Could not find a node that matches the
+        // configured _HSLayer2Nodes set"). Peers launched on the network copy
+        // this line (tests/e2e/_peer_process.ts networkTorrc).
+        "VanguardsLiteEnabled 0",
       ];
     case "relay":
       return relay(n);

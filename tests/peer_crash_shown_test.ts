@@ -130,6 +130,7 @@ Deno.test("Peer: a crash at any conversation save of the receiver never loses a 
     k++;
     assert(k <= MAX_SAVE_POINTS, "the receiver never stopped saving");
   }
-  // the scenario saves at least once per message received
-  assert(k > 4, `only ${k - 1} save points`);
+  // saves merge into commits (several packets, one commit): at least the
+  // commit that accepts the messages and the one that records them as seen
+  assert(k > 2, `only ${k - 1} save points`);
 });

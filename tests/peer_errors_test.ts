@@ -120,7 +120,11 @@ Deno.test("Peer: authenticating an offline contact and commands after close fail
     await connect(alice, bob);
     await bob.close();
     await alice.until(() => alice.peer.conversations()[0]?.online === false);
-    await code(alice.peer.authenticate("bob", "secret"), "offline", "try again");
+    // /auth dials on demand and fails only once the contact proves unreachable
+    const a = alice.mark();
+    assertEquals(await alice.peer.authenticate("bob", "secret"), { connecting: true });
+    const aborted = await alice.waitFor(is("auth", { name: "bob", status: "aborted" }), a);
+    assert(aborted.reason?.includes("cannot be reached"), aborted.reason);
     await alice.close();
     const peer = alice.peer;
     await code(peer.sendMessage("bob", "late"), "closed");

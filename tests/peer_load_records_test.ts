@@ -28,7 +28,7 @@ const conversationFromJson = (fileId: string, head: unknown) =>
     names: [...fixtureParts.keys()].sort(),
     text: (name) => fixtureParts.get(name),
   }, 0);
-import { SeenIds } from "../lib/peer/seen_ids.ts";
+import { ReceivedDigests, SeenIds } from "../lib/peer/seen_ids.ts";
 import { makeConversation } from "../lib/protocol/handshake_state.ts";
 import { assertEquals, assertThrows } from "./_assert.ts";
 import { seededRng } from "./_rng.ts";
@@ -116,6 +116,9 @@ function conversationJson(onion: string): Record<string, unknown> {
     session,
     outbox: [],
     seen: new SeenIds([]),
+    inbox: [],
+    digests: new ReceivedDigests(),
+    lastActive: 1_700_000_000_000,
   }, 0);
   fixtureParts = new Map(
     [...parts.put ?? []].map(([name, value]) => [name, JSON.stringify(value)]),

@@ -55,7 +55,8 @@ Deno.test("Peer: a message's acknowledgement goes back on the connection the mes
       const [out, inb] = [bobCount.outbound, bobCount.inbound];
       const { id } = await alice.peer.sendMessage("bob", `hello ${i}`);
       await alice.waitFor(is("delivered", { id }), a);
-      assertEquals(bobCount.inbound - inb, 1, `acknowledgement ${i} on alice's connection`);
+      // (the answer to the probe alice's new connection opened with may go there too)
+      assert(bobCount.inbound - inb >= 1, `acknowledgement ${i} on alice's connection`);
       assertEquals(bobCount.outbound - out, 0, `nothing on bob's own connection for ${i}`);
     }
   } finally {

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
 import { generateKeyPair } from "../lib/crypto/keys.ts";
 import { generateOnionKey } from "../lib/crypto/onion.ts";
@@ -196,6 +197,48 @@ Deno.test("AuthSession: simultaneous starts leave one initiator and still match"
   const fromA = pump(a, b, sa, "a");
   const fromB = pump(a, b, sb, "b");
   assert(a.authenticated && b.authenticated, JSON.stringify({ fromA, fromB }));
+});
+
+/** Delivers every message in `queue` (each to its side) until none is left. */
+function exchange(a: AuthSession, b: AuthSession, queue: { to: "a" | "b"; m: Uint8Array }[]) {
+  const statuses = { a: [] as string[], b: [] as string[] };
+  for (let i = 0; i < 40 && queue.length > 0; i++) {
+    const { to, m } = queue.shift()!;
+    const step = (to === "a" ? a : b).receive(m);
+    statuses[to].push(...step.statuses.map((s) => s.status));
+    for (const out of step.send) queue.push({ to: to === "a" ? "b" : "a", m: out });
+  }
+  return statuses;
+}
+
+/** A pair ordered by identity key: `low` stays initiator when both start. */
+function orderedPair() {
+  const ka = generateKeyPair(rng).publicKey;
+  const kb = generateKeyPair(rng).publicKey;
+  const [low, high] = Buffer.compare(ka, kb) < 0 ? [ka, kb] : [kb, ka];
+  const id = rng(32);
+  const session = (own: Uint8Array, peer: Uint8Array) => new AuthSession(own, peer, id, rng);
+  return { low: session(low, high), high: session(high, low), restart: () => session(high, low) };
+}
+
+Deno.test("AuthSession: starts that cross on the wire still match (each SMP1 in flight at once)", () => {
+  const { low, high } = orderedPair();
+  const fromLow = low.start("same").send.map((m) => ({ to: "b" as const, m }));
+  const fromHigh = high.start("same").send.map((m) => ({ to: "a" as const, m }));
+  const statuses = exchange(low, high, [...fromLow, ...fromHigh]);
+  assert(low.authenticated && high.authenticated, JSON.stringify(statuses));
+  assertEquals(statuses.a.filter((s) => s === "aborted"), []);
+  assertEquals(statuses.b.filter((s) => s === "aborted"), []);
+});
+
+Deno.test("AuthSession: a contact that restarted mid-run and starts again is answered, not left waiting", () => {
+  const { low, restart } = orderedPair();
+  // low's SMP1 reached the contact's old run, which the contact's restart lost
+  low.start("same");
+  const high = restart();
+  const fromHigh = high.start("same").send.map((m) => ({ to: "a" as const, m }));
+  const statuses = exchange(low, high, fromHigh);
+  assert(low.authenticated && high.authenticated, JSON.stringify(statuses));
 });
 
 Deno.test("AuthSession: malformed data aborts (telling the peer), an ABORT ends the run, reset drops the level", () => {

@@ -69,7 +69,7 @@ Deno.test("eventLine() has a line for every event but bootstrap and ready", () =
     },
     { event: "request-accepted", name: "b" },
     { event: "conversation-established", name: "b" },
-    { event: "delivered", name: "b", id: "1" },
+    { event: "delivered", name: "b", id: "1", excerpt: "hi", queuedAt: 0 },
     { event: "presence", name: "b", online: true },
     { event: "level", name: "b", level: "verified" },
     { event: "auth", name: "b", status: "nomatch", reason: "r" },

@@ -3,8 +3,9 @@
  * Ratchet specification §4, "Double Ratchet with header encryption"), and
  * the wire layout of a ratchet message.
  *
- * This module owns the byte layout only. It knows nothing of chains, skipped
- * keys or state: callers pass the header key.
+ * This module owns the byte layout only (and {@linkcode messageDigest}, the
+ * name of a message on the wire). It knows nothing of chains, skipped keys
+ * or state: callers pass the header key.
  *
  * Wire layout of one ratchet message (all lengths in bytes):
  *
@@ -17,6 +18,7 @@
  * @module
  */
 
+import { sha256 } from "@noble/hashes/sha2.js";
 import { AEAD_NONCE_LENGTH, AEAD_TAG_LENGTH, open, seal } from "./aead.ts";
 import { abytes, type Rng } from "./bytes.ts";
 import { KEY_LENGTH } from "./keys.ts";
@@ -29,13 +31,16 @@ export const COUNTER_LENGTH = 4;
 export const MAX_COUNTER = 0xffff_ffff;
 
 /** Length of a plaintext header: ratchet public key ‖ PN ‖ N. */
-export const HEADER_LENGTH = KEY_LENGTH + 2 * COUNTER_LENGTH; // 40
+export const HEADER_LENGTH: number = KEY_LENGTH + 2 * COUNTER_LENGTH; // 40
 
 /** Length of an encrypted header: nonce ‖ ciphertext ‖ tag. */
-export const ENCRYPTED_HEADER_LENGTH = AEAD_NONCE_LENGTH + HEADER_LENGTH + AEAD_TAG_LENGTH; // 80
+export const ENCRYPTED_HEADER_LENGTH: number = AEAD_NONCE_LENGTH + HEADER_LENGTH + AEAD_TAG_LENGTH; // 80
 
 /** Bytes a ratchet message adds to its plaintext: encrypted header ‖ body tag. */
-export const MESSAGE_OVERHEAD = ENCRYPTED_HEADER_LENGTH + AEAD_TAG_LENGTH; // 96
+export const MESSAGE_OVERHEAD: number = ENCRYPTED_HEADER_LENGTH + AEAD_TAG_LENGTH; // 96
+
+/** Length of {@linkcode messageDigest}: 128 bits, so distinct messages never collide. */
+export const MESSAGE_DIGEST_LENGTH = 16;
 
 /** A decrypted header (spec §3.1 HEADER(dh_pair, pn, n)). */
 export interface RatchetHeader {
@@ -130,4 +135,21 @@ export function decryptHeader(
   } catch {
     return null;
   }
+}
+
+/**
+ * A name for one ratchet message on the wire: the first 16 bytes of the
+ * SHA-256 of its encrypted header. Every header has a fresh random nonce, so
+ * two messages never share it, while a re-sent copy of the same bytes does:
+ * the receiver recognises a copy whose message key it already used (and so
+ * can no longer decrypt) by it. It reveals nothing the header does not.
+ *
+ * @throws {CryptoError} `bad_length` for a message shorter than its header
+ */
+export function messageDigest(message: Uint8Array): Uint8Array {
+  abytes(message, undefined, "message");
+  if (message.length < ENCRYPTED_HEADER_LENGTH) {
+    throw new CryptoError("bad_length", "Cannot name message: it is shorter than its header");
+  }
+  return sha256(message.subarray(0, ENCRYPTED_HEADER_LENGTH)).slice(0, MESSAGE_DIGEST_LENGTH);
 }

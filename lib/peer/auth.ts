@@ -10,8 +10,10 @@
  * - An SMP1 that arrives before the user typed a secret is kept (one per
  *   conversation, the newest) and reported as `requested`.
  * - Both started at once: the side with the lower identity key (bytewise)
- *   stays initiator; the other drops its run and answers with the secret
- *   it already has. The secret is bound with `smpSecret` to both identity
+ *   stays initiator and sends its SMP1 again; the other drops its run and
+ *   answers with the secret it already has, ignoring the copy. (A contact
+ *   that restarted mid-run lost our first SMP1: the copy is what it
+ *   answers, so neither side waits for the other for good.) The secret is bound with `smpSecret` to both identity
  *   keys in (initiator, responder) order and the conversation ID, so a
  *   relay between two conversations compares different secrets.
  * - `match` sets the level until {@linkcode AuthSession.reset} (the contact
@@ -28,7 +30,7 @@
  * @module
  */
 
-import type { Rng } from "../crypto/bytes.ts";
+import { equalBytes, type Rng } from "../crypto/bytes.ts";
 import { SmpError } from "../crypto/smp/group.ts";
 import {
   decodeSmpMessage,
@@ -60,11 +62,21 @@ export interface AuthStep {
   levelChanged: boolean;
 }
 
-interface Run {
-  smp: Smp<RistrettoPoint>;
-  role: "initiator" | "responder";
-  answer: string;
+/** A received SMP1, decoded and as its bytes came. */
+interface Smp1 {
+  msg: SmpMessage;
+  data: Uint8Array;
 }
+
+/**
+ * A run in progress. The initiator keeps its SMP1 to send it again when the
+ * contact starts a run of its own meanwhile; the responder keeps the bytes
+ * of the SMP1 it answers, so a copy of it is not taken for a new run (see
+ * `#onSmp1`).
+ */
+type Run =
+  & { smp: Smp<RistrettoPoint>; answer: string }
+  & ({ role: "initiator"; smp1: SmpMessage } | { role: "responder"; answering: Uint8Array });
 
 const group = ristretto255Group;
 
@@ -103,7 +115,7 @@ export class AuthSession {
   readonly #conversationId: Uint8Array;
   readonly #rng: Rng;
   #run: Run | null = null;
-  #waiting: SmpMessage | null = null;
+  #waiting: Smp1 | null = null;
   #authenticated = false;
 
   /** A session between our identity key and the contact's, in one conversation. */
@@ -131,8 +143,9 @@ export class AuthSession {
     this.#waiting = null;
     if (waiting !== null) return this.#respond(waiting, answer);
     const smp = new Smp(group, this.#secret(answer, "initiator"), this.#rng);
-    this.#run = { smp, role: "initiator", answer };
-    return this.#step([smp.start()], [{ status: "started" }]);
+    const smp1 = smp.start();
+    this.#run = { smp, role: "initiator", answer, smp1 };
+    return this.#step([smp1], [{ status: "started" }]);
   }
 
   /** Processes the data of a received authentication element. */
@@ -149,7 +162,7 @@ export class AuthSession {
       this.#waiting = null;
       return this.#failed(this.#step([], [{ status: "aborted", reason: "the contact cancelled" }]));
     }
-    if (msg.type === "SMP1") return this.#onSmp1(msg);
+    if (msg.type === "SMP1") return this.#onSmp1({ msg, data });
     const run = this.#run;
     if (run === null) return this.#abort(`unexpected ${msg.type}`, true);
     let reply: SmpMessage | null;
@@ -179,23 +192,31 @@ export class AuthSession {
     return { levelChanged, aborted };
   }
 
-  #onSmp1(msg: SmpMessage): AuthStep {
+  #onSmp1(smp1: Smp1): AuthStep {
     const run = this.#run;
-    if (run !== null && run.role === "initiator" && run.smp.state === "awaiting_smp2") {
-      // both started: the lower identity key stays initiator
-      if (compareBytes(this.#own, this.#peer) < 0) return this.#step([], []);
-      return this.#respond(msg, run.answer);
+    if (run?.role === "initiator" && run.smp.state === "awaiting_smp2") {
+      // Both started: the lower identity key stays initiator and sends its
+      // SMP1 again. When both really started at once, the contact answers
+      // the first copy and ignores this one (below); when the contact
+      // restarted and lost the first copy, it answers this one, instead of
+      // both sides waiting for each other for good.
+      if (compareBytes(this.#own, this.#peer) < 0) return this.#step([run.smp1], []);
+      return this.#respond(smp1, run.answer);
+    }
+    // a copy of the SMP1 we answer (sent again as above): not a new run
+    if (run?.role === "responder" && equalBytes(run.answering, smp1.data)) {
+      return this.#step([], []);
     }
     this.#run = null;
-    this.#waiting = msg;
+    this.#waiting = smp1;
     return this.#step([], [{ status: "requested" }]);
   }
 
-  #respond(smp1: SmpMessage, answer: string): AuthStep {
+  #respond(smp1: Smp1, answer: string): AuthStep {
     const smp = new Smp(group, this.#secret(answer, "responder"), this.#rng);
-    this.#run = { smp, role: "responder", answer };
+    this.#run = { smp, role: "responder", answer, answering: smp1.data };
     try {
-      const reply = smp.receive(smp1);
+      const reply = smp.receive(smp1.msg);
       return this.#step(reply === null ? [] : [reply], [{ status: "started" }]);
     } catch (e) {
       return this.#abort((e as Error).message, true);

@@ -1,20 +1,40 @@
 /**
  * One conversation at run time: its persisted record (records.ts) and what
- * lives only in memory: the queue of unacknowledged-free elements
+ * lives only in memory: the queue of unacknowledged control elements
  * (acknowledgements, presence, authentication, keep-alives), which outbox
  * entries went out on which connection, the reassembly of fragmented
  * elements, the SMP session, and the connections that show the contact is
  * online.
  *
- * Sending order: queued control elements first (they are small and
- * time-sensitive), then the outbox in order. Every element is fragmented
- * to fit one packet (fragment.ts) and each part is one ratchet message; the
- * caller saves the record between {@linkcode Contact.seal} and the send.
+ * What goes out, and in which order ({@linkcode Contact.next}):
+ * - The first packet on a new connection identifies it at once: the first
+ *   outbox entry, or a fresh probe when the outbox is empty (the probe is a
+ *   keep-alive the contact acknowledges, so a healthy connection always
+ *   gets an answer back).
+ * - Then queued control elements (small and time-sensitive), then the
+ *   outbox in order. Replies (control elements other than keep-alives) go
+ *   on the connection the contact reached us on when there is one
+ *   ({@linkcode Contact.nextReply}).
+ * - Every element is fragmented to fit one packet (fragment.ts) and each
+ *   part is one ratchet message. An outbox entry is sealed once, when it
+ *   first leaves, and re-sent as the same bytes until acknowledged: a dial
+ *   that fails, however often, seals nothing new. The receiver names a copy
+ *   it already read by its digest and acknowledges it again (receive.ts).
+ * - Sealing obeys the sending cap (send_cap.ts, which also argues why it
+ *   holds and cannot deadlock): what does not fit waits, unsealed, and a
+ *   probe goes in its place.
+ * - An entry that went out on {@linkcode RESEAL_AFTER_CONNS} connections
+ *   which the contact answered on, and is still not acknowledged, is sealed
+ *   anew (its receiver cannot read those bytes any more, e.g. their skipped
+ *   key expired); the element ID keeps it from being shown twice.
+ *
+ * The caller saves the record after a step that sealed and before its
+ * packets leave ({@linkcode SendStep.sealed}).
  *
  * @module
  */
 
-import { type Rng, toHex } from "../crypto/bytes.ts";
+import { equalBytes, type Rng, toHex } from "../crypto/bytes.ts";
 import type { FramedConn } from "../net/framed_conn.ts";
 import {
   type Element,
@@ -29,39 +49,90 @@ import { AuthSession } from "./auth.ts";
 import type { Link } from "./link.ts";
 import type { ConversationRecord, OutboxEntry } from "./records.ts";
 import { conversationIndex, conversationPeerKey64 } from "./stored_conversation.ts";
+import { SeenIds } from "./seen_ids.ts";
 import { formatIdentityAddress } from "./address.ts";
 import type { ConversationInfo, Level } from "./types.ts";
+import { chainRoom, fitsOrdinary, MAX_SEALED_BYTES, SEND_CAP } from "./send_cap.ts";
 
 /** Most control elements held for a contact; the oldest go first (acks are re-sent on demand). */
 export const MAX_CONTROL_QUEUE = 256;
 
+/**
+ * Answered connections an outbox entry may go out on, unacknowledged, before
+ * it is sealed anew: two, so that an acknowledgement lost with one
+ * connection costs a re-send of the same bytes only.
+ */
+export const RESEAL_AFTER_CONNS = 2;
+
 /** The ID of a keep-alive: an acknowledgement of nothing (all zero). */
 export const KEEPALIVE_ID = new Uint8Array(ELEMENT_ID_LENGTH);
 
-/** What {@linkcode Contact.nextElement} picked. */
-export interface NextElement {
-  element: Element;
-  /** Set when the element is an outbox entry (to be acknowledged). */
-  entry?: OutboxEntry;
+/** A keep-alive: not answered. */
+export function isKeepalive(element: Element): boolean {
+  return element.type === "ack" && equalBytes(element.ackedId, KEEPALIVE_ID) &&
+    equalBytes(element.id, KEEPALIVE_ID);
 }
+
+/** A probe: a keep-alive with an ID of its own, which its receiver acknowledges. */
+export function isProbe(element: Element): boolean {
+  return element.type === "ack" && equalBytes(element.ackedId, KEEPALIVE_ID) &&
+    !equalBytes(element.id, KEEPALIVE_ID);
+}
+
+/** What {@linkcode Contact.next} decided to write. */
+export interface SendStep {
+  /** What to write, in order. */
+  packets: Uint8Array[];
+  /** Whether it sealed (then save the record before the packets leave). */
+  sealed: boolean;
+  /** The outbox entry it writes, if any. */
+  entry?: OutboxEntry;
+  /** Whether the entry is a probe created by this step. */
+  newProbe?: boolean;
+}
+
+type Plan =
+  | { kind: "entry"; entry: OutboxEntry }
+  | { kind: "control"; element: Element }
+  | { kind: "probe" };
 
 /** A conversation with its run-time state. */
 export class Contact {
+  /** The persisted conversation. */
   record: ConversationRecord;
   readonly #rng: Rng;
   #auth: AuthSession | undefined;
+  /** Parts of fragmented elements received so far. */
   readonly reassembler = new Reassembler();
   /** Inbound connections on which packets of this contact arrived (still open). */
   readonly inbound = new Set<FramedConn>();
   /** The connections alive when SMP matched; the level lasts while they do. */
   authConns: Set<FramedConn> | null = null;
+  /** The send loop (none once the contact deleted the conversation). */
   link: Link | null = null;
+  /** The contact said it went offline (presence) and sent nothing since. */
+  saidOffline = false;
+  /** An SMP run was started while the contact was not connected: the link is dialling. */
+  authWaitsForLink = false;
+  /** IDs of the contact's probes received in this run (how their copies are answered). */
+  readonly probes = new SeenIds();
   readonly #control: Element[] = [];
-  /** Outbox entry key -> the connection it was last written on. */
-  readonly #sentOn = new Map<string, FramedConn>();
+  /** Outbox entry key -> the open connections it was written on. */
+  readonly #sentOn = new Map<string, Set<FramedConn>>();
+  /** Outbox entry key -> answered connections it went out on unacknowledged. */
+  readonly #passes = new Map<string, number>();
+  /** Connections something was written on (a new one starts with an identifying packet). */
+  readonly #used = new WeakSet<FramedConn>();
+  /** Connections the contact answered on. */
+  readonly #heard = new WeakSet<FramedConn>();
+  /** Parts of unsealed outbox entries, computed once. */
+  readonly #parts = new Map<string, Uint8Array[]>();
+  readonly #cap: number;
 
-  constructor(record: ConversationRecord, rng: Rng) {
+  /** `cap`: the sending cap (send_cap.ts; smaller only in tests). */
+  constructor(record: ConversationRecord, rng: Rng, cap: number = SEND_CAP) {
     this.record = record;
+    this.#cap = cap;
     this.#rng = rng;
   }
 
@@ -79,13 +150,19 @@ export class Contact {
     return this.#auth;
   }
 
+  /** The contact's local name. */
   get name(): string {
     return this.record.name;
   }
 
-  /** Connected either way. */
+  /**
+   * Known to be online: a connection either way on which the contact
+   * answered, and no "offline" presence since its last packet.
+   */
   get online(): boolean {
-    return this.link?.conn !== undefined || this.inbound.size > 0;
+    if (this.saidOffline) return false;
+    const own = this.link?.conn;
+    return (own !== undefined && this.#heard.has(own)) || this.inbound.size > 0;
   }
 
   /** The seed's authentication level. */
@@ -115,19 +192,20 @@ export class Contact {
     if (this.#control.length > MAX_CONTROL_QUEUE) this.#control.shift();
   }
 
+  /**
+   * Whether something waits to be sealed (a control element other than a
+   * keep-alive, or an outbox entry not sealed yet): the next packet we seal
+   * answers a probe as well as an acknowledgement of it would.
+   */
+  get sealWaits(): boolean {
+    return this.#control.some((e) => !isKeepalive(e)) ||
+      this.record.outbox.some((e) => e.sealed === undefined);
+  }
+
   /** Queues a keep-alive unless something else waits. */
   queueKeepalive(): void {
     if (this.#control.length > 0) return;
     this.#control.push({ type: "ack", ackedId: KEEPALIVE_ID, id: KEEPALIVE_ID });
-  }
-
-  /**
-   * Whether the next element is a reply (a queued control element other
-   * than a keep-alive, which belongs to the outbound connection it keeps up).
-   */
-  get replyWaits(): boolean {
-    const next = this.#control[0];
-    return next !== undefined && next.id !== KEEPALIVE_ID;
   }
 
   /**
@@ -136,9 +214,8 @@ export class Contact {
    * contact's outbound connection, so a reply takes the circuit its packet
    * came on), or undefined (then the outbound link carries them).
    *
-   * Only a packet that decrypted in this conversation binds a connection to
-   * the contact (receive.ts), so a replayed or forged packet never makes one
-   * carry our replies.
+   * Only a packet of this conversation binds a connection to the contact
+   * (receive.ts), so a forged packet never makes one carry our replies.
    */
   replyConn(): FramedConn | undefined {
     const own = this.link?.conn;
@@ -147,47 +224,59 @@ export class Contact {
     return found;
   }
 
-  /** The next reply (control element) to write on a reply connection, or null. */
-  nextReply(): Element | null {
-    if (!this.replyWaits) return null;
-    return this.#control.shift() ?? null;
+  /** The reply connection, if a reply waits for it. */
+  replyTarget(): FramedConn | undefined {
+    const conn = this.replyConn();
+    return conn !== undefined && this.#pickReply(conn) !== null ? conn : undefined;
   }
 
-  /** Whether anything waits for `conn` (the current outbound connection, if any). */
+  /**
+   * Whether anything waits for `conn` (the current outbound connection, if
+   * any) or for the reply connection. Without a connection: whether there is
+   * anything to dial for.
+   */
   hasWork(conn: FramedConn | undefined): boolean {
-    if (this.#control.length > 0) return true;
-    return this.record.outbox.some((e) => conn === undefined || this.#sentOn.get(e.key) !== conn);
+    if (conn === undefined) return this.#control.length > 0 || this.record.outbox.length > 0;
+    return this.#pick(conn) !== null || this.replyTarget() !== undefined;
   }
 
-  /** The next element to write on `conn`, or null. */
-  nextElement(conn: FramedConn): NextElement | null {
-    const control = this.#control.shift();
-    if (control !== undefined) return { element: control };
-    const entry = this.record.outbox.find((e) => this.#sentOn.get(e.key) !== conn);
-    if (entry === undefined) return null;
-    return { element: { ...entry.body, id: entry.id } as Element, entry };
+  /** The next packets to write on our outbound connection `conn`, or null. */
+  next(conn: FramedConn, rng: Rng, now: number): SendStep | null {
+    const plan = this.#pick(conn);
+    return plan === null ? null : this.#run(plan, conn, rng, now);
   }
 
-  /** Remembers that `entry` went out on `conn` (re-sent on any other). */
-  markSent(entry: OutboxEntry, conn: FramedConn): void {
-    this.#sentOn.set(entry.key, conn);
+  /** The next reply packets to write on the reply connection `conn`, or null. */
+  nextReply(conn: FramedConn, rng: Rng, now: number): SendStep | null {
+    const plan = this.#pickReply(conn);
+    return plan === null ? null : this.#run(plan, conn, rng, now);
+  }
+
+  /**
+   * Undoes what a step whose save failed changed, so that nothing that is
+   * not on disk ever leaves: its sealed bytes are dropped (the entry is
+   * sealed anew, at a later ratchet position, next time) and a probe it
+   * created goes. The ratchet is not wound back: the unused position is
+   * skipped, like a lost packet.
+   */
+  unsend(step: SendStep): void {
+    const entry = step.entry;
+    if (entry === undefined) return;
+    delete entry.sealed;
+    this.#sentOn.delete(entry.key);
+    if (step.newProbe) this.record.outbox = this.record.outbox.filter((e) => e !== entry);
   }
 
   /**
    * Encrypts `element` (one ratchet message per part) and advances the
-   * in-memory ratchet; returns the packets. Save the record before sending.
+   * in-memory ratchet; returns the packets, or null when the sending cap
+   * leaves no room for it. Save the record before sending.
    */
-  seal(element: Element, rng: Rng): Uint8Array[] {
-    const parts = fragmentElement(encodeElement(element), MAX_SEALED_PLAINTEXT, element.id);
-    let session = this.record.session;
-    const packets: Uint8Array[] = [];
-    for (const part of parts) {
-      const sealed = sealMessage(session, part, rng);
-      session = sealed.conversation;
-      packets.push(sealed.packet);
-    }
-    this.record.session = session;
-    return packets;
+  seal(element: Element, rng: Rng): Uint8Array[] | null {
+    const parts = partsOf(element);
+    return fitsOrdinary(this.record.session, parts.length, this.#cap)
+      ? this.#sealParts(parts, rng)
+      : null;
   }
 
   /**
@@ -200,14 +289,22 @@ export class Contact {
     const index = this.record.outbox.findIndex((e) => e.key === key);
     if (index < 0) return undefined;
     const [entry] = this.record.outbox.splice(index, 1);
-    const conn = this.#sentOn.get(key);
-    this.#sentOn.delete(key);
+    const conns = this.#sentOn.get(key) ?? new Set();
+    this.#forgetEntry(key);
     for (const earlier of this.record.outbox.slice(0, index)) {
-      if (conn !== undefined && this.#sentOn.get(earlier.key) === conn) {
-        this.#sentOn.delete(earlier.key);
-      }
+      const on = this.#sentOn.get(earlier.key);
+      for (const conn of conns) on?.delete(conn);
     }
     return entry;
+  }
+
+  /**
+   * The contact's new ratchet key arrived (our sending chain starts over):
+   * probes sealed before it did their job and go.
+   */
+  chainStepped(): void {
+    for (const e of this.record.outbox) if (e.body.type === "probe") this.#forgetEntry(e.key);
+    this.record.outbox = this.record.outbox.filter((e) => e.body.type !== "probe");
   }
 
   /** Replaces the session (after a decryption). */
@@ -215,8 +312,181 @@ export class Contact {
     this.record.session = session;
   }
 
-  /** Forgets which entries went out on `conn` (it closed). */
-  forget(conn: FramedConn): void {
-    for (const [key, c] of this.#sentOn) if (c === conn) this.#sentOn.delete(key);
+  /** A frame from the contact arrived on our outbound connection `conn`. */
+  heard(conn: FramedConn): void {
+    this.#heard.add(conn);
   }
+
+  /**
+   * `conn` closed: what went out on it is re-sent on the next one, and an
+   * entry that the contact left unacknowledged on too many answered
+   * connections is sealed anew.
+   */
+  forget(conn: FramedConn): void {
+    const answered = this.#heard.has(conn);
+    for (const entry of this.record.outbox) {
+      const on = this.#sentOn.get(entry.key);
+      if (on === undefined || !on.delete(conn) || !answered) continue;
+      const passes = (this.#passes.get(entry.key) ?? 0) + 1;
+      this.#passes.set(entry.key, passes);
+      if (passes >= RESEAL_AFTER_CONNS && entry.body.type !== "probe") {
+        delete entry.sealed;
+        this.#passes.delete(entry.key);
+      }
+    }
+  }
+
+  #forgetEntry(key: string): void {
+    this.#sentOn.delete(key);
+    this.#passes.delete(key);
+    this.#parts.delete(key);
+  }
+
+  /**
+   * Whether `entry` went out on `conn`, or, for a probe, on any open
+   * connection: one copy in flight asks for one answer (two would keep
+   * both chains busy answering each other).
+   */
+  #sentOnConn(entry: OutboxEntry, conn: FramedConn): boolean {
+    const on = this.#sentOn.get(entry.key);
+    if (on === undefined) return false;
+    return entry.body.type === "probe" ? on.size > 0 : on.has(conn);
+  }
+
+  /**
+   * The plan for our outbound connection: an identifying packet first, then
+   * control elements, then the outbox; a probe when something waits that
+   * the cap holds back.
+   */
+  #pick(conn: FramedConn): Plan | null {
+    if (!this.#used.has(conn)) {
+      const first = this.#pickEntry(conn);
+      if (first.entry !== undefined) return { kind: "entry", entry: first.entry };
+      if (!this.#probeWaiting() && chainRoom(this.record.session, this.#cap) >= 1) {
+        return { kind: "probe" };
+      }
+    }
+    let blocked = false;
+    while (this.#control.length > 0) {
+      const head = this.#control[0]!;
+      if (fitsOrdinary(this.record.session, partsOf(head).length, this.#cap)) {
+        return { kind: "control", element: head };
+      }
+      if (!isKeepalive(head)) {
+        blocked = true;
+        break;
+      }
+      this.#control.shift(); // a keep-alive that does not fit is not needed
+    }
+    const found = this.#pickEntry(conn);
+    if (found.entry !== undefined) return { kind: "entry", entry: found.entry };
+    if ((blocked || found.blocked) && !this.#probeWaiting()) {
+      if (chainRoom(this.record.session, this.#cap) >= 1) return { kind: "probe" };
+    }
+    return null;
+  }
+
+  /**
+   * The first outbox entry not yet written on `conn` that can go: sealed
+   * already, or fitting the cap and the sealed-bytes bound. A sealed entry
+   * may overtake one that waits unsealed: it is a probe, or an entry sealed
+   * anew, whose order was lost already.
+   */
+  #pickEntry(conn: FramedConn): { entry?: OutboxEntry; blocked: boolean } {
+    let blocked = false;
+    let sealedBytes = 0;
+    for (const e of this.record.outbox) for (const p of e.sealed ?? []) sealedBytes += p.length;
+    for (const entry of this.record.outbox) {
+      if (this.#sentOnConn(entry, conn)) continue;
+      if (entry.sealed !== undefined) return { entry, blocked };
+      if (blocked) continue;
+      const parts = this.#partsOfEntry(entry);
+      let size = 0;
+      for (const p of parts) size += p.length;
+      const bytesFit = sealedBytes === 0 || sealedBytes + size <= MAX_SEALED_BYTES;
+      if (bytesFit && fitsOrdinary(this.record.session, parts.length, this.#cap)) {
+        return { entry, blocked };
+      }
+      blocked = true;
+    }
+    return { blocked };
+  }
+
+  /** The plan for a reply connection: the next reply, or the waiting probe in its place. */
+  #pickReply(conn: FramedConn): Plan | null {
+    const head = this.#control[0];
+    if (head === undefined || isKeepalive(head)) return null;
+    if (fitsOrdinary(this.record.session, partsOf(head).length, this.#cap)) {
+      return { kind: "control", element: head };
+    }
+    const probe = this.record.outbox.find((e) => e.body.type === "probe");
+    if (probe !== undefined) {
+      return this.#sentOnConn(probe, conn) ? null : { kind: "entry", entry: probe };
+    }
+    return chainRoom(this.record.session, this.#cap) >= 1 ? { kind: "probe" } : null;
+  }
+
+  #probeWaiting(): boolean {
+    return this.record.outbox.some((e) => e.body.type === "probe");
+  }
+
+  #run(plan: Plan, conn: FramedConn, rng: Rng, now: number): SendStep {
+    this.#used.add(conn);
+    if (plan.kind === "control") {
+      this.#control.shift();
+      return { packets: this.#sealParts(partsOf(plan.element), rng), sealed: true };
+    }
+    let entry: OutboxEntry;
+    let newProbe = false;
+    if (plan.kind === "probe") {
+      const id = newElementId(rng);
+      entry = { id, key: toHex(id), body: { type: "probe" }, at: now };
+      this.record.outbox.push(entry);
+      newProbe = true;
+    } else {
+      entry = plan.entry;
+    }
+    let sealed = false;
+    if (entry.sealed === undefined) {
+      entry.sealed = this.#sealParts(this.#partsOfEntry(entry), rng);
+      this.#parts.delete(entry.key);
+      sealed = true;
+    }
+    let on = this.#sentOn.get(entry.key);
+    if (on === undefined) this.#sentOn.set(entry.key, on = new Set());
+    on.add(conn);
+    return { packets: entry.sealed, sealed, entry, ...(newProbe ? { newProbe } : {}) };
+  }
+
+  #partsOfEntry(entry: OutboxEntry): Uint8Array[] {
+    let parts = this.#parts.get(entry.key);
+    if (parts === undefined) {
+      parts = partsOf(elementOf(entry));
+      this.#parts.set(entry.key, parts);
+    }
+    return parts;
+  }
+
+  #sealParts(parts: Uint8Array[], rng: Rng): Uint8Array[] {
+    let session = this.record.session;
+    const packets: Uint8Array[] = [];
+    for (const part of parts) {
+      const sealed = sealMessage(session, part, rng);
+      session = sealed.conversation;
+      packets.push(sealed.packet);
+    }
+    this.record.session = session;
+    return packets;
+  }
+}
+
+/** The element an outbox entry stands for. */
+function elementOf(entry: OutboxEntry): Element {
+  if (entry.body.type === "probe") return { type: "ack", ackedId: KEEPALIVE_ID, id: entry.id };
+  return { ...entry.body, id: entry.id } as Element;
+}
+
+/** The ratchet plaintexts (parts) of `element`. */
+function partsOf(element: Element): Uint8Array[] {
+  return fragmentElement(encodeElement(element), MAX_SEALED_PLAINTEXT, element.id);
 }

@@ -16,6 +16,7 @@
 import { equalBytes, type Rng, toBase64 } from "../crypto/bytes.ts";
 import type { KeyPair } from "../crypto/keys.ts";
 import { errorCode } from "../net/net_error.ts";
+import type { BackoffOptions } from "../net/backoff.ts";
 import type { Connector } from "../net/connector.ts";
 import type { FramedConn } from "../net/framed_conn.ts";
 import type {
@@ -87,6 +88,12 @@ export const SINK_FLUSH_TIMEOUT_MS = 5_000;
 export interface CoreTiming {
   redialMs: number;
   keepaliveMs: number;
+  /** Back-off after connections that closed unanswered (link.ts). */
+  backoff?: BackoffOptions;
+  /** How long an answered connection must last to reset that back-off (ms). */
+  stableMs?: number;
+  /** The sending cap (send_cap.ts); smaller only in tests. */
+  sendCap?: number;
   /** Aggregation interval of network warnings (warnings.ts). */
   warningIntervalMs?: number;
 }
@@ -290,7 +297,7 @@ export class PeerCore {
    * contact back passes false and starts the link once its saves landed.
    */
   addContact(record: ConversationRecord, startLink = true): Contact {
-    const contact = new Contact(record, this.rng);
+    const contact = new Contact(record, this.rng, this.timing.sendCap);
     this.contacts.set(record.fileId, contact);
     // a conversation its contact deleted sends nothing more (receive.ts)
     contact.link = record.endedByContact ? null : this.makeLink(contact);
@@ -418,14 +425,19 @@ export class PeerCore {
     return pendingRequests;
   }
 
-  /** Records that `conn` carries `contact`'s packets; asks for an outbound link if there is none. */
+  /**
+   * Records that `conn` carries `contact`'s packets. Without an outbound
+   * connection of our own, the contact is evidently back: the link dials at
+   * once, cutting short a dial or pause from when the contact was down.
+   */
   adoptInbound(contact: Contact, conn: FramedConn): void {
     if (this.owners.get(conn) === contact) return;
     this.owners.set(conn, contact);
     contact.inbound.add(conn);
-    if (contact.link?.conn === undefined) contact.link?.want();
+    if (contact.link?.conn === undefined) contact.link?.contactSeen();
     void conn.closed.then(() => {
       contact.inbound.delete(conn);
+      contact.forget(conn);
       this.connectionGone(contact, conn);
     });
   }
@@ -470,7 +482,8 @@ export class PeerCore {
     }
     if (step.levelChanged) {
       const conns = [...contact.inbound];
-      if (contact.link?.conn !== undefined) conns.push(contact.link.conn);
+      const own = contact.link?.conn;
+      if (own !== undefined && contact.link?.answered(own)) conns.push(own);
       // a failed run dropped the level: no connection holds it any more
       contact.authConns = contact.auth.authenticated ? new Set(conns) : null;
       this.emit({ event: "level", name: contact.name, level: contact.level });

@@ -34,7 +34,6 @@ import { editDistance } from "../edit_distance.ts";
  * - `already_contact`: a conversation or request with that key exists
  * - `not_established`: the name is a pending request, not a conversation
  * - `conversation_ended`: the contact deleted the conversation on their side
- * - `offline`: the command needs the contact online and they are not
  * - `outbox_full`: too many messages wait for that contact
  * - `too_many_requests`: too many requests wait for an answer
  * - `bad_message`: empty text, or text that cannot be sent
@@ -53,7 +52,6 @@ export type PeerErrorCode =
   | "already_contact"
   | "not_established"
   | "conversation_ended"
-  | "offline"
   | "outbox_full"
   | "too_many_requests"
   | "bad_message"

@@ -1,6 +1,7 @@
 /**
  * The plain info objects of types.ts built from the core's records (what
- * `req-in`, `req-out` and the `request-received` event show).
+ * `req-in`, `req-out` and the `request-received` event show), and the
+ * excerpt by which a `delivered` event names its message.
  *
  * @module
  */
@@ -37,4 +38,24 @@ export function requestInfo(
     at: entry.at,
     ...(looksLike !== undefined ? { looksLike } : {}),
   };
+}
+
+/** Most characters (grapheme clusters) of a message's excerpt. */
+export const EXCERPT_GRAPHEMES = 40;
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+
+/**
+ * The start of `text` on one line: runs of white space (newlines included)
+ * become one space, and at most {@linkcode EXCERPT_GRAPHEMES} characters
+ * are kept, never splitting one, with "…" when cut.
+ */
+export function excerptOf(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  const kept: string[] = [];
+  for (const { segment } of graphemes.segment(line)) {
+    if (kept.length === EXCERPT_GRAPHEMES) return kept.join("") + "…";
+    kept.push(segment);
+  }
+  return kept.join("");
 }

@@ -4,13 +4,24 @@
  * its owner has to send, one batch at a time, in order.
  *
  * - It dials only when there is something to send or the owner asked for a
- *   connection (`want()`: at start, or when the contact showed up on an
- *   inbound connection). While something waits it redials every
- *   `redialMs` after each failed dial (the connector backs off within one
- *   dial); with nothing to send, one failed dial ends the attempt.
+ *   connection (`want()`: at start, when the contact showed up on an
+ *   inbound connection, or to stay connected). While something waits it
+ *   redials every `redialMs` after each failed dial (the connector backs off
+ *   within one dial); with nothing to send, one failed dial ends the attempt.
+ * - A connection that closes before any frame came back on it counts as a
+ *   failed dial: the next dial waits a growing back-off (`deadBackoff`), so
+ *   a listener that accepts and at once closes costs a dial now and then,
+ *   not a dial per round trip. So does one that closes within `stableMs`
+ *   although it was answered. A connection that was answered and lasted
+ *   resets it.
+ * - When the contact shows up on an inbound connection while we have none
+ *   ({@linkcode Link.contactSeen}), a dial in progress (which may be waiting
+ *   out a long timeout from when the contact was down) or a back-off pause
+ *   is cut short and the link dials at once.
  * - `hooks.next(conn)` produces the next packets (the owner encrypts and
  *   saves the ratchet there, so a ciphertext never leaves before its state
- *   is on disk) and is called only with a live connection.
+ *   is on disk) and is called only with a live connection. Frames that come
+ *   back go to `hooks.frame`.
  * - With a connection and nothing to send for `idleMs`, it calls
  *   `hooks.idle()` (the owner queues a keep-alive).
  * - Replies (`hooks.replyConn()`: the owner names an open connection on
@@ -25,9 +36,14 @@
  * @module
  */
 
+import type { Rng } from "../crypto/bytes.ts";
+import { Backoff, type BackoffOptions } from "../net/backoff.ts";
 import type { Connector } from "../net/connector.ts";
 import type { FramedConn } from "../net/framed_conn.ts";
 import type { PeerAddress } from "../net/transport.ts";
+
+/** Default time an answered connection must last before its close resets the back-off. */
+export const DEFAULT_STABLE_MS = 10_000;
 
 /** What a {@linkcode Link} asks of its owner. */
 export interface LinkHooks {
@@ -37,8 +53,10 @@ export interface LinkHooks {
   next(conn: FramedConn): Promise<Uint8Array[] | null>;
   /** A new connection is up. */
   connected(conn: FramedConn): void;
-  /** A connection this link used has closed. */
-  disconnected(conn: FramedConn): void;
+  /** A frame came back on `conn` (a connection of this link). */
+  frame?(conn: FramedConn, packet: Uint8Array): Promise<void> | void;
+  /** A connection this link used has closed; `answered`: a frame had come back on it. */
+  disconnected(conn: FramedConn, answered: boolean): void;
   /** A dial or a `next` failed (already reported by the connector for dials). */
   failed(error: unknown, during: "dial" | "next"): void;
   /** Connected and nothing sent for `idleMs`. */
@@ -51,6 +69,17 @@ export interface LinkHooks {
   nextReply?(conn: FramedConn): Promise<Uint8Array[] | null>;
 }
 
+/**
+ * A turn to make the first dial (start_order.ts): the link waits for
+ * `granted` before it, and calls `done` once that dial connected or failed.
+ */
+export interface StartTicket {
+  /** Resolves when the link may dial (or the ticket was given up). */
+  readonly granted: Promise<void>;
+  /** The dial was made (or is not needed): the next ticket may go. */
+  done(): void;
+}
+
 /** Timing of a {@linkcode Link}. */
 export interface LinkOptions {
   /** Pause between two failed dials while something waits (ms). */
@@ -59,22 +88,42 @@ export interface LinkOptions {
   idleMs: number;
   /** Close the connection once nothing waits (for one-shot request delivery). */
   closeWhenDone?: boolean;
+  /** Back-off after connections that closed unanswered (or answered but short-lived). */
+  deadBackoff?: BackoffOptions;
+  /** How long an answered connection must last to reset that back-off (ms). */
+  stableMs?: number;
+  /** Jitter of the back-off. */
+  rng: Rng;
 }
 
 /** One contact's outbound connection and send loop. */
 export class Link {
+  /** The connector's key for this contact (the conversation's file ID). */
   readonly key: string;
   readonly #address: PeerAddress;
   readonly #connector: Connector;
   readonly #hooks: LinkHooks;
   readonly #options: LinkOptions;
   readonly #abort = new AbortController();
+  readonly #deadBackoff: Backoff;
+  /** Connections a frame came back on. */
+  readonly #answered = new WeakSet<FramedConn>();
   #conn: FramedConn | undefined;
   #wanted = false;
   #wake: (() => void) | null = null;
   #woken = false;
   #done: Promise<void> | null = null;
+  /** Wait before the next dial (ms): set when a connection closed unanswered. */
+  #deadDelay = 0;
+  /** Aborts the dial in progress (to cut it short). */
+  #dialAbort: AbortController | null = null;
+  /** Ends a back-off pause early. */
+  #cutPause: (() => void) | null = null;
+  #restart = false;
+  /** The turn of the first dial at start, until it is made. */
+  #ticket: StartTicket | null = null;
 
+  /** A link to `address` through `connector`, stopped until {@linkcode Link.start}. */
   constructor(
     key: string,
     address: PeerAddress,
@@ -87,6 +136,7 @@ export class Link {
     this.#connector = connector;
     this.#hooks = hooks;
     this.#options = options;
+    this.#deadBackoff = new Backoff(options.rng, options.deadBackoff);
   }
 
   /** The live outbound connection, if any. */
@@ -94,9 +144,16 @@ export class Link {
     return this.#conn !== undefined && !this.#conn.isClosed ? this.#conn : undefined;
   }
 
-  /** Starts the loop (idempotent). */
-  start(): void {
-    this.#done ??= this.#run();
+  /** Whether a frame came back on `conn`. */
+  answered(conn: FramedConn): boolean {
+    return this.#answered.has(conn);
+  }
+
+  /** Starts the loop (idempotent); its first dial waits for `ticket` if given. */
+  start(ticket?: StartTicket): void {
+    if (this.#done !== null) return ticket?.done();
+    this.#ticket = ticket ?? null;
+    this.#done = this.#run();
   }
 
   /** Something new waits, or the contact may be reachable now: look again. */
@@ -113,9 +170,29 @@ export class Link {
     this.wake();
   }
 
+  /**
+   * The contact showed up (a packet of theirs on an inbound connection):
+   * without a connection, cut short a dial or a back-off pause and dial now.
+   */
+  contactSeen(): void {
+    this.#passTicket();
+    if (this.conn !== undefined) return;
+    this.#deadBackoff.reset();
+    this.#deadDelay = 0;
+    this.#wanted = true;
+    if (this.#dialAbort !== null) {
+      this.#restart = true;
+      this.#dialAbort.abort("the contact is back");
+    }
+    this.#cutPause?.();
+    this.wake();
+  }
+
   /** Stops the loop and closes its connection. */
   async close(): Promise<void> {
+    this.#passTicket();
     this.#abort.abort("link closed");
+    this.#cutPause?.();
     this.wake();
     await this.#done;
     await this.#connector.disconnect(this.key);
@@ -136,16 +213,38 @@ export class Link {
       }
       const reply = this.#hooks.replyConn?.();
       if (reply !== undefined && await this.#sendReplies(reply)) continue;
+      if (this.conn === undefined && this.#deadDelay > 0) {
+        const delay = this.#deadDelay;
+        this.#deadDelay = 0;
+        await this.#pause(delay);
+        continue;
+      }
+      if (this.#ticket !== null && this.conn === undefined) {
+        // a start dial waits its turn (contactSeen or close() end the wait)
+        await this.#ticket.granted;
+        if (signal.aborted) break;
+      }
       let conn: FramedConn;
+      const dialAbort = this.#dialAbort = new AbortController();
       try {
-        conn = await this.#connector.connect(this.key, this.#address, { signal });
+        conn = await this.#connector.connect(this.key, this.#address, {
+          signal: AbortSignal.any([signal, dialAbort.signal]),
+        });
       } catch (e) {
         if (signal.aborted) break;
+        if (this.#restart) {
+          this.#restart = false;
+          continue;
+        }
         this.#wanted = false;
         this.#hooks.failed(e, "dial");
         if (this.#hooks.hasWork()) await this.#sleep(this.#options.redialMs);
         continue;
+      } finally {
+        this.#dialAbort = null;
+        this.#passTicket();
       }
+      this.#restart = false;
       this.#wanted = false;
       if (conn !== this.#conn) this.#adopt(conn);
       let packets: Uint8Array[] | null;
@@ -197,10 +296,44 @@ export class Link {
 
   #adopt(conn: FramedConn): void {
     this.#conn = conn;
+    const opened = Date.now();
     this.#hooks.connected(conn);
+    conn.onFrame((packet) => {
+      this.#answered.add(conn);
+      return this.#hooks.frame?.(conn, packet);
+    });
     void conn.closed.then(() => {
-      this.#hooks.disconnected(conn);
+      const answered = this.#answered.has(conn);
+      const stable = Date.now() - opened >= (this.#options.stableMs ?? DEFAULT_STABLE_MS);
+      if (answered && stable) {
+        this.#deadBackoff.reset();
+      } else if (!this.#abort.signal.aborted) {
+        // closed unanswered or soon: a failed dial, whatever TCP said
+        this.#deadDelay = this.#deadBackoff.next();
+      }
+      this.#hooks.disconnected(conn, answered);
       this.wake();
+    });
+  }
+
+  /** Gives up the start turn (made, no longer needed, or bypassed). */
+  #passTicket(): void {
+    const ticket = this.#ticket;
+    this.#ticket = null;
+    ticket?.done();
+  }
+
+  /** A back-off pause: only the contact's return or close() end it early. */
+  #pause(ms: number): Promise<void> {
+    if (this.#abort.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#cutPause = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#cutPause = done;
     });
   }
 

@@ -1,8 +1,8 @@
 /**
  * The send loops of the core, built on {@linkcode Link}: one per
- * conversation (outbox and control elements, sealed and saved right before
- * they leave), one per pending outbound request (its packet once per run,
- * then the connection is closed), a direct send for close()'s "offline"
+ * conversation (what contact.ts picks, saved before it leaves when it was
+ * sealed), one per pending outbound request (its packet once per run, then
+ * the connection is closed), a direct send for close()'s "offline"
  * presence, and the `connection` events of the connector.
  *
  * @module
@@ -10,10 +10,10 @@
 
 import type { ConnectProgress } from "../net/connector.ts";
 import { type Element, type ElementBody, newElementId } from "../protocol/elements.ts";
-import type { Contact } from "./contact.ts";
+import type { Contact, SendStep } from "./contact.ts";
 import { type PeerCore, REQUEST_KEY_PREFIX } from "./core.ts";
 import { Link } from "./link.ts";
-import { receiveFrames } from "./receive.ts";
+import { receiveFrame } from "./receive.ts";
 import type { OutboundEntry } from "./records.ts";
 
 /** The send loop of a conversation. */
@@ -25,41 +25,101 @@ export function contactLink(core: PeerCore, contact: Contact): Link {
     core.connector,
     {
       hasWork: () => contact.hasWork(link.conn),
-      next: async (conn) => {
-        const next = contact.nextElement(conn);
-        if (next === null) return null;
-        const packets = contact.seal(next.element, core.rng);
-        await core.saveContact(contact); // DESIGN.md: saved before the ciphertext leaves
-        if (next.entry) contact.markSent(next.entry, conn);
-        return packets;
-      },
-      replyConn: () => (contact.replyWaits ? contact.replyConn() : undefined),
-      nextReply: async () => {
-        const element = contact.nextReply();
-        if (element === null) return null;
-        const packets = contact.seal(element, core.rng);
-        await core.saveContact(contact); // DESIGN.md: saved before the ciphertext leaves
-        // lost if `conn` closed meanwhile: its sender re-sends what went out on
-        // it (Contact.forget), and that earns a new acknowledgement
-        return packets;
-      },
+      // replies go first, on the connection they answer (the link's order):
+      // more steps join a batch only while none waits
+      next: (conn) =>
+        writeSteps(
+          core,
+          contact,
+          (first) =>
+            first || contact.replyTarget() === undefined
+              ? contact.next(conn, core.rng, core.now())
+              : null,
+        ),
+      replyConn: () => contact.replyTarget(),
+      // lost if `conn` closed meanwhile: its sender re-sends what went out on
+      // it (Contact.forget), and that earns a new acknowledgement
+      nextReply: (conn) =>
+        writeSteps(core, contact, () => contact.nextReply(conn, core.rng, core.now())),
+      connected: () => {},
       // the contact replies on the connection our packets came on (its replyConn)
-      connected: (conn) => receiveFrames(core, conn),
-      disconnected: (conn) => {
+      frame: (conn, packet) => {
+        contact.heard(conn);
+        return receiveFrame(core, packet, conn);
+      },
+      disconnected: (conn, answered) => {
         contact.forget(conn);
-        core.connectionGone(contact, conn);
+        // a connection the contact never answered on says nothing about them
+        if (answered || contact.authConns?.has(conn)) core.connectionGone(contact, conn);
+        // stay connected while both are online (the link backs off if it keeps closing)
+        if (answered && !contact.saidOffline && !core.closed) link.want();
       },
       failed: (e, during) => {
-        if (during === "next") core.error(e, `Cannot send to ${contact.name}`);
+        if (during === "next") return core.error(e, `Cannot send to ${contact.name}`);
+        if (contact.authWaitsForLink && !contact.online) {
+          contact.authWaitsForLink = false;
+          core.endAuth(contact, "they cannot be reached; both of you must be online");
+        }
       },
       idle: () => {
         contact.queueKeepalive();
         link.wake();
       },
     },
-    { redialMs: core.timing.redialMs, idleMs: core.timing.keepaliveMs },
+    linkOptions(core),
   );
   return link;
+}
+
+function linkOptions(core: PeerCore) {
+  const t = core.timing;
+  return {
+    redialMs: t.redialMs,
+    idleMs: t.keepaliveMs,
+    rng: core.rng,
+    ...(t.backoff !== undefined ? { deadBackoff: t.backoff } : {}),
+    ...(t.stableMs !== undefined ? { stableMs: t.stableMs } : {}),
+  };
+}
+
+/**
+ * Steps taken before one save: what waits goes out sealed together and
+ * costs one commit (a burst of 500 costs 8), while a step's packets wait at
+ * most for 63 more sealings.
+ */
+export const MAX_STEPS_PER_SAVE = 64;
+
+/**
+ * The packets of the next steps (up to {@linkcode MAX_STEPS_PER_SAVE}),
+ * once the record is saved if one of them sealed (docs/architecture.md
+ * "Crash safety": saved before the ciphertext leaves); a failed save undoes
+ * the steps (nothing that is not on disk leaves) and is thrown.
+ */
+async function writeSteps(
+  core: PeerCore,
+  contact: Contact,
+  next: (first: boolean) => SendStep | null,
+): Promise<Uint8Array[] | null> {
+  const steps: SendStep[] = [];
+  for (let step = next(true); step !== null; step = next(false)) {
+    steps.push(step);
+    if (steps.length === MAX_STEPS_PER_SAVE) break;
+  }
+  if (steps.length === 0) return null;
+  if (steps.some((step) => step.sealed)) {
+    try {
+      await core.saveContact(contact);
+    } catch (e) {
+      for (const step of steps.reverse()) contact.unsend(step);
+      throw e;
+    }
+  }
+  // an entry whose own save failed meanwhile (Peer.sendMessage took it back)
+  // does not leave: its ratchet position is skipped, like a lost packet
+  const outbox = new Set(contact.record.outbox);
+  return steps.flatMap((step) =>
+    step.entry === undefined || outbox.has(step.entry) ? step.packets : []
+  );
 }
 
 /** Starts delivering a pending request (once per run; re-sent at every start). */
@@ -79,22 +139,32 @@ export function startRequestLink(core: PeerCore, entry: OutboundEntry): void {
       failed: () => {},
       idle: () => {},
     },
-    { redialMs: core.timing.redialMs, idleMs: core.timing.keepaliveMs, closeWhenDone: true },
+    { ...linkOptions(core), closeWhenDone: true },
   );
   core.requestLinks.set(entry.id, link);
   link.start();
 }
 
-/** Seals, saves and writes one element now, on the current or a fresh connection. */
+/**
+ * Seals, saves and writes one element now (close()'s "offline" presence):
+ * on a connection that is open either way if there is one, otherwise on a
+ * fresh dial (a dial under way may be waiting out a back-off or a timeout
+ * from when the contact was down, longer than close() may take). Nothing
+ * is sent when the sending cap has no room (send_cap.ts).
+ */
 export async function sendNow(core: PeerCore, contact: Contact, body: ElementBody): Promise<void> {
   const link = contact.link;
   if (link === null) return;
-  const conn = link.conn ??
-    await core.connector.connect(link.key, {
+  let conn = link.conn ?? contact.replyConn();
+  if (conn === undefined) {
+    await core.connector.disconnect(link.key);
+    conn = await core.connector.connect(link.key, {
       host: `${contact.record.onion}.onion`,
       port: contact.record.port,
     });
+  }
   const packets = contact.seal({ ...body, id: newElementId(core.rng) } as Element, core.rng);
+  if (packets === null) return;
   await core.saveContact(contact);
   for (const packet of packets) await conn.send(packet);
 }

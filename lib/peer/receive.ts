@@ -8,18 +8,27 @@
  * {@linkcode receiveFrames} feeds it one frame at a time per connection,
  * after the event sink has room and when the admission gives the turn.
  *
- * A received `message` is shown before it counts as received: the ratchet
- * state is saved without its ID in the conversation's `seen` set, the
- * event is emitted and the sink's promise awaited (bounded), and only then
- * is the ID added to `seen` and the acknowledgement queued; the link saves
- * the record (with that `seen`) before the acknowledgement leaves. So a
- * crash (kill -9) at any point never loses a message whose sender saw it
- * acknowledged: before it was shown, nothing records it as received and the
- * sender re-sends it; after it was shown and before `seen` was saved, the
- * re-sent copy is shown again with the same event `id` (consumers
- * de-duplicate by `id`). Messages are emitted in the order they are
- * decrypted; waiting for the sink holds neither the connection (other
- * elements go on) nor a re-sent copy (it waits for the first one).
+ * A received `message` is shown before it counts as received: it is saved
+ * in the conversation's `inbox` together with the ratchet state that read
+ * it, the event is emitted and the sink's promise awaited (bounded), and
+ * only then does its ID move from `inbox` to `seen` and the acknowledgement
+ * get queued; the link saves the record (with that `seen`) before the
+ * acknowledgement leaves. So a crash (kill -9) at any point never loses a
+ * message whose sender saw it acknowledged: before the first save nothing
+ * records it and its sender re-sends it; after it, the restarted peer shows
+ * it from its `inbox`, with the same event `id` (consumers de-duplicate by
+ * `id`). Messages are emitted in the order they are decrypted; waiting for
+ * the sink holds neither the connection (other elements go on) nor a
+ * re-sent copy (it waits for the first one).
+ *
+ * Copies: a sender re-sends an unacknowledged entry as the same bytes
+ * (contact.ts), whose message key we used, so a copy does not decrypt. A
+ * packet of this conversation that fails to decrypt is looked up by its
+ * digest in `digests` (saved with the ratchet that read the original): a
+ * copy of something shown is acknowledged again, at most once per element
+ * per connection, so replaying one packet many times cannot make us seal
+ * many acknowledgements; a copy of something not yet shown is shown. A
+ * probe (a keep-alive with an ID) is acknowledged the same way.
  *
  * Nothing here throws: a packet that is malformed, forged, replayed or
  * belongs to nothing of ours is dropped and counted into the aggregated
@@ -33,20 +42,27 @@
  * @module
  */
 
-import { equalBytes, toHex } from "../crypto/bytes.ts";
+import { equalBytes, fromHex, toHex, utf8 } from "../crypto/bytes.ts";
+import { messageDigest } from "../crypto/ratchet_header.ts";
 import { isUnmessageError, ProtocolError } from "../errors.ts";
 import { type Admission, UNPOLICED } from "../net/admission.ts";
 import type { FramedConn } from "../net/framed_conn.ts";
-import { type Dispatched, dispatchPacket } from "../protocol/dispatch.ts";
+import { type Dispatched, dispatchPacket, UnreadableMessage } from "../protocol/dispatch.ts";
 import { decodeElement, type Element } from "../protocol/elements.ts";
-import type { Conversation, InboundRequest } from "../protocol/handshake_state.ts";
+import { decodePart } from "../protocol/fragment.ts";
+import type { InboundRequest } from "../protocol/handshake_state.ts";
 import { isStoreError } from "../store/errors.ts";
-import { type Contact, KEEPALIVE_ID } from "./contact.ts";
+import { type Contact, isKeepalive, isProbe } from "./contact.ts";
 import type { PeerCore } from "./core.ts";
-import type { OutboundEntry } from "./records.ts";
+import {
+  type InboxEntry,
+  MAX_INBOX_BYTES,
+  MAX_INBOX_MESSAGES,
+  type OutboundEntry,
+} from "./records.ts";
 import { receiveRequest } from "./requests.ts";
-import { SeenIds } from "./seen_ids.ts";
-import type { PeerEvent } from "./types.ts";
+import { ReceivedDigests, SeenIds } from "./seen_ids.ts";
+import { excerptOf } from "./info.ts";
 
 /** Packet-level codes after which the connection is closed: the sender does not speak our protocol. */
 const FATAL_PACKET_CODES = new Set(["unsupported_version", "bad_packet_length"]);
@@ -102,17 +118,41 @@ function showingOf(contact: Contact): Map<string, Promise<boolean>> {
 }
 
 /**
+ * Most accepted packets of one contact whose commit is still under way: the
+ * frames after them are read meanwhile and join the next commit (one write
+ * for many), and what they cause waits for their own.
+ */
+const MAX_UNSAVED = 16;
+
+/** Saves of accepted packets under way, per contact, oldest first. */
+const unsaved = new WeakMap<Contact, Set<Promise<void>>>();
+
+function unsavedOf(contact: Contact): Set<Promise<void>> {
+  let set = unsaved.get(contact);
+  if (set === undefined) unsaved.set(contact, set = new Set());
+  return set;
+}
+
+/**
  * Handles the frames of `conn` one at a time: each waits for room in the
  * event sink (backpressure) and for its turn from `admission` (the
  * listener's for an inbound connection; one we dialled is not policed).
  */
 export function receiveFrames(core: PeerCore, conn: FramedConn, admission = UNPOLICED): void {
-  conn.onFrame((packet) =>
-    core.track((async () => {
-      await core.sinkRoom();
-      await admission.run(() => receivePacket(core, packet, conn, admission));
-    })())
-  );
+  conn.onFrame((packet) => receiveFrame(core, packet, conn, admission));
+}
+
+/** One frame of `conn`, as {@linkcode receiveFrames} handles it (a link feeds its own frames here). */
+export function receiveFrame(
+  core: PeerCore,
+  packet: Uint8Array,
+  conn: FramedConn,
+  admission: Admission = UNPOLICED,
+): Promise<void> {
+  return core.track((async () => {
+    await core.sinkRoom();
+    await admission.run(() => receivePacket(core, packet, conn, admission));
+  })());
 }
 
 /** Handles one received frame; never throws. */
@@ -128,6 +168,11 @@ export async function receivePacket(
     const candidates = core.candidates(core.owners.get(conn));
     got = dispatchPacket(packet, core.book, core.now(), candidates);
   } catch (e) {
+    // a copy of a packet we read (its sender re-sends it until acknowledged): answered
+    if (e instanceof UnreadableMessage && onCopy(core, e.handle as Contact, e.payload, conn)) {
+      admission.identified(`contact:${(e.handle as Contact).record.fileId}`, false);
+      return;
+    }
     core.dropped("packets_dropped", isUnmessageError(e) ? e.code : "bad_packet", conn);
     admission.unidentified();
     if (e instanceof ProtocolError && FATAL_PACKET_CODES.has(e.code)) void conn.close();
@@ -148,16 +193,9 @@ export async function receivePacket(
         // Bob re-sends a request until it is answered: the same request key is the same request
         return;
       case "first_reply":
-        return await onFirstReply(core, got.outbound, got.conversation, got.plaintext, conn);
+        return await onFirstReply(core, got, conn);
       case "message":
-        return await onMessage(
-          core,
-          got.handle,
-          got.previous,
-          got.conversation,
-          got.plaintext,
-          conn,
-        );
+        return await onMessage(core, got, conn);
     }
   } catch (e) {
     if (isStoreError(e)) core.error(e, "Cannot save a received packet");
@@ -190,11 +228,10 @@ async function onRequest(core: PeerCore, request: InboundRequest): Promise<void>
 /** Stage 3 (Bob): Alice's first reply turns our request into a conversation. */
 async function onFirstReply(
   core: PeerCore,
-  outbound: OutboundEntry,
-  conversation: Conversation,
-  plaintext: Uint8Array,
+  got: Extract<Dispatched<Contact, OutboundEntry>, { kind: "first_reply" }>,
   conn: FramedConn,
 ): Promise<void> {
+  const outbound = got.outbound;
   // everything up to the first await is synchronous: no other packet sees a half-made contact
   core.requests.outbound = core.requests.outbound.filter((r) => r !== outbound);
   core.requestsChanged();
@@ -207,13 +244,18 @@ async function onFirstReply(
     presence: false,
     createdAt: core.now(),
     requestKey: null,
-    session: conversation,
+    session: got.conversation,
     outbox: [],
     seen: new SeenIds(),
+    inbox: [],
+    digests: new ReceivedDigests(),
+    lastActive: core.now(),
   });
   core.adoptInbound(contact, conn);
   const effects = new Effects();
-  handlePlaintext(core, contact, plaintext, effects);
+  const element = completeElement(core, contact, got.plaintext);
+  remember(contact, got.payload, got.plaintext, element);
+  if (element !== null) handleElement(core, contact, element, effects, conn);
   const requestLink = core.requestLinks.get(outbound.id);
   core.requestLinks.delete(outbound.id);
   try {
@@ -233,52 +275,156 @@ async function onFirstReply(
 /** A message decrypted in an existing conversation (regular packet, or a reply to Bob). */
 async function onMessage(
   core: PeerCore,
-  contact: Contact,
-  previous: Conversation,
-  next: Conversation,
-  plaintext: Uint8Array,
+  got: Extract<Dispatched<Contact, OutboundEntry>, { kind: "message" }>,
   conn: FramedConn,
 ): Promise<void> {
+  const { handle: contact, previous, conversation: next, plaintext } = got;
+  const element = completeElement(core, contact, plaintext);
+  if (element !== null && inboxFull(contact, element)) {
+    // not accepted (the ratchet is left as it was): its sender re-sends it
+    core.warn(
+      "inbox_full",
+      `Held back a message from ${contact.name}: ${MAX_INBOX_MESSAGES} wait to be shown`,
+    );
+    return;
+  }
   contact.setSession(next);
+  contact.saidOffline = false;
+  contact.authWaitsForLink = false;
+  if (!sameKey(previous.ratchet.dhr, next.ratchet.dhr)) {
+    // the contact's new ratchet key: our next message starts a new sending chain
+    contact.chainStepped();
+    contact.link?.wake();
+  }
   core.adoptInbound(contact, conn);
+  remember(contact, got.payload, plaintext, element);
   const effects = new Effects();
-  handlePlaintext(core, contact, plaintext, effects);
-  try {
-    await core.saveContact(contact);
-  } catch (e) {
-    effects.fail();
-    throw e;
-  }
-  // seed Stage 3: Bob's first regular packet reached Alice
-  if (!previous.established && next.established) {
-    core.emit({ event: "conversation-established", name: contact.name });
-  }
-  effects.run();
-  // backpressure: a sink that falls behind slows this connection down
+  if (element !== null) handleElement(core, contact, element, effects, conn);
+  // the next frames are read while this commit is under way (they join the
+  // next one); what this packet causes happens once its commit is durable,
+  // in the order the packets came (saves resolve in order)
+  const established = !previous.established && next.established;
+  const pending = unsavedOf(contact);
+  const saved: Promise<void> = core.track(
+    core.saveContact(contact).then(() => {
+      // seed Stage 3: Bob's first regular packet reached Alice
+      if (established) core.emit({ event: "conversation-established", name: contact.name });
+      effects.run();
+    }, (e) => {
+      effects.fail();
+      core.error(e, "Cannot save a received packet");
+    }).finally(() => pending.delete(saved)),
+  );
+  pending.add(saved);
+  while (pending.size > MAX_UNSAVED) await pending.values().next().value;
+  // backpressure: a sink that falls behind slows this connection down (what
+  // waits for its commit is on its way to the sink too)
   const waiting = showingOf(contact);
-  while (waiting.size > MAX_SHOWING) await waiting.values().next().value;
+  while (waiting.size + pending.size > MAX_SHOWING) {
+    await (waiting.size > 0 ? waiting.values().next().value : pending.values().next().value);
+  }
 }
 
-/** Reassembles a ratchet plaintext (one part) and handles the element it completes. */
-function handlePlaintext(
+function sameKey(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  return a === b || (a !== null && b !== null && equalBytes(a, b));
+}
+
+/**
+ * Remembers the digest of the ratchet message `payload` under its element's
+ * ID, for copies of it: every part of a fragmented element, and the single
+ * part of an element that its sender keeps until acknowledged.
+ */
+function remember(
+  contact: Contact,
+  payload: Uint8Array,
+  plaintext: Uint8Array,
+  element: Element | null,
+): void {
+  let id: Uint8Array;
+  if (element === null) {
+    try {
+      id = decodePart(plaintext).elementId;
+    } catch {
+      return;
+    }
+  } else {
+    const kept = element.type === "message" || element.type === "request_accepted" ||
+      isProbe(element);
+    if (!kept) return;
+    id = element.id;
+  }
+  contact.record.digests.add(toHex(messageDigest(payload)), toHex(id));
+}
+
+/**
+ * A packet of this conversation that did not decrypt: if it is a copy of
+ * one we read before (its sender re-sends the same bytes until it hears an
+ * acknowledgement), answer it again and return true. A copy identifies its
+ * connection as the contact's like any of its packets: only the two peers
+ * ever hold those bytes (onion services encrypt end to end).
+ */
+function onCopy(core: PeerCore, contact: Contact, payload: Uint8Array, conn: FramedConn): boolean {
+  let digest: string;
+  try {
+    digest = toHex(messageDigest(payload));
+  } catch {
+    return false;
+  }
+  const id = contact.record.digests.get(digest);
+  if (id === undefined) return false;
+  core.adoptInbound(contact, conn);
+  if (contact.record.seen.has(id)) reack(core, contact, id, conn, contact.probes.has(id));
+  else showInbox(core, contact, id);
+  return true;
+}
+
+/**
+ * Element IDs acknowledged again per connection: at most once each, so a
+ * copy replayed many times costs one acknowledgement per connection, not
+ * one per copy (each is a ratchet message, and the sending cap would fill).
+ */
+const reacked = new WeakMap<FramedConn, Set<string>>();
+
+function reack(
   core: PeerCore,
   contact: Contact,
-  plaintext: Uint8Array,
-  effects: Effects,
+  id: string,
+  conn: FramedConn,
+  probe = false,
 ): void {
-  let element: Element;
+  let done = reacked.get(conn);
+  if (done === undefined) reacked.set(conn, done = new Set());
+  if (done.has(id)) return;
+  done.add(id);
+  // a probe asks for any packet of our next chain: what waits already will do
+  // (acknowledging every probe as well would keep two full chains busy for good)
+  if (probe && contact.sealWaits) return contact.link?.wake();
+  core.queue(contact, { type: "ack", ackedId: fromHex(id) });
+}
+
+/** Whether a new message `element` would overfill the contact's inbox. */
+function inboxFull(contact: Contact, element: Element): boolean {
+  if (element.type !== "message") return false;
+  const r = contact.record;
+  const id = toHex(element.id);
+  if (r.inbox.length === 0 || r.seen.has(id) || r.inbox.some((e) => e.id === id)) return false;
+  let bytes = utf8(element.text).length;
+  for (const e of r.inbox) bytes += utf8(e.text).length;
+  return r.inbox.length >= MAX_INBOX_MESSAGES || bytes > MAX_INBOX_BYTES;
+}
+
+/** Reassembles a ratchet plaintext (one part); the element it completes, or null. */
+function completeElement(core: PeerCore, contact: Contact, plaintext: Uint8Array): Element | null {
   try {
     const encoded = contact.reassembler.push(plaintext, core.now());
-    if (encoded === null) return;
-    element = decodeElement(encoded);
+    return encoded === null ? null : decodeElement(encoded);
   } catch (e) {
     core.warn(
       isUnmessageError(e) ? e.code : "bad_element",
       `Dropped an element from ${contact.name}: ${describe(e)}`,
     );
-    return;
+    return null;
   }
-  handleElement(core, contact, element, effects);
 }
 
 function handleElement(
@@ -286,15 +432,13 @@ function handleElement(
   contact: Contact,
   element: Element,
   effects: Effects,
+  conn: FramedConn,
 ): void {
   const name = contact.name;
   switch (element.type) {
-    case "message": {
-      const id = toHex(element.id);
-      const event = { event: "message" as const, name, id, text: element.text, at: core.now() };
-      handleMessage(core, contact, element.id, event, effects);
+    case "message":
+      handleMessage(core, contact, element.id, element.text, effects);
       return;
-    }
     case "request_accepted": {
       // re-sent elements (their acknowledgement was lost) are handled once
       contact.record.seen.add(toHex(element.id));
@@ -303,10 +447,27 @@ function handleElement(
       return;
     }
     case "ack": {
-      if (equalBytes(element.ackedId, KEEPALIVE_ID)) return;
+      if (isKeepalive(element)) return;
+      if (isProbe(element)) {
+        // answered at once (its copies: by digest, once per connection)
+        const id = toHex(element.id);
+        contact.record.seen.add(id);
+        contact.probes.add(id);
+        effects.push(() => reack(core, contact, id, conn, true));
+        return;
+      }
       const entry = contact.acknowledge(element.ackedId);
       if (entry?.body.type === "message") {
-        effects.push(() => core.emit({ event: "delivered", name: contact.name, id: entry.key }));
+        const text = entry.body.text;
+        effects.push(() =>
+          core.emit({
+            event: "delivered",
+            name: contact.name,
+            id: entry.key,
+            excerpt: excerptOf(text),
+            queuedAt: entry.at,
+          })
+        );
       }
       effects.push(() => contact.link?.wake());
       return;
@@ -327,6 +488,7 @@ function handleElement(
     }
     case "presence": {
       const online = element.status === "online";
+      contact.saidOffline = !online;
       effects.push(() => {
         core.emit({ event: "presence", name: contact.name, online });
         if (!online) core.endAuth(contact, "the contact went offline");
@@ -347,50 +509,67 @@ function handleElement(
 }
 
 /**
- * A received message: shown once (re-sent copies are recognised by ID),
- * acknowledged only once shown and recorded as seen (see the module header).
+ * A received message: kept in the inbox (saved with the ratchet that read
+ * it), shown, and acknowledged only once shown and recorded as seen (see
+ * the module header). A copy of one seen before is acknowledged again.
  */
 function handleMessage(
   core: PeerCore,
   contact: Contact,
-  ackedId: Uint8Array,
-  event: Extract<PeerEvent, { event: "message" }>,
+  elementId: Uint8Array,
+  text: string,
   effects: Effects,
 ): void {
-  const id = event.id;
-  const ack = () => core.queue(contact, { type: "ack", ackedId });
-  // a re-sent copy (its acknowledgement was lost) of a message shown before
-  if (contact.record.seen.has(id)) return effects.push(ack);
-  const waiting = showingOf(contact);
-  const first = waiting.get(id);
-  if (first !== undefined) {
-    // a copy of one being shown right now: acknowledged once that one is shown
-    effects.push(() => void core.track(first.then((shown) => shown && ack())));
-    return;
+  const id = toHex(elementId);
+  const r = contact.record;
+  // sealed anew by its sender (it could not tell that we had read it)
+  if (r.seen.has(id)) {
+    return effects.push(() => core.queue(contact, { type: "ack", ackedId: elementId }));
   }
-  // claimed now, synchronously: a copy decrypted meanwhile is not shown twice
+  if (!r.inbox.some((e) => e.id === id)) {
+    const entry: InboxEntry = { id, text, at: core.now() };
+    r.inbox.push(entry);
+    r.lastActive = entry.at;
+    effects.onFailure(() => (r.inbox = r.inbox.filter((e) => e !== entry)));
+  }
+  effects.push(() => showInbox(core, contact, id));
+}
+
+/**
+ * Shows the inbox message `id` (unless it is being shown right now) and,
+ * once the sink has shown it, moves it to `seen` and queues its
+ * acknowledgement; the link saves the record before the acknowledgement
+ * leaves. Not shown (the sink failed or timed out): it stays in the inbox,
+ * and is shown again when a copy comes or at the next start.
+ */
+export function showInbox(core: PeerCore, contact: Contact, id: string): void {
+  const waiting = showingOf(contact);
+  const entry = contact.record.inbox.find((e) => e.id === id);
+  if (entry === undefined || waiting.has(id)) return;
   const outcome = Promise.withResolvers<boolean>();
   waiting.set(id, outcome.promise);
-  const settle = (shown: boolean) => {
+  const event = {
+    event: "message" as const,
+    name: contact.name,
+    id,
+    text: entry.text,
+    at: entry.at,
+  };
+  const done = core.emitShown(event).then(async (shown) => {
+    const r = contact.record;
+    if (shown && r.inbox.includes(entry)) {
+      r.inbox = r.inbox.filter((e) => e !== entry);
+      r.seen.add(id);
+      core.queue(contact, { type: "ack", ackedId: fromHex(id) });
+      // without a connection (or closing) that save may be far off: make `seen` durable now
+      if (core.closed || contact.link?.conn === undefined) {
+        await core.saveContact(contact).catch((e) =>
+          core.error(e, "Cannot save a received message")
+        );
+      }
+    }
     waiting.delete(id);
     outcome.resolve(shown);
-  };
-  effects.onFailure(() => settle(false));
-  effects.push(() => {
-    const done = core.emitShown(event).then(async (shown) => {
-      if (shown) {
-        contact.record.seen.add(id);
-        // the link saves the record (now with `id` in seen) before the ack leaves
-        ack();
-        // without a connection (or closing) that save may be far off: make `seen` durable now
-        if (core.closed || contact.link?.conn === undefined) {
-          await core.saveContact(contact).catch((e) =>
-            core.error(e, "Cannot save a received message")
-          );
-        }
-      }
-      settle(shown);
-    });
-    void core.track(done);
   });
+  void core.track(done);
 }

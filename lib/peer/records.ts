@@ -15,17 +15,23 @@
  *          "role": "bob", "established": true,      // repeated from the session, for
  *          "peerIdentityKey": "<base64 32>",        // a start-up that reads no session
  *          "conversationId": "<base64 32>", "sharedRequestKey": "<base64 32>" | null,
+ *          "lastActive": 1700000000000,             // last message either way (start order)
  *          "endedByContact": true }                 // only once the contact deleted it
  * r:     { ...handshake_state.ts ConversationJson, ratchet included }
- * o/<n>: { "id": "<hex 16>", "type": "message", "text": "hi", "at": 1700... }
- *        { "id": "<hex 16>", "type": "request_accepted", "at": 1700... }
+ * o/<n>: { "id": "<hex 16>", "type": "message", "text": "hi", "at": 1700...,
+ *          "sealed": [ "<base64 packet>", ... ] }   // once sealed (contact.ts)
+ *        { "id": "<hex 16>", "type": "request_accepted" | "probe", "at": 1700... }
  *                                                   // one outbox entry, n gives the order
+ * i/<n>: { "id": "<hex 16>", "text": "hi", "at": 1700... } // received, not yet shown
  * s/<n>: [ "<hex 16>", ... ]                        // one block of received IDs (seen_ids.ts)
+ * d/<n>: [ [ "<hex 16 message digest>", "<hex 16 element id>" ], ... ] // one block of digests
  * ```
  *
  * Version 1, the first layout's one file per conversation, holds the same
- * head fields with `"outbox"` and `"seen"` arrays inside; it still loads,
- * and the next save writes version 2.
+ * head fields with `"session"`, `"outbox"` and `"seen"` (and `"inbox"`,
+ * `"digests"`, `"lastActive"` when present) inside; it still loads, and the
+ * next save writes version 2. A head without `lastActive` counts from
+ * `createdAt`.
  *
  * `fileId` is random (16 bytes of hex), never derived from a key: keys are
  * visible even when the store is encrypted.
@@ -53,7 +59,9 @@ import {
 import { MAX_PADDED_LENGTH } from "../protocol/padding.ts";
 import { array, b64, bool, hex, invalid, object, str, uint } from "./_json.ts";
 import { checkContactName } from "./address.ts";
-import { SeenIds } from "./seen_ids.ts";
+import { ReceivedDigests, SeenIds } from "./seen_ids.ts";
+import { MAX_PARTS } from "../protocol/fragment.ts";
+import { MESSAGE_DIGEST_LENGTH } from "../crypto/ratchet_header.ts";
 import { MAX_PORT, MIN_PORT } from "../protocol/handshake_data.ts";
 
 /** Version of the requests' JSON form (and of the first layout's conversation files). */
@@ -74,6 +82,17 @@ export const MAX_INBOUND_REQUESTS = 100;
 export const MAX_OUTBOUND_REQUESTS = 1000;
 /** Request keys remembered after a rejection, so a re-sent request stays rejected. */
 export const MAX_REJECTED = 256;
+/** Most received messages kept until shown (receive.ts): the sink's backlog, bounded. */
+export const MAX_INBOX_MESSAGES = 64;
+/** Most text bytes kept until shown: four of the longest messages, far below the 16 MiB of a file. */
+export const MAX_INBOX_BYTES = 4 * MAX_TEXT_BYTES;
+/**
+ * `lastActive` is compared at this resolution to tell whether a head must
+ * be written again (stored_conversation.ts): every message moves it, and
+ * start-up orders contacts by it; at a second, a busy conversation's head
+ * is written at most once a second for it.
+ */
+export const LAST_ACTIVE_STEP_MS = 1_000;
 /** Deleted contacts remembered (requests.ts: their old requests stay dead); the oldest go first. */
 export const MAX_TOMBSTONES = 1000;
 
@@ -82,8 +101,23 @@ export interface OutboxEntry {
   id: Uint8Array;
   /** `id` in hex. */
   key: string;
-  body: { type: "message"; text: string } | { type: "request_accepted" };
+  /**
+   * A probe is a keep-alive its receiver acknowledges (contact.ts): it
+   * carries no content, and stands in for what the sending cap holds back.
+   */
+  body: { type: "message"; text: string } | { type: "request_accepted" } | { type: "probe" };
   /** When it was queued (ms). */
+  at: number;
+  /** Its packets once sealed: re-sent as these very bytes until acknowledged. */
+  sealed?: Uint8Array[];
+}
+
+/** A received message kept until the interface has shown it (receive.ts). */
+export interface InboxEntry {
+  /** Element ID in hex (the `message` event's `id`). */
+  id: string;
+  text: string;
+  /** When it was received (ms). */
   at: number;
 }
 
@@ -101,6 +135,12 @@ export interface ConversationRecord {
   session: Conversation;
   outbox: OutboxEntry[];
   seen: SeenIds;
+  /** Received messages not yet shown, in order. */
+  inbox: InboxEntry[];
+  /** Wire names of received packets that carried acknowledged elements. */
+  digests: ReceivedDigests;
+  /** When a message last went either way (ms): recent contacts are dialled first at start. */
+  lastActive: number;
   /** The contact told us they deleted the conversation: nothing more is sent. */
   endedByContact?: true;
 }
@@ -187,25 +227,62 @@ function nameField(value: unknown, where: string): string {
 export function outboxFromJson(value: unknown): OutboxEntry {
   const o = value as Record<string, unknown>;
   const isMessage = typeof o === "object" && o !== null && o.type === "message";
-  const f = object(value, isMessage ? "id type text at" : "id type at", "outbox entry");
+  const isSealed = typeof o === "object" && o !== null && Object.hasOwn(o, "sealed");
+  const names = (isMessage ? "id type text at" : "id type at") + (isSealed ? " sealed" : "");
+  const f = object(value, names, "outbox entry");
   const key = hex(f.id, ELEMENT_ID_LENGTH, "outbox entry id");
   const at = uint(f.at, "outbox entry at");
-  if (isMessage) {
-    return { id: fromHex(key), key, body: { type: "message", text: str(f.text, "text") }, at };
-  }
-  if (f.type !== "request_accepted") invalid("outbox entry type is not supported");
-  return { id: fromHex(key), key, body: { type: "request_accepted" }, at };
+  let body: OutboxEntry["body"];
+  if (isMessage) body = { type: "message", text: str(f.text, "text") };
+  else if (f.type === "request_accepted" || f.type === "probe") body = { type: f.type };
+  else invalid("outbox entry type is not supported");
+  const entry: OutboxEntry = { id: fromHex(key), key, body, at };
+  if (isSealed) entry.sealed = array(f.sealed, MAX_PARTS, "sealed").map(b64Packet);
+  if (entry.sealed?.length === 0) invalid("sealed has no packet");
+  return entry;
 }
 
-/** The JSON form of an outbox entry. */
+/** Checks and rebuilds a stored inbox entry (a part `i/<n>`); throws naming the bad field. */
+export function inboxFromJson(value: unknown): InboxEntry {
+  const f = object(value, "id text at", "inbox entry");
+  return {
+    id: hex(f.id, ELEMENT_ID_LENGTH, "inbox entry id"),
+    text: str(f.text, "inbox entry text"),
+    at: uint(f.at, "inbox entry at"),
+  };
+}
+
+/** Checks a stored digest pair (message digest, element ID); throws naming the bad field. */
+export function digestFromJson(value: unknown): [string, string] {
+  const pair = array(value, 2, "digest");
+  if (pair.length !== 2) invalid("digest is not a pair");
+  return [
+    hex(pair[0], MESSAGE_DIGEST_LENGTH, "digest"),
+    hex(pair[1], ELEMENT_ID_LENGTH, "digest id"),
+  ];
+}
+
+/** The JSON form of an outbox entry (a part `o/<n>`). */
 export function outboxToJson(e: OutboxEntry): unknown {
-  return e.body.type === "message"
-    ? { id: e.key, type: "message", text: e.body.text, at: e.at }
-    : { id: e.key, type: e.body.type, at: e.at };
+  return {
+    id: e.key,
+    type: e.body.type,
+    ...(e.body.type === "message" ? { text: e.body.text } : {}),
+    at: e.at,
+    ...(e.sealed !== undefined ? { sealed: e.sealed.map(toBase64) } : {}),
+  };
 }
 
-/** A conversation's fields other than its session, outbox and received IDs. */
-export type HeadFields = Omit<ConversationRecord, "fileId" | "session" | "outbox" | "seen">;
+/** The JSON form of an inbox entry (a part `i/<n>`). */
+export function inboxToJson(e: InboxEntry): unknown {
+  return { id: e.id, text: e.text, at: e.at };
+}
+
+/** The parts of a record (stored under keys of their own, not in its head). */
+export type PartFields = "session" | "outbox" | "seen" | "inbox" | "digests";
+
+/** A conversation's fields other than its session, outbox, inbox and what it received. */
+export type HeadFields = Omit<ConversationRecord, "fileId" | PartFields>;
 
 /** The head's fields besides `version` and its session's (version 1 adds `outbox` and `seen`). */
 const HEAD_FIELDS = "name onion port verified presence createdAt requestKey";
@@ -236,9 +313,13 @@ export function headFromJson(json: unknown): {
 } {
   const v = (json as { version?: unknown } | null)?.version;
   const ended = typeof json === "object" && json !== null && "endedByContact" in json;
-  const more = ended ? " endedByContact" : "";
+  const active = typeof json === "object" && json !== null && "lastActive" in json;
+  const more = (active ? " lastActive" : "") + (ended ? " endedByContact" : "");
+  const v1More = ["inbox", "digests"].filter((k) =>
+    typeof json === "object" && json !== null && k in json
+  ).map((k) => ` ${k}`).join("");
   const o = v === RECORDS_VERSION
-    ? object(json, `version ${HEAD_FIELDS} session outbox seen${more}`, "conversation")
+    ? object(json, `version ${HEAD_FIELDS} session outbox seen${v1More}${more}`, "conversation")
     : object(json, `version ${HEAD_FIELDS} hsub ${INDEX_FIELDS}${more}`, "conversation");
   if (o.version !== RECORDS_VERSION && o.version !== CONVERSATION_VERSION) {
     invalid("conversation version is not supported");
@@ -252,6 +333,7 @@ export function headFromJson(json: unknown): {
     presence: bool(o.presence, "presence"),
     createdAt: uint(o.createdAt, "createdAt"),
     requestKey: o.requestKey === null ? null : b64(o.requestKey, 32, "requestKey"),
+    lastActive: active ? uint(o.lastActive, "lastActive") : uint(o.createdAt, "createdAt"),
     ...(ended ? { endedByContact: true as const } : {}),
   };
   const legacy = o.version === RECORDS_VERSION;
@@ -278,6 +360,7 @@ export function headToJson(record: HeadFields, index: IndexJson, hsub: Int32Arra
     requestKey: record.requestKey === null ? null : toBase64(record.requestKey),
     hsub: toBase64(wordBytes(hsub)),
     ...index,
+    lastActive: record.lastActive,
     ...(record.endedByContact ? { endedByContact: true } : {}),
   };
 }
@@ -308,13 +391,29 @@ export function midstateFromBase64(text: string): Int32Array {
   return words;
 }
 
-/** The outbox and received IDs of a version 1 file. */
-export function legacyParts(o: Record<string, unknown>): { outbox: OutboxEntry[]; seen: SeenIds } {
+/** What a version 1 file holds besides its head fields and session. */
+export interface LegacyParts {
+  outbox: OutboxEntry[];
+  seen: SeenIds;
+  inbox: InboxEntry[];
+  digests: ReceivedDigests;
+}
+
+/** The outbox, received IDs, inbox and digests of a version 1 file. */
+export function legacyParts(o: Record<string, unknown>): LegacyParts {
   const outbox = array(o.outbox, MAX_OUTBOX_ELEMENTS, "outbox").map(outboxFromJson);
   const seen = new SeenIds(
     array(o.seen, SeenIds.MAX, "seen").map((v) => hex(v, ELEMENT_ID_LENGTH, "seen id")),
   );
-  return { outbox, seen };
+  const inbox = o.inbox === undefined
+    ? []
+    : array(o.inbox, MAX_INBOX_MESSAGES, "inbox").map(inboxFromJson);
+  const digests = new ReceivedDigests(
+    o.digests === undefined
+      ? []
+      : array(o.digests, ReceivedDigests.MAX, "digests").map(digestFromJson),
+  );
+  return { outbox, seen, inbox, digests };
 }
 
 /** An empty requests book. */

@@ -65,7 +65,7 @@ import {
   MAX_TOMBSTONES,
   newLocalId,
 } from "./records.ts";
-import { SeenIds } from "./seen_ids.ts";
+import { ReceivedDigests, SeenIds } from "./seen_ids.ts";
 import type { ConversationInfo, RequestInfo } from "./types.ts";
 
 /** A request lives a week: long enough for a contact who is offline for days. */
@@ -231,6 +231,9 @@ export async function acceptRequest(
     // tells Bob (seed Stage 2) and carries Alice's handshake key to him
     outbox: [{ id, key: toHex(id), body: { type: "request_accepted" }, at: core.now() }],
     seen: new SeenIds(),
+    inbox: [],
+    digests: new ReceivedDigests(),
+    lastActive: core.now(),
   };
   // claimed in memory before the first await (no second accept, name stays taken);
   // the link waits for both saves, so nothing leaves before the change is final

@@ -1,29 +1,37 @@
 /**
- * The bounded set of element IDs a conversation has received, persisted
- * with it: re-sent elements (the sender re-sends what was not acknowledged)
- * are recognised and delivered once. Oldest IDs fall out first.
+ * What a conversation remembers of what it received, persisted with it,
+ * both bounded with the oldest entries falling out first:
  *
- * The bound ({@linkcode SeenIds.MAX}) is four times the sender's outbox
- * bound (`MAX_OUTBOX_ELEMENTS`), and a sender re-sends an unacknowledged
- * element as soon as a later one is acknowledged, so a re-sent element is
- * always still in the window.
+ * - {@linkcode SeenIds}: the element IDs received and handled, so that an
+ *   element that comes again under another ratchet message (a sender
+ *   re-seals an entry its receiver could not read, see contact.ts) is
+ *   delivered once. The bound ({@linkcode SeenIds.MAX}) is four times the
+ *   sender's outbox bound (`MAX_OUTBOX_ELEMENTS`), and a sender re-sends an
+ *   unacknowledged element as soon as a later one is acknowledged, so a
+ *   re-sent element is always still in the window.
+ * - {@linkcode ReceivedDigests}: the wire name (`messageDigest`) of each
+ *   received ratchet message that carried (part of) an element its sender
+ *   keeps until acknowledged, with that element's ID. A sender re-sends such
+ *   an element as the very same bytes, whose message key the receiver
+ *   already used, so the copy no longer decrypts: this map is how the
+ *   receiver recognises it and acknowledges it again (receive.ts).
  *
- * Persistence in blocks: IDs are numbered in the order they arrive, and
- * block `b` holds those numbered `64b` to `64b + 63`. A save writes only the
- * blocks that changed since the last one (the last, and any new), and the
- * oldest IDs fall out a whole block at a time, so the window holds between
- * `MAX - 64` and `MAX` IDs and a save never rewrites all of them.
+ * Both are persisted in blocks of 64 (block_window.ts): a save writes the
+ * last block and any new one, and the oldest entries fall out a block at a
+ * time, so each holds between `MAX - 64` and `MAX` entries.
  *
  * @module
  */
 
-/** IDs per persisted block. */
-export const SEEN_BLOCK = 64;
+import { BLOCK_ENTRIES, BlockWindow } from "./block_window.ts";
 
-/** What a save of the window must write: blocks (number → IDs) and blocks to remove. */
-export interface SeenChanges {
-  /** Blocks to write: number and IDs. */
-  put: [number, string[]][];
+/** IDs per persisted block. */
+export const SEEN_BLOCK = BLOCK_ENTRIES;
+
+/** What a save must write: blocks (number → entries in their JSON form) and blocks to remove. */
+export interface SeenChanges<T = string> {
+  /** Blocks to write: number and entries. */
+  put: [number, T[]][];
   /** Numbers of the blocks that fell out of the window. */
   delete: number[];
 }
@@ -34,99 +42,123 @@ export class SeenIds {
   static readonly MAX = 4096;
   /** Most blocks a stored window has: MAX / SEEN_BLOCK of them, and one partly filled at each end. */
   static readonly MAX_BLOCKS = SeenIds.MAX / SEEN_BLOCK + 2;
-  readonly #ids = new Set<string>();
-  /** The same IDs in order, oldest first (blocks are slices of it). */
-  #order: string[] = [];
-  /** Number of the oldest ID kept (a multiple of SEEN_BLOCK). */
-  #first = 0;
-  /** Number the next ID gets. */
-  #next = 0;
-  /** `#first` and `#next` at the last save; null when unknown (write every block). */
-  #saved: { first: number; next: number } | null = null;
+  #window: BlockWindow<true>;
 
   /** A window holding `ids`, oldest first, numbered from `first` (a multiple of SEEN_BLOCK). */
   constructor(ids: Iterable<string> = [], first = 0) {
-    this.#first = this.#next = first - (first % SEEN_BLOCK);
+    this.#window = new BlockWindow(SeenIds.MAX, first);
     for (const id of ids) this.add(id);
   }
 
   /**
    * Rebuilds a window from its stored blocks (number → IDs, each ID checked
-   * by the caller): numbered from the first block on. Marked saved when the
-   * blocks are as a save writes them (all full but the last, none missing).
+   * by the caller). Marked saved when the blocks are as a save writes them.
    */
   static fromBlocks(blocks: [number, string[]][]): SeenIds {
-    blocks.sort((a, b) => a[0] - b[0]);
-    const first = (blocks[0]?.[0] ?? 0) * SEEN_BLOCK;
-    const seen = new SeenIds(blocks.flatMap(([, ids]) => ids), first);
-    const exact = blocks.every(([n, ids], i) =>
-      n === blocks[0]![0] + i && (i === blocks.length - 1 || ids.length === SEEN_BLOCK)
+    const seen = new SeenIds();
+    seen.#window = BlockWindow.fromBlocks(
+      SeenIds.MAX,
+      blocks.map(([n, ids]) => [n, ids.map((id) => [id, true] as [string, true])]),
     );
-    if (exact && seen.size === blocks.reduce((sum, [, ids]) => sum + ids.length, 0)) {
-      seen.#saved = { first: seen.#first, next: seen.#next };
-    }
     return seen;
   }
 
   /** Whether `id` was received. */
   has(id: string): boolean {
-    return this.#ids.has(id);
+    return this.#window.has(id);
   }
 
   /** Records `id` (once: a known ID keeps its place), dropping the oldest block beyond the bound. */
   add(id: string): void {
-    if (this.#ids.has(id)) return;
-    this.#ids.add(id);
-    this.#order.push(id);
-    this.#next++;
-    if (this.#ids.size <= SeenIds.MAX) return;
-    const drop = SEEN_BLOCK - (this.#first % SEEN_BLOCK);
-    for (const old of this.#order.splice(0, drop)) this.#ids.delete(old);
-    this.#first += drop;
+    this.#window.add(id, true);
   }
 
   /** How many IDs are kept. */
   get size(): number {
-    return this.#ids.size;
+    return this.#window.size;
   }
 
   /** The IDs, oldest first. */
   toArray(): string[] {
-    return [...this.#order];
+    return this.#window.keys();
   }
 
-  /**
-   * The blocks a save must write since the last one (every block when
-   * unknown), and marks them saved; call {@linkcode SeenIds.unsaved} if
-   * that save fails.
-   */
+  /** The blocks a save must write (see BlockWindow.changes), marked saved. */
   changes(): SeenChanges {
-    const ids = this.#order;
-    const blockOf = (n: number) => Math.floor(n / SEEN_BLOCK);
-    const saved = this.#saved;
-    const from = saved === null ? blockOf(this.#first) : blockOf(Math.max(saved.next, this.#first));
-    const put: [number, string[]][] = [];
-    if (this.#next > this.#first && (saved === null || this.#next > saved.next)) {
-      for (let b = from; b <= blockOf(this.#next - 1); b++) {
-        const start = Math.max(b * SEEN_BLOCK, this.#first) - this.#first;
-        put.push([b, ids.slice(start, (b + 1) * SEEN_BLOCK - this.#first)]);
-      }
-    }
-    const del: number[] = [];
-    if (saved !== null) {
-      for (let b = blockOf(saved.first); b < blockOf(this.#first); b++) del.push(b);
-    }
-    this.#saved = { first: this.#first, next: this.#next };
-    return { put, delete: del };
+    const { put, delete: del } = this.#window.changes();
+    return { put: put.map(([n, entries]) => [n, entries.map(([id]) => id)]), delete: del };
   }
 
   /** Whether the last save is known (else the next writes every block). */
   get saved(): boolean {
-    return this.#saved !== null;
+    return this.#window.saved;
   }
 
   /** The last save failed: the next one writes every block. */
   unsaved(): void {
-    this.#saved = null;
+    this.#window.unsaved();
+  }
+}
+
+/** Insertion-ordered map from hex message digests to hex element IDs, with a size bound. */
+export class ReceivedDigests {
+  /**
+   * Most digests kept: about a sending chain's worth of packets (the
+   * sender's SEND_CAP) twice over. A copy comes when its acknowledgement was
+   * lost, and its sender re-sends it first on the next connection, so it
+   * comes back long before this many later packets have arrived; past that,
+   * its sender re-seals it (contact.ts) and the element ID finds it.
+   */
+  static readonly MAX = 1024;
+  /** Most blocks a stored map has: MAX / SEEN_BLOCK of them, and one partly filled at each end. */
+  static readonly MAX_BLOCKS = ReceivedDigests.MAX / SEEN_BLOCK + 2;
+  #window: BlockWindow<string>;
+
+  /** A map holding `entries` (the newest {@linkcode ReceivedDigests.MAX} of them, by blocks). */
+  constructor(entries: Iterable<[digest: string, id: string]> = []) {
+    this.#window = new BlockWindow(ReceivedDigests.MAX);
+    for (const [digest, id] of entries) this.add(digest, id);
+  }
+
+  /** Rebuilds a map from its stored blocks (number → pairs, each checked by the caller). */
+  static fromBlocks(blocks: [number, [string, string][]][]): ReceivedDigests {
+    const digests = new ReceivedDigests();
+    digests.#window = BlockWindow.fromBlocks(ReceivedDigests.MAX, blocks);
+    return digests;
+  }
+
+  /** The element ID of the message named `digest`, if it was received. */
+  get(digest: string): string | undefined {
+    return this.#window.get(digest);
+  }
+
+  /** Records that the message named `digest` carried element `id` (a known digest keeps its ID). */
+  add(digest: string, id: string): void {
+    this.#window.add(digest, id);
+  }
+
+  /** How many digests are kept. */
+  get size(): number {
+    return this.#window.size;
+  }
+
+  /** The pairs, oldest first. */
+  toArray(): [digest: string, id: string][] {
+    return this.#window.entries();
+  }
+
+  /** The blocks a save must write (see BlockWindow.changes), marked saved. */
+  changes(): SeenChanges<[string, string]> {
+    return this.#window.changes();
+  }
+
+  /** Whether the last save is known (else the next writes every block). */
+  get saved(): boolean {
+    return this.#window.saved;
+  }
+
+  /** The last save failed: the next one writes every block. */
+  unsaved(): void {
+    this.#window.unsaved();
   }
 }

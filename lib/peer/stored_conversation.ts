@@ -6,16 +6,16 @@
  * {@linkcode ConversationIndex}, what identifying packets and listing
  * conversations need, kept as base64 text); the session (part `r`, ratchet
  * keys included) is parsed and rebuilt the first time it is used, the
- * outbox and the received IDs from their parts likewise. A conversation
+ * outbox, the inbox, the received IDs and digests from their parts
+ * likewise (stored_parts.ts). A conversation
  * nobody writes to costs a few hundred bytes and no key derivation.
  *
  * Saving by difference ({@linkcode conversationToStore}): the head when one
- * of its fields changed, the session when the ratchet moved, outbox entries
- * and received-ID blocks when added, changed or removed since the last
- * save. An outbox entry counts as changed when one of its fields is
- * replaced (compared by identity): replace a field to change it, never
- * mutate one in place. After a failed commit anywhere in the store, the
- * next save of each conversation writes all its parts again.
+ * of its fields changed, the session when the ratchet moved, outbox and
+ * inbox entries and blocks of received IDs and digests when added, changed
+ * or removed since the last save (stored_parts.ts). After a failed commit
+ * anywhere in the store, the next save of each conversation writes all its
+ * parts again.
  *
  * @module
  */
@@ -31,27 +31,38 @@ import type { PartChanges, StoredParts } from "../store/peer_store.ts";
 import { hex, invalid, key64 } from "./_json.ts";
 import {
   type ConversationRecord,
+  digestFromJson,
   headFromJson,
   headToJson,
+  type InboxEntry,
+  inboxFromJson,
+  inboxToJson,
   type IndexJson,
+  LAST_ACTIVE_STEP_MS,
   legacyParts,
+  MAX_INBOX_MESSAGES,
   MAX_OUTBOX_ELEMENTS,
   midstateFromBase64,
   type OutboxEntry,
   outboxFromJson,
   outboxToJson,
 } from "./records.ts";
-import { SeenIds } from "./seen_ids.ts";
+import { ReceivedDigests, SeenIds } from "./seen_ids.ts";
+import {
+  blockChanges,
+  DIGEST_PARTS,
+  emptyList,
+  INBOX_PARTS,
+  listChanges,
+  type ListSaved,
+  loadBlocks,
+  loadList,
+  OUTBOX_PARTS,
+  type PartWrites,
+  SEEN_PARTS,
+  SESSION_PART as SESSION,
+} from "./stored_parts.ts";
 import { ELEMENT_ID_LENGTH } from "../protocol/elements.ts";
-
-/** Part name of the session (handshake_state.ts ConversationJson). */
-const SESSION = "r";
-/** Part name prefix of outbox entries. */
-const OUTBOX = "o/";
-/** Part name prefix of received-ID blocks. */
-const SEEN = "s/";
-/** Digits of a part's number: zero-padded, so names sort as numbers. */
-const PART_DIGITS = 10;
 
 /** What identifies a conversation without its ratchet: kept in memory for every conversation. */
 export interface ConversationIndex {
@@ -71,10 +82,10 @@ export interface ConversationIndex {
 interface Saved {
   /** The store's failed-commit count then: a later failure means "write everything again". */
   epoch: number;
-  /** Outbox entry → its part and a shallow copy of it when saved. */
-  outbox: Map<OutboxEntry, { part: string; fields: Record<string, unknown>; count: number }>;
-  /** Number of the next outbox part. */
-  next: number;
+  /** The outbox as saved (stored_parts.ts). */
+  outbox: ListSaved<OutboxEntry>;
+  /** The inbox as saved. */
+  inbox: ListSaved<InboxEntry>;
   /** The record's own fields and stage when the head was saved. */
   head: unknown[];
   /** The session when it was saved (undefined: as stored, not rebuilt). */
@@ -83,35 +94,11 @@ interface Saved {
 
 const saved = new WeakMap<ConversationRecord, Saved>();
 
-/** The saved outbox of a record loaded with none (read only: a save makes a new map). */
-const NO_OUTBOX: Saved["outbox"] = new Map();
-
 /** Session JSON by session (sessions are immutable): a save that changed no ratchet encodes none. */
 const sessionJson = new WeakMap<Conversation, unknown>();
 
-function partName(prefix: string, n: number): string {
-  return prefix + String(n).padStart(PART_DIGITS, "0");
-}
-
-function sameFields(
-  entry: OutboxEntry,
-  saved: { fields: Record<string, unknown>; count: number },
-): boolean {
-  let n = 0;
-  for (const k in entry) {
-    if ((entry as unknown as Record<string, unknown>)[k] !== saved.fields[k]) return false;
-    n++;
-  }
-  return n === saved.count;
-}
-
-function snapshot(entry: OutboxEntry): { fields: Record<string, unknown>; count: number } {
-  const fields = { ...entry } as unknown as Record<string, unknown>;
-  return { fields, count: Object.keys(fields).length };
-}
-
 /** The record fields that are not its head's (they are parts). */
-const NOT_HEAD = new Set(["session", "outbox", "seen"]);
+const NOT_HEAD = new Set(["session", "outbox", "seen", "inbox", "digests", "lastActive"]);
 
 /** The values that make up a record's head, compared by identity between saves. */
 function headFields(record: ConversationRecord): unknown[] {
@@ -119,6 +106,7 @@ function headFields(record: ConversationRecord): unknown[] {
   for (const k in record) {
     if (!NOT_HEAD.has(k)) out.push((record as unknown as Record<string, unknown>)[k]);
   }
+  out.push(Math.floor(record.lastActive / LAST_ACTIVE_STEP_MS));
   if (record instanceof StoredConversation && !record.loaded) {
     out.push(record.index.established, !record.index.hasSharedRequestKey);
   } else {
@@ -141,6 +129,7 @@ class StoredConversation implements ConversationRecord {
   presence: boolean;
   createdAt: number;
   requestKey: Uint8Array | null;
+  lastActive: number;
   declare endedByContact?: true;
   readonly index: StoredIndex;
   /** K_r of its regular packets to us, in base64, when the head holds it. */
@@ -149,7 +138,9 @@ class StoredConversation implements ConversationRecord {
   #text: string | undefined;
   #session: Conversation | undefined;
   #outbox: OutboxEntry[] | undefined;
+  #inbox: InboxEntry[] | undefined;
   #seen: SeenIds | undefined;
+  #digests: ReceivedDigests | undefined;
   /** Where its parts are read from (the store) until they are loaded. */
   #parts: StoredParts;
   #legacy: Record<string, unknown> | undefined;
@@ -171,6 +162,7 @@ class StoredConversation implements ConversationRecord {
     this.presence = fields.presence;
     this.createdAt = fields.createdAt;
     this.requestKey = fields.requestKey;
+    this.lastActive = fields.lastActive;
     if (fields.endedByContact) this.endedByContact = true;
     this.hsub = head.hsub;
     this.index = new StoredIndex(head.index);
@@ -219,9 +211,24 @@ class StoredConversation implements ConversationRecord {
     this.#outbox = outbox;
   }
 
+  get inbox(): InboxEntry[] {
+    if (this.#inbox === undefined) this.#loadInbox();
+    return this.#inbox!;
+  }
+
+  set inbox(inbox: InboxEntry[]) {
+    if (this.#inbox === undefined) this.#loadInbox();
+    this.#inbox = inbox;
+  }
+
   get seen(): SeenIds {
     if (this.#seen === undefined) this.#loadSeen();
     return this.#seen!;
+  }
+
+  get digests(): ReceivedDigests {
+    if (this.#digests === undefined) this.#loadDigests();
+    return this.#digests!;
   }
 
   /** Whether the outbox was read (else nothing of it changed). */
@@ -229,52 +236,92 @@ class StoredConversation implements ConversationRecord {
     return this.#outbox !== undefined;
   }
 
+  /** Whether the inbox was read (else nothing of it changed). */
+  get inboxLoaded(): boolean {
+    return this.#inbox !== undefined;
+  }
+
   /** Whether the received IDs were read (else none was added). */
   get seenLoaded(): boolean {
     return this.#seen !== undefined;
   }
 
+  /** Whether the digests were read (else none was added). */
+  get digestsLoaded(): boolean {
+    return this.#digests !== undefined;
+  }
+
   #loadLegacy(): void {
-    const { outbox, seen } = legacyParts(this.#legacy!);
-    this.#outbox = outbox;
-    this.#seen = seen;
+    const { outbox, seen, inbox, digests } = legacyParts(this.#legacy!);
+    this.#outbox ??= outbox;
+    this.#seen ??= seen;
+    this.#inbox ??= inbox;
+    this.#digests ??= digests;
     this.#legacy = undefined;
   }
 
-  #loadOutbox(): void {
-    if (this.#legacy !== undefined) return this.#loadLegacy();
-    const entries: [string, OutboxEntry][] = [];
-    for (const name of this.#parts.names) {
-      if (name.startsWith(OUTBOX)) entries.push([name, outboxFromJson(this.#part(name))]);
-    }
-    if (entries.length > MAX_OUTBOX_ELEMENTS) {
-      invalid(`outbox has more than ${MAX_OUTBOX_ELEMENTS} items`);
-    }
-    entries.sort((a, b) => (a[0] < b[0] ? -1 : 1));
-    this.#outbox = entries.map(([, e]) => e);
-    const outbox = new Map(entries.map(([part, e]) => [e, { part, ...snapshot(e) }]));
-    const last = entries.at(-1)?.[0];
-    const next = last === undefined ? 0 : Number(last.slice(OUTBOX.length)) + 1;
-    const s = saved.get(this);
-    if (s !== undefined) saved.set(this, { ...s, outbox, next });
-  }
-
-  #part(name: string): unknown {
+  #read = (name: string): unknown => {
     const text = this.#parts.text(name);
     if (text === undefined) invalid(`part ${name} is gone`);
     return JSON.parse(text);
+  };
+
+  #loadOutbox(): void {
+    if (this.#legacy !== undefined) return this.#loadLegacy();
+    const names = this.#parts.names;
+    const list = loadList(
+      names,
+      this.#read,
+      OUTBOX_PARTS,
+      outboxFromJson,
+      MAX_OUTBOX_ELEMENTS,
+      "outbox",
+    );
+    this.#outbox = list.entries;
+    const s = saved.get(this);
+    if (s !== undefined) saved.set(this, { ...s, outbox: list.saved });
+  }
+
+  #loadInbox(): void {
+    if (this.#legacy !== undefined) return this.#loadLegacy();
+    const names = this.#parts.names;
+    const list = loadList(
+      names,
+      this.#read,
+      INBOX_PARTS,
+      inboxFromJson,
+      MAX_INBOX_MESSAGES,
+      "inbox",
+    );
+    this.#inbox = list.entries;
+    const s = saved.get(this);
+    if (s !== undefined) saved.set(this, { ...s, inbox: list.saved });
   }
 
   #loadSeen(): void {
     if (this.#legacy !== undefined) return this.#loadLegacy();
-    const blocks: [number, string[]][] = [];
-    for (const name of this.#parts.names) {
-      if (name.startsWith(SEEN)) {
-        blocks.push([Number(name.slice(SEEN.length)), seenBlock(this.#part(name))]);
-      }
-    }
-    if (blocks.length > SeenIds.MAX_BLOCKS) invalid("seen has too many blocks");
+    const blocks = loadBlocks(
+      this.#parts.names,
+      this.#read,
+      SEEN_PARTS,
+      seenBlock,
+      SeenIds.MAX_BLOCKS,
+      "seen",
+    );
     this.#seen = SeenIds.fromBlocks(blocks);
+  }
+
+  #loadDigests(): void {
+    if (this.#legacy !== undefined) return this.#loadLegacy();
+    const blocks = loadBlocks(
+      this.#parts.names,
+      this.#read,
+      DIGEST_PARTS,
+      digestBlock,
+      ReceivedDigests.MAX_BLOCKS,
+      "digests",
+    );
+    this.#digests = ReceivedDigests.fromBlocks(blocks);
   }
 }
 
@@ -339,6 +386,13 @@ function seenBlock(ids: unknown): string[] {
   return ids.map((v) => hex(v, ELEMENT_ID_LENGTH, "seen id"));
 }
 
+function digestBlock(pairs: unknown): [string, string][] {
+  if (!Array.isArray(pairs) || pairs.length > 64) {
+    invalid("a digest block is not a list of at most 64");
+  }
+  return pairs.map(digestFromJson);
+}
+
 /**
  * Checks a stored conversation's head and rebuilds the record (its session,
  * outbox and received IDs are read when first used); throws naming the bad
@@ -357,8 +411,8 @@ export function conversationFromStore(
   if (parsed.version !== 1) {
     saved.set(record, {
       epoch,
-      outbox: NO_OUTBOX,
-      next: 0,
+      outbox: emptyList(),
+      inbox: emptyList(),
       head: headFields(record),
       session: undefined,
     });
@@ -423,12 +477,14 @@ export function conversationToStore(
   const lazy = record instanceof StoredConversation ? record : undefined;
   const last = saved.get(record);
   const full = last === undefined || last.epoch !== epoch;
-  const put: [string, unknown][] = [];
-  const del: string[] = [];
+  const out: PartWrites = { put: [], del: [] };
   // the session, when the ratchet moved (or everything is written)
   const session = lazy !== undefined && !lazy.loaded ? undefined : record.session;
   if (full || (session !== undefined && session !== last.session)) {
-    put.push([SESSION, session === undefined ? lazy!.storedSession() : sessionJsonOf(session)]);
+    out.put.push([
+      SESSION,
+      session === undefined ? lazy!.storedSession() : sessionJsonOf(session),
+    ]);
   }
   // the head, when a field or the stage changed
   const fields = headFields(record);
@@ -437,53 +493,27 @@ export function conversationToStore(
     : undefined;
   const next: Saved = {
     epoch,
-    outbox: full ? new Map() : last.outbox,
-    next: full ? 0 : last.next,
+    outbox: full ? emptyList() : last.outbox,
+    inbox: full ? emptyList() : last.inbox,
     head: head !== undefined ? fields : last!.head,
     session: session ?? last?.session,
   };
-  if (full || lazy === undefined || lazy.outboxLoaded) outboxChanges(record, full, next, put, del);
-  if (full || lazy === undefined || lazy.seenLoaded) seenChanges(record, full, put, del);
-  saved.set(record, next);
-  return { head, parts: full ? { put, replace: true } : { put, delete: del } };
-}
-
-/** Writes what changed of the outbox into `put` and `del`. */
-function outboxChanges(
-  record: ConversationRecord,
-  full: boolean,
-  next: Saved,
-  put: [string, unknown][],
-  del: string[],
-): void {
-  const before = next.outbox;
-  const outbox: Saved["outbox"] = new Map();
-  for (const entry of record.outbox) {
-    const was = full ? undefined : before.get(entry);
-    if (was !== undefined && sameFields(entry, was)) {
-      outbox.set(entry, was);
-      continue;
-    }
-    const part = was?.part ?? partName(OUTBOX, next.next++);
-    outbox.set(entry, { part, ...snapshot(entry) });
-    put.push([part, outboxToJson(entry)]);
+  const before = <E>(list: ListSaved<E>) => (full ? undefined : list);
+  if (full || lazy === undefined || lazy.outboxLoaded) {
+    next.outbox = listChanges(record.outbox, OUTBOX_PARTS, before(next.outbox), outboxToJson, out);
   }
-  if (!full) { for (const [entry, { part }] of before) if (!outbox.has(entry)) del.push(part); }
-  next.outbox = outbox;
-}
-
-/** Writes what changed of the received IDs into `put` and `del`. */
-function seenChanges(
-  record: ConversationRecord,
-  full: boolean,
-  put: [string, unknown][],
-  del: string[],
-): void {
-  const seen = record.seen;
-  if (full) seen.unsaved();
-  const changes = seen.changes();
-  for (const [n, ids] of changes.put) put.push([partName(SEEN, n), ids]);
-  for (const n of changes.delete) del.push(partName(SEEN, n));
+  if (full || lazy === undefined || lazy.inboxLoaded) {
+    next.inbox = listChanges(record.inbox, INBOX_PARTS, before(next.inbox), inboxToJson, out);
+  }
+  if (full || lazy === undefined || lazy.seenLoaded) {
+    blockChanges(record.seen, full, SEEN_PARTS, out);
+  }
+  if (full || lazy === undefined || lazy.digestsLoaded) {
+    blockChanges(record.digests, full, DIGEST_PARTS, out);
+  }
+  saved.set(record, next);
+  const { put, del } = out;
+  return { head, parts: full ? { put, replace: true } : { put, delete: del } };
 }
 
 /** The session's JSON, once per session (sessions are immutable). */

@@ -70,6 +70,17 @@ export interface ConversationInfo {
   ended?: true;
 }
 
+/** What `msg` returns. */
+export interface SentMessage {
+  /** The message's ID (the `delivered` event names it). */
+  id: string;
+  /**
+   * True when the contact was not known to be online: the message waits in
+   * the outbox and goes when they are reachable (`delivered` follows).
+   */
+  queued: boolean;
+}
+
 /** Every event the core emits. `event` names are stable. */
 export type PeerEvent =
   | {
@@ -124,7 +135,16 @@ export type PeerEvent =
   /** The contact deleted the conversation on their side: nothing more can be sent to them. */
   | { event: "conversation-ended"; name: string }
   | { event: "message"; name: string; id: string; text: string; at: number }
-  | { event: "delivered"; name: string; id: string }
+  | {
+    event: "delivered";
+    name: string;
+    /** The `id` that `msg` returned. */
+    id: string;
+    /** The message's start on one line (at most 40 characters, "…" when cut). */
+    excerpt: string;
+    /** When it was queued (ms since the epoch). */
+    queuedAt: number;
+  }
   | { event: "presence"; name: string; online: boolean }
   | { event: "level"; name: string; level: Level }
   | {
@@ -203,10 +223,10 @@ export interface CommandPeer {
   rejectRequest(name: string): Promise<string[]>;
   cancelRequest(name: string): Promise<void>;
   conversations(): ConversationInfo[];
-  sendMessage(name: string, text: string): Promise<{ id: string }>;
+  sendMessage(name: string, text: string): Promise<{ id: string; queued?: boolean }>;
   setPresence(name: string, on: boolean): Promise<void>;
   verify(name: string, key: string): Promise<{ verified: boolean }>;
-  authenticate(name: string, secret: string): Promise<void>;
+  authenticate(name: string, secret: string): Promise<void | { connecting: boolean }>;
   /** Throws what {@linkcode CommandPeer.deleteConversation} would for an unknown name, cheaply. */
   checkConversation(name: string): void;
   deleteConversation(name: string): Promise<void>;

@@ -20,6 +20,7 @@
  */
 
 import type { KeyPair } from "../crypto/keys.ts";
+import { CryptoError } from "../errors.ts";
 import { inboundFromOpened, startBob } from "./handshake.ts";
 import type { Conversation, InboundRequest, OutboundRequest } from "./handshake_state.ts";
 import {
@@ -115,6 +116,8 @@ export type Dispatched<H, O> =
     outbound: O;
     conversation: Conversation;
     plaintext: Uint8Array;
+    /** The ratchet message it carried (its digest names a re-sent copy). */
+    payload: Uint8Array;
   }
   /** A message in `handle`'s conversation, which was `previous`: replace it. */
   | {
@@ -124,7 +127,29 @@ export type Dispatched<H, O> =
     conversation: Conversation;
     plaintext: Uint8Array;
     packetKind: PacketKind;
+    /** The ratchet message it carried (its digest names a re-sent copy). */
+    payload: Uint8Array;
   };
+
+/**
+ * A packet identified as `handle`'s whose ratchet message did not decrypt
+ * (`decrypt_failed`, kept as the code): tampered, replayed, or a copy that
+ * its sender re-sent as the same bytes after we read the first one. The
+ * caller may know the copy by `payload`'s digest.
+ */
+export class UnreadableMessage<H = unknown> extends CryptoError {
+  /** The conversation the packet was identified as. */
+  readonly handle: H;
+  /** Its ratchet message. */
+  readonly payload: Uint8Array;
+
+  /** Wraps the ratchet's `decrypt_failed` for a packet of `handle`. */
+  constructor(handle: H, payload: Uint8Array, cause: CryptoError) {
+    super(cause.code, cause.message, { cause });
+    this.handle = handle;
+    this.payload = payload;
+  }
+}
 
 /**
  * Identifies a received packet against `book` and runs the matching step.
@@ -135,7 +160,9 @@ export type Dispatched<H, O> =
  *
  * @throws {ProtocolError | CryptoError} for a packet of ours that must be
  *   dropped (malformed, tampered, forged request, replay ...): the codes of
- *   `identifyPacket`, `inboundFromOpened`, `decryptInConversation`, `startBob`
+ *   `identifyPacket`, `inboundFromOpened`, `decryptInConversation`, `startBob`;
+ *   a conversation's message that does not decrypt is an
+ *   {@linkcode UnreadableMessage} naming it
  */
 export function dispatchPacket<H, O>(
   packet: Uint8Array,
@@ -169,7 +196,7 @@ export function dispatchPacket<H, O>(
       now,
     },
   );
-  return { kind: "first_reply", outbound: entry.outbound, ...started };
+  return { kind: "first_reply", outbound: entry.outbound, ...started, payload: found.payload };
 }
 
 function message<H, O>(
@@ -181,7 +208,15 @@ function message<H, O>(
   now: number,
 ): Dispatched<H, O> {
   const previous = book.conversationOf(handle);
-  const opened = decryptInConversation(previous, kind, payload, handshakePublicKey, now);
+  let opened;
+  try {
+    opened = decryptInConversation(previous, kind, payload, handshakePublicKey, now);
+  } catch (e) {
+    if (e instanceof CryptoError && e.code === "decrypt_failed") {
+      throw new UnreadableMessage(handle, payload, e);
+    }
+    throw e;
+  }
   return {
     kind: "message",
     handle,
@@ -189,5 +224,6 @@ function message<H, O>(
     conversation: opened.conversation,
     plaintext: opened.plaintext,
     packetKind: kind,
+    payload,
   };
 }
