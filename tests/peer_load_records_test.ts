@@ -19,6 +19,10 @@ import {
 import { RatchetState } from "../lib/crypto/ratchet_state.ts";
 import { CryptoError } from "../lib/errors.ts";
 import { conversationFromStore, conversationToStore } from "../lib/peer/stored_conversation.ts";
+import { ReceivedDigests, SeenIds } from "../lib/peer/seen_ids.ts";
+import { makeConversation } from "../lib/protocol/handshake_state.ts";
+import { assertEquals, assertThrows } from "./_assert.ts";
+import { seededRng } from "./_rng.ts";
 
 /** The parts the fixture's save wrote (its session, part "r"). */
 let fixtureParts = new Map<string, string>();
@@ -28,10 +32,6 @@ const conversationFromJson = (fileId: string, head: unknown) =>
     names: [...fixtureParts.keys()].sort(),
     text: (name) => fixtureParts.get(name),
   }, 0);
-import { ReceivedDigests, SeenIds } from "../lib/peer/seen_ids.ts";
-import { makeConversation } from "../lib/protocol/handshake_state.ts";
-import { assertEquals, assertThrows } from "./_assert.ts";
-import { seededRng } from "./_rng.ts";
 
 const rng = seededRng("peer-load-records");
 // tor's test_hs_common.c: right checksum and version, key with a torsion component
