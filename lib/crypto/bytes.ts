@@ -30,6 +30,11 @@ export function abytes(value: unknown, length: number | undefined, name: string)
 
 /** Concatenates byte arrays into a new one. */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  return concatList(parts);
+}
+
+/** Concatenates a list of byte arrays (any number: not spread as arguments) into a new one. */
+export function concatList(parts: readonly Uint8Array[]): Uint8Array {
   let total = 0;
   for (const p of parts) total += p.length;
   const out = new Uint8Array(total);

@@ -25,29 +25,33 @@ import {
   deserializeConversation,
   serializeConversation,
 } from "../protocol/handshake_state.ts";
-import { fromBase64, toBase64 } from "../crypto/bytes.ts";
+import { toBase64 } from "../crypto/bytes.ts";
 import { regularReceiverMidstate } from "../protocol/packet_regular.ts";
 import type { PartChanges, StoredParts } from "../store/peer_store.ts";
-import { hex, invalid, key64 } from "./_json.ts";
+import { hex, invalid } from "./_json.ts";
 import {
-  type ConversationRecord,
   digestFromJson,
   headFromJson,
   headToJson,
-  type InboxEntry,
   inboxFromJson,
   inboxToJson,
   type IndexJson,
-  LAST_ACTIVE_STEP_MS,
   legacyParts,
-  MAX_INBOX_MESSAGES,
-  MAX_OUTBOX_ELEMENTS,
   midstateFromBase64,
-  type OutboxEntry,
   outboxFromJson,
   outboxToJson,
+} from "./conversation_json.ts";
+import {
+  type ConversationRecord,
+  type InboxEntry,
+  LAST_ACTIVE_STEP_MS,
+  MAX_INBOX_MESSAGES,
+  MAX_OUTBOX_ELEMENTS,
+  type OutboxEntry,
 } from "./records.ts";
+import { type ConversationIndex, StoredIndex } from "./conversation_index.ts";
 import { ReceivedDigests, SeenIds } from "./seen_ids.ts";
+
 import {
   blockChanges,
   DIGEST_PARTS,
@@ -63,20 +67,6 @@ import {
   SESSION_PART as SESSION,
 } from "./stored_parts.ts";
 import { ELEMENT_ID_LENGTH } from "../protocol/elements.ts";
-
-/** What identifies a conversation without its ratchet: kept in memory for every conversation. */
-export interface ConversationIndex {
-  /** Who made the request: Bob; who accepted it: Alice. */
-  readonly role: "alice" | "bob";
-  /** Whether regular packets are sent (handshake_state.ts). */
-  readonly established: boolean;
-  /** The contact's identity public key. */
-  readonly peerIdentityKey: Uint8Array;
-  /** The conversation ID: keys the regular packets. */
-  readonly conversationId: Uint8Array;
-  /** Alice before Stage 3, and Bob while he still opens replies. */
-  readonly sharedRequestKey: Uint8Array | null;
-}
 
 /** What the last save wrote of a record's parts. */
 interface Saved {
@@ -322,62 +312,6 @@ class StoredConversation implements ConversationRecord {
       "digests",
     );
     this.#digests = ReceivedDigests.fromBlocks(blocks);
-  }
-}
-
-/** The index of a stored record: its keys in base64, decoded when first asked for. */
-class StoredIndex implements ConversationIndex {
-  readonly role: "alice" | "bob";
-  readonly established: boolean;
-  /** `peerIdentityKey` in base64 (compared without decoding). */
-  readonly peerKey64: string;
-  readonly #conversationId: string;
-  readonly #shared: string | null;
-  #peer: Uint8Array | undefined;
-  #id: Uint8Array | undefined;
-  #sharedKey: Uint8Array | undefined;
-
-  constructor(json: unknown) {
-    const s = json as Record<string, unknown> | null;
-    if (typeof s !== "object" || s === null) invalid("session is not an object");
-    if (s.role !== "alice" && s.role !== "bob") invalid("session role is not alice or bob");
-    if (typeof s.established !== "boolean") invalid("session established is not a boolean");
-    this.role = s.role;
-    this.established = s.established;
-    this.peerKey64 = key64(s.peerIdentityKey, "session peerIdentityKey");
-    this.#conversationId = key64(s.conversationId, "session conversationId");
-    this.#shared = s.sharedRequestKey === null
-      ? null
-      : key64(s.sharedRequestKey, "session sharedRequestKey");
-  }
-
-  get peerIdentityKey(): Uint8Array {
-    return this.#peer ??= fromBase64(this.peerKey64);
-  }
-
-  get conversationId(): Uint8Array {
-    return this.#id ??= fromBase64(this.#conversationId);
-  }
-
-  /** Whether there is a shared request key (told without decoding it). */
-  get hasSharedRequestKey(): boolean {
-    return this.#shared !== null;
-  }
-
-  get sharedRequestKey(): Uint8Array | null {
-    if (this.#shared === null) return null;
-    return this.#sharedKey ??= fromBase64(this.#shared);
-  }
-
-  /** The index as a head writes it. */
-  toJson(): IndexJson {
-    return {
-      role: this.role,
-      established: this.established,
-      peerIdentityKey: this.peerKey64,
-      conversationId: this.#conversationId,
-      sharedRequestKey: this.#shared,
-    };
   }
 }
 

@@ -35,7 +35,9 @@ export type PartReader = (name: string) => unknown;
 
 /** Changes a save writes: parts to put and parts to delete. */
 export interface PartWrites {
+  /** Parts to write: name and JSON value. */
   put: [string, unknown][];
+  /** Names of parts to remove. */
   del: string[];
 }
 
@@ -48,7 +50,9 @@ interface Snapshot {
 
 /** What the last save wrote of a list: each entry's part and fields, and the next part number. */
 export interface ListSaved<E> {
+  /** Each saved entry's part and fields then. */
   parts: Map<E, Snapshot>;
+  /** The number the next new entry's part gets. */
   next: number;
 }
 

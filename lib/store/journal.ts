@@ -1,68 +1,48 @@
 /**
  * The durable key-value store of a peer's conversations and requests: a
  * compacted `state.jsonl` and an append-only `journal.jsonl` of the commits
- * since (formats in journal_format.ts), with group commit.
+ * since (formats in journal_format.ts, reading in journal_load.ts), with
+ * group commit. docs/architecture.md "Where state lives" and "Crash safety"
+ * give the whole argument; in short:
  *
- * Writers stage changes ({@linkcode Journal.stage}) and ask for a commit
- * ({@linkcode Journal.commit}); every change staged until the commit runs
- * (one `setImmediate` later, after the I/O callbacks that are ready) goes
- * into one journal line, written and fdatasync'd, and every promise waiting
- * for it resolves when that line is durable. A key staged several times
- * before a commit is written once, with its last value. So a burst of saves
- * over many conversations costs one write and one fdatasync, and a single
- * save costs one write and one fdatasync (no temporary file, no rename, no
- * folder fsync, no new inode).
- *
- * The file calls are synchronous (about 0.15 ms for a write and its
- * fdatasync on this project's machine; Deno's asynchronous calls add about
- * 0.05 ms and twice the CPU to each), but for the fdatasync of a commit that follows the last one closely
- * ({@linkcode BUSY_COMMIT_MS}): while saves keep coming, it runs
- * asynchronously, the peer goes on with its other work (sealing, reading
- * the network), and what is staged meanwhile waits for it and goes into
- * the next commit. At most one fdatasync runs at a time, so only the last
- * line of the journal can ever be not yet durable.
- *
- * The journal is extended {@linkcode JOURNAL_EXTENT_BYTES} at a time with
- * zeros ahead of its last line, and commits are written over them: a
- * commit that does not grow the file needs no metadata written by its
- * fdatasync. Zeros after the last line are free space to a reader.
- *
- * Crash safety: a commit is one line, acknowledged only after fdatasync
- * returned, so after a crash the journal holds every acknowledged commit and
- * at most one torn line at its end (no newline, or a last line that does
- * not decode, zeros where a page of it was lost), which is dropped and
- * zeroed at open. Replaying the journal
- * over the state gives exactly the state after the last acknowledged commit.
- *
- * Compaction, when the journal outgrows the state (and at close): the
- * state as of the last commit `S` is written as `state.jsonl` of the next
- * generation `G+1` (temporary file, fsync, rename, folder fsync), then a new
- * empty `journal.jsonl` of generation `G+1` with base `S` replaces the old
- * one the same way. A crash between the two leaves state `G+1` with journal
- * `G`, whose commits up to `S` are already in the state: open accepts that
- * pair, replays any commit after `S`, and finishes the rotation.
- *
- * Any other pairing of the two files is refused (`rolled_back`): a state or
- * journal put back from an older copy is detected, as long as the other file
- * is current. For an encrypted peer the generations, sequence numbers and
- * key count are authenticated, so this holds against someone who can write
- * the folder but lacks the passphrase; what it cannot detect is documented
- * in the threat model (both files put back together; the last commits cut
- * off the journal at a line boundary after a crash).
+ * - Writers stage changes ({@linkcode Journal.stage}) and ask for a commit
+ *   ({@linkcode Journal.commit}); everything staged until the commit runs
+ *   (one `setImmediate` later) goes into one journal line, written and
+ *   fdatasync'd, and every promise waiting for it resolves once that line
+ *   is durable. A key staged twice is written once, with its last value.
+ * - File calls are synchronous (a write and its fdatasync take about 0.15
+ *   ms here; Deno's asynchronous calls add about 0.05 ms and twice the CPU
+ *   each), but for the fdatasync of a commit that follows the last one
+ *   within {@linkcode BUSY_COMMIT_MS}: it runs asynchronously, the peer goes
+ *   on reading and sealing, and what is staged meanwhile goes into the next
+ *   commit. At most one fdatasync runs at a time, so only the last line can
+ *   be not yet durable: after a crash, at most that line is torn (no
+ *   newline, a line that does not decode, zeros where a page was lost); it
+ *   is dropped and zeroed at open.
+ * - The journal is extended {@linkcode JOURNAL_EXTENT_BYTES} at a time with
+ *   zeros ahead of its last line, and commits are written over them, so a
+ *   commit's fdatasync writes no metadata. Zeros after the last line are
+ *   free space to a reader.
+ * - Compaction (when the journal outgrows the state, and at close) writes
+ *   the state as of the last commit `S` as `state.jsonl` of generation
+ *   `G+1`, then a new empty `journal.jsonl` of `G+1` based at `S` (each
+ *   atomically). Open accepts the pair a crash between the two leaves and
+ *   finishes the rotation; any other pairing is refused (`rolled_back`),
+ *   authenticated for an encrypted peer (docs/threat-model.md says what it
+ *   cannot detect).
  *
  * @module
  */
 
 import { join } from "node:path";
 import { setImmediate } from "node:timers";
-import { fromUtf8, utf8 } from "../crypto/bytes.ts";
+import { concatBytes, utf8 } from "../crypto/bytes.ts";
 import { writeAllSync, writeFileAtomicSync } from "./atomic.ts";
 import { StoreError, wrapIoError } from "./errors.ts";
 import {
   encodeCommit,
   encodeJournalHeader,
-  encodeStateHeader,
-  encodeStateLine,
+  encodeStateFile,
   isKey,
   type RecordCipher,
 } from "./journal_format.ts";
@@ -71,7 +51,6 @@ import {
   load,
   type Loaded,
   STATE_FILE,
-  stateExists,
   StateValues,
   type Value,
 } from "./journal_load.ts";
@@ -177,47 +156,6 @@ export class Journal {
     this.#journalEnd = loaded.journalEnd;
     this.#commitLines = loaded.commitLines;
     this.#compactAt = compactThreshold(loaded.stateBytes);
-  }
-
-  /** Whether `dir` holds a state or a journal file (in any form, even a dangling link). */
-  static exists(dir: string): boolean {
-    return stateExists(dir);
-  }
-
-  /**
-   * Whether the state files of `dir` exist and hold nothing (no key, no
-   * commit); told from their structure alone, without decrypting.
-   */
-  static isEmpty(dir: string): boolean {
-    const lines = (name: string): string[] | undefined => {
-      try {
-        // zeros at the end are space made ahead
-        const text = fromUtf8(Deno.readFileSync(join(dir, name))).replace(/\0+$/, "");
-        return text.split("\n").filter((l) => l !== "");
-      } catch (e) {
-        if (e instanceof Deno.errors.NotFound) return undefined;
-        throw e;
-      }
-    };
-    try {
-      const state = lines(STATE_FILE);
-      const journal = lines(JOURNAL_FILE) ?? [];
-      return state !== undefined && state.length === 1 && JSON.parse(state[0]!)?.keys === 0 &&
-        journal.length <= 1;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Removes the state files of `dir` (only ever when {@linkcode Journal.isEmpty}). */
-  static remove(dir: string): void {
-    for (const name of [JOURNAL_FILE, STATE_FILE]) {
-      try {
-        Deno.removeSync(join(dir, name));
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw wrapIoError(e, "remove", join(dir, name));
-      }
-    }
   }
 
   /**
@@ -454,9 +392,7 @@ export class Journal {
     const end = this.#journalBytes + line.length;
     // past the space made ahead: the line and the next extent of zeros in one write
     const size = end > this.#journalSize ? end + JOURNAL_EXTENT_BYTES : this.#journalSize;
-    const bytes = size > this.#journalSize
-      ? concat([line, new Uint8Array(size - end)], size - this.#journalBytes)
-      : line;
+    const bytes = size > this.#journalSize ? concatBytes(line, new Uint8Array(size - end)) : line;
     const path = join(this.#dir, JOURNAL_FILE);
     try {
       file.seekSync(this.#journalBytes, Deno.SeekMode.Start);
@@ -488,32 +424,18 @@ export class Journal {
     const generation = Math.max(this.#generation, this.#stateGeneration) + 1;
     const cipher = this.#cipher;
     const keys = [...this.#values.keys()].sort();
-    const header = encodeStateHeader({ generation, seq: this.#seq, keys: keys.length }, cipher);
-    const chunks: Uint8Array[] = [utf8(header + "\n")];
-    const where: [offset: number, length: number][] = [];
-    let offset = chunks[0]!.length;
-    for (const key of keys) {
-      const value = this.#values.get(key)!;
-      let line: Uint8Array;
-      let start = 0;
-      if (cipher === undefined) {
-        const raw = typeof value === "number" ? this.#state.bytes(value) : utf8(value);
-        line = plainLine(key, raw);
-        start = line.length - 1 - raw.length; // the value's bytes within the line
-      } else {
-        const text = typeof value === "number" ? this.#state.text(value, key) : value;
-        line = utf8(encodeStateLine(key, text, generation, cipher));
-      }
-      where.push(
-        cipher === undefined ? [offset + start, line.length - 1 - start] : [
-          offset,
-          line.length,
-        ],
-      );
-      chunks.push(line, NEWLINE);
-      offset += line.length + 1;
-    }
-    const state = concat(chunks, offset);
+    const { bytes: state, where } = encodeStateFile(
+      keys,
+      (key: string) => {
+        const value = this.#values.get(key)!;
+        if (cipher !== undefined) {
+          return typeof value === "number" ? this.#state.text(value, key) : value;
+        }
+        return typeof value === "number" ? this.#state.bytes(value) : utf8(value);
+      },
+      { generation, seq: this.#seq },
+      cipher,
+    );
     const statePath = join(this.#dir, STATE_FILE);
     writeFileAtomicSync(statePath, state);
     this.stats.syncs += 2;
@@ -560,29 +482,6 @@ export class Journal {
   }
 }
 
-const NEWLINE = new Uint8Array([0x0a]);
-
-// concatBytes(...chunks) would pass every line as an argument: too many for a large state
-function concat(chunks: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
 function compactThreshold(stateBytes: number): number {
   return Math.max(MIN_COMPACT_BYTES, COMPACT_RATIO * stateBytes);
-}
-
-/** The state.jsonl line of a value held as raw JSON bytes (plain peers). */
-function plainLine(key: string, value: Uint8Array): Uint8Array {
-  const head = utf8(`{"key":${JSON.stringify(key)},"value":`);
-  const out = new Uint8Array(head.length + value.length + 1);
-  out.set(head);
-  out.set(value, head.length);
-  out[out.length - 1] = 0x7d; // }
-  return out;
 }

@@ -27,7 +27,7 @@
  * @module
  */
 
-import { fromUtf8, utf8 } from "../crypto/bytes.ts";
+import { concatList, fromUtf8, utf8 } from "../crypto/bytes.ts";
 import { StoreError } from "./errors.ts";
 
 /** Format version in the `"unmessage-state"` field. */
@@ -324,4 +324,53 @@ export function decodeCommit(
     changes.push([key, null]);
   }
   return { seq, changes };
+}
+
+const NEWLINE = new Uint8Array([0x0a]);
+
+/**
+ * The bytes of a whole state.jsonl of generation `header.generation` at
+ * commit `header.seq` holding `keys` (sorted), each value given by `valueOf`
+ * (its JSON bytes for a plain peer, its JSON text for an encrypted one),
+ * and where each value's slot is in them: a plain value's bytes, an
+ * encrypted line whole (journal_load.ts StateValues).
+ */
+export function encodeStateFile(
+  keys: readonly string[],
+  valueOf: (key: string) => Uint8Array | string,
+  header: { generation: number; seq: number },
+  cipher: RecordCipher | undefined,
+): { bytes: Uint8Array; where: [offset: number, length: number][] } {
+  const { generation } = header;
+  const first = utf8(encodeStateHeader({ ...header, keys: keys.length }, cipher) + "\n");
+  const chunks: Uint8Array[] = [first];
+  const where: [offset: number, length: number][] = [];
+  let offset = first.length;
+  for (const key of keys) {
+    const value = valueOf(key);
+    let line: Uint8Array;
+    if (cipher === undefined) {
+      const raw = typeof value === "string" ? utf8(value) : value;
+      line = plainLine(key, raw);
+      const start = line.length - 1 - raw.length; // the value's bytes within the line
+      where.push([offset + start, raw.length]);
+    } else {
+      const text = typeof value === "string" ? value : fromUtf8(value);
+      line = utf8(encodeStateLine(key, text, generation, cipher));
+      where.push([offset, line.length]);
+    }
+    chunks.push(line, NEWLINE);
+    offset += line.length + 1;
+  }
+  return { bytes: concatList(chunks), where };
+}
+
+/** The state.jsonl line of a value held as raw JSON bytes (plain peers). */
+function plainLine(key: string, value: Uint8Array): Uint8Array {
+  const head = utf8(`{"key":${JSON.stringify(key)},"value":`);
+  const out = new Uint8Array(head.length + value.length + 1);
+  out.set(head);
+  out.set(value, head.length);
+  out[out.length - 1] = 0x7d; // }
+  return out;
 }

@@ -33,46 +33,60 @@
  * {@linkcode PeerStore.notices}.
  *
  * Deleting a conversation removes its keys in a commit; compaction later
- * drops them from the files. Nothing is overwritten with zeros: SSDs and
- * copy-on-write file systems remap writes, so zeroing would promise an
- * erasure it cannot give. Use a passphrase for confidentiality at rest.
+ * drops them from the files (never overwritten with zeros: docs/threat-model.md).
  *
  * @module
  */
 
 import { join } from "node:path";
-import type { Rng } from "../crypto/bytes.ts";
 import { wipe } from "../crypto/bytes.ts";
 import {
   encodeJson,
   ensureDir,
   parseJson,
   quarantineFile,
-  readFileBounded,
   removeTempFiles,
   validateJson,
   type Validator,
   writeFileAtomic,
 } from "./atomic.ts";
-import { describeError, StoreError } from "./errors.ts";
+import { StoreError } from "./errors.ts";
 import { Journal, type JournalStats, STATE_FILE } from "./journal.ts";
+import { removeState, stateExists, stateIsEmpty } from "./journal_load.ts";
 import { acquirePeerLock, type PeerLock } from "./lock.ts";
 import { conversationKey, readOldLayout, removeOldLayout, REQUESTS_KEY } from "./migrate.ts";
 import { type PeerPaths, peerPathsOf, validateConversationId } from "./paths.ts";
-import { isVaultEnvelope, type ScryptParams, Vault } from "./vault.ts";
+import { isVaultEnvelope, type Vault } from "./vault.ts";
+import {
+  noProfile,
+  notRegular,
+  openVault,
+  passphraseRequired,
+  plainInEncrypted,
+  readProfile,
+  type VaultOptions,
+} from "./peer_open.ts";
+import {
+  check,
+  conversationKeys,
+  type ConversationValidator,
+  parseValue,
+  type PartChanges,
+  partKey,
+  partsOf,
+  type StoredParts,
+  stringify,
+} from "./values.ts";
 
-/** Part names of a conversation: letters and digits, in one or two `/`-separated segments. */
-export const PART_NAME_PATTERN = /^[a-z0-9]{1,24}(?:\/[a-z0-9]{1,24})?$/;
+export {
+  type ConversationValidator,
+  PART_NAME_PATTERN,
+  type PartChanges,
+  type StoredParts,
+} from "./values.ts";
 
 /** Options of {@linkcode PeerStore.open}. */
-export interface PeerStoreOptions {
-  /** Passphrase of an encrypted peer, or to encrypt a new one. */
-  passphrase?: string | undefined;
-  /** scrypt parameters for a new encrypted peer (default: vault.ts). */
-  scrypt?: ScryptParams;
-  /** Source of salts and nonces (default: the system CSPRNG). */
-  rng?: Rng;
-}
+export type PeerStoreOptions = VaultOptions;
 
 /** Result of {@linkcode PeerStore.loadConversations}. */
 export interface LoadedConversations<T> {
@@ -82,40 +96,7 @@ export interface LoadedConversations<T> {
   failed: StoreError[];
 }
 
-/** Changes to the parts of a conversation, saved with its head. */
-export interface PartChanges {
-  /** Parts to write (name → value). */
-  put?: Iterable<readonly [string, unknown]>;
-  /** Parts to remove. */
-  delete?: Iterable<string>;
-  /** Remove every stored part not in `put`. */
-  replace?: boolean;
-}
-
-/**
- * The parts of one stored conversation: their names, and each one's JSON
- * text read when asked for (from disk, once the store has loaded). A caller
- * may keep it to read its parts later, as long as it has not written them.
- */
-export interface StoredParts {
-  /** The parts' names, sorted. */
-  readonly names: readonly string[];
-  /** The JSON text of one part, or undefined. */
-  text(name: string): string | undefined;
-}
-
-/**
- * Checks a conversation's head (parsed JSON, and its JSON text, which a
- * lazy caller may keep instead of the parsed value) and its parts.
- */
-export type ConversationValidator<T> = (
-  head: unknown,
-  parts: StoredParts,
-  id: string,
-  text: string,
-) => T;
-
-/** The files of one peer folder, opened by one process. */
+/** One peer's folder, open and locked (see the module header). */
 export class PeerStore {
   /** Every path of the peer folder. */
   readonly paths: PeerPaths;
@@ -180,8 +161,8 @@ export class PeerStore {
       let journal: Journal;
       const cipher = vault !== undefined ? { cipher: vault } : {};
       // a crash between creating the state files and the profile leaves them empty
-      if (profile === undefined && Journal.isEmpty(dir)) Journal.remove(dir);
-      if (Journal.exists(dir)) {
+      if (profile === undefined && stateIsEmpty(dir)) removeState(dir);
+      if (stateExists(dir)) {
         if (profile === undefined) throw noProfile(paths, STATE_FILE);
         journal = Journal.open(dir, cipher);
       } else {
@@ -278,7 +259,7 @@ export class PeerStore {
   listConversations(): Promise<string[]> {
     try {
       this.#checkOpen();
-      const all = this.#conversations();
+      const all = conversationKeys(this.#journal);
       return Promise.resolve([...all.keys()].filter((id) => all.get(id)!.head).sort());
     } catch (e) {
       return Promise.reject(e);
@@ -315,7 +296,7 @@ export class PeerStore {
       this.#checkOpen();
       const loaded = new Map<string, T>();
       const failed: StoreError[] = [];
-      const all = this.#conversations();
+      const all = conversationKeys(this.#journal);
       for (const id of [...all.keys()].sort()) {
         const { head, names } = all.get(id)!;
         if (!head) continue; // parts without a head: left for a compaction to keep
@@ -512,23 +493,8 @@ export class PeerStore {
     });
   }
 
-  // every conversation's head (whether it has one) and part names, in one pass over the keys
-  #conversations(): Map<string, { head: boolean; names: string[] }> {
-    const all = new Map<string, { head: boolean; names: string[] }>();
-    this.#journal.forEachKey("c/", (key) => {
-      const slash = key.indexOf("/", 2);
-      const id = slash < 0 ? key.slice(2) : key.slice(2, slash);
-      let entry = all.get(id);
-      if (entry === undefined) all.set(id, entry = { head: false, names: [] });
-      if (slash < 0) entry.head = true;
-      else entry.names.push(key.slice(slash + 1));
-    });
-    return all;
-  }
-
   #parts(key: string, names: string[]): StoredParts {
-    if (names.length === 0) return NO_PARTS;
-    return new JournalParts(this.#journal, key, names.sort());
+    return partsOf(this.#journal, key, names);
   }
 
   #write(key: string, stage: () => void): Promise<void> {
@@ -549,173 +515,4 @@ export class PeerStore {
       return Promise.reject(e);
     }
   }
-}
-
-/** The parts of a conversation that has none: one object for all. */
-const NO_PARTS: StoredParts = { names: [], text: () => undefined };
-
-/** A conversation's parts, read from the journal when asked for (one small object per conversation). */
-class JournalParts implements StoredParts {
-  readonly #journal: Journal;
-  readonly #key: string;
-  readonly names: readonly string[];
-
-  constructor(journal: Journal, key: string, names: readonly string[]) {
-    this.#journal = journal;
-    this.#key = key;
-    this.names = names;
-  }
-
-  text(name: string): string | undefined {
-    return this.#journal.get(`${this.#key}/${name}`);
-  }
-}
-
-function partKey(key: string, name: string): string {
-  if (!PART_NAME_PATTERN.test(name)) {
-    throw new StoreError("bad_name", `Cannot store part ${JSON.stringify(name)}: not a valid name`);
-  }
-  return `${key}/${name}`;
-}
-
-function stringify(value: unknown): string {
-  const text = JSON.stringify(value);
-  if (typeof text !== "string") {
-    throw new TypeError("Cannot encode value as JSON: not representable");
-  }
-  return text;
-}
-
-// runs a validator: a StoreError passes through, any other error becomes `invalid`
-function check<T>(validate: () => T, where: string, path: string): T {
-  try {
-    return validate();
-  } catch (e) {
-    if (e instanceof StoreError) throw e;
-    throw new StoreError(
-      "invalid",
-      `Cannot load ${where}: unexpected content (${describeError(e)}); unMessage leaves it ` +
-        "untouched: fix it by hand",
-      path,
-      { cause: e },
-    );
-  }
-}
-
-function parseValue(text: string, where: string, path: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new StoreError(
-      "corrupt",
-      `Cannot load ${where}: not valid JSON; unMessage leaves it untouched: fix it by hand`,
-      path,
-    );
-  }
-}
-
-function passphraseRequired(path: string): StoreError {
-  return new StoreError(
-    "passphrase_required",
-    `Cannot open ${path}: it is encrypted; give this peer's passphrase`,
-    path,
-  );
-}
-
-function plainInEncrypted(path: string): StoreError {
-  // an attacker or a stray copy could plant a plain file to be trusted
-  return new StoreError(
-    "invalid",
-    `Cannot load ${path}: it is stored in plain text but this peer is encrypted; ` +
-      "unMessage leaves it untouched: move it away",
-    path,
-  );
-}
-
-function noProfile(paths: PeerPaths, what: string): StoreError {
-  return new StoreError(
-    "refused",
-    `Cannot open ${paths.dir}: profile.json is missing but ${what} holds this peer's ` +
-      "conversations or requests; restore profile.json (is a volume unmounted?): unMessage will " +
-      "not make a new identity over them",
-    paths.profile,
-  );
-}
-
-/**
- * The profile's bytes, or undefined when no profile path exists at all. A
- * path that exists in any other form (a link to a missing file, a folder, a
- * device) is refused, so a new identity is never made over it.
- */
-async function readProfile(path: string): Promise<Uint8Array | undefined> {
-  try {
-    return await readFileBounded(path);
-  } catch (e) {
-    if (!(e instanceof StoreError && e.code === "not_found")) throw e;
-    try {
-      Deno.lstatSync(path);
-    } catch {
-      return undefined;
-    }
-    throw new StoreError(
-      "refused",
-      `Cannot read ${path}: it is a link to a missing file (is a volume unmounted?); ` +
-        "unMessage will not make a new identity over it: mount it, or remove the link",
-      path,
-      { cause: e },
-    );
-  }
-}
-
-// reads the profile's envelope (if any) to decide whether and how to encrypt
-async function openVault(
-  bytes: Uint8Array | undefined,
-  profile: string,
-  options: PeerStoreOptions,
-): Promise<Vault | undefined> {
-  if (bytes === undefined) {
-    if (options.passphrase === undefined) return undefined;
-    const vaultOptions = {
-      ...(options.scrypt !== undefined ? { params: options.scrypt } : {}),
-      ...(options.rng !== undefined ? { rng: options.rng } : {}),
-    };
-    return await Vault.create(options.passphrase, vaultOptions);
-  }
-  const value = parseJson(bytes, profile);
-  if (!isVaultEnvelope(value)) {
-    if (options.passphrase === undefined) return undefined;
-    throw new StoreError(
-      "not_encrypted",
-      `Cannot use a passphrase for ${profile}: this peer is stored without one; open it without a passphrase`,
-      profile,
-    );
-  }
-  if (options.passphrase === undefined) throw passphraseRequired(profile);
-  return await Vault.unlock(
-    options.passphrase,
-    value,
-    profile,
-    options.rng !== undefined ? { rng: options.rng } : {},
-  );
-}
-
-/** Known files of the peer folder that exist but are not regular files. */
-function notRegular(paths: PeerPaths): StoreError[] {
-  const notices: StoreError[] = [];
-  for (const name of ["requests.json", "outbox.json", "repl_history", "peer.lock.json"]) {
-    const path = join(paths.dir, name);
-    try {
-      if (Deno.lstatSync(path).isFile) continue;
-    } catch {
-      continue;
-    }
-    notices.push(
-      new StoreError(
-        "io",
-        `Cannot use ${path}: not a regular file (a link, a folder or a device); move it away`,
-        path,
-      ),
-    );
-  }
-  return notices;
 }
