@@ -353,17 +353,14 @@ export class Peer {
     const lastActive = contact.record.lastActive;
     contact.record.outbox.push(entry);
     contact.record.lastActive = entry.at;
-    const saved = this.#core.saveContact(contact);
-    // the link seals it now: that save joins this one's commit (the packets
-    // leave only once it is durable, and not at all if this save fails)
-    contact.link?.wake();
     try {
-      await saved;
+      await this.#core.saveContact(contact);
     } catch (e) {
       contact.record.outbox = contact.record.outbox.filter((x) => x !== entry);
       contact.record.lastActive = lastActive;
       throw e;
     }
+    contact.link?.wake();
     return { id: entry.key, queued: !contact.online };
   }
 

@@ -102,10 +102,16 @@ export class Contact {
   record: ConversationRecord;
   readonly #rng: Rng;
   #auth: AuthSession | undefined;
-  /** Parts of fragmented elements received so far. */
-  readonly reassembler = new Reassembler();
-  /** Inbound connections on which packets of this contact arrived (still open). */
-  readonly inbound = new Set<FramedConn>();
+  // what a contact holds at run time is made when first needed: most of
+  // thousands of contacts never need it (issue 9: memory per conversation)
+  #reassembler: Reassembler | undefined;
+  #inbound: Set<FramedConn> | undefined;
+  #probes: SeenIds | undefined;
+  #sentOnMap: Map<string, Set<FramedConn>> | undefined;
+  #passesMap: Map<string, number> | undefined;
+  #usedSet: WeakSet<FramedConn> | undefined;
+  #heardSet: WeakSet<FramedConn> | undefined;
+  #partsMap: Map<string, Uint8Array[]> | undefined;
   /** The connections alive when SMP matched; the level lasts while they do. */
   authConns: Set<FramedConn> | null = null;
   /** The send loop (none once the contact deleted the conversation). */
@@ -114,19 +120,7 @@ export class Contact {
   saidOffline = false;
   /** An SMP run was started while the contact was not connected: the link is dialling. */
   authWaitsForLink = false;
-  /** IDs of the contact's probes received in this run (how their copies are answered). */
-  readonly probes = new SeenIds();
   readonly #control: Element[] = [];
-  /** Outbox entry key -> the open connections it was written on. */
-  readonly #sentOn = new Map<string, Set<FramedConn>>();
-  /** Outbox entry key -> answered connections it went out on unacknowledged. */
-  readonly #passes = new Map<string, number>();
-  /** Connections something was written on (a new one starts with an identifying packet). */
-  readonly #used = new WeakSet<FramedConn>();
-  /** Connections the contact answered on. */
-  readonly #heard = new WeakSet<FramedConn>();
-  /** Parts of unsealed outbox entries, computed once. */
-  readonly #parts = new Map<string, Uint8Array[]>();
   readonly #cap: number;
 
   /** `cap`: the sending cap (send_cap.ts; smaller only in tests). */
@@ -150,6 +144,46 @@ export class Contact {
     return this.#auth;
   }
 
+  /** Parts of fragmented elements received so far. */
+  get reassembler(): Reassembler {
+    return this.#reassembler ??= new Reassembler();
+  }
+
+  /** Inbound connections on which packets of this contact arrived (still open). */
+  get inbound(): Set<FramedConn> {
+    return this.#inbound ??= new Set();
+  }
+
+  /** IDs of the contact's probes received in this run (how their copies are answered). */
+  get probes(): SeenIds {
+    return this.#probes ??= new SeenIds();
+  }
+
+  /** Outbox entry key -> the open connections it was written on. */
+  get #sentOn(): Map<string, Set<FramedConn>> {
+    return this.#sentOnMap ??= new Map();
+  }
+
+  /** Outbox entry key -> answered connections it went out on unacknowledged. */
+  get #passes(): Map<string, number> {
+    return this.#passesMap ??= new Map();
+  }
+
+  /** Connections something was written on (a new one starts with an identifying packet). */
+  get #used(): WeakSet<FramedConn> {
+    return this.#usedSet ??= new WeakSet();
+  }
+
+  /** Connections the contact answered on. */
+  get #heard(): WeakSet<FramedConn> {
+    return this.#heardSet ??= new WeakSet();
+  }
+
+  /** Parts of unsealed outbox entries, computed once. */
+  get #parts(): Map<string, Uint8Array[]> {
+    return this.#partsMap ??= new Map();
+  }
+
   /** The contact's local name. */
   get name(): string {
     return this.record.name;
@@ -162,7 +196,7 @@ export class Contact {
   get online(): boolean {
     if (this.saidOffline) return false;
     const own = this.link?.conn;
-    return (own !== undefined && this.#heard.has(own)) || this.inbound.size > 0;
+    return (own !== undefined && this.#heard.has(own)) || (this.#inbound?.size ?? 0) > 0;
   }
 
   /** The seed's authentication level. */

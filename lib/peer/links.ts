@@ -114,12 +114,7 @@ async function writeSteps(
       throw e;
     }
   }
-  // an entry whose own save failed meanwhile (Peer.sendMessage took it back)
-  // does not leave: its ratchet position is skipped, like a lost packet
-  const outbox = new Set(contact.record.outbox);
-  return steps.flatMap((step) =>
-    step.entry === undefined || outbox.has(step.entry) ? step.packets : []
-  );
+  return steps.flatMap((step) => step.packets);
 }
 
 /** Starts delivering a pending request (once per run; re-sent at every start). */

@@ -250,18 +250,20 @@ class StoredConversation implements ConversationRecord {
     this.#legacy = undefined;
   }
 
-  #read = (name: string): unknown => {
+  #read(name: string): unknown {
     const text = this.#parts.text(name);
     if (text === undefined) invalid(`part ${name} is gone`);
     return JSON.parse(text);
-  };
+  }
 
   #loadOutbox(): void {
     if (this.#legacy !== undefined) return this.#loadLegacy();
     const names = this.#parts.names;
+    // none stored (most conversations): nothing to read or remember
+    if (!names.some((name) => name.startsWith(OUTBOX_PARTS))) return void (this.#outbox = []);
     const list = loadList(
       names,
-      this.#read,
+      (name) => this.#read(name),
       OUTBOX_PARTS,
       outboxFromJson,
       MAX_OUTBOX_ELEMENTS,
@@ -275,9 +277,10 @@ class StoredConversation implements ConversationRecord {
   #loadInbox(): void {
     if (this.#legacy !== undefined) return this.#loadLegacy();
     const names = this.#parts.names;
+    if (!names.some((name) => name.startsWith(INBOX_PARTS))) return void (this.#inbox = []);
     const list = loadList(
       names,
-      this.#read,
+      (name) => this.#read(name),
       INBOX_PARTS,
       inboxFromJson,
       MAX_INBOX_MESSAGES,
@@ -292,7 +295,7 @@ class StoredConversation implements ConversationRecord {
     if (this.#legacy !== undefined) return this.#loadLegacy();
     const blocks = loadBlocks(
       this.#parts.names,
-      this.#read,
+      (name) => this.#read(name),
       SEEN_PARTS,
       seenBlock,
       SeenIds.MAX_BLOCKS,
@@ -305,7 +308,7 @@ class StoredConversation implements ConversationRecord {
     if (this.#legacy !== undefined) return this.#loadLegacy();
     const blocks = loadBlocks(
       this.#parts.names,
-      this.#read,
+      (name) => this.#read(name),
       DIGEST_PARTS,
       digestBlock,
       ReceivedDigests.MAX_BLOCKS,
