@@ -11,6 +11,8 @@
 
 import { startTornet, type Tornet } from "../scripts/tornet.ts";
 import { socksConnect, SocksError } from "../lib/tor/socks.ts";
+import { TorControl } from "../lib/tor/control.ts";
+import type { TornetClient } from "../scripts/tornet.ts";
 
 /** Bound on a network's start in tests (TORNET-FACTS.md: ~10–15 s typical). */
 export const TEST_START_TIMEOUT_MS = 60_000;
@@ -57,15 +59,22 @@ export function tornetTest(
   });
 }
 
-/** A loopback TCP echo server; `close()` ends it and every connection. */
-export function echoServer(): { port: number; close(): Promise<void> } {
+/**
+ * A loopback TCP echo server; `close()` ends it and every connection.
+ * `firstByteMs` gets, per connection, the ms from its accept to its first
+ * byte (over tor: a round trip of the rendezvous circuit).
+ */
+export function echoServer(): { port: number; firstByteMs: number[]; close(): Promise<void> } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns = new Set<Deno.Conn>();
+  const firstByteMs: number[] = [];
   const serve = async (conn: Deno.Conn) => {
     conns.add(conn);
+    const accepted = performance.now();
     const buf = new Uint8Array(16 * 1024);
     try {
-      for (let n; (n = await conn.read(buf)) !== null;) {
+      for (let n, first = true; (n = await conn.read(buf)) !== null; first = false) {
+        if (first) firstByteMs.push(performance.now() - accepted);
         for (let off = 0; off < n;) off += await conn.write(buf.subarray(off, n));
       }
     } catch {
@@ -80,12 +89,20 @@ export function echoServer(): { port: number; close(): Promise<void> } {
   })().catch(() => {});
   return {
     port: (listener.addr as Deno.NetAddr).port,
+    firstByteMs,
     async close() {
       closeQuietly(listener);
       for (const c of conns) closeQuietly(c);
       await loop;
     },
   };
+}
+
+/** An authenticated control connection to a client tor of the network. */
+export async function controlOf(c: TornetClient): Promise<TorControl> {
+  const ctl = await TorControl.connect({ port: c.controlPort });
+  await ctl.authenticate({ cookieFile: c.cookiePath });
+  return ctl;
 }
 
 /** Closes `c`, ignoring that it may be closed already. */

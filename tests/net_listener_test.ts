@@ -16,9 +16,14 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 import { MAX_FRAME_LENGTH } from "../lib/protocol/frame.ts";
-import { FramedConn, type NetLogEntry } from "../lib/net/framed_conn.ts";
+import { DEFAULT_MAX_QUEUED_FRAMES, FramedConn, type NetLogEntry } from "../lib/net/framed_conn.ts";
 import { type Admission, listen, type ListenOptions } from "../lib/net/listener.ts";
-import { BAD_PACKET_BURST, STRANGER_CPU_SHARE } from "../lib/net/admission.ts";
+import {
+  BAD_PACKET_BURST,
+  MAX_STRANGER_QUEUED_FRAMES,
+  STRANGER_CPU_SHARE,
+} from "../lib/net/admission.ts";
+import { Flood } from "./_flood.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -97,13 +102,19 @@ async function until(pred: () => boolean, what: string, ms = 3000): Promise<void
 }
 
 Deno.test("listen() binds loopback on a free port and hands out connections with their admission", async () => {
-  const { listener } = server();
+  const { listener, admissions } = server();
   assertEquals(listener.hostname, "127.0.0.1");
   assert(listener.port > 0);
+  const stranger = await client(listener.port);
+  await until(() => admissions.size === 1, "the stranger is accepted");
   const c = await contact(listener.port, 7);
   assertEquals(await echo(c, new Uint8Array([5, 6])), new Uint8Array([5, 6]));
-  assertEquals(listener.activeConnections, 1);
-  assertEquals(listener.pools, { unidentified: 0, identified: 1 });
+  assertEquals(listener.activeConnections, 2);
+  assertEquals(listener.pools, { unidentified: 1, identified: 1 });
+  // a stranger reads one frame ahead; a contact gets its connection's own bound back
+  const [strangers, contacts] = [...admissions.keys()].map((conn) => conn.maxQueuedFrames);
+  assertEquals([strangers, contacts], [MAX_STRANGER_QUEUED_FRAMES, DEFAULT_MAX_QUEUED_FRAMES]);
+  await stranger.close();
   await listener.close();
   assertEquals(await c.receive(), null);
   await c.close();
@@ -136,7 +147,10 @@ Deno.test("Garbage bytes close only the sender's connection", async () => {
 
 Deno.test("Strangers hold at most the unidentified pool; they never push out an identified connection", async () => {
   const MAX = 4;
-  const { listener, logs } = server({ admission: { maxUnidentified: MAX } });
+  // a short grace period: the listener soon makes room again
+  const { listener, logs } = server({
+    admission: { maxUnidentified: MAX, unidentifiedGraceMs: 20 },
+  });
   const alice = await contact(listener.port, 1);
   // 40 strangers that connect and stay silent, as many as they like
   const strangers: Deno.Conn[] = [];
@@ -161,6 +175,90 @@ Deno.test("Strangers hold at most the unidentified pool; they never push out an 
   for (const s of strangers.slice(40 - MAX)) s.close();
   await Promise.all([alice.close(), bob.close()]);
   await listener.close();
+});
+
+/**
+ * Over tor, the listener accepts a contact's connection when tor connects to
+ * it, and its first frame comes a round trip of the rendezvous circuit later
+ * (often a second). A stranger who keeps a few more silent connections open
+ * than the unidentified pool holds, reopening each one the listener closes,
+ * must not push it out meanwhile: each new connection used to close the
+ * oldest, so a connection lived for a pool's worth of accepts (80 ms here,
+ * 160 ms with the old default pool of 16 at 100 accepts a second).
+ */
+Deno.test("A stranger who reopens every connection closed does not push out one before its first frame", async () => {
+  const ROUND_TRIP_MS = 1_000;
+  const POOL = 8;
+  const { listener, logs } = server({ admission: { maxUnidentified: POOL } });
+  const flood = new Flood(listener.port, {
+    connections: POOL + 4,
+    everyMs: Infinity,
+    reconnectMs: 0,
+  });
+  try {
+    await until(() => logs.some((l) => l.code === "unidentified_pool_full"), "the pool fills");
+    const c = await client(listener.port);
+    await sleep(ROUND_TRIP_MS);
+    const hello = new Uint8Array([IDENTIFY, 1]);
+    assertEquals(
+      await echo(c, hello).catch(() => null),
+      hello,
+      "pushed out before its first frame could arrive",
+    );
+    await c.close();
+  } finally {
+    await flood.stop();
+    await listener.close();
+  }
+});
+
+/**
+ * A connection's frames wait while its consumer is busy (the stranger lane
+ * behind other strangers, or an interface that does not keep up): a
+ * stranger's connection used to read on up to 32 frames of 256 KiB (8 MiB)
+ * meanwhile, times the unidentified pool. Until it identifies, it reads one
+ * frame ahead, and TCP pushes back on the rest.
+ */
+Deno.test("An unidentified connection buffers one frame ahead while its first one waits", async () => {
+  const CONNECTIONS = 4;
+  const FRAMES = 40;
+  const stuck = Promise.withResolvers<void>();
+  const listener = listen({
+    logger: () => {},
+    onConnection: (conn, admission) =>
+      conn.onFrame(async (p) => {
+        await stuck.promise; // the consumer never gets to it
+        await admission.run(() => {
+          if (p[0] === IDENTIFY) admission.identified(`owner-${p[1]}`);
+        });
+      }),
+  });
+  const frame = new Uint8Array(4 + MAX_FRAME_LENGTH);
+  frame.set(header(MAX_FRAME_LENGTH));
+  const before = Deno.memoryUsage().external;
+  const raws = await Promise.all(
+    Array.from(
+      { length: CONNECTIONS },
+      () => Deno.connect({ hostname: "127.0.0.1", port: listener.port }),
+    ),
+  );
+  // each writes what the kernel takes; the listener reads what it will
+  const writes = raws.map(async (raw) => {
+    try {
+      for (let i = 0; i < FRAMES; i++) await raw.write(frame);
+    } catch {
+      // closed at the end of the test
+    }
+  });
+  await sleep(1_000);
+  const held = Deno.memoryUsage().external - before;
+  // a frame handled, one queued, one begun, and slack for the collector (32 queued used to be allowed)
+  const bound = CONNECTIONS * 6 * MAX_FRAME_LENGTH;
+  stuck.resolve();
+  for (const raw of raws) raw.close();
+  await Promise.all(writes);
+  await listener.close();
+  assert(held < bound, `${(held / 2 ** 20).toFixed(1)} MiB held for ${CONNECTIONS} connections`);
 });
 
 Deno.test("Silent and slowloris connections are closed by the identification deadline", async () => {
@@ -328,6 +426,21 @@ Deno.test("New connections are accepted at the admission rate; the rest wait in 
   assertEquals(listener.pools.identified, 12);
   await Promise.all(clients.map((c) => c.close()));
   await listener.close();
+});
+
+Deno.test("A listener waiting for room in a full pool of young connections closes at once", async () => {
+  const { listener } = server({ admission: { maxUnidentified: 2, unidentifiedGraceMs: 60_000 } });
+  const strangers = await Promise.all(
+    [1, 2, 3, 4].map(() => Deno.connect({ hostname: "127.0.0.1", port: listener.port })),
+  );
+  await until(() => listener.pools.unidentified === 2, "the pool fills");
+  await sleep(50);
+  // the other two wait in the backlog: none of the young ones was closed for them
+  assertEquals(listener.activeConnections, 2);
+  const start = performance.now();
+  await listener.close();
+  assert(performance.now() - start < 5_000, "close waited for the grace period");
+  for (const s of strangers) s.close();
 });
 
 Deno.test("FramedListener.close() closes every open connection and is idempotent", async () => {

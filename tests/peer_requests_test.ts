@@ -20,7 +20,7 @@ import {
   REQUEST_TTL_MS,
   REQUEST_WINDOW_MS,
 } from "../lib/peer/requests.ts";
-import { is, TestNet, type TestPeer } from "./_peer_harness.ts";
+import { is, TestNet, type TestPeer, WARNING_INTERVAL_MS } from "./_peer_harness.ts";
 import { deliver, strangerRequest } from "./_requests.ts";
 import { seededRng } from "./_rng.ts";
 
@@ -143,16 +143,53 @@ Deno.test("Peer: requests expire a week after their signed creation time; a far-
     const fresh = strangerRequest(alice, "fresh", rng, clock.now() - DAY_MS);
     await deliver(alice, [old, future, fresh]);
     await alice.waitFor(is("request-received"), a);
-    const dropped = alice.all("warning", a).filter((w) => w.code === "request_dropped");
-    assertEquals(dropped.length, 2, JSON.stringify(dropped));
-    assert(dropped.some((w) => w.message.includes("expired")));
-    assert(dropped.some((w) => w.message.includes("future")));
+    // the first at once, naming its sender; the second in the interval's count
+    const dropped = () => alice.all("warning", a).filter((w) => w.code === "request_dropped");
+    await alice.until(() => dropped().length === 2);
+    const [first, then] = dropped();
+    assertEquals(first?.reasons, { expired: 1 }, JSON.stringify(dropped()));
+    assert(first?.message.includes("expired") && first.message.includes(".onion"), first?.message);
+    assertEquals(then?.reasons, { dated_ahead: 1 });
+    assert(then?.message.includes("future"), then?.message);
     assertEquals(alice.peer.inboundRequests().map((r) => r.name), ["fresh"]);
     // six days later it is gone, and cannot be accepted
     clock.offset += 6 * DAY_MS + 1000;
     assertEquals(alice.peer.inboundRequests(), []);
     const e = await assertRejects(() => alice.peer.acceptRequest("fresh"), PeerError);
     assertEquals(e.code, "unknown_request");
+  } finally {
+    await net.close();
+  }
+});
+
+/**
+ * A stranger controls a request's creation time, and a request dropped for
+ * it is not remembered: replaying one expired request made a `warning`
+ * event each time (a line each in the prompt), as the packets of nobody's
+ * did before they were aggregated.
+ */
+Deno.test("Peer: an expired request replayed 200 times earns a few aggregated warnings", async () => {
+  const REPLAYS = 200;
+  const net = new TestNet("requests-dropped-flood");
+  try {
+    const alice = await net.peer("alice");
+    const rng = seededRng("requests-dropped-flood/stranger");
+    const old = strangerRequest(alice, "old", rng, Date.now() - REQUEST_TTL_MS - DAY_MS);
+    const a = alice.mark();
+    const start = performance.now();
+    // on the few connections a stranger's requests share (a replay on each)
+    await Promise.all([0, 1, 2, 3].map(() => deliver(alice, Array(REPLAYS / 4).fill(old))));
+    const counted = () =>
+      alice.all("warning", a)
+        .filter((w) => w.code === "request_dropped")
+        .reduce((n, w) => n + (w.count ?? 1), 0);
+    await alice.until(() => counted() === REPLAYS, 30_000);
+    // one at once, then one per interval while they come (and one for the last)
+    const intervals = Math.ceil((performance.now() - start) / WARNING_INTERVAL_MS);
+    const warnings = alice.all("warning", a);
+    assert(warnings.length <= intervals + 2, `${warnings.length} warnings for ${REPLAYS} replays`);
+    assert(warnings.every((w) => w.reasons?.expired !== undefined), JSON.stringify(warnings));
+    assertEquals(alice.peer.inboundRequests(), []);
   } finally {
     await net.close();
   }

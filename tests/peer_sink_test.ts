@@ -11,6 +11,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { connect, is, TestNet } from "./_peer_harness.ts";
 import type { PeerEvent } from "../lib/peer.ts";
+import { MAX_UNSHOWN_CHARS } from "../lib/peer/core.ts";
 
 /** Long enough for an acknowledgement to cross loopback several times. */
 const QUIET_MS = 300;
@@ -77,6 +78,54 @@ Deno.test("Peer: a message the sink could not show is not acknowledged and is sh
     await alice.until(() => alice.peer.conversations()[0]?.pending === 0);
     const again = bob.all("message", b).filter((e) => e.id === id);
     assert(again.length === 1, `shown ${again.length} times after the restart`);
+  } finally {
+    await net.close();
+  }
+});
+
+/**
+ * An interface that shows nothing (stdout unread, a stuck page) holds the
+ * network, not memory: the core counted the events it waits for, 256, but
+ * a message event carries up to 1 MiB of text (6 MiB as a JSON line with
+ * every character escaped), so 256 of them could hold gigabytes (each
+ * contact is held to 4 MiB of them, but many contacts are not). Text
+ * waiting to be shown is bounded in all too: past it the core stops
+ * reading the network, and goes on once the interface catches up.
+ */
+Deno.test("Peer: past 4 Mi characters of message text waiting to be shown, the core reads no more", async () => {
+  const SENDERS = 4;
+  const PER_SENDER = 2; // each sender keeps at most 2 MiB sealed and unacknowledged
+  const TEXT = "x".repeat(768 * 1024);
+  const net = new TestNet("sink-text-bound");
+  try {
+    const bob = await net.peer("bob");
+    const senders = [];
+    for (let i = 0; i < SENDERS; i++) {
+      const s = await net.peer(`s${i}`);
+      await connect(s, bob);
+      senders.push(s);
+    }
+    await bob.close();
+    const g = gate();
+    await bob.open({ shown: g.shown });
+    const b = bob.mark();
+    const from = (name: string) => bob.all("message", b).filter((m) => m.name === name).length;
+    // one sender after another, until the text waiting passes the bound
+    let waiting = 0;
+    for (const s of senders.slice(0, -1)) {
+      for (let i = 0; i < PER_SENDER; i++) await s.peer.sendMessage("bob", TEXT);
+      await bob.until(() => from(s.name) === PER_SENDER, 30_000);
+      waiting += PER_SENDER * TEXT.length;
+    }
+    assert(waiting >= MAX_UNSHOWN_CHARS, "the bound was not reached");
+    // the last sender's messages are not taken in while that text waits
+    const last = senders.at(-1)!;
+    for (let i = 0; i < PER_SENDER; i++) await last.peer.sendMessage("bob", TEXT);
+    await sleep(2_000);
+    assertEquals(from(last.name), 0, "taken in while none was shown");
+    g.open();
+    await bob.until(() => from(last.name) === PER_SENDER, 30_000);
+    await last.until(() => last.peer.conversations()[0]?.pending === 0, 30_000);
   } finally {
     await net.close();
   }

@@ -42,10 +42,13 @@ export const STOP_STEP_TIMEOUT_MS = 10_000;
 /**
  * Tor's own defences of our onion service, passed with ADD_ONION
  * (control-spec §3.27, tor-manual "Denial of service mitigation"):
- * - at most 8 simultaneous streams per rendezvous circuit, and one more
- *   closes the circuit: a contact's link uses one stream on its own
- *   circuit (and a redial may overlap it), so a stranger must pay for a new
- *   rendezvous circuit every few connections;
+ * - at most 8 streams open at once per rendezvous circuit, and a ninth
+ *   closes that circuit (tor counts the streams open now, per circuit, and
+ *   a circuit serves one client: a stranger cannot close a contact's). A
+ *   contact's link uses one stream on its own circuit (and a redial may
+ *   overlap it), so a stranger must pay for a new rendezvous circuit for
+ *   every 8 connections it holds open at once; streams opened one after
+ *   another on one circuit are not limited (the listener's admission is);
  * - the proof-of-work defence (tor 0.4.8+, `pow` module): under load tor
  *   asks clients for a puzzle and serves the hardest workers first. Its
  *   queue lets 25 rendezvous a second through (burst 100), far above what

@@ -5,11 +5,18 @@
  * connection until its consumer (the core) says a packet on it decrypted.
  *
  * - A new connection is **unidentified**. Unidentified connections have a
- *   small pool of their own; when it is full the oldest is closed to make
- *   room (the oldest that has not sent a frame yet, if any: a contact sends
- *   its first packet at once, and one whose frame waits for the lane is
- *   about to be judged), and each must identify within a short deadline.
- *   One whose first packet identifies nothing is closed at once.
+ *   pool of their own; when it is full the oldest is closed to make room
+ *   (the oldest that has not sent a frame yet, if any: one whose frame
+ *   waits for the lane is about to be judged), but never one younger than
+ *   a grace period: over tor the listener accepts a contact's connection a
+ *   rendezvous round trip before its first packet can arrive, and strangers
+ *   who connect as fast as we accept would otherwise push every new
+ *   connection out before that. When every one is that young, the listener
+ *   stops accepting until one leaves or ages ({@linkcode AdmissionControl.nextAccept}):
+ *   the kernel's backlog holds the newcomers in order, a contact's first
+ *   packet waits in its socket meanwhile and is judged as soon as it is
+ *   accepted. Each must identify within a short deadline; one whose first
+ *   packet identifies nothing is closed at once.
  * - Once the consumer reports {@linkcode Admission.identified} (a packet
  *   decrypted in a conversation, or a valid request), the connection moves
  *   to the **identified** pool under its owner (a contact's ID): at most a
@@ -35,16 +42,37 @@
  */
 
 import type { FramedConn, NetLogger } from "./framed_conn.ts";
-import { StrangerLane, TokenBucket } from "./pacing.ts";
+import { StrangerLane, TokenBucket, type WakeableDelay, wakeableDelay } from "./pacing.ts";
 
-/** Unidentified connections held at once; a contact identifies with its first packet, so few are needed. */
-export const DEFAULT_MAX_UNIDENTIFIED = 16;
+/**
+ * Unidentified connections held at once. With the grace period, a flood of
+ * silent strangers lets this many connections in per grace period (about
+ * 40 a second), so a contact behind a full kernel backlog (512 here) gets
+ * in within about 12 s. Each costs a socket and a 4 KiB buffer, plus what
+ * its sender uploads (framed_conn.ts bounds it).
+ */
+export const DEFAULT_MAX_UNIDENTIFIED = 128;
+/**
+ * Least time a new connection keeps its unidentified slot (ms): its first
+ * frame comes a round trip of a rendezvous circuit after tor connects to us,
+ * often a second on the public network, up to a few on a slow circuit (even
+ * the private test network's loopback relays took up to 1.7 s under load,
+ * tests/e2e/onion_streams_test.ts).
+ */
+export const DEFAULT_UNIDENTIFIED_GRACE_MS = 3_000;
 /** Deadline for a new connection's first identifying packet (a contact sends one at once). */
 export const DEFAULT_IDENTIFY_TIMEOUT_MS = 10_000;
 /** Identified connections held at once (contacts online with us), well below 1024 file descriptors. */
 export const DEFAULT_MAX_IDENTIFIED = 256;
 /** Connections of one owner: its link, a redial overlapping a dying one, a close-time send, a spare. */
 export const DEFAULT_MAX_PER_OWNER = 4;
+/**
+ * Frames a stranger's connection reads ahead of the one being handled (the
+ * connection's own bound applies once it identified as a contact): its
+ * first frame may wait for the lane, and up to 32 frames of 256 KiB each
+ * would be 8 MiB per connection, times the unidentified pool.
+ */
+export const MAX_STRANGER_QUEUED_FRAMES = 1;
 /** Packets that identify nothing an identified connection may carry in a burst (replays, a deleted conversation). */
 export const BAD_PACKET_BURST = 8;
 /** One more such packet is allowed every this many ms. */
@@ -52,10 +80,11 @@ export const BAD_PACKET_REFILL_MS = 10_000;
 /** Share of the time the stranger lane may spend on unidentified connections' frames. */
 export const STRANGER_CPU_SHARE = 0.25;
 /**
- * New connections accepted a second: far more than contacts need, and half
- * of what tor lets through to us under load (the PoW queue's 25 rendezvous
- * a second, 8 streams each); past it the kernel's backlog holds the rest,
- * at no cost to us.
+ * New connections accepted a second: far more than contacts need. Tor does
+ * not bound this for us: its PoW queue lets 25 new rendezvous circuits a
+ * second through, but one circuit may open streams one after another
+ * without limit (MaxStreams counts those open at once). Past it the
+ * kernel's backlog holds the rest, at no cost to us.
  */
 export const DEFAULT_ACCEPTS_PER_SECOND = 100;
 /** New connections accepted at once after a quiet spell (contacts coming online together). */
@@ -90,6 +119,8 @@ export interface AdmissionLimits {
   maxUnidentified?: number;
   /** Deadline of a new connection to identify, ms ({@linkcode DEFAULT_IDENTIFY_TIMEOUT_MS}). */
   identifyTimeoutMs?: number;
+  /** Least time a new connection keeps its slot, ms ({@linkcode DEFAULT_UNIDENTIFIED_GRACE_MS}). */
+  unidentifiedGraceMs?: number;
   /** Identified connections held at once ({@linkcode DEFAULT_MAX_IDENTIFIED}). */
   maxIdentified?: number;
   /** Identified connections of one owner ({@linkcode DEFAULT_MAX_PER_OWNER}). */
@@ -144,6 +175,10 @@ interface Entry {
   refused: boolean;
   /** A frame of it was handed to `run` (its first packet is being judged). */
   sentFrame: boolean;
+  /** When it was admitted (`performance.now()`). */
+  readonly admittedAt: number;
+  /** The connection's own bound on queued frames, given back once it identifies as a contact. */
+  readonly maxQueuedFrames: number;
   timer: ReturnType<typeof setTimeout> | undefined;
   badTokens: number;
   badRefilledAt: number;
@@ -160,12 +195,16 @@ export class AdmissionControl {
   #identifiedCount = 0;
   readonly #lane = new StrangerLane(STRANGER_CPU_SHARE);
   readonly #accepts: TokenBucket;
+  /** The wait of {@linkcode nextAccept} for room in a full unidentified pool. */
+  #roomWait: WakeableDelay | null = null;
+  #closed = false;
 
   /** Admission under `limits`, logging its refusals to `log`. */
   constructor(limits: AdmissionLimits, log: NetLogger) {
     this.#max = {
       maxUnidentified: positive(limits.maxUnidentified ?? DEFAULT_MAX_UNIDENTIFIED),
       identifyTimeoutMs: positive(limits.identifyTimeoutMs ?? DEFAULT_IDENTIFY_TIMEOUT_MS),
+      unidentifiedGraceMs: positive(limits.unidentifiedGraceMs ?? DEFAULT_UNIDENTIFIED_GRACE_MS),
       maxIdentified: positive(limits.maxIdentified ?? DEFAULT_MAX_IDENTIFIED),
       maxPerOwner: positive(limits.maxPerOwner ?? DEFAULT_MAX_PER_OWNER),
       acceptsPerSecond: positive(limits.acceptsPerSecond ?? DEFAULT_ACCEPTS_PER_SECOND),
@@ -185,12 +224,25 @@ export class AdmissionControl {
     return this.#identifiedCount;
   }
 
-  /** Resolves when the listener may accept one more connection (the accept rate). */
-  nextAccept(): Promise<void> {
-    return this.#accepts.take();
+  /**
+   * Resolves when the listener may accept one more connection: the accept
+   * rate allows it, and the unidentified pool has room or a connection past
+   * its grace period to make room with. (Or at once after `close()`.)
+   */
+  async nextAccept(): Promise<void> {
+    await this.#accepts.take();
+    while (!this.#closed && this.#unidentified.size >= this.#max.maxUnidentified) {
+      const oldest = this.#unidentified.values().next().value!;
+      const young = oldest.admittedAt + this.#max.unidentifiedGraceMs - performance.now();
+      if (young <= 0) return;
+      // woken early when a connection leaves the pool
+      this.#roomWait = wakeableDelay(young);
+      await this.#roomWait.done;
+      this.#roomWait = null;
+    }
   }
 
-  /** Takes a new connection into the unidentified pool (closing its oldest if full). */
+  /** Takes a new connection into the unidentified pool (making room if it is full, see `nextAccept`). */
   admit(conn: FramedConn): Admission {
     const entry: Entry = {
       conn,
@@ -198,12 +250,15 @@ export class AdmissionControl {
       stranger: true,
       refused: false,
       sentFrame: false,
+      admittedAt: performance.now(),
+      maxQueuedFrames: conn.maxQueuedFrames,
       timer: undefined,
       badTokens: BAD_PACKET_BURST,
       badRefilledAt: performance.now(),
     };
     if (this.#unidentified.size >= this.#max.maxUnidentified) this.#makeRoom();
     this.#unidentified.set(conn, entry);
+    conn.maxQueuedFrames = Math.min(MAX_STRANGER_QUEUED_FRAMES, entry.maxQueuedFrames);
     entry.timer = setTimeout(
       () => this.#refuse(entry, "identify_timeout"),
       this.#max.identifyTimeoutMs,
@@ -218,21 +273,30 @@ export class AdmissionControl {
 
   /** Stops the lane and the accept rate; queued work is released without running. Connections are the listener's to close. */
   close(): void {
+    this.#closed = true;
     this.#lane.close();
     this.#accepts.cancel();
+    this.#roomWait?.wake();
     for (const entry of this.#unidentified.values()) clearTimeout(entry.timer);
   }
 
-  /** Closes the oldest silent unidentified connection, or else the oldest one. */
+  /**
+   * Closes the oldest silent unidentified connection past its grace period,
+   * or else the oldest past it (`nextAccept` waited for one), or else (a
+   * caller that did not wait) the oldest.
+   */
   #makeRoom(): void {
+    const graceEnd = performance.now() - this.#max.unidentifiedGraceMs;
     let victim: Entry | undefined;
     for (const entry of this.#unidentified.values()) {
+      if (entry.admittedAt > graceEnd) break; // this one and all after it are younger
       victim ??= entry;
       if (!entry.sentFrame) {
         victim = entry;
         break;
       }
     }
+    victim ??= this.#unidentified.values().next().value;
     if (victim !== undefined) this.#refuse(victim, "unidentified_pool_full");
   }
 
@@ -250,6 +314,7 @@ export class AdmissionControl {
     if (entry.owner !== null && !entry.stranger && stranger) return; // stays the contact's
     if (entry.owner === owner) {
       entry.stranger = stranger;
+      if (!stranger) entry.conn.maxQueuedFrames = entry.maxQueuedFrames;
       return;
     }
     if (entry.owner === null) {
@@ -258,6 +323,7 @@ export class AdmissionControl {
         return;
       }
       this.#unidentified.delete(entry.conn);
+      this.#roomWait?.wake();
       clearTimeout(entry.timer);
       entry.timer = undefined;
       this.#identifiedCount++;
@@ -266,6 +332,7 @@ export class AdmissionControl {
     }
     entry.owner = owner;
     entry.stranger = stranger;
+    if (!stranger) entry.conn.maxQueuedFrames = entry.maxQueuedFrames;
     const list = this.#owners.get(owner) ?? [];
     this.#owners.set(owner, list);
     list.push(entry);
@@ -305,8 +372,10 @@ export class AdmissionControl {
   #forget(entry: Entry): void {
     clearTimeout(entry.timer);
     entry.timer = undefined;
-    if (this.#unidentified.get(entry.conn) === entry) this.#unidentified.delete(entry.conn);
-    else if (entry.owner !== null && this.#removeFromOwner(entry)) this.#identifiedCount--;
+    if (this.#unidentified.get(entry.conn) === entry) {
+      this.#unidentified.delete(entry.conn);
+      this.#roomWait?.wake();
+    } else if (entry.owner !== null && this.#removeFromOwner(entry)) this.#identifiedCount--;
   }
 
   /** Removes `entry` from its owner's list; true if it was there. */

@@ -9,8 +9,8 @@
  *   stream may hold half a frame;
  * - reads go through a {@linkcode FrameDecoder}, so one connection never
  *   buffers more than one frame of at most `MAX_FRAME_LENGTH`, and at most
- *   `maxQueuedFrames` unread frames: past that it stops reading and TCP
- *   pushes back on the peer;
+ *   `maxQueuedFrames` unread frames (admission narrows it for a stranger):
+ *   past that it stops reading and TCP pushes back on the peer;
  * - an idle timeout that only complete frames (sent or received) reset, so a
  *   peer that trickles bytes without finishing a frame (slowloris) is closed;
  * - a protocol violation (oversized, empty or garbage frame) closes this
@@ -128,7 +128,7 @@ export class FramedConn implements AsyncIterable<Uint8Array> {
   readonly #idleMs: number;
   readonly #firstFrameMs: number;
   readonly #writeMs: number;
-  readonly #maxQueued: number;
+  #maxQueued: number;
   readonly #queue: Uint8Array[] = [];
   readonly #receivers: ((frame: Uint8Array | null) => void)[] = [];
   #resumeReading: (() => void) | null = null;
@@ -172,6 +172,20 @@ export class FramedConn implements AsyncIterable<Uint8Array> {
   /** True once the connection is closing or closed. */
   get isClosed(): boolean {
     return this.#closeInfo !== null;
+  }
+
+  /**
+   * Received frames held for the consumer before reading pauses. It may
+   * change while the connection is open (admission keeps a stranger's at one
+   * until it identifies); frames already queued stay.
+   */
+  get maxQueuedFrames(): number {
+    return this.#maxQueued;
+  }
+
+  set maxQueuedFrames(n: number) {
+    this.#maxQueued = positive(n, "maxQueuedFrames");
+    this.#resumeIfRoom();
   }
 
   /**

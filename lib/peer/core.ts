@@ -76,6 +76,13 @@ export const REQUEST_KEY_PREFIX = "request-";
  * waits (backpressure): a stuck interface holds the network, not memory.
  */
 export const MAX_UNSHOWN_EVENTS = 256;
+/**
+ * Message text (UTF-16 code units) handed to the sink and not shown yet past
+ * which network input waits too: four of the longest messages. Counting
+ * events alone let 256 messages of 1 MiB wait (6 MiB each as a JSON line
+ * with every character escaped).
+ */
+export const MAX_UNSHOWN_CHARS = 4 * 1024 * 1024;
 
 /**
  * Longest wait for the event sink to show a received message before it is
@@ -129,6 +136,8 @@ export class PeerCore {
   #replies: ReplyEntry<Contact, OutboundEntry>[] | null = null;
   /** Events given to the sink whose promise has not settled. */
   #unshown = 0;
+  /** ... and the text of those that are messages. */
+  #unshownChars = 0;
   #sinkWaiters: (() => void)[] = [];
   /** Set by peer.ts: builds the link of a contact. */
   makeLink!: (contact: Contact) => Link;
@@ -177,26 +186,33 @@ export class PeerCore {
     }
   }
 
-  /** Counts `shown` as unshown until it settles (see {@linkcode sinkRoom}). */
-  #count(shown: Promise<unknown>): void {
+  /** Counts `shown` (of an event with `chars` of text) as unshown until it settles (see {@linkcode sinkRoom}). */
+  #count(shown: Promise<unknown>, chars = 0): void {
     this.#unshown++;
+    this.#unshownChars += chars;
     const settled = () => {
       this.#unshown--;
-      if (this.#unshown < MAX_UNSHOWN_EVENTS) {
+      this.#unshownChars -= chars;
+      if (this.#hasRoom()) {
         for (const wake of this.#sinkWaiters.splice(0)) wake();
       }
     };
     shown.then(settled, settled);
   }
 
+  #hasRoom(): boolean {
+    return this.#unshown < MAX_UNSHOWN_EVENTS && this.#unshownChars < MAX_UNSHOWN_CHARS;
+  }
+
   /**
-   * Resolves once fewer than {@linkcode MAX_UNSHOWN_EVENTS} events wait for
-   * the sink: network input waits here before each frame, so an interface
-   * that falls behind slows the network down instead of queueing without
-   * bound (a message is then delivered later, never lost).
+   * Resolves once fewer than {@linkcode MAX_UNSHOWN_EVENTS} events, and less
+   * than {@linkcode MAX_UNSHOWN_CHARS} of message text, wait for the sink:
+   * network input waits here before each frame, so an interface that falls
+   * behind slows the network down instead of queueing without bound (a
+   * message is then delivered later, never lost).
    */
   sinkRoom(): Promise<void> {
-    if (this.#unshown < MAX_UNSHOWN_EVENTS || this.closed) return Promise.resolve();
+    if (this.#hasRoom() || this.closed) return Promise.resolve();
     return new Promise((resolve) => this.#sinkWaiters.push(resolve));
   }
 
@@ -213,7 +229,7 @@ export class PeerCore {
       return false;
     }
     if (!(shown instanceof Promise)) return true;
-    this.#count(shown);
+    this.#count(shown, event.event === "message" ? event.text.length : 0);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), SINK_FLUSH_TIMEOUT_MS);

@@ -67,6 +67,7 @@ import {
 } from "./records.ts";
 import { ReceivedDigests, SeenIds } from "./seen_ids.ts";
 import type { ConversationInfo, RequestInfo } from "./types.ts";
+import type { RequestDropReason } from "./warnings.ts";
 
 /** A request lives a week: long enough for a contact who is offline for days. */
 export const REQUEST_TTL_MS = 7 * 24 * 60 * 60 * 1000;
@@ -111,15 +112,11 @@ export function pruneRequests(core: PeerCore): void {
 }
 
 /** Why a verified request is dropped, or undefined to keep it. */
-function dropReason(core: PeerCore, request: InboundRequest): string | undefined {
+function dropReason(core: PeerCore, request: InboundRequest): RequestDropReason | undefined {
   const now = core.now();
-  if (request.createdAt > now + MAX_REQUEST_CLOCK_SKEW_MS) {
-    return "it is dated in the future (check both clocks)";
-  }
-  if (request.createdAt + REQUEST_TTL_MS < now) return "it expired (made over a week ago)";
-  if (core.requests.tombstones.some((t) => buried(t, request))) {
-    return "it is an old request of a conversation you deleted, replayed";
-  }
+  if (request.createdAt > now + MAX_REQUEST_CLOCK_SKEW_MS) return "dated_ahead";
+  if (request.createdAt + REQUEST_TTL_MS < now) return "expired";
+  if (core.requests.tombstones.some((t) => buried(t, request))) return "deleted_contact";
   return undefined;
 }
 
@@ -138,7 +135,8 @@ export async function receiveRequest(core: PeerCore, request: InboundRequest): P
   pruneRequests(core);
   const reason = dropReason(core, request);
   if (reason !== undefined) {
-    core.warn("request_dropped", `Dropped a request from ${request.onionAddress}: ${reason}`);
+    // its sender chooses what it signs: counted into one warning, not one each (warnings.ts)
+    core.dropped("request_dropped", reason, { label: request.onionAddress });
     return;
   }
   const now = core.now();

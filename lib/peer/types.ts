@@ -165,7 +165,7 @@ export type PeerEvent =
     event: "warning";
     code: string;
     message: string;
-    /** Aggregated warnings (`packets_dropped`, `connections_refused`): how many it stands for. */
+    /** Aggregated warnings (`packets_dropped`, `connections_refused`, `request_dropped`): how many it stands for. */
     count?: number;
     /** ... from how many distinct connections. */
     connections?: number;

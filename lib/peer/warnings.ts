@@ -1,7 +1,8 @@
 /**
  * Aggregated warnings of the network input: packets dropped because they
- * belong to nothing of ours (or are malformed, forged or replayed), and
- * inbound connections closed by admission control. A stranger can cause
+ * belong to nothing of ours (or are malformed, forged or replayed),
+ * inbound connections closed by admission control, and signed requests
+ * dropped by the request policy. A stranger can cause
  * these by the thousand, so each becomes a count, not a line: the first
  * after a quiet interval is reported at once (count 1), the rest of the
  * interval are summed into one warning at its end, and a quiet interval
@@ -15,9 +16,14 @@
  *   `unsupported_version`, `bad_packet_length`, `bad_signature` ...);
  * - `connections_refused`: inbound connections closed before they
  *   identified, or past their limits (admission.ts's `RefusalCode`s, and
- *   connections that broke the framing, such as `frame_too_large`).
+ *   connections that broke the framing, such as `frame_too_large`);
+ * - `request_dropped`: valid requests that requests.ts drops
+ *   ({@linkcode REQUEST_DROP_REASONS}); the sender chooses the creation
+ *   time it signs, and a dropped request is not remembered, so one expired
+ *   request replayed made a warning each time. The first one names the
+ *   sender's onion address (a genuine sender's clock may be wrong).
  *
- * Neither names a contact: contacts that are connected are not affected.
+ * None names a contact: contacts that are connected are not affected.
  *
  * @module
  */
@@ -30,7 +36,17 @@ export const WARNING_INTERVAL_MS = 10_000;
 const MAX_COUNTED_CONNECTIONS = 1024;
 
 /** The aggregated warning codes. */
-export type AggregatedCode = "packets_dropped" | "connections_refused";
+export type AggregatedCode = "packets_dropped" | "connections_refused" | "request_dropped";
+
+/** Why requests.ts drops a valid request: the reasons of `request_dropped`, in words. */
+export const REQUEST_DROP_REASONS = {
+  expired: "it expired (made over a week ago)",
+  dated_ahead: "it is dated in the future (check both clocks)",
+  deleted_contact: "it is an old request of a conversation you deleted, replayed",
+} as const;
+
+/** A reason of `request_dropped`. */
+export type RequestDropReason = keyof typeof REQUEST_DROP_REASONS;
 
 type Warning = Extract<PeerEvent, { event: "warning" }>;
 
@@ -54,7 +70,10 @@ export class WarningBatcher {
     this.#intervalMs = intervalMs;
   }
 
-  /** One packet dropped, or one connection refused, for `reason` on `connection` (a label). */
+  /**
+   * One packet dropped, one connection refused, or one request dropped, for
+   * `reason` on `connection` (a connection's label; a request's onion address).
+   */
   add(code: AggregatedCode, reason: string, connection: string): void {
     if (this.#closed) return;
     let tally = this.#tallies.get(code);
@@ -64,7 +83,7 @@ export class WarningBatcher {
     }
     if (tally.timer === undefined) {
       // quiet until now: say so at once, then count for one interval
-      this.#emit(warning(code, 1, new Map([[reason, 1]]), 1, 0));
+      this.#emit(warning(code, 1, new Map([[reason, 1]]), 1, 0, connection));
       tally.timer = setTimeout(() => this.#flush(code), this.#intervalMs);
       return;
     }
@@ -105,18 +124,32 @@ function warning(
   reasons: Map<string, number>,
   connections: number,
   intervalMs: number,
+  first?: string,
 ): Warning {
   const why = [...reasons].map(([r, n]) => (count === 1 ? r : `${r} ${n}`)).join(", ");
   const span = intervalMs > 0 ? ` in the last ${Math.round(intervalMs / 1000)} s` : "";
-  const from = connections > 1
-    ? ` from ${connections >= MAX_COUNTED_CONNECTIONS ? "at least " : ""}${connections} connections`
-    : "";
-  const message = code === "packets_dropped"
-    ? `Ignored ${count === 1 ? "a packet" : `${count} packets`}${from}${span} that belong to ` +
-      `no conversation or request of ours (${why})`
-    : `Closed ${count === 1 ? "an inbound connection" : `${count} inbound connections`}${span} ` +
+  const many = (what: string) =>
+    ` from ${connections >= MAX_COUNTED_CONNECTIONS ? "at least " : ""}${connections} ${what}`;
+  const from = connections > 1 ? many("connections") : "";
+  let message: string;
+  if (code === "packets_dropped") {
+    message =
+      `Ignored ${count === 1 ? "a packet" : `${count} packets`}${from}${span} that belong to ` +
+      `no conversation or request of ours (${why})`;
+  } else if (code === "connections_refused") {
+    message =
+      `Closed ${count === 1 ? "an inbound connection" : `${count} inbound connections`}${span} ` +
       `that did not identify as a contact in time or broke its limits (${why}); ` +
       "connected contacts are not affected";
+  } else {
+    const words = (r: string) => REQUEST_DROP_REASONS[r as RequestDropReason] ?? r;
+    message = count === 1
+      ? `Dropped a request${first !== undefined ? ` from ${first}.onion` : ""}: ${
+        words([...reasons.keys()][0]!)
+      }`
+      : `Dropped ${count} requests${connections > 1 ? many("senders") : ""}${span}: ` +
+        [...reasons].map(([r, n]) => `${n} as ${words(r)}`).join("; ");
+  }
   return {
     event: "warning",
     code,

@@ -10,12 +10,17 @@
  */
 
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import { connectWithRetry, echoRoundTrip, echoServer, tornetTest, usage } from "../_tornet.ts";
-import { TorControl } from "../../lib/tor/control.ts";
+import {
+  connectWithRetry,
+  controlOf,
+  echoRoundTrip,
+  echoServer,
+  tornetTest,
+  usage,
+} from "../_tornet.ts";
 import { generateOnionKey, torKeyBlob } from "../../lib/crypto/onion.ts";
 import { systemRng } from "../../lib/rng.ts";
 import { socksConnect, SocksError } from "../../lib/tor/socks.ts";
-import type { TornetClient } from "../../scripts/tornet.ts";
 
 /** Bound on a descriptor upload (TORNET-FACTS.md: about 2.5–3.5 s). */
 const UPLOAD_BOUND_MS = 30_000;
@@ -26,12 +31,6 @@ const NOT_FOUND_BOUND_MS = 30_000;
 /** The virtual port of the service. */
 const ONION_PORT = 9999;
 
-async function control(c: TornetClient): Promise<TorControl> {
-  const ctl = await TorControl.connect({ port: c.controlPort });
-  await ctl.authenticate({ cookieFile: c.cookiePath });
-  return ctl;
-}
-
 function elapsed(t0: number): number {
   return Math.round(performance.now() - t0);
 }
@@ -40,8 +39,8 @@ tornetTest("onion services with our keys, control client and SOCKS client", 2, a
   const [a, b] = net.clients;
   assert(a !== undefined && b !== undefined);
   const echo = echoServer();
-  const ctlA = await control(a);
-  const ctlB = await control(b);
+  const ctlA = await controlOf(a);
+  const ctlB = await controlOf(b);
   const key = generateOnionKey(systemRng);
   const onion = `${key.address}.onion`;
   const creds = { username: "contact-1", password: "unmessage" };
@@ -81,7 +80,7 @@ tornetTest("onion services with our keys, control client and SOCKS client", 2, a
       await ctlA.delOnion(key.address);
       // a fresh connection (as after a restart): its upload wait cannot be
       // satisfied by the first publication's HS_DESC event
-      const ctlA2 = await control(a);
+      const ctlA2 = await controlOf(a);
       try {
         const t0 = performance.now();
         const serviceId = await ctlA2.addOnion(torKeyBlob(key.seed), ports);
