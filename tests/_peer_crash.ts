@@ -1,6 +1,6 @@
 /**
- * The crash-consistency scenario of peer_crash_*_test.ts (DESIGN.md
- * "Persistence": a crash never desynchronises a conversation and never
+ * The crash-consistency scenario of peer_crash_*_test.ts (docs/architecture.md,
+ * "Crash safety": a crash never desynchronises a conversation and never
  * loses an acknowledged message).
  *
  * A crash is simulated exactly: at the K-th frame a peer sends (between

@@ -39,7 +39,7 @@ Deno.test("Peer: request, accept under another name, messages both ways with ack
     assertEquals(conv.name, "ally");
     assertEquals(conv.level, "unverified");
     assertEquals(bob.peer.inboundRequests(), []);
-    // Alice (the acceptor in the seed's terms) can send at once
+    // Alice (the acceptor: docs/protocol.md, "6. The handshake") can send at once
     const early = await bob.peer.sendMessage("ally", "hello before stage 3");
     await alice.waitFor(is("request-accepted", { name: "robert" }), a0);
     await alice.waitFor(is("conversation-established", { name: "robert" }), a0);

@@ -1,7 +1,7 @@
 /**
  * HMAC-SHA256 (RFC 2104) of short messages with precomputed key states, for
- * trying one tag under thousands of keys (packet identification, seed
- * "Identifying conversations") without allocating.
+ * trying one tag under thousands of keys (packet identification: docs/protocol.md,
+ * "10. Identifying a received packet") without allocating.
  *
  * HMAC(K, m) = H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m)). With a key of at most one
  * block, the SHA-256 states after the blocks K ⊕ ipad and K ⊕ opad (the

@@ -199,7 +199,7 @@ export class Contact {
     return (own !== undefined && this.#heard.has(own)) || (this.#inbound?.size ?? 0) > 0;
   }
 
-  /** The seed's authentication level. */
+  /** The contact's authentication level: authenticated by SMP this session, else the key's verification. */
   get level(): Level {
     if (this.#auth?.authenticated) return "authenticated";
     return this.record.verified ? "verified" : "unverified";

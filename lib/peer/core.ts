@@ -5,10 +5,12 @@
  * aggregated network warnings), and the book a received packet is
  * dispatched against (lib/protocol/dispatch.ts).
  *
- * Persistence rules (DESIGN.md "Persistence"): a conversation's record is
- * saved as a whole before a ciphertext of it leaves ({@linkcode PeerCore.sealAndSave})
- * and after a received packet changed it; the store writes atomically and
- * in call order, so the file on disk is always a state the peer really had.
+ * Persistence rules (docs/architecture.md, "Crash safety"): a conversation's
+ * record is saved ({@linkcode PeerCore.saveContact}: what changed, in the
+ * store's next journal commit) before a ciphertext of it leaves and after a
+ * received packet changed it; a save resolves only once its commit is
+ * durable, and commits are written in order, so the state on disk is always
+ * one the peer really had.
  *
  * @module
  */
@@ -461,7 +463,7 @@ export class PeerCore {
   /**
    * A connection of `contact` closed: the authenticated level ends when it
    * was one of the connections SMP ran over, and any run ends when the
-   * contact is now offline (seed: "valid until one of the peers disconnect").
+   * contact is now offline (docs/protocol.md, "9.5 The run between two peers").
    */
   connectionGone(contact: Contact, conn: FramedConn): void {
     if (this.closed) return;

@@ -32,8 +32,8 @@
  *
  * Nothing here throws: a packet that is malformed, forged, replayed or
  * belongs to nothing of ours is dropped and counted into the aggregated
- * `packets_dropped` warning (warnings.ts; seed: "When unMessage fails to
- * identify or check the integrity of packets, they are ignored"); its
+ * `packets_dropped` warning (warnings.ts; docs/protocol.md, "10. Identifying a
+ * received packet": a packet that does not identify or verify is ignored); its
  * admission then closes a connection that has not identified, and a
  * malformed packet (wrong version or length) closes any connection. A
  * connection's owner is the contact whose packet decrypted on it
@@ -307,7 +307,7 @@ async function onMessage(
   const pending = unsavedOf(contact);
   const saved: Promise<void> = core.track(
     core.saveContact(contact).then(() => {
-      // seed Stage 3: Bob's first regular packet reached Alice
+      // docs/protocol.md "6.3 Stage 3": Bob's first regular packet reached Alice
       if (established) core.emit({ event: "conversation-established", name: contact.name });
       effects.run();
     }, (e) => {

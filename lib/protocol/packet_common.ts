@@ -14,7 +14,7 @@
  * K_r = deriveKey(K_h ‖ receiver identity public key, "packet/hsub/receiver")
  * ```
  *
- * The seed's hSub is a keyed hash of the IV and the receiver's identity
+ * unMessage 0.1's hSub is a keyed hash of the IV and the receiver's identity
  * public key. Here the receiver's key is bound through the HMAC key rather
  * than its input: a packet to Bob and one to Alice under the same K never
  * share a tag key, so Alice still tells her own packets from Bob's, and the
@@ -27,7 +27,7 @@
  * The total length of every packet is one of PADDING_BUCKETS (padding.ts).
  * The version byte is the only cleartext that is not random-looking; it is
  * the same in every packet, so it tells an observer nothing about the kind,
- * the sender or the receiver (seed: "Identifying conversations").
+ * the sender or the receiver (docs/protocol.md, "10. Identifying a received packet").
  *
  * @module
  */
@@ -70,7 +70,7 @@ export const HSUB_OFFSET = IV_OFFSET + IV_LENGTH;
 /** Length of the header shared by every packet (version ‖ IV ‖ hSub). */
 export const HEADER_LENGTH = HSUB_OFFSET + HSUB_LENGTH;
 
-/** The KDF labels of the packet layer, one per use (DESIGN.md: own label per key). */
+/** The KDF labels of the packet layer, one per use (docs/protocol.md, "3. Key derivation labels": one label per key). */
 export const LABELS = {
   requestSharedKey: "packet/request/shared-key",
   requestHsub: "packet/request/hsub",
@@ -228,7 +228,7 @@ function cachedMidstate(
 
 /**
  * hSub = HMAC-SHA256(K_r, IV) with K_r bound to the receiver (module
- * header; seed: hSub). With `cache` (default) the key's midstates are kept
+ * header; docs/protocol.md, "5.1 The common header"). With `cache` (default) the key's midstates are kept
  * for the next packet under the same `hsubKey` array; one-shot keys (the
  * request's) pass false so nothing of them outlives the call.
  */

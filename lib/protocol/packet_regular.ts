@@ -1,5 +1,5 @@
 /**
- * Regular packets (seed Stage 3): the packets of an established
+ * Regular packets (docs/protocol.md, "6.3 Stage 3"): the packets of an established
  * conversation, identified by the conversation ID. The payload is an opaque
  * Double Ratchet message; this module never looks inside it.
  *
@@ -19,7 +19,7 @@
  * AD  = bytes 0..57 ‖ receiver identity public key
  * ```
  *
- * The seed's separate `keyed_hash(conversation ID, encrypted payload)` is
+ * unMessage 0.1's separate `keyed_hash(conversation ID, encrypted payload)` is
  * subsumed by the AEAD tag: Poly1305 under a key derived from the
  * conversation ID already authenticates the ciphertext and, through the AD,
  * the header and the receiver, and it is checked before anything is

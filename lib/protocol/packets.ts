@@ -1,7 +1,7 @@
 /**
  * The packet layer's entry point: {@linkcode identifyPacket} tells which of
- * our conversations or requests a received packet belongs to, following the
- * seed's "Identifying conversations": first every conversation ID (regular
+ * our conversations or requests a received packet belongs to, in the order of
+ * docs/protocol.md, "10. Identifying a received packet": first every conversation ID (regular
  * packet), then every pending outbound request's shared key (reply packet),
  * then the request path with our identity key. A packet none of them claims
  * is dropped (null).
@@ -75,7 +75,7 @@ export type IdentifiedPacket<C, R> =
 
 /**
  * Identifies and opens a received packet, or returns null when it belongs to
- * nothing of ours (the seed: such packets are ignored). Tags are compared in
+ * nothing of ours (such packets are dropped: docs/protocol.md, "10. Identifying a received packet"). Tags are compared in
  * constant time before anything is decrypted.
  *
  * @throws {ProtocolError} `unsupported_version` or `bad_packet_length` before

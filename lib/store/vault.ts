@@ -1,6 +1,6 @@
 /**
- * Optional passphrase encryption of a peer's files ("keys on disk were
- * plaintext" is a weakness of the seed we fix). A file is stored as a
+ * Optional passphrase encryption of a peer's files (unMessage 0.1 kept
+ * its keys on disk in plain text; docs/threat-model.md, "Someone with the disk"). A file is stored as a
  * versioned JSON envelope:
  *
  * ```json

@@ -1,5 +1,6 @@
 /**
- * Packet identification (seed "Identifying conversations"): a receiver
+ * Packet identification (docs/protocol.md, "10. Identifying a received
+ * packet"): a receiver
  * holding 10, 1,000, 10,000 and 100,000 conversations in its table of K_r
  * (packet_common.ts HsubTable, as the peer keeps it) identifies the first
  * packet of a new connection whose conversation is the last one scanned
