@@ -378,7 +378,7 @@ export function embedding(wasm: Uint8Array, source: string): string {
     " */",
     "",
     "/** The module's bytes in base64. */",
-    "export const WASM_BASE64 =",
+    "export const WASM_BASE64: string =",
     ...lines.map((l, i) => `  "${l}"${i === lines.length - 1 ? ";" : " +"}`),
     "",
   ].join("\n");

@@ -34,7 +34,7 @@ export const SHA256_BLOCK_LENGTH = 64;
 export const ONE_BLOCK_MAX_LENGTH = SHA256_BLOCK_LENGTH - 9;
 
 /** Longest key of {@linkcode hmacMidstate}: one block (RFC 2104 §2: longer keys are hashed). */
-export const MIDSTATE_MAX_KEY_LENGTH = SHA256_BLOCK_LENGTH;
+export const MIDSTATE_MAX_KEY_LENGTH: number = SHA256_BLOCK_LENGTH;
 
 /** Length of the HMAC-SHA256 output in bytes. */
 export const HMAC_LENGTH = 32;

@@ -20,6 +20,8 @@ import { fromBase64, toBase64 } from "./bytes.ts";
 import { isLowOrderPublicKey, KEY_LENGTH, type KeyPair } from "./keys.ts";
 import { MAX_COUNTER } from "./ratchet_header.ts";
 
+export type { KeyPair } from "./keys.ts";
+
 /** Version of {@linkcode RatchetStateJson}; bump on any change of shape. */
 export const RATCHET_STATE_VERSION = 1;
 
@@ -199,27 +201,45 @@ function checkInvariants(f: RatchetFields): void {
 
 /** A skipped key in JSON. */
 export interface SkippedKeyJson {
+  /** The header key it was skipped under (base64). */
   headerKey: string;
+  /** Its message number in that chain. */
   n: number;
+  /** The message key (base64). */
   messageKey: string;
+  /** When it was skipped (ms), for its expiry. */
   createdAt: number;
 }
 
 /** The JSON-safe form of a {@linkcode RatchetState}: keys in base64, `null` for None. */
 export interface RatchetStateJson {
+  /** Format version of this JSON. */
   version: number;
+  /** Our ratchet key pair (DHs), base64. */
   dhs: { secretKey: string; publicKey: string } | null;
+  /** The contact's ratchet public key (DHr), base64. */
   dhr: string | null;
+  /** Root key (RK). */
   rk: string;
+  /** Sending chain key (CKs). */
   cks: string | null;
+  /** Receiving chain key (CKr). */
   ckr: string | null;
+  /** Sending header key (HKs). */
   hks: string | null;
+  /** Receiving header key (HKr). */
   hkr: string | null;
+  /** Next sending header key (NHKs). */
   nhks: string;
+  /** Next receiving header key (NHKr). */
   nhkr: string;
+  /** Messages sent in the sending chain (Ns). */
   ns: number;
+  /** Messages received in the receiving chain (Nr). */
   nr: number;
+  /** Messages in the previous sending chain (PN). */
   pn: number;
+  /** Skipped message keys kept for late messages. */
   skipped: SkippedKeyJson[];
 }
 

@@ -54,6 +54,12 @@ import { formatIdentityAddress } from "./address.ts";
 import type { ConversationInfo, Level } from "./types.ts";
 import { chainRoom, fitsOrdinary, MAX_SEALED_BYTES, SEND_CAP } from "./send_cap.ts";
 
+export type { FramedConn } from "../net/framed_conn.ts";
+export type { Element, ElementBody } from "../protocol/elements.ts";
+export type { Reassembler } from "../protocol/fragment.ts";
+export type { AuthSession } from "./auth.ts";
+export type { ConversationInfo, Level } from "./types.ts";
+
 /** Most control elements held for a contact; the oldest go first (acks are re-sent on demand). */
 export const MAX_CONTROL_QUEUE = 256;
 

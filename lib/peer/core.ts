@@ -52,6 +52,15 @@ import {
 import type { EventSink, PeerEvent } from "./types.ts";
 import { type AggregatedCode, WarningBatcher } from "./warnings.ts";
 
+export type { KeyPair } from "../crypto/keys.ts";
+export type { BackoffOptions } from "../net/backoff.ts";
+export type { Connector } from "../net/connector.ts";
+export type { FramedConn } from "../net/framed_conn.ts";
+export type { BookCandidates, PacketBook } from "../protocol/dispatch.ts";
+export type { ElementBody } from "../protocol/elements.ts";
+export type { PeerEvent } from "./types.ts";
+export type { AggregatedCode, WarningBatcher } from "./warnings.ts";
+
 /** A contact as a candidate of the dispatcher: its keys derived when a packet first needs them. */
 class ContactEntry implements ConversationEntry<Contact> {
   readonly handle: Contact;
@@ -95,7 +104,9 @@ export const SINK_FLUSH_TIMEOUT_MS = 5_000;
 
 /** Timing and retry settings shared by every link. */
 export interface CoreTiming {
+  /** How long to wait before dialling a contact again (ms). */
   redialMs: number;
+  /** Idle time after which a keep-alive is sent (ms). */
   keepaliveMs: number;
   /** Back-off after connections that closed unanswered (link.ts). */
   backoff?: BackoffOptions;
@@ -109,20 +120,29 @@ export interface CoreTiming {
 
 /** Shared state of one running peer. */
 export class PeerCore {
+  /** The peer's store (its profile, conversations and requests). */
   readonly store: PeerStore;
+  /** Our identity key pair. */
   readonly identity: KeyPair;
+  /** Randomness of this peer. */
   readonly rng: Rng;
+  /** The clock (ms). */
   readonly now: () => number;
+  /** Opens connections to contacts. */
   readonly connector: Connector;
+  /** Timing and retry settings of every link. */
   readonly timing: CoreTiming;
   /** Conversations by file ID. */
   readonly contacts = new Map<string, Contact>();
+  /** The pending requests. */
   requests: RequestsBook;
   /** One-shot delivery loops of outbound requests, by request ID. */
   readonly requestLinks = new Map<string, Link>();
   /** Which contact an inbound connection belongs to (learned from its packets). */
   readonly owners = new WeakMap<FramedConn, Contact>();
+  /** `start()` ran. */
   started = false;
+  /** `close()` ran. */
   closed = false;
   /** What a received packet may belong to: our contacts and outbound requests. */
   readonly book: PacketBook<Contact, OutboundEntry>;
@@ -144,6 +164,7 @@ export class PeerCore {
   /** Set by peer.ts: builds the link of a contact. */
   makeLink!: (contact: Contact) => Link;
 
+  /** Builds the core of a peer whose state was loaded. */
   constructor(
     init: {
       store: PeerStore;

@@ -42,6 +42,9 @@ import type { Connector } from "../net/connector.ts";
 import type { FramedConn } from "../net/framed_conn.ts";
 import type { PeerAddress } from "../net/transport.ts";
 
+export type { BackoffOptions } from "../net/backoff.ts";
+export type { FramedConn } from "../net/framed_conn.ts";
+
 /** Default time an answered connection must last before its close resets the back-off. */
 export const DEFAULT_STABLE_MS = 10_000;
 

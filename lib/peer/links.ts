@@ -16,6 +16,9 @@ import { Link } from "./link.ts";
 import { receiveFrame } from "./receive.ts";
 import type { OutboundEntry } from "./records.ts";
 
+export type { ConnectProgress } from "../net/connector.ts";
+export type { ElementBody } from "../protocol/elements.ts";
+
 /** The send loop of a conversation. */
 export function contactLink(core: PeerCore, contact: Contact): Link {
   const record = contact.record;

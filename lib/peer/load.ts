@@ -28,9 +28,13 @@ import {
 } from "./stored_conversation.ts";
 import type { EventSink } from "./types.ts";
 
+export type { EventSink } from "./types.ts";
+
 /** What {@linkcode loadState} found. */
 export interface LoadedState {
+  /** The pending requests, reconciled with the conversations. */
   requests: RequestsBook;
+  /** Every stored conversation. */
   records: ConversationRecord[];
 }
 

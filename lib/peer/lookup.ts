@@ -19,6 +19,8 @@ import {
   MAX_TEXT_BYTES,
 } from "./records.ts";
 
+export type { LookalikeIndex } from "./names.ts";
+
 /**
  * `name_taken` when a contact or request uses `name`, `name_confusable`
  * when one uses a name that looks like it (names.ts); `except` is a name

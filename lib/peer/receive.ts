@@ -64,6 +64,9 @@ import { receiveRequest } from "./requests.ts";
 import { ReceivedDigests, SeenIds } from "./seen_ids.ts";
 import { excerptOf } from "./info.ts";
 
+export type { Admission } from "../net/admission.ts";
+export type { FramedConn } from "../net/framed_conn.ts";
+
 /** Packet-level codes after which the connection is closed: the sender does not speak our protocol. */
 const FATAL_PACKET_CODES = new Set(["unsupported_version", "bad_packet_length"]);
 

@@ -34,6 +34,8 @@ import { checkContactName } from "./address.ts";
 import type { ReceivedDigests, SeenIds } from "./seen_ids.ts";
 import { MAX_PORT, MIN_PORT } from "../protocol/handshake_data.ts";
 
+export type { Conversation, InboundRequest, OutboundRequest } from "../protocol/handshake_state.ts";
+
 /** Version of the requests' JSON form (and of the first layout's conversation files). */
 export const RECORDS_VERSION = 1;
 /** Version of a conversation's head. */
@@ -68,6 +70,7 @@ export const MAX_TOMBSTONES = 1000;
 
 /** An element waiting for the contact's acknowledgement. */
 export interface OutboxEntry {
+  /** Element ID (16 random bytes). */
   id: Uint8Array;
   /** `id` in hex. */
   key: string;
@@ -86,6 +89,7 @@ export interface OutboxEntry {
 export interface InboxEntry {
   /** Element ID in hex (the `message` event's `id`). */
   id: string;
+  /** The message text. */
   text: string;
   /** When it was received (ms). */
   at: number;
@@ -93,17 +97,27 @@ export interface InboxEntry {
 
 /** One conversation as held in memory and on disk. */
 export interface ConversationRecord {
+  /** The conversation's key in the store (hex). */
   fileId: string;
+  /** Local name of the contact. */
   name: string;
+  /** The contact's onion address. */
   onion: string;
+  /** The contact's onion service port. */
   port: number;
+  /** The identity key was compared over another channel. */
   verified: boolean;
+  /** Presence notifications are on. */
   presence: boolean;
+  /** When the conversation was made (ms). */
   createdAt: number;
   /** Alice: the request key of the request she accepted (drops re-sent copies). */
   requestKey: Uint8Array | null;
+  /** The Double Ratchet session and the handshake state. */
   session: Conversation;
+  /** Elements waiting for the contact's acknowledgement, oldest first. */
   outbox: OutboxEntry[];
+  /** IDs of the elements received (for acknowledging copies once only). */
   seen: SeenIds;
   /** Received messages not yet shown, in order. */
   inbox: InboxEntry[];
@@ -119,12 +133,17 @@ export interface ConversationRecord {
 export interface OutboundEntry {
   /** Random local ID: the connector's key for this contact. */
   id: string;
+  /** Local name of the contact. */
   name: string;
+  /** The contact's onion address. */
   onion: string;
+  /** The contact's onion service port. */
   port: number;
+  /** When it was sent (ms). */
   at: number;
   /** The sealed request packet, re-sent as is until a reply comes. */
   packet: Uint8Array;
+  /** The handshake state of the request. */
   state: OutboundRequest;
 }
 
@@ -132,7 +151,9 @@ export interface OutboundEntry {
 export interface InboundEntry {
   /** Local name (their suggestion, made unique). */
   name: string;
+  /** When it arrived (ms). */
   at: number;
+  /** The handshake state of the request. */
   state: InboundRequest;
   /** Arrived past the rate or count bound (requests.ts): kept in memory only. */
   flood?: true;
@@ -150,7 +171,9 @@ export interface Tombstone {
 
 /** The pending requests (the store's key `requests`). */
 export interface RequestsBook {
+  /** Requests we sent, until their first reply. */
   outbound: OutboundEntry[];
+  /** Requests we received, until answered. */
   inbound: InboundEntry[];
   /** Base64 request keys of rejected requests, oldest first. */
   rejected: string[];

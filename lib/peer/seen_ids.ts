@@ -26,7 +26,7 @@
 import { BLOCK_ENTRIES, BlockWindow } from "./block_window.ts";
 
 /** IDs per persisted block. */
-export const SEEN_BLOCK = BLOCK_ENTRIES;
+export const SEEN_BLOCK: number = BLOCK_ENTRIES;
 
 /** What a save must write: blocks (number → entries in their JSON form) and blocks to remove. */
 export interface SeenChanges<T = string> {
@@ -41,7 +41,7 @@ export class SeenIds {
   /** Most IDs kept. */
   static readonly MAX = 4096;
   /** Most blocks a stored window has: MAX / SEEN_BLOCK of them, and one partly filled at each end. */
-  static readonly MAX_BLOCKS = SeenIds.MAX / SEEN_BLOCK + 2;
+  static readonly MAX_BLOCKS: number = SeenIds.MAX / SEEN_BLOCK + 2;
   #window: BlockWindow<true>;
 
   /** A window holding `ids`, oldest first, numbered from `first` (a multiple of SEEN_BLOCK). */
@@ -111,7 +111,7 @@ export class ReceivedDigests {
    */
   static readonly MAX = 1024;
   /** Most blocks a stored map has: MAX / SEEN_BLOCK of them, and one partly filled at each end. */
-  static readonly MAX_BLOCKS = ReceivedDigests.MAX / SEEN_BLOCK + 2;
+  static readonly MAX_BLOCKS: number = ReceivedDigests.MAX / SEEN_BLOCK + 2;
   #window: BlockWindow<string>;
 
   /** A map holding `entries` (the newest {@linkcode ReceivedDigests.MAX} of them, by blocks). */

@@ -42,9 +42,12 @@ export interface PartWrites {
 }
 
 /** A shallow copy of an entry's fields when it was saved. */
-interface Snapshot {
+export interface Snapshot {
+  /** The entry's part name. */
   part: string;
+  /** Its fields then (shallow). */
   fields: Record<string, unknown>;
+  /** How many fields it had. */
   count: number;
 }
 

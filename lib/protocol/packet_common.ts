@@ -50,7 +50,7 @@ import { isBucketLength } from "./padding.ts";
 export const PACKET_VERSION = 1;
 
 /** Length of the IV (the AEAD nonce of the packet). */
-export const IV_LENGTH = AEAD_NONCE_LENGTH;
+export const IV_LENGTH: number = AEAD_NONCE_LENGTH;
 
 /** Length of an hSub tag: a full HMAC-SHA256 output. */
 export const HSUB_LENGTH = 32;
@@ -65,10 +65,10 @@ export const CONVERSATION_ID_LENGTH = 32;
 export const IV_OFFSET = 1;
 
 /** Offset of the hSub tag. */
-export const HSUB_OFFSET = IV_OFFSET + IV_LENGTH;
+export const HSUB_OFFSET: number = IV_OFFSET + IV_LENGTH;
 
 /** Length of the header shared by every packet (version ‖ IV ‖ hSub). */
-export const HEADER_LENGTH = HSUB_OFFSET + HSUB_LENGTH;
+export const HEADER_LENGTH: number = HSUB_OFFSET + HSUB_LENGTH;
 
 /** The KDF labels of the packet layer, one per use (docs/protocol.md, "3. Key derivation labels": one label per key). */
 export const LABELS = {
@@ -90,13 +90,13 @@ export const LABELS = {
 export const MAX_CACHED_RECEIVERS = 4;
 
 /** Bytes a regular packet adds around its padded payload. */
-export const REGULAR_OVERHEAD = HEADER_LENGTH + AEAD_TAG_LENGTH;
+export const REGULAR_OVERHEAD: number = HEADER_LENGTH + AEAD_TAG_LENGTH;
 
 /** Bytes a reply packet adds around its padded payload (incl. the handshake key). */
-export const REPLY_OVERHEAD = HEADER_LENGTH + PUBLIC_KEY_LENGTH + AEAD_TAG_LENGTH;
+export const REPLY_OVERHEAD: number = HEADER_LENGTH + PUBLIC_KEY_LENGTH + AEAD_TAG_LENGTH;
 
 /** Bytes a request packet adds around its padded handshake (incl. the request key). */
-export const REQUEST_OVERHEAD = HEADER_LENGTH + PUBLIC_KEY_LENGTH + AEAD_TAG_LENGTH;
+export const REQUEST_OVERHEAD: number = HEADER_LENGTH + PUBLIC_KEY_LENGTH + AEAD_TAG_LENGTH;
 
 /** The pair of keys one packet kind uses under one secret. */
 export interface PacketKeys {
@@ -252,9 +252,13 @@ export function computeHsub(
  * schedule and the tag's words are computed once (hmac_midstate.ts).
  */
 export interface HsubProbe {
+  /** The receiver's identity public key. */
   readonly receiverKey: Uint8Array;
+  /** `receiverKey` in hex. */
   readonly receiverHex: string;
+  /** The SHA-256 message schedule of the IV block. */
   readonly schedule: Int32Array;
+  /** The tag's eight words. */
   readonly expected: Int32Array;
 }
 

@@ -26,6 +26,8 @@ import { openRegularWithKeys, regularKeys } from "./packet_regular.ts";
 import { openReplyWithKeys, replyKeys } from "./packet_reply.ts";
 import { type OpenedRequest, openRequest } from "./packet_request.ts";
 
+export type { KeyPair } from "../crypto/keys.ts";
+
 export * from "./packet_common.ts";
 export * from "./packet_regular.ts";
 export * from "./packet_reply.ts";

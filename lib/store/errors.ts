@@ -12,6 +12,8 @@
 
 import { UnmessageError } from "../errors.ts";
 
+export type { UnmessageError } from "../errors.ts";
+
 /**
  * Stable codes of {@linkcode StoreError}:
  * - `not_found`: the file or folder does not exist
@@ -47,10 +49,12 @@ export type StoreErrorCode =
 
 /** A failure of the persistence layer; `path` names the file or folder. */
 export class StoreError extends UnmessageError {
+  /** What went wrong. */
   declare readonly code: StoreErrorCode;
   /** The file or folder concerned, when there is one. */
   readonly path: string | undefined;
 
+  /** An error `code` of `path` (when there is one), with a message that says what to do. */
   constructor(
     code: StoreErrorCode,
     message: string,

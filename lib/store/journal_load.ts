@@ -40,6 +40,7 @@ export type Value = string | number;
 
 /** What {@linkcode load} found. */
 export interface Loaded {
+  /** Every key's value. */
   values: Map<string, Value>;
   /** Where the values held as slots are. */
   state: StateValues;
@@ -47,7 +48,9 @@ export interface Loaded {
   generation: number;
   /** Generation of the journal file (the state's, or one less while a rotation is due). */
   journalGeneration: number;
+  /** The last commit's number. */
   seq: number;
+  /** Size of state.jsonl. */
   stateBytes: number;
   /** Bytes of the journal up to its last good line (where appends go). */
   journalBytes: number;
@@ -75,7 +78,9 @@ const NONCE_AFTER_KEY = utf8('","nonce":');
 
 /** Where the values of one state.jsonl are, and how to read them. */
 export class StateValues {
+  /** Where state.jsonl is. */
   readonly path: string;
+  /** Its generation. */
   readonly generation: number;
   readonly #cipher: RecordCipher | undefined;
   #bytes: Uint8Array | null;

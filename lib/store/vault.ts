@@ -92,16 +92,23 @@ const AD_LABEL = utf8("unmessage-vault 1\0");
 
 /** The `kdf` field of an envelope. */
 export interface VaultKdf extends ScryptParams {
+  /** The KDF's name. */
   name: "scrypt";
+  /** The scrypt salt, base64. */
   salt: string;
+  /** The key-check value: the last bytes scrypt derived, base64 (tells a wrong passphrase). */
   check: string;
 }
 
 /** An encrypted file as stored on disk. */
 export interface VaultEnvelope {
+  /** The envelope's format version. */
   "unmessage-vault": typeof VAULT_VERSION;
+  /** How the key is derived from the passphrase. */
   kdf: VaultKdf;
+  /** XChaCha20 nonce, base64. */
   nonce: string;
+  /** The encrypted file, base64. */
   ciphertext: string;
 }
 
