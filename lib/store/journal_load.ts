@@ -344,7 +344,8 @@ function readLine(
     const keyStart = start + KEY_PREFIX.length;
     const keyEnd = bytes.indexOf(QUOTE, keyStart);
     if (keyEnd > 0 && keyEnd < end) {
-      const key = String.fromCharCode(...bytes.subarray(keyStart, keyEnd));
+      // ASCII (isKey below); apply() does not build an argument array as a spread does
+      const key = String.fromCharCode.apply(null, bytes.subarray(keyStart, keyEnd) as never);
       const after = cipher === undefined ? VALUE_AFTER_KEY : NONCE_AFTER_KEY;
       if (isKey(key) && startsWith(bytes, keyEnd, after) && bytes[end - 1] === CLOSE) {
         // a plain line: its value's bytes; a sealed one: the line, opened when read
