@@ -139,8 +139,8 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** Starts the peer of `n` conversations in a fresh process: its start-up time and RSS. */
-async function fresh(n: number): Promise<{ ms: number; rss: number }> {
+/** Starts the peer of `n` conversations in a fresh process: its start-up time, CPU time and RSS. */
+async function fresh(n: number): Promise<{ ms: number; cpuMs: number; rss: number }> {
   const script = new URL("./_startup_memory.ts", import.meta.url).pathname;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", "--v8-flags=--expose-gc", script, join(root, `n${n}`)],
@@ -159,7 +159,7 @@ Deno.bench({
   warmup: 0,
   async fn() {
     measured ??= (async () => {
-      const runs = new Map<number, { ms: number; rss: number }[]>();
+      const runs = new Map<number, { ms: number; cpuMs: number; rss: number }[]>();
       for (let r = 0; r < FRESH_RUNS; r++) {
         for (const n of SIZES) runs.set(n, [...(runs.get(n) ?? []), await fresh(n)]);
       }
@@ -167,12 +167,14 @@ Deno.bench({
       console.log(`start-up to ready in a fresh process, median of ${FRESH_RUNS}:`);
       for (const n of SIZES) {
         const ms = median(runs.get(n)!.map((x) => x.ms));
+        const cpu = median(runs.get(n)!.map((x) => x.cpuMs));
         const rss = median(runs.get(n)!.map((x) => x.rss));
         const per = n === 0
           ? ""
           : `, ${((rss - base) / n / 1024).toFixed(1)} KiB RSS per conversation`;
         console.log(
-          `  ${n.toLocaleString("en").padStart(7)} conversations: ${ms.toFixed(0)} ms${per}`,
+          `  ${n.toLocaleString("en").padStart(7)} conversations: ${ms.toFixed(0)} ms ` +
+            `(${cpu.toFixed(0)} ms of CPU)${per}`,
         );
       }
     })();
