@@ -15,6 +15,7 @@ export class UnmessageError extends Error {
   /** Stable identifier, e.g. `"decrypt_failed"`; never changes wording. */
   readonly code: string;
 
+  /** Makes an error with its stable `code` and a message for the user. */
   constructor(code: string, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;

@@ -14,7 +14,7 @@ import { socksConnect, SocksError } from "../lib/tor/socks.ts";
 import { TorControl } from "../lib/tor/control.ts";
 import type { TornetClient } from "../scripts/tornet.ts";
 
-/** Bound on a network's start in tests (TORNET-FACTS.md: ~10–15 s typical). */
+/** Bound on a network's start (docs/architecture.md "The private Tor network": ~10–15 s). */
 export const TEST_START_TIMEOUT_MS = 60_000;
 /** Pause between connect attempts while a descriptor is being published. */
 const RETRY_PAUSE_MS = 500;

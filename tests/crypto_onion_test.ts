@@ -29,7 +29,7 @@ import { seededRng } from "./_rng.ts";
 const RFC_SEED = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 const RFC_PUBLIC = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
 const RFC_ADDRESS = "25njqamcweflpvkl73j4szahhihoc4xt3ktcgjnpaingr5yhkenl5sid";
-// SHA-512 of the seed, clamped, computed independently with Python's hashlib;
+// SHA-512 of RFC_SEED, clamped, computed independently with Python's hashlib;
 // a real tor 0.4 answered ADD_ONION with this blob with ServiceID=RFC_ADDRESS
 const RFC_BLOB = "ED25519-V3:MHyDhk8oM8tCei7xwAoBPP3/J2jZgMCjpSDwBpBN6U+bTwr+KAt0aneGhOdU" +
   "QlAgV7dHOgPwj5b1o46Sh+Afjw==";

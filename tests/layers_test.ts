@@ -1,5 +1,6 @@
 /**
- * Enforces the shape rules of DESIGN.md and STYLE.md on the source tree:
+ * Enforces the shape rules of CONTRIBUTING.md "Layers and modules" and
+ * docs/architecture.md "Layers" on the source tree:
  * pure layers (`lib/crypto`, `lib/protocol`) touch no I/O, clock, console or
  * global randomness, and `lib/` layers import downwards only.
  */

@@ -1,7 +1,7 @@
 /**
  * The executable's command line, run as a real process
  * (`deno run -A main.ts ...`): help and version without tor, flag mistakes
- * exit 2 with a message and the usage on stderr, the seed's `-name`
+ * exit 2 with a message and the usage on stderr, unMessage 0.1's `-name`
  * spelling, and the last interface and peer remembered in config.json.
  * In-process checks of the flag parser cover the rest.
  *
@@ -76,7 +76,7 @@ Deno.test("main with no peer used before says how to start one, exit 2", async (
   }
 });
 
-Deno.test("main accepts the seed's -name and remembers cli as the last interface", async () => {
+Deno.test("main accepts unMessage 0.1's -name and remembers cli as the last interface", async () => {
   const dir = await Deno.makeTempDir();
   try {
     // Direct mode (no tor); stdin is empty, so the REPL ends at once.

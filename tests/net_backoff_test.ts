@@ -35,7 +35,7 @@ Deno.test("Backoff with the same seed gives the same sequence, other seeds diffe
     return Array.from({ length: 12 }, () => b.next());
   };
   assertEquals(run(7), run(7));
-  assert(JSON.stringify(run(7)) !== JSON.stringify(run(8)), "jitter ignored the seed");
+  assert(JSON.stringify(run(7)) !== JSON.stringify(run(8)), "jitter ignored the RNG seed");
 });
 
 Deno.test("Backoff delays stay within [ceiling * (1 - jitter), ceiling] and never exceed maxMs", () => {

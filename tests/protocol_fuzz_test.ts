@@ -5,7 +5,7 @@
  * identifyPacket/open*, decodeElement and the Reassembler. Only
  * ProtocolError, CryptoError or null may come out, and the bounded
  * structures must stay within their bounds. The counts are sized to keep the
- * file under ~20 s on 2 cores; the seed is fixed so a failure replays.
+ * file under ~20 s on 2 cores; the RNG seed is fixed so a failure replays.
  *
  * @module
  */

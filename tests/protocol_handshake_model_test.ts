@@ -99,7 +99,7 @@ class World {
     if (c === undefined) return; // no conversation yet: nothing to send with
     const message = `${from}->${to}#${this.sent++}`;
     const sealed = sealMessage(c, text(message), this.rng);
-    // seed Stage 2/3: Alice sends replies until she has received from Bob
+    // docs/protocol.md §6.2, §6.3: Alice sends replies until she has received from Bob
     const expectReply = c.role === "alice" && !this.peers[from].receivedFrom.has(to);
     assertEquals(sealed.kind, expectReply ? "reply" : "regular");
     this.peers[from].conversations.set(to, sealed.conversation);

@@ -20,7 +20,7 @@ import {
   usage,
 } from "./_tornet.ts";
 
-/** Bound on reaching a fresh onion service (TORNET-FACTS.md: a few seconds). */
+/** Bound on reaching a fresh onion service (docs/architecture.md "The private Tor network"). */
 const FIRST_CONNECT_BOUND_MS = 30_000;
 const skip = Deno.env.get("UNMESSAGE_SKIP_TOR") === "1";
 

@@ -97,8 +97,8 @@ function fakePeer(calls: string[] = []): CommandPeer {
   };
 }
 
-Deno.test("every seed command is registered with a usage line and summary", () => {
-  const seed = [
+Deno.test("both interfaces share exactly these commands, each with a usage line and summary", () => {
+  const shared = [
     "help",
     "peer",
     "onion",
@@ -121,7 +121,7 @@ Deno.test("every seed command is registered with a usage line and summary", () =
     "tor-log",
     "quit",
   ];
-  assertEquals(SHARED_COMMANDS.map((c) => c.name), seed);
+  assertEquals(SHARED_COMMANDS.map((c) => c.name), shared);
   // One command belongs to the prompt only; the JSON interface gets each warning as an event.
   assertEquals(COMMANDS.filter((c) => c.only).map((c) => [c.name, c.only]), [["warnings", "repl"]]);
   for (const c of COMMANDS) {

@@ -25,7 +25,7 @@ const COLOR = { color: true };
 const PLAIN = { color: false };
 const ESC = "\x1b";
 
-Deno.test("peerName() colours each level as the seed says: red, green, cyan", () => {
+Deno.test("peerName() colours each level as unMessage 0.1 does: red, green, cyan", () => {
   assertEquals(peerName(COLOR, "bob", "unverified"), `${ESC}[1m${ESC}[31mbob${ESC}[39m${ESC}[22m`);
   assertEquals(peerName(COLOR, "bob", "verified"), `${ESC}[1m${ESC}[32mbob${ESC}[39m${ESC}[22m`);
   assertEquals(

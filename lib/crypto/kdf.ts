@@ -7,7 +7,10 @@
  * This module owns no state and knows nothing of the protocol: callers pick
  * the labels. HMAC runs on our own SHA-256 compression (hmac_midstate.ts,
  * checked against `@noble/hashes` and the RFC vectors): on the ratchet's
- * short inputs it is about four times faster than a general-purpose one.
+ * short inputs (a 32-byte key, a 1-byte message) it is about twice as fast
+ * as `@noble/hashes`' HMAC (1.7-2.5x, median 2.0x over eight `deno bench`
+ * runs on a shared 2-core machine), and {@linkcode deriveKey} about 2.6x
+ * its HKDF.
  *
  * @module
  */

@@ -22,7 +22,9 @@ export const ENCODED_KEY_LENGTH = 44;
 
 /** An X25519 key pair. The secret key is the raw 32 bytes (clamped on use). */
 export interface KeyPair {
+  /** The 32-byte secret key (never logged). */
   readonly secretKey: Uint8Array;
+  /** The 32-byte public key, X25519(secretKey, 9). */
   readonly publicKey: Uint8Array;
 }
 

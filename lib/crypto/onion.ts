@@ -20,7 +20,7 @@ import { abytes, concatBytes, equalBytes, type Rng, toBase64, utf8, wipe } from 
 /** Length of a v3 onion address without ".onion": base32 of 35 bytes. */
 export const ONION_ADDRESS_LENGTH = 56;
 
-/** Length of an ed25519 public key and of the seed of a secret key. */
+/** Length of an ed25519 public key and of a secret key's seed. */
 export const ONION_KEY_LENGTH = 32;
 
 /** Length of an ed25519 signature (RFC 8032 §5.1.6). */
@@ -190,7 +190,7 @@ function redact(key: OnionKey): OnionKey {
 
 /**
  * Rebuilds an onion service key from its 32-byte secret seed (RFC 8032
- * §5.1.5); the seed is copied.
+ * §5.1.5), which it copies.
  *
  * @throws {TypeError | CryptoError} for a seed that is not 32 bytes
  */

@@ -77,7 +77,7 @@ export const SKIPPED_KEY_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 export const MAX_PLAINTEXT_LENGTH = 4 * 1024 * 1024;
 
 /** Largest ratchet message accepted by {@linkcode ratchetDecrypt}. */
-export const MAX_MESSAGE_LENGTH = MAX_PLAINTEXT_LENGTH + MESSAGE_OVERHEAD;
+export const MAX_MESSAGE_LENGTH: number = MAX_PLAINTEXT_LENGTH + MESSAGE_OVERHEAD;
 
 // deriveKey labels of the keys taken from the shared secret (spec §4.4,
 // §5.1: SK, shared_hka and shared_nhkb)

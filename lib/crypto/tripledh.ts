@@ -1,7 +1,8 @@
 /**
- * Triple Diffie-Hellman key agreement, as in the "unMessage Protocol" page of
- * the seed (after Open Whisper Systems' "Simplifying OTR deniability"): the
- * secret key that starts a conversation's Double Ratchet.
+ * Triple Diffie-Hellman key agreement (docs/protocol.md §6.2 "Stage 2:
+ * accepting"), as in unMessage 0.1 (after Open Whisper Systems'
+ * "Simplifying OTR deniability"): the secret key that starts a
+ * conversation's Double Ratchet.
  *
  * Bob is the one who sends the request, Alice the one who receives it. The
  * three DH outputs are taken in one fixed, role-defined order, so both sides
@@ -24,13 +25,17 @@ export const TRIPLE_DH_KEY_LENGTH = 32;
 
 /** Our two key pairs in the agreement. */
 export interface TripleDhOwnKeys {
+  /** Our long-term identity key pair. */
   readonly identity: KeyPair;
+  /** Our handshake key pair, fresh for this conversation. */
   readonly handshake: KeyPair;
 }
 
 /** The peer's two public keys in the agreement. */
 export interface TripleDhPeerKeys {
+  /** The peer's long-term identity public key. */
   readonly identityKey: Uint8Array;
+  /** The peer's handshake public key for this conversation. */
   readonly handshakeKey: Uint8Array;
 }
 
@@ -82,7 +87,7 @@ export function tripleDh(
   const peerIdentity = abytes(peer.identityKey, KEY_LENGTH, "peer.identityKey");
   const peerHandshake = abytes(peer.handshakeKey, KEY_LENGTH, "peer.handshakeKey");
 
-  // the seed's Triple DH: the same three products from either side
+  // docs/protocol.md §6.2: the same three products from either side
   const isBob = role === "bob";
   const bobIdentityAliceHandshake = isBob
     ? dh(identity.secretKey, peerHandshake)

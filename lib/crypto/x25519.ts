@@ -1,8 +1,9 @@
 /**
  * The raw X25519 function of RFC 7748 §5 behind one small interface, with
  * two implementations: the runtime's native one (`node:crypto`, OpenSSL in
- * Deno and Node: about 50 µs per shared secret) and the pure JavaScript one
- * of `@noble/curves` (about 350 µs), kept as the fallback. The native one is
+ * Deno and Node) and the pure JavaScript one of `@noble/curves`, about six
+ * times slower per shared secret (5-7.5x in tests/bench/crypto_bench.ts),
+ * kept as the fallback. The native one is
  * used when it is present and passes a known-answer self-test (RFC 7748
  * §6.1) on first use; a call that throws in the native one is retried in
  * the pure one.

@@ -1,6 +1,8 @@
 /**
  * The checks every request to the GUI's local web server passes before
- * anything else runs (see README "The graphical interface", security):
+ * anything else runs (README "Graphical interface (`--gui`)";
+ * docs/threat-model.md "A web page the user visits, and the GUI's local
+ * server"):
  *
  * - **Host** must be `127.0.0.1:<port>` or `localhost:<port>`: a page of
  *   another site that rebinds its DNS name to 127.0.0.1 sends its own name

@@ -1,9 +1,10 @@
 /**
- * Identity addresses and local contact names (seed "Sending Requests": an
- * identity address is `<name>@<onion address>`, where the name is only a
- * local identifier). We accept `name@<56 characters>[.onion][:port]`,
- * validate the v3 checksum (DESIGN.md: validate on input) and give every
- * failure a {@linkcode PeerError} that says how to fix it.
+ * Identity addresses and local contact names (docs/protocol.md §2.3
+ * "Identity addresses": an identity address is `<name>@<onion address>`,
+ * where the name is only a local identifier). We accept
+ * `name@<56 characters>[.onion][:port]`, validate the v3 checksum on input
+ * (so a typo is refused before anything is sent) and give every failure a
+ * {@linkcode PeerError} that says how to fix it.
  *
  * Contact names are what the user types in commands (`msg bob hi`), so
  * besides the wire rules of the handshake (1 to 64 UTF-8 bytes, no control
@@ -21,7 +22,7 @@ import { checkName, MAX_NAME_BYTES, MAX_PORT, MIN_PORT } from "../protocol/hands
 import { PeerError } from "./errors.ts";
 import { checkNameCharacters, removeHiddenCharacters, showName } from "./names.ts";
 
-/** The onion service port used when an address names none (the seed's examples use 50001). */
+/** The onion service port used when an address names none (unMessage 0.1's examples use 50001). */
 export const DEFAULT_ONION_PORT = 50001;
 
 /** A contact's address, parsed. */

@@ -1,12 +1,12 @@
 /**
- * Authentication of one conversation (seed "Authenticating"): runs of the
+ * Authentication of one conversation (docs/protocol.md §9.5): runs of the
  * Socialist Millionaires' Protocol over ristretto255 carried in
  * authentication elements, and the short-lived "authenticated" level they
  * give.
  *
  * Rules:
  * - `start(secret)` begins a run as initiator, or answers the contact's
- *   SMP1 when one is waiting (the seed prompts both people for the secret).
+ *   SMP1 when one is waiting (unMessage 0.1 prompts both people for the secret).
  * - An SMP1 that arrives before the user typed a secret is kept (one per
  *   conversation, the newest) and reported as `requested`.
  * - Both started at once: the side with the lower identity key (bytewise)

@@ -1,8 +1,9 @@
 /**
  * The peer's profile (`profile.json`): its name, its X25519 identity key
- * pair and the seed of its onion service key, created on the first start
- * of a name (seed: "if this is the first time you use that name, your Onion
- * Service and Double Ratchet keys are created") and loaded afterwards.
+ * pair and its onion service key's secret seed, created on the first start
+ * of a name (as unMessage 0.1 puts it, "if this is the first time you use
+ * that name, your Onion Service and Double Ratchet keys are created") and
+ * loaded afterwards.
  *
  * ```json
  * { "version": 1, "name": "alice", "identitySecretKey": "<base64 32>",
@@ -31,9 +32,13 @@ export const PROFILE_VERSION = 1;
 
 /** The keys of a peer. */
 export interface Profile {
+  /** The peer's name (its folder's name). */
   name: string;
+  /** The X25519 identity key pair. */
   identity: KeyPair;
+  /** The onion service key (stored as its secret seed). */
   onionKey: OnionKey;
+  /** When the profile was created, ms since the Unix epoch. */
   createdAt: number;
 }
 

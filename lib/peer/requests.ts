@@ -1,5 +1,5 @@
 /**
- * The requests we receive (seed Stage 2): which ones are kept
+ * The requests we receive (docs/protocol.md §6.1, §6.2): which ones are kept
  * ({@linkcode receiveRequest}, the one policy receive.ts calls once a
  * request's signature verified), and the user's answers: accept one,
  * reject one, some or all. Each command checks everything before it
@@ -195,7 +195,7 @@ function findInbound(core: PeerCore, name: string): InboundEntry {
 }
 
 /**
- * Accepts the inbound request `name` (seed Stage 2), under `newName` if
+ * Accepts the inbound request `name` (docs/protocol.md §6.2), under `newName` if
  * given; see {@linkcode Peer.acceptRequest}. All or nothing: when a save
  * fails, the request is back in the book, the conversation is gone (from
  * memory and, as far as the disk allows, from disk) and the error is thrown.
@@ -226,7 +226,7 @@ export async function acceptRequest(
     createdAt: core.now(),
     requestKey: entry.state.requestPublicKey,
     session,
-    // tells Bob (seed Stage 2) and carries Alice's handshake key to him
+    // tells Bob (docs/protocol.md §6.2) and carries Alice's handshake key to him
     outbox: [{ id, key: toHex(id), body: { type: "request_accepted" }, at: core.now() }],
     seen: new SeenIds(),
     inbox: [],

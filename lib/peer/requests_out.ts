@@ -1,5 +1,5 @@
 /**
- * The requests we send (seed Stage 1), as functions over the core: send
+ * The requests we send (docs/protocol.md §6.1), as functions over the core: send
  * one, cancel one, and list them with their state. Each checks everything
  * before it changes anything, and saves the request book before the
  * change can leave the machine.

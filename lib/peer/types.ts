@@ -7,10 +7,14 @@
  * @module
  */
 
-/** Conversation authentication levels of the seed ("Authentication Levels"). */
+/**
+ * Conversation authentication levels, as in unMessage 0.1: unverified, verified (the user
+ * checked the contact's identity key with `/verify`), authenticated (an SMP run matched;
+ * docs/protocol.md §9.5 says how long it lasts).
+ */
 export type Level = "unverified" | "verified" | "authenticated";
 
-/** What other people need to contact this peer (seed: `/peer`, `/onion`, `/key`). */
+/** What other people need to contact this peer (unMessage 0.1's `/peer`, `/onion`, `/key`). */
 export interface IdentityInfo {
   /** The local peer name, e.g. `alice`. */
   name: string;
@@ -28,6 +32,7 @@ export interface IdentityInfo {
 export interface RequestInfo {
   /** Local name of the other peer (inbound: the name they suggested). */
   name: string;
+  /** Whether they sent it to us (`in`) or we sent it (`out`). */
   direction: "in" | "out";
   /** Their `name@address.onion:port`. */
   address: string;
@@ -57,12 +62,13 @@ export interface ConversationInfo {
   address: string;
   /** Their public identity key (base64). */
   key: string;
+  /** How far we trust their identity key. */
   level: Level;
   /** Whether we send them presence notifications (`pres-on`). */
   presence: boolean;
   /** Whether they are known to be online right now (connected). */
   online: boolean;
-  /** Seed stage 3 reached (both sides have the full conversation). */
+  /** Stage 3 reached (docs/protocol.md §6.3: both sides have the full conversation). */
   established: boolean;
   /** Messages queued for them and not yet acknowledged. */
   pending: number;

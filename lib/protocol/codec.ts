@@ -35,6 +35,7 @@ export class Writer {
   #buf: Uint8Array;
   #len = 0;
 
+  /** Starts an empty buffer with room for `initialCapacity` bytes (at least 16). */
   constructor(initialCapacity = 64) {
     this.#buf = new Uint8Array(Math.max(16, initialCapacity));
   }

@@ -13,10 +13,10 @@
  *
  * There is no version byte in the frame: the version travels inside the
  * packet (its first byte), so that it survives any other transport that
- * carries packets without our framing (the seed notes that packets could be
- * posted to a mailing list). Empty frames are rejected: a packet is never
- * empty, and refusing them means a stream of zeros cannot make the decoder
- * produce unbounded output.
+ * carries packets without our framing (unMessage 0.1's design mentions
+ * posting packets to a mailing list; docs/protocol.md §4 "Frames").
+ * Empty frames are rejected: a packet is never empty, and refusing them
+ * means a stream of zeros cannot make the decoder produce unbounded output.
  *
  * @module
  */

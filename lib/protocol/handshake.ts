@@ -1,5 +1,5 @@
 /**
- * The handshake of the seed's "unMessage Protocol", stages 1-3, as pure
+ * The handshake, stages 1-3 (docs/protocol.md §6 "The handshake"), as pure
  * functions over the values of handshake_state.ts:
  *
  * ```
@@ -14,12 +14,17 @@
  * The secret key is the Triple DH of both identity and handshake keys
  * (tripledh.ts); the conversation ID is derived from it with its own label;
  * Alice runs initAlice with Bob's ratchet key, Bob initBob with his ratchet
- * key pair. Unlike the seed, the request is signed by Bob's onion key
- * (handshake_data.ts).
+ * key pair. Unlike unMessage 0.1, the request is signed by Bob's onion key
+ * (handshake_data.ts; docs/protocol.md §6.1).
  *
  * Randomness and time are arguments; every function returns new values and
  * never changes its inputs, so a failure leaves the caller's state as it
- * was. Sending and receiving messages live in session.ts.
+ * was. Sealing and opening messages live in session.ts. A peer receives
+ * through dispatch.ts, which identifies the packet first and then runs
+ * {@linkcode inboundFromOpened}, {@linkcode startBob} or session.ts's
+ * `decryptInConversation`; {@linkcode receiveRequest},
+ * {@linkcode receiveReply} and `openMessage` do the same for one request or
+ * conversation known in advance.
  *
  * @module
  */
@@ -42,7 +47,7 @@ import {
 } from "./handshake_state.ts";
 import { type OpenedRequest, openReply, openRequest, sealRequest } from "./packets.ts";
 
-/** deriveKey label of the conversation ID (seed Stage 3: it keys regular packets). */
+/** deriveKey label of the conversation ID (docs/protocol.md §3); it keys regular packets. */
 const LABEL_CONVERSATION_ID = "handshake/conversation-id";
 
 /** Arguments of {@linkcode createRequest}. */

@@ -1,9 +1,10 @@
 /**
- * The handshake data Bob puts inside a request packet (seed Stage 1: "Bob's
- * identity address, identity public key, handshake public key, ratchet
- * public key"), signed by Bob's onion service key. The seed left the
- * signature for "a future version" (DESIGN.md: bind the onion key and the
- * identity key in the request); here it is mandatory.
+ * The handshake data Bob puts inside a request packet (docs/protocol.md
+ * §6.1 "Stage 1: the signed request": Bob's identity address, identity
+ * public key, handshake public key, ratchet public key), signed by Bob's
+ * onion service key. unMessage 0.1 left the signature for "a future
+ * version"; here it is mandatory, so the request binds the onion key to the
+ * identity key.
  *
  * Wire layout (big-endian, inside the request packet's ciphertext):
  *

@@ -1,6 +1,6 @@
 /**
- * The values of the handshake's stage machines (seed "unMessage Protocol",
- * stages 1-3) and their JSON form for the store:
+ * The values of the handshake's stage machines (docs/protocol.md §6 "The
+ * handshake", stages 1-3) and their JSON form for the store:
  *
  * - {@linkcode OutboundRequest}: Bob after Stage 1, waiting for a reply;
  * - {@linkcode InboundRequest}: Alice after receiving a request, before she
@@ -14,7 +14,8 @@
  * field and invariant on the way back.
  *
  * This module owns shapes and invariants; the transitions live in
- * handshake.ts and session.ts.
+ * handshake.ts and session.ts, and dispatch.ts picks which one a received
+ * packet runs.
  *
  * @module
  */
@@ -87,12 +88,13 @@ export interface InboundRequest {
  *   she sent before she saw his first regular packet.
  */
 export interface Conversation {
+  /** Which side we are: Alice accepted the request, Bob sent it. */
   readonly role: "alice" | "bob";
   /** Our identity public key. */
   readonly ownIdentityKey: Uint8Array;
   /** The peer's identity public key. */
   readonly peerIdentityKey: Uint8Array;
-  /** The conversation ID: keys the regular packets (seed Stage 3). */
+  /** The conversation ID: keys the regular packets (docs/protocol.md §5.5, §6.3). */
   readonly conversationId: Uint8Array;
   /** The Double Ratchet state. */
   readonly ratchet: RatchetState;
@@ -191,38 +193,63 @@ export function makeInboundRequest(i: InboundRequest): InboundRequest {
 
 /** JSON form of an {@linkcode OutboundRequest} (secrets in base64). */
 export interface OutboundRequestJson {
+  /** {@linkcode HANDSHAKE_STATE_VERSION}. */
   version: number;
+  /** `peerIdentityKey`, base64. */
   peerIdentityKey: string;
+  /** `sharedRequestKey`, base64 (secret). */
   sharedRequestKey: string;
+  /** The secret key of `handshakeKeyPair`, base64 (the public key is derived). */
   handshakeSecretKey: string;
+  /** The secret key of `ratchetKeyPair`, base64 (the public key is derived). */
   ratchetSecretKey: string;
 }
 
 /** JSON form of an {@linkcode InboundRequest}. */
 export interface InboundRequestJson {
+  /** {@linkcode HANDSHAKE_STATE_VERSION}. */
   version: number;
+  /** `name`, as received. */
   name: string;
+  /** `onionAddress`, 56 lower-case characters. */
   onionAddress: string;
+  /** `port`. */
   port: number;
+  /** `identityKey`, base64. */
   identityKey: string;
+  /** `handshakeKey`, base64. */
   handshakeKey: string;
+  /** `ratchetKey`, base64. */
   ratchetKey: string;
+  /** `createdAt`, ms since the Unix epoch. */
   createdAt: number;
+  /** `sharedRequestKey`, base64 (secret). */
   sharedRequestKey: string;
+  /** `requestPublicKey`, base64. */
   requestPublicKey: string;
 }
 
 /** JSON form of a {@linkcode Conversation}; `null` for an absent key. */
 export interface ConversationJson {
+  /** {@linkcode HANDSHAKE_STATE_VERSION}. */
   version: number;
+  /** `role`. */
   role: "alice" | "bob";
+  /** `ownIdentityKey`, base64. */
   ownIdentityKey: string;
+  /** `peerIdentityKey`, base64. */
   peerIdentityKey: string;
+  /** `conversationId`, base64 (secret). */
   conversationId: string;
+  /** `established`. */
   established: boolean;
+  /** `handshakePublicKey`, base64, or null. */
   handshakePublicKey: string | null;
+  /** `sharedRequestKey`, base64 (secret), or null. */
   sharedRequestKey: string | null;
+  /** `peerHandshakeKey`, base64, or null. */
   peerHandshakeKey: string | null;
+  /** The Double Ratchet state's own JSON form (secrets). */
   ratchet: RatchetStateJson;
 }
 

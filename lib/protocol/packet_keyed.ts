@@ -68,7 +68,7 @@ export function openKeyed(
 ): Uint8Array | null {
   checkPacket(packet);
   abytes(ownIdentityPublicKey, PUBLIC_KEY_LENGTH, "ownIdentityPublicKey");
-  // seed "Identifying conversations": the IV hash decides before any decryption
+  // docs/protocol.md §10: the hSub decides before any decryption
   if (!hsubMatches(packet, keys.hsub, ownIdentityPublicKey)) return null;
   const ad = associatedData(packet, HEADER_LENGTH, ownIdentityPublicKey);
   return open(keys.encrypt, ivOf(packet), packet.subarray(HEADER_LENGTH), ad);

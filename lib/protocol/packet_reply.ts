@@ -1,5 +1,5 @@
 /**
- * Reply packets (seed Stage 2): what Alice sends after accepting Bob's
+ * Reply packets (docs/protocol.md §5.4; stage 2, §6.2): what Alice sends after accepting Bob's
  * request and until she receives a regular packet from him. They carry her
  * handshake public key (Bob needs it for the Triple Diffie-Hellman) and an
  * opaque ratchet message, both under the shared request key.
@@ -21,8 +21,8 @@
  * AD  = bytes 0..57 ‖ Bob's identity public key
  * ```
  *
- * The seed's encrypted handshake key and encrypted payload are the two
- * parts of one AEAD ciphertext, and its `keyed_hash(shared request key,
+ * unMessage 0.1's encrypted handshake key and encrypted payload are the two
+ * parts of one AEAD ciphertext here, and its `keyed_hash(shared request key,
  * ...)` is the Poly1305 tag over both (checked before decryption).
  *
  * @module

@@ -1,9 +1,9 @@
 /**
- * Request packets (seed Stage 1): Bob's first packet to Alice. Bob draws a
- * fresh request key pair; Diffie-Hellman of its secret with Alice's identity
- * public key gives the shared request key, which keys the hSub and encrypts
- * the handshake data. The handshake data is opaque here: the handshake layer
- * defines it.
+ * Request packets (docs/protocol.md §5.3; stage 1, §6.1): Bob's first
+ * packet to Alice. Bob draws a fresh request key pair; Diffie-Hellman of
+ * its secret with Alice's identity public key gives the shared request key,
+ * which keys the hSub and encrypts the handshake data. The handshake data
+ * is opaque here: the handshake layer defines it.
  *
  * Wire layout (total length = a padding bucket):
  *
@@ -25,8 +25,8 @@
  * ```
  *
  * S (the shared request key) binds both public keys, so one DH output never
- * serves two key pairs. The seed's `keyed_hash(shared request key, encrypted
- * handshake packet)` is the Poly1305 tag.
+ * serves two key pairs. unMessage 0.1's `keyed_hash(shared request key,
+ * encrypted handshake packet)` is the Poly1305 tag here.
  *
  * @module
  */
@@ -167,7 +167,7 @@ export function openRequest(packet: Uint8Array, ownIdentity: KeyPair): OpenedReq
   const keys = packetKeys(sharedRequestKey, LABELS.requestHsub, LABELS.requestEncrypt);
   let opened = false;
   try {
-    // seed "Identifying conversations": the IV hash decides before any decryption
+    // docs/protocol.md §10: the hSub decides before any decryption
     if (!hsubMatches(packet, keys.hsub, ownIdentity.publicKey, false)) return null;
     const ad = associatedData(packet, BODY_OFFSET, ownIdentity.publicKey);
     const padded = open(keys.encrypt, ivOf(packet), packet.subarray(BODY_OFFSET), ad);

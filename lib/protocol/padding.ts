@@ -22,7 +22,7 @@
 
 import { ProtocolError } from "../errors.ts";
 
-/** Total packet sizes allowed on the wire, ascending (DESIGN.md: pad packets). */
+/** Total packet sizes allowed on the wire, ascending (docs/protocol.md §5.2 "Padding"). */
 export const PADDING_BUCKETS: readonly number[] = [512, 2048, 8192, 32768, 131072];
 
 /** The largest bucket: no packet is longer. */

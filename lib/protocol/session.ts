@@ -5,7 +5,7 @@
  * is dispatch.ts's job (the one entry point for received packets); it
  * decrypts with {@linkcode decryptInConversation} from here.
  *
- * Packet kinds (seed stages 2 and 3):
+ * Packet kinds (docs/protocol.md §6.2, §6.3):
  * - Alice sends reply packets (her handshake key + the ratchet message)
  *   until a regular packet from Bob decrypts, then regular packets.
  * - Bob sends regular packets only; he opens regular packets and, for the
@@ -15,7 +15,7 @@
  * Every function returns new values; on any failure nothing is returned
  * and the caller keeps its old conversation, which stays valid. Persist the
  * returned conversation before a sealed packet leaves and after an opened
- * one is accepted (DESIGN.md "Persistence").
+ * one is accepted (docs/architecture.md "Crash safety", rules 2 and 3).
  *
  * @module
  */
@@ -112,7 +112,7 @@ export function sealMessage(
   );
   const receiverIdentityKey = conversation.peerIdentityKey;
   const { handshakePublicKey, sharedRequestKey } = conversation;
-  // seed Stage 2: Alice replies until Bob's first regular packet reaches her
+  // docs/protocol.md §6.2: Alice replies until Bob's first regular packet reaches her
   const asReply = conversation.role === "alice" && !conversation.established;
   const packet = asReply
     ? sealReply({
@@ -165,7 +165,7 @@ export function decryptInConversation(
     ratchetAd(conversation),
     now,
   );
-  // seed Stage 3: Bob's regular packet decrypted, so he has our handshake key
+  // docs/protocol.md §6.3: Bob's regular packet decrypted, so he has our handshake key
   const reachesStage3 = conversation.role === "alice" && kind === "regular" &&
     !conversation.established;
   const next = makeConversation({

@@ -22,7 +22,7 @@ import { generateOnionKey, torKeyBlob } from "../../lib/crypto/onion.ts";
 import { systemRng } from "../../lib/rng.ts";
 import { socksConnect, SocksError } from "../../lib/tor/socks.ts";
 
-/** Bound on a descriptor upload (TORNET-FACTS.md: about 2.5–3.5 s). */
+/** Bound on a descriptor upload (docs/architecture.md "The private Tor network": 2.5–3.5 s). */
 const UPLOAD_BOUND_MS = 30_000;
 /** Bound on reaching a just-uploaded service (retrying 0xF0 meanwhile). */
 const REACH_BOUND_MS = 30_000;
@@ -87,7 +87,8 @@ tornetTest("onion services with our keys, control client and SOCKS client", 2, a
         assertEquals(serviceId, key.address);
         await ctlA2.waitForDescriptorUpload(serviceId, UPLOAD_BOUND_MS);
         console.error(`e2e: re-added descriptor uploaded in ${elapsed(t0)} ms`);
-        // TORNET-FACTS.md: NEWNYM drops B's stale descriptor and intro circuits
+        // NEWNYM drops B's stale descriptor and intro circuits (docs/architecture.md
+        // "Reaching a contact over tor")
         await ctlB.signal("NEWNYM");
         await expectEcho("after re-adding the key");
       } finally {

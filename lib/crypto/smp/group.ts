@@ -29,7 +29,9 @@ export type SmpErrorCode =
  * ABORT message (not needed for `"smp_aborted"`: the peer already knows).
  */
 export class SmpError extends UnmessageError {
+  /** Which failure it is; one of {@linkcode SmpErrorCode}. */
   declare readonly code: SmpErrorCode;
+  /** Makes an SMP error with its `code` and a message for the user. */
   constructor(code: SmpErrorCode, message: string, options?: ErrorOptions) {
     super(code, message, options);
   }

@@ -26,7 +26,9 @@ export type SmpMessageType = "SMP1" | "SMP2" | "SMP3" | "SMP4" | "ABORT";
 
 /** One SMP message: its integers in OTR v3 order (see module doc). */
 export interface SmpMessage {
+  /** Which of the five messages this is. */
   readonly type: SmpMessageType;
+  /** Its group elements and exponents, as integers (none for ABORT). */
   readonly values: readonly bigint[];
 }
 

@@ -23,14 +23,19 @@ import {
 
 /** A proof of knowledge of one exponent: challenge and response. */
 export interface LogProof {
+  /** The challenge c: the proof hash of the commitments. */
   readonly c: bigint;
+  /** The response D = r - x·c mod q. */
   readonly d: bigint;
 }
 
 /** A proof about (P, Q): challenge and two responses. */
 export interface CoordsProof {
+  /** The challenge c: the proof hash of the two commitments. */
   readonly c: bigint;
+  /** The response D1 = r1 - r·c mod q, for the shared exponent r. */
   readonly d1: bigint;
+  /** The response D2 = r2 - secret·c mod q, for the secret. */
   readonly d2: bigint;
 }
 

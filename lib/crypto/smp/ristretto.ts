@@ -14,8 +14,26 @@
 import { ristretto255 } from "@noble/curves/ed25519.js";
 import { bigintFromBytes, bigintToBytes, mod, SmpError, type SmpGroup } from "./group.ts";
 
-/** A ristretto255 group element. */
-export type RistrettoPoint = InstanceType<typeof ristretto255.Point>;
+/**
+ * A ristretto255 group element: the operations of `@noble/curves`' point
+ * that SMP uses. Every value of this type is one of noble's points (made by
+ * {@linkcode ristretto255Group}); the interface only keeps noble's type out
+ * of our API.
+ */
+export interface RistrettoPoint {
+  /** Whether this is the identity element. */
+  is0(): boolean;
+  /** The 32-byte canonical encoding (RFC 9496 §4.3.2). */
+  toBytes(): Uint8Array;
+  /** This element to the power `scalar` (1 <= scalar < l). */
+  multiply(scalar: bigint): RistrettoPoint;
+  /** The group operation. */
+  add(other: RistrettoPoint): RistrettoPoint;
+  /** The inverse element. */
+  negate(): RistrettoPoint;
+  /** Equality of group elements (RFC 9496 §4.3.3). */
+  equals(other: RistrettoPoint): boolean;
+}
 
 const Point = ristretto255.Point;
 /** RFC 9496 §4: the group order l = 2^252 + 27742317777372353535851937790883648493. */

@@ -1,0 +1,154 @@
+/**
+ * The repository explains itself to someone with only a clone: no source
+ * file, test, script or document points at a document the clone does not
+ * contain (the design notes and fact sheets the project was started from,
+ * `../shared`, or "the seed", the original program's pages). Comments point
+ * at `docs/protocol.md`, `docs/architecture.md`, `docs/threat-model.md` and
+ * `CONTRIBUTING.md` by section instead, and say "unMessage 0.1" where they
+ * mean the original program.
+ *
+ * Scanned: every text file under `lib/`, `scripts/`, `tests/` and `docs/`,
+ * and `main.ts`, `README.md`, `CONTRIBUTING.md`; not this file, which holds
+ * the patterns and examples of what they catch.
+ *
+ * @module
+ */
+
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { assert, assertEquals } from "./_assert.ts";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const SELF = relative(ROOT, fileURLToPath(import.meta.url));
+
+/** What a reference to a document outside the repository looks like. */
+const OUTSIDE_REFERENCES: readonly RegExp[] = [
+  /DESIGN\.md/,
+  /TORNET-FACTS/,
+  /STYLE\.md/,
+  /BRIDGE-FACTS/,
+  /BROWSER-FACTS/,
+  /\.\.\/shared\b/,
+  /\bthe seed\b/i,
+  /\bseed's\b/i,
+  /\bseed (?:stages? \d|"[A-Z])/i,
+  /\bseed: ["`]/i,
+  /\bseed commands?\b/i,
+];
+
+/** Folders scanned whole, and single files, from the repository root. */
+const FOLDERS = ["lib", "scripts", "tests", "docs"];
+const FILES = ["main.ts", "README.md", "CONTRIBUTING.md"];
+/** Files read as text (the rest, e.g. screenshots, is skipped). */
+const TEXT = /\.(ts|js|md|html|css|py|txt|json|sh|ya?ml)$/;
+
+/**
+ * TEMPORARY: files that still have such references because other work
+ * holds them (the files `store` and `review4` change, frozen until both have
+ * landed, and the `clean` engineer's files). The lead empties this list once
+ * those land and the references are fixed. A file listed here that no
+ * longer offends fails the test, so the list only shrinks.
+ */
+const TEMPORARY_ALLOWED_OFFENDERS: readonly string[] = [
+  // frozen while store and review4 land
+  "lib/peer.ts",
+  "lib/peer/contact.ts",
+  "lib/peer/core.ts",
+  "lib/peer/links.ts",
+  "lib/peer/receive.ts",
+  "lib/protocol/elements.ts",
+  "lib/protocol/packet_common.ts",
+  "lib/protocol/packet_regular.ts",
+  "lib/protocol/packets.ts",
+  "lib/store/vault.ts",
+  "tests/_peer_crash.ts",
+  "tests/bench/packets_bench.ts",
+  "tests/peer_conversation_test.ts",
+  // the clean engineer's
+  "lib/app/cli_args.ts",
+  "lib/app/tor_link.ts",
+  "lib/net/transport.ts",
+];
+
+/** Each line of `text` that matches a pattern, as `file:line: text`. */
+function outsideReferences(text: string, file: string): string[] {
+  const found: string[] = [];
+  text.split("\n").forEach((line, i) => {
+    if (OUTSIDE_REFERENCES.some((p) => p.test(line))) {
+      found.push(`${file}:${i + 1}: ${line.trim()}`);
+    }
+  });
+  return found;
+}
+
+async function* textFiles(folder: string): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(join(ROOT, folder))) {
+    const path = join(folder, entry.name);
+    if (entry.isDirectory) yield* textFiles(path);
+    else if (entry.isFile && TEXT.test(entry.name)) yield path;
+  }
+}
+
+async function scanned(): Promise<string[]> {
+  const files = [...FILES];
+  for (const folder of FOLDERS) for await (const f of textFiles(folder)) files.push(f);
+  return files.filter((f) => f !== SELF).sort();
+}
+
+Deno.test("the pattern finds each kind of outside reference, and not ordinary seeds", () => {
+  const hits = (line: string) => outsideReferences(line, "x").length;
+  for (
+    const bad of [
+      "see DESIGN.md",
+      "(TORNET-FACTS.md: a few seconds)",
+      "the rules of STYLE.md",
+      "BRIDGE-FACTS.md says",
+      "BROWSER-FACTS.md says",
+      "import from ../shared/notes",
+      "as the seed says",
+      "The seed's hSub",
+      "(seed Stage 2)",
+      "Packet kinds (seed stages 2 and 3)",
+      '(seed "Identifying conversations")',
+      '(seed: "valid until one of the peers disconnect")',
+      '(warnings.ts; seed: "When unMessage fails to',
+      "every seed command",
+    ]
+  ) assertEquals(hits(bad), 1, bad);
+  for (
+    const fine of [
+      "const rng = seededRng(seed);",
+      "its onion service key's secret seed",
+      "signWithOnionKey(key.seed, message)",
+      "{ seed: 0x4a5d, numRuns: 60 }",
+      "function prng(seed: number) {",
+      "the RNG seed is fixed so a failure replays",
+      "unMessage 0.1's examples use 50001",
+    ]
+  ) assertEquals(hits(fine), 0, fine);
+});
+
+Deno.test("no file points at a document the repository does not contain", async () => {
+  const files = await scanned();
+  assert(files.includes("lib/protocol/session.ts") && files.includes("docs/protocol.md"));
+  const allowed = new Set(TEMPORARY_ALLOWED_OFFENDERS);
+  const offending: string[] = [];
+  const problems: string[] = [];
+  for (const file of files) {
+    const found = outsideReferences(await Deno.readTextFile(join(ROOT, file)), file);
+    if (found.length > 0) offending.push(file);
+    if (!allowed.has(file)) problems.push(...found);
+  }
+  for (const file of allowed) {
+    if (!offending.includes(file)) {
+      problems.push(`${file}: fixed; remove it from TEMPORARY_ALLOWED_OFFENDERS`);
+    }
+  }
+  assertEquals(
+    problems,
+    [],
+    "Point these at docs/protocol.md, docs/architecture.md, docs/threat-model.md or " +
+      'CONTRIBUTING.md by section, or say "unMessage 0.1" for the original program:\n' +
+      problems.join("\n"),
+  );
+});
