@@ -1,7 +1,7 @@
 /**
  * The messenger core: one peer with its identity, requests and
- * conversations, exactly the behaviour the seed's CLI and GUI pages
- * describe, without any terminal code. Interfaces (the JSON-lines
+ * conversations, the behaviour of unMessage 0.1's command line and GUI
+ * (README.md, "Commands"), without any terminal code. Interfaces (the JSON-lines
  * interface, the REPL) call the commands of {@linkcode Peer} and render its
  * events (`lib/peer/types.ts`); the runtime launches tor, publishes the
  * onion service with {@linkcode Peer.onionKey}, hands every inbound
@@ -188,7 +188,7 @@ export class Peer {
     return peer;
   }
 
-  /** What others need to contact us (seed `/peer`, `/onion`, `/key`). */
+  /** What others need to contact us (`/peer`, `/onion`, `/key`). */
   identity(): IdentityInfo {
     const onion = this.#profile.onionKey.address;
     return {
@@ -260,7 +260,7 @@ export class Peer {
   }
 
   /**
-   * Sends a request (seed Stage 1) to `name@address.onion[:port]` with the
+   * Sends a request (docs/protocol.md, "6.1 Stage 1") to `name@address.onion[:port]` with the
    * contact's identity key; `name` becomes their local name. The request is
    * saved first and delivered (re-sent on every start) until they answer.
    *
@@ -274,7 +274,7 @@ export class Peer {
   }
 
   /**
-   * Requests received and not answered yet (seed: inbound requests), the
+   * Requests received and not answered yet (inbound requests), the
    * ones held as a flood included (marked `flood`); expired ones are gone.
    */
   inboundRequests(): RequestInfo[] {
@@ -287,7 +287,7 @@ export class Peer {
   }
 
   /**
-   * Accepts an inbound request (seed Stage 2), optionally under another
+   * Accepts an inbound request (docs/protocol.md, "6.2 Stage 2"), optionally under another
    * local name: the conversation exists at once and can carry messages.
    *
    * A request from a key we already have a conversation with (or sent a
@@ -326,7 +326,7 @@ export class Peer {
     await cancelRequest(this.#core, name);
   }
 
-  /** Every conversation, sorted by name (seed `/convs`). */
+  /** Every conversation, sorted by name (`/convs`). */
   conversations(): ConversationInfo[] {
     return [...this.#core.contacts.values()]
       .map((c) => c.record.endedByContact ? { ...c.info(), ended: true as const } : c.info())
@@ -365,7 +365,7 @@ export class Peer {
   }
 
   /**
-   * Turns presence notifications to `name` on or off (seed `/pres-on`,
+   * Turns presence notifications to `name` on or off (`/pres-on`,
    * `/pres-off`): with it on, they are told when we come online and go offline.
    * A failed save leaves the setting as it was and is thrown.
    *
@@ -414,8 +414,8 @@ export class Peer {
   }
 
   /**
-   * Starts SMP with `secret`, or answers the contact's run (seed
-   * "Authenticating"); the outcome comes as `auth` and `level` events.
+   * Starts SMP with `secret`, or answers the contact's run (docs/protocol.md,
+   * "9.5 The run between two peers"); the outcome comes as `auth` and `level` events.
    *
    * When the contact is not connected, it is dialled now (`connecting`
    * true) and the run starts once they are reached; if they cannot be

@@ -1,6 +1,7 @@
 /**
  * Elements: the typed payloads carried inside Double Ratchet plaintexts
- * (the seed's `msg`, `pres`, `auth`, `req` and file elements). Each has a
+ * (unMessage 0.1's `msg`, `pres`, `auth`, `req` and file elements;
+ * docs/protocol.md, "7.2 Elements"). Each has a
  * 16-byte random ID so that a delivery acknowledgement can name it. This
  * module encodes and decodes them; it knows nothing of ratchets or packets.
  * Elements larger than one packet are split by fragment.ts.
