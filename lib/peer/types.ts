@@ -220,21 +220,33 @@ export interface TorLogEntry {
 
 /** What the commands need of the core (`lib/peer.ts`'s `Peer` satisfies it). */
 export interface CommandPeer {
+  /** Our identity address and key. */
   identity(): IdentityInfo;
+  /** Sends a request to an identity address. */
   sendRequest(identityAddress: string, identityKey: string): Promise<RequestInfo>;
+  /** Requests received and not answered yet. */
   inboundRequests(): RequestInfo[];
+  /** Requests sent and not answered yet. */
   outboundRequests(): RequestInfo[];
+  /** Accepts a received request, optionally under another name. */
   acceptRequest(name: string, newName?: string): Promise<ConversationInfo>;
   /** Rejects one request, a pattern with `*`, `--flood` or `--all`; returns the names rejected. */
   rejectRequest(name: string): Promise<string[]>;
+  /** Cancels a request we sent. */
   cancelRequest(name: string): Promise<void>;
+  /** Every conversation, sorted by name. */
   conversations(): ConversationInfo[];
+  /** Queues a message; `queued` when the contact is not connected. */
   sendMessage(name: string, text: string): Promise<{ id: string; queued?: boolean }>;
+  /** Turns presence notifications to a contact on or off. */
   setPresence(name: string, on: boolean): Promise<void>;
+  /** Compares a key obtained elsewhere with the contact's. */
   verify(name: string, key: string): Promise<{ verified: boolean }>;
+  /** Starts or answers an SMP run (`connecting` when the contact is dialled first). */
   authenticate(name: string, secret: string): Promise<void | { connecting: boolean }>;
   /** Throws what {@linkcode CommandPeer.deleteConversation} would for an unknown name, cheaply. */
   checkConversation(name: string): void;
+  /** Deletes a conversation and everything stored of it. */
   deleteConversation(name: string): Promise<void>;
   /**
    * Tor's recent log lines (NOTICE, WARN, ERR; oldest first, at most

@@ -29,7 +29,7 @@ import { ELEMENT_ID_LENGTH, MAX_ELEMENT_SIZE } from "./elements.ts";
 export { MAX_ELEMENT_SIZE } from "./elements.ts";
 
 /** Bytes of a part before its data. */
-export const PART_HEADER_LENGTH = ELEMENT_ID_LENGTH + 2 + 2;
+export const PART_HEADER_LENGTH: number = ELEMENT_ID_LENGTH + 2 + 2;
 
 /**
  * Most parts of one element: 4096, so a 1 MiB message fits even in parts of
@@ -56,9 +56,13 @@ export const INCOMPLETE_TTL_MS = 10 * 60 * 1000;
 
 /** A part as decoded by {@linkcode decodePart}. */
 export interface Part {
+  /** ID of the element the part belongs to. */
   elementId: Uint8Array;
+  /** Its place among the element's parts (from 0). */
   index: number;
+  /** How many parts the element has. */
   count: number;
+  /** The part's bytes of the element. */
   data: Uint8Array;
 }
 

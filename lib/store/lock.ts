@@ -46,7 +46,9 @@ export interface PeerLock {
 
 /** What `peer.lock.json` says about the holder. */
 export interface LockHolder {
+  /** Process ID of the holder. */
   pid: number;
+  /** Host name of the holder's machine. */
   host: string;
   /** ISO 8601 time the lock was taken. */
   since: string;
