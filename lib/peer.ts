@@ -1,7 +1,7 @@
 /**
  * The messenger core: one peer with its identity, requests and
- * conversations, the behaviour of unMessage 0.1's command line and GUI
- * (README.md, "Commands"), without any terminal code. Interfaces (the JSON-lines
+ * conversations, the behaviour README.md describes for the CLI and the
+ * GUI, without any terminal code. Interfaces (the JSON-lines
  * interface, the REPL) call the commands of {@linkcode Peer} and render its
  * events (`lib/peer/types.ts`); the runtime launches tor, publishes the
  * onion service with {@linkcode Peer.onionKey}, hands every inbound
@@ -24,7 +24,8 @@
  * outbox (`delivered`). An entry is sealed once, when it first leaves, and
  * re-sent as the same bytes on every new connection, in order, until
  * acknowledged; the contact recognises a copy it has read and acknowledges
- * it again, so each arrives once, in order, across restarts and crashes.
+ * it again, and names one it can no longer read (`unreadable`), which is
+ * then sealed anew, so each arrives once, across restarts and crashes.
  * How far sealing may run ahead of the contact: peer/send_cap.ts.
  *
  * @module
@@ -188,7 +189,7 @@ export class Peer {
     return peer;
   }
 
-  /** What others need to contact us (`/peer`, `/onion`, `/key`). */
+  /** What others need to contact us (the `/peer`, `/onion` and `/key` commands). */
   identity(): IdentityInfo {
     const onion = this.#profile.onionKey.address;
     return {
@@ -260,7 +261,8 @@ export class Peer {
   }
 
   /**
-   * Sends a request (docs/protocol.md, "6.1 Stage 1") to `name@address.onion[:port]` with the
+   * Sends a request (docs/protocol.md "6.1 Stage 1: the signed request")
+   * to `name@address.onion[:port]` with the
    * contact's identity key; `name` becomes their local name. The request is
    * saved first and delivered (re-sent on every start) until they answer.
    *
@@ -287,7 +289,8 @@ export class Peer {
   }
 
   /**
-   * Accepts an inbound request (docs/protocol.md, "6.2 Stage 2"), optionally under another
+   * Accepts an inbound request (docs/protocol.md "6.2 Stage 2:
+   * accepting"), optionally under another
    * local name: the conversation exists at once and can carry messages.
    *
    * A request from a key we already have a conversation with (or sent a
@@ -326,7 +329,7 @@ export class Peer {
     await cancelRequest(this.#core, name);
   }
 
-  /** Every conversation, sorted by name (`/convs`). */
+  /** Every conversation, sorted by name (the `/convs` command). */
   conversations(): ConversationInfo[] {
     return [...this.#core.contacts.values()]
       .map((c) => c.record.endedByContact ? { ...c.info(), ended: true as const } : c.info())
@@ -360,13 +363,15 @@ export class Peer {
       contact.record.lastActive = lastActive;
       throw e;
     }
-    contact.link?.wake();
+    // the user waits for this one: no start turn, no back-off pause (start_order.ts, link.ts)
+    contact.link?.hurry();
     return { id: entry.key, queued: !contact.online };
   }
 
   /**
-   * Turns presence notifications to `name` on or off (`/pres-on`,
-   * `/pres-off`): with it on, they are told when we come online and go offline.
+   * Turns presence notifications to `name` on or off (the `/pres-on`
+   * and `/pres-off` commands): with it on, they are told when we come
+   * online and go offline.
    * A failed save leaves the setting as it was and is thrown.
    *
    * @throws {PeerError} `unknown_peer`, `not_established`; {@linkcode StoreError}
@@ -414,8 +419,9 @@ export class Peer {
   }
 
   /**
-   * Starts SMP with `secret`, or answers the contact's run (docs/protocol.md,
-   * "9.5 The run between two peers"); the outcome comes as `auth` and `level` events.
+   * Starts SMP with `secret`, or answers the contact's run (docs/protocol.md
+   * "9.5 The run between two peers"); the outcome comes as `auth` and
+   * `level` events.
    *
    * When the contact is not connected, it is dialled now (`connecting`
    * true) and the run starts once they are reached; if they cannot be
@@ -480,6 +486,19 @@ export class Peer {
     await core.removeContact(contact);
     await core.saveRequests();
     await core.store.deleteConversation(contact.record.fileId);
+  }
+
+  /**
+   * Emits again every received message that the interface has not shown
+   * yet (its sink refused or dropped it: a GUI with no page open), with
+   * the same event IDs; each is acknowledged once shown. An interface calls
+   * this when it can show messages again.
+   */
+  showUnread(): void {
+    if (this.#core.closed || this.#closing !== null) return;
+    for (const contact of this.#core.contacts.values()) {
+      for (const entry of contact.record.inbox) showInbox(this.#core, contact, entry.id);
+    }
   }
 
   /** Tor's recent log lines (oldest first, at most `count`); `undefined` without tor. */

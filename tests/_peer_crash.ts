@@ -1,7 +1,7 @@
 /**
- * The crash-consistency scenario of peer_crash_*_test.ts (docs/architecture.md,
- * "Crash safety": a crash never desynchronises a conversation and never
- * loses an acknowledged message).
+ * The crash-consistency scenario of peer_crash_*_test.ts
+ * (docs/architecture.md "Crash safety": a crash never desynchronises a
+ * conversation and never loses an acknowledged message).
  *
  * A crash is simulated exactly: at the K-th frame a peer sends (between
  * "state saved" and "packet sent") or receives (before the packet is

@@ -12,7 +12,7 @@ import type { FramedConn, NetLogEntry } from "../lib/net/framed_conn.ts";
 import { type AdmissionLimits, type FramedListener, listen } from "../lib/net/listener.ts";
 import { DirectTransport, type Transport } from "../lib/net/transport.ts";
 import { Peer, type PeerEvent, type PeerOptions } from "../lib/peer.ts";
-import { PeerStore } from "../lib/store/peer_store.ts";
+import { type PartChanges, PeerStore } from "../lib/store/peer_store.ts";
 import { seededRng } from "./_rng.ts";
 
 /** Default bound on waiting for one event. */
@@ -223,6 +223,54 @@ export function snapshotSync(dir: string): Snapshot {
 export async function restoreSnapshot(dir: string, snapshot: Snapshot): Promise<void> {
   for (const name of DATA_FILES) await Deno.remove(`${dir}/${name}`).catch(() => {});
   for (const [path, bytes] of snapshot) await Deno.writeFile(`${dir}/${path}`, bytes);
+}
+
+/** What one conversation save writes: its head (when it changed) and its part changes. */
+export type SavedChanges = { head: unknown; parts: PartChanges };
+
+/**
+ * A `wrapStore` that runs `save` for each conversation save the core asks
+ * for (`saveConversationLater`), when its commit is written: with what it
+ * writes (`changes`: the head when it changed, and the parts put and
+ * removed, e.g. the session as part "r", received IDs as blocks "s/<n>",
+ * digests as blocks "d/<n>"), and `next`, the save's own promise (count,
+ * check, or act once the save has landed). Saves of one conversation that
+ * share a commit are seen once.
+ */
+export function onConversationSave(
+  save: (changes: SavedChanges, next: () => Promise<void>) => Promise<void>,
+): (store: PeerStore) => PeerStore {
+  return (store) =>
+    new Proxy(store, {
+      get(target, prop) {
+        if (prop === "saveConversationLater") {
+          return (id: string, changes: () => SavedChanges | null): Promise<void> => {
+            const outer = Promise.withResolvers<void>();
+            let seen = false;
+            const done: Promise<void> = target.saveConversationLater(id, () => {
+              const written = changes();
+              if (written !== null) {
+                seen = true;
+                save(written, () => done).then(outer.resolve, outer.reject);
+              }
+              return written;
+            });
+            // joined an earlier save's commit, or wrote nothing: its own outcome
+            done.then(() => seen || outer.resolve(), (e) => seen || outer.reject(e));
+            return outer.promise;
+          };
+        }
+        const value = Reflect.get(target, prop, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+}
+
+/** The entries of the blocks named `prefix` + number that `changes` puts (received IDs, digests). */
+export function putBlocks(changes: SavedChanges, prefix: string): unknown[] {
+  return [...(changes.parts.put ?? [])]
+    .filter(([name]) => name.startsWith(prefix))
+    .flatMap(([, entries]) => entries as unknown[]);
 }
 
 /** Several peers on one loopback "network". */

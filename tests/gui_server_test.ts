@@ -18,6 +18,7 @@ import { MAX_BACKLOG_LINES, MAX_UNREAD_BYTES } from "../lib/gui/app.ts";
 import { cookieName, CSP, hostAllowed, originAllowed, sameToken } from "../lib/gui/guard.ts";
 import { GUI_HOST, type GuiServer } from "../lib/gui/server.ts";
 import type { PeerEvent } from "../lib/peer.ts";
+import { SINK_FLUSH_TIMEOUT_MS } from "../lib/peer/core.ts";
 import { storedPeer } from "../lib/runtime.ts";
 import { guiSetup } from "./_gui_app.ts";
 /** Bound on any answer awaited here. */
@@ -496,5 +497,41 @@ Deno.test("a stranger's flood of warnings and requests does not push messages ou
     late.ws.close();
   } finally {
     await s.close();
+  }
+});
+
+Deno.test("a message no page showed is shown, and acknowledged, when a page opens", async () => {
+  const registry = await Deno.makeTempDir({ prefix: "um-gui-registry-" });
+  const a = await setup(registry);
+  const b = await setup(registry);
+  try {
+    const pa = await pageSocket(a.server);
+    const pb = await pageSocket(b.server);
+    await pa.send({ app: "start", name: "alice" });
+    await pb.send({ app: "start", name: "bob" });
+    const idA = (await pa.send({ cmd: "identity" }))["result"] as { address: string; key: string };
+    await pb.send({ cmd: "req-send", args: [idA.address, idA.key] });
+    await pa.until((l) => l["event"] === "request-received", "request");
+    await pa.send({ cmd: "req-accept", args: ["bob"] });
+    await pb.until((l) => l["event"] === "request-accepted", "accepted");
+    // alice's only page now never says it showed a message, and goes
+    pa.ws.close();
+    const mute = await pageSocket(a.server, false);
+    const sent = await pb.send({ cmd: "msg", args: ["alice", "while away"] });
+    const id = (sent["result"] as { id: string }).id;
+    await mute.until((l) => l["event"] === "message" && l["id"] === id, "the message");
+    mute.ws.close();
+    // past the core's wait, the message counts as not shown
+    await new Promise((r) => setTimeout(r, SINK_FLUSH_TIMEOUT_MS + 500));
+    // a page opens: the message is shown there, and so acknowledged
+    const back = await pageSocket(a.server);
+    await pb.until((l) => l["event"] === "delivered" && l["id"] === id, "delivered");
+    await back.until((l) => l["event"] === "message" && l["id"] === id, "shown again");
+    back.ws.close();
+    pb.ws.close();
+  } finally {
+    await a.close();
+    await b.close();
+    await Deno.remove(registry, { recursive: true });
   }
 });

@@ -21,9 +21,15 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 import { Crash, crashingInbound, crashingTransport, realEvents, texts } from "./_peer_crash.ts";
-import { connect, restoreSnapshot, TestNet } from "./_peer_harness.ts";
+import {
+  connect,
+  onConversationSave,
+  putBlocks,
+  restoreSnapshot,
+  TestNet,
+} from "./_peer_harness.ts";
 import type { PeerEvent } from "../lib/peer.ts";
-import type { PartChanges, PeerStore } from "../lib/store/peer_store.ts";
+import type { PeerStore } from "../lib/store/peer_store.ts";
 
 /** When to crash: given the received IDs a save writes and the number of this save (1-based). */
 type CrashWhen = (seen: string[], count: number) => boolean;
@@ -34,33 +40,13 @@ const MAX_SAVE_POINTS = 40;
 /** A store that kills `crash` right when a conversation save chosen by `when` lands. */
 function crashingStore(crash: Crash, when: CrashWhen): (store: PeerStore) => PeerStore {
   let count = 0;
-  return (store) =>
-    new Proxy(store, {
-      get(target, prop) {
-        if (prop === "saveConversationLater") {
-          // the core's saves: what they write is told when the commit is written
-          type Changes = { head: unknown; parts: PartChanges } | null;
-          return (id: string, changes: () => Changes): Promise<void> => {
-            let hit = false;
-            const saved = target.saveConversationLater(id, () => {
-              const next = changes();
-              // the received IDs are saved as parts "s/<n>" (blocks of IDs)
-              const seen = [...(next?.parts.put ?? [])]
-                .filter(([name]) => name.startsWith("s/"))
-                .flatMap(([, ids]) => ids as string[]);
-              hit ||= !crash.dead && when(seen, ++count);
-              return next;
-            });
-            // runs before whoever awaits the save continues
-            return saved.then(() => {
-              if (hit && !crash.dead) crash.kill();
-            });
-          };
-        }
-        const value = Reflect.get(target, prop, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+  return onConversationSave((changes, next) => {
+    // the received IDs are saved as parts "s/<n>" (blocks of IDs)
+    const hit = !crash.dead && when(putBlocks(changes, "s/") as string[], ++count);
+    const saved = next();
+    // runs before whoever awaits the save continues
+    return hit ? saved.then(() => crash.kill()) : saved;
+  });
 }
 
 /** Every `message` event with `text` has one and the same ID. */

@@ -8,7 +8,13 @@
  */
 
 import { assertEquals } from "./_assert.ts";
+import type { FramedConn } from "../lib/net/framed_conn.ts";
+import { NetError } from "../lib/net/net_error.ts";
+import type { PeerAddress, Transport } from "../lib/net/transport.ts";
 import { connect, is, TestNet } from "./_peer_harness.ts";
+
+/** Long enough for a few packets to cross loopback, and for several redials at the harness's back-off. */
+const QUIET_MS = 300;
 
 Deno.test("Peer: messages to an offline contact wait across the sender's restart and arrive in order once", async () => {
   const net = new TestNet("offline-1");
@@ -117,6 +123,50 @@ Deno.test("Peer: a rejected request is dropped and a re-sent copy stays rejected
     );
     assertEquals(bob.all("request-received", b).length, 1);
     assertEquals(bob.peer.inboundRequests(), []);
+  } finally {
+    await net.close();
+  }
+});
+
+Deno.test("Peer: a probe whose answer was lost is no reason to keep dialling a contact who went offline", async () => {
+  const net = new TestNet("offline-probe");
+  try {
+    let dials = 0;
+    const counting = (base: Transport): Transport => ({
+      connect: (address: PeerAddress, key: string, signal?: AbortSignal) => {
+        dials++;
+        return base.connect(address, key, signal);
+      },
+    });
+    const alice = await net.peer("alice", { transport: counting });
+    const bob = await net.peer("bob");
+    await connect(alice, bob);
+    await alice.close();
+    await bob.close();
+    // bob's answers are lost: alice's connection opens with a probe (she has nothing
+    // else to say) whose acknowledgement never reaches her
+    const mute = (conn: FramedConn): FramedConn => {
+      conn.send = () => Promise.reject(new NetError("write_failed", "Lost by the test"));
+      return conn;
+    };
+    await bob.open({
+      wrapInbound: mute,
+      transport: (base) => ({
+        connect: async (address: PeerAddress, key: string, signal?: AbortSignal) =>
+          mute(await base.connect(address, key, signal)),
+      }),
+    });
+    const b = bob.mark();
+    await alice.open({ transport: counting });
+    await bob.until(() => bob.peer.conversations()[0]?.online === true);
+    await new Promise((r) => setTimeout(r, QUIET_MS));
+    // bob goes offline for good; alice has nothing to tell him but that probe
+    await bob.close();
+    assertEquals(bob.all("message", b).length, 0);
+    await new Promise((r) => setTimeout(r, QUIET_MS));
+    const before = dials;
+    await new Promise((r) => setTimeout(r, 5 * QUIET_MS));
+    assertEquals(dials - before, 0, "alice keeps dialling an offline contact for a keep-alive");
   } finally {
     await net.close();
   }

@@ -11,7 +11,10 @@
  *   way, instead of spending its budget redialling;
  * - `convs` follows presence at once;
  * - `msg` says whether the message is queued for an offline contact, and
- *   `delivered` names the message.
+ *   `delivered` names the message;
+ * - a contact who cannot dial us back answers our probe on our connection,
+ *   even with a message of its own waiting for a dial (send_cap.ts rule 2),
+ *   so a full sending chain empties.
  *
  * A dial "waiting out a timeout" is a dial that never ends until aborted:
  * the tests never depend on how long anything takes.
@@ -187,6 +190,37 @@ Deno.test("Peer: msg says when a message is queued for an offline contact; deliv
     const delivered = await alice.waitFor(is("delivered", { id: later.id }), a);
     assertEquals(delivered.excerpt, "a long message with two lines, which the…");
     assert(delivered.queuedAt > 0 && delivered.queuedAt <= Date.now(), "queued time");
+  } finally {
+    await net.close();
+  }
+});
+
+Deno.test("Peer: a probe is answered by a contact who cannot dial back, even with a message of its own waiting", async () => {
+  const net = new TestNet("online-oneway");
+  try {
+    // the smallest cap: a probe fills what a chain has left after one element
+    const options = { peer: { sendCap: 2 } };
+    const alice = await net.peer("alice", options);
+    const bob = await net.peer("bob", options);
+    await connect(alice, bob);
+    await bob.close();
+    // bob's dials to alice fail (her onion service is out of his reach); hers reach him
+    await bob.open({
+      ...options,
+      transport: (base) => ({
+        connect: (address: PeerAddress, key: string, signal?: AbortSignal) =>
+          address.host === alice.host
+            ? Promise.reject(new NetError("connect_failed", "Unreachable in the test"))
+            : base.connect(address, key, signal),
+      }),
+    });
+    // bob has a message for alice that only his own connection could carry
+    await bob.peer.sendMessage("alice", "when I can reach you");
+    // alice's new connection to him opens with a probe
+    await bob.until(() => bob.peer.conversations()[0]?.online === true);
+    const a = alice.mark();
+    const { id } = await alice.peer.sendMessage("bob", "I can reach you");
+    await alice.waitFor(is("delivered", { id }), a);
   } finally {
     await net.close();
   }

@@ -18,9 +18,8 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 import type { PeerAddress, Transport } from "../lib/net/transport.ts";
-import type { PeerStore } from "../lib/store/peer_store.ts";
 import { MAX_SKIP } from "../lib/crypto/ratchet.ts";
-import { connect, is, TestNet } from "./_peer_harness.ts";
+import { connect, is, onConversationSave, TestNet } from "./_peer_harness.ts";
 
 /** Dials into the closing listener: far more re-seals than MAX_SKIP on the old code. */
 const DIALS = 1200;
@@ -56,20 +55,10 @@ Deno.test("Peer: a listener that accepts and closes for hours of dials does not 
       return base.connect(blocked ? { ...address, host: FULL_HOST } : address, key, signal);
     },
   });
-  const countingStore = (store: PeerStore): PeerStore =>
-    new Proxy(store, {
-      get(target, prop) {
-        if (prop === "saveConversation") {
-          return (id: string, value: unknown) => (saves++, target.saveConversation(id, value));
-        }
-        const value = Reflect.get(target, prop, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
   try {
     const alice = await net.peer("alice", {
       transport: counting,
-      wrapStore: countingStore,
+      wrapStore: onConversationSave((_, next) => (saves++, next())),
       peer: { backoff: { minMs: 1, maxMs: 4 } },
     });
     // bob's keep-alives (which would reset alice's sending chain) as rarely as by default

@@ -1,8 +1,8 @@
 /**
  * Many contacts at start (issue 11 item 3): the start dials go in order,
  * the most recently active contacts first, and only a few at a time
- * (start_order.ts); a contact that shows up on its own is dialled outside
- * that order. The time this saves over tor is measured by
+ * (start_order.ts); a contact that shows up on its own, or one the user
+ * sends a message to, is dialled outside that order. The time this saves over tor is measured by
  * tests/bench/start_bench.ts.
  *
  * @module
@@ -91,6 +91,53 @@ Deno.test("Peer: at start contacts with messages waiting, then the most recently
     const firsts = () => [...new Set(dialled)];
     await hub.until(() => firsts().length >= 5);
     assertEquals(firsts(), [c5.host, c4.host, c1.host, c3.host, c2.host]);
+  } finally {
+    await net.close();
+  }
+});
+
+Deno.test("Peer: a message typed at start goes at once, not after the start dials queued before its contact", async () => {
+  const net = new TestNet("start-hurry");
+  try {
+    // the hub's dials to `away` hang, as tor's do for a contact that is down: each
+    // would hold its start slot for START_SLOT_MS
+    let awayHost = "";
+    const hanging = (base: Transport): Transport => ({
+      connect: (address: PeerAddress, key: string, signal?: AbortSignal) =>
+        address.host !== awayHost
+          ? base.connect(address, key, signal)
+          : new Promise((_, reject) =>
+            signal?.addEventListener("abort", () => reject(new Error("aborted")), { once: true })
+          ),
+    });
+    let clock = Date.now();
+    const hub = await net.peer("hub", {
+      transport: hanging,
+      peer: { startDials: 1, now: () => clock },
+    });
+    const friend = await net.peer("friend");
+    await connect(hub, friend);
+    clock += 1_000;
+    const away = await net.peer("away");
+    await connect(hub, away);
+    awayHost = away.host;
+    await away.close();
+    // the friend does not dial the hub (that would put it first): only the hub's own dial counts
+    await friend.close();
+    await friend.open({
+      transport: (base) => ({
+        connect: (address: PeerAddress, key: string, signal?: AbortSignal) =>
+          address.host === hub.host
+            ? Promise.reject(new Error("refused by the test"))
+            : base.connect(address, key, signal),
+      }),
+    });
+    await hub.close();
+    await hub.open();
+    // `away` was active last, so its (hanging) dial holds the one start slot
+    const a = hub.mark();
+    const { id } = await hub.peer.sendMessage("friend", "now, please");
+    await hub.waitFor((e) => e.event === "delivered" && e.id === id, a);
   } finally {
     await net.close();
   }

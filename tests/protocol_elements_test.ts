@@ -10,6 +10,7 @@ import {
   encodeElement,
   MAX_AUTH_BYTES,
   MAX_ELEMENT_SIZE,
+  packetName,
 } from "../lib/protocol/elements.ts";
 
 const ID = fromHex("000102030405060708090a0b0c0d0e0f");
@@ -49,6 +50,19 @@ Deno.test("encodeElement() writes type, ID and body as documented", () => {
     "06" + id + "00000001ee",
   );
   assertEquals(toHex(encodeElement({ type: "conversation_deleted", id: ID })), "07" + id);
+  // type | ID | packet name
+  assertEquals(
+    toHex(encodeElement({ type: "unreadable", packet: ACKED, id: ID })),
+    "08" + id + toHex(ACKED),
+  );
+});
+
+Deno.test("packetName() is the first 16 bytes of the packet's SHA-256", () => {
+  // SHA-256("abc"), FIPS 180-2 appendix B.1
+  assertEquals(
+    toHex(packetName(new TextEncoder().encode("abc"))),
+    "ba7816bf8f01cfea414140de5dae2223",
+  );
 });
 
 const arbElement: fc.Arbitrary<Element> = fc.oneof(
@@ -71,6 +85,10 @@ const arbElement: fc.Arbitrary<Element> = fc.oneof(
     ackedId: fc.uint8Array({ minLength: 16, maxLength: 16 }),
   }),
   fc.record({ type: fc.constant("file" as const), data: fc.uint8Array({ maxLength: 300 }) }),
+  fc.record({
+    type: fc.constant("unreadable" as const),
+    packet: fc.uint8Array({ minLength: 16, maxLength: 16 }),
+  }),
 ).chain((body) =>
   fc.uint8Array({ minLength: 16, maxLength: 16 }).map((id) => ({ ...body, id }) as Element)
 );
@@ -116,7 +134,7 @@ Deno.test("encodeElement() rejects lone surrogates and over-long fields", () => 
 
 Deno.test("decodeElement() rejects unknown types, bad statuses, bad UTF-8, truncation and trailing bytes", () => {
   const id = toHex(ID);
-  assertEquals(code(() => decodeElement(fromHex("08" + id))), "unknown_element");
+  assertEquals(code(() => decodeElement(fromHex("09" + id))), "unknown_element");
   assertEquals(code(() => decodeElement(fromHex("07" + id + "00"))), "trailing_bytes");
   assertEquals(code(() => decodeElement(fromHex("00" + id))), "unknown_element");
   assertEquals(code(() => decodeElement(fromHex("02" + id + "02"))), "bad_element");

@@ -52,11 +52,13 @@ Deno.test("a 1 MiB multi-line message round-trips through fragments in any order
   let done: Uint8Array | null = null;
   for (const i of order) {
     assertEquals(done, null);
+    assertEquals(r.holds(element.id), i !== order[0], "holds the element once a part is in");
     done = r.push(parts[i]!, 1000);
     if (i === order[0]) assertEquals(r.push(parts[i]!, 1000), null); // duplicate ignored
   }
   assertEquals(decodeElement(done!), element);
   assertEquals([r.pendingElements, r.pendingBytes], [0, 0]);
+  assertEquals(r.holds(element.id), false, "a complete element is no longer held");
 });
 
 Deno.test("fragments reassemble to the element for any size and part size", () => {

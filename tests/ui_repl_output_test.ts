@@ -2,7 +2,7 @@
  * What the REPL prints, over an in-memory terminal: a terminal that stops
  * reading never grows the output queue without bound and never loses a
  * received message (with a real core: backpressure, then every message
- * shown once); delivery notices name the message and collapse into one
+ * shown once, in order, those held back while the inbox was full too); delivery notices name the message and collapse into one
  * line; a message to an offline contact says it is queued; transport
  * warnings are counted quietly (`/warnings`), console output never prints
  * beside the prompt; errors name commands with their slash; `/delete` of
@@ -15,6 +15,7 @@ import { assert, assertEquals } from "./_assert.ts";
 import { MemoryTerminal } from "./_memory_terminal.ts";
 import { FakePeer, interactivePeer, setup } from "./_repl_fake.ts";
 import { connect, TestNet } from "./_peer_harness.ts";
+import { MAX_INBOX_MESSAGES } from "../lib/peer/records.ts";
 import { Repl } from "../lib/ui/repl.ts";
 import { MAX_PENDING_NOTICES, MAX_PENDING_UNITS } from "../lib/ui/screen.ts";
 import { handleLine } from "../lib/ui/json.ts";
@@ -22,6 +23,8 @@ import { resultText } from "../lib/ui/results.ts";
 import type { PeerEvent } from "../lib/peer.ts";
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
+/** Long enough for messages to cross loopback. */
+const QUIET_MS = 300;
 
 /** A `delivered` event as a core without excerpts sends it. */
 const delivered = (name: string, id: string) => ({ event: "delivered", name, id }) as PeerEvent;
@@ -87,6 +90,39 @@ Deno.test("REPL over a real core: a stalled terminal holds messages back; once i
     await repl.screen.flushed();
     const screen = term.screen().join("\n");
     for (const t of texts) assertEquals(screen.split(`alice: ${t}`).length - 1, 1, screen);
+  } finally {
+    await net.close();
+  }
+});
+
+Deno.test("REPL over a real core: messages held back while the terminal did not read are all shown once it reads, and delivered", async () => {
+  const net = new TestNet("ui-held");
+  try {
+    const alice = await net.peer("alice");
+    const bob = await net.peer("bob");
+    await connect(alice, bob);
+    await bob.close();
+    const term = new MemoryTerminal({ stalled: true });
+    const repl = new Repl({ terminal: term });
+    const b = bob.mark();
+    await bob.open({ shown: (e) => Promise.resolve(repl.onEvent(e)) });
+    const a = alice.mark();
+    // more messages than bob keeps waiting to be shown: the last ones are held back
+    const text = (i: number) => `message number ${i}.`;
+    const count = MAX_INBOX_MESSAGES + 4;
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) ids.push((await alice.peer.sendMessage("bob", text(i))).id);
+    await bob.waitFor((e) => e.event === "warning" && e.code === "inbox_full", b);
+    await new Promise((r) => setTimeout(r, QUIET_MS)); // the rest is held back too
+    term.release();
+    for (const id of ids) await alice.waitFor((e) => e.event === "delivered" && e.id === id, a);
+    await repl.screen.flushed();
+    const screen = term.screen().join("\n");
+    for (let i = 0; i < count; i++) {
+      assertEquals(screen.split(text(i)).length - 1, 1, `message ${i} shown once`);
+    }
+    const at = ids.map((_, i) => screen.indexOf(text(i)));
+    assertEquals(at, [...at].sort((x, y) => x - y), "shown in order");
   } finally {
     await net.close();
   }

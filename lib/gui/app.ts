@@ -28,7 +28,8 @@
  * A received `message` counts as shown (so the core acknowledges it) once
  * a page says it showed it, `{"app": "shown", "message": <its id>}` (no
  * answer); with no page open, or none that says so within the core's
- * bound, it is not acknowledged, and the contact sends it again later. A
+ * bound, it is not acknowledged, and the core emits it again when a page
+ * opens (`Peer.showUnread`). A
  * page that leaves more than {@linkcode MAX_UNREAD_BYTES} unread on its
  * socket is dropped rather than held in memory without bound.
  *
@@ -168,6 +169,8 @@ export class GuiApp {
       this.#sendTo(socket, { gui: "replay", state: "start" });
       for (const { text } of this.#backlog) this.#sendText(socket, text);
       this.#sendTo(socket, { gui: "replay", state: "end" });
+      // messages that came while no page showed them: now one can
+      this.#running?.peer.showUnread();
     });
     socket.addEventListener("close", () => this.#sockets.delete(socket));
     socket.addEventListener("error", () => this.#sockets.delete(socket));

@@ -23,10 +23,11 @@
  * - Sealing obeys the sending cap (send_cap.ts, which also argues why it
  *   holds and cannot deadlock): what does not fit waits, unsealed, and a
  *   probe goes in its place.
- * - An entry that went out on {@linkcode RESEAL_AFTER_CONNS} connections
- *   which the contact answered on, and is still not acknowledged, is sealed
- *   anew (its receiver cannot read those bytes any more, e.g. their skipped
- *   key expired); the element ID keeps it from being shown twice.
+ * - An entry whose bytes the contact can no longer use (their skipped
+ *   message key expired or was evicted, or it read a part of the entry
+ *   whose other parts it lost in a restart) is named back to us in an
+ *   `unreadable` element ({@linkcode Contact.unreadable}) and sealed anew;
+ *   the element ID keeps it from being shown twice.
  *
  * The caller saves the record after a step that sealed and before its
  * packets leave ({@linkcode SendStep.sealed}).
@@ -42,6 +43,7 @@ import {
   type ElementBody,
   encodeElement,
   newElementId,
+  packetName,
 } from "../protocol/elements.ts";
 import { fragmentElement, Reassembler } from "../protocol/fragment.ts";
 import { MAX_SEALED_PLAINTEXT, sealMessage } from "../protocol/session.ts";
@@ -62,13 +64,6 @@ export type { ConversationInfo, Level } from "./types.ts";
 
 /** Most control elements held for a contact; the oldest go first (acks are re-sent on demand). */
 export const MAX_CONTROL_QUEUE = 256;
-
-/**
- * Answered connections an outbox entry may go out on, unacknowledged, before
- * it is sealed anew: two, so that an acknowledgement lost with one
- * connection costs a re-send of the same bytes only.
- */
-export const RESEAL_AFTER_CONNS = 2;
 
 /** The ID of a keep-alive: an acknowledgement of nothing (all zero). */
 export const KEEPALIVE_ID = new Uint8Array(ELEMENT_ID_LENGTH);
@@ -114,9 +109,7 @@ export class Contact {
   #inbound: Set<FramedConn> | undefined;
   #probes: SeenIds | undefined;
   #sentOnMap: Map<string, Set<FramedConn>> | undefined;
-  #passesMap: Map<string, number> | undefined;
   #usedSet: WeakSet<FramedConn> | undefined;
-  #heardSet: WeakSet<FramedConn> | undefined;
   #partsMap: Map<string, Uint8Array[]> | undefined;
   /** The connections alive when SMP matched; the level lasts while they do. */
   authConns: Set<FramedConn> | null = null;
@@ -170,19 +163,9 @@ export class Contact {
     return this.#sentOnMap ??= new Map();
   }
 
-  /** Outbox entry key -> answered connections it went out on unacknowledged. */
-  get #passes(): Map<string, number> {
-    return this.#passesMap ??= new Map();
-  }
-
   /** Connections something was written on (a new one starts with an identifying packet). */
   get #used(): WeakSet<FramedConn> {
     return this.#usedSet ??= new WeakSet();
-  }
-
-  /** Connections the contact answered on. */
-  get #heard(): WeakSet<FramedConn> {
-    return this.#heardSet ??= new WeakSet();
   }
 
   /** Parts of unsealed outbox entries, computed once. */
@@ -202,10 +185,11 @@ export class Contact {
   get online(): boolean {
     if (this.saidOffline) return false;
     const own = this.link?.conn;
-    return (own !== undefined && this.#heard.has(own)) || (this.#inbound?.size ?? 0) > 0;
+    return (own !== undefined && this.link?.answered(own) === true) ||
+      (this.#inbound?.size ?? 0) > 0;
   }
 
-  /** The contact's authentication level: authenticated by SMP this session, else the key's verification. */
+  /** The authentication level: SMP matched, or the user verified the key, or neither. */
   get level(): Level {
     if (this.#auth?.authenticated) return "authenticated";
     return this.record.verified ? "verified" : "unverified";
@@ -233,13 +217,16 @@ export class Contact {
   }
 
   /**
-   * Whether something waits to be sealed (a control element other than a
-   * keep-alive, or an outbox entry not sealed yet): the next packet we seal
-   * answers a probe as well as an acknowledgement of it would.
+   * Whether something waits to be sealed that goes out without a dial (a
+   * control element other than a keep-alive, which a reply connection
+   * carries too, or an outbox entry not sealed yet while our own connection
+   * is up): the next packet we seal answers a probe as well as an
+   * acknowledgement of it would. An entry that waits for a dial does not: a
+   * contact whose probe reaches us may be one we cannot reach.
    */
   get sealWaits(): boolean {
     return this.#control.some((e) => !isKeepalive(e)) ||
-      this.record.outbox.some((e) => e.sealed === undefined);
+      (this.link?.conn !== undefined && this.record.outbox.some((e) => e.sealed === undefined));
   }
 
   /** Queues a keep-alive unless something else waits. */
@@ -273,10 +260,16 @@ export class Contact {
   /**
    * Whether anything waits for `conn` (the current outbound connection, if
    * any) or for the reply connection. Without a connection: whether there is
-   * anything to dial for.
+   * anything to dial for; a keep-alive or a probe alone is not (they only
+   * keep a connection busy; a probe that stands for something held back
+   * by the sending cap has that something beside it), so a contact who
+   * went offline is not dialled for them.
    */
   hasWork(conn: FramedConn | undefined): boolean {
-    if (conn === undefined) return this.#control.length > 0 || this.record.outbox.length > 0;
+    if (conn === undefined) {
+      return this.#control.some((e) => !isKeepalive(e)) ||
+        this.record.outbox.some((e) => e.body.type !== "probe");
+    }
     return this.#pick(conn) !== null || this.replyTarget() !== undefined;
   }
 
@@ -352,33 +345,32 @@ export class Contact {
     this.record.session = session;
   }
 
-  /** A frame from the contact arrived on our outbound connection `conn`. */
-  heard(conn: FramedConn): void {
-    this.#heard.add(conn);
+  /** `conn` closed: what went out on it is re-sent (as the same bytes) on the next one. */
+  forget(conn: FramedConn): void {
+    for (const on of this.#sentOnMap?.values() ?? []) on.delete(conn);
   }
 
   /**
-   * `conn` closed: what went out on it is re-sent on the next one, and an
-   * entry that the contact left unacknowledged on too many answered
-   * connections is sealed anew.
+   * The contact could not use our packet named `name` (an `unreadable`
+   * element, receive.ts): the outbox entry that packet belongs to is sealed
+   * anew when it next goes out (a probe is dropped instead: a new one is
+   * made when one is needed). Returns whether such an entry was waiting.
    */
-  forget(conn: FramedConn): void {
-    const answered = this.#heard.has(conn);
-    for (const entry of this.record.outbox) {
-      const on = this.#sentOn.get(entry.key);
-      if (on === undefined || !on.delete(conn) || !answered) continue;
-      const passes = (this.#passes.get(entry.key) ?? 0) + 1;
-      this.#passes.set(entry.key, passes);
-      if (passes >= RESEAL_AFTER_CONNS && entry.body.type !== "probe") {
-        delete entry.sealed;
-        this.#passes.delete(entry.key);
-      }
+  unreadable(name: Uint8Array): boolean {
+    const wanted = toHex(name);
+    const entry = this.record.outbox.find((e) => e.sealed?.some((p) => nameOf(p) === wanted));
+    if (entry === undefined) return false;
+    this.#forgetEntry(entry.key);
+    if (entry.body.type === "probe") {
+      this.record.outbox = this.record.outbox.filter((e) => e !== entry);
+    } else {
+      delete entry.sealed;
     }
+    return true;
   }
 
   #forgetEntry(key: string): void {
     this.#sentOn.delete(key);
-    this.#passes.delete(key);
     this.#parts.delete(key);
   }
 
@@ -518,6 +510,15 @@ export class Contact {
     this.record.session = session;
     return packets;
   }
+}
+
+/** Names of sealed packets, computed once per packet (an `unreadable` element is looked up in them). */
+const names = new WeakMap<Uint8Array, string>();
+
+function nameOf(packet: Uint8Array): string {
+  let name = names.get(packet);
+  if (name === undefined) names.set(packet, name = toHex(packetName(packet)));
+  return name;
 }
 
 /** The element an outbox entry stands for. */

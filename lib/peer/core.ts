@@ -243,8 +243,11 @@ export class PeerCore {
    * Emits an event and waits until the sink has shown it (see `EventSink`),
    * at most {@linkcode SINK_FLUSH_TIMEOUT_MS}: true once shown, false if
    * the sink threw, rejected or took too long (then treat it as not shown).
+   * When it took too long and the sink shows it after all (a consumer that
+   * stopped reading for a while), `late` is called then, unless the core
+   * closed meanwhile.
    */
-  async emitShown(event: PeerEvent): Promise<boolean> {
+  async emitShown(event: PeerEvent, late?: () => void): Promise<boolean> {
     let shown: void | Promise<void>;
     try {
       shown = this.#events(event);
@@ -253,12 +256,16 @@ export class PeerCore {
     }
     if (!(shown instanceof Promise)) return true;
     this.#count(shown, event.event === "message" ? event.text.length : 0);
+    const outcome = shown.then(() => true, () => false);
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), SINK_FLUSH_TIMEOUT_MS);
+    const timeout = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), SINK_FLUSH_TIMEOUT_MS);
     });
     try {
-      return await Promise.race([shown.then(() => true, () => false), late]);
+      const first = await Promise.race([outcome, timeout]);
+      if (first !== null) return first;
+      if (late !== undefined) void outcome.then((ok) => ok && !this.closed && late());
+      return false;
     } finally {
       clearTimeout(timer);
     }
@@ -484,7 +491,8 @@ export class PeerCore {
   /**
    * A connection of `contact` closed: the authenticated level ends when it
    * was one of the connections SMP ran over, and any run ends when the
-   * contact is now offline (docs/protocol.md, "9.5 The run between two peers").
+   * contact is now offline (an SMP result holds only while a peer stays
+   * connected).
    */
   connectionGone(contact: Contact, conn: FramedConn): void {
     if (this.closed) return;

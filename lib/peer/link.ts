@@ -17,7 +17,8 @@
  * - When the contact shows up on an inbound connection while we have none
  *   ({@linkcode Link.contactSeen}), a dial in progress (which may be waiting
  *   out a long timeout from when the contact was down) or a back-off pause
- *   is cut short and the link dials at once.
+ *   is cut short and the link dials at once. A message the user queued
+ *   ({@linkcode Link.hurry}) skips the start turn and a back-off pause.
  * - `hooks.next(conn)` produces the next packets (the owner encrypts and
  *   saves the ratchet there, so a ciphertext never leaves before its state
  *   is on disk) and is called only with a live connection. Frames that come
@@ -54,8 +55,6 @@ export interface LinkHooks {
   hasWork(): boolean;
   /** The next packets to write on `conn`, or null when nothing waits. */
   next(conn: FramedConn): Promise<Uint8Array[] | null>;
-  /** A new connection is up. */
-  connected(conn: FramedConn): void;
   /** A frame came back on `conn` (a connection of this link). */
   frame?(conn: FramedConn, packet: Uint8Array): Promise<void> | void;
   /** A connection this link used has closed; `answered`: a frame had come back on it. */
@@ -179,6 +178,16 @@ export class Link {
     this.#wake = null;
     wake?.();
     if (this.#started && this.#done === null && !this.#abort.signal.aborted) this.#run();
+  }
+
+  /**
+   * Something the user asked for waits (a message): dial without waiting
+   * for the start turn or a back-off pause (a dial in progress goes on).
+   */
+  hurry(): void {
+    this.#passTicket();
+    this.#cutPause?.();
+    this.wake();
   }
 
   /** Asks for a connection even with nothing to send (one dial). */
@@ -320,7 +329,6 @@ export class Link {
   #adopt(conn: FramedConn): void {
     this.#conn = conn;
     const opened = Date.now();
-    this.#hooks.connected(conn);
     conn.onFrame((packet) => {
       this.#answered.add(conn);
       return this.#hooks.frame?.(conn, packet);

@@ -44,12 +44,8 @@ export function contactLink(core: PeerCore, contact: Contact): Link {
       // it (Contact.forget), and that earns a new acknowledgement
       nextReply: (conn) =>
         writeSteps(core, contact, () => contact.nextReply(conn, core.rng, core.now())),
-      connected: () => {},
       // the contact replies on the connection our packets came on (its replyConn)
-      frame: (conn, packet) => {
-        contact.heard(conn);
-        return receiveFrame(core, packet, conn);
-      },
+      frame: (conn, packet) => receiveFrame(core, packet, conn),
       disconnected: (conn, answered) => {
         contact.forget(conn);
         // a connection the contact never answered on says nothing about them
@@ -132,7 +128,6 @@ export function startRequestLink(core: PeerCore, entry: OutboundEntry): void {
       hasWork: () => !written,
       next: () => Promise.resolve(written ? null : [entry.packet]),
       written: () => (written = true),
-      connected: () => {},
       disconnected: () => {},
       failed: () => {},
       idle: () => {},

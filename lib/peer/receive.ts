@@ -25,15 +25,20 @@
  * (contact.ts), whose message key we used, so a copy does not decrypt. A
  * packet of this conversation that fails to decrypt is looked up by its
  * digest in `digests` (saved with the ratchet that read the original): a
- * copy of something shown is acknowledged again, at most once per element
- * per connection, so replaying one packet many times cannot make us seal
- * many acknowledgements; a copy of something not yet shown is shown. A
- * probe (a keep-alive with an ID) is acknowledged the same way.
+ * copy of something shown is acknowledged again, a copy of something not
+ * yet shown is shown, and a copy of a part of an element still being
+ * reassembled is left alone. Any other packet of the conversation that does
+ * not decrypt (its skipped key expired or was evicted; a part of an element
+ * whose other parts a restart lost) is named back in an `unreadable`
+ * element, and its sender seals what it carried anew. Each answer is given
+ * at most once per packet per connection, so replaying one packet many
+ * times cannot make us seal many. A probe (a keep-alive with an ID) is
+ * acknowledged the same way. Such a packet identifies its connection as
+ * the contact's: only the two peers hold the conversation's packet keys.
  *
- * Nothing here throws: a packet that is malformed, forged, replayed or
- * belongs to nothing of ours is dropped and counted into the aggregated
- * `packets_dropped` warning (warnings.ts; docs/protocol.md, "10. Identifying a
- * received packet": a packet that does not identify or verify is ignored); its
+ * Nothing here throws: a packet that is malformed, forged or belongs to
+ * nothing of ours is dropped and counted into the aggregated
+ * `packets_dropped` warning (warnings.ts); its
  * admission then closes a connection that has not identified, and a
  * malformed packet (wrong version or length) closes any connection. A
  * connection's owner is the contact whose packet decrypted on it
@@ -48,7 +53,7 @@ import { isUnmessageError, ProtocolError } from "../errors.ts";
 import { type Admission, UNPOLICED } from "../net/admission.ts";
 import type { FramedConn } from "../net/framed_conn.ts";
 import { type Dispatched, dispatchPacket, UnreadableMessage } from "../protocol/dispatch.ts";
-import { decodeElement, type Element } from "../protocol/elements.ts";
+import { decodeElement, type Element, packetName } from "../protocol/elements.ts";
 import { decodePart } from "../protocol/fragment.ts";
 import type { InboundRequest } from "../protocol/handshake_state.ts";
 import { isStoreError } from "../store/errors.ts";
@@ -137,6 +142,22 @@ function unsavedOf(contact: Contact): Set<Promise<void>> {
 }
 
 /**
+ * Connections on which a message of the contact was held back (its inbox
+ * was full), per contact. Its sender re-sends what went out on a
+ * connection only on its next one, so each is closed as soon as the inbox
+ * has room again, and not before (a sender that reconnected at once would
+ * re-send everything unacknowledged, again and again, while the interface
+ * shows nothing).
+ */
+const heldOn = new WeakMap<Contact, Set<FramedConn>>();
+
+function heldOnOf(contact: Contact): Set<FramedConn> {
+  let set = heldOn.get(contact);
+  if (set === undefined) heldOn.set(contact, set = new Set());
+  return set;
+}
+
+/**
  * Handles the frames of `conn` one at a time: each waits for room in the
  * event sink (backpressure) and for its turn from `admission` (the
  * listener's for an inbound connection; one we dialled is not policed).
@@ -171,10 +192,13 @@ export async function receivePacket(
     const candidates = core.candidates(core.owners.get(conn));
     got = dispatchPacket(packet, core.book, core.now(), candidates);
   } catch (e) {
-    // a copy of a packet we read (its sender re-sends it until acknowledged): answered
-    if (e instanceof UnreadableMessage && onCopy(core, e.handle as Contact, e.payload, conn)) {
-      admission.identified(`contact:${(e.handle as Contact).record.fileId}`, false);
-      return;
+    // a copy of a packet we read (its sender re-sends it until acknowledged), or a
+    // packet of the contact's we cannot read: it identifies the connection (only the
+    // contact holds the conversation's packet keys), and is answered
+    if (e instanceof UnreadableMessage) {
+      const contact = e.handle as Contact;
+      admission.identified(`contact:${contact.record.fileId}`, false);
+      return onUnreadable(core, contact, packet, e.payload, conn);
     }
     core.dropped("packets_dropped", isUnmessageError(e) ? e.code : "bad_packet", conn);
     admission.unidentified();
@@ -284,11 +308,13 @@ async function onMessage(
   const { handle: contact, previous, conversation: next, plaintext } = got;
   const element = completeElement(core, contact, plaintext);
   if (element !== null && inboxFull(contact, element)) {
-    // not accepted (the ratchet is left as it was): its sender re-sends it
+    // not accepted (the ratchet is left as it was); its sender re-sends it on its next
+    // connection, which it makes when this one closes: once the inbox has room
     core.warn(
       "inbox_full",
       `Held back a message from ${contact.name}: ${MAX_INBOX_MESSAGES} wait to be shown`,
     );
+    heldOnOf(contact).add(conn);
     return;
   }
   contact.setSession(next);
@@ -360,33 +386,57 @@ function remember(
 }
 
 /**
- * A packet of this conversation that did not decrypt: if it is a copy of
- * one we read before (its sender re-sends the same bytes until it hears an
- * acknowledgement), answer it again and return true. A copy identifies its
- * connection as the contact's like any of its packets: only the two peers
- * ever hold those bytes (onion services encrypt end to end).
+ * A packet of this conversation that did not decrypt. A copy of one we read
+ * before (its sender re-sends the same bytes until it hears an
+ * acknowledgement) is acknowledged again, or shown if it waits in the
+ * inbox, or left alone while the element's other parts are being
+ * reassembled. Any other (its skipped key expired or was evicted, or it is
+ * a part of an element whose other parts we lost in a restart) is named
+ * back in an `unreadable` element, and its sender seals what it carried
+ * anew. Either answer is given at most once per packet per connection.
  */
-function onCopy(core: PeerCore, contact: Contact, payload: Uint8Array, conn: FramedConn): boolean {
-  let digest: string;
-  try {
-    digest = toHex(messageDigest(payload));
-  } catch {
-    return false;
-  }
-  const id = contact.record.digests.get(digest);
-  if (id === undefined) return false;
+function onUnreadable(
+  core: PeerCore,
+  contact: Contact,
+  packet: Uint8Array,
+  payload: Uint8Array,
+  conn: FramedConn,
+): void {
   core.adoptInbound(contact, conn);
-  if (contact.record.seen.has(id)) reack(core, contact, id, conn, contact.probes.has(id));
-  else showInbox(core, contact, id);
-  return true;
+  let id: string | undefined;
+  try {
+    id = contact.record.digests.get(toHex(messageDigest(payload)));
+  } catch {
+    // shorter than a ratchet header: read as nothing we know
+  }
+  const r = contact.record;
+  if (id !== undefined && r.seen.has(id)) {
+    return reack(core, contact, id, conn, contact.probes.has(id));
+  }
+  if (id !== undefined && r.inbox.some((e) => e.id === id)) return showInbox(core, contact, id);
+  if (id !== undefined && contact.reassembler.holds(fromHex(id))) return;
+  const name = packetName(packet);
+  if (once(conn, `unreadable ${toHex(name)}`)) {
+    core.queue(contact, { type: "unreadable", packet: name });
+  }
 }
 
 /**
- * Element IDs acknowledged again per connection: at most once each, so a
- * copy replayed many times costs one acknowledgement per connection, not
- * one per copy (each is a ratchet message, and the sending cap would fill).
+ * What was answered per connection (element IDs acknowledged again, packets
+ * named unreadable): at most once each, so a copy replayed many times costs
+ * one answer per connection, not one per copy (each is a ratchet message,
+ * and the sending cap would fill).
  */
-const reacked = new WeakMap<FramedConn, Set<string>>();
+const answered = new WeakMap<FramedConn, Set<string>>();
+
+/** True the first time `key` is asked about for `conn`. */
+function once(conn: FramedConn, key: string): boolean {
+  let done = answered.get(conn);
+  if (done === undefined) answered.set(conn, done = new Set());
+  if (done.has(key)) return false;
+  done.add(key);
+  return true;
+}
 
 function reack(
   core: PeerCore,
@@ -395,12 +445,10 @@ function reack(
   conn: FramedConn,
   probe = false,
 ): void {
-  let done = reacked.get(conn);
-  if (done === undefined) reacked.set(conn, done = new Set());
-  if (done.has(id)) return;
-  done.add(id);
+  if (!once(conn, id)) return;
   // a probe asks for any packet of our next chain: what waits already will do
-  // (acknowledging every probe as well would keep two full chains busy for good)
+  // if it goes out without a dial (acknowledging every probe as well would
+  // keep two full chains busy for good; Contact.sealWaits)
   if (probe && contact.sealWaits) return contact.link?.wake();
   core.queue(contact, { type: "ack", ackedId: fromHex(id) });
 }
@@ -475,6 +523,11 @@ function handleElement(
       effects.push(() => contact.link?.wake());
       return;
     }
+    case "unreadable": {
+      // our packet it names went stale for the contact: sealed anew
+      if (contact.unreadable(element.packet)) effects.push(() => contact.link?.wake());
+      return;
+    }
     case "conversation_deleted": {
       // their keys are gone: nothing we send could be read; the user deletes it too
       if (contact.record.endedByContact) return;
@@ -543,7 +596,8 @@ function handleMessage(
  * once the sink has shown it, moves it to `seen` and queues its
  * acknowledgement; the link saves the record before the acknowledgement
  * leaves. Not shown (the sink failed or timed out): it stays in the inbox,
- * and is shown again when a copy comes or at the next start.
+ * and is shown again when a copy comes or at the next start; a sink that
+ * timed out and shows it later gets it acknowledged then.
  */
 export function showInbox(core: PeerCore, contact: Contact, id: string): void {
   const waiting = showingOf(contact);
@@ -558,19 +612,24 @@ export function showInbox(core: PeerCore, contact: Contact, id: string): void {
     text: entry.text,
     at: entry.at,
   };
-  const done = core.emitShown(event).then(async (shown) => {
+  const wasShown = async () => {
     const r = contact.record;
-    if (shown && r.inbox.includes(entry)) {
-      r.inbox = r.inbox.filter((e) => e !== entry);
-      r.seen.add(id);
-      core.queue(contact, { type: "ack", ackedId: fromHex(id) });
-      // without a connection (or closing) that save may be far off: make `seen` durable now
-      if (core.closed || contact.link?.conn === undefined) {
-        await core.saveContact(contact).catch((e) =>
-          core.error(e, "Cannot save a received message")
-        );
-      }
+    if (!r.inbox.includes(entry)) return;
+    r.inbox = r.inbox.filter((e) => e !== entry);
+    r.seen.add(id);
+    // the inbox has room: what was held back comes again on a new connection
+    const held = heldOn.get(contact);
+    heldOn.delete(contact);
+    for (const conn of held ?? []) void conn.close();
+    core.queue(contact, { type: "ack", ackedId: fromHex(id) });
+    // without a connection (or closing) that save may be far off: make `seen` durable now
+    if (core.closed || contact.link?.conn === undefined) {
+      await core.saveContact(contact).catch((e) => core.error(e, "Cannot save a received message"));
     }
+  };
+  const late = () => void core.track(wasShown());
+  const done = core.emitShown(event, late).then(async (shown) => {
+    if (shown) await wasShown();
     waiting.delete(id);
     outcome.resolve(shown);
   });

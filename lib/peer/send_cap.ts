@@ -14,12 +14,17 @@
  *    slot unless one is already waiting; it is re-sent as the same bytes on
  *    each new connection (one open connection at a time carries it), and in
  *    place of a reply that does not fit. A probe is answered by the next
- *    packet its receiver seals: what waits there already, or else an
- *    acknowledgement of the probe (answering every probe with its own
- *    acknowledgement would let two small chains keep each other busy).
+ *    packet its receiver seals: what waits there already if it goes out
+ *    without a dial (a reply, or an outbox entry while the receiver's own
+ *    connection is up), or else an acknowledgement of the probe, which goes
+ *    back on the probe's connection (answering every probe with its own
+ *    acknowledgement would let two small chains keep each other busy; not
+ *    answering one whose sender we cannot dial would block both chains).
  * 3. Outbox entries are sealed once and re-sent as the same bytes, so a
- *    re-send never seals; a probe sealed before our chain changed is dropped
- *    when the contact's new ratchet key arrives (it has done its job).
+ *    re-send never seals (an entry the contact names `unreadable` is sealed
+ *    anew, under rule 1 like any other); a probe sealed before our chain
+ *    changed is dropped when the contact's new ratchet key arrives (it has
+ *    done its job).
  *
  * Why the receiver never skips more than MAX_SKIP keys. The ratchet
  * (ratchet.ts) refuses a header that would skip more than MAX_SKIP keys in
@@ -39,18 +44,21 @@
  * Then a probe P sealed in C waits in the outbox (rule 2) and goes out on
  * new connection to the contact, and in place of any reply that does not
  * fit. Once P reaches the contact, the contact answers with the next packet
- * it seals, or, if its own chain is full, with its own waiting probe;
+ * it seals, or, if its own chain is full, with its own waiting probe (on
+ * the connection P came on when its own cannot carry the answer);
  * either is in the contact's chain that follows C (the contact made that
  * chain when it first received a message of C, and cannot be further
  * ahead, since we have sent nothing after C). When that answer arrives our
  * ratchet steps, our next chain starts at 0, and what waited is sealed; if
  * the answer was the contact's probe, what we seal next steps the
- * contact's chain in turn. Control elements that are never acknowledged (acknowledgements,
- * presence, SMP, keep-alives) and may be lost with a connection change
- * nothing in this: they only fill the chain sooner. A conversation where one
- * side only ever acknowledges is the same case with the roles swapped. So
- * as long as the two peers are online and some connection carries packets
- * both ways, a full chain is emptied within one round trip.
+ * contact's chain in turn. Control elements, which are never acknowledged
+ * (acknowledgements, presence, SMP, keep-alives, `unreadable` notices) and
+ * may be lost when a connection changes, change nothing in this: they only
+ * fill the chain sooner. A conversation where one side only ever
+ * acknowledges is the same case with the roles swapped. So as long as the
+ * two peers are online and some connection carries packets both ways (even
+ * one that only one of them can dial), a full chain is emptied within one
+ * round trip.
  *
  * @module
  */

@@ -10,8 +10,8 @@
  * most {@linkcode START_DIALS_AT_ONCE} at a time ({@linkcode StartGate}): a
  * dial holds its slot until it connects or gives up, or for at most
  * {@linkcode START_SLOT_MS}. A contact that shows up on its own (its
- * packets arrive on an inbound connection) is dialled at once, outside the
- * gate.
+ * packets arrive on an inbound connection), or one the user sends a
+ * message to or authenticates with, is dialled at once, outside the gate.
  *
  * @module
  */

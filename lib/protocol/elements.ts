@@ -1,7 +1,6 @@
 /**
  * Elements: the typed payloads carried inside Double Ratchet plaintexts
- * (unMessage 0.1's `msg`, `pres`, `auth`, `req` and file elements;
- * docs/protocol.md, "7.2 Elements"). Each has a
+ * (docs/protocol.md "7.2 Elements"). Each has a
  * 16-byte random ID so that a delivery acknowledgement can name it. This
  * module encodes and decodes them; it knows nothing of ratchets or packets.
  * Elements larger than one packet are split by fragment.ts.
@@ -12,7 +11,7 @@
  * offset  size  field
  * 0       1     type    1 message, 2 presence, 3 authentication,
  *                       4 request accepted, 5 acknowledgement, 6 file (reserved),
- *                       7 conversation deleted
+ *                       7 conversation deleted, 8 unreadable
  * 1       16    element ID (random)
  * 17      ...   body, by type:
  *   message          u32 length ‖ UTF-8 text (any text, newlines included)
@@ -23,6 +22,9 @@
  *   file             u32 length ‖ opaque bytes (reserved: content defined later)
  *   conversation deleted (empty): the sender deleted the conversation and its
  *                    keys; sent once, best effort, as its last element
+ *   unreadable       16-byte name ({@linkcode packetName}) of a packet of the
+ *                    contact's that its receiver could not use: its sender
+ *                    seals what it carried anew
  * ```
  *
  * Every length is bounded, the body must fill the element exactly, and an
@@ -32,12 +34,16 @@
  * @module
  */
 
+import { sha256 } from "@noble/hashes/sha2.js";
 import { abytes, type Rng, utf8 } from "../crypto/bytes.ts";
 import { ProtocolError } from "../errors.ts";
 import { Reader, Writer } from "./codec.ts";
 
 /** Length of an element ID. */
 export const ELEMENT_ID_LENGTH = 16;
+
+/** Length of a packet's name ({@linkcode packetName}). */
+export const PACKET_NAME_LENGTH = 16;
 
 /** Length of the type and ID before every body. */
 export const ELEMENT_HEADER_LENGTH: number = 1 + ELEMENT_ID_LENGTH;
@@ -70,6 +76,7 @@ export const ELEMENT_TYPES = {
   ack: 5,
   file: 6,
   conversation_deleted: 7,
+  unreadable: 8,
 } as const;
 
 /** The content of an element, by type. */
@@ -80,13 +87,23 @@ export type ElementBody =
   | { type: "request_accepted" }
   | { type: "ack"; ackedId: Uint8Array }
   | { type: "file"; data: Uint8Array }
-  | { type: "conversation_deleted" };
+  | { type: "conversation_deleted" }
+  | { type: "unreadable"; packet: Uint8Array };
 
 /** An element: its body and its 16-byte ID. */
 export type Element = ElementBody & { id: Uint8Array };
 
 // strict UTF-8 that keeps a leading U+FEFF, so every text round-trips exactly
 const TEXT_DECODER = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * The name an `unreadable` element gives a packet: the first 16 bytes of
+ * the SHA-256 of the whole packet, as it crossed the network. Its sender
+ * keeps those very bytes (re-sent until acknowledged), so it finds them.
+ */
+export function packetName(packet: Uint8Array): Uint8Array {
+  return sha256(abytes(packet, undefined, "packet")).slice(0, PACKET_NAME_LENGTH);
+}
 
 /** Draws a fresh element ID. */
 export function newElementId(rng: Rng): Uint8Array {
@@ -142,6 +159,10 @@ export function encodeElement(element: Element): Uint8Array {
     case "ack":
       abytes(element.ackedId, ELEMENT_ID_LENGTH, "element.ackedId");
       w.u8(ELEMENT_TYPES.ack).bytes(element.id).bytes(element.ackedId);
+      break;
+    case "unreadable":
+      abytes(element.packet, PACKET_NAME_LENGTH, "element.packet");
+      w.u8(ELEMENT_TYPES.unreadable).bytes(element.id).bytes(element.packet);
       break;
     case "file":
       w.u8(ELEMENT_TYPES.file).bytes(element.id)
@@ -213,6 +234,9 @@ export function decodeElement(bytes: Uint8Array): Element {
       break;
     case ELEMENT_TYPES.file:
       element = { type: "file", data: r.varBytes("u32", MAX_FILE_BYTES, "file data"), id };
+      break;
+    case ELEMENT_TYPES.unreadable:
+      element = { type: "unreadable", packet: r.bytes(PACKET_NAME_LENGTH, "packet name"), id };
       break;
     default:
       throw new ProtocolError("unknown_element", `Cannot decode element: unknown type ${code}`);

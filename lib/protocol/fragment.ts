@@ -225,6 +225,11 @@ export class Reassembler {
     return dropped;
   }
 
+  /** Whether parts of element `elementId` are held (it is incomplete, not expired). */
+  holds(elementId: Uint8Array): boolean {
+    return this.#pending.has(toHex(elementId));
+  }
+
   /** Number of incomplete elements held. */
   get pendingElements(): number {
     return this.#pending.size;
