@@ -2,7 +2,8 @@
  * unMessage: a serverless, peer-to-peer instant messenger over Tor onion
  * services. Entry point: parses flags, picks the peer and the interface
  * (the last ones used when none is given), starts the peer and runs the
- * interface until it quits. Exit status: 0 done, 1 failure, 2 usage mistake.
+ * interface until it quits. Exit status: 0 done, 1 failure, 2 usage mistake,
+ * 130 when the terminal's start was interrupted (Ctrl-C; `ui/interactive.ts`).
  *
  * Compile-friendly: only static imports, nothing read from the source tree.
  *
@@ -14,7 +15,7 @@ import { CliUsageError, parseCli, PASSPHRASE_ENV, usageText } from "./lib/app/cl
 import type { CliOptions } from "./lib/app/cli_args.ts";
 import { CONTROL_PASSWORD_ENV, resolveControlPassword } from "./lib/app/control_password.ts";
 import { CMDLINE_PROXY_WARNING, networkChange, readTorrcExtra } from "./lib/app/network_flags.ts";
-import { isUnmessageError } from "./lib/errors.ts";
+import { errorMessage, isUnmessageError } from "./lib/errors.ts";
 import type { EventSink } from "./lib/peer/types.ts";
 import {
   type RunningPeer,
@@ -33,7 +34,7 @@ import { resolveConfigRoot, validatePeerName } from "./lib/store/paths.ts";
 import { jsonEventSink, LineWriter, runJsonInterface } from "./lib/ui/json.ts";
 import { runInteractive } from "./lib/ui/interactive.ts";
 import { END_FLUSH_TIMEOUT_MS } from "./lib/ui/repl.ts";
-import { bounded } from "./lib/app/tor_supervisor.ts";
+import { bounded } from "./lib/deadline.ts";
 import { sanitizeLines } from "./lib/ui/render.ts";
 import { MAX_LISTED_PEERS } from "./lib/gui/app.ts";
 import { runGui } from "./lib/gui/run.ts";
@@ -63,10 +64,6 @@ const encoder = new TextEncoder();
 
 async function writeAll(file: { write(p: Uint8Array): Promise<number> }, bytes: Uint8Array) {
   for (let off = 0; off < bytes.length;) off += await file.write(bytes.subarray(off));
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 async function torMode(o: CliOptions, warn: (m: string) => void): Promise<TorMode> {
@@ -150,7 +147,7 @@ async function runJson(o: CliOptions, root: string, name: string): Promise<numbe
     const code = isUnmessageError(e) ? e.code : "start_failed";
     const why = code === "passphrase_required"
       ? `it is encrypted: set $${PASSPHRASE_ENV} to its passphrase`
-      : errorText(e);
+      : errorMessage(e);
     await writer.send({ event: "error", code, message: `Cannot start ${name}: ${why}` });
     log(`unmessage: cannot start ${name}: ${why}`);
     return EXIT_FAILURE;
@@ -179,7 +176,7 @@ async function remember(root: string, ui: InterfaceName, name: string, warn: (m:
   try {
     await saveAppConfig(root, { lastInterface: ui, lastPeer: name });
   } catch (e) {
-    warn(`Cannot remember the last peer used: ${errorText(e)}`);
+    warn(`Cannot remember the last peer used: ${errorMessage(e)}`);
   }
 }
 
@@ -240,7 +237,7 @@ export async function main(argv: readonly string[], build: BuildInfo = {}): Prom
     name = chosen === undefined ? undefined : validatePeerName(chosen);
   } catch (e) {
     const usage = e instanceof CliUsageError || isUnmessageError(e, "bad_name");
-    await writeAll(Deno.stderr, encoder.encode(`unmessage: ${errorText(e)}\n`));
+    await writeAll(Deno.stderr, encoder.encode(`unmessage: ${errorMessage(e)}\n`));
     return usage ? EXIT_USAGE : EXIT_FAILURE;
   }
   const stored = name === undefined ? "missing" : await storedPeer(root, name);

@@ -1,9 +1,38 @@
 /**
- * Edit distance for "did you mean" suggestions (commands, flags, peer
- * names). Pure and dependency-free, so every layer may use it.
+ * The one "did you mean" rule, for commands, command-line flags and peer
+ * names alike ({@linkcode closestName}), and the edit distance it measures
+ * with. Pure and dependency-free, so every layer may use it.
  *
  * @module
  */
+
+/**
+ * Farthest edit distance of a suggestion: a typo or two. It is also at most
+ * half the typed word (and at least 1), so a short word is not "corrected"
+ * into an unrelated one.
+ */
+export const MAX_SUGGESTION_DISTANCE = 2;
+
+/**
+ * The known name closest to `typed`, or undefined when none is close:
+ * case is folded; a name that `typed` begins counts as half an edit (so
+ * `pres-of` finds `pres-off`, and `ali` finds `alice`); otherwise the edit
+ * distance must be within {@linkcode MAX_SUGGESTION_DISTANCE} and half the
+ * typed length. Ties go to the earlier name. Callers bound `typed` (the
+ * distance is quadratic).
+ */
+export function closestName(typed: string, known: Iterable<string>): string | undefined {
+  const lower = typed.toLowerCase();
+  const limit = Math.min(MAX_SUGGESTION_DISTANCE, Math.max(1, Math.floor([...lower].length / 2)));
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const c = candidate.toLowerCase();
+    const distance = lower.length > 0 && c.startsWith(lower) ? 0.5 : editDistance(lower, c);
+    if (distance <= limit && distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}
 
 /**
  * Edit distance with adjacent transpositions (optimal string alignment):

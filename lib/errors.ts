@@ -34,6 +34,11 @@ export class CryptoError extends UnmessageError {}
 /** Malformed, truncated, oversized or unexpected protocol data. */
 export class ProtocolError extends UnmessageError {}
 
+/** The message of a thrown value: an `Error`'s message, anything else as text. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** Type guard for any {@linkcode UnmessageError}, optionally of one code. */
 export function isUnmessageError(e: unknown, code?: string): e is UnmessageError {
   return e instanceof UnmessageError && (code === undefined || e.code === code);

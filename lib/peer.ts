@@ -42,6 +42,7 @@ import type { FramedConn, NetLogger } from "./net/framed_conn.ts";
 import type { Transport } from "./net/transport.ts";
 import { newElementId } from "./protocol/elements.ts";
 import { systemRng } from "./rng.ts";
+import { bounded } from "./deadline.ts";
 import type { PeerStore } from "./store/peer_store.ts";
 import { checkContactName, formatIdentityAddress, parseIdentityKey } from "./peer/address.ts";
 import { PeerCore } from "./peer/core.ts";
@@ -53,6 +54,7 @@ import { checkSendCap } from "./peer/send_cap.ts";
 import { START_DIALS_AT_ONCE, StartGate, startOrder } from "./peer/start_order.ts";
 import { loadOrCreateProfile, type Profile } from "./peer/profile.ts";
 import { receiveFrames, showInbox } from "./peer/receive.ts";
+import { guardedSink } from "./peer/sink.ts";
 import { acceptRequest, listInbound, rejectRequests, tombstone } from "./peer/requests.ts";
 import { cancelRequest, listOutbound, outboundExpired, sendRequest } from "./peer/requests_out.ts";
 import type {
@@ -148,14 +150,7 @@ export class Peer {
     const now = options.now ?? Date.now;
     const store = options.store;
     const { profile } = await loadOrCreateProfile(store, name, rng, now());
-    const emit: EventSink = (e) => {
-      try {
-        const shown = options.events(e);
-        if (shown instanceof Promise) shown.catch(() => {});
-      } catch {
-        // the sink's problem
-      }
-    };
+    const emit = guardedSink(options.events); // the sink's problems are its own
     const { requests, records } = await loadState(store, emit);
     const ref: { core?: PeerCore } = {};
     const connector = new Connector({
@@ -478,7 +473,7 @@ export class Peer {
     const contact = requireContact(core, name);
     if (core.started && !contact.record.endedByContact) {
       const notice = sendNow(core, contact, { type: "conversation_deleted" }).catch(() => {});
-      await withTimeout(notice, this.#options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
+      await bounded(notice, this.#options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
     }
     if (core.contacts.get(contact.record.fileId) !== contact) return; // deleted meanwhile
     tombstone(core, contact.record);
@@ -520,7 +515,7 @@ export class Peer {
     const core = this.#core;
     if (core.started) {
       const contacts = [...core.contacts.values()].filter((c) => c.record.presence);
-      await withTimeout(
+      await bounded(
         Promise.allSettled(
           contacts.map((c) => sendNow(this.#core, c, { type: "presence", status: "offline" })),
         ),
@@ -541,12 +536,4 @@ export class Peer {
       throw new PeerError("closed", "Cannot run the command: this peer is closed; start it again");
     }
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<undefined>((
-    resolve,
-  ) => (timer = setTimeout(() => resolve(undefined), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

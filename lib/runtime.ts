@@ -11,8 +11,11 @@
  * gets the bridges and proxy kept for the peer (`app/network_settings.ts`),
  * changed as the start's flags say.
  *
- * `stop()` undoes everything in reverse, each step bounded and independent
- * of the others' failures. Owns no terminal: events go to the given sink.
+ * `stop()` closes the core, then tor (or the direct registration), the
+ * listener and the store, in that order: the core, the listener and the
+ * store each within `STOP_STEP_TIMEOUT_MS` and whatever their outcome, tor
+ * within the strategy's own bounds. Owns no terminal: events go to the given
+ * sink, guarded (`peer/sink.ts`).
  *
  * @module
  */
@@ -20,7 +23,8 @@
 import type { Rng } from "./crypto/bytes.ts";
 import { type FramedListener, listen } from "./net/listener.ts";
 import type { DirectTransport, Transport } from "./net/transport.ts";
-import { Peer, type PeerOptions } from "./peer.ts";
+import { DEFAULT_ONION_PORT, Peer, type PeerOptions } from "./peer.ts";
+import { guardedSink } from "./peer/sink.ts";
 import type { EventSink, IdentityInfo } from "./peer/types.ts";
 import { parseJson, readFileBounded } from "./store/atomic.ts";
 import { isStoreError } from "./store/errors.ts";
@@ -33,7 +37,8 @@ import {
   launchSource,
   type TorStrategy,
 } from "./app/tor_strategy.ts";
-import { bounded, STOP_STEP_TIMEOUT_MS, SupervisedTor } from "./app/tor_supervisor.ts";
+import { STOP_STEP_TIMEOUT_MS, SupervisedTor } from "./app/tor_supervisor.ts";
+import { bounded } from "./deadline.ts";
 import {
   type AppliedNetwork,
   applyNetworkChange,
@@ -50,8 +55,27 @@ export {
   TOR_RESTART_MAX_DELAY_MS,
 } from "./app/tor_supervisor.ts";
 
-/** The onion service's virtual port, as in the original unMessage's examples. */
-export const DEFAULT_VIRTUAL_PORT = 50001;
+// The types that this module's API and the interfaces above it name (the
+// peer's events and data, its error family, its options and store), so that
+// the documentation of lib/app, lib/ui and lib/runtime.ts links every one.
+export type { UnmessageError } from "./errors.ts";
+export type { Rng } from "./crypto/bytes.ts";
+export type { OnionKey } from "./crypto/onion.ts";
+export type { Peer, PeerOptions } from "./peer.ts";
+export type {
+  ConversationInfo,
+  EventSink,
+  IdentityInfo,
+  Level,
+  PeerEvent,
+  RequestInfo,
+  SentMessage,
+  TorLogEntry,
+} from "./peer/types.ts";
+export type { Validator } from "./store/atomic.ts";
+export type { PeerPaths } from "./store/paths.ts";
+export type { LoadedConversations, PeerStore } from "./store/peer_store.ts";
+export type { ScryptParams } from "./store/vault.ts";
 
 /** Core options a caller may tune (tests, benchmarks); the runtime sets the rest. */
 export type PeerTuning = Omit<
@@ -99,7 +123,7 @@ export interface StartPeerOptions {
   passphrase?: string;
   /** scrypt parameters if the peer is created encrypted (tests; default vault.ts). */
   scrypt?: ScryptParams;
-  /** The onion virtual port; default {@linkcode DEFAULT_VIRTUAL_PORT}. */
+  /** The onion virtual port; default `DEFAULT_ONION_PORT` (`peer/address.ts`). */
   port?: number;
   /** Bound on the first descriptor upload (default `DESCRIPTOR_TIMEOUT_MS`). */
   descriptorTimeoutMs?: number;
@@ -225,16 +249,8 @@ class Runtime implements RunningPeer {
 
   constructor(options: StartPeerOptions) {
     this.#o = options;
-    this.#emit = (event) => {
-      try {
-        // The core awaits the promise (a message is shown before it is acknowledged).
-        const shown = options.events(event);
-        if (shown instanceof Promise) shown.catch(() => {});
-        return shown;
-      } catch {
-        // A failing sink must not break the runtime.
-      }
-    };
+    // A failing sink must not break the runtime; the core still awaits its promise.
+    this.#emit = guardedSink(options.events);
   }
 
   get peer(): Peer {
@@ -257,7 +273,7 @@ class Runtime implements RunningPeer {
       ...(o.scrypt !== undefined ? { scrypt: o.scrypt } : {}),
     });
     const tor = this.#tor = await strategyFor(o, this.#emit, store);
-    const port = o.port ?? DEFAULT_VIRTUAL_PORT;
+    const port = o.port ?? DEFAULT_ONION_PORT;
     const peer = this.#peer = await Peer.open({
       ...o.peerOptions,
       name: o.name,

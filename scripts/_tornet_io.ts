@@ -6,6 +6,7 @@
  * @module
  */
 
+import { errorMessage } from "../lib/errors.ts";
 import { concatBytes } from "../lib/crypto/bytes.ts";
 import { UnmessageError } from "../lib/errors.ts";
 
@@ -43,7 +44,7 @@ export async function consensusGap(dirPort: number, routers: number): Promise<st
     const served = micro?.match(/^onion-key/gm)?.length ?? 0;
     return served < digests.length ? `${served} of ${digests.length} microdescriptors` : "";
   } catch (e) {
-    return `directory fetch failed: ${e instanceof Error ? e.message : String(e)}`;
+    return `directory fetch failed: ${errorMessage(e)}`;
   }
 }
 

@@ -22,6 +22,7 @@
  * @module
  */
 
+import { errorMessage } from "../lib/errors.ts";
 import { parseArgs } from "node:util";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -121,7 +122,7 @@ if (import.meta.main) {
     const { values } = parseArgs({ options: { target: { type: "string" } }, strict: true });
     targets = selectTargets(values.target);
   } catch (e) {
-    console.error(`compile: ${e instanceof Error ? e.message : String(e)}`);
+    console.error(`compile: ${errorMessage(e)}`);
     Deno.exit(2);
   }
   const commit = await buildCommit();

@@ -17,16 +17,18 @@
  * @module
  */
 
+import { errorMessage } from "../lib/errors.ts";
 import { parseArgs } from "node:util";
 import { SmpError, type SmpGroup } from "../lib/crypto/smp/group.ts";
 import { SMP_ABORT, SMP_VALUE_COUNTS, type SmpMessage } from "../lib/crypto/smp/message.ts";
 import { modp1536 } from "../lib/crypto/smp/modp.ts";
 import { ristretto255Group } from "../lib/crypto/smp/ristretto.ts";
 import { Smp } from "../lib/crypto/smp/smp.ts";
+import { readLines } from "../lib/lines.ts";
 import { systemRng } from "../lib/rng.ts";
 
-/** Longest input line accepted (characters): bounds memory on garbage. */
-const MAX_LINE_CHARS = 16_384;
+/** Longest input line accepted (bytes): bounds memory on garbage. */
+const MAX_LINE_BYTES = 16_384;
 /** Hex digits of one ristretto255 value. */
 const RISTRETTO_HEX_DIGITS = 64;
 
@@ -59,7 +61,7 @@ function parseFlags(): { group: AnyGroup; initiator: boolean; secret: bigint } {
       allowPositionals: false,
     }));
   } catch (e) {
-    usage(e instanceof Error ? e.message : String(e));
+    usage(errorMessage(e));
   }
   const group = GROUPS[values.group ?? ""];
   if (group === undefined) usage(`unknown --group ${JSON.stringify(values.group ?? "")}`);
@@ -101,20 +103,6 @@ function fromLine(line: string, group: AnyGroup): SmpMessage {
   return { type: msg as SmpMessage["type"], values };
 }
 
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let buffer = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buffer += chunk;
-    let i;
-    while ((i = buffer.indexOf("\n")) >= 0) {
-      yield buffer.slice(0, i);
-      buffer = buffer.slice(i + 1);
-    }
-    if (buffer.length > MAX_LINE_CHARS) throw new RangeError("Input line too long");
-  }
-  if (buffer.length > 0) yield buffer;
-}
-
 async function main(): Promise<void> {
   const { group, initiator, secret } = parseFlags();
   const out = (obj: string) => console.log(obj);
@@ -122,7 +110,8 @@ async function main(): Promise<void> {
   const smp = new Smp(group, secret, systemRng);
   if (initiator) out(toLine(smp.start(), group));
   try {
-    for await (const line of lines(Deno.stdin.readable)) {
+    for await (const line of readLines(Deno.stdin.readable, MAX_LINE_BYTES)) {
+      if (line === null) throw new RangeError("Input line too long");
       if (line.trim() === "") continue;
       let reply: SmpMessage | null;
       try {

@@ -23,6 +23,7 @@
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { bounded, delay } from "../lib/deadline.ts";
 import { TorControl } from "../lib/tor/control.ts";
 import { TorError } from "../lib/tor/errors.ts";
 import { findProgram } from "../lib/tor/find_tor.ts";
@@ -383,7 +384,7 @@ class Network {
         waitingOn.name,
       );
     }
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    await delay(POLL_MS);
   }
 
   /** Whether a node failed because a port picked as free was taken. */
@@ -456,10 +457,7 @@ function untrack(net: Network): void {
 }
 
 async function waitAll(nodes: TorNode[], ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise((r) => (timer = setTimeout(r, ms)));
-  await Promise.race([Promise.all(nodes.map((n) => n.child!.status)), limit]);
-  clearTimeout(timer);
+  await bounded(Promise.all(nodes.map((n) => n.child!.status)), ms);
 }
 
 async function logTail(n: TorNode): Promise<string> {

@@ -3,12 +3,17 @@
  * application driving a real peer in direct mode (no tor), in a temporary
  * configuration folder; peers given the same `registry` find each other.
  * Also a plain peer without a GUI (a contact, or a stranger's process), and
- * a stranger's hand-made packets delivered to a peer of that registry.
+ * a stranger's hand-made packets (signed requests among them) delivered to a
+ * peer of that registry.
  *
  * @module
  */
 
 import { join } from "node:path";
+import type { Rng } from "../lib/crypto/bytes.ts";
+import { decodePublicKey, generateKeyPair } from "../lib/crypto/keys.ts";
+import { generateOnionKey } from "../lib/crypto/onion.ts";
+import { createRequest } from "../lib/protocol/handshake.ts";
 import { RegistryTransport } from "../lib/app/direct_registry.ts";
 import { GuiApp } from "../lib/gui/app.ts";
 import { type GuiServer, startGuiServer } from "../lib/gui/server.ts";
@@ -32,8 +37,11 @@ export interface GuiSetup {
   close(): Promise<void>;
 }
 
-/** A GUI with a real peer in direct mode; peers of one test share `registry`. */
-export async function guiSetup(registry?: string): Promise<GuiSetup> {
+/**
+ * A GUI with a real peer in direct mode; peers of one test share
+ * `registry`. `now` is its peer's clock (default the real one).
+ */
+export async function guiSetup(registry?: string, now?: () => number): Promise<GuiSetup> {
   const root = await Deno.makeTempDir({ prefix: "um-gui-app-" });
   const logs: string[] = [];
   const app = new GuiApp({
@@ -47,6 +55,7 @@ export async function guiSetup(registry?: string): Promise<GuiSetup> {
         events,
         scrypt: FAST_SCRYPT,
         ...(passphrase !== undefined ? { passphrase } : {}),
+        ...(now !== undefined ? { now } : {}),
       }),
     remember: () => Promise.resolve(),
     log: (m) => logs.push(m),
@@ -95,6 +104,23 @@ export async function plainPeer(name: string, registry: string): Promise<PlainPe
       await Deno.remove(root, { recursive: true });
     },
   };
+}
+
+/**
+ * A signed request from a fresh stranger (a throw-away identity and onion
+ * key) who suggests `name`, to the peer whose identity key is `key`, made
+ * at `now`: what anyone who knows the address can make by the hundred.
+ */
+export function strangerRequest(key: string, name: string, rng: Rng, now = Date.now()): Uint8Array {
+  return createRequest({
+    ownName: name,
+    ownIdentity: generateKeyPair(rng),
+    onionKey: generateOnionKey(rng),
+    port: 50001,
+    peerIdentityKey: decodePublicKey(key),
+    rng,
+    now,
+  }).packet;
 }
 
 /** Writes `packets` to the peer whose onion is `onion` (in `registry`) on one connection. */

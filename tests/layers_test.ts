@@ -15,6 +15,10 @@ const LIB = fileURLToPath(new URL("../lib/", import.meta.url));
 const RANK: Record<string, number> = {
   "errors.ts": 0,
   "edit_distance.ts": 0,
+  "deadline.ts": 0,
+  "lines.ts": 0,
+  "ports.ts": 0,
+  "strict_json.ts": 0,
   "rng.ts": 1,
   crypto: 1,
   protocol: 2,

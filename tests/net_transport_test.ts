@@ -198,11 +198,3 @@ Deno.test("TorTransport passes tor's refusals on with their retryable flag", asy
     await socks.close();
   }
 });
-
-Deno.test("TorTransport runs its beforeRetry hook", async () => {
-  let calls = 0;
-  const transport = new TorTransport({ socksPort: 1, beforeRetry: () => Promise.resolve(++calls) });
-  await transport.beforeRetry();
-  await transport.beforeRetry();
-  assertEquals(calls, 2);
-});

@@ -10,6 +10,7 @@
  */
 
 import { assert, assertEquals } from "./_assert.ts";
+import { readLines } from "../lib/lines.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const PEER = new URL("scripts/smp-peer.ts", ROOT).pathname;
@@ -84,23 +85,15 @@ function spawn(impl: Impl, role: string, secret: string): Side {
   return { result: null, child, writer: child.stdin.getWriter(), stderr };
 }
 
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let buffer = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buffer += chunk;
-    let i;
-    while ((i = buffer.indexOf("\n")) >= 0) {
-      yield buffer.slice(0, i);
-      buffer = buffer.slice(i + 1);
-    }
-  }
-  if (buffer.trim() !== "") yield buffer;
-}
+/** Longest line a side may print (its longest message is a few KiB). */
+const MAX_SIDE_LINE_BYTES = 1 << 20;
 
 /** Forwards `from`'s messages to `to`, flipping the tampered integer. */
 async function pump(from: Side, to: Side, tamper: Tamper | undefined): Promise<void> {
   const encoder = new TextEncoder();
-  for await (const line of lines(from.child.stdout)) {
+  for await (const line of readLines(from.child.stdout, MAX_SIDE_LINE_BYTES)) {
+    if (line === null) throw new Error("a side printed an overlong line");
+    if (line.trim() === "") continue;
     const data = JSON.parse(line);
     if ("result" in data) {
       from.result = data;

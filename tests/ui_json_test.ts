@@ -11,6 +11,7 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { UnmessageError } from "../lib/errors.ts";
 import { editDistance } from "../lib/edit_distance.ts";
+import { readLines } from "../lib/lines.ts";
 import type { ConversationInfo, PeerEvent, RequestInfo } from "../lib/peer/types.ts";
 import { type RunningPeer, startPeer } from "../lib/runtime.ts";
 import {
@@ -30,7 +31,6 @@ import {
   type JsonLine,
   LineWriter,
   MAX_LINE_BYTES,
-  readLines,
   runJsonInterface,
 } from "../lib/ui/json.ts";
 

@@ -1,16 +1,19 @@
 /**
  * The command line of `unmessage`: flags parsed with `node:util` parseArgs
- * (strict: an unknown or malformed flag is a {@linkcode CliUsageError}), the
- * seed's single-dash spelling (`unmessage-cli -name <name>`) accepted, and
- * the result checked into a {@linkcode CliOptions}. Pure: no I/O, so every
+ * (strict: an unknown or malformed flag is a {@linkcode CliUsageError}, told
+ * from parseArgs' error codes), unMessage 0.1's single-dash spelling
+ * (`unmessage-cli -name <name>`) accepted, and the result checked into a
+ * {@linkcode CliOptions}. Pure: no I/O, so every
  * mistake is testable in-process; `main.ts` prints and exits.
  *
  * @module
  */
 
+import { isPort, MAX_PORT, MIN_PORT } from "../ports.ts";
 import { parseArgs } from "node:util";
-import { UnmessageError } from "../errors.ts";
-import { editDistance } from "../edit_distance.ts";
+import { errorMessage, UnmessageError } from "../errors.ts";
+import { closestName } from "../edit_distance.ts";
+import { contentLines } from "../lines.ts";
 import { type BuiltinBridges, isBuiltinBridges, parseBridgeLine } from "../tor/bridges.ts";
 import { parseProxy } from "../tor/proxy.ts";
 
@@ -71,6 +74,7 @@ export const PASSPHRASE_ENV = "UNMESSAGE_PASSPHRASE";
 
 /** A mistake on the command line (exit status 2). */
 export class CliUsageError extends UnmessageError {
+  /** A usage mistake (code `usage`) saying `message`. */
   constructor(message: string) {
     super("usage", message);
   }
@@ -78,9 +82,13 @@ export class CliUsageError extends UnmessageError {
 
 /** What the command line asks for. */
 export interface CliOptions {
+  /** `--help`: print the usage and exit. */
   help: boolean;
+  /** `--version`: print the version and exit. */
   version: boolean;
+  /** `--name`: the peer to start (default: the last one used). */
   name?: string;
+  /** `--json`: the machine interface on stdin/stdout. */
   json: boolean;
   /** The graphical interface (`--gui`). */
   gui: boolean;
@@ -88,12 +96,19 @@ export interface CliOptions {
   noBrowser: boolean;
   /** Create the peer encrypted with a passphrase (no effect on an existing one). */
   encrypt: boolean;
+  /** `--config-dir`: where the peers live (default `~/.config/unMessage`). */
   configDir?: string;
+  /** `--port`: the onion service's virtual port. */
   port?: number;
+  /** `--tor-path`: the tor program to launch. */
   torPath?: string;
+  /** `--torrc-extra`: a file of torrc lines added to the launched tor's. */
   torrcExtra?: string;
+  /** `--control-port`: attach to the tor of this control port instead of launching one. */
   controlPort?: number;
+  /** `--socks-port`: the attached tor's SOCKS port. */
   socksPort?: number;
+  /** `--control-password`: the attached tor's control password (visible in `ps`). */
   controlPassword?: string;
   /** File holding the control port password (first line). */
   controlPasswordFile?: string;
@@ -138,7 +153,7 @@ const OPTIONS = {
   version: { type: "boolean", short: "V" },
 } as const;
 
-/** `-name` → `--name` for every long option (the seed's spelling). */
+/** `-name` → `--name` for every long option (unMessage 0.1's spelling). */
 function normalise(argv: readonly string[]): string[] {
   const out: string[] = [];
   let operands = false;
@@ -157,21 +172,63 @@ function normalise(argv: readonly string[]): string[] {
 /** "Unknown option --x", with the closest known flag when one is near. */
 function unknownOption(flag: string): string {
   const name = flag.replace(/^-+/, "").split("=")[0]!;
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const known of Object.keys(OPTIONS)) {
-    const d = editDistance(name, known);
-    if (d < bestDistance) [best, bestDistance] = [known, d];
-  }
+  const best = closestName(name, Object.keys(OPTIONS));
   return `Unknown option ${flag}` + (best ? `; did you mean --${best}?` : "");
+}
+
+/** parseArgs' code for a flag it does not know. */
+const UNKNOWN_OPTION = "ERR_PARSE_ARGS_UNKNOWN_OPTION";
+/** parseArgs' code for a value missing, not allowed, or looking like a flag. */
+const INVALID_OPTION_VALUE = "ERR_PARSE_ARGS_INVALID_OPTION_VALUE";
+
+/**
+ * The mistake behind a failed strict parse, told from parseArgs' error code
+ * and, for the flag it concerns, a lenient parse's tokens (never from its
+ * message's wording).
+ */
+function usageMistake(e: unknown, args: string[]): CliUsageError {
+  const code = typeof e === "object" && e !== null && "code" in e ? e.code : undefined;
+  const { tokens } = parseArgs({
+    args,
+    options: OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const specs: Record<string, { type: "string" | "boolean" }> = OPTIONS;
+  for (const t of tokens) {
+    if (t.kind !== "option") continue;
+    const spec = Object.hasOwn(specs, t.name) ? specs[t.name] : undefined;
+    if (spec === undefined) {
+      if (code !== UNKNOWN_OPTION) continue;
+      // `-nmae` is read as the short flags -n -m -a -e: name the word as typed
+      const word = /^-[^-=]{2,}/.exec(args[t.index]!)?.[0];
+      return new CliUsageError(unknownOption(word ?? t.rawName));
+    }
+    if (code !== INVALID_OPTION_VALUE) continue;
+    if (spec.type === "boolean" && t.inlineValue) {
+      return new CliUsageError(`${t.rawName} takes no value`);
+    }
+    if (spec.type === "string" && t.value === undefined) {
+      return new CliUsageError(`${t.rawName} needs a value: ${t.rawName} <value>`);
+    }
+    if (spec.type === "string" && !t.inlineValue && t.value?.startsWith("-")) {
+      return new CliUsageError(
+        `${t.rawName} needs a value; for one that starts with "-", write ${t.rawName}=<value>`,
+      );
+    }
+  }
+  return new CliUsageError(`Cannot read the command line: ${errorMessage(e).split("\n")[0]}`);
 }
 
 function port(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!/^\d{1,5}$/.test(value) || n < 1 || n > 65535) {
+  if (!/^\d{1,5}$/.test(value) || !isPort(n)) {
     throw new CliUsageError(
-      `--${flag} must be a port number from 1 to 65535, got ${JSON.stringify(value)}`,
+      `--${flag} must be a port number from ${MIN_PORT} to ${MAX_PORT}, got ${
+        JSON.stringify(value)
+      }`,
     );
   }
   return n;
@@ -193,11 +250,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
       allowPositionals: true,
     });
   } catch (e) {
-    // node's messages name the flag; drop its error-code prefix if any.
-    const text = e instanceof Error ? e.message.replace(/^\w+ \[\w+\]: /, "") : String(e);
-    const unknown = /^Unknown option '(-{1,2}[^']*)'/.exec(text);
-    if (unknown) throw new CliUsageError(unknownOption(unknown[1]!));
-    throw new CliUsageError(text.split("\n")[0]!);
+    throw usageMistake(e, normalise(argv));
   }
   const { values: v, positionals } = parsed;
   if (positionals.length > 0) {
@@ -313,5 +366,5 @@ function networkOptions(
 
 /** Lines of a `--torrc-extra` file: blank lines and `#` comments dropped. */
 export function torrcLines(text: string): string[] {
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
+  return contentLines(text).map((l) => l.text);
 }

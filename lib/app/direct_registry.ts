@@ -8,6 +8,7 @@
  * @module
  */
 
+import { isPort } from "../ports.ts";
 import { join } from "node:path";
 import type { FramedConn } from "../net/framed_conn.ts";
 import { NetError } from "../net/net_error.ts";
@@ -63,7 +64,7 @@ export class RegistryTransport implements Transport {
       });
     }
     const port = Number(text);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    if (!isPort(port)) {
       throw new NetError("unknown_host", `No valid port is registered for ${address.host}`, {
         retryable: true,
       });

@@ -5,9 +5,11 @@
  * auto`) or re-attached, the supervisor swaps the inner `TorTransport` and
  * control connection here, and the core's next dial goes through the new tor.
  * While no tor is usable, dials fail with a retryable error, so the
- * connector's back-off simply waits for it.
+ * connector's back-off simply waits for it. Before each retry it sends
+ * `SIGNAL NEWNYM` (`beforeRetry`): right after a contact's tor restarts, a
+ * stale introduction circuit can stall a redial for minutes.
  *
- * It owns no process and no socket; `runtime.ts` drives it.
+ * It owns no process and no socket; `tor_supervisor.ts` drives it.
  *
  * @module
  */
@@ -17,7 +19,7 @@ import type { FramedConn } from "../net/framed_conn.ts";
 import { type PeerAddress, TorTransport, type Transport } from "../net/transport.ts";
 import type { TorControl } from "../tor/control.ts";
 
-/** Bound on the NEWNYM sent before a retry (TORNET-FACTS.md "Reconnecting"). */
+/** Bound on the NEWNYM sent before a retry (docs/architecture.md, "Reaching a contact over tor"). */
 const NEWNYM_TIMEOUT_MS = 5_000;
 
 /** A transport through whichever tor is current. */

@@ -16,7 +16,8 @@
  */
 
 import { torKeyBlob } from "../crypto/onion.ts";
-import { isUnmessageError } from "../errors.ts";
+import { bounded, delay } from "../deadline.ts";
+import { errorMessage, isUnmessageError } from "../errors.ts";
 import type { EventSink } from "../peer/types.ts";
 import type { AddOnionOptions, OnionPort, TorControl } from "../tor/control.ts";
 import type { BootstrapStatus } from "../tor/control_parse.ts";
@@ -107,24 +108,6 @@ export interface SupervisedTorOptions {
   stallMs?: number;
   /** Clock (default Date.now). */
   now?: () => number;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Awaits `work` for at most `ms`, ignoring its failure. */
-export async function bounded(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    work.catch(() => {}),
-    new Promise((resolve) => timer = setTimeout(resolve, ms)),
-  ]);
-  clearTimeout(timer);
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** A launched or attached tor, kept alive; see the module header. */
@@ -313,7 +296,7 @@ export class SupervisedTor implements TorStrategy {
       } catch (e) {
         if (tor) await bounded(tor.close(), STOP_STEP_TIMEOUT_MS);
         if (this.#stopping) return; // stop() ended this start: not a failure
-        emit({ event: "tor", state: "failed", message: `Cannot restart tor: ${message(e)}` });
+        emit({ event: "tor", state: "failed", message: `Cannot restart tor: ${errorMessage(e)}` });
         wait = Math.min(wait * 2, TOR_RESTART_MAX_DELAY_MS);
       }
     }

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { errorMessage } from "../errors.ts";
+
 /** A file that cannot be used; the message says why, without the path (callers add it). */
 export class UserFileError extends Error {
   /** What is wrong: the OS error, or the file's kind, size or encoding. */
@@ -55,7 +57,7 @@ export async function readUserFile(path: string, maxBytes: number): Promise<User
     bytes = bytes.subarray(0, length);
   } catch (e) {
     if (e instanceof UserFileError) throw e;
-    throw new UserFileError("unreadable", e instanceof Error ? e.message : String(e), { cause: e });
+    throw new UserFileError("unreadable", errorMessage(e), { cause: e });
   }
   try {
     return { text: new TextDecoder("utf-8", { fatal: true }).decode(bytes), mode };

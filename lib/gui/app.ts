@@ -39,7 +39,7 @@
  * @module
  */
 
-import { isUnmessageError, UnmessageError } from "../errors.ts";
+import { errorMessage, isUnmessageError, UnmessageError } from "../errors.ts";
 import { SINK_FLUSH_TIMEOUT_MS } from "../peer/core.ts";
 import type { EventSink, IdentityInfo, PeerEvent } from "../peer/types.ts";
 import type { RunningPeer, StoredPeer } from "../runtime.ts";
@@ -151,7 +151,7 @@ export class GuiApp {
     try {
       await this.#start(name, undefined);
     } catch (e) {
-      this.#o.log(errorMessage(e, name));
+      this.#o.log(startErrorMessage(e, name));
     }
   }
 
@@ -290,7 +290,7 @@ export class GuiApp {
   /** Commands run one at a time, in the order received (as on stdin). */
   #queue(work: () => Promise<void>): Promise<void> {
     const next = this.#commands.then(work).catch((e) => {
-      this.#o.log(`GUI request failed: ${e instanceof Error ? e.message : String(e)}`);
+      this.#o.log(`GUI request failed: ${errorMessage(e)}`);
     });
     this.#commands = next;
     return next;
@@ -350,7 +350,7 @@ export class GuiApp {
       this.#sendTo(socket, errorLine(id, "bad_request", "Unknown request"));
     } catch (e) {
       const name = typeof value["name"] === "string" ? value["name"] : "the peer";
-      this.#sendTo(socket, errorLine(id, errorCode(e), errorMessage(e, name)));
+      this.#sendTo(socket, errorLine(id, errorCode(e), startErrorMessage(e, name)));
     }
   }
 
@@ -382,7 +382,7 @@ export class GuiApp {
     } catch (e) {
       this.#phase = "choose";
       this.#name = undefined;
-      this.#startError = { code: errorCode(e), message: errorMessage(e, name) };
+      this.#startError = { code: errorCode(e), message: startErrorMessage(e, name) };
       this.#send(this.#phaseLine());
       throw e;
     }
@@ -395,7 +395,7 @@ export class GuiApp {
       this.#send({
         event: "warning",
         code: "config",
-        message: `Cannot remember the last peer used: ${e instanceof Error ? e.message : e}`,
+        message: `Cannot remember the last peer used: ${errorMessage(e)}`,
       })
     );
   }
@@ -477,7 +477,7 @@ function errorCode(e: unknown): string {
   return isUnmessageError(e) ? e.code : "start_failed";
 }
 
-function errorMessage(e: unknown, name: string): string {
-  const why = e instanceof Error ? e.message : String(e);
+function startErrorMessage(e: unknown, name: string): string {
+  const why = errorMessage(e);
   return e instanceof GuiError ? why : `Cannot start ${name}: ${why}`;
 }

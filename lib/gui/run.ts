@@ -12,6 +12,7 @@
  * @module
  */
 
+import { errorMessage } from "../errors.ts";
 import type { EventSink } from "../peer/types.ts";
 import type { RunningPeer, StoredPeer } from "../runtime.ts";
 import { GuiApp } from "./app.ts";
@@ -80,7 +81,7 @@ export async function runGui(o: RunGuiOptions): Promise<number> {
       await o.say(`unMessage is open in your browser at ${local}`);
       await o.say(`If no window opened, open this file in your browser: ${file.path}`);
     } catch (e) {
-      o.log(`Cannot open a browser: ${e instanceof Error ? e.message : String(e)}`);
+      o.log(`Cannot open a browser: ${errorMessage(e)}`);
       await o.say(`Open this address in your browser: ${server.url}`);
     }
   } else {

@@ -96,6 +96,7 @@ export function uniform(rng: Rng): number {
  * retry and advances; `reset()` starts over (call it after a success).
  */
 export class Backoff {
+  /** The checked parameters in use (defaults filled in). */
   readonly params: BackoffParams;
   readonly #rng: Rng;
   /** Delays handed out since the last reset. */
@@ -103,6 +104,7 @@ export class Backoff {
   /** Exponent of the next ceiling; stops growing once it reaches maxMs. */
   #step = 0;
 
+  /** A back-off at its first attempt, jittered from `rng`. */
   constructor(rng: Rng, options: BackoffOptions = {}) {
     this.params = backoffParams(options);
     this.#rng = rng;

@@ -7,7 +7,7 @@
  * joins a dial already under way, or starts one. A dial makes up to
  * `maxAttempts` attempts; retryable failures (`retryable: true`, see
  * `isRetryable`) wait a jittered exponential back-off and call the
- * transport's `beforeRetry` hook (tor: NEWNYM, see transport.ts) first; a
+ * transport's `beforeRetry` hook (tor: NEWNYM, see app/tor_link.ts) first; a
  * non-retryable failure, the last attempt, an abort signal, `disconnect()` or
  * `close()` end it. Every step is reported as a {@linkcode ConnectProgress}
  * event. A connection that closes is forgotten; the next `connect` redials.
@@ -39,6 +39,7 @@ export type ConnectProgress =
 
 /** Options of a {@linkcode Connector}. */
 export interface ConnectorOptions {
+  /** How connections are opened (tor, direct, or the running peer's `TorLink`). */
   transport: Transport;
   /** Delays between attempts. */
   backoff?: BackoffOptions;
@@ -117,6 +118,7 @@ export class Connector {
   readonly #dials = new Map<string, Dial>();
   #closed = false;
 
+  /** A connector with no connection yet; `maxAttempts` defaults to {@linkcode DEFAULT_MAX_ATTEMPTS}. */
   constructor(options: ConnectorOptions) {
     const max = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     if (!(max === Infinity || (Number.isInteger(max) && max >= 1))) {

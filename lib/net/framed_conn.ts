@@ -25,7 +25,12 @@
  * @module
  */
 
-import { isUnmessageError, type ProtocolError, type UnmessageError } from "../errors.ts";
+import {
+  errorMessage,
+  isUnmessageError,
+  type ProtocolError,
+  type UnmessageError,
+} from "../errors.ts";
 import { encodeFrame, FrameDecoder } from "../protocol/frame.ts";
 import { NetError } from "./net_error.ts";
 
@@ -61,12 +66,15 @@ const WARN_REASONS: ReadonlySet<CloseReason> = new Set(["protocol_error", "handl
 
 /** How a connection ended; `error` is set for every abnormal end. */
 export interface CloseInfo {
+  /** Why it closed. */
   reason: CloseReason;
+  /** The typed error of an abnormal end. */
   error?: UnmessageError;
 }
 
 /** One log record of the transport layer (never contains payload bytes). */
 export interface NetLogEntry {
+  /** `warn`: a protocol violation or a refusal (an attack or a bug); `debug`: the rest. */
   level: "debug" | "warn";
   /** What happened, e.g. `"closed"`, `"connection_rejected"`. */
   event: string;
@@ -74,6 +82,7 @@ export interface NetLogEntry {
   label: string;
   /** Stable code of the error or close reason, when there is one. */
   code?: string;
+  /** What went wrong, in words (never payload bytes). */
   message?: string;
 }
 
@@ -102,6 +111,7 @@ export interface FramedConnOptions {
   maxQueuedFrames?: number;
   /** Name used in log records. */
   label?: string;
+  /** Receives the log records; none are kept without it. */
   logger?: NetLogger;
 }
 
@@ -140,6 +150,7 @@ export class FramedConn implements AsyncIterable<Uint8Array> {
   #consumed = false;
   #resolveClosed!: (info: CloseInfo) => void;
 
+  /** Frames `conn`, which it owns from now on (it closes it). */
   constructor(conn: Deno.Conn, options: FramedConnOptions = {}) {
     this.#conn = conn;
     // Frames are small and latency-bound: without TCP_NODELAY, Nagle's
@@ -239,7 +250,7 @@ export class FramedConn implements AsyncIterable<Uint8Array> {
         try {
           await handler(frame);
         } catch (e) {
-          const msg = e instanceof Error ? e.message : String(e);
+          const msg = errorMessage(e);
           this.#terminate({
             reason: "handler_failed",
             error: new NetError("frame_handler_failed", `Frame handler failed: ${msg}`, {

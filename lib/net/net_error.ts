@@ -38,6 +38,7 @@ export class NetError extends UnmessageError {
   /** Whether the same operation may succeed if tried again later. */
   readonly retryable: boolean;
 
+  /** An error with `code`, `message`, and whether retrying may help (`options.retryable`). */
   constructor(code: NetErrorCode, message: string, options: NetErrorOptions = {}) {
     super(code, message, options);
     this.retryable = options.retryable ?? false;

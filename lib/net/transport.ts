@@ -5,10 +5,10 @@
  * - {@linkcode TorTransport} dials the contact's onion service through tor's
  *   SOCKS port, with the isolation key as SOCKS username and password so tor
  *   puts each contact's streams on their own circuits (tor-spec
- *   `IsolateSOCKSAuth`, on by default). Its `beforeRetry` hook is where the
- *   core sends `SIGNAL NEWNYM`: right after a contact's tor restarts, a stale
- *   introduction circuit can stall a stream for about two minutes, and a
- *   NEWNYM before each retry avoids it (TORNET-FACTS.md, "Reconnecting").
+ *   `IsolateSOCKSAuth`, on by default). It is stateless about tor itself:
+ *   the running peer's `app/tor_link.ts` wraps it, follows tor restarts and
+ *   sends `SIGNAL NEWNYM` in the interface's `beforeRetry` (see
+ *   docs/architecture.md, "Reaching a contact over tor").
  * - {@linkcode DirectTransport} maps onion hosts to local ports and dials
  *   127.0.0.1 directly, for tests without tor.
  *
@@ -25,7 +25,9 @@ import { isRetryable, NetError } from "./net_error.ts";
 
 /** Where a contact listens: an onion host (or any host a transport knows) and port. */
 export interface PeerAddress {
+  /** The onion host (56 characters and `.onion`), or a name a direct transport knows. */
   host: string;
+  /** The onion service's virtual port. */
   port: number;
 }
 
@@ -38,7 +40,7 @@ export interface Transport {
    * @throws an error with a boolean `retryable` (`NetError`, `SocksError`)
    */
   connect(address: PeerAddress, isolationKey: string, signal?: AbortSignal): Promise<FramedConn>;
-  /** Called by the connector before each retry (tor: `SIGNAL NEWNYM`). */
+  /** Called by the connector before each retry (`app/tor_link.ts`: `SIGNAL NEWNYM`). */
   beforeRetry?(): Promise<void>;
 }
 
@@ -55,10 +57,9 @@ export interface TorTransportOptions {
   socksPort: number;
   /** Deadline of one dial (SOCKS handshake and onion rendezvous), in ms. */
   connectTimeoutMs?: number;
-  /** Run before each retry; the core passes `() => control.signal("NEWNYM")`. */
-  beforeRetry?: () => Promise<unknown>;
   /** Limits of each opened connection. */
   limits?: ConnectionLimits;
+  /** Receives the opened connections' log records. */
   logger?: NetLogger;
 }
 
@@ -80,13 +81,9 @@ export class TorTransport implements Transport {
   readonly #options: TorTransportOptions;
   #count = 0;
 
+  /** A transport through the SOCKS port `options.socksPort`. */
   constructor(options: TorTransportOptions) {
     this.#options = options;
-  }
-
-  /** Runs the `beforeRetry` hook given at construction, if any. */
-  async beforeRetry(): Promise<void> {
-    await this.#options.beforeRetry?.();
   }
 
   async connect(
@@ -136,6 +133,7 @@ export interface DirectTransportOptions {
   connectTimeoutMs?: number;
   /** Limits of each opened connection. */
   limits?: ConnectionLimits;
+  /** Receives the opened connections' log records. */
   logger?: NetLogger;
 }
 
@@ -148,6 +146,7 @@ export class DirectTransport implements Transport {
   readonly #options: DirectTransportOptions;
   #count = 0;
 
+  /** A transport that knows the hosts of `options.ports` (more with `setPort`). */
   constructor(options: DirectTransportOptions = {}) {
     this.#ports = new Map(options.ports ?? []);
     this.#options = options;

@@ -22,7 +22,10 @@ import { checkName, MAX_NAME_BYTES, MAX_PORT, MIN_PORT } from "../protocol/hands
 import { PeerError } from "./errors.ts";
 import { checkNameCharacters, removeHiddenCharacters, showName } from "./names.ts";
 
-/** The onion service port used when an address names none (unMessage 0.1's examples use 50001). */
+/**
+ * The onion service's virtual port: ours unless `--port` says otherwise, and
+ * a contact's when its address names none (unMessage 0.1's examples use it).
+ */
 export const DEFAULT_ONION_PORT = 50001;
 
 /** A contact's address, parsed. */

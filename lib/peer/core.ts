@@ -17,6 +17,8 @@
 
 import { equalBytes, type Rng, toBase64 } from "../crypto/bytes.ts";
 import type { KeyPair } from "../crypto/keys.ts";
+import { deadline } from "../deadline.ts";
+import { errorMessage } from "../errors.ts";
 import { errorCode } from "../net/net_error.ts";
 import type { BackoffOptions } from "../net/backoff.ts";
 import type { Connector } from "../net/connector.ts";
@@ -257,18 +259,10 @@ export class PeerCore {
     if (!(shown instanceof Promise)) return true;
     this.#count(shown, event.event === "message" ? event.text.length : 0);
     const outcome = shown.then(() => true, () => false);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), SINK_FLUSH_TIMEOUT_MS);
-    });
-    try {
-      const first = await Promise.race([outcome, timeout]);
-      if (first !== null) return first;
-      if (late !== undefined) void outcome.then((ok) => ok && !this.closed && late());
-      return false;
-    } finally {
-      clearTimeout(timer);
-    }
+    const first = await deadline(outcome, SINK_FLUSH_TIMEOUT_MS, () => null);
+    if (first !== null) return first;
+    if (late !== undefined) void outcome.then((ok) => ok && !this.closed && late());
+    return false;
   }
 
   /** Emits a `warning` (something about a contact or a request worth a line of its own). */
@@ -283,8 +277,7 @@ export class PeerCore {
 
   /** Emits an `error` for a failure the user should know about (disk ...). */
   error(e: unknown, what: string): void {
-    const message = e instanceof Error ? e.message : String(e);
-    this.emit({ event: "error", code: errorCode(e), message: `${what}: ${message}` });
+    this.emit({ event: "error", code: errorCode(e), message: `${what}: ${errorMessage(e)}` });
   }
 
   /**

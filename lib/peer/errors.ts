@@ -19,7 +19,7 @@
  */
 
 import { UnmessageError } from "../errors.ts";
-import { editDistance } from "../edit_distance.ts";
+import { closestName } from "../edit_distance.ts";
 
 /**
  * Stable codes of {@linkcode PeerError}:
@@ -91,27 +91,8 @@ export function isPeerError(e: unknown, code?: PeerErrorCode): e is PeerError {
   return e instanceof PeerError && (code === undefined || e.code === code);
 }
 
-/** Largest edit distance for a "did you mean" (a typo or two). */
-const MAX_SUGGESTION_DISTANCE = 2;
-
-/**
- * The known name closest to `name` (a prefix of it, or within
- * {@linkcode MAX_SUGGESTION_DISTANCE} edits), or undefined.
- */
-export function closestName(name: string, known: Iterable<string>): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  const lower = name.toLowerCase();
-  for (const candidate of known) {
-    const c = candidate.toLowerCase();
-    const distance = c.startsWith(lower) && lower.length > 0 ? 0.5 : editDistance(lower, c);
-    if (distance <= MAX_SUGGESTION_DISTANCE && distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
+/** The "did you mean" rule of every name (see `edit_distance.ts`). */
+export { closestName };
 
 /** `unknown_peer` (or `unknown_request`) for `name`, with a "did you mean" when one is close. */
 export function unknownName(

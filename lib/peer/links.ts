@@ -15,6 +15,7 @@ import { type PeerCore, REQUEST_KEY_PREFIX } from "./core.ts";
 import { Link } from "./link.ts";
 import { receiveFrame } from "./receive.ts";
 import type { OutboundEntry } from "./records.ts";
+import { saveOrUndo } from "./transaction.ts";
 
 export type { ConnectProgress } from "../net/connector.ts";
 export type { ElementBody } from "../protocol/elements.ts";
@@ -106,12 +107,9 @@ async function writeSteps(
   }
   if (steps.length === 0) return null;
   if (steps.some((step) => step.sealed)) {
-    try {
-      await core.saveContact(contact);
-    } catch (e) {
+    await saveOrUndo(() => core.saveContact(contact), () => {
       for (const step of steps.reverse()) contact.unsend(step);
-      throw e;
-    }
+    });
   }
   return steps.flatMap((step) => step.packets);
 }

@@ -49,7 +49,7 @@
 
 import { equalBytes, fromHex, toHex, utf8 } from "../crypto/bytes.ts";
 import { messageDigest } from "../crypto/ratchet_header.ts";
-import { isUnmessageError, ProtocolError } from "../errors.ts";
+import { errorMessage, isUnmessageError, ProtocolError } from "../errors.ts";
 import { type Admission, UNPOLICED } from "../net/admission.ts";
 import type { FramedConn } from "../net/framed_conn.ts";
 import { type Dispatched, dispatchPacket, UnreadableMessage } from "../protocol/dispatch.ts";
@@ -67,6 +67,7 @@ import {
 } from "./records.ts";
 import { receiveRequest } from "./requests.ts";
 import { ReceivedDigests, SeenIds } from "./seen_ids.ts";
+import { saveOrUndo } from "./transaction.ts";
 import { excerptOf } from "./info.ts";
 
 export type { Admission } from "../net/admission.ts";
@@ -226,7 +227,10 @@ export async function receivePacket(
     }
   } catch (e) {
     if (isStoreError(e)) core.error(e, "Cannot save a received packet");
-    else core.warn(isUnmessageError(e) ? e.code : "bad_packet", `Dropped a packet: ${describe(e)}`);
+    else {core.warn(
+        isUnmessageError(e) ? e.code : "bad_packet",
+        `Dropped a packet: ${errorMessage(e)}`,
+      );}
   }
 }
 
@@ -241,10 +245,6 @@ function ownerOf(got: Dispatched<Contact, OutboundEntry>): string {
     case "message":
       return `contact:${got.handle.record.fileId}`;
   }
-}
-
-function describe(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** Stage 2 (Alice): a verified request (its key is new: dispatch.ts checked); requests.ts decides whether it is kept. */
@@ -285,13 +285,10 @@ async function onFirstReply(
   if (element !== null) handleElement(core, contact, element, effects, conn);
   const requestLink = core.requestLinks.get(outbound.id);
   core.requestLinks.delete(outbound.id);
-  try {
+  await saveOrUndo(async () => {
     await core.saveContact(contact);
     await core.saveRequests();
-  } catch (e) {
-    effects.fail();
-    throw e;
-  }
+  }, () => effects.fail());
   core.emit({ event: "request-accepted", name: contact.name });
   core.emit({ event: "conversation-established", name: contact.name });
   effects.run();
@@ -472,7 +469,7 @@ function completeElement(core: PeerCore, contact: Contact, plaintext: Uint8Array
   } catch (e) {
     core.warn(
       isUnmessageError(e) ? e.code : "bad_element",
-      `Dropped an element from ${contact.name}: ${describe(e)}`,
+      `Dropped an element from ${contact.name}: ${errorMessage(e)}`,
     );
     return null;
   }

@@ -22,7 +22,8 @@
  *   {@linkcode MAX_FLOOD_REQUESTS}, the oldest of them dropped first. One
  *   `request_flood` warning per window says how many are held; `reqs-in`
  *   lists them marked `flood`, they can be accepted like any other, and
- *   `req-reject --flood` (or `--all`) clears them. A genuine request that
+ *   `req-reject --flood` (or `--all`) clears them; the next flood request
+ *   after that warns again (the user cleared the flood: a new one is news). A genuine request that
  *   arrives during a flood, and is pushed out of the flood list or
  *   rejected with `--flood`, comes back when its sender re-sends it (every
  *   start of theirs) while it lives.
@@ -66,6 +67,7 @@ import {
   newLocalId,
 } from "./records.ts";
 import { ReceivedDigests, SeenIds } from "./seen_ids.ts";
+import { saveOrUndo } from "./transaction.ts";
 import type { ConversationInfo, RequestInfo } from "./types.ts";
 import type { RequestDropReason } from "./warnings.ts";
 
@@ -145,7 +147,7 @@ export async function receiveRequest(core: PeerCore, request: InboundRequest): P
   gate.admitted = gate.admitted.filter((t) => t + REQUEST_WINDOW_MS > now);
   const pending = book.inbound.filter((e) => e.flood !== true).length;
   const entry: InboundEntry = {
-    name: core.uniqueName(sanitizeSuggestedName(request.name)),
+    name: core.uniqueName(localRequestName(request.name)),
     at: now,
     state: request,
   };
@@ -173,6 +175,19 @@ export async function receiveRequest(core: PeerCore, request: InboundRequest): P
   await core.saveRequests();
   const looksLike = lookalikeOf(core, entry);
   core.emit({ event: "request-received", request: requestInfo(entry, "in", looksLike) });
+}
+
+/**
+ * The name a request is listed under: the one it suggests, made valid,
+ * but never what `req-reject` takes for many: not a word of it (a
+ * stranger who calls itself "--all" would make a reject of its one
+ * request reject them all), and no `*` ("spam*" would be a pattern as soon
+ * as that request is gone, and a second reject of it, from a window left
+ * open, would reject every "spam…"); each `*` becomes "_".
+ */
+function localRequestName(suggested: string): string {
+  const name = sanitizeSuggestedName(suggested).replaceAll("*", "_");
+  return name === REJECT_ALL || name === REJECT_FLOOD ? "contact" : name;
 }
 
 /** Pending and flood requests, oldest first, after dropping expired ones. */
@@ -239,18 +254,17 @@ export async function acceptRequest(
   core.requests.inbound = core.requests.inbound.filter((e) => e !== entry);
   const contact = core.addContact(record, false);
   let contactSaved = false;
-  try {
+  await saveOrUndo(async () => {
     await core.saveContact(contact);
     contactSaved = true;
     await core.saveRequests();
-  } catch (e) {
+  }, async () => {
     await core.removeContact(contact);
     const book = core.requests.inbound;
     core.requests.inbound = [...book.slice(0, index), entry, ...book.slice(index)];
     // a file left behind is reconciled at the next open (load.ts: the conversation wins)
     if (contactSaved) await core.store.deleteConversation(record.fileId).catch(() => {});
-    throw e;
-  }
+  });
   if (core.started) contact.link?.start();
   contact.link?.wake();
   return contact.info();
@@ -344,6 +358,7 @@ export async function rejectRequests(core: PeerCore, what: string): Promise<stri
   const remember = what !== REJECT_FLOOD;
   for (const e of chosen) if (remember) book.rejected.push(toBase64(e.state.requestPublicKey));
   book.rejected.splice(0, Math.max(0, book.rejected.length - MAX_REJECTED));
+  if (what === REJECT_FLOOD || what === REJECT_ALL) gateOf(core).warnedAt = -Infinity;
   await core.saveRequests();
   return [...chosen].map((e) => e.name);
 }

@@ -27,6 +27,7 @@ import { checkNameFree } from "./lookup.ts";
 import type { Profile } from "./profile.ts";
 import { MAX_OUTBOUND_REQUESTS, newLocalId, type OutboundEntry } from "./records.ts";
 import { REQUEST_TTL_MS } from "./requests.ts";
+import { saveOrUndo } from "./transaction.ts";
 import type { RequestInfo } from "./types.ts";
 
 /** Who sends a request: our profile and our onion service's virtual port. */
@@ -127,13 +128,11 @@ export async function sendRequest(
   const before = core.requests.outbound;
   core.requests.outbound = [...before.filter((r) => r !== pending), entry];
   core.requestsChanged();
-  try {
-    await core.saveRequests(); // before it leaves
-  } catch (e) {
+  // saved before it leaves
+  await saveOrUndo(() => core.saveRequests(), () => {
     core.requests.outbound = before;
     core.requestsChanged();
-    throw e;
-  }
+  });
   if (pending !== undefined) await closeRequestLink(core, pending);
   if (core.started) startRequestLink(core, entry);
   return requestInfo(entry, "out");

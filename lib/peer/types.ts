@@ -220,33 +220,33 @@ export interface TorLogEntry {
 
 /** What the commands need of the core (`lib/peer.ts`'s `Peer` satisfies it). */
 export interface CommandPeer {
-  /** Our identity address and key. */
+  /** Our identity address, key and onion. */
   identity(): IdentityInfo;
-  /** Sends a request to an identity address. */
+  /** Sends a request to `name@onion` whose identity key is `identityKey`. */
   sendRequest(identityAddress: string, identityKey: string): Promise<RequestInfo>;
-  /** Requests received and not answered yet. */
+  /** The requests that wait for our answer. */
   inboundRequests(): RequestInfo[];
-  /** Requests sent and not answered yet. */
+  /** The requests we sent that are not answered yet (or expired). */
   outboundRequests(): RequestInfo[];
-  /** Accepts a received request, optionally under another name. */
+  /** Accepts the request `name`, under `newName` if given. */
   acceptRequest(name: string, newName?: string): Promise<ConversationInfo>;
   /** Rejects one request, a pattern with `*`, `--flood` or `--all`; returns the names rejected. */
   rejectRequest(name: string): Promise<string[]>;
-  /** Cancels a request we sent. */
+  /** Cancels our request `name`. */
   cancelRequest(name: string): Promise<void>;
-  /** Every conversation, sorted by name. */
+  /** Every conversation, with its level and whether the contact is online. */
   conversations(): ConversationInfo[];
-  /** Queues a message; `queued` when the contact is not connected. */
+  /** Sends `text` to `name`; `queued` when the contact is offline. */
   sendMessage(name: string, text: string): Promise<{ id: string; queued?: boolean }>;
-  /** Turns presence notifications to a contact on or off. */
+  /** Turns presence notices to `name` on or off. */
   setPresence(name: string, on: boolean): Promise<void>;
-  /** Compares a key obtained elsewhere with the contact's. */
+  /** Compares `key` with `name`'s identity key; marks the conversation verified on a match. */
   verify(name: string, key: string): Promise<{ verified: boolean }>;
-  /** Starts or answers an SMP run (`connecting` when the contact is dialled first). */
+  /** Starts (or answers) an SMP run with `name` on `secret`. */
   authenticate(name: string, secret: string): Promise<void | { connecting: boolean }>;
   /** Throws what {@linkcode CommandPeer.deleteConversation} would for an unknown name, cheaply. */
   checkConversation(name: string): void;
-  /** Deletes a conversation and everything stored of it. */
+  /** Deletes the conversation with `name` and its keys. */
   deleteConversation(name: string): Promise<void>;
   /**
    * Tor's recent log lines (NOTICE, WARN, ERR; oldest first, at most

@@ -9,6 +9,7 @@
 import { fromBase64 } from "../crypto/bytes.ts";
 import { isLowOrderPublicKey, KEY_LENGTH } from "../crypto/keys.ts";
 import { ProtocolError } from "../errors.ts";
+import { exactObject } from "../strict_json.ts";
 import { checkName, MAX_CREATED_MS, MAX_PORT, MIN_PORT } from "./handshake_data.ts";
 
 /** Throws `bad_state` with `what` (never a value). */
@@ -18,15 +19,7 @@ export function fail(what: string): never {
 
 /** A plain object with exactly the space-separated `names` as its fields. */
 export function fields(value: unknown, names: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    fail("it is not an object");
-  }
-  const expected = names.split(" ");
-  const keys = Object.keys(value);
-  if (keys.length !== expected.length || !expected.every((f) => Object.hasOwn(value, f))) {
-    fail("it does not have exactly the expected fields");
-  }
-  return value as Record<string, unknown>;
+  return exactObject(value, names.split(" "), (problem) => fail(`it ${problem}`));
 }
 
 /**

@@ -56,13 +56,13 @@ export const INCOMPLETE_TTL_MS = 10 * 60 * 1000;
 
 /** A part as decoded by {@linkcode decodePart}. */
 export interface Part {
-  /** ID of the element the part belongs to. */
+  /** The ID of the element this part belongs to (the same in every part of it). */
   elementId: Uint8Array;
-  /** Its place among the element's parts (from 0). */
+  /** This part's place among the element's parts, from 0. */
   index: number;
-  /** How many parts the element has. */
+  /** How many parts the element has (at least 1). */
   count: number;
-  /** The part's bytes of the element. */
+  /** This part's slice of the encoded element. */
   data: Uint8Array;
 }
 

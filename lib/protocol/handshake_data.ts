@@ -43,6 +43,7 @@
  * @module
  */
 
+import { MAX_PORT, MIN_PORT } from "../ports.ts";
 import { abytes, concatBytes, fromUtf8, utf8 } from "../crypto/bytes.ts";
 import { isLowOrderPublicKey, KEY_LENGTH } from "../crypto/keys.ts";
 import {
@@ -65,10 +66,8 @@ export const HANDSHAKE_VERSION = 1;
  */
 export const MAX_NAME_BYTES = 64;
 
-/** Lowest TCP port of the onion service. */
-export const MIN_PORT = 1;
-/** Highest TCP port of the onion service. */
-export const MAX_PORT = 65535;
+/** The range of the onion service's port (see `lib/ports.ts`). */
+export { MAX_PORT, MIN_PORT };
 
 /** Length of the creation time: a u64 of milliseconds. */
 const CREATED_LENGTH = 8;

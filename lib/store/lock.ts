@@ -48,7 +48,7 @@ export interface PeerLock {
 export interface LockHolder {
   /** Process ID of the holder. */
   pid: number;
-  /** Host name of the holder's machine. */
+  /** Host name of the machine the holder runs on (shown with the PID: a PID names a process on that host only). */
   host: string;
   /** ISO 8601 time the lock was taken. */
   since: string;

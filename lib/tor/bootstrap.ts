@@ -8,6 +8,7 @@
  * @module
  */
 
+import { deadline } from "../deadline.ts";
 import type { TorControl } from "./control.ts";
 import { BOOTSTRAP_DONE, type BootstrapStatus, parseBootstrapStatus } from "./control_parse.ts";
 import { TorError } from "./errors.ts";
@@ -116,26 +117,17 @@ export async function waitForBootstrap(
   options: WaitForBootstrapOptions = {},
 ): Promise<BootstrapStatus> {
   const timeoutMs = options.timeoutMs ?? BOOTSTRAP_TIMEOUT_MS;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   const watch = await watchBootstrap(control, options.onProgress);
   try {
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const last = watch.latest;
-        reject(
-          new TorError(
-            "bootstrap_timeout",
-            `Tor did not finish bootstrapping within ${timeoutMs} ms ` +
-              `(stuck at ${last.progress}%: ${last.summary}${
-                last.warning ? `; ${last.warning}` : ""
-              })`,
-          ),
-        );
-      }, timeoutMs);
+    return await deadline(watch.done, timeoutMs, () => {
+      const last = watch.latest;
+      throw new TorError(
+        "bootstrap_timeout",
+        `Tor did not finish bootstrapping within ${timeoutMs} ms ` +
+          `(stuck at ${last.progress}%: ${last.summary}${last.warning ? `; ${last.warning}` : ""})`,
+      );
     });
-    return await Promise.race([watch.done, timeout]);
   } finally {
-    clearTimeout(timer);
     watch.stop();
   }
 }

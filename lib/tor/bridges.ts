@@ -11,6 +11,9 @@
  * @module
  */
 
+import { isPort } from "../ports.ts";
+import { errorMessage } from "../errors.ts";
+import { contentLines } from "../lines.ts";
 import { BUILTIN_BRIDGES } from "./builtin_bridges.ts";
 import { TorError } from "./errors.ts";
 import { findProgram, programDirs } from "./find_tor.ts";
@@ -71,8 +74,7 @@ function invalid(line: string, why: string): TorError {
 }
 
 function validPort(text: string): boolean {
-  const port = Number(text);
-  return port >= 1 && port <= 65535;
+  return isPort(Number(text));
 }
 
 /**
@@ -123,14 +125,11 @@ export function parseBridgeLine(text: string): BridgeLine {
  */
 export function parseBridgeLines(text: string): BridgeLine[] {
   const out: BridgeLine[] = [];
-  const lines = text.split(/\r?\n/);
-  for (let n = 0; n < lines.length; n++) {
-    const l = lines[n]!.trim();
-    if (l === "" || l.startsWith("#")) continue;
+  for (const line of contentLines(text)) {
     try {
-      out.push(parseBridgeLine(l));
+      out.push(parseBridgeLine(line.text));
     } catch (e) {
-      throw new TorError("invalid_bridge", `Line ${n + 1}: ${(e as Error).message}`);
+      throw new TorError("invalid_bridge", `Line ${line.number}: ${errorMessage(e)}`);
     }
     if (out.length > MAX_BRIDGES) {
       throw new TorError("invalid_bridge", `More than ${MAX_BRIDGES} bridges`);

@@ -14,7 +14,9 @@
  * @module
  */
 
+import { isPort } from "../ports.ts";
 import { utf8 } from "../crypto/bytes.ts";
+import { deadline } from "../deadline.ts";
 import { authenticateWith, type AuthMethod, type AuthOptions } from "./control_auth.ts";
 import {
   type ControlEvent,
@@ -108,23 +110,18 @@ export class TorControl {
   /** Opens a control connection to `host:port` (default 127.0.0.1). */
   static async connect(options: ControlConnectOptions): Promise<TorControl> {
     const { port, host = "127.0.0.1", connectTimeoutMs = CONNECT_TIMEOUT_MS } = options;
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    if (!isPort(port)) {
       throw new TorError("invalid_argument", `Control port ${port} is not 1..65535`);
     }
     const attempt = Deno.connect({ hostname: host, port, transport: "tcp" });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), connectTimeoutMs);
-    });
     try {
-      const conn = await Promise.race([attempt, timeout]);
-      if (conn === "timeout") {
+      const conn = await deadline(attempt, connectTimeoutMs, () => {
         attempt.then((c) => c.close(), () => {});
         throw new TorError(
           "control_connect_failed",
           `Timed out connecting to the control port ${host}:${port}`,
         );
-      }
+      });
       return new TorControl(conn, options);
     } catch (e) {
       if (e instanceof TorError) throw e;
@@ -133,8 +130,6 @@ export class TorControl {
         `Cannot connect to the control port ${host}:${port}`,
         { cause: e },
       );
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -326,20 +321,19 @@ export class TorControl {
       if (e.action === "FAILED") failures++;
     });
     const offClose = this.onClose((reason) => fail(reason));
-    const timer = setTimeout(() =>
-      fail(
-        new TorError(
+    const uploaded = async () => {
+      await Promise.race([this.addEvents("HS_DESC"), result]);
+      if (!this.#uploaded.has(id)) await result;
+    };
+    try {
+      await deadline(uploaded(), timeoutMs, () => {
+        throw new TorError(
           "descriptor_timeout",
           `Tor did not upload the descriptor of ${id}.onion within ${timeoutMs} ms ` +
             `(${failures} failed uploads)`,
-        ),
-      ), timeoutMs);
-    try {
-      await Promise.race([this.addEvents("HS_DESC"), result]);
-      if (this.#uploaded.has(id)) return;
-      await result;
+        );
+      });
     } finally {
-      clearTimeout(timer);
       offEvent();
       offClose();
     }

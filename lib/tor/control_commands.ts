@@ -8,6 +8,7 @@
  * @module
  */
 
+import { isPort } from "../ports.ts";
 import { TorError } from "./errors.ts";
 
 /** One onion port mapping (control-spec §3.27 `Port=VirtPort[,Target]`). */
@@ -32,8 +33,8 @@ export interface AddOnionOptions {
   powDefenses?: { queueRate: number; queueBurst: number };
 }
 
-/** Largest TCP port and largest MaxStreams (§3.27 NumStreams). */
-const MAX_PORT = 65535;
+/** Largest MaxStreams (§3.27 NumStreams: a 16-bit count). */
+const MAX_STREAMS_LIMIT = 65535;
 /** Largest PoW queue rate or burst we pass (tor takes any 32-bit value). */
 const MAX_POW_QUEUE = 0x7fffffff;
 /** A token of printable ASCII without spaces. */
@@ -68,7 +69,7 @@ export function addOnionCommand(
   if (flags.some((f) => !/^[A-Za-z]+$/.test(f))) throw invalid("ADD_ONION flags are words");
   if (flags.length > 0) parts.push(`Flags=${flags.join(",")}`);
   if (options.maxStreams !== undefined) {
-    if (!isIntIn(options.maxStreams, 0, MAX_PORT)) {
+    if (!isIntIn(options.maxStreams, 0, MAX_STREAMS_LIMIT)) {
       throw invalid("ADD_ONION MaxStreams is 0..65535");
     }
     parts.push(`MaxStreams=${options.maxStreams}`);
@@ -83,9 +84,9 @@ export function addOnionCommand(
   for (const { virtualPort, target } of ports) {
     const t = typeof target === "number" ? `127.0.0.1:${target}` : target;
     const targetOk = typeof target === "number"
-      ? isIntIn(target, 1, MAX_PORT)
+      ? isPort(target)
       : typeof t === "string" && TOKEN.test(t);
-    if (!isIntIn(virtualPort, 1, MAX_PORT) || !targetOk) {
+    if (!isPort(virtualPort) || !targetOk) {
       throw invalid(`ADD_ONION port ${virtualPort} is invalid`);
     }
     parts.push(`Port=${virtualPort},${t}`);

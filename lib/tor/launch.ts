@@ -11,8 +11,10 @@
  * @module
  */
 
+import { isPort } from "../ports.ts";
 import { join } from "node:path";
 import { concatBytes } from "../crypto/bytes.ts";
+import { bounded, deadline, delay } from "../deadline.ts";
 import { type BootstrapStatus, waitForBootstrap, watchBootstrap } from "./bootstrap.ts";
 import { TorControl } from "./control.ts";
 import { parseArgs } from "./control_parse.ts";
@@ -246,7 +248,7 @@ function torrcText(
   options: LaunchOptions,
 ): string {
   const socks = options.socksPort ?? "auto";
-  if (socks !== "auto" && !(Number.isInteger(socks) && socks >= 1 && socks <= 65535)) {
+  if (socks !== "auto" && !isPort(socks)) {
     throw new TorError("invalid_argument", `SOCKS port ${socks} is not 1..65535`);
   }
   const flags = options.socksFlags ?? DEFAULT_SOCKS_FLAGS;
@@ -298,7 +300,7 @@ async function waitForPortFile(
     if (Date.now() >= deadline) {
       throw new TorError("launch_timeout", "Tor did not open its control port in time");
     }
-    await new Promise((r) => setTimeout(r, PORT_FILE_POLL_MS));
+    await delay(PORT_FILE_POLL_MS);
   }
 }
 
@@ -315,12 +317,7 @@ async function raceExit<T>(
     return await work;
   } catch (e) {
     // A dead tor also closes the control connection; name the real cause.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const exit = await Promise.race([
-      exited,
-      new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), EXIT_SETTLE_MS)),
-    ]);
-    clearTimeout(timer);
+    const exit = await deadline(exited, EXIT_SETTLE_MS, () => undefined);
     if (exit) throw await exitError(exit, "while starting", logTail);
     throw e;
   }
@@ -348,9 +345,7 @@ async function stopTor(
       .catch(() => {});
   }
   await control.close();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([exited, new Promise((r) => timer = setTimeout(r, STOP_GRACE_MS))]);
-  clearTimeout(timer);
+  await bounded(exited, STOP_GRACE_MS);
   if (!done) killQuietly(child);
   return await exited;
 }

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { isPort } from "../ports.ts";
 import { TorError } from "./errors.ts";
 import { MAX_FIELD_LENGTH } from "./socks_proto.ts";
 /** Longest proxy URL accepted. */
@@ -47,7 +48,7 @@ export function parseProxy(text: string): Proxy {
   // An HTTP proxy reached with CONNECT is what tor's HTTPSProxy means.
   const kind = scheme === "http" ? "https" : scheme as Proxy["kind"];
   const host = /^(\[[0-9a-fA-F:.]{2,45}\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(m[3]!);
-  if (!host || !(Number(host[2]) >= 1 && Number(host[2]) <= 65535)) {
+  if (!host || !isPort(Number(host[2]))) {
     throw invalid("the host must be host:port with a port from 1 to 65535");
   }
   const hostPort = `${host[1]}:${Number(host[2])}`;

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { isPort } from "../ports.ts";
 import { concatBytes } from "../crypto/bytes.ts";
 import { SocksClientHandshake } from "./socks_proto.ts";
 import { SocksError } from "./socks_errors.ts";
@@ -46,7 +47,7 @@ export interface SocksConnectOptions {
  */
 export async function socksConnect(options: SocksConnectOptions): Promise<Deno.TcpConn> {
   const { socksPort, timeoutMs } = options;
-  if (!Number.isInteger(socksPort) || socksPort < 1 || socksPort > 0xffff) {
+  if (!isPort(socksPort)) {
     throw invalid(`SOCKS port ${String(socksPort)} is not between 1 and 65535`);
   }
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_SOCKS_TIMEOUT_MS) {

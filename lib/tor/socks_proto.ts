@@ -16,6 +16,7 @@
  * @module
  */
 
+import { isPort } from "../ports.ts";
 import { protocolError, replyError, SocksError } from "./socks_errors.ts";
 
 /** RFC 1928 §3: protocol version byte. */
@@ -90,7 +91,7 @@ export class SocksClientHandshake {
   /** Validates the request; throws `socks_invalid_request` on bad input. */
   constructor(request: SocksRequest) {
     this.#host = field(request.host, "host");
-    if (!Number.isInteger(request.port) || request.port < 1 || request.port > 0xffff) {
+    if (!isPort(request.port)) {
       throw invalid(`Port ${String(request.port)} is not between 1 and 65535`);
     }
     this.#port = request.port;

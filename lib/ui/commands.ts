@@ -8,14 +8,15 @@
  * anything, read a terminal or know the transport. User mistakes are typed:
  * {@linkcode UsageError} (code `usage`, carries the usage line) and
  * {@linkcode UnknownCommandError} (code `unknown_command`, carries the
- * closest command by edit distance); errors of the core pass through as they
+ * closest command by the one "did you mean" rule, `edit_distance.ts`);
+ * errors of the core pass through as they
  * are (they already carry a stable `code`).
  *
  * @module
  */
 
 import { UnmessageError } from "../errors.ts";
-import { editDistance } from "../edit_distance.ts";
+import { closestName } from "../edit_distance.ts";
 import { MAX_TEXT_BYTES } from "../peer/records.ts";
 import type { CommandPeer } from "../peer/types.ts";
 import { parseIdentityAddress, parseIdentityKey } from "../peer/address.ts";
@@ -127,8 +128,6 @@ const MAX_SHOWN_NAME = 40;
 export const MAX_ARG_LENGTH: number = MAX_TEXT_BYTES;
 /** Lines `tor-log` shows when not told how many. */
 const DEFAULT_TOR_LOG_LINES = 30;
-/** Farthest edit distance for a "did you mean" suggestion. */
-const MAX_SUGGESTION_DISTANCE = 3;
 
 function cmd(
   name: string,
@@ -361,18 +360,10 @@ export function findCommand(name: string): Command {
   throw new UnknownCommandError(name, suggestCommand(key));
 }
 
-/** The closest command name by edit distance, if close enough. */
+/** The closest command name (see `closestName`), if close enough. */
 export function suggestCommand(name: string): string | undefined {
-  const lower = name.toLowerCase().slice(0, MAX_SHOWN_NAME);
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const [candidate, command] of BY_NAME) {
-    // A tie goes to a command the typed word begins (`pres-of` → `pres-off`).
-    const d = editDistance(lower, candidate) - (candidate.startsWith(lower) ? 0.5 : 0);
-    if (d < bestDistance) [best, bestDistance] = [command.name, d];
-  }
-  const limit = Math.min(MAX_SUGGESTION_DISTANCE, Math.max(1, Math.floor(lower.length / 2)));
-  return bestDistance <= limit ? best : undefined;
+  const best = closestName(name.slice(0, MAX_SHOWN_NAME), BY_NAME.keys());
+  return best === undefined ? undefined : BY_NAME.get(best)!.name;
 }
 
 /**

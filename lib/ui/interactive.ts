@@ -22,14 +22,15 @@
 
 import { join } from "node:path";
 import { PASSPHRASE_ENV } from "../app/cli_args.ts";
-import { isUnmessageError, UnmessageError } from "../errors.ts";
+import { errorMessage, isUnmessageError, UnmessageError } from "../errors.ts";
+import { guardedSink } from "../peer/sink.ts";
 import type { CommandPeer, EventSink } from "../peer/types.ts";
 import type { RunningPeer } from "../runtime.ts";
 import { peerPaths } from "../store/paths.ts";
 import { HISTORY_FILE, loadHistory, saveHistory } from "./history.ts";
 import { errorLine, notice, sanitizeLines } from "./render.ts";
 import { END_FLUSH_TIMEOUT_MS, Repl } from "./repl.ts";
-import { bounded } from "../app/tor_supervisor.ts";
+import { bounded } from "../deadline.ts";
 import { askNewPassphrase, askPassphrase, type TerminalAsk, terminalAsk } from "./prompts.ts";
 import {
   captureConsole,
@@ -146,9 +147,10 @@ export async function runInteractive(o: InteractiveOptions): Promise<number> {
     });
   };
   const repl = new Repl({ terminal: term, history, onHistory: save });
+  // Once the REPL has ended (shutting down), a captured line is dropped.
+  const toRepl = guardedSink(repl.onEvent);
   const undoConsole = (o.captureConsole ?? captureConsole)((message) => {
-    // Once the REPL has ended (shutting down), it is dropped.
-    Promise.resolve(repl.onEvent({ event: "warning", code: "console", message })).catch(() => {});
+    void toRepl({ event: "warning", code: "console", message });
   });
   try {
     return await runRepl(o, term, repl, save, () => saving, known);
@@ -182,7 +184,7 @@ async function runRepl(
     questions.close();
     undoStart();
     // The reason may quote tor (or whatever answers on its control port): no escapes.
-    const why = sanitizeLines(e instanceof Error ? e.message : String(e));
+    const why = sanitizeLines(errorMessage(e));
     await term.write(`\r\n${errorLine(repl.style, `Cannot start ${o.name}: ${why}`)}\n`);
     return EXIT_FAILURE;
   }

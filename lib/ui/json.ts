@@ -21,6 +21,7 @@
  */
 
 import { isUnmessageError } from "../errors.ts";
+import { readLines } from "../lines.ts";
 import { MAX_TEXT_BYTES } from "../peer/records.ts";
 import { DROPPABLE_EVENTS, type EventSink } from "../peer/types.ts";
 import { type CommandPeer, type JsonValue, runCommand } from "./commands.ts";
@@ -272,54 +273,4 @@ export async function handleLine(
     log(`command ${cmd} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
     return { line: errorReply(id, "internal", `Command ${cmd} failed unexpectedly`), quit: false };
   }
-}
-
-/**
- * Splits a byte stream into UTF-8 lines (without `\n` or `\r\n`). A line
- * longer than `maxBytes` is skipped up to its newline and yields `null`, so
- * memory stays bounded. A last line without a newline is yielded too.
- */
-export async function* readLines(
-  input: ReadableStream<Uint8Array>,
-  maxBytes: number,
-): AsyncGenerator<string | null> {
-  const decoder = new TextDecoder();
-  let parts: Uint8Array[] = [];
-  let size = 0;
-  let skipping = false;
-  const take = (): string => {
-    const all = new Uint8Array(size);
-    let off = 0;
-    for (const p of parts) all.set(p, (off += p.length) - p.length);
-    parts = [];
-    size = 0;
-    return decoder.decode(all).replace(/\r$/, "");
-  };
-  for await (const chunk of input) {
-    let start = 0;
-    while (start < chunk.length) {
-      const nl = chunk.indexOf(0x0a, start);
-      const end = nl < 0 ? chunk.length : nl;
-      if (!skipping) {
-        if (size + (end - start) > maxBytes) {
-          skipping = true;
-          parts = [];
-          size = 0;
-        } else {
-          parts.push(chunk.slice(start, end));
-          size += end - start;
-        }
-      }
-      if (nl < 0) break;
-      if (skipping) {
-        skipping = false;
-        yield null;
-      } else {
-        yield take();
-      }
-      start = nl + 1;
-    }
-  }
-  if (skipping) yield null;
-  else if (size > 0) yield take();
 }

@@ -20,10 +20,12 @@ export type ParsedLine =
   | { kind: "command"; command: Command; args: string[] };
 
 /** One token read from the front of `text`. */
-interface Token {
+export interface Token {
+  /** The word, unquoted and unescaped. */
   value: string;
   /** The text after the token (leading spaces removed). */
   rest: string;
+  /** Whether it was written in quotes. */
   quoted: boolean;
 }
 

@@ -19,7 +19,8 @@ export interface Style {
   color: boolean;
 }
 
-type StyleName = Parameters<typeof styleText>[0];
+/** A style `node:util`'s `styleText` knows (a colour, `bold`, ...). */
+export type StyleName = Parameters<typeof styleText>[0];
 
 /** Colour of each level (README.md, "Quick start: two people"). */
 export const LEVEL_COLORS: Readonly<Record<Level, "red" | "green" | "cyan">> = {

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { bounded } from "../app/tor_supervisor.ts";
+import { bounded } from "../deadline.ts";
 import { MAX_TEXT_BYTES } from "../peer/records.ts";
 import type { EventSink, IdentityInfo, Level, PeerEvent } from "../peer/types.ts";
 import type { CommandPeer } from "./commands.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { isUnmessageError } from "../errors.ts";
+import { errorMessage, isUnmessageError } from "../errors.ts";
 import { PeerError } from "../peer/errors.ts";
 import type { ConversationInfo, RequestInfo } from "../peer/types.ts";
 import {
@@ -198,6 +198,6 @@ export function errorText(style: Style, e: unknown, command?: string): string {
   }
   if (isUnmessageError(e)) return errorLine(style, sanitize(e.message));
   const what = command ? `/${command}` : "The command";
-  const detail = e instanceof Error ? e.message : String(e);
+  const detail = errorMessage(e);
   return errorLine(style, `${what} failed unexpectedly: ${sanitize(detail)}`);
 }

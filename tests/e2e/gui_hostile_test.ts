@@ -18,7 +18,7 @@
  */
 
 import { assert, assertEquals } from "../_assert.ts";
-import { deliverTo, guiCommand, guiSetup, plainPeer } from "../_gui_app.ts";
+import { deliverTo, guiCommand, guiSetup, plainPeer, strangerRequest } from "../_gui_app.ts";
 import { hasChromium, launchBrowser, newPage } from "../_gui_harness.ts";
 import {
   acceptRequest,
@@ -30,9 +30,6 @@ import {
   waitText,
 } from "../_gui_steps.ts";
 import { ASSETS } from "../../lib/gui/assets.ts";
-import { decodePublicKey, generateKeyPair } from "../../lib/crypto/keys.ts";
-import { generateOnionKey } from "../../lib/crypto/onion.ts";
-import { createRequest } from "../../lib/protocol/handshake.ts";
 import { seededRng } from "../_rng.ts";
 
 // Page callbacks run in the browser; typed loosely here so the DOM library
@@ -72,16 +69,7 @@ Deno.test({
       await createPeer(page, "alice");
       const id = await identity(page);
       const onion = /@([a-z2-7]{56}\.onion)/.exec(id.address)![1]!;
-      const stranger = (name: string) =>
-        createRequest({
-          ownName: name,
-          ownIdentity: generateKeyPair(rng),
-          onionKey: generateOnionKey(rng),
-          port: 50001,
-          peerIdentityKey: decodePublicKey(id.key),
-          rng,
-          now: Date.now(),
-        }).packet;
+      const stranger = (name: string) => strangerRequest(id.key, name, rng);
 
       await bob.running.peer.sendRequest(id.address, id.key);
       await acceptRequest(page);

@@ -11,24 +11,31 @@
  * @module
  */
 
-import { h, levelBadge, replace, timeEl } from "./dom.js";
+import { h, keepFocus, levelBadge, replace, timeEl } from "./dom.js";
 import { call, shown, state, withToken } from "./app.js";
 import {
   authDialog,
   deleteDialog,
-  inboundDialog,
   newChatDialog,
   openAuthUpdate,
   qrDialog,
   toast,
   verifyDialog,
 } from "./dialogs.js";
+import { inboundDialog, requestSections } from "./requests.js";
 import { quitButton } from "./views.js";
+import { countWarning, isCounted, warningsBox } from "./warnings.js";
 
 /** Pause that groups bursts of events into one refresh of the lists. */
 const REFRESH_MS = 150;
 /** Pause that groups a burst of messages into one redraw. */
 const DRAW_MS = 50;
+/**
+ * How often the request lists are reloaded while a flood request is listed
+ * or a request of ours waits: the core announces neither each flood request
+ * nor an expiry with an event.
+ */
+const REQUESTS_POLL_MS = 10_000;
 /**
  * Messages kept and shown per conversation (the oldest go first): a contact
  * who sends without end cannot make the page grow or slow without bound.
@@ -39,6 +46,7 @@ const MAX_SHOWN_CHARS = 4 * 1024 * 1024;
 
 let els;
 let refreshTimer;
+let pollTimer;
 let drawTimer;
 /** Messages of the open conversation not drawn yet (drawn once per burst). */
 let toAppend = [];
@@ -87,9 +95,10 @@ export function showChat(root) {
         h(
           "div",
           { class: "actions" },
+          warningsBox(),
           h(
             "button",
-            { type: "button", class: "primary", id: "new-chat", onClick: newChatDialog },
+            { type: "button", class: "primary", id: "new-chat", onClick: () => newChatDialog() },
             "New chat",
           ),
           quitButton(),
@@ -102,6 +111,13 @@ export function showChat(root) {
   renderSidebar();
   renderPanel();
   void refresh();
+  clearInterval(pollTimer);
+  pollTimer = setInterval(() => {
+    const waiting = state.reqsIn.some((r) => r.flood) || state.reqsOut.some((r) => !r.expired);
+    if (state.phase === "running" && waiting) {
+      void refreshRequests();
+    }
+  }, REQUESTS_POLL_MS);
 }
 
 function copyRow(what, label, value) {
@@ -156,14 +172,22 @@ export async function refresh() {
   if (steps?.dataset.name) openAuthUpdate(steps.dataset.name);
 }
 
-/** Reloads the inbound requests alone and redraws the sidebar (the panel and its draft untouched). */
-async function refreshRequests() {
+/**
+ * Reloads the requests alone and, if they changed, redraws the sidebar
+ * (the panel and its draft untouched).
+ */
+export async function refreshRequests() {
+  let i, o;
   try {
-    state.reqsIn = (await call("reqs-in")).requests;
+    [i, o] = await Promise.all([call("reqs-in"), call("reqs-out")]);
   } catch {
     return; // the next full refresh says what is wrong
   }
-  renderSidebar();
+  const same = JSON.stringify([i.requests, o.requests]) ===
+    JSON.stringify([state.reqsIn, state.reqsOut]);
+  state.reqsIn = i.requests;
+  state.reqsOut = o.requests;
+  if (!same) renderSidebar();
 }
 
 function soon() {
@@ -182,35 +206,6 @@ function onlineWord(c) {
 
 function renderSidebar() {
   if (!els) return;
-  const reqIn = state.reqsIn.map((r) =>
-    h(
-      "li",
-      { class: "request", "data-name": r.name, "data-flood": r.flood ? "true" : null },
-      h("span", { class: "request-name" }, r.name),
-      r.looksLike
-        ? h("span", { class: "tag warn looks-like" }, `⚠ looks like ${r.looksLike}`)
-        : null,
-      r.flood ? h("span", { class: "tag flood" }, "flood") : null,
-      h("button", {
-        type: "button",
-        "aria-label": `Answer the request of ${r.name}`,
-        onClick: () => inboundDialog(r),
-      }, "Answer…"),
-    )
-  );
-  const reqOut = state.reqsOut.map((r) =>
-    h(
-      "li",
-      { class: "request", "data-name": r.name },
-      h("span", { class: "request-name" }, r.name),
-      h("span", { class: "hint" }, "waiting for them"),
-      h("button", {
-        type: "button",
-        "aria-label": `Cancel the request to ${r.name}`,
-        onClick: () => deleteDialog(r.name, true),
-      }, "Cancel"),
-    )
-  );
   const tabs = [...state.convs.values()].map((c) => {
     const unread = state.unread.get(c.name) ?? 0;
     const selected = c.name === state.current;
@@ -243,26 +238,24 @@ function renderSidebar() {
         : null,
     );
   });
-  replace(
-    els.sidebar,
-    reqIn.length ? h("h2", null, `Requests for you (${reqIn.length})`) : null,
-    reqIn.length ? h("ul", { class: "requests", id: "requests-in" }, reqIn) : null,
-    reqOut.length ? h("h2", null, `Requests you sent (${reqOut.length})`) : null,
-    reqOut.length ? h("ul", { class: "requests", id: "requests-out" }, reqOut) : null,
-    h("h2", { id: "convs-title" }, "Conversations"),
-    tabs.length
-      ? h("div", {
-        role: "tablist",
-        "aria-labelledby": "convs-title",
-        "aria-orientation": "vertical",
-        class: "convs",
-      }, tabs)
-      : h(
-        "p",
-        { class: "hint" },
-        "None yet. Press New chat and paste a contact's identity address and key.",
-      ),
-  );
+  keepFocus(els.sidebar, () =>
+    replace(
+      els.sidebar,
+      requestSections(),
+      h("h2", { id: "convs-title" }, "Conversations"),
+      tabs.length
+        ? h("div", {
+          role: "tablist",
+          "aria-labelledby": "convs-title",
+          "aria-orientation": "vertical",
+          class: "convs",
+        }, tabs)
+        : h(
+          "p",
+          { class: "hint" },
+          "None yet. Press New chat and paste a contact's identity address and key.",
+        ),
+    ));
   const total = [...state.unread.values()].reduce((a, b) => a + b, 0);
   document.title = total ? `(${total}) unMessage – ${state.name}` : `unMessage – ${state.name}`;
 }
@@ -394,7 +387,7 @@ function renderPanel() {
           type: "button",
           id: "delete",
           class: "danger",
-          onClick: () => deleteDialog(name, false),
+          onClick: () => deleteDialog(name),
         }, "Delete"),
       ),
     ),
@@ -578,9 +571,18 @@ export function onChatEvent(e) {
       toast(e.message, e.state === "failed" ? "error" : "warning");
       return;
     case "warning":
+      if (isCounted(e)) return countWarning(e);
+      if (e.code === "request_flood") {
+        toast(
+          "Requests arrive in a flood: the newest are held in memory and marked “flood” in " +
+            "the list; “Reject the flood…” there rejects them at once",
+          "warning",
+        );
+        // requests held as a flood come without a request-received event of their own
+        void refreshRequests();
+        return;
+      }
       toast(e.message, "warning");
-      // requests held as a flood come without a request-received event of their own
-      if (e.code === "request_flood") void refreshRequests();
       return;
     case "error":
       toast(e.message, "error");

@@ -1,11 +1,12 @@
 /**
  * The windows on top of the conversation window, each a native `<dialog>`
  * (focus is kept inside, Escape closes it): a new request with inline
- * validation (the registry's `req-check`), an inbound request (accept
- * under another name, or reject), verify (with the result), authenticate
- * (hidden secret, SMP progress as it comes), delete (with confirmation),
- * and the identity's QR code. Also the toasts: readable messages that
- * never block the window.
+ * validation (the registry's `req-check`; filled in to send one that
+ * expired again), verify (with the result), authenticate (hidden secret,
+ * SMP progress as it comes), delete (with confirmation), and the
+ * identity's QR code. Also the toasts: readable messages that never block
+ * the window. (The windows that answer requests, one or many, or cancel
+ * ours are requests.js's.)
  *
  * @module
  */
@@ -42,7 +43,8 @@ export function toast(text, kind = "info") {
   setTimeout(() => item.remove(), kind === "error" ? ERROR_TOAST_MS : TOAST_MS);
 }
 
-function modal(id, title, ...content) {
+/** Opens a modal window `id` titled `title` (one of each id at a time); removed once closed. */
+export function modal(id, title, ...content) {
   document.getElementById(id)?.remove();
   const dialog = h(
     "dialog",
@@ -56,7 +58,8 @@ function modal(id, title, ...content) {
   return dialog;
 }
 
-function field(id, label, input, hint) {
+/** A labelled input with a hint below it that is read out when it changes. */
+export function field(id, label, input, hint) {
   return h(
     "div",
     { class: "field" },
@@ -75,20 +78,25 @@ function setHint(id, text, bad) {
   document.getElementById(id)?.setAttribute("aria-invalid", bad ? "true" : "false");
 }
 
-function buttons(...list) {
+/** The row of buttons at the foot of a window. */
+export function buttons(...list) {
   return h("div", { class: "buttons" }, list);
 }
 
 /** A button that closes the dialog it is in. */
-function cancel(label = "Cancel") {
+export function cancel(label = "Cancel") {
   return h("button", {
     type: "button",
     onClick: (e) => e.currentTarget.closest("dialog")?.close(),
   }, label);
 }
 
-/** New chat: the contact's identity address and key; the name before @ is yours to choose. */
-export function newChatDialog() {
+/**
+ * New chat: the contact's identity address and key; the name before @ is
+ * yours to choose. `again`, a request of ours that expired (`{name,
+ * address, key}`), fills both in: sending replaces the expired one.
+ */
+export function newChatDialog(again) {
   const address = h("input", {
     id: "req-address",
     class: "mono",
@@ -143,9 +151,13 @@ export function newChatDialog() {
     later();
   });
   key.addEventListener("input", later);
+  if (again) {
+    address.value = again.address;
+    key.value = again.key;
+  }
   const dialog = modal(
     "new-chat-dialog",
-    "New chat",
+    again ? `Send the request to ${again.name} again` : "New chat",
     h(
       "form",
       {
@@ -173,7 +185,9 @@ export function newChatDialog() {
       h(
         "p",
         null,
-        "Paste your contact's identity address and key (or the whole line they sent you).",
+        again
+          ? `Your request to ${again.name} expired unanswered. Check the address and key, then send a new one.`
+          : "Paste your contact's identity address and key (or the whole line they sent you).",
       ),
       field(
         "req-address",
@@ -187,116 +201,7 @@ export function newChatDialog() {
     ),
   );
   address.focus();
-}
-
-/**
- * An inbound request: who it is from, and accept (under another name if
- * wished) or reject. `arrived` is true when the window opens by itself, as
- * the request arrives: then it takes the keyboard on "Later", never on the
- * name field, so the user's typing (Enter in the middle of a message)
- * cannot accept a stranger's request, and a stranger cannot time one to
- * make that happen. A request whose name looks like a name in use, or that
- * came during a flood, says so, and a look-alike's name is not offered.
- */
-export function inboundDialog(req, arrived = false) {
-  const rename = h("input", {
-    id: "accept-name",
-    value: req.looksLike ? "" : req.name,
-    autocomplete: "off",
-    "aria-describedby": "accept-name-hint",
-  });
-  const error = h("p", { class: "form-error", role: "alert", hidden: true });
-  const fail = (e) => {
-    error.textContent = e.message;
-    error.hidden = false;
-  };
-  const dialog = modal(
-    "request-dialog",
-    `Request from ${req.name}`,
-    h(
-      "form",
-      {
-        onSubmit: async (e) => {
-          e.preventDefault();
-          const name = rename.value.trim();
-          try {
-            await call(
-              "req-accept",
-              name === req.name || name === "" ? [req.name] : [req.name, name],
-            );
-            dialog.close();
-            state.current = name || req.name;
-            toast(`Accepted: conversation with ${name || req.name}`, "info");
-            void refreshChat();
-          } catch (err) {
-            fail(err);
-          }
-        },
-      },
-      h(
-        "dl",
-        { class: "facts" },
-        h("dt", null, "Identity address"),
-        h("dd", { class: "mono", id: "request-address" }, req.address),
-        h("dt", null, "Identity key"),
-        h("dd", { class: "mono", id: "request-key" }, req.key),
-        h("dt", null, "Received"),
-        h("dd", null, new Date(req.at).toLocaleString()),
-      ),
-      requestWarnings(req),
-      field("accept-name", "Accept as", rename, "The name you will call them; only you see it."),
-      error,
-      buttons(
-        h("button", {
-          type: "button",
-          class: "danger",
-          id: "reject",
-          onClick: async () => {
-            try {
-              await call("req-reject", [req.name]);
-              dialog.close();
-              void refreshChat();
-            } catch (err) {
-              fail(err);
-            }
-          },
-        }, "Reject"),
-        h("button", {
-          type: "button",
-          id: "later",
-          onClick: (e) => e.currentTarget.closest("dialog")?.close(),
-        }, "Later"),
-        h("button", { type: "submit", class: "primary", id: "accept" }, "Accept"),
-      ),
-    ),
-  );
-  if (arrived) {
-    document.getElementById("later")?.focus();
-    return;
-  }
-  rename.focus();
-  rename.select();
-}
-
-/** What the core says about a request that may not be what it seems. */
-function requestWarnings(req) {
-  return [
-    req.looksLike
-      ? h(
-        "p",
-        { class: "form-error", id: "request-looks-like" },
-        `⚠ The name “${req.name}” looks like “${req.looksLike}”, a name you already use. ` +
-          "This is someone else unless their key matches; accept only under another name.",
-      )
-      : null,
-    req.flood
-      ? h(
-        "p",
-        { class: "hint bad", id: "request-flood" },
-        "It came during a flood of requests: it is kept only until unMessage stops.",
-      )
-      : null,
-  ];
+  if (again) void check();
 }
 
 /** Verify: compare the contact's key with one obtained over a channel you trust. */
@@ -428,49 +333,62 @@ export function authDialog(name) {
   secret.focus();
 }
 
-/** Delete (or cancel an outbound request), after confirmation. */
-export function deleteDialog(name, request) {
+/**
+ * A window that asks before a change that cannot be undone: `title`, the
+ * `text` paragraphs, "`keep`" (where the keyboard starts) and the danger
+ * button `yes` (its id `yesId`), which runs `act`; the window closes when
+ * `act` succeeds and shows its error when it fails.
+ */
+export function confirmDialog({ id, title, text, keep, yes, yesId, act }) {
   const error = h("p", { class: "form-error", role: "alert", hidden: true });
+  const confirm = h("button", {
+    type: "button",
+    class: "danger",
+    id: yesId,
+    onClick: async () => {
+      confirm.disabled = true;
+      try {
+        await act();
+        dialog.close();
+      } catch (err) {
+        error.textContent = err.message;
+        error.hidden = false;
+        confirm.disabled = false;
+      }
+    },
+  }, yes);
   const dialog = modal(
-    "delete-dialog",
-    request ? `Cancel the request to ${name}?` : `Delete the conversation with ${name}?`,
-    h(
-      "p",
-      null,
-      request
-        ? "The request is withdrawn; you can send a new one later."
-        : "Its keys and queued messages are deleted for good. To talk again, one of you sends a new request.",
-    ),
+    id,
+    title,
+    text.map((t) => h("p", null, t)),
     error,
-    buttons(
-      cancel("Keep"),
-      h("button", {
-        type: "button",
-        class: "danger",
-        id: "delete-confirm",
-        onClick: async () => {
-          try {
-            await call("delete", [name]);
-            dialog.close();
-            state.messages.delete(name);
-            state.messageChars.delete(name);
-            state.unread.delete(name);
-            state.auth.delete(name);
-            if (state.current === name) state.current = undefined;
-            toast(
-              request ? `Request to ${name} cancelled` : `Deleted the conversation with ${name}`,
-              "info",
-            );
-            void refreshChat();
-          } catch (err) {
-            error.textContent = err.message;
-            error.hidden = false;
-          }
-        },
-      }, request ? "Cancel the request" : "Delete"),
-    ),
+    buttons(cancel(keep), confirm),
   );
   dialog.querySelector("button")?.focus();
+}
+
+/** Delete a conversation, after confirmation. */
+export function deleteDialog(name) {
+  confirmDialog({
+    id: "delete-dialog",
+    title: `Delete the conversation with ${name}?`,
+    text: [
+      "Its keys and queued messages are deleted for good. To talk again, one of you sends a new request.",
+    ],
+    keep: "Keep",
+    yes: "Delete",
+    yesId: "delete-confirm",
+    act: async () => {
+      await call("delete", [name]);
+      state.messages.delete(name);
+      state.messageChars.delete(name);
+      state.unread.delete(name);
+      state.auth.delete(name);
+      if (state.current === name) state.current = undefined;
+      toast(`Deleted the conversation with ${name}`, "info");
+      void refreshChat();
+    },
+  });
 }
 
 /** The identity's QR code, large, with the text it holds. */

@@ -48,6 +48,29 @@ export function replace(el, ...children) {
   return append(el, children);
 }
 
+/**
+ * Runs `redraw`, which replaces what `el` holds, and puts the keyboard back
+ * on the control that had it: the one with the same id, or else the button
+ * of the same class in the item of the same `data-name` (a list redrawn
+ * while someone tabs through it would otherwise throw them back to the top).
+ */
+export function keepFocus(el, redraw) {
+  const had = document.activeElement;
+  const inside = had instanceof HTMLElement && had !== el && el.contains(had);
+  const id = inside ? had.id : "";
+  const name = inside ? had.closest("[data-name]")?.getAttribute("data-name") : null;
+  const cls = inside ? had.className : "";
+  redraw();
+  if (!inside) return;
+  const item = name === null
+    ? undefined
+    : [...el.querySelectorAll("[data-name]")].find((x) => x.getAttribute("data-name") === name);
+  const again = id
+    ? document.getElementById(id)
+    : [...(item?.querySelectorAll("button") ?? [])].find((b) => b.className === cls);
+  if (again instanceof HTMLElement && el.contains(again)) again.focus();
+}
+
 /** A short local time (hh:mm) with the full date as its title. */
 export function timeEl(at) {
   const d = new Date(at);
