@@ -19,6 +19,7 @@ import { CryptoError } from "../errors.ts";
 import { fromBase64, toBase64 } from "./bytes.ts";
 import { isLowOrderPublicKey, KEY_LENGTH, type KeyPair } from "./keys.ts";
 import { MAX_COUNTER } from "./ratchet_header.ts";
+import { exactObject } from "../strict_json.ts";
 
 export type { KeyPair } from "./keys.ts";
 
@@ -276,16 +277,11 @@ const STATE_FIELDS = "version dhs dhr rk cks ckr hks hkr nhks nhkr ns nr pn skip
 const SKIPPED_FIELDS = ["headerKey", "n", "messageKey", "createdAt"];
 const DHS_FIELDS = ["secretKey", "publicKey"];
 
-/** A plain object with exactly `fields` (no more, no fewer). */
+/** A plain object with exactly `fields` (no more, no fewer: lib/strict_json.ts). */
 function record(value: unknown, fields: string[], name: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw badState(`${name} is not an object`);
-  }
-  const keys = Object.keys(value);
-  if (keys.length !== fields.length || !fields.every((f) => Object.hasOwn(value, f))) {
-    throw badState(`${name} does not have exactly the expected fields`);
-  }
-  return value as Record<string, unknown>;
+  return exactObject(value, fields, (problem) => {
+    throw badState(`${name} ${problem}`);
+  });
 }
 
 function key(value: unknown, name: string): Uint8Array {

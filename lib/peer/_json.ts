@@ -8,33 +8,21 @@
  */
 
 import { fromBase64 } from "../crypto/bytes.ts";
+import { exactObject } from "../strict_json.ts";
 
 /** Throws a TypeError about `what` (never a value). */
 export function invalid(what: string): never {
   throw new TypeError(what);
 }
 
-/** The field sets of {@linkcode object}, by their space-separated names (a few constants). */
-const fieldSets = new Map<string, Set<string>>();
+/** The field lists of {@linkcode object}, by their space-separated names (a few constants). */
+const fieldLists = new Map<string, readonly string[]>();
 
-/** A plain object with exactly the space-separated `names` as its fields. */
+/** A plain object with exactly the space-separated `names` as its fields (lib/strict_json.ts). */
 export function object(value: unknown, names: string, where: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    invalid(`${where} is not an object`);
-  }
-  let expected = fieldSets.get(names);
-  if (expected === undefined) fieldSets.set(names, expected = new Set(names.split(" ")));
-  let count = 0;
-  for (const key in value) {
-    if (!expected.has(key)) invalid(`${where} has an unknown field ${JSON.stringify(key)}`);
-    count++;
-  }
-  if (count !== expected.size) {
-    for (const key of expected) {
-      if (!Object.hasOwn(value, key)) invalid(`${where} lacks the field ${key}`);
-    }
-  }
-  return value as Record<string, unknown>;
+  let fields = fieldLists.get(names);
+  if (fields === undefined) fieldLists.set(names, fields = names.split(" "));
+  return exactObject(value, fields, (problem) => invalid(`${where} ${problem}`));
 }
 
 /** A string field. */

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { UnmessageError } from "../errors.ts";
+import { errorMessage, UnmessageError } from "../errors.ts";
 
 export type { UnmessageError } from "../errors.ts";
 
@@ -71,10 +71,9 @@ export function isStoreError(e: unknown, code?: StoreErrorCode): e is StoreError
   return e instanceof StoreError && (code === undefined || e.code === code);
 }
 
-/** Short description of an unknown thrown value, for error messages. */
+/** A thrown value's message ({@linkcode errorMessage}) without its closing period, to quote in ours. */
 export function describeError(e: unknown): string {
-  if (e instanceof Error) return e.message.replace(/[.\s]+$/, "");
-  return String(e);
+  return errorMessage(e).replace(/[.\s]+$/, "");
 }
 
 /**
