@@ -26,7 +26,7 @@
  * passlib (Debian: python3-nacl, python3-passlib); tests/bench/pyaxo_anchor.py
  * converts it to Python 3 in a temporary folder. Without it the anchor is
  * not shown. Measured on this project's 2-core machine: 1,400–1,700 msgs/s when
- * it was quiet, 200–1,000 while four other engineers' test suites ran.
+ * it was quiet, 180–1,000 while four other engineers' test suites ran.
  * Targets: burst at least twice the anchor, one at a time at most 2.5 ms,
  * burst p99 at most 20 ms.
  *
