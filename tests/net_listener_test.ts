@@ -92,8 +92,11 @@ async function closedByServer(raw: Deno.Conn, ms = 2000): Promise<boolean> {
   return !timedOut;
 }
 
+/** Bound on a wait for state that comes within milliseconds at rest (seconds under the full suite). */
+const WAIT_MS = 15_000;
+
 /** Waits until `pred` holds (state without an event), polling. */
-async function until(pred: () => boolean, what: string, ms = 3000): Promise<void> {
+async function until(pred: () => boolean, what: string, ms = WAIT_MS): Promise<void> {
   const end = Date.now() + ms;
   while (!pred()) {
     if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
