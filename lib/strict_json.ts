@@ -17,13 +17,28 @@ export function exactFieldsProblem(value: unknown, fields: readonly string[]): s
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return "is not an object";
   }
+  const expected = fieldSet(fields);
+  let count = 0;
   for (const key of Object.keys(value)) {
-    if (!fields.includes(key)) return `has an unknown field ${JSON.stringify(key)}`;
+    if (!expected.has(key)) return `has an unknown field ${JSON.stringify(key)}`;
+    count++;
   }
-  for (const key of fields) {
-    if (!Object.hasOwn(value, key)) return `lacks the field ${key}`;
+  // every own key is expected: a missing one shows only as a smaller count
+  if (count !== expected.size) {
+    for (const key of fields) {
+      if (!Object.hasOwn(value, key)) return `lacks the field ${key}`;
+    }
   }
   return undefined;
+}
+
+/** The fields of each list as a set, made once (readers pass a few constant lists, thousands of times at start-up). */
+const fieldSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+function fieldSet(fields: readonly string[]): ReadonlySet<string> {
+  let set = fieldSets.get(fields);
+  if (set === undefined) fieldSets.set(fields, set = new Set(fields));
+  return set;
 }
 
 /**

@@ -22,6 +22,7 @@ import type { FramedConn } from "../lib/net/framed_conn.ts";
 import { NetError } from "../lib/net/net_error.ts";
 import type { PeerAddress, Transport } from "../lib/net/transport.ts";
 import type { PeerEvent } from "../lib/peer.ts";
+import type { PeerStore } from "../lib/store/peer_store.ts";
 import {
   connect,
   is,
@@ -214,6 +215,124 @@ export async function scenario(side: "sender" | "receiver", k: number): Promise<
     const bobEvents = side === "receiver" ? realEvents(bob, crash, reopenMark) : bob.events;
     assertEquals(texts(bobEvents), [...fromAlice, "final from alice"], `Bob, crash at ${k}`);
     assertEquals(texts(aliceEvents), [...fromBob, "final from bob"], `Alice, crash at ${k}`);
+    return true;
+  } finally {
+    await net.close();
+  }
+}
+
+/**
+ * A store that kills `crash` when its `k`-th save (of a conversation, of
+ * the requests, or a deletion) since `armed.at` was set lands: the files
+ * are read at the very moment the commit holding it is durable.
+ */
+export function crashingStore(
+  crash: Crash,
+  k: number,
+  armed: { at: boolean },
+): (store: PeerStore) => PeerStore {
+  let count = 0;
+  const SAVES = new Set([
+    "saveConversation",
+    "saveConversationLater",
+    "saveRequests",
+    "deleteConversation",
+  ]);
+  return (store) =>
+    new Proxy(store, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (typeof value !== "function") return value;
+        if (!SAVES.has(String(prop))) return value.bind(target);
+        return (...args: unknown[]) => {
+          const hit = !crash.dead && armed.at && ++count === k;
+          const saved = (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          // runs before whoever awaits the save continues
+          return hit ? saved.then((v) => (crash.kill(), v)) : saved;
+        };
+      },
+    });
+}
+
+/**
+ * The journal with half of a commit line after its last one, over the
+ * zeros made ahead for it: what a crash in the middle of the next commit
+ * leaves (journal.ts zeroes it at open).
+ */
+export function withTornTail(journal: Uint8Array): Uint8Array {
+  let end = journal.length;
+  while (end > 0 && journal[end - 1] === 0) end--;
+  const text = new TextDecoder().decode(journal.subarray(0, end)).trimEnd();
+  const last = text.slice(text.lastIndexOf("\n") + 1);
+  const seq = Number(/"seq":(\d+)/.exec(last)?.[1] ?? "0") + 1;
+  const next = last.replace(/"seq":\d+/, `"seq":${seq}`);
+  const torn = new TextEncoder().encode(next.slice(0, Math.max(1, Math.floor(next.length / 2))));
+  const out = new Uint8Array(Math.max(journal.length, end + torn.length));
+  out.set(journal);
+  out.set(torn, end);
+  return out;
+}
+
+/**
+ * The scenario of {@linkcode scenario}, with `side` killed when its `k`-th
+ * save lands instead of at a frame; with `torn`, the restarted journal also
+ * ends in half a commit. False when the side made fewer than `k` saves.
+ */
+export async function scenarioAtSave(
+  side: "sender" | "receiver",
+  k: number,
+  torn: boolean,
+): Promise<boolean> {
+  const net = new TestNet(`crash-save-${side}-${k}-${torn}`);
+  try {
+    const alice = await net.peer("alice");
+    const bob = await net.peer("bob");
+    await connect(alice, bob);
+    await alice.close();
+    const fromBob = ["b1", "b2\nb2", "b3"];
+    for (const t of fromBob) await bob.peer.sendMessage("alice", t);
+    await bob.close();
+    const victim = side === "sender" ? alice : bob;
+    const crash = new Crash(victim, Number.POSITIVE_INFINITY);
+    // saves count from when bob comes back: what is queued before is durable
+    const armed = { at: false };
+    const options = {
+      transport: crashingTransport(crash, false),
+      wrapInbound: crashingInbound(crash, false),
+      wrapStore: crashingStore(crash, k, armed),
+    };
+    await alice.open(side === "sender" ? options : {});
+    const fromAlice = ["a1", "a2", "a3\nmulti", "a4", "a5"];
+    for (const t of fromAlice) await alice.peer.sendMessage("bob", t);
+    armed.at = true;
+    await bob.open(side === "receiver" ? options : {});
+    const done = () =>
+      alice.peer.conversations()[0]?.pending === 0 &&
+      bob.peer.conversations()[0]?.pending === 0;
+    await victim.until(() => crash.dead || done());
+    await victim.close();
+    if (!crash.dead) return false;
+    const snapshot = crash.snapshot!;
+    if (torn) {
+      const journal = snapshot.get("journal.jsonl")!;
+      snapshot.set("journal.jsonl", withTornTail(journal));
+    }
+    await restoreSnapshot(victim.dir, snapshot);
+    const reopenMark = victim.mark();
+    await victim.open({});
+    await alice.until(() => alice.peer.conversations()[0]?.pending === 0);
+    await bob.until(() => bob.peer.conversations()[0]?.pending === 0);
+    const a = alice.mark();
+    const b = bob.mark();
+    const fa = await alice.peer.sendMessage("bob", "final from alice");
+    const fb = await bob.peer.sendMessage("alice", "final from bob");
+    await alice.waitFor(is("delivered", { id: fa.id }), a);
+    await bob.waitFor(is("delivered", { id: fb.id }), b);
+    const aliceEvents = side === "sender" ? realEvents(alice, crash, reopenMark) : alice.events;
+    const bobEvents = side === "receiver" ? realEvents(bob, crash, reopenMark) : bob.events;
+    const at = `${side}, save ${k}${torn ? ", torn" : ""}`;
+    assertEquals(texts(bobEvents), [...fromAlice, "final from alice"], `Bob, crash at ${at}`);
+    assertEquals(texts(aliceEvents), [...fromBob, "final from bob"], `Alice, crash at ${at}`);
     return true;
   } finally {
     await net.close();

@@ -12,7 +12,7 @@ import type { FramedConn, NetLogEntry } from "../lib/net/framed_conn.ts";
 import { type AdmissionLimits, type FramedListener, listen } from "../lib/net/listener.ts";
 import { DirectTransport, type Transport } from "../lib/net/transport.ts";
 import { Peer, type PeerEvent, type PeerOptions } from "../lib/peer.ts";
-import { PeerStore } from "../lib/store/peer_store.ts";
+import { type PartChanges, PeerStore } from "../lib/store/peer_store.ts";
 import { seededRng } from "./_rng.ts";
 
 /** Default bound on waiting for one event. */
@@ -34,7 +34,14 @@ export interface TestPeerOptions {
   admission?: AdmissionLimits;
   /** What the event sink returns for an event (after recording it), e.g. a slow interface's promise. */
   shown?: (event: PeerEvent) => Promise<void> | undefined;
+  /** The peer's passphrase (its store is encrypted, with fast scrypt parameters). */
+  passphrase?: string;
+  /** A peer folder to start from (copied into the peer's new folder by TestNet.peer). */
+  from?: string;
 }
+
+/** scrypt parameters of encrypted test peers: the smallest the vault accepts. */
+export const TEST_SCRYPT = { N: 1024, r: 8, p: 1 };
 
 /** A peer under test with its folder, listener and recorded events. */
 export class TestPeer {
@@ -62,7 +69,12 @@ export class TestPeer {
   /** Opens store, peer and listener, and starts the peer. */
   async open(options: TestPeerOptions = this.#options): Promise<this> {
     this.#options = options;
-    this.store = await PeerStore.open(this.dir);
+    this.store = await PeerStore.open(
+      this.dir,
+      options.passphrase !== undefined
+        ? { passphrase: options.passphrase, scrypt: TEST_SCRYPT }
+        : {},
+    );
     const transport = options.transport
       ? options.transport(this.net.transport)
       : this.net.transport;
@@ -188,23 +200,20 @@ export class TestPeer {
   }
 }
 
-/** The data files of a peer folder (profile, requests, outbox, conversations), read synchronously. */
+/** The data files of a peer folder (profile, state, journal), read synchronously. */
 export type Snapshot = Map<string, Uint8Array>;
+
+/** The files {@linkcode snapshotSync} reads: everything a crash must leave consistent. */
+const DATA_FILES = ["profile.json", "state.jsonl", "journal.jsonl"];
 
 /** Reads the peer's files at this very moment (no await: nothing can change them meanwhile). */
 export function snapshotSync(dir: string): Snapshot {
   const files: Snapshot = new Map();
-  for (const name of ["profile.json", "requests.json", "outbox.json"]) {
+  for (const name of DATA_FILES) {
     try {
       files.set(name, Deno.readFileSync(`${dir}/${name}`));
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-  }
-  for (const entry of Deno.readDirSync(`${dir}/conversations`)) {
-    if (entry.isFile && entry.name.endsWith(".json")) {
-      const path = `conversations/${entry.name}`;
-      files.set(path, Deno.readFileSync(`${dir}/${path}`));
     }
   }
   return files;
@@ -212,34 +221,56 @@ export function snapshotSync(dir: string): Snapshot {
 
 /** Puts a closed peer's folder back to `snapshot` (as if it had crashed then). */
 export async function restoreSnapshot(dir: string, snapshot: Snapshot): Promise<void> {
-  for (const name of ["profile.json", "requests.json", "outbox.json"]) {
-    await Deno.remove(`${dir}/${name}`).catch(() => {});
-  }
-  for await (const entry of Deno.readDir(`${dir}/conversations`)) {
-    await Deno.remove(`${dir}/conversations/${entry.name}`);
-  }
+  for (const name of DATA_FILES) await Deno.remove(`${dir}/${name}`).catch(() => {});
   for (const [path, bytes] of snapshot) await Deno.writeFile(`${dir}/${path}`, bytes);
 }
 
+/** What one conversation save writes: its head (when it changed) and its part changes. */
+export type SavedChanges = { head: unknown; parts: PartChanges };
+
 /**
- * A `wrapStore` that runs `save` in place of each conversation save; `save`
- * calls `next` to save for real (before, after or around what it does:
- * count, check, or act once the save has landed).
+ * A `wrapStore` that runs `save` for each conversation save the core asks
+ * for (`saveConversationLater`), when its commit is written: with what it
+ * writes (`changes`: the head when it changed, and the parts put and
+ * removed, e.g. the session as part "r", received IDs as blocks "s/<n>",
+ * digests as blocks "d/<n>"), and `next`, the save's own promise (count,
+ * check, or act once the save has landed). Saves of one conversation that
+ * share a commit are seen once.
  */
 export function onConversationSave(
-  save: (value: unknown, next: () => Promise<void>) => Promise<void>,
+  save: (changes: SavedChanges, next: () => Promise<void>) => Promise<void>,
 ): (store: PeerStore) => PeerStore {
   return (store) =>
     new Proxy(store, {
       get(target, prop) {
-        if (prop === "saveConversation") {
-          return (id: string, value: unknown) =>
-            save(value, () => target.saveConversation(id, value));
+        if (prop === "saveConversationLater") {
+          return (id: string, changes: () => SavedChanges | null): Promise<void> => {
+            const outer = Promise.withResolvers<void>();
+            let seen = false;
+            const done: Promise<void> = target.saveConversationLater(id, () => {
+              const written = changes();
+              if (written !== null) {
+                seen = true;
+                save(written, () => done).then(outer.resolve, outer.reject);
+              }
+              return written;
+            });
+            // joined an earlier save's commit, or wrote nothing: its own outcome
+            done.then(() => seen || outer.resolve(), (e) => seen || outer.reject(e));
+            return outer.promise;
+          };
         }
         const value = Reflect.get(target, prop, target);
         return typeof value === "function" ? value.bind(target) : value;
       },
     });
+}
+
+/** The entries of the blocks named `prefix` + number that `changes` puts (received IDs, digests). */
+export function putBlocks(changes: SavedChanges, prefix: string): unknown[] {
+  return [...(changes.parts.put ?? [])]
+    .filter(([name]) => name.startsWith(prefix))
+    .flatMap(([, entries]) => entries as unknown[]);
 }
 
 /** Several peers on one loopback "network". */
@@ -258,6 +289,7 @@ export class TestNet {
   async peer(name: string, options: TestPeerOptions = {}): Promise<TestPeer> {
     const dir = await Deno.makeTempDir({ prefix: `unmessage-peer-${name}-` });
     this.#dirs.push(dir);
+    if (options.from !== undefined) await copyTree(options.from, dir);
     const peer = new TestPeer(this, name, dir, options, seededRng(`${this.#seed}/${name}`));
     this.peers.push(peer);
     return await peer.open();
@@ -267,6 +299,14 @@ export class TestNet {
   async close(): Promise<void> {
     for (const p of this.peers) await p.close();
     for (const dir of this.#dirs) await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function copyTree(from: string, to: string): Promise<void> {
+  await Deno.mkdir(to, { recursive: true, mode: 0o700 });
+  for await (const e of Deno.readDir(from)) {
+    if (e.isDirectory) await copyTree(`${from}/${e.name}`, `${to}/${e.name}`);
+    else await Deno.copyFile(`${from}/${e.name}`, `${to}/${e.name}`);
   }
 }
 

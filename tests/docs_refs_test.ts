@@ -42,23 +42,6 @@ const FILES = ["main.ts", "README.md", "CONTRIBUTING.md"];
 /** Files read as text (the rest, e.g. screenshots, is skipped). */
 const TEXT = /\.(ts|js|md|html|css|py|txt|json|sh|ya?ml)$/;
 
-/**
- * TEMPORARY: files that still have such references because other work
- * holds them (the files `store` and `review4` change, frozen until both have
- * landed, and the `clean` engineer's files). The lead empties this list once
- * those land and the references are fixed. A file listed here that no
- * longer offends fails the test, so the list only shrinks.
- */
-const TEMPORARY_ALLOWED_OFFENDERS: readonly string[] = [
-  // frozen while store and review4 land
-  "lib/protocol/packet_common.ts",
-  "lib/protocol/packet_regular.ts",
-  "lib/protocol/packets.ts",
-  "lib/store/vault.ts",
-  "tests/bench/packets_bench.ts",
-  "tests/peer_conversation_test.ts",
-];
-
 /** Each line of `text` that matches a pattern, as `file:line: text`. */
 function outsideReferences(text: string, file: string): string[] {
   const found: string[] = [];
@@ -120,18 +103,9 @@ Deno.test("the pattern finds each kind of outside reference, and not ordinary se
 Deno.test("no file points at a document the repository does not contain", async () => {
   const files = await scanned();
   assert(files.includes("lib/protocol/session.ts") && files.includes("docs/protocol.md"));
-  const allowed = new Set(TEMPORARY_ALLOWED_OFFENDERS);
-  const offending: string[] = [];
   const problems: string[] = [];
   for (const file of files) {
-    const found = outsideReferences(await Deno.readTextFile(join(ROOT, file)), file);
-    if (found.length > 0) offending.push(file);
-    if (!allowed.has(file)) problems.push(...found);
-  }
-  for (const file of allowed) {
-    if (!offending.includes(file)) {
-      problems.push(`${file}: fixed; remove it from TEMPORARY_ALLOWED_OFFENDERS`);
-    }
+    problems.push(...outsideReferences(await Deno.readTextFile(join(ROOT, file)), file));
   }
   assertEquals(
     problems,

@@ -23,15 +23,22 @@ interface FailingSaves {
   saveRequests: number;
 }
 
-/** A real store whose `saveConversation`/`saveRequests` throw while `fail` says so. */
+/**
+ * A real store whose conversation saves (`saveConversation`,
+ * `saveConversationLater`) and `saveRequests` fail while `fail` says so.
+ */
 function failingStore(fail: FailingSaves): (store: PeerStore) => PeerStore {
   return (store) =>
     new Proxy(store, {
       get(target, prop) {
-        if (prop === "saveConversation" || prop === "saveRequests") {
+        if (
+          prop === "saveConversation" || prop === "saveConversationLater" ||
+          prop === "saveRequests"
+        ) {
+          const which = prop === "saveRequests" ? "saveRequests" : "saveConversation";
           return (...args: unknown[]): Promise<void> => {
-            if (fail[prop] > 0) {
-              fail[prop]--;
+            if (fail[which] > 0) {
+              fail[which]--;
               return Promise.reject(new Error(FAILURE));
             }
             return (target[prop] as (...a: unknown[]) => Promise<void>)(...args);
@@ -43,9 +50,8 @@ function failingStore(fail: FailingSaves): (store: PeerStore) => PeerStore {
     });
 }
 
-function conversationFiles(peer: TestPeer): string[] {
-  return [...Deno.readDirSync(`${peer.dir}/conversations`)]
-    .filter((e) => e.isFile && e.name.endsWith(".json")).map((e) => e.name);
+function conversationFiles(peer: TestPeer): Promise<string[]> {
+  return peer.store.listConversations();
 }
 
 Deno.test("Peer: verify() whose save fails stays unverified and reports the error", async () => {
@@ -107,7 +113,7 @@ for (const failing of ["saveConversation", "saveRequests"] as const) {
       await assertRejects(() => bob.peer.acceptRequest("alice", "al"), Error, FAILURE);
       assertEquals(bob.peer.inboundRequests(), before);
       assertEquals(bob.peer.conversations(), []);
-      assertEquals(conversationFiles(bob), []);
+      assertEquals(await conversationFiles(bob), []);
       // nothing left: the request is accepted once the disk works, under the same name
       const info = await bob.peer.acceptRequest("alice", "al");
       assertEquals(info.name, "al");
@@ -115,7 +121,7 @@ for (const failing of ["saveConversation", "saveRequests"] as const) {
       await alice.waitFor(is("conversation-established"), a);
       await bob.waitFor(is("conversation-established"), b);
       assertEquals(bob.peer.conversations().map((c) => c.name), ["al"]);
-      assertEquals(conversationFiles(bob).length, 1);
+      assertEquals((await conversationFiles(bob)).length, 1);
     } finally {
       await net.close();
     }

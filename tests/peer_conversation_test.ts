@@ -39,7 +39,7 @@ Deno.test("Peer: request, accept under another name, messages both ways with ack
     assertEquals(conv.name, "ally");
     assertEquals(conv.level, "unverified");
     assertEquals(bob.peer.inboundRequests(), []);
-    // Alice (the acceptor in the seed's terms) can send at once
+    // Alice (the acceptor: docs/protocol.md, "6. The handshake") can send at once
     const early = await bob.peer.sendMessage("ally", "hello before stage 3");
     await alice.waitFor(is("request-accepted", { name: "robert" }), a0);
     await alice.waitFor(is("conversation-established", { name: "robert" }), a0);
@@ -210,14 +210,8 @@ Deno.test("Peer: delete removes the conversation file and tells the contact, who
     const alice = await net.peer("alice");
     const bob = await net.peer("bob");
     await connect(alice, bob);
-    const files = async (peer: TestPeer) => {
-      const names: string[] = [];
-      // (a save under way, e.g. of an answer to a probe, has a temporary file beside)
-      for await (const e of Deno.readDir(`${peer.dir}/conversations`)) {
-        if (e.name.endsWith(".json")) names.push(e.name);
-      }
-      return names;
-    };
+    const files = (peer: TestPeer) => peer.store.listConversations();
+    const [id] = await files(bob);
     assertEquals((await files(bob)).length, 1);
     const a = alice.mark();
     await bob.peer.deleteConversation("alice");
@@ -239,6 +233,12 @@ Deno.test("Peer: delete removes the conversation file and tells the contact, who
     await alice.peer.deleteConversation("bob");
     assertEquals(await files(alice), []);
     assertEquals(alice.all("connection", r).filter((c) => c.state === "connecting"), []);
+    // once compacted (at close), nothing of it is left in bob's state files
+    await bob.close();
+    for (const file of ["state.jsonl", "journal.jsonl"]) {
+      const text = await Deno.readTextFile(`${bob.dir}/${file}`);
+      assert(!text.includes(id!), `${file} still holds the conversation`);
+    }
   } finally {
     await net.close();
   }

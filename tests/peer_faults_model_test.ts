@@ -97,9 +97,15 @@ function faulty(conn: FramedConn, faults: Faults): FramedConn {
 
 /** A store that records every saved sending chain longer than `cap`. */
 function capChecking(cap: number, violations: string[]): (store: PeerStore) => PeerStore {
-  return onConversationSave((value, next) => {
-    const r = (value as { session: { ratchet: { ns: number; pn: number } } }).session.ratchet;
-    if (r.ns > cap || r.pn > cap) violations.push(`ns ${r.ns}, pn ${r.pn} (cap ${cap})`);
+  return onConversationSave((changes, next) => {
+    // the session is the part "r" (stored_conversation.ts), written when it moved
+    const session = [...changes.parts.put ?? []].find(([name]) => name === "r")?.[1] as
+      | { ratchet: { ns: number; pn: number } }
+      | undefined;
+    const r = session?.ratchet;
+    if (r !== undefined && (r.ns > cap || r.pn > cap)) {
+      violations.push(`ns ${r.ns}, pn ${r.pn} (cap ${cap})`);
+    }
     return next();
   });
 }

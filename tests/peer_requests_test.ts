@@ -69,8 +69,8 @@ Deno.test("Peer: a flood of 100 signed requests neither evicts nor drops a genui
     assertEquals(alice.all("warning", a).filter((w) => w.code === "request_flood").length, 1);
     assertEquals(alice.all("request-received", a).length, MAX_REQUESTS_PER_WINDOW - 1);
     // the flood is never written to disk
-    const file = JSON.parse(await Deno.readTextFile(`${alice.dir}/requests.json`));
-    assertEquals(file.inbound.length, MAX_REQUESTS_PER_WINDOW);
+    const file = await alice.store.loadRequests((v) => v as { inbound: unknown[] });
+    assertEquals(file?.inbound.length, MAX_REQUESTS_PER_WINDOW);
     // carol can be accepted from the flood list and the conversation works
     await alice.peer.acceptRequest("carol");
     await carol.waitFor(is("conversation-established", { name: "alice" }));
@@ -203,8 +203,8 @@ Deno.test("Peer: a deleted contact's old request, replayed, does not come back; 
     const id = alice.peer.identity();
     await bob.peer.sendRequest(`alice@${id.onion}:${id.port}`, id.key);
     // the packet as it went out (an eavesdropper on the onion service sees the same bytes)
-    const book = JSON.parse(await Deno.readTextFile(`${bob.dir}/requests.json`));
-    const replay = fromBase64(book.outbound[0].packet);
+    const book = await bob.store.loadRequests((v) => v as { outbound: { packet: string }[] });
+    const replay = fromBase64(book!.outbound[0]!.packet);
     const a = alice.mark();
     const received = await alice.waitFor(is("request-received"), a);
     await alice.peer.acceptRequest(received.request.name);
@@ -230,8 +230,8 @@ Deno.test("Peer: a deleted contact's old request, replayed, does not come back; 
       [],
       "neither the replay nor the older one is listed",
     );
-    const file = JSON.parse(await Deno.readTextFile(`${alice.dir}/requests.json`));
-    assertEquals(file.tombstones.length, 1);
+    const file = await alice.store.loadRequests((v) => v as { tombstones: unknown[] });
+    assertEquals(file?.tombstones.length, 1);
     // tombstones survive a restart
     await alice.close();
     await alice.open();
@@ -367,8 +367,8 @@ Deno.test("Peer: an old request of a contact, pending when the conversation is d
     // deleting the conversation takes it along: it is as old as the conversation's request
     await alice.peer.deleteConversation("bob");
     assertEquals(alice.peer.inboundRequests(), [], "the old request can still be accepted");
-    const file = JSON.parse(await Deno.readTextFile(`${alice.dir}/requests.json`));
-    assertEquals(file.inbound, []);
+    const file = await alice.store.loadRequests((v) => v as { inbound: unknown[] });
+    assertEquals(file?.inbound, []);
   } finally {
     await net.close();
   }

@@ -29,7 +29,7 @@ import type { FramedConn } from "../lib/net/framed_conn.ts";
 import { NetError } from "../lib/net/net_error.ts";
 import type { PeerAddress, Transport } from "../lib/net/transport.ts";
 import { SKIPPED_KEY_TTL_MS } from "../lib/crypto/ratchet.ts";
-import { connect, is, onConversationSave, TestNet } from "./_peer_harness.ts";
+import { connect, is, onConversationSave, putBlocks, TestNet } from "./_peer_harness.ts";
 
 /** Bound on the delivery once the network is healthy again (many redials at the harness's back-off). */
 const DELIVERY_MS = 20_000;
@@ -109,11 +109,11 @@ Deno.test("Peer: a long message whose first part was read before the receiver re
       },
     });
     const alice = await net.peer("alice", { transport: cutting });
-    // how many digests bob's last landed save holds
+    // how many of bob's landed saves wrote digests (received parts, blocks "d/<n>")
     const saved = { digests: 0 };
-    const watching = onConversationSave(async (value, next) => {
+    const watching = onConversationSave(async (changes, next) => {
       await next();
-      saved.digests = (value as { digests: unknown[] }).digests.length;
+      if (putBlocks(changes, "d/").length > 0) saved.digests++;
     });
     const bob = await net.peer("bob", { wrapStore: watching });
     await connect(alice, bob);

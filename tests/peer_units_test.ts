@@ -20,7 +20,7 @@ import {
   sanitizeSuggestedName,
 } from "../lib/peer/address.ts";
 import { closestName, PeerError } from "../lib/peer/errors.ts";
-import { SeenIds } from "../lib/peer/seen_ids.ts";
+import { SEEN_BLOCK, SeenIds } from "../lib/peer/seen_ids.ts";
 import { requestsFromJson } from "../lib/peer/records.ts";
 import { seededRng } from "./_rng.ts";
 import { party, request, REQUEST_TIME } from "./_handshake_fixtures.ts";
@@ -71,12 +71,45 @@ Deno.test("closestName() suggests a near name or a prefix, and nothing far", () 
   assertEquals(closestName("zed", ["alice", "bob"]), undefined);
 });
 
-Deno.test("SeenIds keeps the newest IDs up to its bound", () => {
+Deno.test("SeenIds keeps the newest IDs up to its bound, dropping the oldest block of 64", () => {
+  const id = (i: number) => i.toString(16).padStart(32, "0");
   const seen = new SeenIds();
-  for (let i = 0; i < SeenIds.MAX + 10; i++) seen.add(i.toString(16).padStart(32, "0"));
+  for (let i = 0; i < SeenIds.MAX; i++) seen.add(id(i));
   assertEquals(seen.size, SeenIds.MAX);
-  assert(!seen.has("0".repeat(32)));
-  assert(seen.has((SeenIds.MAX + 9).toString(16).padStart(32, "0")));
+  seen.add(id(0)); // known: keeps its place
+  assertEquals(seen.size, SeenIds.MAX);
+  for (let i = SeenIds.MAX; i < SeenIds.MAX + 10; i++) seen.add(id(i));
+  assertEquals(seen.size, SeenIds.MAX + 10 - SEEN_BLOCK);
+  assert(!seen.has(id(0)) && !seen.has(id(SEEN_BLOCK - 1)));
+  assert(seen.has(id(SEEN_BLOCK)) && seen.has(id(SeenIds.MAX + 9)));
+});
+
+Deno.test("SeenIds saves only the blocks that changed, and all of them after a failed save", () => {
+  const id = (i: number) => i.toString(16).padStart(32, "0");
+  const seen = new SeenIds();
+  for (let i = 0; i < 70; i++) seen.add(id(i));
+  const first = seen.changes();
+  assertEquals(first.put.map(([n, ids]) => [n, ids.length]), [[0, 64], [1, 6]]);
+  assertEquals(first.delete, []);
+  seen.add(id(70));
+  assertEquals(seen.changes().put.map(([n, ids]) => [n, ids.length]), [[1, 7]]);
+  assertEquals(seen.changes(), { put: [], delete: [] }); // nothing new
+  seen.unsaved();
+  assertEquals(seen.changes().put.map(([n]) => n), [0, 1]);
+  // the window as a save wrote it reloads marked saved, numbered the same
+  const again = SeenIds.fromBlocks([[1, seen.toArray().slice(64)], [
+    0,
+    seen.toArray().slice(0, 64),
+  ]]);
+  assertEquals(again.toArray(), seen.toArray());
+  assert(again.saved);
+  again.add(id(71));
+  assertEquals(again.changes().put.map(([n]) => n), [1]);
+  // eviction deletes whole blocks
+  for (let i = 72; i < SeenIds.MAX + 80; i++) again.add(id(i));
+  const evicted = again.changes();
+  assertEquals(evicted.delete, [0, 1]);
+  assertEquals(SeenIds.fromBlocks([[0, [id(1)]], [2, [id(2)]]]).saved, false);
 });
 
 Deno.test("requestsFromJson() rejects unknown fields and versions", () => {

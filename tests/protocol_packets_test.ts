@@ -13,12 +13,14 @@ import {
   computeHsub,
   HEADER_LENGTH,
   hsubMatches,
+  HsubTable,
   identifyPacket,
   MAX_CACHED_RECEIVERS,
   openRegular,
   openReply,
   openRequest,
   regularKeys,
+  regularReceiverMidstate,
   sealRegular,
   sealReply,
   sealRequest,
@@ -326,6 +328,44 @@ Deno.test("identifyPacket() tries conversations, then pending requests, then the
   assertEquals(identifyPacket(request.packet, { ...onAlice, acceptRequests: false }), null);
   // Bob's own request, seen by Bob, is nothing of his
   assertEquals(identifyPacket(request.packet, onBob), null);
+});
+
+Deno.test("identifyPacket() finds a regular packet in an HsubTable, tries `first` before it, and only matches its own receiver", () => {
+  const ids = Array.from({ length: 37 }, () => rng(32));
+  const table = new HsubTable<{ conversationId: Uint8Array; name: string }>(bob.publicKey);
+  const slots = ids.map((conversationId, i) =>
+    table.add(
+      { conversationId, name: `c${i}` },
+      regularReceiverMidstate(conversationId, bob.publicKey),
+    )
+  );
+  const onBob = { ownIdentity: bob, conversations: table, pendingRequests: [] };
+  const packetOf = (conversationId: Uint8Array, to = bob.publicKey) =>
+    sealRegular({ conversationId, receiverIdentityKey: to, payload: new Uint8Array(3), rng });
+  for (const i of [0, 1, 17, 36]) {
+    const found = identifyPacket(packetOf(ids[i]!), onBob);
+    assertEquals(found?.kind === "regular" ? found.conversation.name : found, `c${i}`);
+  }
+  // `first` is tried before the table: a conversation not in it at all still identifies
+  const outside = { conversationId: rng(32), name: "outside" };
+  const viaFirst = identifyPacket(packetOf(outside.conversationId), { ...onBob, first: outside });
+  assertEquals(viaFirst?.kind === "regular" ? viaFirst.conversation.name : viaFirst, "outside");
+  assertEquals(identifyPacket(packetOf(outside.conversationId), onBob), null);
+  // a packet of one of them addressed to someone else matches nothing
+  assertEquals(identifyPacket(packetOf(ids[5]!, alice.publicKey), onBob), null);
+  // a table of another receiver is not scanned for our packets
+  const onAlice = { ownIdentity: alice, conversations: table, pendingRequests: [] };
+  assertEquals(identifyPacket(packetOf(ids[5]!, alice.publicKey), onAlice), null);
+  // removed, it is found no more; its slot is taken by the next one
+  table.remove(slots[17]!);
+  assertEquals(identifyPacket(packetOf(ids[17]!), onBob), null);
+  const again = table.add(
+    { conversationId: ids[17]!, name: "back" },
+    regularReceiverMidstate(ids[17]!, bob.publicKey),
+  );
+  assertEquals(again, slots[17]);
+  const back = identifyPacket(packetOf(ids[17]!), onBob);
+  assertEquals(back?.kind === "regular" ? back.conversation.name : back, "back");
 });
 
 Deno.test("every packet rejects an unknown version and a non-bucket length first", () => {

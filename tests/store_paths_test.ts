@@ -136,7 +136,8 @@ Deno.test("peerPaths() lays out a peer folder under <root>/peers/<name>", () => 
   assertEquals(p.dir, join("/cfg", "peers", "alice"));
   assertEquals(p.tor, join(p.dir, "tor"));
   assertEquals(p.profile, join(p.dir, "profile.json"));
-  assertEquals(p.outbox, join(p.dir, "outbox.json"));
+  assertEquals(p.state, join(p.dir, "state.jsonl"));
+  assertEquals(p.journal, join(p.dir, "journal.jsonl"));
   assertEquals(p.requests, join(p.dir, "requests.json"));
   assertEquals(conversationPath(p, "ab12"), join(p.dir, "conversations", "ab12.json"));
   assertEquals(appConfigPath("/cfg"), join("/cfg", "config.json"));

@@ -17,7 +17,7 @@ import { FakePeer, interactivePeer, setup } from "./_repl_fake.ts";
 import { connect, TestNet } from "./_peer_harness.ts";
 import { MAX_INBOX_MESSAGES } from "../lib/peer/records.ts";
 import { Repl } from "../lib/ui/repl.ts";
-import { MAX_PENDING_NOTICES, MAX_PENDING_UNITS } from "../lib/ui/screen.ts";
+import { MAX_PENDING_NOTICES, MAX_PENDING_UNITS, Screen } from "../lib/ui/screen.ts";
 import { handleLine } from "../lib/ui/json.ts";
 import { resultText } from "../lib/ui/results.ts";
 import type { PeerEvent } from "../lib/peer.ts";
@@ -288,4 +288,20 @@ Deno.test("REPL: help and usage say the /auth secret may be left out (it is aske
   await term.waitFor("usage: /auth <name> [secret...]");
   term.type("/quit\r");
   await done;
+});
+
+Deno.test("Screen: a keyed line printed again while the first is still being written replaces it", async () => {
+  const term = new MemoryTerminal({ stalled: true });
+  const screen = new Screen(term, { color: false }, () => "alice> ");
+  const first = screen.print("-- delivered 2 messages to bob", "event", "delivered:bob");
+  await tick(); // taken by the screen: being written, held by the terminal
+  assertEquals(term.heldWrites, 1);
+  const second = screen.print("-- delivered 4 messages to bob", "event", "delivered:bob");
+  term.release();
+  await first;
+  // one more before the replacement is written: it replaces that one in the queue
+  const third = screen.print("-- delivered 5 messages to bob", "event", "delivered:bob");
+  await Promise.all([second, third]);
+  const rows = term.screen().filter((r) => r.includes("delivered"));
+  assertEquals(rows, ["-- delivered 5 messages to bob"], term.screen().join("\n"));
 });

@@ -1,7 +1,7 @@
 /**
  * HMAC-SHA256 (RFC 2104) of short messages with precomputed key states, for
- * trying one tag under thousands of keys (packet identification, seed
- * "Identifying conversations") without allocating.
+ * trying one tag under thousands of keys (packet identification: docs/protocol.md,
+ * "10. Identifying a received packet") without allocating.
  *
  * HMAC(K, m) = H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m)). With a key of at most one
  * block, the SHA-256 states after the blocks K ⊕ ipad and K ⊕ opad (the
@@ -34,14 +34,16 @@ export const SHA256_BLOCK_LENGTH = 64;
 export const ONE_BLOCK_MAX_LENGTH = SHA256_BLOCK_LENGTH - 9;
 
 /** Longest key of {@linkcode hmacMidstate}: one block (RFC 2104 §2: longer keys are hashed). */
-export const MIDSTATE_MAX_KEY_LENGTH = SHA256_BLOCK_LENGTH;
+export const MIDSTATE_MAX_KEY_LENGTH: number = SHA256_BLOCK_LENGTH;
 
 /** Length of the HMAC-SHA256 output in bytes. */
 export const HMAC_LENGTH = 32;
 
-// FIPS 180-4 §4.2.2: the first 32 bits of the fractional parts of the cube
-// roots of the first 64 primes
-const K = Int32Array.from([
+/**
+ * FIPS 180-4 §4.2.2: the SHA-256 round constants, the first 32 bits of the
+ * fractional parts of the cube roots of the first 64 primes.
+ */
+export const SHA256_K: Readonly<Int32Array> = Int32Array.from([
   0x428a2f98,
   0x71374491,
   0xb5c0fbcf,
@@ -107,6 +109,8 @@ const K = Int32Array.from([
   0xbef9a3f7,
   0xc67178f2,
 ]);
+
+const K = SHA256_K;
 
 // FIPS 180-4 §5.3.3: the initial hash value
 const H0 = Int32Array.from([

@@ -8,26 +8,21 @@
  */
 
 import { fromBase64 } from "../crypto/bytes.ts";
+import { exactObject } from "../strict_json.ts";
 
 /** Throws a TypeError about `what` (never a value). */
 export function invalid(what: string): never {
   throw new TypeError(what);
 }
 
-/** A plain object with exactly the space-separated `names` as its fields. */
+/** The field lists of {@linkcode object}, by their space-separated names (a few constants). */
+const fieldLists = new Map<string, readonly string[]>();
+
+/** A plain object with exactly the space-separated `names` as its fields (lib/strict_json.ts). */
 export function object(value: unknown, names: string, where: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    invalid(`${where} is not an object`);
-  }
-  const expected = names.split(" ");
-  const keys = Object.keys(value);
-  for (const key of keys) {
-    if (!expected.includes(key)) invalid(`${where} has an unknown field ${JSON.stringify(key)}`);
-  }
-  for (const key of expected) {
-    if (!Object.hasOwn(value, key)) invalid(`${where} lacks the field ${key}`);
-  }
-  return value as Record<string, unknown>;
+  let fields = fieldLists.get(names);
+  if (fields === undefined) fieldLists.set(names, fields = names.split(" "));
+  return exactObject(value, fields, (problem) => invalid(`${where} ${problem}`));
 }
 
 /** A string field. */
@@ -76,4 +71,18 @@ export function hex(value: unknown, length: number, where: string): string {
     invalid(`${where} is not ${length} bytes of lower-case hex`);
   }
   return text;
+}
+
+/**
+ * Canonical base64 of 32 bytes (RFC 4648 §4): 42 characters, one whose low
+ * two bits are zero (the last 4 bits), then "=". Checked without decoding.
+ */
+const KEY_BASE64 = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+
+/** A base64 key of 32 bytes, checked (without decoding it) and kept as text. */
+export function key64(value: unknown, where: string): string {
+  if (typeof value !== "string" || !KEY_BASE64.test(value)) {
+    invalid(`${where} is not 32 bytes of base64`);
+  }
+  return value;
 }

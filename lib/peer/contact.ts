@@ -50,11 +50,17 @@ import { MAX_SEALED_PLAINTEXT, sealMessage } from "../protocol/session.ts";
 import { AuthSession } from "./auth.ts";
 import type { Link } from "./link.ts";
 import type { ConversationRecord, OutboxEntry } from "./records.ts";
+import { conversationIndex, conversationPeerKey64 } from "./stored_conversation.ts";
 import { SeenIds } from "./seen_ids.ts";
 import { formatIdentityAddress } from "./address.ts";
 import type { ConversationInfo, Level } from "./types.ts";
-import { encodePublicKey } from "../crypto/keys.ts";
 import { chainRoom, fitsOrdinary, MAX_SEALED_BYTES, SEND_CAP } from "./send_cap.ts";
+
+export type { FramedConn } from "../net/framed_conn.ts";
+export type { Element, ElementBody } from "../protocol/elements.ts";
+export type { Reassembler } from "../protocol/fragment.ts";
+export type { AuthSession } from "./auth.ts";
+export type { ConversationInfo, Level } from "./types.ts";
 
 /** Most control elements held for a contact; the oldest go first (acks are re-sent on demand). */
 export const MAX_CONTROL_QUEUE = 256;
@@ -95,12 +101,16 @@ type Plan =
 export class Contact {
   /** The persisted conversation. */
   record: ConversationRecord;
-  /** The SMP session (auth.ts). */
-  readonly auth: AuthSession;
-  /** Parts of fragmented elements received so far. */
-  readonly reassembler = new Reassembler();
-  /** Inbound connections on which packets of this contact arrived (still open). */
-  readonly inbound = new Set<FramedConn>();
+  readonly #rng: Rng;
+  #auth: AuthSession | undefined;
+  // what a contact holds at run time is made when first needed: most of
+  // thousands of contacts never need it (issue 9: memory per conversation)
+  #reassembler: Reassembler | undefined;
+  #inbound: Set<FramedConn> | undefined;
+  #probes: SeenIds | undefined;
+  #sentOnMap: Map<string, Set<FramedConn>> | undefined;
+  #usedSet: WeakSet<FramedConn> | undefined;
+  #partsMap: Map<string, Uint8Array[]> | undefined;
   /** The connections alive when SMP matched; the level lasts while they do. */
   authConns: Set<FramedConn> | null = null;
   /** The send loop (none once the contact deleted the conversation). */
@@ -109,23 +119,58 @@ export class Contact {
   saidOffline = false;
   /** An SMP run was started while the contact was not connected: the link is dialling. */
   authWaitsForLink = false;
-  /** IDs of the contact's probes received in this run (how their copies are answered). */
-  readonly probes = new SeenIds();
   readonly #control: Element[] = [];
-  /** Outbox entry key -> the open connections it was written on. */
-  readonly #sentOn = new Map<string, Set<FramedConn>>();
-  /** Connections something was written on (a new one starts with an identifying packet). */
-  readonly #used = new WeakSet<FramedConn>();
-  /** Parts of unsealed outbox entries, computed once. */
-  readonly #parts = new Map<string, Uint8Array[]>();
   readonly #cap: number;
 
   /** `cap`: the sending cap (send_cap.ts; smaller only in tests). */
   constructor(record: ConversationRecord, rng: Rng, cap: number = SEND_CAP) {
     this.record = record;
     this.#cap = cap;
-    const s = record.session;
-    this.auth = new AuthSession(s.ownIdentityKey, s.peerIdentityKey, s.conversationId, rng);
+    this.#rng = rng;
+  }
+
+  /** The SMP session (made when first used: a contact is made without loading its ratchet). */
+  get auth(): AuthSession {
+    if (this.#auth === undefined) {
+      const s = this.record.session;
+      this.#auth = new AuthSession(
+        s.ownIdentityKey,
+        s.peerIdentityKey,
+        s.conversationId,
+        this.#rng,
+      );
+    }
+    return this.#auth;
+  }
+
+  /** Parts of fragmented elements received so far. */
+  get reassembler(): Reassembler {
+    return this.#reassembler ??= new Reassembler();
+  }
+
+  /** Inbound connections on which packets of this contact arrived (still open). */
+  get inbound(): Set<FramedConn> {
+    return this.#inbound ??= new Set();
+  }
+
+  /** IDs of the contact's probes received in this run (how their copies are answered). */
+  get probes(): SeenIds {
+    return this.#probes ??= new SeenIds();
+  }
+
+  /** Outbox entry key -> the open connections it was written on. */
+  get #sentOn(): Map<string, Set<FramedConn>> {
+    return this.#sentOnMap ??= new Map();
+  }
+
+  /** Connections something was written on (a new one starts with an identifying packet). */
+  get #used(): WeakSet<FramedConn> {
+    return this.#usedSet ??= new WeakSet();
+  }
+
+  /** Parts of unsealed outbox entries, computed once. */
+  get #parts(): Map<string, Uint8Array[]> {
+    return this.#partsMap ??= new Map();
   }
 
   /** The contact's local name. */
@@ -140,12 +185,13 @@ export class Contact {
   get online(): boolean {
     if (this.saidOffline) return false;
     const own = this.link?.conn;
-    return (own !== undefined && this.link?.answered(own) === true) || this.inbound.size > 0;
+    return (own !== undefined && this.link?.answered(own) === true) ||
+      (this.#inbound?.size ?? 0) > 0;
   }
 
   /** The authentication level: SMP matched, or the user verified the key, or neither. */
   get level(): Level {
-    if (this.auth.authenticated) return "authenticated";
+    if (this.#auth?.authenticated) return "authenticated";
     return this.record.verified ? "verified" : "unverified";
   }
 
@@ -155,11 +201,11 @@ export class Contact {
     return {
       name: r.name,
       address: formatIdentityAddress(r.name, r.onion, r.port),
-      key: encodePublicKey(r.session.peerIdentityKey),
+      key: conversationPeerKey64(r),
       level: this.level,
       presence: r.presence,
       online: this.online,
-      established: r.session.established,
+      established: conversationIndex(r).established,
       pending: r.outbox.filter((e) => e.body.type === "message").length,
     };
   }
@@ -301,7 +347,7 @@ export class Contact {
 
   /** `conn` closed: what went out on it is re-sent (as the same bytes) on the next one. */
   forget(conn: FramedConn): void {
-    for (const on of this.#sentOn.values()) on.delete(conn);
+    for (const on of this.#sentOnMap?.values() ?? []) on.delete(conn);
   }
 
   /**

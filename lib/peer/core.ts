@@ -5,10 +5,12 @@
  * aggregated network warnings), and the book a received packet is
  * dispatched against (lib/protocol/dispatch.ts).
  *
- * Persistence rules (docs/architecture.md "Crash safety"): a conversation's
- * record is saved as a whole before a ciphertext of it leaves (links.ts
- * `writeStep`, `sendNow`) and after a received packet changed it; the store writes atomically and
- * in call order, so the file on disk is always a state the peer really had.
+ * Persistence rules (docs/architecture.md, "Crash safety"): a conversation's
+ * record is saved ({@linkcode PeerCore.saveContact}: what changed, in the
+ * store's next journal commit) before a ciphertext of it leaves and after a
+ * received packet changed it; a save resolves only once its commit is
+ * durable, and commits are written in order, so the state on disk is always
+ * one the peer really had.
  *
  * @module
  */
@@ -21,8 +23,16 @@ import { errorCode } from "../net/net_error.ts";
 import type { BackoffOptions } from "../net/backoff.ts";
 import type { Connector } from "../net/connector.ts";
 import type { FramedConn } from "../net/framed_conn.ts";
-import { type BookCandidates, candidatesFor, type PacketBook } from "../protocol/dispatch.ts";
+import type {
+  BookCandidates,
+  ConversationEntry,
+  PacketBook,
+  ReplyEntry,
+} from "../protocol/dispatch.ts";
+import type { PacketKeys } from "../protocol/packet_common.ts";
 import type { ElementBody } from "../protocol/elements.ts";
+import { HsubTable } from "../protocol/packets.ts";
+import { regularKeysOf, replyKeysOf } from "../protocol/session.ts";
 import type { PeerStore } from "../store/peer_store.ts";
 import { MAX_NAME_BYTES } from "../protocol/handshake_data.ts";
 import { utf8 } from "../crypto/bytes.ts";
@@ -30,13 +40,46 @@ import { Contact } from "./contact.ts";
 import type { Link } from "./link.ts";
 import {
   type ConversationRecord,
-  conversationToJson,
   type OutboundEntry,
   type RequestsBook,
   requestsToJson,
 } from "./records.ts";
+import {
+  conversationHsub,
+  conversationIndex,
+  conversationPeerKey64,
+  conversationSaveFailed,
+  conversationToStore,
+} from "./stored_conversation.ts";
 import type { EventSink, PeerEvent } from "./types.ts";
 import { type AggregatedCode, WarningBatcher } from "./warnings.ts";
+
+export type { KeyPair } from "../crypto/keys.ts";
+export type { BackoffOptions } from "../net/backoff.ts";
+export type { Connector } from "../net/connector.ts";
+export type { FramedConn } from "../net/framed_conn.ts";
+export type { BookCandidates, PacketBook } from "../protocol/dispatch.ts";
+export type { ElementBody } from "../protocol/elements.ts";
+export type { PeerEvent } from "./types.ts";
+export type { AggregatedCode, WarningBatcher } from "./warnings.ts";
+
+/** A contact as a candidate of the dispatcher: its keys derived when a packet first needs them. */
+class ContactEntry implements ConversationEntry<Contact> {
+  readonly handle: Contact;
+  #keys: PacketKeys | undefined;
+
+  constructor(contact: Contact) {
+    this.handle = contact;
+  }
+
+  get conversationId(): Uint8Array {
+    return conversationIndex(this.handle.record).conversationId;
+  }
+
+  get keys(): PacketKeys {
+    return this.#keys ??= regularKeysOf(this.conversationId);
+  }
+}
 
 /** Prefix of the connector key (and stream isolation key) of a request's delivery. */
 export const REQUEST_KEY_PREFIX = "request-";
@@ -63,7 +106,9 @@ export const SINK_FLUSH_TIMEOUT_MS = 5_000;
 
 /** Timing and retry settings shared by every link. */
 export interface CoreTiming {
+  /** How long to wait before dialling a contact again (ms). */
   redialMs: number;
+  /** Idle time after which a keep-alive is sent (ms). */
   keepaliveMs: number;
   /** Back-off after connections that closed unanswered (link.ts). */
   backoff?: BackoffOptions;
@@ -77,20 +122,29 @@ export interface CoreTiming {
 
 /** Shared state of one running peer. */
 export class PeerCore {
+  /** The peer's store (its profile, conversations and requests). */
   readonly store: PeerStore;
+  /** Our identity key pair. */
   readonly identity: KeyPair;
+  /** Randomness of this peer. */
   readonly rng: Rng;
+  /** The clock (ms). */
   readonly now: () => number;
+  /** Opens connections to contacts. */
   readonly connector: Connector;
+  /** Timing and retry settings of every link. */
   readonly timing: CoreTiming;
   /** Conversations by file ID. */
   readonly contacts = new Map<string, Contact>();
+  /** The pending requests. */
   requests: RequestsBook;
   /** One-shot delivery loops of outbound requests, by request ID. */
   readonly requestLinks = new Map<string, Link>();
   /** Which contact an inbound connection belongs to (learned from its packets). */
   readonly owners = new WeakMap<FramedConn, Contact>();
+  /** `start()` ran. */
   started = false;
+  /** `close()` ran. */
   closed = false;
   /** What a received packet may belong to: our contacts and outbound requests. */
   readonly book: PacketBook<Contact, OutboundEntry>;
@@ -98,7 +152,12 @@ export class PeerCore {
   readonly warnings: WarningBatcher;
   readonly #events: EventSink;
   readonly #pending = new Set<Promise<unknown>>();
-  #candidates: BookCandidates<Contact, OutboundEntry> | null = null;
+  /** Every contact's K_r, scanned at once for a packet's hSub (packet_common.ts). */
+  readonly #table: HsubTable<ConversationEntry<Contact>>;
+  /** Each contact's slot in the table and its candidate. */
+  readonly #slots = new Map<Contact, { slot: number; candidate: ConversationEntry<Contact> }>();
+  /** Reply-key candidates, rebuilt when contacts or outbound requests change. */
+  #replies: ReplyEntry<Contact, OutboundEntry>[] | null = null;
   /** Events given to the sink whose promise has not settled. */
   #unshown = 0;
   /** ... and the text of those that are messages. */
@@ -107,6 +166,7 @@ export class PeerCore {
   /** Set by peer.ts: builds the link of a contact. */
   makeLink!: (contact: Contact) => Link;
 
+  /** Builds the core of a peer whose state was loaded. */
   constructor(
     init: {
       store: PeerStore;
@@ -127,6 +187,7 @@ export class PeerCore {
     this.timing = init.timing;
     this.#events = init.events;
     this.requests = init.requests;
+    this.#table = new HsubTable(init.identity.publicKey);
     this.warnings = new WarningBatcher((w) => this.emit(w), init.timing.warningIntervalMs);
     this.book = {
       ownIdentity: init.identity,
@@ -243,15 +304,28 @@ export class PeerCore {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 
-  /** Saves a contact's record (skipped once the conversation is deleted). */
+  /**
+   * Saves a contact's record (skipped once the conversation is deleted):
+   * what changed since its last save, in the store's next commit.
+   */
   saveContact(contact: Contact): Promise<void> {
-    if (this.contacts.get(contact.record.fileId) !== contact) return Promise.resolve();
-    return this.track(
-      this.store.saveConversation(contact.record.fileId, conversationToJson(contact.record)),
+    const fileId = contact.record.fileId;
+    if (this.contacts.get(fileId) !== contact) return Promise.resolve();
+    // what changed is told when the commit is written: once for all the
+    // saves of this contact until then (a burst of packets costs one)
+    const save = this.store.saveConversationLater(
+      fileId,
+      () =>
+        this.contacts.get(fileId) === contact
+          ? conversationToStore(contact.record, this.store.stats.failed)
+          : null,
     );
+    // the next save writes every part again (this one's changes may be missing)
+    save.catch(() => conversationSaveFailed(contact.record));
+    return this.track(save);
   }
 
-  /** Saves `requests.json`. */
+  /** Saves the pending requests. */
   saveRequests(): Promise<void> {
     return this.track(this.store.saveRequests(requestsToJson(this.requests)));
   }
@@ -267,20 +341,26 @@ export class PeerCore {
     // a conversation its contact deleted sends nothing more (receive.ts)
     contact.link = record.endedByContact ? null : this.makeLink(contact);
     if (this.started && startLink) contact.link?.start();
-    this.#candidates = null;
+    const candidate = new ContactEntry(contact);
+    const slot = this.#table.add(candidate, conversationHsub(record));
+    this.#slots.set(contact, { slot, candidate });
+    this.#replies = null;
     return contact;
   }
 
   /** Removes a contact from memory and stops its link. */
   async removeContact(contact: Contact): Promise<void> {
     this.contacts.delete(contact.record.fileId);
-    this.#candidates = null;
+    const held = this.#slots.get(contact);
+    if (held !== undefined) this.#table.remove(held.slot);
+    this.#slots.delete(contact);
+    this.#replies = null;
     await contact.link?.close();
   }
 
   /** Call after the outbound requests changed. */
   requestsChanged(): void {
-    this.#candidates = null;
+    this.#replies = null;
   }
 
   /** The contact named `name`, if any. */
@@ -291,9 +371,8 @@ export class PeerCore {
 
   /** The contact whose identity key is `key`, if any. */
   contactWithKey(key: Uint8Array): Contact | undefined {
-    for (const c of this.contacts.values()) {
-      if (equalBytes(c.record.session.peerIdentityKey, key)) return c;
-    }
+    const key64 = toBase64(key);
+    for (const c of this.contacts.values()) if (conversationPeerKey64(c.record) === key64) return c;
     return undefined;
   }
 
@@ -347,20 +426,42 @@ export class PeerCore {
   }
 
   /**
-   * The dispatch candidates of {@linkcode book}, cached until a contact or
-   * an outbound request comes or goes; the contact `first` (the one an
-   * inbound connection already belongs to) is tried first.
+   * The dispatch candidates of {@linkcode book}: the table of every
+   * contact (scanned at once, nothing built per packet) with `first` (the
+   * contact an inbound connection already belongs to) tried before it, then
+   * the reply keys (Bob's conversations before the outbound requests, as
+   * dispatch.ts's `candidatesFor` orders them), cached until a contact or an
+   * outbound request comes or goes.
    */
   candidates(first?: Contact): BookCandidates<Contact, OutboundEntry> {
-    this.#candidates ??= candidatesFor(this.book);
-    const all = this.#candidates;
-    if (first === undefined) return all;
-    const mine = all.conversations.find((c) => c.handle === first);
-    if (mine === undefined) return all;
+    this.#replies ??= this.#buildReplies();
+    const mine = first !== undefined ? this.#slots.get(first)?.candidate : undefined;
     return {
-      ...all,
-      conversations: [mine, ...all.conversations.filter((c) => c !== mine)],
+      ownIdentity: this.identity,
+      conversations: this.#table,
+      ...(mine !== undefined ? { first: mine } : {}),
+      pendingRequests: this.#replies,
+      acceptRequests: true,
     };
+  }
+
+  #buildReplies(): ReplyEntry<Contact, OutboundEntry>[] {
+    const pendingRequests: ReplyEntry<Contact, OutboundEntry>[] = [];
+    for (const contact of this.contacts.values()) {
+      const { role, sharedRequestKey } = conversationIndex(contact.record);
+      if (role === "bob" && sharedRequestKey !== null) {
+        pendingRequests.push({
+          sharedRequestKey,
+          keys: replyKeysOf(sharedRequestKey),
+          conversation: contact,
+        });
+      }
+    }
+    for (const outbound of this.requests.outbound) {
+      const { sharedRequestKey } = outbound.state;
+      pendingRequests.push({ sharedRequestKey, keys: replyKeysOf(sharedRequestKey), outbound });
+    }
+    return pendingRequests;
   }
 
   /**

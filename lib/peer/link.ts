@@ -43,6 +43,9 @@ import type { Connector } from "../net/connector.ts";
 import type { FramedConn } from "../net/framed_conn.ts";
 import type { PeerAddress } from "../net/transport.ts";
 
+export type { BackoffOptions } from "../net/backoff.ts";
+export type { FramedConn } from "../net/framed_conn.ts";
+
 /** Default time an answered connection must last before its close resets the back-off. */
 export const DEFAULT_STABLE_MS = 10_000;
 
@@ -104,9 +107,11 @@ export class Link {
   readonly #hooks: LinkHooks;
   readonly #options: LinkOptions;
   readonly #abort = new AbortController();
+  /** start() was called: the loop runs once there is something to do (see start). */
+  #started = false;
   readonly #deadBackoff: Backoff;
   /** Connections a frame came back on. */
-  readonly #answered = new WeakSet<FramedConn>();
+  #answeredSet: WeakSet<FramedConn> | undefined;
   #conn: FramedConn | undefined;
   #wanted = false;
   #wake: (() => void) | null = null;
@@ -145,14 +150,25 @@ export class Link {
 
   /** Whether a frame came back on `conn`. */
   answered(conn: FramedConn): boolean {
-    return this.#answered.has(conn);
+    return this.#answeredSet?.has(conn) ?? false;
   }
 
-  /** Starts the loop (idempotent); its first dial waits for `ticket` if given. */
+  /** Connections a frame came back on (made when the first one does). */
+  get #answered(): WeakSet<FramedConn> {
+    return this.#answeredSet ??= new WeakSet();
+  }
+
+  /**
+   * Starts the loop (idempotent); its first dial waits for `ticket` if
+   * given. With nothing to send and no dial asked for, the loop would only
+   * wait to be woken: it is started by the first {@linkcode Link.wake}
+   * instead (a suspended loop per idle contact costs about a kilobyte).
+   */
   start(ticket?: StartTicket): void {
-    if (this.#done !== null) return ticket?.done();
+    if (this.#started) return ticket?.done();
+    this.#started = true;
     this.#ticket = ticket ?? null;
-    this.#done = this.#run();
+    if (ticket !== undefined || this.#wanted || this.#hooks.hasWork()) this.#run();
   }
 
   /** Something new waits, or the contact may be reachable now: look again. */
@@ -161,6 +177,7 @@ export class Link {
     const wake = this.#wake;
     this.#wake = null;
     wake?.();
+    if (this.#started && this.#done === null && !this.#abort.signal.aborted) this.#run();
   }
 
   /**
@@ -207,7 +224,13 @@ export class Link {
     await this.#connector.disconnect(this.key);
   }
 
-  async #run(): Promise<void> {
+  #run(): void {
+    // the loop's first steps may wake the link: it is running from here on
+    this.#done = Promise.resolve();
+    this.#done = this.#loop();
+  }
+
+  async #loop(): Promise<void> {
     const signal = this.#abort.signal;
     while (!signal.aborted) {
       if (!this.#hooks.hasWork() && !(this.#wanted && this.conn === undefined)) {

@@ -17,6 +17,9 @@ import { receiveFrame } from "./receive.ts";
 import type { OutboundEntry } from "./records.ts";
 import { saveOrUndo } from "./transaction.ts";
 
+export type { ConnectProgress } from "../net/connector.ts";
+export type { ElementBody } from "../protocol/elements.ts";
+
 /** The send loop of a conversation. */
 export function contactLink(core: PeerCore, contact: Contact): Link {
   const record = contact.record;
@@ -26,11 +29,22 @@ export function contactLink(core: PeerCore, contact: Contact): Link {
     core.connector,
     {
       hasWork: () => contact.hasWork(link.conn),
-      next: (conn) => writeStep(core, contact, contact.next(conn, core.rng, core.now())),
+      // replies go first, on the connection they answer (the link's order):
+      // more steps join a batch only while none waits
+      next: (conn) =>
+        writeSteps(
+          core,
+          contact,
+          (first) =>
+            first || contact.replyTarget() === undefined
+              ? contact.next(conn, core.rng, core.now())
+              : null,
+        ),
       replyConn: () => contact.replyTarget(),
       // lost if `conn` closed meanwhile: its sender re-sends what went out on
       // it (Contact.forget), and that earns a new acknowledgement
-      nextReply: (conn) => writeStep(core, contact, contact.nextReply(conn, core.rng, core.now())),
+      nextReply: (conn) =>
+        writeSteps(core, contact, () => contact.nextReply(conn, core.rng, core.now())),
       // the contact replies on the connection our packets came on (its replyConn)
       frame: (conn, packet) => receiveFrame(core, packet, conn),
       disconnected: (conn, answered) => {
@@ -69,19 +83,35 @@ function linkOptions(core: PeerCore) {
 }
 
 /**
- * The packets of `step`, once the record is saved if the step sealed
- * (docs/architecture.md "Crash safety": saved before the ciphertext
- * leaves); a failed save undoes
- * the step (nothing that is not on disk leaves) and is thrown.
+ * Steps taken before one save: what waits goes out sealed together and
+ * costs one commit (a burst of 500 costs 8), while a step's packets wait at
+ * most for 63 more sealings.
  */
-async function writeStep(
+export const MAX_STEPS_PER_SAVE = 64;
+
+/**
+ * The packets of the next steps (up to {@linkcode MAX_STEPS_PER_SAVE}),
+ * once the record is saved if one of them sealed (docs/architecture.md
+ * "Crash safety": saved before the ciphertext leaves); a failed save undoes
+ * the steps (nothing that is not on disk leaves) and is thrown.
+ */
+async function writeSteps(
   core: PeerCore,
   contact: Contact,
-  step: SendStep | null,
+  next: (first: boolean) => SendStep | null,
 ): Promise<Uint8Array[] | null> {
-  if (step === null) return null;
-  if (step.sealed) await saveOrUndo(() => core.saveContact(contact), () => contact.unsend(step));
-  return step.packets;
+  const steps: SendStep[] = [];
+  for (let step = next(true); step !== null; step = next(false)) {
+    steps.push(step);
+    if (steps.length === MAX_STEPS_PER_SAVE) break;
+  }
+  if (steps.length === 0) return null;
+  if (steps.some((step) => step.sealed)) {
+    await saveOrUndo(() => core.saveContact(contact), () => {
+      for (const step of steps.reverse()) contact.unsend(step);
+    });
+  }
+  return steps.flatMap((step) => step.packets);
 }
 
 /** Starts delivering a pending request (once per run; re-sent at every start). */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { utf8 } from "../crypto/bytes.ts";
+import { utf8, utf8Length } from "../crypto/bytes.ts";
 import type { Contact } from "./contact.ts";
 import type { PeerCore } from "./core.ts";
 import { PeerError, suggestingCommand, unknownName } from "./errors.ts";
@@ -18,6 +18,8 @@ import {
   MAX_OUTBOX_ELEMENTS,
   MAX_TEXT_BYTES,
 } from "./records.ts";
+
+export type { LookalikeIndex } from "./names.ts";
 
 /**
  * `name_taken` when a contact or request uses `name`, `name_confusable`
@@ -94,7 +96,7 @@ export function checkMessage(contact: Contact, text: unknown): asserts text is s
   }
   const outbox = contact.record.outbox;
   let queued = 0;
-  for (const e of outbox) if (e.body.type === "message") queued += utf8(e.body.text).length;
+  for (const e of outbox) if (e.body.type === "message") queued += utf8Length(e.body.text);
   if (outbox.length >= MAX_OUTBOX_ELEMENTS || queued + size > MAX_OUTBOX_BYTES) {
     throw new PeerError(
       "outbox_full",

@@ -70,6 +70,9 @@ import { ReceivedDigests, SeenIds } from "./seen_ids.ts";
 import { saveOrUndo } from "./transaction.ts";
 import { excerptOf } from "./info.ts";
 
+export type { Admission } from "../net/admission.ts";
+export type { FramedConn } from "../net/framed_conn.ts";
+
 /** Packet-level codes after which the connection is closed: the sender does not speak our protocol. */
 const FATAL_PACKET_CODES = new Set(["unsupported_version", "bad_packet_length"]);
 
@@ -121,6 +124,22 @@ function showingOf(contact: Contact): Map<string, Promise<boolean>> {
   let map = showing.get(contact);
   if (map === undefined) showing.set(contact, map = new Map());
   return map;
+}
+
+/**
+ * Most accepted packets of one contact whose commit is still under way: the
+ * frames after them are read meanwhile and join the next commit (one write
+ * for many), and what they cause waits for their own.
+ */
+const MAX_UNSAVED = 16;
+
+/** Saves of accepted packets under way, per contact, oldest first. */
+const unsaved = new WeakMap<Contact, Set<Promise<void>>>();
+
+function unsavedOf(contact: Contact): Set<Promise<void>> {
+  let set = unsaved.get(contact);
+  if (set === undefined) unsaved.set(contact, set = new Set());
+  return set;
 }
 
 /**
@@ -307,15 +326,29 @@ async function onMessage(
   remember(contact, got.payload, plaintext, element);
   const effects = new Effects();
   if (element !== null) handleElement(core, contact, element, effects, conn);
-  await saveOrUndo(() => core.saveContact(contact), () => effects.fail());
-  // Bob's first regular packet reached Alice (docs/protocol.md "6.3 Stage 3: established")
-  if (!previous.established && next.established) {
-    core.emit({ event: "conversation-established", name: contact.name });
-  }
-  effects.run();
-  // backpressure: a sink that falls behind slows this connection down
+  // the next frames are read while this commit is under way (they join the
+  // next one); what this packet causes happens once its commit is durable,
+  // in the order the packets came (saves resolve in order)
+  const established = !previous.established && next.established;
+  const pending = unsavedOf(contact);
+  const saved: Promise<void> = core.track(
+    core.saveContact(contact).then(() => {
+      // docs/protocol.md "6.3 Stage 3": Bob's first regular packet reached Alice
+      if (established) core.emit({ event: "conversation-established", name: contact.name });
+      effects.run();
+    }, (e) => {
+      effects.fail();
+      core.error(e, "Cannot save a received packet");
+    }).finally(() => pending.delete(saved)),
+  );
+  pending.add(saved);
+  while (pending.size > MAX_UNSAVED) await pending.values().next().value;
+  // backpressure: a sink that falls behind slows this connection down (what
+  // waits for its commit is on its way to the sink too)
   const waiting = showingOf(contact);
-  while (waiting.size > MAX_SHOWING) await waiting.values().next().value;
+  while (waiting.size + pending.size > MAX_SHOWING) {
+    await (waiting.size > 0 ? waiting.values().next().value : pending.values().next().value);
+  }
 }
 
 function sameKey(a: Uint8Array | null, b: Uint8Array | null): boolean {

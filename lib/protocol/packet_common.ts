@@ -14,7 +14,7 @@
  * K_r = deriveKey(K_h ‖ receiver identity public key, "packet/hsub/receiver")
  * ```
  *
- * The seed's hSub is a keyed hash of the IV and the receiver's identity
+ * unMessage 0.1's hSub is a keyed hash of the IV and the receiver's identity
  * public key. Here the receiver's key is bound through the HMAC key rather
  * than its input: a packet to Bob and one to Alice under the same K never
  * share a tag key, so Alice still tells her own packets from Bob's, and the
@@ -27,7 +27,7 @@
  * The total length of every packet is one of PADDING_BUCKETS (padding.ts).
  * The version byte is the only cleartext that is not random-looking; it is
  * the same in every packet, so it tells an observer nothing about the kind,
- * the sender or the receiver (seed: "Identifying conversations").
+ * the sender or the receiver (docs/protocol.md, "10. Identifying a received packet").
  *
  * @module
  */
@@ -41,6 +41,7 @@ import {
   oneBlockSchedule,
   tagWords,
 } from "../crypto/hmac_midstate.ts";
+import { MidstateTable } from "../crypto/hsub_scan.ts";
 import { deriveKey } from "../crypto/kdf.ts";
 import { ProtocolError } from "../errors.ts";
 import { isBucketLength } from "./padding.ts";
@@ -49,7 +50,7 @@ import { isBucketLength } from "./padding.ts";
 export const PACKET_VERSION = 1;
 
 /** Length of the IV (the AEAD nonce of the packet). */
-export const IV_LENGTH = AEAD_NONCE_LENGTH;
+export const IV_LENGTH: number = AEAD_NONCE_LENGTH;
 
 /** Length of an hSub tag: a full HMAC-SHA256 output. */
 export const HSUB_LENGTH = 32;
@@ -64,12 +65,12 @@ export const CONVERSATION_ID_LENGTH = 32;
 export const IV_OFFSET = 1;
 
 /** Offset of the hSub tag. */
-export const HSUB_OFFSET = IV_OFFSET + IV_LENGTH;
+export const HSUB_OFFSET: number = IV_OFFSET + IV_LENGTH;
 
 /** Length of the header shared by every packet (version ‖ IV ‖ hSub). */
-export const HEADER_LENGTH = HSUB_OFFSET + HSUB_LENGTH;
+export const HEADER_LENGTH: number = HSUB_OFFSET + HSUB_LENGTH;
 
-/** The KDF labels of the packet layer, one per use (DESIGN.md: own label per key). */
+/** The KDF labels of the packet layer, one per use (docs/protocol.md, "3. Key derivation labels": one label per key). */
 export const LABELS = {
   requestSharedKey: "packet/request/shared-key",
   requestHsub: "packet/request/hsub",
@@ -89,13 +90,13 @@ export const LABELS = {
 export const MAX_CACHED_RECEIVERS = 4;
 
 /** Bytes a regular packet adds around its padded payload. */
-export const REGULAR_OVERHEAD = HEADER_LENGTH + AEAD_TAG_LENGTH;
+export const REGULAR_OVERHEAD: number = HEADER_LENGTH + AEAD_TAG_LENGTH;
 
 /** Bytes a reply packet adds around its padded payload (incl. the handshake key). */
-export const REPLY_OVERHEAD = HEADER_LENGTH + PUBLIC_KEY_LENGTH + AEAD_TAG_LENGTH;
+export const REPLY_OVERHEAD: number = HEADER_LENGTH + PUBLIC_KEY_LENGTH + AEAD_TAG_LENGTH;
 
 /** Bytes a request packet adds around its padded handshake (incl. the request key). */
-export const REQUEST_OVERHEAD = HEADER_LENGTH + PUBLIC_KEY_LENGTH + AEAD_TAG_LENGTH;
+export const REQUEST_OVERHEAD: number = HEADER_LENGTH + PUBLIC_KEY_LENGTH + AEAD_TAG_LENGTH;
 
 /** The pair of keys one packet kind uses under one secret. */
 export interface PacketKeys {
@@ -114,16 +115,89 @@ export function packetKeys(
   return { hsub: deriveKey(secret, hsubLabel), encrypt: deriveKey(secret, encryptLabel) };
 }
 
-/** The HMAC midstates of K_r = deriveKey(K_h ‖ receiver, ...) (hmac_midstate.ts). */
-function receiverMidstate(hsubKey: Uint8Array, receiverKey: Uint8Array): Int32Array {
+/**
+ * K_r = deriveKey(K_h ‖ receiver identity public key, "packet/hsub/receiver"):
+ * the HMAC key of the hSub tags of packets under hSub key `hsubKey` (K_h)
+ * addressed to `receiverKey` (the module header). A receiver may keep it
+ * instead of deriving it again (it is as secret as K_h).
+ */
+export function receiverHsubKey(hsubKey: Uint8Array, receiverKey: Uint8Array): Uint8Array {
   abytes(hsubKey, undefined, "hsubKey");
   abytes(receiverKey, PUBLIC_KEY_LENGTH, "receiverKey");
   const ikm = concatBytes(hsubKey, receiverKey);
   const key = deriveKey(ikm, LABELS.hsubReceiver);
-  const midstate = hmacMidstate(key);
   ikm.fill(0);
+  return key;
+}
+
+/** The HMAC midstates of K_r (hmac_midstate.ts): what an {@linkcode HsubTable} keeps. */
+export function receiverMidstate(hsubKey: Uint8Array, receiverKey: Uint8Array): Int32Array {
+  const key = receiverHsubKey(hsubKey, receiverKey);
+  const midstate = hmacMidstate(key);
   key.fill(0);
   return midstate;
+}
+
+/**
+ * The candidates of one receiver kept for scanning all at once: each
+ * owner's K_r as midstates in a {@linkcode MidstateTable} (hsub_scan.ts:
+ * SIMD, no allocation per candidate), so that a packet is tried against
+ * 100,000 conversations in tens of milliseconds. Owners are added and
+ * removed as conversations come and go; a slot stays the owner's for good.
+ */
+export class HsubTable<T> {
+  /** The receiver (our identity public key) every K_r was derived for. */
+  readonly receiverKey: Uint8Array;
+  readonly #receiverHex: string;
+  readonly #midstates = new MidstateTable();
+  readonly #owners: (T | undefined)[] = [];
+
+  /** An empty table for packets addressed to `receiverKey`. */
+  constructor(receiverKey: Uint8Array) {
+    this.receiverKey = abytes(receiverKey, PUBLIC_KEY_LENGTH, "receiverKey");
+    this.#receiverHex = toHex(receiverKey);
+  }
+
+  /**
+   * Adds `owner`, whose hSub tags are made under the K_r whose HMAC
+   * midstates are `midstate` ({@linkcode receiverMidstate}); returns its slot.
+   */
+  add(owner: T, midstate: Int32Array): number {
+    if (!(midstate instanceof Int32Array) || midstate.length !== 16) {
+      throw new TypeError("Cannot add a candidate: expected a midstate of 16 words");
+    }
+    const slot = this.#midstates.add(midstate);
+    this.#owners[slot] = owner;
+    return slot;
+  }
+
+  /** Removes the owner of `slot` (its key is wiped). */
+  remove(slot: number): void {
+    if (this.#owners[slot] === undefined) return;
+    this.#owners[slot] = undefined;
+    this.#midstates.remove(slot);
+  }
+
+  /** The owner of `slot`, if any. */
+  owner(slot: number): T | undefined {
+    return this.#owners[slot];
+  }
+
+  /** The first slot at or after `from` whose owner's tag the probed packet carries, or -1. */
+  find(probe: HsubProbe, from = 0): number {
+    if (probe.receiverHex !== this.#receiverHex) return -1;
+    for (let slot = from;; slot++) {
+      slot = this.#midstates.find(probe.schedule, probe.expected, slot);
+      if (slot < 0 || this.#owners[slot] !== undefined) return slot;
+    }
+  }
+
+  /** Whether the probed packet carries the tag of the owner of `slot`. */
+  matches(probe: HsubProbe, slot: number): boolean {
+    return probe.receiverHex === this.#receiverHex &&
+      this.#owners[slot] !== undefined &&
+      this.#midstates.matches(slot, probe.schedule, probe.expected);
+  }
 }
 
 /**
@@ -154,7 +228,7 @@ function cachedMidstate(
 
 /**
  * hSub = HMAC-SHA256(K_r, IV) with K_r bound to the receiver (module
- * header; seed: hSub). With `cache` (default) the key's midstates are kept
+ * header; docs/protocol.md, "5.1 The common header"). With `cache` (default) the key's midstates are kept
  * for the next packet under the same `hsubKey` array; one-shot keys (the
  * request's) pass false so nothing of them outlives the call.
  */
@@ -178,9 +252,13 @@ export function computeHsub(
  * schedule and the tag's words are computed once (hmac_midstate.ts).
  */
 export interface HsubProbe {
+  /** The receiver's identity public key. */
   readonly receiverKey: Uint8Array;
+  /** `receiverKey` in hex. */
   readonly receiverHex: string;
+  /** The SHA-256 message schedule of the IV block. */
   readonly schedule: Int32Array;
+  /** The tag's eight words. */
   readonly expected: Int32Array;
 }
 

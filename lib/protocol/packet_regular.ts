@@ -1,5 +1,5 @@
 /**
- * Regular packets (seed Stage 3): the packets of an established
+ * Regular packets (docs/protocol.md, "6.3 Stage 3"): the packets of an established
  * conversation, identified by the conversation ID. The payload is an opaque
  * Double Ratchet message; this module never looks inside it.
  *
@@ -19,7 +19,7 @@
  * AD  = bytes 0..57 ‖ receiver identity public key
  * ```
  *
- * The seed's separate `keyed_hash(conversation ID, encrypted payload)` is
+ * unMessage 0.1's separate `keyed_hash(conversation ID, encrypted payload)` is
  * subsumed by the AEAD tag: Poly1305 under a key derived from the
  * conversation ID already authenticates the ciphertext and, through the AD,
  * the header and the receiver, and it is checked before anything is
@@ -32,11 +32,13 @@
 
 import { abytes, type Rng } from "../crypto/bytes.ts";
 import { unpad } from "./padding.ts";
+import { deriveKey } from "../crypto/kdf.ts";
 import {
   CONVERSATION_ID_LENGTH,
   LABELS,
   type PacketKeys,
   packetKeys,
+  receiverMidstate,
   REGULAR_OVERHEAD,
 } from "./packet_common.ts";
 import { openKeyed, sealKeyed } from "./packet_keyed.ts";
@@ -48,6 +50,22 @@ const EMPTY = new Uint8Array(0);
 export function regularKeys(conversationId: Uint8Array): PacketKeys {
   abytes(conversationId, CONVERSATION_ID_LENGTH, "conversationId");
   return packetKeys(conversationId, LABELS.regularHsub, LABELS.regularEncrypt);
+}
+
+/**
+ * The HMAC midstates of K_r for the regular packets of `conversationId`
+ * addressed to `receiverKey` (packet_common.ts): what a receiver's
+ * `HsubTable` keeps.
+ */
+export function regularReceiverMidstate(
+  conversationId: Uint8Array,
+  receiverKey: Uint8Array,
+): Int32Array {
+  abytes(conversationId, CONVERSATION_ID_LENGTH, "conversationId");
+  const hsub = deriveKey(conversationId, LABELS.regularHsub);
+  const midstate = receiverMidstate(hsub, receiverKey);
+  hsub.fill(0);
+  return midstate;
 }
 
 /** Arguments of {@linkcode sealRegular}. */

@@ -52,6 +52,8 @@ import {
   writeHeader,
 } from "./packet_common.ts";
 
+export type { KeyPair } from "../crypto/keys.ts";
+
 /** Offset of the encrypted handshake (after the request public key). */
 const BODY_OFFSET = HEADER_LENGTH + PUBLIC_KEY_LENGTH;
 

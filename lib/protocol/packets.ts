@@ -1,7 +1,7 @@
 /**
  * The packet layer's entry point: {@linkcode identifyPacket} tells which of
- * our conversations or requests a received packet belongs to, following the
- * seed's "Identifying conversations": first every conversation ID (regular
+ * our conversations or requests a received packet belongs to, in the order of
+ * docs/protocol.md, "10. Identifying a received packet": first every conversation ID (regular
  * packet), then every pending outbound request's shared key (reply packet),
  * then the request path with our identity key. A packet none of them claims
  * is dropped (null).
@@ -15,10 +15,18 @@
  */
 
 import type { KeyPair } from "../crypto/keys.ts";
-import { checkPacket, hsubProbe, type PacketKeys, probeMatches } from "./packet_common.ts";
+import {
+  checkPacket,
+  hsubProbe,
+  HsubTable,
+  type PacketKeys,
+  probeMatches,
+} from "./packet_common.ts";
 import { openRegularWithKeys, regularKeys } from "./packet_regular.ts";
 import { openReplyWithKeys, replyKeys } from "./packet_reply.ts";
 import { type OpenedRequest, openRequest } from "./packet_request.ts";
+
+export type { KeyPair } from "../crypto/keys.ts";
 
 export * from "./packet_common.ts";
 export * from "./packet_regular.ts";
@@ -48,8 +56,13 @@ export interface PacketCandidates<
 > {
   /** Our identity key pair (the receiver of every packet we accept). */
   readonly ownIdentity: KeyPair;
-  /** Established conversations (tried first). */
-  readonly conversations: readonly C[];
+  /**
+   * Established conversations (tried first): a list, or a table of their
+   * K_r for our identity key (scanned at once, packet_common.ts).
+   */
+  readonly conversations: readonly C[] | HsubTable<C>;
+  /** A conversation tried before all others (the one a connection already carries). */
+  readonly first?: C;
   /** Requests we sent and await a reply to (tried second). */
   readonly pendingRequests: readonly R[];
   /** Whether to try the request path (default true). */
@@ -64,7 +77,7 @@ export type IdentifiedPacket<C, R> =
 
 /**
  * Identifies and opens a received packet, or returns null when it belongs to
- * nothing of ours (the seed: such packets are ignored). Tags are compared in
+ * nothing of ours (such packets are dropped: docs/protocol.md, "10. Identifying a received packet"). Tags are compared in
  * constant time before anything is decrypted.
  *
  * @throws {ProtocolError} `unsupported_version` or `bad_packet_length` before
@@ -81,11 +94,29 @@ export function identifyPacket<C extends ConversationCandidate, R extends Pendin
   // the IV's schedule and the tag's words once; then two SHA-256
   // compressions per candidate (packet_common.ts)
   const probe = hsubProbe(packet, own);
-  for (const conversation of candidates.conversations) {
+  const regular = (conversation: C) => {
     const keys = conversation.keys ?? regularKeys(conversation.conversationId);
-    if (!probeMatches(probe, keys.hsub)) continue;
+    if (!probeMatches(probe, keys.hsub)) return null;
     const payload = openRegularWithKeys(packet, keys, own);
-    if (payload !== null) return { kind: "regular", conversation, payload };
+    return payload === null ? null : { kind: "regular" as const, conversation, payload };
+  };
+  const first = candidates.first !== undefined ? regular(candidates.first) : null;
+  if (first !== null) return first;
+  const conversations = candidates.conversations;
+  if (conversations instanceof HsubTable) {
+    for (
+      let slot = conversations.find(probe);
+      slot >= 0;
+      slot = conversations.find(probe, slot + 1)
+    ) {
+      const found = regular(conversations.owner(slot)!);
+      if (found !== null) return found;
+    }
+  } else {
+    for (const conversation of conversations) {
+      const found = regular(conversation);
+      if (found !== null) return found;
+    }
   }
   for (const request of candidates.pendingRequests) {
     const keys = request.keys ?? replyKeys(request.sharedRequestKey);

@@ -10,7 +10,9 @@
  * @module
  */
 
-import { UnmessageError } from "../errors.ts";
+import { errorMessage, UnmessageError } from "../errors.ts";
+
+export type { UnmessageError } from "../errors.ts";
 
 /**
  * Stable codes of {@linkcode StoreError}:
@@ -26,6 +28,7 @@ import { UnmessageError } from "../errors.ts";
  * - `passphrase_required`: the file is encrypted and no passphrase was given
  * - `not_encrypted`: a passphrase was given for a peer stored in plain text
  * - `tampered`: an encrypted file fails authentication under the right key
+ * - `rolled_back`: a state file is older than the other one it must match
  * - `io`: any other operating-system failure (permissions, disk full ...)
  */
 export type StoreErrorCode =
@@ -41,14 +44,17 @@ export type StoreErrorCode =
   | "passphrase_required"
   | "not_encrypted"
   | "tampered"
+  | "rolled_back"
   | "io";
 
 /** A failure of the persistence layer; `path` names the file or folder. */
 export class StoreError extends UnmessageError {
+  /** What went wrong. */
   declare readonly code: StoreErrorCode;
   /** The file or folder concerned, when there is one. */
   readonly path: string | undefined;
 
+  /** An error `code` of `path` (when there is one), with a message that says what to do. */
   constructor(
     code: StoreErrorCode,
     message: string,
@@ -65,10 +71,9 @@ export function isStoreError(e: unknown, code?: StoreErrorCode): e is StoreError
   return e instanceof StoreError && (code === undefined || e.code === code);
 }
 
-/** Short description of an unknown thrown value, for error messages. */
+/** A thrown value's message ({@linkcode errorMessage}) without its closing period, to quote in ours. */
 export function describeError(e: unknown): string {
-  if (e instanceof Error) return e.message.replace(/[.\s]+$/, "");
-  return String(e);
+  return errorMessage(e).replace(/[.\s]+$/, "");
 }
 
 /**

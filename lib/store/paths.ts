@@ -127,11 +127,13 @@ export interface PeerPaths {
   readonly tor: string;
   /** `<dir>/profile.json`: keys and settings (the vault salt when encrypted) */
   readonly profile: string;
-  /** `<dir>/conversations`: one `<id>.json` per conversation */
+  /** `<dir>/state.jsonl`: conversations and requests as of the last compaction */
+  readonly state: string;
+  /** `<dir>/journal.jsonl`: the commits since */
+  readonly journal: string;
+  /** `<dir>/conversations`: one `<id>.json` per conversation in the first layout (migrated) */
   readonly conversations: string;
-  /** `<dir>/outbox.json`: packets waiting to be sent */
-  readonly outbox: string;
-  /** `<dir>/requests.json`: pending inbound and outbound requests */
+  /** `<dir>/requests.json`: pending requests in the first layout (migrated) */
   readonly requests: string;
   /** `<dir>/peer.lock`: the lock file (never deleted) */
   readonly lock: string;
@@ -145,8 +147,9 @@ export function peerPathsOf(dir: string): PeerPaths {
     dir,
     tor: join(dir, "tor"),
     profile: join(dir, "profile.json"),
+    state: join(dir, "state.jsonl"),
+    journal: join(dir, "journal.jsonl"),
     conversations: join(dir, "conversations"),
-    outbox: join(dir, "outbox.json"),
     requests: join(dir, "requests.json"),
     lock: join(dir, "peer.lock"),
     lockInfo: join(dir, "peer.lock.json"),

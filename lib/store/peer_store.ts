@@ -3,115 +3,183 @@
  *
  * ```
  * <peer>/profile.json              keys and settings (whatever the core gives)
- * <peer>/conversations/<id>.json   one file per conversation (ratchet state ...)
- * <peer>/outbox.json               packets waiting to be sent
- * <peer>/requests.json             pending requests
+ * <peer>/state.jsonl               conversations and requests, compacted (journal.ts)
+ * <peer>/journal.jsonl             the commits since, appended
  * <peer>/tor/                      tor's folder (created here, used by tor/)
  * <peer>/peer.lock, peer.lock.json the one-process lock (see lock.ts)
  * ```
  *
- * The store owns the lock for its lifetime, writes every file atomically
- * (atomic.ts), serialises writes to one file in call order (so an older
- * state can never land after a newer one), and, when the peer has a
- * passphrase, encrypts every file with the vault (vault.ts); the vault's salt
- * travels in the profile's envelope. It knows nothing of what the values
- * mean: the core passes a validator to each load.
+ * The store owns the lock for its lifetime. The profile is one file written
+ * atomically (atomic.ts). Conversations and requests are keys of the
+ * journal: a conversation is a head value (`c/<id>`) and named parts
+ * (`c/<id>/<part>`, such as one outbox entry each), so a save writes what
+ * changed, not the whole conversation. Saves made at about the same time,
+ * on any conversations, share one commit (group commit, journal.ts); a save
+ * resolves once a commit holding it is durable, and a later save of the
+ * same conversation can never land before an earlier one. When the peer has
+ * a passphrase every file is encrypted with the vault (vault.ts); the
+ * vault's salt travels in the profile's envelope. The store knows nothing of
+ * what the values mean: the core passes a validator to each load.
  *
- * Damaged files: a file that fails to load (corrupt, invalid, tampered ...)
- * is reported with its path and is never overwritten by this store: a later
- * save of it throws `refused` until the user fixes it by hand, or the core
- * calls {@linkcode PeerStore.quarantine}, which keeps the bytes as
- * `<file>.corrupt-<timestamp>` and frees the name.
+ * A folder of the first layout (`conversations/<id>.json`, `requests.json`)
+ * is migrated at the first open (migrate.ts).
  *
- * Deleting a conversation unlinks its file and fsyncs the folder; it does not
- * overwrite it with zeros first: every save already writes a new file and
- * frees the old blocks, and SSDs and copy-on-write file systems remap writes,
- * so zeroing would promise an erasure it cannot give. Use a passphrase for
- * confidentiality at rest.
+ * Damaged data: a value that fails to load (corrupt, invalid ...) is
+ * reported with the file and key and is never overwritten by this store: a
+ * later save of it throws `refused`. The profile is never created over
+ * existing conversations or over a profile path that exists in any form (a
+ * dangling link to an unmounted volume, say): {@linkcode PeerStore.open}
+ * refuses. Files of the folder that are not regular files are reported in
+ * {@linkcode PeerStore.notices}.
+ *
+ * Deleting a conversation removes its keys in a commit; compaction later
+ * drops them from the files (never overwritten with zeros: docs/threat-model.md).
  *
  * @module
  */
 
-import { basename, dirname } from "node:path";
-import type { Rng } from "../crypto/bytes.ts";
+import { join } from "node:path";
 import { wipe } from "../crypto/bytes.ts";
 import {
   encodeJson,
   ensureDir,
   parseJson,
   quarantineFile,
-  readFileBounded,
   removeTempFiles,
-  syncDir,
   validateJson,
   type Validator,
   writeFileAtomic,
 } from "./atomic.ts";
-import { StoreError, wrapIoError } from "./errors.ts";
+import { StoreError } from "./errors.ts";
+import { Journal, type JournalStats, STATE_FILE } from "./journal.ts";
+import { removeState, stateExists, stateIsEmpty } from "./journal_load.ts";
 import { acquirePeerLock, type PeerLock } from "./lock.ts";
-import { CONVERSATION_ID_PATTERN, conversationPath, type PeerPaths, peerPathsOf } from "./paths.ts";
-import { isVaultEnvelope, type ScryptParams, Vault } from "./vault.ts";
+import { conversationKey, readOldLayout, removeOldLayout, REQUESTS_KEY } from "./migrate.ts";
+import { type PeerPaths, peerPathsOf, validateConversationId } from "./paths.ts";
+import { isVaultEnvelope, type Vault } from "./vault.ts";
+import {
+  noProfile,
+  notRegular,
+  openVault,
+  passphraseRequired,
+  plainInEncrypted,
+  readProfile,
+  type VaultOptions,
+} from "./peer_open.ts";
+import {
+  check,
+  conversationKeys,
+  type ConversationValidator,
+  parseValue,
+  type PartChanges,
+  partKey,
+  partsOf,
+  type StoredParts,
+  stringify,
+} from "./values.ts";
 
-/** Files read at once by {@linkcode PeerStore.loadConversations}; well under fd limits. */
-export const LOAD_CONCURRENCY = 32;
+export {
+  type ConversationValidator,
+  PART_NAME_PATTERN,
+  type PartChanges,
+  type StoredParts,
+} from "./values.ts";
 
 /** Options of {@linkcode PeerStore.open}. */
-export interface PeerStoreOptions {
-  /** Passphrase of an encrypted peer, or to encrypt a new one. */
-  passphrase?: string | undefined;
-  /** scrypt parameters for a new encrypted peer (default: vault.ts). */
-  scrypt?: ScryptParams;
-  /** Source of salts and nonces (default: the system CSPRNG). */
-  rng?: Rng;
-}
+export type PeerStoreOptions = VaultOptions;
 
 /** Result of {@linkcode PeerStore.loadConversations}. */
 export interface LoadedConversations<T> {
   /** Conversations that loaded, by id. */
   loaded: Map<string, T>;
-  /** One error per file that did not load (each names its path). */
+  /** One error per conversation that did not load (each names its file and id). */
   failed: StoreError[];
 }
 
-/** The files of one peer folder, opened by one process. */
+/** One peer's folder, open and locked (see the module header). */
 export class PeerStore {
   /** Every path of the peer folder. */
   readonly paths: PeerPaths;
+  /** What {@linkcode PeerStore.open} found to report: files that are not regular, old files left. */
+  readonly notices: readonly StoreError[];
   readonly #lock: PeerLock;
   readonly #vault: Vault | undefined;
+  readonly #journal: Journal;
   readonly #failed = new Map<string, StoreError>();
-  readonly #queues = new Map<string, Promise<unknown>>();
+  /** Saves to encode when the next commit is written (saveConversationLater), by key. */
+  readonly #late = new Map<
+    string,
+    {
+      changes: () => { head: unknown; parts: PartChanges } | null;
+      staged: PromiseWithResolvers<void>;
+    }
+  >();
+  #profileWrite: Promise<unknown> = Promise.resolve();
   #closed = false;
 
-  private constructor(paths: PeerPaths, lock: PeerLock, vault: Vault | undefined) {
+  private constructor(
+    paths: PeerPaths,
+    lock: PeerLock,
+    vault: Vault | undefined,
+    journal: Journal,
+    notices: StoreError[],
+  ) {
     this.paths = paths;
     this.#lock = lock;
     this.#vault = vault;
+    this.#journal = journal;
+    this.notices = notices;
+    journal.beforeCommit = () => this.#stageLate();
   }
 
   /**
-   * Locks and opens the peer folder `dir` (created 0700 with `tor/` and
-   * `conversations/` if missing) and removes temporary files left by
-   * interrupted writes. With a passphrase, an existing encrypted profile is
-   * unlocked (the key is derived once here) and a new peer is encrypted.
+   * Locks and opens the peer folder `dir` (created 0700 with `tor/` if
+   * missing), removes temporary files left by interrupted writes, and opens
+   * (or creates, or migrates) the state files. With a passphrase, an
+   * existing encrypted profile is unlocked (the key is derived once here)
+   * and a new peer is encrypted.
    *
    * @throws {StoreError} `locked`; `passphrase_required` (encrypted profile,
    *   no passphrase: ask for one and retry); `bad_passphrase`;
-   *   `not_encrypted` (passphrase given for a plain-text profile); `corrupt`,
-   *   `invalid`, `too_large` for a damaged profile; `io`
+   *   `not_encrypted` (passphrase given for a plain-text profile); `refused`
+   *   (conversations without a profile, or a profile path that cannot be
+   *   read); `rolled_back`; `corrupt`, `invalid`, `too_large`, `tampered`
+   *   for damaged files; `io`
    */
   static async open(dir: string, options: PeerStoreOptions = {}): Promise<PeerStore> {
     const paths = peerPathsOf(dir);
     const lock = await acquirePeerLock(dir);
+    let vault: Vault | undefined;
     try {
-      await ensureDir(paths.conversations);
       await ensureDir(paths.tor);
       // we hold the lock: any temporary file is from a dead writer
       await removeTempFiles(paths.dir);
       await removeTempFiles(paths.conversations);
-      const vault = await openVault(paths.profile, options);
-      return new PeerStore(paths, lock, vault);
+      const profile = await readProfile(paths.profile);
+      vault = await openVault(profile, paths.profile, options);
+      const notices = notRegular(paths);
+      let journal: Journal;
+      const cipher = vault !== undefined ? { cipher: vault } : {};
+      // a crash between creating the state files and the profile leaves them empty
+      if (profile === undefined && stateIsEmpty(dir)) removeState(dir);
+      if (stateExists(dir)) {
+        if (profile === undefined) throw noProfile(paths, STATE_FILE);
+        journal = Journal.open(dir, cipher);
+      } else {
+        const old = await readOldLayout(paths, vault);
+        if (profile === undefined && (old.values.size > 0 || old.failed.length > 0)) {
+          throw noProfile(paths, "conversations/ or requests.json");
+        }
+        journal = Journal.create(dir, old.values, cipher);
+        notices.push(...old.failed);
+      }
+      notices.push(...removeOldLayout(paths, (key) => journal.get(key) !== undefined));
+      // one notice per file: the first says most (why it failed to load)
+      const reported = new Set<string | undefined>();
+      const unique = notices.filter((n) => !reported.has(n.path) && reported.add(n.path));
+      return new PeerStore(paths, lock, vault, journal, unique);
     } catch (e) {
+      vault?.destroy();
       await lock.release();
       throw e;
     }
@@ -122,146 +190,262 @@ export class PeerStore {
     return this.#vault !== undefined;
   }
 
+  /** Commits, fsyncs and saves counted so far (benchmarks show fsyncs per message). */
+  get stats(): Readonly<JournalStats> {
+    return this.#journal.stats;
+  }
+
   /** Loads the profile; undefined if the peer has none yet. */
-  loadProfile<T>(validate: Validator<T>): Promise<T | undefined> {
-    return this.#load(this.paths.profile, "profile.json", validate);
+  async loadProfile<T>(validate: Validator<T>): Promise<T | undefined> {
+    this.#checkOpen();
+    const path = this.paths.profile;
+    const bytes = await readProfile(path);
+    if (bytes === undefined) return undefined;
+    let value = parseJson(bytes, path);
+    if (isVaultEnvelope(value)) {
+      if (this.#vault === undefined) throw passphraseRequired(path);
+      const plain = await this.#vault.open(value, "profile.json", path);
+      value = parseJson(plain, path);
+      wipe(plain);
+    } else if (this.#vault !== undefined) {
+      throw plainInEncrypted(path);
+    }
+    return validateJson(value, validate, path);
   }
 
-  /** Atomically saves the profile. */
+  /** Atomically saves the profile (saves run in call order). */
   saveProfile(value: unknown): Promise<void> {
-    return this.#save(this.paths.profile, "profile.json", value);
-  }
-
-  /** Loads the outbox; undefined if there is none. */
-  loadOutbox<T>(validate: Validator<T>): Promise<T | undefined> {
-    return this.#load(this.paths.outbox, "outbox.json", validate);
-  }
-
-  /** Atomically saves the outbox. */
-  saveOutbox(value: unknown): Promise<void> {
-    return this.#save(this.paths.outbox, "outbox.json", value);
+    this.#checkOpen();
+    let bytes: Uint8Array;
+    try {
+      const plain = encodeJson(value);
+      bytes = plain;
+      if (this.#vault !== undefined) {
+        bytes = encodeJson(this.#vault.seal(plain, "profile.json"));
+        wipe(plain);
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const write = this.#profileWrite.then(() => writeFileAtomic(this.paths.profile, bytes));
+    this.#profileWrite = write.catch(() => {});
+    return write;
   }
 
   /** Loads the pending requests; undefined if there are none. */
   loadRequests<T>(validate: Validator<T>): Promise<T | undefined> {
-    return this.#load(this.paths.requests, "requests.json", validate);
-  }
-
-  /** Atomically saves the pending requests. */
-  saveRequests(value: unknown): Promise<void> {
-    return this.#save(this.paths.requests, "requests.json", value);
-  }
-
-  /** Ids of the stored conversations, sorted; other files are ignored. */
-  async listConversations(): Promise<string[]> {
-    this.#checkOpen();
-    const ids: string[] = [];
     try {
-      for await (const entry of Deno.readDir(this.paths.conversations)) {
-        if (!entry.isFile || !entry.name.endsWith(".json")) continue;
-        const id = entry.name.slice(0, -".json".length);
-        if (CONVERSATION_ID_PATTERN.test(id)) ids.push(id);
-      }
+      this.#checkOpen();
+      const text = this.#journal.get(REQUESTS_KEY);
+      if (text === undefined) return Promise.resolve(undefined);
+      const where = this.#where(REQUESTS_KEY);
+      return Promise.resolve(this.#validate(REQUESTS_KEY, () => {
+        const value = parseValue(text, where, this.#statePath);
+        return check(() => validate(value), where, this.#statePath);
+      }));
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return [];
-      throw wrapIoError(e, "list", this.paths.conversations);
+      return Promise.reject(e);
     }
-    return ids.sort();
+  }
+
+  /** Saves the pending requests. */
+  saveRequests(value: unknown): Promise<void> {
+    return this.#write(REQUESTS_KEY, () => {
+      this.#journal.stage(REQUESTS_KEY, stringify(value));
+    });
+  }
+
+  /** Ids of the stored conversations, sorted. */
+  listConversations(): Promise<string[]> {
+    try {
+      this.#checkOpen();
+      const all = conversationKeys(this.#journal);
+      return Promise.resolve([...all.keys()].filter((id) => all.get(id)!.head).sort());
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /**
    * Loads one conversation; undefined if it does not exist.
    *
-   * @throws {StoreError} `bad_name` for an invalid id, or as the module says
+   * @throws {StoreError} `bad_name` for an invalid id; `corrupt` or
+   *   `invalid` naming the state file and the id
    */
-  loadConversation<T>(id: string, validate: Validator<T>): Promise<T | undefined> {
-    const path = conversationPath(this.paths, id);
-    return this.#load(path, `conversations/${id}.json`, validate);
+  loadConversation<T>(id: string, validate: ConversationValidator<T>): Promise<T | undefined> {
+    try {
+      this.#checkOpen();
+      const key = conversationKey(validateConversationId(id));
+      const head = this.#journal.get(key);
+      if (head === undefined) return Promise.resolve(undefined);
+      const names: string[] = [];
+      this.#journal.forEachKey(`${key}/`, (k) => names.push(k.slice(key.length + 1)));
+      return Promise.resolve(this.#loadOne(id, head, this.#parts(key, names), validate));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /**
-   * Loads every conversation, {@linkcode LOAD_CONCURRENCY} files at a time.
-   * A damaged file does not stop the others: it is listed in `failed`.
+   * Loads every conversation; one that does not load is listed in `failed`
+   * and the others load. Then the store stops holding the state file's
+   * bytes: parts are read from disk when asked for.
    */
-  async loadConversations<T>(validate: Validator<T>): Promise<LoadedConversations<T>> {
-    const ids = await this.listConversations();
-    const loaded = new Map<string, T>();
-    const failed: StoreError[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < ids.length) {
-        const id = ids[next++]!;
+  loadConversations<T>(validate: ConversationValidator<T>): Promise<LoadedConversations<T>> {
+    try {
+      this.#checkOpen();
+      const loaded = new Map<string, T>();
+      const failed: StoreError[] = [];
+      const all = conversationKeys(this.#journal);
+      for (const id of [...all.keys()].sort()) {
+        const { head, names } = all.get(id)!;
+        if (!head) continue; // parts without a head: left for a compaction to keep
         try {
-          const value = await this.loadConversation(id, validate);
-          if (value !== undefined) loaded.set(id, value);
+          const key = conversationKey(id);
+          const text = this.#journal.get(key)!;
+          loaded.set(id, this.#loadOne(id, text, this.#parts(key, names), validate));
         } catch (e) {
           if (!(e instanceof StoreError)) throw e;
           failed.push(e);
         }
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(LOAD_CONCURRENCY, ids.length) }, worker));
-    return { loaded, failed };
-  }
-
-  /** Atomically saves one conversation (id: lower-case hex or base32). */
-  saveConversation(id: string, value: unknown): Promise<void> {
-    const path = conversationPath(this.paths, id);
-    return this.#save(path, `conversations/${id}.json`, value);
+      this.#journal.release();
+      return Promise.resolve({ loaded, failed });
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /**
-   * Deletes one conversation's file (unlink, then fsync of the folder);
-   * returns false if it did not exist.
+   * Saves one conversation (id: lower-case hex or base32): its head (left
+   * as stored when undefined) and the changes of its parts. The values are
+   * encoded now, so the caller may change them once this returns.
    */
-  deleteConversation(id: string): Promise<boolean> {
-    const path = conversationPath(this.paths, id);
-    this.#checkOpen();
-    return this.#serial(path, async () => {
-      this.#failed.delete(path);
-      try {
-        await Deno.remove(path);
-      } catch (e) {
-        if (e instanceof Deno.errors.NotFound) return false;
-        throw wrapIoError(e, "delete", path);
-      }
-      await syncDir(this.paths.conversations).catch((e) => {
-        throw wrapIoError(e, "sync folder", this.paths.conversations);
-      });
-      return true;
-    });
+  saveConversation(id: string, head: unknown, parts: PartChanges = {}): Promise<void> {
+    let key: string;
+    try {
+      key = conversationKey(validateConversationId(id));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#write(key, () => this.#stageConversation(key, head, parts));
   }
 
   /**
-   * Moves a file of this peer that failed to load to
-   * `<file>.corrupt-<timestamp>` (returned), so it can be saved afresh. The
-   * old bytes are kept for the user; only call it on the user's say-so.
+   * Saves one conversation as it is when the next commit is written:
+   * `changes` is called then, once for all the saves of this conversation
+   * asked for until that commit, and returns its head (undefined: as
+   * stored) and the changes of its parts, or null when there is nothing to
+   * write any more. Resolves once that commit is durable. So a conversation
+   * saved after every one of a burst of packets is encoded and compared
+   * once per commit, not once per packet.
    *
-   * @throws {StoreError} `not_found`, `io`; `invalid` for a path that is not
-   *   one of this peer's data files
+   * @throws {StoreError} as {@linkcode saveConversation}; what `changes`
+   *   throws rejects the saves of this conversation only
+   */
+  saveConversationLater(
+    id: string,
+    changes: () => { head: unknown; parts: PartChanges } | null,
+  ): Promise<void> {
+    let key: string;
+    try {
+      key = conversationKey(validateConversationId(id));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    let late = this.#late.get(key);
+    if (late === undefined) {
+      late = { changes, staged: Promise.withResolvers() };
+      // its rejection is the caller's (below); a later one is not left unhandled
+      late.staged.promise.catch(() => {});
+      this.#late.set(key, late);
+    }
+    const staged = late.staged.promise;
+    return this.#write(key, () => {}).then(
+      () => staged,
+      (e) => staged.then(() => Promise.reject(e)),
+    );
+  }
+
+  // stages the saves asked for with saveConversationLater, as the commit is written
+  #stageLate(): void {
+    const late = [...this.#late];
+    this.#late.clear();
+    for (const [key, { changes, staged }] of late) {
+      try {
+        const next = changes();
+        if (next !== null) this.#stageConversation(key, next.head, next.parts);
+        staged.resolve();
+      } catch (e) {
+        staged.reject(e);
+      }
+    }
+  }
+
+  #stageConversation(key: string, head: unknown, parts: PartChanges): void {
+    const journal = this.#journal;
+    const put = new Map<string, string>();
+    for (const [name, value] of parts.put ?? []) put.set(partKey(key, name), stringify(value));
+    const headText = head === undefined ? undefined : stringify(head);
+    if (headText === undefined && journal.get(key) === undefined) {
+      throw new StoreError("invalid", `Cannot save ${this.#where(key)}: it has no head yet`);
+    }
+    if (parts.replace) {
+      for (const k of journal.keys(`${key}/`)) if (!put.has(k)) journal.stage(k, null);
+    }
+    for (const name of parts.delete ?? []) journal.stage(partKey(key, name), null);
+    for (const [k, text] of put) journal.stage(k, text);
+    if (headText !== undefined) journal.stage(key, headText);
+  }
+
+  /** Deletes one conversation with all its parts; false if it did not exist. */
+  async deleteConversation(id: string): Promise<boolean> {
+    this.#checkOpen();
+    const key = conversationKey(validateConversationId(id));
+    const journal = this.#journal;
+    const existed = journal.get(key) !== undefined;
+    this.#failed.delete(key);
+    // a save of it asked for meanwhile writes nothing: it is gone
+    this.#late.get(key)?.staged.resolve();
+    this.#late.delete(key);
+    for (const k of journal.keys(`${key}/`)) journal.stage(k, null);
+    journal.stage(key, null);
+    await journal.commit();
+    return existed;
+  }
+
+  /**
+   * Moves the profile, which failed to load, to `profile.json.corrupt-<timestamp>`
+   * (returned), so a fresh one can be made. Only on the user's say-so.
+   *
+   * @throws {StoreError} `not_found`, `io`; `invalid` for any other path
    */
   quarantine(path: string): Promise<string> {
     this.#checkOpen();
-    const ours = [this.paths.profile, this.paths.outbox, this.paths.requests];
-    const isConversation = dirname(path) === this.paths.conversations &&
-      CONVERSATION_ID_PATTERN.test(basename(path).replace(/\.json$/, "")) && path.endsWith(".json");
-    if (!ours.includes(path) && !isConversation) {
+    if (path !== this.paths.profile) {
       throw new StoreError("invalid", `Cannot quarantine ${path}: not a file of this peer`, path);
     }
-    return this.#serial(path, async () => {
-      const target = await quarantineFile(path);
-      this.#failed.delete(path);
-      return target;
-    });
+    const moved = this.#profileWrite.then(() => quarantineFile(path));
+    this.#profileWrite = moved.catch(() => {});
+    return moved;
   }
 
-  /** Waits for pending writes, wipes the key and releases the lock. */
+  /** Commits what is pending, compacts the journal, wipes the key and releases the lock. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled(this.#queues.values());
+    await this.#profileWrite;
+    await this.#journal.close();
     this.#vault?.destroy();
     await this.#lock.release();
+  }
+
+  get #statePath(): string {
+    return join(this.paths.dir, STATE_FILE);
+  }
+
+  #where(key: string): string {
+    return `${this.#statePath} (${key})`;
   }
 
   #checkOpen(): void {
@@ -270,114 +454,65 @@ export class PeerStore {
     }
   }
 
-  // runs `task` after every earlier task on the same path
-  #serial<R>(path: string, task: () => Promise<R>): Promise<R> {
-    const previous = this.#queues.get(path) ?? Promise.resolve();
-    const run = previous.then(task, task);
-    const settled = run.then(() => {}, () => {});
-    this.#queues.set(path, settled);
-    settled.then(() => {
-      if (this.#queues.get(path) === settled) this.#queues.delete(path);
-    });
-    return run;
+  // runs `validate`, remembering a failure so that the key is never overwritten
+  #validate<T>(key: string, validate: () => T): T {
+    try {
+      return validate();
+    } catch (e) {
+      if (e instanceof StoreError) this.#failed.set(key, e);
+      throw e;
+    }
   }
 
-  async #load<T>(path: string, name: string, validate: Validator<T>): Promise<T | undefined> {
-    this.#checkOpen();
-    let bytes: Uint8Array;
-    try {
-      bytes = await readFileBounded(path);
-    } catch (e) {
-      if (e instanceof StoreError && e.code === "not_found") return undefined;
-      throw this.#remember(path, e);
-    }
-    try {
-      let value = parseJson(bytes, path);
-      if (isVaultEnvelope(value)) {
-        if (this.#vault === undefined) throw passphraseRequired(path);
-        const plain = await this.#vault.open(value, name, path);
-        value = parseJson(plain, path);
-        wipe(plain);
-      } else if (this.#vault !== undefined) {
-        // an attacker or a stray copy could plant a plain file to be trusted
-        throw new StoreError(
-          "invalid",
-          `Cannot load ${path}: it is stored in plain text but this peer is encrypted; ` +
-            "unMessage leaves it untouched: move it away",
-          path,
+  #loadOne<T>(
+    id: string,
+    head: string,
+    parts: StoredParts,
+    validate: ConversationValidator<T>,
+  ): T {
+    const key = conversationKey(id);
+    // the messages are built only for a value that fails (start-up loads thousands)
+    return this.#validate(key, () => {
+      let value: unknown;
+      try {
+        value = JSON.parse(head);
+      } catch {
+        return parseValue(head, this.#where(key), this.#statePath) as never;
+      }
+      try {
+        return validate(value, parts, id, head);
+      } catch (e) {
+        return check(
+          () => {
+            throw e;
+          },
+          this.#where(key),
+          this.#statePath,
         );
       }
-      return validateJson(value, validate, path);
-    } catch (e) {
-      throw this.#remember(path, e);
-    }
+    });
   }
 
-  #remember(path: string, e: unknown): unknown {
-    const keep = e instanceof StoreError && e.code !== "io" && e.code !== "passphrase_required";
-    if (keep) this.#failed.set(path, e);
-    return e;
+  #parts(key: string, names: string[]): StoredParts {
+    return partsOf(this.#journal, key, names);
   }
 
-  #save(path: string, name: string, value: unknown): Promise<void> {
-    this.#checkOpen();
-    const failure = this.#failed.get(path);
-    if (failure !== undefined) {
-      return Promise.reject(
-        new StoreError(
+  #write(key: string, stage: () => void): Promise<void> {
+    try {
+      this.#checkOpen();
+      const failure = this.#failed.get(key);
+      if (failure !== undefined) {
+        throw new StoreError(
           "refused",
-          `Cannot save ${path}: it failed to load (${failure.code}) and is kept untouched; ` +
-            "fix or move it away by hand, or quarantine it, then try again",
-          path,
-        ),
-      );
+          `Cannot save ${this.#where(key)}: it failed to load (${failure.code}) and is kept ` +
+            "untouched; fix it by hand or delete it, then try again",
+          this.#statePath,
+        );
+      }
+      stage();
+      return this.#journal.commit();
+    } catch (e) {
+      return Promise.reject(e);
     }
-    // encode now, so the caller may mutate `value` once save() returns
-    const plain = encodeJson(value);
-    let bytes = plain;
-    if (this.#vault !== undefined) {
-      bytes = encodeJson(this.#vault.seal(plain, name));
-      wipe(plain);
-    }
-    return this.#serial(path, () => writeFileAtomic(path, bytes));
   }
-}
-
-function passphraseRequired(path: string): StoreError {
-  return new StoreError(
-    "passphrase_required",
-    `Cannot open ${path}: it is encrypted; give this peer's passphrase`,
-    path,
-  );
-}
-
-// reads the profile's envelope (if any) to decide whether and how to encrypt
-async function openVault(profile: string, options: PeerStoreOptions): Promise<Vault | undefined> {
-  let value: unknown;
-  try {
-    value = parseJson(await readFileBounded(profile), profile);
-  } catch (e) {
-    if (!(e instanceof StoreError && e.code === "not_found")) throw e;
-    if (options.passphrase === undefined) return undefined;
-    const vaultOptions = {
-      ...(options.scrypt !== undefined ? { params: options.scrypt } : {}),
-      ...(options.rng !== undefined ? { rng: options.rng } : {}),
-    };
-    return await Vault.create(options.passphrase, vaultOptions);
-  }
-  if (!isVaultEnvelope(value)) {
-    if (options.passphrase === undefined) return undefined;
-    throw new StoreError(
-      "not_encrypted",
-      `Cannot use a passphrase for ${profile}: this peer is stored without one; open it without a passphrase`,
-      profile,
-    );
-  }
-  if (options.passphrase === undefined) throw passphraseRequired(profile);
-  return await Vault.unlock(
-    options.passphrase,
-    value,
-    profile,
-    options.rng !== undefined ? { rng: options.rng } : {},
-  );
 }

@@ -1,6 +1,6 @@
 /**
- * Optional passphrase encryption of a peer's files ("keys on disk were
- * plaintext" is a weakness of the seed we fix). A file is stored as a
+ * Optional passphrase encryption of a peer's files (unMessage 0.1 kept
+ * its keys on disk in plain text; docs/threat-model.md, "Someone with the disk"). A file is stored as a
  * versioned JSON envelope:
  *
  * ```json
@@ -28,6 +28,12 @@
  *
  * Every envelope authenticates, as associated data, a label and the file's
  * name within the peer folder, so encrypted files cannot be swapped.
+ *
+ * The lines of the state files (journal_format.ts) are sealed the same way
+ * without the envelope ({@linkcode Vault.sealRecord}: nonce and ciphertext
+ * only, the key parameters being those of the profile), bound to a context
+ * that names the file, the generation and the key or commit; contexts hold
+ * a NUL byte, which no file name does, so a record never opens as a file.
  *
  * @module
  */
@@ -86,16 +92,23 @@ const AD_LABEL = utf8("unmessage-vault 1\0");
 
 /** The `kdf` field of an envelope. */
 export interface VaultKdf extends ScryptParams {
+  /** The KDF's name. */
   name: "scrypt";
+  /** The scrypt salt, base64. */
   salt: string;
+  /** The key-check value: the last bytes scrypt derived, base64 (tells a wrong passphrase). */
   check: string;
 }
 
 /** An encrypted file as stored on disk. */
 export interface VaultEnvelope {
+  /** The envelope's format version. */
   "unmessage-vault": typeof VAULT_VERSION;
+  /** How the key is derived from the passphrase. */
   kdf: VaultKdf;
+  /** XChaCha20 nonce, base64. */
   nonce: string;
+  /** The encrypted file, base64. */
   ciphertext: string;
 }
 
@@ -194,6 +207,44 @@ export class Vault {
       nonce: toBase64(nonce),
       ciphertext: toBase64(ciphertext),
     };
+  }
+
+  /** Encrypts one record of the state files, bound to `context` (journal_format.ts). */
+  sealRecord(plaintext: Uint8Array, context: string): { nonce: string; sealed: string } {
+    const derived = this.#keys.get(cacheKey(this.#kdf));
+    if (derived === undefined) {
+      throw new StoreError("io", "Cannot encrypt: the vault was destroyed");
+    }
+    const nonce = this.#rng(NONCE_LENGTH);
+    const sealed = xchacha20poly1305(derived.key, nonce, adFor(context)).encrypt(plaintext);
+    return { nonce: toBase64(nonce), sealed: toBase64(sealed) };
+  }
+
+  /**
+   * Decrypts a record sealed by {@linkcode Vault.sealRecord} for `context`,
+   * read from `path`.
+   *
+   * @throws {StoreError} `invalid` (malformed), `tampered` (authentication failed)
+   */
+  openRecord(nonce: unknown, sealed: unknown, context: string, path: string): Uint8Array {
+    const derived = this.#keys.get(cacheKey(this.#kdf));
+    if (derived === undefined) {
+      throw new StoreError("io", "Cannot decrypt: the vault was destroyed");
+    }
+    let n: Uint8Array;
+    let c: Uint8Array;
+    try {
+      n = fromBase64(nonce as string);
+      c = fromBase64(sealed as string);
+    } catch {
+      throw new StoreError("invalid", `Cannot open ${path}: a record is not base64`, path);
+    }
+    if (n.length !== NONCE_LENGTH || c.length < TAG_LENGTH) throw tampered(path);
+    try {
+      return xchacha20poly1305(derived.key, n, adFor(context)).decrypt(c);
+    } catch {
+      throw tampered(path);
+    }
   }
 
   /**

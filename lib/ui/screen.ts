@@ -49,6 +49,8 @@ interface Pending {
   key: string | undefined;
   /** Written as is (no row handling, no line end): screen control. */
   raw: boolean;
+  /** Replaces the keyed line that was being written when this one came. */
+  replaces?: boolean;
   resolve: () => void;
   reject: (e: Error) => void;
 }
@@ -77,6 +79,8 @@ export class Screen {
   #lastColumns = 0;
   /** The keyed line is on screen already (not only queued). */
   #lastWritten = false;
+  /** Key of the last line of the batch being written, while it is. */
+  #writingKey: string | undefined;
 
   /** `row` gives the input row as drawn now ("" for none). */
   constructor(term: Terminal, style: Style, row: () => string) {
@@ -102,12 +106,13 @@ export class Screen {
    *
    * With a `key`, when the last line printed had the same key, `text`
    * replaces that line instead (in the queue, or on screen when it took one
-   * row and nothing came after it): a growing count stays one line.
+   * row and nothing came after it, also once it is written when it was
+   * being written): a growing count stays one line.
    */
   print(text: string, kind: LineKind = "output", key?: string): Promise<void> {
     if (key !== undefined && key === this.#lastKey && !this.#closed) {
       const last = this.#queue.at(-1);
-      if (last !== undefined && last.key === key && !this.#lastWritten) {
+      if (last !== undefined && last.key === key && (!this.#lastWritten || last.replaces)) {
         this.#units += text.length - last.text.length;
         last.text = text;
         return Promise.resolve();
@@ -119,6 +124,9 @@ export class Screen {
       if (this.#lastWritten && this.#term.isTTY && this.#queue.length === 0 && above) {
         // Both in this tick, so that nothing comes between the move up and the line.
         this.#enqueue(`${CLEAR_ROW}${ROW_UP}`, "output", true).catch(() => {});
+      } else if (this.#writingKey === key && this.#queue.length === 0) {
+        // the line is being written: replaced once it is, if it took one row
+        return this.#enqueue(text, kind, false, key, true);
       }
     }
     return this.#enqueue(text, kind, false, key);
@@ -156,7 +164,13 @@ export class Screen {
     for (const p of left) p.reject(new NotShownError("Not shown: the REPL has ended"));
   }
 
-  #enqueue(text: string, kind: LineKind, raw: boolean, key?: string): Promise<void> {
+  #enqueue(
+    text: string,
+    kind: LineKind,
+    raw: boolean,
+    key?: string,
+    replaces = false,
+  ): Promise<void> {
     if (this.#closed) return Promise.reject(new NotShownError("Not shown: the REPL has ended"));
     const full = this.#units + text.length > MAX_PENDING_UNITS && this.#queue.length > 0;
     if (kind === "notice" && (full || this.#notices >= MAX_PENDING_NOTICES)) {
@@ -168,7 +182,7 @@ export class Screen {
       return Promise.reject(new NotShownError("Not shown: the terminal is not keeping up"));
     }
     const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.#queue.push({ text, kind, key, raw, resolve, reject });
+    this.#queue.push({ text, kind, key, raw, resolve, reject, replaces });
     if (!raw || text !== "") {
       this.#lastKey = key;
       this.#lastWritten = false;
@@ -198,15 +212,41 @@ export class Screen {
       }
       this.#queue = [];
       this.#rowDirty = false;
+      const columns = this.#term.columns();
+      if (
+        batch[0]?.replaces === true && this.#lastWritten && this.#term.isTTY &&
+        columns === this.#lastColumns && textWidth(stripAnsi(this.#row())) < columns
+      ) {
+        // as print() does for a line already written: up onto it, then the new one
+        const up = `${CLEAR_ROW}${ROW_UP}`;
+        const none = () => {};
+        batch.unshift({
+          text: up,
+          kind: "output",
+          key: undefined,
+          raw: true,
+          resolve: none,
+          reject: none,
+        });
+        this.#units += up.length;
+      }
       const text = this.#compose(batch);
       const last = batch.at(-1);
+      this.#writingKey = last?.key !== undefined && last.key === this.#lastKey
+        ? last.key
+        : undefined;
       let failed: unknown;
       try {
         if (text !== "") await this.#term.write(text);
       } catch (e) {
         failed = e; // the terminal is gone: nothing more can be shown
       }
-      if (last?.key !== undefined && last.key === this.#lastKey && this.#queue.length === 0) {
+      this.#writingKey = undefined;
+      const replacing = this.#queue.length === 1 && this.#queue[0]!.replaces === true;
+      if (
+        last?.key !== undefined && last.key === this.#lastKey &&
+        (this.#queue.length === 0 || replacing)
+      ) {
         // Replaceable on screen only if it took one row.
         this.#lastWritten = textWidth(stripAnsi(last.text)) < this.#term.columns();
         this.#lastColumns = this.#term.columns();
