@@ -11,7 +11,8 @@
  *
  * What lives where:
  * - peer/core.ts: shared state, persistence, links, events
- * - peer/receive.ts: network input (dispatch, admission, stages, elements)
+ * - peer/receive.ts: network input (dispatch, admission, stages)
+ * - peer/receive_element.ts: what a received element does (shown, answered)
  * - peer/warnings.ts: the aggregated warnings of network input
  * - peer/contact.ts, peer/link.ts: one conversation and its send loop
  * - peer/requests.ts: received requests (the flood policy, accept, reject)
@@ -53,7 +54,8 @@ import { loadState } from "./peer/load.ts";
 import { checkSendCap } from "./peer/send_cap.ts";
 import { START_DIALS_AT_ONCE, StartGate, startOrder } from "./peer/start_order.ts";
 import { loadOrCreateProfile, type Profile } from "./peer/profile.ts";
-import { receiveFrames, showInbox } from "./peer/receive.ts";
+import { receiveFrames } from "./peer/receive.ts";
+import { showInbox } from "./peer/receive_element.ts";
 import { guardedSink } from "./peer/sink.ts";
 import { acceptRequest, listInbound, rejectRequests, tombstone } from "./peer/requests.ts";
 import { cancelRequest, listOutbound, outboundExpired, sendRequest } from "./peer/requests_out.ts";
