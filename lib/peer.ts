@@ -11,7 +11,9 @@
  *
  * What lives where:
  * - peer/core.ts: shared state, persistence, links, events
- * - peer/receive.ts: network input (dispatch, admission, stages, elements)
+ * - peer/receive.ts: network input (dispatch, admission, stages)
+ * - peer/receive_element.ts: what a received element does (shown, answered)
+ * - peer/conversation_commands.ts: the commands on one conversation
  * - peer/warnings.ts: the aggregated warnings of network input
  * - peer/contact.ts, peer/link.ts: one conversation and its send loop
  * - peer/requests.ts: received requests (the flood policy, accept, reject)
@@ -31,7 +33,7 @@
  * @module
  */
 
-import { equalBytes, type Rng, toHex } from "./crypto/bytes.ts";
+import type { Rng } from "./crypto/bytes.ts";
 import { encodePublicKey } from "./crypto/keys.ts";
 import type { OnionKey } from "./crypto/onion.ts";
 import type { BackoffOptions } from "./net/backoff.ts";
@@ -40,22 +42,29 @@ import { Connector, DEFAULT_MAX_ATTEMPTS } from "./net/connector.ts";
 import type { Admission } from "./net/admission.ts";
 import type { FramedConn, NetLogger } from "./net/framed_conn.ts";
 import type { Transport } from "./net/transport.ts";
-import { newElementId } from "./protocol/elements.ts";
 import { systemRng } from "./rng.ts";
 import { bounded } from "./deadline.ts";
 import type { PeerStore } from "./store/peer_store.ts";
-import { checkContactName, formatIdentityAddress, parseIdentityKey } from "./peer/address.ts";
+import { checkContactName, formatIdentityAddress } from "./peer/address.ts";
 import { PeerCore } from "./peer/core.ts";
 import { PeerError } from "./peer/errors.ts";
-import { checkMessage, requireContact } from "./peer/lookup.ts";
 import { contactLink, reportProgress, sendNow, startRequestLink } from "./peer/links.ts";
+import {
+  authenticate,
+  checkConversation,
+  deleteConversation,
+  sendMessage,
+  setPresence,
+  verify,
+} from "./peer/conversation_commands.ts";
 import { loadState } from "./peer/load.ts";
 import { checkSendCap } from "./peer/send_cap.ts";
 import { START_DIALS_AT_ONCE, StartGate, startOrder } from "./peer/start_order.ts";
 import { loadOrCreateProfile, type Profile } from "./peer/profile.ts";
-import { receiveFrames, showInbox } from "./peer/receive.ts";
+import { receiveFrames } from "./peer/receive.ts";
+import { showInbox } from "./peer/receive_element.ts";
 import { guardedSink } from "./peer/sink.ts";
-import { acceptRequest, listInbound, rejectRequests, tombstone } from "./peer/requests.ts";
+import { acceptRequest, listInbound, rejectRequests } from "./peer/requests.ts";
 import { cancelRequest, listOutbound, outboundExpired, sendRequest } from "./peer/requests_out.ts";
 import type {
   ConversationInfo,
@@ -339,28 +348,7 @@ export class Peer {
    */
   async sendMessage(name: string, text: string): Promise<SentMessage> {
     this.#checkOpen();
-    const contact = requireContact(this.#core, name);
-    checkMessage(contact, text);
-    const id = newElementId(this.#core.rng);
-    const entry = {
-      id,
-      key: toHex(id),
-      body: { type: "message" as const, text },
-      at: this.#core.now(),
-    };
-    const lastActive = contact.record.lastActive;
-    contact.record.outbox.push(entry);
-    contact.record.lastActive = entry.at;
-    try {
-      await this.#core.saveContact(contact);
-    } catch (e) {
-      contact.record.outbox = contact.record.outbox.filter((x) => x !== entry);
-      contact.record.lastActive = lastActive;
-      throw e;
-    }
-    // the user waits for this one: no start turn, no back-off pause (start_order.ts, link.ts)
-    contact.link?.hurry();
-    return { id: entry.key, queued: !contact.online };
+    return await sendMessage(this.#core, name, text);
   }
 
   /**
@@ -373,16 +361,7 @@ export class Peer {
    */
   async setPresence(name: string, on: boolean): Promise<void> {
     this.#checkOpen();
-    const contact = requireContact(this.#core, name);
-    if (contact.record.presence === on) return;
-    contact.record.presence = on;
-    try {
-      await this.#core.saveContact(contact);
-    } catch (e) {
-      // all or nothing; unless a later command changed it meanwhile
-      if (contact.record.presence === on) contact.record.presence = !on;
-      throw e;
-    }
+    await setPresence(this.#core, name, on);
   }
 
   /**
@@ -396,21 +375,7 @@ export class Peer {
    */
   async verify(name: string, key: string): Promise<{ verified: boolean }> {
     this.#checkOpen();
-    const contact = requireContact(this.#core, name);
-    const pasted = parseIdentityKey(key);
-    if (!equalBytes(pasted, contact.record.session.peerIdentityKey)) return { verified: false };
-    if (!contact.record.verified) {
-      const before = contact.level;
-      contact.record.verified = true;
-      try {
-        await this.#core.saveContact(contact);
-      } catch (e) {
-        contact.record.verified = false; // all or nothing: not verified unless saved
-        throw e;
-      }
-      if (contact.level !== before) this.#core.emit({ event: "level", name, level: contact.level });
-    }
-    return { verified: true };
+    return await verify(this.#core, name, key);
   }
 
   /**
@@ -426,16 +391,7 @@ export class Peer {
    */
   async authenticate(name: string, secret: string): Promise<{ connecting: boolean }> {
     this.#checkOpen();
-    const contact = requireContact(this.#core, name);
-    const step = contact.auth.start(secret);
-    const connecting = !contact.online;
-    if (connecting) {
-      contact.authWaitsForLink = true;
-      contact.link?.contactSeen();
-    }
-    this.#core.applyAuthStep(contact, step);
-    await Promise.resolve();
-    return { connecting };
+    return await authenticate(this.#core, name, secret);
   }
 
   /**
@@ -447,14 +403,7 @@ export class Peer {
    */
   checkConversation(name: string): void {
     this.#checkOpen();
-    const outbound = this.#core.requests.outbound.find((r) => r.name === name);
-    if (outbound !== undefined) {
-      throw new PeerError(
-        "not_established",
-        `${name} is a request you sent, not a conversation: cancel it with req-cancel ${name}`,
-      );
-    }
-    requireContact(this.#core, name);
+    checkConversation(this.#core, name);
   }
 
   /**
@@ -469,18 +418,8 @@ export class Peer {
    */
   async deleteConversation(name: string): Promise<void> {
     this.checkConversation(name);
-    const core = this.#core;
-    const contact = requireContact(core, name);
-    if (core.started && !contact.record.endedByContact) {
-      const notice = sendNow(core, contact, { type: "conversation_deleted" }).catch(() => {});
-      await bounded(notice, this.#options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
-    }
-    if (core.contacts.get(contact.record.fileId) !== contact) return; // deleted meanwhile
-    tombstone(core, contact.record);
-    // saves queued before this point land first; later ones are skipped (store order)
-    await core.removeContact(contact);
-    await core.saveRequests();
-    await core.store.deleteConversation(contact.record.fileId);
+    const timeout = this.#options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    await deleteConversation(this.#core, name, timeout);
   }
 
   /**

@@ -4,7 +4,7 @@
  * configuration folder; peers given the same `registry` find each other.
  * Also a plain peer without a GUI (a contact, or a stranger's process), and
  * a stranger's hand-made packets (signed requests among them) delivered to a
- * peer of that registry.
+ * peer of that registry, and the raw lines of a request to the server.
  *
  * @module
  */
@@ -168,3 +168,19 @@ export async function guiCommand(
 
 /** Bound on one {@linkcode guiCommand}. */
 const COMMAND_WAIT_MS = 15_000;
+
+/** The Host header of a request to the GUI server `s`. */
+export const host = (s: GuiServer) => `Host: 127.0.0.1:${s.port}`;
+
+/** The lines of a raw WebSocket upgrade request to `s` (with `extra` headers, and the token if asked). */
+export function upgrade(s: GuiServer, extra: string[], withToken = false): string[] {
+  return [
+    `GET /ws${withToken ? `?token=${s.token}` : ""} HTTP/1.1`,
+    host(s),
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    "Sec-WebSocket-Version: 13",
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    ...extra,
+  ];
+}

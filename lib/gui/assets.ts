@@ -14,6 +14,7 @@ import domJs from "./assets/dom.js" with { type: "text" };
 import viewsJs from "./assets/views.js" with { type: "text" };
 import dialogsJs from "./assets/dialogs.js" with { type: "text" };
 import chatJs from "./assets/chat.js" with { type: "text" };
+import chatEventsJs from "./assets/chat_events.js" with { type: "text" };
 import requestsJs from "./assets/requests.js" with { type: "text" };
 import warningsJs from "./assets/warnings.js" with { type: "text" };
 
@@ -36,6 +37,7 @@ export const ASSETS: ReadonlyMap<string, Asset> = new Map([
   ["/views.js", { body: viewsJs, type: JS }],
   ["/dialogs.js", { body: dialogsJs, type: JS }],
   ["/chat.js", { body: chatJs, type: JS }],
+  ["/chat_events.js", { body: chatEventsJs, type: JS }],
   ["/requests.js", { body: requestsJs, type: JS }],
   ["/warnings.js", { body: warningsJs, type: JS }],
 ]);

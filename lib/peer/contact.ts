@@ -35,18 +35,11 @@
  * @module
  */
 
-import { equalBytes, type Rng, toHex } from "../crypto/bytes.ts";
+import { type Rng, toHex } from "../crypto/bytes.ts";
 import type { FramedConn } from "../net/framed_conn.ts";
-import {
-  type Element,
-  ELEMENT_ID_LENGTH,
-  type ElementBody,
-  encodeElement,
-  newElementId,
-  packetName,
-} from "../protocol/elements.ts";
-import { fragmentElement, Reassembler } from "../protocol/fragment.ts";
-import { MAX_SEALED_PLAINTEXT, sealMessage } from "../protocol/session.ts";
+import { type Element, type ElementBody, newElementId } from "../protocol/elements.ts";
+import { Reassembler } from "../protocol/fragment.ts";
+import { sealMessage } from "../protocol/session.ts";
 import { AuthSession } from "./auth.ts";
 import type { Link } from "./link.ts";
 import type { ConversationRecord, OutboxEntry } from "./records.ts";
@@ -55,6 +48,7 @@ import { SeenIds } from "./seen_ids.ts";
 import { formatIdentityAddress } from "./address.ts";
 import type { ConversationInfo, Level } from "./types.ts";
 import { chainRoom, fitsOrdinary, MAX_SEALED_BYTES, SEND_CAP } from "./send_cap.ts";
+import { elementOf, isKeepalive, KEEPALIVE_ID, nameOf, partsOf } from "./send_elements.ts";
 
 export type { FramedConn } from "../net/framed_conn.ts";
 export type { Element, ElementBody } from "../protocol/elements.ts";
@@ -64,21 +58,6 @@ export type { ConversationInfo, Level } from "./types.ts";
 
 /** Most control elements held for a contact; the oldest go first (acks are re-sent on demand). */
 export const MAX_CONTROL_QUEUE = 256;
-
-/** The ID of a keep-alive: an acknowledgement of nothing (all zero). */
-export const KEEPALIVE_ID = new Uint8Array(ELEMENT_ID_LENGTH);
-
-/** A keep-alive: not answered. */
-export function isKeepalive(element: Element): boolean {
-  return element.type === "ack" && equalBytes(element.ackedId, KEEPALIVE_ID) &&
-    equalBytes(element.id, KEEPALIVE_ID);
-}
-
-/** A probe: a keep-alive with an ID of its own, which its receiver acknowledges. */
-export function isProbe(element: Element): boolean {
-  return element.type === "ack" && equalBytes(element.ackedId, KEEPALIVE_ID) &&
-    !equalBytes(element.id, KEEPALIVE_ID);
-}
 
 /** What {@linkcode Contact.next} decided to write. */
 export interface SendStep {
@@ -510,24 +489,4 @@ export class Contact {
     this.record.session = session;
     return packets;
   }
-}
-
-/** Names of sealed packets, computed once per packet (an `unreadable` element is looked up in them). */
-const names = new WeakMap<Uint8Array, string>();
-
-function nameOf(packet: Uint8Array): string {
-  let name = names.get(packet);
-  if (name === undefined) names.set(packet, name = toHex(packetName(packet)));
-  return name;
-}
-
-/** The element an outbox entry stands for. */
-function elementOf(entry: OutboxEntry): Element {
-  if (entry.body.type === "probe") return { type: "ack", ackedId: KEEPALIVE_ID, id: entry.id };
-  return { ...entry.body, id: entry.id } as Element;
-}
-
-/** The ratchet plaintexts (parts) of `element`. */
-function partsOf(element: Element): Uint8Array[] {
-  return fragmentElement(encodeElement(element), MAX_SEALED_PLAINTEXT, element.id);
 }

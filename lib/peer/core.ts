@@ -3,7 +3,8 @@
  * its network input (receive.ts): contacts and requests, their persistence,
  * their send loops, the event sink (with its backpressure and the
  * aggregated network warnings), and the book a received packet is
- * dispatched against (lib/protocol/dispatch.ts).
+ * dispatched against (lib/protocol/dispatch.ts; its candidates are kept by
+ * candidates.ts).
  *
  * Persistence rules (docs/architecture.md, "Crash safety"): a conversation's
  * record is saved ({@linkcode PeerCore.saveContact}: what changed, in the
@@ -23,19 +24,12 @@ import { errorCode } from "../net/net_error.ts";
 import type { BackoffOptions } from "../net/backoff.ts";
 import type { Connector } from "../net/connector.ts";
 import type { FramedConn } from "../net/framed_conn.ts";
-import type {
-  BookCandidates,
-  ConversationEntry,
-  PacketBook,
-  ReplyEntry,
-} from "../protocol/dispatch.ts";
-import type { PacketKeys } from "../protocol/packet_common.ts";
+import type { BookCandidates, PacketBook } from "../protocol/dispatch.ts";
 import type { ElementBody } from "../protocol/elements.ts";
-import { HsubTable } from "../protocol/packets.ts";
-import { regularKeysOf, replyKeysOf } from "../protocol/session.ts";
 import type { PeerStore } from "../store/peer_store.ts";
 import { MAX_NAME_BYTES } from "../protocol/handshake_data.ts";
 import { utf8 } from "../crypto/bytes.ts";
+import { Candidates } from "./candidates.ts";
 import { Contact } from "./contact.ts";
 import type { Link } from "./link.ts";
 import {
@@ -45,8 +39,6 @@ import {
   requestsToJson,
 } from "./records.ts";
 import {
-  conversationHsub,
-  conversationIndex,
   conversationPeerKey64,
   conversationSaveFailed,
   conversationToStore,
@@ -62,24 +54,6 @@ export type { BookCandidates, PacketBook } from "../protocol/dispatch.ts";
 export type { ElementBody } from "../protocol/elements.ts";
 export type { PeerEvent } from "./types.ts";
 export type { AggregatedCode, WarningBatcher } from "./warnings.ts";
-
-/** A contact as a candidate of the dispatcher: its keys derived when a packet first needs them. */
-class ContactEntry implements ConversationEntry<Contact> {
-  readonly handle: Contact;
-  #keys: PacketKeys | undefined;
-
-  constructor(contact: Contact) {
-    this.handle = contact;
-  }
-
-  get conversationId(): Uint8Array {
-    return conversationIndex(this.handle.record).conversationId;
-  }
-
-  get keys(): PacketKeys {
-    return this.#keys ??= regularKeysOf(this.conversationId);
-  }
-}
 
 /** Prefix of the connector key (and stream isolation key) of a request's delivery. */
 export const REQUEST_KEY_PREFIX = "request-";
@@ -152,14 +126,8 @@ export class PeerCore {
   readonly warnings: WarningBatcher;
   readonly #events: EventSink;
   readonly #pending = new Set<Promise<unknown>>();
-  /** Every contact's K_r, scanned at once for a packet's hSub (packet_common.ts). */
-  readonly #table: HsubTable<ConversationEntry<Contact>>;
-  /** Each contact's slot in the table and its candidate. */
-  readonly #slots = new Map<Contact, { slot: number; candidate: ConversationEntry<Contact> }>();
-  /** Reply-key candidates: null once a contact came or went ... */
-  #replies: ReplyEntry<Contact, OutboundEntry>[] | null = null;
-  /** ... and stale once `requests.outbound` is another array than this one. */
-  #repliesOutbound: readonly OutboundEntry[] | null = null;
+  /** What the dispatcher identifies a packet against (candidates.ts). */
+  readonly #candidates: Candidates;
   /** Events given to the sink whose promise has not settled. */
   #unshown = 0;
   /** ... and the text of those that are messages. */
@@ -189,7 +157,7 @@ export class PeerCore {
     this.timing = init.timing;
     this.#events = init.events;
     this.requests = init.requests;
-    this.#table = new HsubTable(init.identity.publicKey);
+    this.#candidates = new Candidates(init.identity, () => this.contacts.values());
     this.warnings = new WarningBatcher((w) => this.emit(w), init.timing.warningIntervalMs);
     this.book = {
       ownIdentity: init.identity,
@@ -343,20 +311,14 @@ export class PeerCore {
     // a conversation its contact deleted sends nothing more (receive.ts)
     contact.link = record.endedByContact ? null : this.makeLink(contact);
     if (this.started && startLink) contact.link?.start();
-    const candidate = new ContactEntry(contact);
-    const slot = this.#table.add(candidate, conversationHsub(record));
-    this.#slots.set(contact, { slot, candidate });
-    this.#replies = null;
+    this.#candidates.add(contact);
     return contact;
   }
 
   /** Removes a contact from memory and stops its link. */
   async removeContact(contact: Contact): Promise<void> {
     this.contacts.delete(contact.record.fileId);
-    const held = this.#slots.get(contact);
-    if (held !== undefined) this.#table.remove(held.slot);
-    this.#slots.delete(contact);
-    this.#replies = null;
+    this.#candidates.remove(contact);
     await contact.link?.close();
   }
 
@@ -432,37 +394,7 @@ export class PeerCore {
    * every change, so a new array means new candidates).
    */
   candidates(first?: Contact): BookCandidates<Contact, OutboundEntry> {
-    if (this.#replies === null || this.#repliesOutbound !== this.requests.outbound) {
-      this.#repliesOutbound = this.requests.outbound;
-      this.#replies = this.#buildReplies();
-    }
-    const mine = first !== undefined ? this.#slots.get(first)?.candidate : undefined;
-    return {
-      ownIdentity: this.identity,
-      conversations: this.#table,
-      ...(mine !== undefined ? { first: mine } : {}),
-      pendingRequests: this.#replies,
-      acceptRequests: true,
-    };
-  }
-
-  #buildReplies(): ReplyEntry<Contact, OutboundEntry>[] {
-    const pendingRequests: ReplyEntry<Contact, OutboundEntry>[] = [];
-    for (const contact of this.contacts.values()) {
-      const { role, sharedRequestKey } = conversationIndex(contact.record);
-      if (role === "bob" && sharedRequestKey !== null) {
-        pendingRequests.push({
-          sharedRequestKey,
-          keys: replyKeysOf(sharedRequestKey),
-          conversation: contact,
-        });
-      }
-    }
-    for (const outbound of this.requests.outbound) {
-      const { sharedRequestKey } = outbound.state;
-      pendingRequests.push({ sharedRequestKey, keys: replyKeysOf(sharedRequestKey), outbound });
-    }
-    return pendingRequests;
+    return this.#candidates.of(this.requests.outbound, first);
   }
 
   /**

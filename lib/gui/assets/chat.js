@@ -6,13 +6,13 @@
  * conversation: its level always visible, Send presence, Verify,
  * Authenticate, Delete, the messages with their time and state (queued,
  * sent, delivered), and the compose box (Enter sends, Shift+Enter is a new
- * line). It also turns the core's events into what these show.
+ * line). The core's events become what these show in chat_events.js.
  *
  * @module
  */
 
 import { h, keepFocus, levelBadge, replace, timeEl } from "./dom.js";
-import { call, shown, state, withToken } from "./app.js";
+import { call, state, withToken } from "./app.js";
 import {
   authDialog,
   deleteDialog,
@@ -22,9 +22,9 @@ import {
   toast,
   verifyDialog,
 } from "./dialogs.js";
-import { inboundDialog, requestSections } from "./requests.js";
+import { requestSections } from "./requests.js";
 import { quitButton } from "./views.js";
-import { countWarning, isCounted, warningsBox } from "./warnings.js";
+import { warningsBox } from "./warnings.js";
 
 /** Pause that groups bursts of events into one refresh of the lists. */
 const REFRESH_MS = 150;
@@ -190,7 +190,7 @@ export async function refreshRequests() {
   if (!same) renderSidebar();
 }
 
-function soon() {
+export function soon() {
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(() => void refresh(), REFRESH_MS);
 }
@@ -495,99 +495,5 @@ function appendToLog() {
   if (atBottom) log.scrollTop = log.scrollHeight;
 }
 
-function notice(name, text) {
-  addMessage(name, { text, at: Date.now(), notice: true });
-}
-
-/** Turns a line from unMessage (an event, or a GUI line) into what the window shows. */
-export function onChatEvent(e) {
-  switch (e.gui ?? e.event) {
-    case "outgoing":
-      addMessage(e.name, { id: e.id, text: e.text, at: e.at, outgoing: true });
-      return;
-    case "message":
-      addMessage(e.name, { id: e.id, text: e.text, at: e.at, outgoing: false });
-      shown(e.id);
-      return;
-    case "delivered":
-      for (const m of state.messages.get(e.name) ?? []) if (m.id === e.id) m.delivered = true;
-      soon();
-      return;
-    case "presence":
-      notice(e.name, `${e.name} is now ${e.online ? "online" : "offline"}`);
-      soon();
-      return;
-    case "level":
-      notice(e.name, `${e.name} is now ${e.level}`);
-      soon();
-      return;
-    case "auth":
-      state.auth.set(e.name, [...(state.auth.get(e.name) ?? []), {
-        status: e.status,
-        reason: e.reason,
-        at: Date.now(),
-      }]);
-      if (!openAuthUpdate(e.name)) {
-        if (e.status === "requested") {
-          toast(
-            `${e.name} asks to authenticate: open the conversation and press Authenticate`,
-            "warning",
-          );
-        }
-        if (e.status === "match") toast(`${e.name} is authenticated`, "info");
-        if (e.status === "nomatch") {
-          toast(`Authentication with ${e.name} failed: the secrets differ`, "error");
-        }
-        if (e.status === "aborted") {
-          toast(
-            `Authentication with ${e.name} was aborted${e.reason ? `: ${e.reason}` : ""}`,
-            "warning",
-          );
-        }
-      }
-      soon();
-      return;
-    case "request-received":
-      toast(`Request from ${e.request.name}`, "info");
-      if (state.replaying) return soon();
-      void refresh().then(() => {
-        const pending = state.reqsIn.find((r) => r.name === e.request.name);
-        if (pending && !document.querySelector("dialog[open]")) inboundDialog(pending, true);
-      });
-      return;
-    case "request-accepted":
-      toast(`${e.name} accepted your request`, "info");
-      soon();
-      return;
-    case "conversation-ended":
-      notice(e.name, `${e.name} deleted this conversation on their side: delete it too`);
-      soon();
-      return;
-    case "conversation-established":
-    case "connection":
-      soon();
-      return;
-    case "tor":
-      toast(e.message, e.state === "failed" ? "error" : "warning");
-      return;
-    case "warning":
-      if (isCounted(e)) return countWarning(e);
-      if (e.code === "request_flood") {
-        toast(
-          "Requests arrive in a flood: the newest are held in memory and marked “flood” in " +
-            "the list; “Reject the flood…” there rejects them at once",
-          "warning",
-        );
-        // requests held as a flood come without a request-received event of their own
-        void refreshRequests();
-        return;
-      }
-      toast(e.message, "warning");
-      return;
-    case "error":
-      toast(e.message, "error");
-      return;
-  }
-}
-
+export { onChatEvent } from "./chat_events.js";
 export { refresh as refreshChat };
