@@ -16,7 +16,7 @@
 
 import { join } from "node:path";
 import { fromUtf8, utf8 } from "../crypto/bytes.ts";
-import { StoreError, wrapIoError } from "./errors.ts";
+import { describeError, StoreError, wrapIoError } from "./errors.ts";
 import {
   type Change,
   decodeCommit,
@@ -144,17 +144,34 @@ export class StateValues {
    * vault for an encrypted peer).
    *
    * @throws {StoreError} `io`; `tampered`, `corrupt` for an encrypted line
+   *   (its line damaged where the fast reader does not look)
    */
   text(slot: number, key: string): string {
     const raw = this.bytes(slot);
     if (this.#cipher === undefined) return decode(raw, this.path);
-    const line = JSON.parse(decode(raw, this.path)) as Record<string, unknown>;
-    const plain = this.#cipher.openRecord(
-      line.nonce,
-      line.sealed,
-      stateLineContext(this.generation, key),
-      this.path,
-    );
+    let line: Record<string, unknown>;
+    try {
+      line = JSON.parse(decode(raw, this.path));
+    } catch (e) {
+      if (e instanceof StoreError) throw withKey(e, key);
+      throw new StoreError(
+        "corrupt",
+        `Cannot load ${key} of ${this.path}: its line is not valid JSON; ` +
+          "unMessage leaves it untouched",
+        this.path,
+      );
+    }
+    let plain: Uint8Array;
+    try {
+      plain = this.#cipher.openRecord(
+        line.nonce,
+        line.sealed,
+        stateLineContext(this.generation, key),
+        this.path,
+      );
+    } catch (e) {
+      throw e instanceof StoreError ? withKey(e, key) : e;
+    }
     try {
       return fromUtf8(plain);
     } finally {
@@ -172,6 +189,11 @@ export class StateValues {
     this.#file?.close();
     this.#file = null;
   }
+}
+
+/** `e` saying which value failed: its key. */
+function withKey(e: StoreError, key: string): StoreError {
+  return new StoreError(e.code, `${describeError(e)} (key ${key})`, e.path, { cause: e });
 }
 
 function startsWith(bytes: Uint8Array, at: number, prefix: Uint8Array): boolean {
