@@ -481,3 +481,36 @@ for (const kind of ["plain", "encrypted"] as const) {
     );
   });
 }
+
+Deno.test("attack: parts named by hand or claiming thousands of entries are reported for that conversation, without reading them", async () => {
+  const { plain } = await getFixture();
+  const before = heads(await openFiles(plain));
+  const [id, other] = [...before.keys()];
+  const entry = `{"id":"${"ab".repeat(16)}","type":"message","text":"x","at":1}`;
+  const many = (prefix: string, n: number, value: string) =>
+    `{${
+      Array.from({ length: n }, (_, i) =>
+        `"c/${id}/${prefix}${String(i).padStart(10, "0")}":${value}`)
+        .join(",")
+    }}`;
+  const cases = [
+    `{"c/${id}/o/zz":${entry}}`,
+    `{"c/${id}/o/999999999999999999999999":${entry}}`,
+    `{"c/${id}/s/zz":[]}`,
+    `{"c/${id}/d/1":[]}`,
+    // more than any bound, each value unreadable: refused by the count alone
+    many("o/", 1_001, "{}"),
+    many("i/", 65, "{}"),
+    many("s/", 70, "{}"),
+    many("d/", 70, "{}"),
+  ];
+  for (const put of cases) {
+    const o = await openFiles(middleCommit(plain, put));
+    const at = put.slice(0, 60);
+    assertEquals([...heads(o).keys()], [other], at);
+    const failed = (o as { failed: string[] }).failed;
+    assertEquals(failed.length, 1, at);
+    assert(failed[0]!.includes(`conversation ${id}`), failed[0]);
+    assert(/items|blocks|numbered/.test(failed[0]!), failed[0]);
+  }
+});
