@@ -248,16 +248,29 @@ Deno.test("attack: __proto__, duplicate keys and lone surrogates in a commit are
   }
 });
 
-Deno.test("attack: a line of 200 MB is refused with bounded memory, typed", async () => {
+Deno.test("attack: a value of 200 MB is reported for its conversation only, unread in state.jsonl", async () => {
   const { plain } = await getFixture();
   const ids = [...heads(await openFiles(plain)).keys()];
-  const huge = `{"seq":1,"put":{"c/${ids[0]}/o/0000000099":"${"a".repeat(200 * 1024 * 1024)}"}}`;
-  for (const name of ["state.jsonl", "journal.jsonl"]) {
-    const files = name === "state.jsonl"
-      ? withFile(plain, name, text(plain.get(name)!) + huge + "\n")
-      : appendCommit(plain, () => huge.replace('"seq":1', '"seq":0'), '{"seq":0}');
+  const big = `"${"a".repeat(200 * 1024 * 1024)}"`;
+  const key = `c/${ids[0]}/o/0000000099`;
+  // in state.jsonl, sorted among its keys and counted in the header (plain: as the code writes it)
+  const lines = linesOf(plain.get("state.jsonl")!);
+  lines.push(`{"key":"${key}","value":${big}}`);
+  const header = JSON.parse(lines[0]!);
+  lines[0] = JSON.stringify({ ...header, keys: header.keys + 1 });
+  const sorted = [lines[0], ...lines.slice(1).sort()];
+  for (
+    const [files, code] of [
+      [withFile(plain, "state.jsonl", sorted.join("\n") + "\n"), "too_large"],
+      [middleCommit(plain, `{"${key}":${big}}`), "invalid"],
+    ] as const
+  ) {
     const o = await openFiles(files);
-    assert(refused(o).includes(name), name);
+    assertEquals([...heads(o).keys()], [ids[1]], code);
+    const failed = (o as { failed: string[] }).failed;
+    assertEquals(failed.length, 1, code);
+    assert(failed[0]!.includes(ids[0]!), failed[0]);
+    if (code === "too_large") assert(failed[0]!.includes("exceeds the limit"), failed[0]);
   }
 });
 

@@ -44,6 +44,7 @@ import {
   encodeJournalHeader,
   encodeStateFile,
   isKey,
+  MAX_VALUE_BYTES,
   type RecordCipher,
 } from "./journal_format.ts";
 import {
@@ -56,6 +57,7 @@ import {
 } from "./journal_load.ts";
 
 export { JOURNAL_FILE, MAX_FILE_BYTES, STATE_FILE } from "./journal_load.ts";
+export { MAX_VALUE_BYTES } from "./journal_format.ts";
 
 /** Journal size below which it is never compacted: a rewrite costs about as much as 4 MiB of commits. */
 export const MIN_COMPACT_BYTES = 4 * 1024 * 1024;
@@ -76,8 +78,6 @@ export const BUSY_COMMIT_MS = 2;
  * fewer slow ones). 256 KiB: about 150 commits of a message each.
  */
 export const JOURNAL_EXTENT_BYTES = 256 * 1024;
-/** Largest value: a conversation head with 2,000 skipped keys and 1 MiB messages fits many times. */
-export const MAX_VALUE_BYTES = 16 * 1024 * 1024;
 
 /** What a store counts, for benchmarks (fsyncs per message) and tests. */
 export interface JournalStats {

@@ -34,6 +34,12 @@ import { StoreError } from "./errors.ts";
 export const STATE_FORMAT = 1;
 /** Format version in the `"unmessage-journal"` field. */
 export const JOURNAL_FORMAT = 1;
+/**
+ * Largest value: a conversation head with 2,000 skipped keys and 1 MiB
+ * messages fits many times. A larger one in state.jsonl is refused when
+ * read, before it is decoded (journal_load.ts).
+ */
+export const MAX_VALUE_BYTES = 16 * 1024 * 1024;
 /** Longest key: `c/<104-character id>/<part>/<10 digits>` fits with room. */
 export const MAX_KEY_LENGTH = 160;
 

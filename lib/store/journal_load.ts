@@ -24,6 +24,7 @@ import {
   decodeStateHeader,
   decodeStateLine,
   isKey,
+  MAX_VALUE_BYTES,
   type RecordCipher,
   stateLineContext,
 } from "./journal_format.ts";
@@ -143,10 +144,20 @@ export class StateValues {
    * The JSON text of the value of `key` in slot `slot` (opened with the
    * vault for an encrypted peer).
    *
-   * @throws {StoreError} `io`; `tampered`, `corrupt` for an encrypted line
+   * @throws {StoreError} `io`; `too_large` past {@linkcode MAX_VALUE_BYTES};
+   *   `tampered`, `corrupt` for an encrypted line
    *   (its line damaged where the fast reader does not look)
    */
   text(slot: number, key: string): string {
+    // a sealed line is its value and some 60 bytes more
+    if (this.#lengths[slot]! > MAX_VALUE_BYTES + (this.#cipher === undefined ? 0 : 1024)) {
+      throw new StoreError(
+        "too_large",
+        `Cannot load ${key} of ${this.path}: ${this.#lengths[slot]} bytes exceeds the limit of ` +
+          `${MAX_VALUE_BYTES} for one value; unMessage leaves it untouched`,
+        this.path,
+      );
+    }
     const raw = this.bytes(slot);
     if (this.#cipher === undefined) return decode(raw, this.path);
     let line: Record<string, unknown>;
