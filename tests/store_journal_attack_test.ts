@@ -16,6 +16,7 @@ import { assert, assertEquals } from "./_assert.ts";
 import { connect, is, type Snapshot, snapshotSync, TestNet } from "./_peer_harness.ts";
 import { PeerStore } from "../lib/store/peer_store.ts";
 import { StoreError } from "../lib/store/errors.ts";
+import { Journal } from "../lib/store/journal.ts";
 import { conversationFromStore } from "../lib/peer/stored_conversation.ts";
 import type { ConversationRecord } from "../lib/peer/records.ts";
 
@@ -325,6 +326,34 @@ Deno.test("attack: a journal from another peer's folder is refused", async () =>
     PASSPHRASE,
   );
   refused(o);
+});
+
+Deno.test("attack: the journal of another plain folder at the same commit numbers is refused, not replayed", async () => {
+  const a = await Deno.makeTempDir({ prefix: "um-attack-a-" });
+  const b = await Deno.makeTempDir({ prefix: "um-attack-b-" });
+  try {
+    // two new folders: both at generation 1, commit 0
+    const mine = Journal.create(a, new Map([["c/aa", '{"mine":1}']]));
+    const theirs = Journal.create(b, new Map());
+    theirs.stage("c/bb", '{"theirs":1}');
+    await theirs.commit();
+    // a sync tool copies their journal over ours while both are stopped
+    await Deno.copyFile(join(b, "journal.jsonl"), join(a, "journal.jsonl"));
+    await theirs.close();
+    await mine.close();
+    let error: unknown;
+    try {
+      Journal.open(a);
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof StoreError, String(error));
+    assertEquals(error.code, "invalid");
+    assert(error.message.includes("another"), error.message);
+  } finally {
+    await Deno.remove(a, { recursive: true });
+    await Deno.remove(b, { recursive: true });
+  }
 });
 
 Deno.test("attack: state.jsonl as a folder, a FIFO, a link to /dev/zero or outside, unreadable", async () => {

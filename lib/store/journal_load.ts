@@ -45,6 +45,8 @@ export interface Loaded {
   values: Map<string, Value>;
   /** Where the values held as slots are. */
   state: StateValues;
+  /** The folder's store ID (both headers). */
+  store: string;
   /** Generation of the state file. */
   generation: number;
   /** Generation of the journal file (the state's, or one less while a rotation is due). */
@@ -331,7 +333,13 @@ function readState(
   dir: string,
   bytes: Uint8Array,
   cipher: RecordCipher | undefined,
-): { values: Map<string, Value>; state: StateValues; generation: number; seq: number } {
+): {
+  values: Map<string, Value>;
+  state: StateValues;
+  store: string;
+  generation: number;
+  seq: number;
+} {
   const path = join(dir, STATE_FILE);
   const firstEnd = bytes.indexOf(NEWLINE);
   const headerText = decode(bytes.subarray(0, firstEnd < 0 ? bytes.length : firstEnd), path);
@@ -361,7 +369,7 @@ function readState(
       path,
     );
   }
-  return { values, state, generation: header.generation, seq: header.seq };
+  return { values, state, store: header.store, generation: header.generation, seq: header.seq };
 }
 
 /** One line of state.jsonl (bytes `start` to `end`): its key and its value or slot. */
@@ -446,6 +454,16 @@ function replay(
   lines.pop();
   if (lines.length === 0) throw rolledBack(dir, `${JOURNAL_FILE} has no header`);
   const header = decodeJournalHeader(lines[0]!, path, cipher);
+  if (header.store !== state.store) {
+    // copied from another peer folder (a sync tool, a restore into the wrong folder)
+    throw new StoreError(
+      "invalid",
+      `Cannot open the conversations in ${dir}: ${JOURNAL_FILE} belongs to another ` +
+        `${STATE_FILE} (store ${header.store}, not ${state.store}): a file copied from another ` +
+        "peer folder? unMessage leaves both untouched: put back this folder's own journal",
+      path,
+    );
+  }
   const current = header.generation === state.generation && header.base === state.seq;
   // compaction wrote the state and crashed before the new journal replaced this one
   const previous = header.generation + 1 === state.generation && header.base <= state.seq;
