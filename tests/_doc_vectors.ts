@@ -3,7 +3,8 @@
  * vector kind, which computes the block's outputs from its inputs through
  * the code of `lib/` (and checks the way back, where there is one:
  * opening, decrypting, decoding). `docs_vectors_test.ts` compares what they
- * return with the outputs the document states.
+ * return with the outputs the document states. The handshake run receives
+ * its packets through `dispatchPacket`, as a peer does (`_dispatch.ts`).
  *
  * Randomness a vector needs is given in the block: explicit bytes, drawn
  * in the order the block states (`scripted` of `_doc_inputs.ts` fails on
@@ -39,12 +40,7 @@ import { decodeElement, type Element, encodeElement } from "../lib/protocol/elem
 import { decodePart, fragmentElement } from "../lib/protocol/fragment.ts";
 import { encodeFrame, FrameDecoder } from "../lib/protocol/frame.ts";
 import { decodeHandshake, encodeHandshake } from "../lib/protocol/handshake_data.ts";
-import {
-  acceptRequest,
-  createRequest,
-  receiveReply,
-  receiveRequest,
-} from "../lib/protocol/handshake.ts";
+import { acceptRequest, createRequest } from "../lib/protocol/handshake.ts";
 import {
   computeHsub,
   LABELS,
@@ -56,9 +52,10 @@ import {
   sealRequest,
 } from "../lib/protocol/packets.ts";
 import { paddedLength, PADDING_BUCKETS } from "../lib/protocol/padding.ts";
-import { MAX_SEALED_PLAINTEXT, openMessage, sealMessage } from "../lib/protocol/session.ts";
+import { MAX_SEALED_PLAINTEXT, sealMessage } from "../lib/protocol/session.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { type Checker, digest, type Inputs, quote, scripted } from "./_doc_inputs.ts";
+import { dispatchFirstReply, dispatchMessage, dispatchRequest } from "./_dispatch.ts";
 import { seededRng } from "./_rng.ts";
 
 const GROUPS: Record<string, SmpGroup<unknown>> = {
@@ -381,16 +378,16 @@ export const CHECKERS: Record<string, Checker> = {
       rng: bobRng,
       now: i.int("bob_created_ms"),
     });
-    const inbound = receiveRequest(request.packet, alice)!;
+    const inbound = dispatchRequest(request.packet, alice)!;
     const aliceStart = acceptRequest(inbound, { ownIdentity: alice, rng: aliceRng });
     const accepted = soloPart({ type: "request_accepted", id: i.hex("accepted_id") });
     const reply = sealMessage(aliceStart, accepted, aliceRng);
-    const bobGot = receiveReply(request.outbound, reply.packet, { ownIdentity: bob, now })!;
+    const bobGot = dispatchFirstReply(reply.packet, bob, request.outbound, now)!;
     assertEquals(bobGot.plaintext, accepted);
     assertEquals(bobGot.conversation.conversationId, aliceStart.conversationId);
     const ack = soloPart({ type: "ack", ackedId: i.hex("accepted_id"), id: i.hex("ack_id") });
     const regular = sealMessage(bobGot.conversation, ack, bobRng);
-    const aliceGot = openMessage(reply.conversation, regular.packet, now)!;
+    const aliceGot = dispatchMessage(regular.packet, alice, reply.conversation, now)!;
     assertEquals(aliceGot.plaintext, ack);
     return {
       request_sha256: digest(request.packet),

@@ -24,7 +24,7 @@ import { SEEN_BLOCK, SeenIds } from "../lib/peer/seen_ids.ts";
 import { requestsFromJson } from "../lib/peer/records.ts";
 import { seededRng } from "./_rng.ts";
 import { party, request, REQUEST_TIME } from "./_handshake_fixtures.ts";
-import { receiveRequest } from "../lib/protocol/handshake.ts";
+import { dispatchRequest } from "./_dispatch.ts";
 import { serializeInboundRequest } from "../lib/protocol/handshake_state.ts";
 
 const rng = seededRng("peer-units");
@@ -128,7 +128,7 @@ Deno.test("requestsFromJson() loads an inbound request stored before requests ca
   const rng = seededRng("requests-created-at");
   const bob = party("bob", rng);
   const alice = party("alice", rng);
-  const inbound = receiveRequest(request(bob, alice, rng).packet, alice.identity)!;
+  const inbound = dispatchRequest(request(bob, alice, rng).packet, alice.identity)!;
   const { createdAt: _, ...old } = serializeInboundRequest(inbound);
   const receivedAt = 1_690_000_000_000;
   const book = requestsFromJson({

@@ -1,7 +1,8 @@
 /**
  * Tests of the JSON forms of the handshake's values (handshake_state.ts):
  * every stage saved and reloaded mid-conversation, then continued, and
- * every malformed form refused with `bad_state`.
+ * every malformed form refused with `bad_state`. Received packets go
+ * through `dispatchPacket` (the steps of `_dispatch.ts`), as in a peer.
  *
  * @module
  */
@@ -9,8 +10,9 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { seededRng } from "./_rng.ts";
 import { outcome, party, read, request, text } from "./_handshake_fixtures.ts";
-import { toBase64 } from "../lib/crypto/bytes.ts";
-import { acceptRequest, receiveReply, receiveRequest } from "../lib/protocol/handshake.ts";
+import { dispatchFirstReply, dispatchMessage, dispatchRequest } from "./_dispatch.ts";
+import { equalBytes, toBase64 } from "../lib/crypto/bytes.ts";
+import { acceptRequest } from "../lib/protocol/handshake.ts";
 import {
   type Conversation,
   deserializeConversation,
@@ -22,7 +24,7 @@ import {
   serializeInboundRequest,
   serializeOutboundRequest,
 } from "../lib/protocol/handshake_state.ts";
-import { openMessage, sealMessage } from "../lib/protocol/session.ts";
+import { sealMessage } from "../lib/protocol/session.ts";
 
 const rng = seededRng("protocol_handshake_state_test");
 const alice = party("alice", rng);
@@ -44,8 +46,10 @@ function without(o: object, field: string): object {
   return copy;
 }
 
+/** Dispatches `packet` to the holder of `c` (alice or bob), expecting `msg`; returns the next state. */
 function open(c: Conversation, packet: Uint8Array, msg: string): Conversation {
-  const opened = openMessage(c, packet, NOW);
+  const holder = equalBytes(c.ownIdentityKey, alice.identity.publicKey) ? alice : bob;
+  const opened = dispatchMessage(packet, holder.identity, c, NOW);
   assert(opened !== null);
   assertEquals(read(opened.plaintext), msg);
   return opened.conversation;
@@ -55,7 +59,7 @@ Deno.test("every stage survives a JSON round trip mid-conversation and continues
   const sent = request(bob, alice, rng);
   const outbound = reloadOutbound(sent.outbound);
   assertEquals(serializeOutboundRequest(outbound), serializeOutboundRequest(sent.outbound));
-  const inbound = reloadInbound(receiveRequest(sent.packet, alice.identity)!);
+  const inbound = reloadInbound(dispatchRequest(sent.packet, alice.identity)!);
   let a = reloadConversation(acceptRequest(inbound, { ownIdentity: alice.identity, rng }));
   const r1 = sealMessage(a, text("r1"), rng);
   a = reloadConversation(r1.conversation);
@@ -63,7 +67,7 @@ Deno.test("every stage survives a JSON round trip mid-conversation and continues
   a = reloadConversation(r2.conversation);
   assertEquals(a.established, false);
   let b = reloadConversation(
-    receiveReply(outbound, r2.packet, { ownIdentity: bob.identity, now: NOW })!.conversation,
+    dispatchFirstReply(r2.packet, bob.identity, outbound, NOW)!.conversation,
   );
   const g1 = sealMessage(b, text("g1"), rng);
   b = reloadConversation(g1.conversation);
@@ -80,7 +84,7 @@ Deno.test("every stage survives a JSON round trip mid-conversation and continues
 
 Deno.test("deserialize*() refuse malformed forms with bad_state, naming no value", () => {
   const sent = request(bob, alice, rng);
-  const inbound = receiveRequest(sent.packet, alice.identity)!;
+  const inbound = dispatchRequest(sent.packet, alice.identity)!;
   const a = acceptRequest(inbound, { ownIdentity: alice.identity, rng });
   const conv = serializeConversation(a);
   const lowOrder = toBase64(new Uint8Array(32));

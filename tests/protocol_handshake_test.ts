@@ -3,6 +3,8 @@
  * session.ts, handshake_state.ts): two and three parties in memory through
  * request sent → request accepted → conversation established, losses,
  * reordering, forgeries, tampering, and JSON round trips at every stage.
+ * Every received packet goes through the real receive path, `dispatchPacket`
+ * (dispatch.ts), by the steps of `_dispatch.ts`.
  *
  * @module
  */
@@ -20,14 +22,11 @@ import {
   sealedAround,
   text,
 } from "./_handshake_fixtures.ts";
-import { toBase64 } from "../lib/crypto/bytes.ts";
+import { dispatchFirstReply, dispatchMessage, dispatchRequest } from "./_dispatch.ts";
+import { equalBytes, toBase64 } from "../lib/crypto/bytes.ts";
+import type { KeyPair } from "../lib/crypto/keys.ts";
 import { CryptoError, ProtocolError } from "../lib/errors.ts";
-import {
-  acceptRequest,
-  createRequest,
-  receiveReply,
-  receiveRequest,
-} from "../lib/protocol/handshake.ts";
+import { acceptRequest, createRequest } from "../lib/protocol/handshake.ts";
 import { decodeHandshake, encodeHandshake } from "../lib/protocol/handshake_data.ts";
 import {
   type Conversation,
@@ -38,10 +37,9 @@ import { HEADER_LENGTH, openReply, openRequest, sealReply } from "../lib/protoco
 import {
   decryptInConversation,
   MAX_SEALED_PLAINTEXT,
-  openMessage,
   sealMessage,
 } from "../lib/protocol/session.ts";
-import { dispatchPacket } from "../lib/protocol/dispatch.ts";
+import { dispatchPacket, UnreadableMessage } from "../lib/protocol/dispatch.ts";
 
 const rng = seededRng("protocol_handshake_test");
 const alice = party("alice", rng);
@@ -55,9 +53,22 @@ function send(conversation: Conversation, msg: string) {
   return sealMessage(conversation, text(msg), rng);
 }
 
+/** The identity key pair of the party that holds `conversation`. */
+function identityOf(conversation: Conversation): KeyPair {
+  const holder = [alice, bob, carol, mallory]
+    .find((p) => equalBytes(p.identity.publicKey, conversation.ownIdentityKey));
+  assert(holder !== undefined);
+  return holder.identity;
+}
+
+/** `packet` dispatched to the holder of `conversation` (its only conversation). */
+function open(conversation: Conversation, packet: Uint8Array) {
+  return dispatchMessage(packet, identityOf(conversation), conversation, NOW);
+}
+
 /** Opens `packet` in `conversation`, expecting `msg`; returns the next state. */
 function expectOpen(conversation: Conversation, packet: Uint8Array, msg: string): Conversation {
-  const opened = openMessage(conversation, packet, NOW);
+  const opened = open(conversation, packet);
   assert(opened !== null, `expected "${msg}" to open`);
   assertEquals(read(opened.plaintext), msg);
   return opened.conversation;
@@ -66,10 +77,10 @@ function expectOpen(conversation: Conversation, packet: Uint8Array, msg: string)
 /** Bob requests, Alice accepts, Alice's first reply reaches Bob. */
 function established() {
   const { packet, outbound } = request(bob, alice, rng);
-  const inbound = receiveRequest(packet, alice.identity)!;
+  const inbound = dispatchRequest(packet, alice.identity)!;
   const a0 = acceptRequest(inbound, { ownIdentity: alice.identity, rng });
   const first = send(a0, "hello bob");
-  const started = receiveReply(outbound, first.packet, { ownIdentity: bob.identity, now: NOW })!;
+  const started = dispatchFirstReply(first.packet, bob.identity, outbound, NOW)!;
   return { outbound, inbound, alice: first.conversation, bob: started.conversation };
 }
 
@@ -78,7 +89,7 @@ Deno.test("the handshake goes from request sent to accepted to established, both
   const { packet, outbound } = request(bob, alice, rng);
   assertEquals(packet.length, 512);
   // Stage 2: request accepted; Alice can send right away, in reply packets
-  const inbound = receiveRequest(packet, alice.identity);
+  const inbound = dispatchRequest(packet, alice.identity);
   assert(inbound !== null);
   let a = acceptRequest(inbound, { ownIdentity: alice.identity, rng });
   assertEquals([a.role, a.established], ["alice", false]);
@@ -86,7 +97,7 @@ Deno.test("the handshake goes from request sent to accepted to established, both
   assertEquals(r1.kind, "reply");
   a = r1.conversation;
   // Bob completes the Triple DH with the first reply and can send right away
-  const started = receiveReply(outbound, r1.packet, { ownIdentity: bob.identity, now: NOW });
+  const started = dispatchFirstReply(r1.packet, bob.identity, outbound, NOW);
   assert(started !== null);
   assertEquals(read(started.plaintext), "hi, it's alice");
   let b = started.conversation;
@@ -105,10 +116,10 @@ Deno.test("the handshake goes from request sent to accepted to established, both
   assertEquals(expectOpen(a, send(b, "ok").packet, "ok").established, true);
 });
 
-Deno.test("receiveRequest() returns the verified name, onion address, port and keys", () => {
+Deno.test("a dispatched request carries the verified name, onion address, port and keys", () => {
   const named = { ...bob, name: "Bób ☕" };
   const { packet, outbound } = request(named, alice, rng);
-  const inbound = receiveRequest(packet, alice.identity)!;
+  const inbound = dispatchRequest(packet, alice.identity)!;
   assertEquals(inbound.name, "Bób ☕");
   assertEquals(inbound.onionAddress, bob.onion.address);
   assertEquals(inbound.port, 9050);
@@ -122,7 +133,7 @@ Deno.test("receiveRequest() returns the verified name, onion address, port and k
 
 Deno.test("Bob starts from the third reply when the first two are lost, and opens them later", () => {
   const { packet, outbound } = request(bob, alice, rng);
-  let a = acceptRequest(receiveRequest(packet, alice.identity)!, {
+  let a = acceptRequest(dispatchRequest(packet, alice.identity)!, {
     ownIdentity: alice.identity,
     rng,
   });
@@ -132,7 +143,7 @@ Deno.test("Bob starts from the third reply when the first two are lost, and open
     replies.push(s.packet);
     a = s.conversation;
   }
-  const started = receiveReply(outbound, replies[2]!, { ownIdentity: bob.identity, now: NOW })!;
+  const started = dispatchFirstReply(replies[2]!, bob.identity, outbound, NOW)!;
   assertEquals(read(started.plaintext), "three");
   let b = started.conversation;
   // Bob sends before the late replies arrive; Alice's state moves to Stage 3
@@ -141,14 +152,15 @@ Deno.test("Bob starts from the third reply when the first two are lost, and open
   a = expectOpen(a, g.packet, "got three");
   b = expectOpen(b, replies[0]!, "one");
   b = expectOpen(b, replies[1]!, "two");
-  // a replay of a reply never decrypts twice
-  assertEquals(outcome(() => openMessage(b, replies[1]!, NOW)), "decrypt_failed");
+  // a replay of a reply never decrypts twice: the dispatcher names the conversation it is of
+  const replayed = assertThrows(() => open(b, replies[1]!), UnreadableMessage);
+  assertEquals([replayed.code, replayed.handle === b], ["decrypt_failed", true]);
   expectOpen(b, send(a, "regular now").packet, "regular now");
 });
 
 Deno.test("messages arrive out of order in every stage", () => {
   const { packet, outbound } = request(bob, alice, rng);
-  let a = acceptRequest(receiveRequest(packet, alice.identity)!, {
+  let a = acceptRequest(dispatchRequest(packet, alice.identity)!, {
     ownIdentity: alice.identity,
     rng,
   });
@@ -160,7 +172,7 @@ Deno.test("messages arrive out of order in every stage", () => {
     fromAlice[n] = s.packet;
   };
   for (const n of [0, 1, 2]) aliceSends(n);
-  let b = receiveReply(outbound, fromAlice[1]!, { ownIdentity: bob.identity, now: NOW })!
+  let b = dispatchFirstReply(fromAlice[1]!, bob.identity, outbound, NOW)!
     .conversation;
   for (const n of [0, 1, 2]) {
     const s = send(b, `b${n}`);
@@ -181,11 +193,11 @@ Deno.test("messages arrive out of order in every stage", () => {
 
 Deno.test("a request to another identity is not a request for us", () => {
   const { packet } = request(bob, alice, rng);
-  assertEquals(receiveRequest(packet, carol.identity), null);
-  assertEquals(receiveRequest(packet, bob.identity), null);
+  assertEquals(dispatchRequest(packet, carol.identity), null);
+  assertEquals(dispatchRequest(packet, bob.identity), null);
 });
 
-Deno.test("receiveRequest() drops forged, altered and replayed requests with bad_signature", () => {
+Deno.test("dispatchPacket() drops forged, altered and replayed requests with bad_signature", () => {
   const valid = request(bob, alice, rng).packet;
   const opened = openRequest(valid, alice.identity)!;
   const data = decodeHandshake(opened.handshake, {
@@ -223,12 +235,12 @@ Deno.test("receiveRequest() drops forged, altered and replayed requests with bad
     alice.identity.publicKey,
     rng,
   );
-  assertEquals(outcome(() => receiveRequest(forged, alice.identity)), "bad_signature");
-  assertEquals(outcome(() => receiveRequest(altered, alice.identity)), "bad_signature");
-  assertEquals(outcome(() => receiveRequest(toCarol, carol.identity)), "bad_signature");
-  assertEquals(outcome(() => receiveRequest(rewrapped, alice.identity)), "bad_signature");
-  assertEquals(outcome(() => receiveRequest(otherKey, alice.identity)), "bad_signature");
-  const e = assertThrows(() => receiveRequest(forged, alice.identity), ProtocolError);
+  assertEquals(outcome(() => dispatchRequest(forged, alice.identity)), "bad_signature");
+  assertEquals(outcome(() => dispatchRequest(altered, alice.identity)), "bad_signature");
+  assertEquals(outcome(() => dispatchRequest(toCarol, carol.identity)), "bad_signature");
+  assertEquals(outcome(() => dispatchRequest(rewrapped, alice.identity)), "bad_signature");
+  assertEquals(outcome(() => dispatchRequest(otherKey, alice.identity)), "bad_signature");
+  const e = assertThrows(() => dispatchRequest(forged, alice.identity), ProtocolError);
   assert(!e.message.includes(toBase64(bob.onion.publicKey)));
 });
 
@@ -257,42 +269,45 @@ Deno.test("tampered packets give null or a typed error and leave every state unc
   const { packet, outbound } = request(bob, alice, rng);
   // request: a changed hSub is not ours; a changed body fails its tag
   assertEquals(
-    outcome(() => receiveRequest(flip(packet, HEADER_LENGTH - 1), alice.identity)),
+    outcome(() => dispatchRequest(flip(packet, HEADER_LENGTH - 1), alice.identity)),
     "null",
   );
-  assertEquals(outcome(() => receiveRequest(flip(packet, 200), alice.identity)), "decrypt_failed");
-  const a0 = acceptRequest(receiveRequest(packet, alice.identity)!, {
+  assertEquals(outcome(() => dispatchRequest(flip(packet, 200), alice.identity)), "decrypt_failed");
+  const a0 = acceptRequest(dispatchRequest(packet, alice.identity)!, {
     ownIdentity: alice.identity,
     rng,
   });
   const r = send(a0, "first");
   // reply: Bob's outbound request is unchanged and still opens the genuine reply
   const before = JSON.stringify(serializeOutboundRequest(outbound));
-  const bobOpts = { ownIdentity: bob.identity, now: NOW };
-  assertEquals(outcome(() => receiveReply(outbound, flip(r.packet, 30), bobOpts)), "null");
   assertEquals(
-    outcome(() => receiveReply(outbound, flip(r.packet, 100), bobOpts)),
+    outcome(() => dispatchFirstReply(flip(r.packet, 30), bob.identity, outbound, NOW)),
+    "null",
+  );
+  assertEquals(
+    outcome(() => dispatchFirstReply(flip(r.packet, 100), bob.identity, outbound, NOW)),
     "decrypt_failed",
   );
   assertEquals(
-    outcome(() => receiveReply(outbound, r.packet.subarray(0, 511), bobOpts)),
+    outcome(() => dispatchFirstReply(r.packet.subarray(0, 511), bob.identity, outbound, NOW)),
     "bad_packet_length",
   );
   assertEquals(JSON.stringify(serializeOutboundRequest(outbound)), before);
-  let b = receiveReply(outbound, r.packet, bobOpts)!.conversation;
+  let b = dispatchFirstReply(r.packet, bob.identity, outbound, NOW)!.conversation;
   // regular: the conversation is unchanged and still opens the genuine packet
   const g = send(b, "to alice");
   b = g.conversation;
   const a1 = r.conversation;
   const aliceBefore = JSON.stringify(serializeConversation(a1));
   for (const at of [0, 5, 40, 100, g.packet.length - 1]) {
-    const code = outcome(() => openMessage(a1, flip(g.packet, at), NOW));
+    const code = outcome(() => open(a1, flip(g.packet, at)));
     assert(["null", "decrypt_failed", "unsupported_version"].includes(code), `${at}: ${code}`);
   }
   assertEquals(JSON.stringify(serializeConversation(a1)), aliceBefore);
   const a2 = expectOpen(a1, g.packet, "to alice");
   // a replayed regular packet fails, the state is kept
-  assertEquals(outcome(() => openMessage(a2, g.packet, NOW)), "decrypt_failed");
+  const replayed = assertThrows(() => open(a2, g.packet), UnreadableMessage);
+  assertEquals([replayed.code, replayed.handle === a2], ["decrypt_failed", true]);
   // a reply carrying another handshake key is refused by Bob
   // (sent before Alice saw Bob's regular packet: from her state a1)
   const late = send(a1, "late").packet;
@@ -304,7 +319,7 @@ Deno.test("tampered packets give null or a typed error and leave every state unc
     payload: inner.payload,
     rng,
   });
-  assertEquals(outcome(() => openMessage(b, swapped, NOW)), "unexpected_reply");
+  assertEquals(outcome(() => open(b, swapped)), "unexpected_reply");
   expectOpen(b, late, "late");
 });
 
@@ -312,15 +327,15 @@ Deno.test("a ratchet message cannot be moved to another conversation", () => {
   const ab = established();
   const cb = (() => {
     const { packet, outbound } = request(bob, carol, rng);
-    const c = acceptRequest(receiveRequest(packet, carol.identity)!, {
+    const c = acceptRequest(dispatchRequest(packet, carol.identity)!, {
       ownIdentity: carol.identity,
       rng,
     });
     const s = send(c, "from carol");
-    return receiveReply(outbound, s.packet, { ownIdentity: bob.identity, now: NOW })!.conversation;
+    return dispatchFirstReply(s.packet, bob.identity, outbound, NOW)!.conversation;
   })();
   const g = send(ab.bob, "for alice");
-  assertEquals(openMessage(cb, g.packet, NOW), null);
+  assertEquals(open(cb, g.packet), null);
   const payload =
     openReply(send(ab.alice, "x").packet, ab.alice.sharedRequestKey!, bob.identity.publicKey)!
       .payload;
@@ -335,7 +350,7 @@ Deno.test("sealMessage() takes MAX_SEALED_PLAINTEXT bytes in both packet kinds, 
   const big = new Uint8Array(MAX_SEALED_PLAINTEXT).fill(7);
   const asReply = sealMessage(s.alice, big, rng);
   assertEquals([asReply.kind, asReply.packet.length], ["reply", 131072]);
-  assertEquals(openMessage(s.bob, asReply.packet, NOW)!.plaintext, big);
+  assertEquals(open(s.bob, asReply.packet)!.plaintext, big);
   assertEquals(sealMessage(s.bob, big, rng).packet.length, 131072);
   const tooBig = new Uint8Array(MAX_SEALED_PLAINTEXT + 1);
   const e = assertThrows(() => sealMessage(s.alice, tooBig, rng), ProtocolError);
@@ -415,7 +430,7 @@ Deno.test("values never print or stringify their keys", () => {
     (s.alice as { established: boolean }).established = true;
   }, TypeError);
   assertEquals(
-    outcome(() => receiveRequest(new Uint8Array(512), alice.identity)),
+    outcome(() => dispatchRequest(new Uint8Array(512), alice.identity)),
     "unsupported_version",
   );
   assertEquals(CryptoError.name, "CryptoError");

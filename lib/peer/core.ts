@@ -156,8 +156,10 @@ export class PeerCore {
   readonly #table: HsubTable<ConversationEntry<Contact>>;
   /** Each contact's slot in the table and its candidate. */
   readonly #slots = new Map<Contact, { slot: number; candidate: ConversationEntry<Contact> }>();
-  /** Reply-key candidates, rebuilt when contacts or outbound requests change. */
+  /** Reply-key candidates: null once a contact came or went ... */
   #replies: ReplyEntry<Contact, OutboundEntry>[] | null = null;
+  /** ... and stale once `requests.outbound` is another array than this one. */
+  #repliesOutbound: readonly OutboundEntry[] | null = null;
   /** Events given to the sink whose promise has not settled. */
   #unshown = 0;
   /** ... and the text of those that are messages. */
@@ -358,11 +360,6 @@ export class PeerCore {
     await contact.link?.close();
   }
 
-  /** Call after the outbound requests changed. */
-  requestsChanged(): void {
-    this.#replies = null;
-  }
-
   /** The contact named `name`, if any. */
   contactNamed(name: string): Contact | undefined {
     for (const c of this.contacts.values()) if (c.record.name === name) return c;
@@ -431,10 +428,14 @@ export class PeerCore {
    * contact an inbound connection already belongs to) tried before it, then
    * the reply keys (Bob's conversations before the outbound requests, as
    * dispatch.ts's `candidatesFor` orders them), cached until a contact or an
-   * outbound request comes or goes.
+   * outbound request comes or goes (the requests' array is replaced on
+   * every change, so a new array means new candidates).
    */
   candidates(first?: Contact): BookCandidates<Contact, OutboundEntry> {
-    this.#replies ??= this.#buildReplies();
+    if (this.#replies === null || this.#repliesOutbound !== this.requests.outbound) {
+      this.#repliesOutbound = this.requests.outbound;
+      this.#replies = this.#buildReplies();
+    }
     const mine = first !== undefined ? this.#slots.get(first)?.candidate : undefined;
     return {
       ownIdentity: this.identity,

@@ -261,7 +261,6 @@ async function onFirstReply(
   const outbound = got.outbound;
   // everything up to the first await is synchronous: no other packet sees a half-made contact
   core.requests.outbound = core.requests.outbound.filter((r) => r !== outbound);
-  core.requestsChanged();
   const contact = core.addContact({
     fileId: outbound.id,
     name: outbound.name,

@@ -171,8 +171,12 @@ export interface Tombstone {
 
 /** The pending requests (the store's key `requests`). */
 export interface RequestsBook {
-  /** Requests we sent, until their first reply. */
-  outbound: OutboundEntry[];
+  /**
+   * Requests we sent, until their first reply. The array is replaced on
+   * every change, never changed in place: the core's reply candidates are
+   * derived from it.
+   */
+  outbound: readonly OutboundEntry[];
   /** Requests we received, until answered. */
   inbound: InboundEntry[];
   /** Base64 request keys of rejected requests, oldest first. */

@@ -127,11 +127,9 @@ export async function sendRequest(
   };
   const before = core.requests.outbound;
   core.requests.outbound = [...before.filter((r) => r !== pending), entry];
-  core.requestsChanged();
   // saved before it leaves
   await saveOrUndo(() => core.saveRequests(), () => {
     core.requests.outbound = before;
-    core.requestsChanged();
   });
   if (pending !== undefined) await closeRequestLink(core, pending);
   if (core.started) startRequestLink(core, entry);
@@ -150,7 +148,6 @@ export async function cancelRequest(core: PeerCore, name: string): Promise<void>
     throw unknownName(name, core.requests.outbound.map((r) => r.name), "outbound request");
   }
   core.requests.outbound = core.requests.outbound.filter((r) => r !== entry);
-  core.requestsChanged();
   await closeRequestLink(core, entry);
   await core.saveRequests();
 }

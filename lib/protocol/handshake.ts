@@ -4,11 +4,11 @@
  *
  * ```
  * Bob                                           Alice
- * createRequest()   ── request packet ──▶       receiveRequest()  → InboundRequest
+ * createRequest()   ── request packet ──▶       inboundFromOpened() → InboundRequest
  *   → OutboundRequest                           acceptRequest()   → Conversation (Stage 2)
- * receiveReply()    ◀── reply packets ──        sealMessage()     (replies until Stage 3)
+ * startBob()        ◀── reply packets ──        sealMessage()     (replies until Stage 3)
  *   → Conversation
- * sealMessage()     ── regular packets ─▶       openMessage()     → established (Stage 3)
+ * sealMessage()     ── regular packets ─▶       decryptInConversation() → established (Stage 3)
  * ```
  *
  * The secret key is the Triple DH of both identity and handshake keys
@@ -19,12 +19,10 @@
  *
  * Randomness and time are arguments; every function returns new values and
  * never changes its inputs, so a failure leaves the caller's state as it
- * was. Sealing and opening messages live in session.ts. A peer receives
- * through dispatch.ts, which identifies the packet first and then runs
- * {@linkcode inboundFromOpened}, {@linkcode startBob} or session.ts's
- * `decryptInConversation`; {@linkcode receiveRequest},
- * {@linkcode receiveReply} and `openMessage` do the same for one request or
- * conversation known in advance.
+ * was. Sealing and opening messages live in session.ts. Every received
+ * packet goes through dispatch.ts, which identifies it first (packets.ts
+ * opens it) and then runs {@linkcode inboundFromOpened},
+ * {@linkcode startBob} or session.ts's `decryptInConversation`.
  *
  * @module
  */
@@ -45,7 +43,7 @@ import {
   makeOutboundRequest,
   type OutboundRequest,
 } from "./handshake_state.ts";
-import { type OpenedRequest, openReply, openRequest, sealRequest } from "./packets.ts";
+import { type OpenedRequest, sealRequest } from "./packets.ts";
 
 /** deriveKey label of the conversation ID (docs/protocol.md §3); it keys regular packets. */
 const LABEL_CONVERSATION_ID = "handshake/conversation-id";
@@ -76,8 +74,8 @@ export interface AcceptRequestOptions {
   rng: Rng;
 }
 
-/** Arguments of {@linkcode receiveReply}. */
-export interface ReceiveReplyOptions {
+/** Arguments of {@linkcode startBob}. */
+export interface StartBobOptions {
   /** Bob's identity key pair. */
   ownIdentity: KeyPair;
   /** The caller's clock in milliseconds (timestamps skipped ratchet keys). */
@@ -166,25 +164,14 @@ export function createRequest(
 }
 
 /**
- * Stage 2, first half (Alice): opens and verifies a request packet
- * addressed to `ownIdentity`. Returns null when the packet is not a request
- * for us (then try it as something else, or drop it).
+ * Stage 2, first half (Alice): verifies a request addressed to
+ * `ownIdentity` that `identifyPacket` (packets.ts) opened.
  *
- * @throws {ProtocolError} for a request for us that must be dropped:
+ * @throws {ProtocolError} for a request that must be dropped:
  *   `bad_signature` (forged, altered, or meant for someone else),
- *   `own_identity`, and the codes of `decodeHandshake` and `openRequest`
+ *   `own_identity`, and the codes of `decodeHandshake`
  * @throws {CryptoError} `bad_key` for a low-order key, `bad_address` for an
- *   invalid onion key, `decrypt_failed` for a tampered packet
- */
-export function receiveRequest(packet: Uint8Array, ownIdentity: KeyPair): InboundRequest | null {
-  const opened = openRequest(packet, ownIdentity);
-  return opened === null ? null : inboundFromOpened(opened, ownIdentity);
-}
-
-/**
- * The body of {@linkcode receiveRequest} on an already opened request (for
- * callers that identified the packet with `identifyPacket`). Errors as
- * {@linkcode receiveRequest}.
+ *   invalid onion key
  */
 export function inboundFromOpened(opened: OpenedRequest, ownIdentity: KeyPair): InboundRequest {
   const data = decodeHandshake(opened.handshake, {
@@ -243,37 +230,21 @@ export function acceptRequest(
 }
 
 /**
- * Stage 3 (Bob): opens Alice's first reply to `outbound`, agrees on the
- * secret key with her handshake key and decrypts her message. Returns null
- * when the packet is not a reply to this request. Afterwards the outbound
- * request is spent: keep the conversation instead (it also opens Alice's
- * later replies, see session.ts).
+ * Stage 3 (Bob): from Alice's first reply to `outbound`, which
+ * `identifyPacket` (packets.ts) opened into her `handshakePublicKey` and
+ * ratchet message `payload`, agrees on the secret key with her handshake
+ * key and decrypts her message. Afterwards the outbound request is spent:
+ * keep the conversation instead (it also opens Alice's later replies, see
+ * session.ts).
  *
- * @throws {CryptoError} `decrypt_failed` for a tampered packet or a ratchet
- *   message that does not decrypt, `bad_key` for a low-order handshake key,
- *   `too_many_skipped`
- * @throws {ProtocolError} codes of `openReply` (`bad_padding` ...)
- */
-export function receiveReply(
-  outbound: OutboundRequest,
-  packet: Uint8Array,
-  options: ReceiveReplyOptions,
-): { conversation: Conversation; plaintext: Uint8Array } | null {
-  const { ownIdentity } = options;
-  const reply = openReply(packet, outbound.sharedRequestKey, ownIdentity.publicKey);
-  if (reply === null) return null;
-  return startBob(outbound, reply.handshakePublicKey, reply.payload, options);
-}
-
-/**
- * The body of {@linkcode receiveReply} on an already opened reply (for
- * callers that identified the packet with `identifyPacket`).
+ * @throws {CryptoError} `decrypt_failed` for a ratchet message that does
+ *   not decrypt, `bad_key` for a low-order handshake key, `too_many_skipped`
  */
 export function startBob(
   outbound: OutboundRequest,
   handshakePublicKey: Uint8Array,
   payload: Uint8Array,
-  options: ReceiveReplyOptions,
+  options: StartBobOptions,
 ): { conversation: Conversation; plaintext: Uint8Array } {
   const { ownIdentity, now } = options;
   const secret = tripleDh("bob", { identity: ownIdentity, handshake: outbound.handshakeKeyPair }, {

@@ -1,6 +1,6 @@
 /**
  * Messages of a conversation after the handshake: sealing a ratchet
- * message into the right packet kind, and opening a packet of one known
+ * message into the right packet kind, and decrypting a received one in its
  * conversation. Which conversation or request a received packet belongs to
  * is dispatch.ts's job (the one entry point for received packets); it
  * decrypts with {@linkcode decryptInConversation} from here.
@@ -27,8 +27,6 @@ import { ProtocolError } from "../errors.ts";
 import { ratchetAd } from "./handshake.ts";
 import { type Conversation, makeConversation } from "./handshake_state.ts";
 import {
-  openRegular,
-  openReply,
   type PacketKeys,
   regularKeys,
   REPLY_OVERHEAD,
@@ -135,9 +133,9 @@ export function sealMessage(
 }
 
 /**
- * Decrypts an already opened packet payload in `conversation`: the second
- * half of {@linkcode openMessage}, for dispatch.ts (which identified the packet). For a
- * reply, `handshakePublicKey` is the key it carried.
+ * Decrypts an already opened packet payload in `conversation`, for
+ * dispatch.ts (which identified and opened the packet). For a reply,
+ * `handshakePublicKey` is the key it carried.
  *
  * @throws {ProtocolError} `unexpected_reply` for a reply to Alice, or one
  *   whose handshake key differs from Alice's first
@@ -176,27 +174,4 @@ export function decryptInConversation(
       : {}),
   });
   return { conversation: next, plaintext, kind };
-}
-
-/**
- * Opens a packet of `conversation`: a regular packet, or (Bob) one of
- * Alice's replies. Returns null when the packet is not of this
- * conversation; `now` is the caller's clock in milliseconds.
- *
- * @throws {CryptoError} `decrypt_failed` when the packet is of this
- *   conversation but does not decrypt (tampered, replayed ...)
- * @throws {ProtocolError} packet-level codes, `unexpected_reply`
- */
-export function openMessage(
-  conversation: Conversation,
-  packet: Uint8Array,
-  now: number,
-): OpenedMessage | null {
-  const own = conversation.ownIdentityKey;
-  const payload = openRegular(packet, conversation.conversationId, own);
-  if (payload !== null) return decryptInConversation(conversation, "regular", payload, null, now);
-  if (conversation.role !== "bob" || conversation.sharedRequestKey === null) return null;
-  const reply = openReply(packet, conversation.sharedRequestKey, own);
-  if (reply === null) return null;
-  return decryptInConversation(conversation, "reply", reply.payload, reply.handshakePublicKey, now);
 }

@@ -2,7 +2,8 @@
  * Benchmarks of the handshake (handshake.ts, session.ts, dispatch.ts): each stage, the
  * full handshake (create → receive → accept → first reply → first regular),
  * a message both ways afterwards, and identifying a packet among many
- * conversations. Run with `deno task bench`.
+ * conversations. Every received packet goes through `dispatchPacket`, as in
+ * a peer (`_dispatch.ts`). Run with `deno task bench`.
  *
  * @module
  */
@@ -10,16 +11,12 @@
 import { systemRng } from "../../lib/rng.ts";
 import { generateKeyPair } from "../../lib/crypto/keys.ts";
 import { generateOnionKey } from "../../lib/crypto/onion.ts";
-import {
-  acceptRequest,
-  createRequest,
-  receiveReply,
-  receiveRequest,
-} from "../../lib/protocol/handshake.ts";
+import { acceptRequest, createRequest } from "../../lib/protocol/handshake.ts";
 import type { Conversation } from "../../lib/protocol/handshake_state.ts";
-import { openMessage, sealMessage } from "../../lib/protocol/session.ts";
+import { sealMessage } from "../../lib/protocol/session.ts";
 import { dispatchPacket } from "../../lib/protocol/dispatch.ts";
 import { bookOf } from "../_handshake_fixtures.ts";
+import { dispatchFirstReply, dispatchMessage, dispatchRequest } from "../_dispatch.ts";
 
 const rng = systemRng;
 const NOW = 1_700_000_000_000;
@@ -45,24 +42,24 @@ function create() {
 /** The whole handshake; returns both conversations at Stage 3. */
 function fullHandshake(): { a: Conversation; b: Conversation } {
   const { packet, outbound } = create();
-  const inbound = receiveRequest(packet, alice)!;
+  const inbound = dispatchRequest(packet, alice)!;
   const accepted = acceptRequest(inbound, { ownIdentity: alice, rng });
   const reply = sealMessage(accepted, line, rng);
-  const started = receiveReply(outbound, reply.packet, { ownIdentity: bob, now: NOW })!;
+  const started = dispatchFirstReply(reply.packet, bob, outbound, NOW)!;
   const regular = sealMessage(started.conversation, line, rng);
-  const a = openMessage(reply.conversation, regular.packet, NOW)!.conversation;
+  const a = dispatchMessage(regular.packet, alice, reply.conversation, NOW)!.conversation;
   return { a, b: regular.conversation };
 }
 
 const sample = create();
-const sampleInbound = receiveRequest(sample.packet, alice)!;
+const sampleInbound = dispatchRequest(sample.packet, alice)!;
 
 Deno.bench("createRequest (Bob, Stage 1: 3 key pairs, signature, seal)", { group: "stage" }, () => {
   create();
 });
 
-Deno.bench("receiveRequest (Alice: open, verify signature)", { group: "stage" }, () => {
-  receiveRequest(sample.packet, alice);
+Deno.bench("dispatch a request (Alice: open, verify signature)", { group: "stage" }, () => {
+  dispatchRequest(sample.packet, alice);
 });
 
 Deno.bench("acceptRequest (Alice, Stage 2: Triple DH, initAlice)", { group: "stage" }, () => {
@@ -79,9 +76,9 @@ const { a, b } = fullHandshake();
 
 Deno.bench("a message each way after the handshake (seal + open, with DH ratchet steps)", () => {
   const toBob = sealMessage(a, line, rng);
-  const atBob = openMessage(b, toBob.packet, NOW)!.conversation;
+  const atBob = dispatchMessage(toBob.packet, bob, b, NOW)!.conversation;
   const toAlice = sealMessage(atBob, line, rng);
-  openMessage(toBob.conversation, toAlice.packet, NOW);
+  dispatchMessage(toAlice.packet, alice, toBob.conversation, NOW);
 });
 
 // Alice holding 100 conversations; the packet belongs to the last one
