@@ -174,10 +174,12 @@ class StoredConversation implements ConversationRecord {
 
   /** The stored session's JSON (read again from the head's text), while not rebuilt. */
   storedSession(): unknown {
-    if (this.#v1) return JSON.parse(this.#text!).session;
-    const text = this.#parts.text(SESSION);
-    if (text === undefined) invalid("conversation has no session (part r)");
-    return JSON.parse(text);
+    return this.#lazy(SESSION, () => {
+      if (this.#v1) return JSON.parse(this.#text!).session;
+      const text = this.#parts.text(SESSION);
+      if (text === undefined) invalid("conversation has no session (part r)");
+      return JSON.parse(text);
+    });
   }
 
   get session(): Conversation {
@@ -257,6 +259,7 @@ class StoredConversation implements ConversationRecord {
     try {
       return load();
     } catch (e) {
+      if (e instanceof StoreError) throw e; // the store's, naming its key
       throw new StoreError(
         e instanceof SyntaxError ? "corrupt" : "invalid",
         `Cannot load part ${part} of conversation ${this.fileId} (${STATE_FILE} or ` +
