@@ -504,12 +504,12 @@ for (const kind of ["plain", "encrypted"] as const) {
           assert(o.message.includes(".json") || o.message.includes("/"), o.message);
           return;
         }
-        // a plain peer's files are trusted as stored (docs/threat-model.md): only typed outcomes
-        if (kind === "plain") return;
-        // sealed: every value that loads is one the peer wrote
-        for (const [id, head] of o.heads) {
+        // sealed: every value that loads is one the peer wrote (a plain peer's files are
+        // trusted as stored, docs/threat-model.md: a changed digit is a changed value)
+        for (const [id, head] of kind === "encrypted" ? o.heads : []) {
           assert(head === original.get(id) || head === earlier.get(id), `${id} changed`);
         }
+        // a conversation is never dropped unreported (but with the last commit, a torn tail)
         for (const id of original.keys()) {
           assert(
             o.heads.has(id) || o.failed.some((f) => f.includes(id)) || !earlier.has(id),
@@ -517,9 +517,7 @@ for (const kind of ["plain", "encrypted"] as const) {
           );
         }
       }),
-      {
-        numRuns: 60,
-      },
+      { numRuns: 60 },
     );
   });
 }
@@ -554,5 +552,22 @@ Deno.test("attack: parts named by hand or claiming thousands of entries are repo
     assertEquals(failed.length, 1, at);
     assert(failed[0]!.includes(`conversation ${id}`), failed[0]);
     assert(/items|blocks|numbered/.test(failed[0]!), failed[0]);
+  }
+});
+
+Deno.test("attack: a byte that is not UTF-8 in a value of state.jsonl is reported naming its conversation", async () => {
+  for (const kind of ["plain", "encrypted"] as const) {
+    const files = (await getFixture())[kind];
+    const passphrase = kind === "encrypted" ? PASSPHRASE : undefined;
+    const [id, other] = [...heads(await openFiles(files, passphrase)).keys()];
+    const state = files.get("state.jsonl")!.slice();
+    // the last byte before the closing brace of the head's line
+    const line = text(state).indexOf(`{"key":"c/${id}"`);
+    const end = text(state).indexOf("}\n", line);
+    state[end - 2] = 0xff;
+    const o = await openFiles(withFile(files, "state.jsonl", state), passphrase);
+    assertEquals([...heads(o).keys()], [other], kind);
+    const failed = (o as { failed: string[] }).failed;
+    assert(failed.length === 1 && failed[0]!.includes(`c/${id}`), `${kind}: ${failed}`);
   }
 });

@@ -161,7 +161,13 @@ export class StateValues {
       );
     }
     const raw = this.bytes(slot);
-    if (this.#cipher === undefined) return decode(raw, this.path);
+    if (this.#cipher === undefined) {
+      try {
+        return decode(raw, this.path);
+      } catch (e) {
+        throw e instanceof StoreError ? withKey(e, key) : e;
+      }
+    }
     let line: Record<string, unknown>;
     try {
       line = JSON.parse(decode(raw, this.path));
