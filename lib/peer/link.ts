@@ -227,7 +227,8 @@ export class Link {
   #run(): void {
     // the loop's first steps may wake the link: it is running from here on
     this.#done = Promise.resolve();
-    this.#done = this.#loop();
+    // a stored part that fails to load when first read (hasWork): the link stops, reported
+    this.#done = this.#loop().catch((e) => this.#hooks.failed(e, "next"));
   }
 
   async #loop(): Promise<void> {

@@ -67,6 +67,8 @@ import {
   SESSION_PART as SESSION,
 } from "./stored_parts.ts";
 import { ELEMENT_ID_LENGTH } from "../protocol/elements.ts";
+import { describeError, StoreError } from "../store/errors.ts";
+import { JOURNAL_FILE, STATE_FILE } from "../store/journal_load.ts";
 
 /** What the last save wrote of a record's parts. */
 interface Saved {
@@ -172,15 +174,17 @@ class StoredConversation implements ConversationRecord {
 
   /** The stored session's JSON (read again from the head's text), while not rebuilt. */
   storedSession(): unknown {
-    if (this.#v1) return JSON.parse(this.#text!).session;
-    const text = this.#parts.text(SESSION);
-    if (text === undefined) invalid("conversation has no session (part r)");
-    return JSON.parse(text);
+    return this.#lazy(SESSION, () => {
+      if (this.#v1) return JSON.parse(this.#text!).session;
+      const text = this.#parts.text(SESSION);
+      if (text === undefined) invalid("conversation has no session (part r)");
+      return JSON.parse(text);
+    });
   }
 
   get session(): Conversation {
     if (this.#session === undefined) {
-      this.#session = deserializeConversation(this.storedSession());
+      this.#session = this.#lazy(SESSION, () => deserializeConversation(this.storedSession()));
       this.#text = undefined;
     }
     return this.#session;
@@ -192,32 +196,32 @@ class StoredConversation implements ConversationRecord {
   }
 
   get outbox(): OutboxEntry[] {
-    if (this.#outbox === undefined) this.#loadOutbox();
+    if (this.#outbox === undefined) this.#lazy(OUTBOX_PARTS, () => this.#loadOutbox());
     return this.#outbox!;
   }
 
   set outbox(outbox: OutboxEntry[]) {
-    if (this.#outbox === undefined) this.#loadOutbox();
+    if (this.#outbox === undefined) this.#lazy(OUTBOX_PARTS, () => this.#loadOutbox());
     this.#outbox = outbox;
   }
 
   get inbox(): InboxEntry[] {
-    if (this.#inbox === undefined) this.#loadInbox();
+    if (this.#inbox === undefined) this.#lazy(INBOX_PARTS, () => this.#loadInbox());
     return this.#inbox!;
   }
 
   set inbox(inbox: InboxEntry[]) {
-    if (this.#inbox === undefined) this.#loadInbox();
+    if (this.#inbox === undefined) this.#lazy(INBOX_PARTS, () => this.#loadInbox());
     this.#inbox = inbox;
   }
 
   get seen(): SeenIds {
-    if (this.#seen === undefined) this.#loadSeen();
+    if (this.#seen === undefined) this.#lazy(SEEN_PARTS, () => this.#loadSeen());
     return this.#seen!;
   }
 
   get digests(): ReceivedDigests {
-    if (this.#digests === undefined) this.#loadDigests();
+    if (this.#digests === undefined) this.#lazy(DIGEST_PARTS, () => this.#loadDigests());
     return this.#digests!;
   }
 
@@ -248,6 +252,23 @@ class StoredConversation implements ConversationRecord {
     this.#inbox ??= inbox;
     this.#digests ??= digests;
     this.#legacy = undefined;
+  }
+
+  /** Runs `load` of part `part`: a failure becomes a StoreError naming the conversation and part. */
+  #lazy<T>(part: string, load: () => T): T {
+    try {
+      return load();
+    } catch (e) {
+      if (e instanceof StoreError) throw e; // the store's, naming its key
+      throw new StoreError(
+        e instanceof SyntaxError ? "corrupt" : "invalid",
+        `Cannot load part ${part} of conversation ${this.fileId} (${STATE_FILE} or ` +
+          `${JOURNAL_FILE}): ${describeError(e)}; unMessage leaves it untouched: fix it by hand ` +
+          "or delete the conversation",
+        undefined,
+        { cause: e },
+      );
+    }
   }
 
   #read(name: string): unknown {

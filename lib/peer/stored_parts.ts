@@ -70,6 +70,15 @@ function partName(prefix: string, n: number): string {
   return prefix + String(n).padStart(PART_DIGITS, "0");
 }
 
+/** The number of part `name` (as {@linkcode partName} writes it): a name edited by hand is refused. */
+function partNumber(name: string, prefix: string, what: string): number {
+  const digits = name.slice(prefix.length);
+  if (digits.length !== PART_DIGITS || !/^[0-9]+$/.test(digits)) {
+    invalid(`${what} part ${name} is not numbered as unMessage numbers them`);
+  }
+  return Number(digits);
+}
+
 function snapshot(entry: object, part: string): Snapshot {
   const fields = { ...entry } as Record<string, unknown>;
   return { part, fields, count: Object.keys(fields).length };
@@ -93,18 +102,18 @@ export function loadList<E extends object>(
   max: number,
   what: string,
 ): { entries: E[]; saved: ListSaved<E> } {
-  const found: [string, E][] = [];
-  for (const name of names) {
-    if (name.startsWith(prefix)) found.push([name, fromJson(read(name))]);
-  }
-  if (found.length > max) invalid(`${what} has more than ${max} items`);
+  // counted and named before any is read: a conversation claiming millions costs no parsing
+  const mine = names.filter((name) => name.startsWith(prefix));
+  if (mine.length > max) invalid(`${what} has more than ${max} items`);
+  for (const name of mine) partNumber(name, prefix, what);
+  const found = mine.map((name): [string, E] => [name, fromJson(read(name))]);
   found.sort((a, b) => (a[0] < b[0] ? -1 : 1));
   const last = found.at(-1)?.[0];
   return {
     entries: found.map(([, e]) => e),
     saved: {
       parts: new Map(found.map(([part, e]) => [e, snapshot(e, part)])),
-      next: last === undefined ? 0 : Number(last.slice(prefix.length)) + 1,
+      next: last === undefined ? 0 : partNumber(last, prefix, what) + 1,
     },
   };
 }
@@ -147,14 +156,9 @@ export function loadBlocks<T>(
   maxBlocks: number,
   what: string,
 ): [number, T[]][] {
-  const blocks: [number, T[]][] = [];
-  for (const name of names) {
-    if (name.startsWith(prefix)) {
-      blocks.push([Number(name.slice(prefix.length)), check(read(name))]);
-    }
-  }
-  if (blocks.length > maxBlocks) invalid(`${what} has too many blocks`);
-  return blocks;
+  const mine = names.filter((name) => name.startsWith(prefix));
+  if (mine.length > maxBlocks) invalid(`${what} has too many blocks`);
+  return mine.map((name) => [partNumber(name, prefix, what), check(read(name))]);
 }
 
 /** Writes into `out` the blocks a window's save must write (every block when `full`). */

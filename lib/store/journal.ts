@@ -44,6 +44,8 @@ import {
   encodeJournalHeader,
   encodeStateFile,
   isKey,
+  MAX_VALUE_BYTES,
+  newStoreId,
   type RecordCipher,
 } from "./journal_format.ts";
 import {
@@ -56,6 +58,7 @@ import {
 } from "./journal_load.ts";
 
 export { JOURNAL_FILE, MAX_FILE_BYTES, STATE_FILE } from "./journal_load.ts";
+export { MAX_VALUE_BYTES } from "./journal_format.ts";
 
 /** Journal size below which it is never compacted: a rewrite costs about as much as 4 MiB of commits. */
 export const MIN_COMPACT_BYTES = 4 * 1024 * 1024;
@@ -76,8 +79,6 @@ export const BUSY_COMMIT_MS = 2;
  * fewer slow ones). 256 KiB: about 150 commits of a message each.
  */
 export const JOURNAL_EXTENT_BYTES = 256 * 1024;
-/** Largest value: a conversation head with 2,000 skipped keys and 1 MiB messages fits many times. */
-export const MAX_VALUE_BYTES = 16 * 1024 * 1024;
 
 /** What a store counts, for benchmarks (fsyncs per message) and tests. */
 export interface JournalStats {
@@ -123,6 +124,8 @@ export class Journal {
   #waiters: PromiseWithResolvers<void>[] = [];
   #scheduled = false;
   #file: Deno.FsFile | null = null;
+  /** The folder's store ID, in both files' headers. */
+  readonly #store: string;
   /** Generation of the journal file (its commits are bound to it). */
   #generation: number;
   /** Generation of the state file (one more than the journal's while a rotation is due). */
@@ -148,6 +151,7 @@ export class Journal {
     this.#cipher = cipher;
     this.#values = loaded.values;
     this.#state = loaded.state;
+    this.#store = loaded.store;
     this.#generation = loaded.journalGeneration;
     this.#stateGeneration = loaded.generation;
     this.#seq = loaded.seq;
@@ -168,6 +172,7 @@ export class Journal {
     const journal = new Journal(dir, options.cipher, {
       values: new Map(values),
       state: new StateValues(join(dir, STATE_FILE), new Uint8Array(), 0, options.cipher),
+      store: newStoreId(),
       generation: 0,
       journalGeneration: 0,
       seq: 0,
@@ -433,7 +438,7 @@ export class Journal {
         }
         return typeof value === "number" ? this.#state.bytes(value) : utf8(value);
       },
-      { generation, seq: this.#seq },
+      { store: this.#store, generation, seq: this.#seq },
       cipher,
     );
     const statePath = join(this.#dir, STATE_FILE);
@@ -448,7 +453,7 @@ export class Journal {
     this.#stateBytes = state.length;
     // a failure here leaves the old journal, which open() accepts with this state
     const journalHeader = utf8(
-      encodeJournalHeader({ generation, base: this.#seq }, cipher) + "\n",
+      encodeJournalHeader({ store: this.#store, generation, base: this.#seq }, cipher) + "\n",
     );
     writeFileAtomicSync(join(this.#dir, JOURNAL_FILE), journalHeader);
     this.stats.syncs += 2;

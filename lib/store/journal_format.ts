@@ -3,12 +3,12 @@
  *
  * ```
  * state.jsonl    the state as of commit `seq`, one key per line, sorted:
- *   {"unmessage-state":1,"generation":4,"seq":120,"keys":2}
+ *   {"unmessage-state":1,"store":"9f3a0c…","generation":4,"seq":120,"keys":2}
  *   {"key":"c/0a1b…","value":{…}}
  *   {"key":"requests","value":{…}}
  *
  * journal.jsonl  every commit since, one per line, appended:
- *   {"unmessage-journal":1,"generation":4,"base":120}
+ *   {"unmessage-journal":1,"store":"9f3a0c…","generation":4,"base":120}
  *   {"seq":121,"put":{"c/0a1b…":{…},"c/0a1b…/o/0000000007":{…}},"del":["c/0a1b…/o/0000000006"]}
  * ```
  *
@@ -20,9 +20,11 @@
  * `{"seq":…,"nonce":…,"sealed":…}` whose plaintext is `{"put":…,"del":…}`,
  * and each header carries a seal of nothing. The associated data names the
  * file, the generation and the key or sequence number (and, in headers,
- * every number of the header), so no line can be moved to another key,
- * another commit or another generation, and a header cannot be altered; the
- * state header's key count catches lines dropped from the state file.
+ * the store ID and every number of the header), so no line can be moved to
+ * another key, another commit or another generation, and a header cannot be
+ * altered; the state header's key count catches lines dropped from the state
+ * file. Both headers name the folder's random store ID, so a journal copied
+ * from another folder is refused even when its numbers match.
  *
  * @module
  */
@@ -34,6 +36,12 @@ import { StoreError } from "./errors.ts";
 export const STATE_FORMAT = 1;
 /** Format version in the `"unmessage-journal"` field. */
 export const JOURNAL_FORMAT = 1;
+/**
+ * Largest value: a conversation head with 2,000 skipped keys and 1 MiB
+ * messages fits many times. A larger one in state.jsonl is refused when
+ * read, before it is decoded (journal_load.ts).
+ */
+export const MAX_VALUE_BYTES = 16 * 1024 * 1024;
 /** Longest key: `c/<104-character id>/<part>/<10 digits>` fits with room. */
 export const MAX_KEY_LENGTH = 160;
 
@@ -122,8 +130,26 @@ function open(
   }
 }
 
+/** A store's random ID: 16 lower-case hex digits, the same in both files for all its generations. */
+const STORE_ID_PATTERN = /^[0-9a-f]{16}$/;
+
+/** A new random store ID (journal.ts, when a folder's state files are created). */
+export function newStoreId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function storeId(value: unknown, path: string): string {
+  if (typeof value !== "string" || !STORE_ID_PATTERN.test(value)) {
+    throw bad(path, 1, "store is not a store ID");
+  }
+  return value;
+}
+
 /** The first line of state.jsonl. */
 export interface StateHeader {
+  /** The folder's store ID: its journal names the same one (a file from another folder does not). */
+  store: string;
   /** Generation: one more at each compaction. */
   generation: number;
   /** The last commit the state holds. */
@@ -133,11 +159,12 @@ export interface StateHeader {
 }
 
 const stateHeaderContext = (h: StateHeader) =>
-  `state.jsonl\0header\0${h.generation}\0${h.seq}\0${h.keys}`;
+  `state.jsonl\0header\0${h.store}\0${h.generation}\0${h.seq}\0${h.keys}`;
 
 /** Encodes the header line of state.jsonl (without its newline). */
 export function encodeStateHeader(h: StateHeader, cipher?: RecordCipher): string {
-  return `{"unmessage-state":${STATE_FORMAT},"generation":${h.generation},"seq":${h.seq},` +
+  return `{"unmessage-state":${STATE_FORMAT},"store":"${h.store}","generation":${h.generation},` +
+    `"seq":${h.seq},` +
     `"keys":${h.keys}${sealed(cipher, "", stateHeaderContext(h))}}`;
 }
 
@@ -153,6 +180,7 @@ export function decodeStateHeader(
   cipher?: RecordCipher,
 ): StateHeader {
   return decodeHeader(text, path, cipher, "unmessage-state", STATE_FORMAT, (o) => ({
+    store: storeId(o.store, path),
     generation: count(o.generation, path, 1, "generation"),
     seq: count(o.seq, path, 1, "seq"),
     keys: count(o.keys, path, 1, "keys"),
@@ -240,6 +268,8 @@ export function decodeStateLine(
 
 /** The first line of journal.jsonl. */
 export interface JournalHeader {
+  /** The store ID of the state it continues. */
+  store: string;
   /** The generation of the state it continues. */
   generation: number;
   /** The last commit of that state: the journal's first commit is one more. */
@@ -247,11 +277,12 @@ export interface JournalHeader {
 }
 
 const journalHeaderContext = (h: JournalHeader) =>
-  `journal.jsonl\0header\0${h.generation}\0${h.base}`;
+  `journal.jsonl\0header\0${h.store}\0${h.generation}\0${h.base}`;
 
 /** Encodes the header line of journal.jsonl (without its newline). */
 export function encodeJournalHeader(h: JournalHeader, cipher?: RecordCipher): string {
-  return `{"unmessage-journal":${JOURNAL_FORMAT},"generation":${h.generation},` +
+  return `{"unmessage-journal":${JOURNAL_FORMAT},"store":"${h.store}",` +
+    `"generation":${h.generation},` +
     `"base":${h.base}${sealed(cipher, "", journalHeaderContext(h))}}`;
 }
 
@@ -266,6 +297,7 @@ export function decodeJournalHeader(
   cipher?: RecordCipher,
 ): JournalHeader {
   return decodeHeader(text, path, cipher, "unmessage-journal", JOURNAL_FORMAT, (o) => ({
+    store: storeId(o.store, path),
     generation: count(o.generation, path, 1, "generation"),
     base: count(o.base, path, 1, "base"),
   }), journalHeaderContext);
@@ -338,7 +370,7 @@ const NEWLINE = new Uint8Array([0x0a]);
 export function encodeStateFile(
   keys: readonly string[],
   valueOf: (key: string) => Uint8Array | string,
-  header: { generation: number; seq: number },
+  header: { store: string; generation: number; seq: number },
   cipher: RecordCipher | undefined,
 ): { bytes: Uint8Array; where: [offset: number, length: number][] } {
   const { generation } = header;

@@ -16,7 +16,7 @@
 
 import { join } from "node:path";
 import { fromUtf8, utf8 } from "../crypto/bytes.ts";
-import { StoreError, wrapIoError } from "./errors.ts";
+import { describeError, StoreError, wrapIoError } from "./errors.ts";
 import {
   type Change,
   decodeCommit,
@@ -24,6 +24,7 @@ import {
   decodeStateHeader,
   decodeStateLine,
   isKey,
+  MAX_VALUE_BYTES,
   type RecordCipher,
   stateLineContext,
 } from "./journal_format.ts";
@@ -44,6 +45,8 @@ export interface Loaded {
   values: Map<string, Value>;
   /** Where the values held as slots are. */
   state: StateValues;
+  /** The folder's store ID (both headers). */
+  store: string;
   /** Generation of the state file. */
   generation: number;
   /** Generation of the journal file (the state's, or one less while a rotation is due). */
@@ -143,18 +146,51 @@ export class StateValues {
    * The JSON text of the value of `key` in slot `slot` (opened with the
    * vault for an encrypted peer).
    *
-   * @throws {StoreError} `io`; `tampered`, `corrupt` for an encrypted line
+   * @throws {StoreError} `io`; `too_large` past {@linkcode MAX_VALUE_BYTES};
+   *   `tampered`, `corrupt` for an encrypted line
+   *   (its line damaged where the fast reader does not look)
    */
   text(slot: number, key: string): string {
+    // a sealed line is its value and some 60 bytes more
+    if (this.#lengths[slot]! > MAX_VALUE_BYTES + (this.#cipher === undefined ? 0 : 1024)) {
+      throw new StoreError(
+        "too_large",
+        `Cannot load ${key} of ${this.path}: ${this.#lengths[slot]} bytes exceeds the limit of ` +
+          `${MAX_VALUE_BYTES} for one value; unMessage leaves it untouched`,
+        this.path,
+      );
+    }
     const raw = this.bytes(slot);
-    if (this.#cipher === undefined) return decode(raw, this.path);
-    const line = JSON.parse(decode(raw, this.path)) as Record<string, unknown>;
-    const plain = this.#cipher.openRecord(
-      line.nonce,
-      line.sealed,
-      stateLineContext(this.generation, key),
-      this.path,
-    );
+    if (this.#cipher === undefined) {
+      try {
+        return decode(raw, this.path);
+      } catch (e) {
+        throw e instanceof StoreError ? withKey(e, key) : e;
+      }
+    }
+    let line: Record<string, unknown>;
+    try {
+      line = JSON.parse(decode(raw, this.path));
+    } catch (e) {
+      if (e instanceof StoreError) throw withKey(e, key);
+      throw new StoreError(
+        "corrupt",
+        `Cannot load ${key} of ${this.path}: its line is not valid JSON; ` +
+          "unMessage leaves it untouched",
+        this.path,
+      );
+    }
+    let plain: Uint8Array;
+    try {
+      plain = this.#cipher.openRecord(
+        line.nonce,
+        line.sealed,
+        stateLineContext(this.generation, key),
+        this.path,
+      );
+    } catch (e) {
+      throw e instanceof StoreError ? withKey(e, key) : e;
+    }
     try {
       return fromUtf8(plain);
     } finally {
@@ -172,6 +208,11 @@ export class StateValues {
     this.#file?.close();
     this.#file = null;
   }
+}
+
+/** `e` saying which value failed: its key. */
+function withKey(e: StoreError, key: string): StoreError {
+  return new StoreError(e.code, `${describeError(e)} (key ${key})`, e.path, { cause: e });
 }
 
 function startsWith(bytes: Uint8Array, at: number, prefix: Uint8Array): boolean {
@@ -298,7 +339,13 @@ function readState(
   dir: string,
   bytes: Uint8Array,
   cipher: RecordCipher | undefined,
-): { values: Map<string, Value>; state: StateValues; generation: number; seq: number } {
+): {
+  values: Map<string, Value>;
+  state: StateValues;
+  store: string;
+  generation: number;
+  seq: number;
+} {
   const path = join(dir, STATE_FILE);
   const firstEnd = bytes.indexOf(NEWLINE);
   const headerText = decode(bytes.subarray(0, firstEnd < 0 ? bytes.length : firstEnd), path);
@@ -328,7 +375,7 @@ function readState(
       path,
     );
   }
-  return { values, state, generation: header.generation, seq: header.seq };
+  return { values, state, store: header.store, generation: header.generation, seq: header.seq };
 }
 
 /** One line of state.jsonl (bytes `start` to `end`): its key and its value or slot. */
@@ -413,6 +460,16 @@ function replay(
   lines.pop();
   if (lines.length === 0) throw rolledBack(dir, `${JOURNAL_FILE} has no header`);
   const header = decodeJournalHeader(lines[0]!, path, cipher);
+  if (header.store !== state.store) {
+    // copied from another peer folder (a sync tool, a restore into the wrong folder)
+    throw new StoreError(
+      "invalid",
+      `Cannot open the conversations in ${dir}: ${JOURNAL_FILE} belongs to another ` +
+        `${STATE_FILE} (store ${header.store}, not ${state.store}): a file copied from another ` +
+        "peer folder? unMessage leaves both untouched: put back this folder's own journal",
+      path,
+    );
+  }
   const current = header.generation === state.generation && header.base === state.seq;
   // compaction wrote the state and crashed before the new journal replaced this one
   const previous = header.generation + 1 === state.generation && header.base <= state.seq;

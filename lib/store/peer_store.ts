@@ -75,6 +75,7 @@ import {
   partKey,
   partsOf,
   type StoredParts,
+  strayKeys,
   stringify,
 } from "./values.ts";
 
@@ -174,6 +175,7 @@ export class PeerStore {
         notices.push(...old.failed);
       }
       notices.push(...removeOldLayout(paths, (key) => journal.get(key) !== undefined));
+      notices.push(...strayKeys(journal, REQUESTS_KEY, join(dir, STATE_FILE)));
       // one notice per file: the first says most (why it failed to load)
       const reported = new Set<string | undefined>();
       const unique = notices.filter((n) => !reported.has(n.path) && reported.add(n.path));

@@ -64,6 +64,27 @@ export function conversationKeys(
   return all;
 }
 
+/**
+ * Keys no conversation or the requests can own (a damaged or hand-edited
+ * key name: `b/…` for `c/…`, parts whose head is gone): reported, never
+ * dropped silently; the journal keeps them untouched.
+ */
+export function strayKeys(journal: Journal, known: string, path: string): StoreError[] {
+  const stray: string[] = [];
+  journal.forEachKey("", (key) => {
+    if (key !== known && !key.startsWith("c/")) stray.push(key);
+  });
+  for (const [id, { head }] of conversationKeys(journal)) if (!head) stray.push(`c/${id}/…`);
+  return stray.sort().map((key) =>
+    new StoreError(
+      "invalid",
+      `Cannot use ${key} of ${path}: no conversation owns it (a damaged or hand-edited line?); ` +
+        "unMessage leaves it untouched: fix it by hand",
+      path,
+    )
+  );
+}
+
 /** The parts of the conversation under `key` (its part `names`), read from `journal` when asked for. */
 export function partsOf(journal: Journal, key: string, names: string[]): StoredParts {
   if (names.length === 0) return NO_PARTS;

@@ -89,7 +89,13 @@ async function writePeer(n: number): Promise<void> {
       );
     }
   });
-  const header = { "unmessage-state": 1, generation: 1, seq: 0, keys: out.length };
+  const header = {
+    "unmessage-state": 1,
+    store: "0123456789abcdef",
+    generation: 1,
+    seq: 0,
+    keys: out.length,
+  };
   await Deno.writeTextFile(
     join(dir, "state.jsonl"),
     [JSON.stringify(header), ...out].join("\n") + "\n",
@@ -97,7 +103,7 @@ async function writePeer(n: number): Promise<void> {
       mode: 0o600,
     },
   );
-  const journal = { "unmessage-journal": 1, generation: 1, base: 0 };
+  const journal = { "unmessage-journal": 1, store: "0123456789abcdef", generation: 1, base: 0 };
   await Deno.writeTextFile(join(dir, "journal.jsonl"), JSON.stringify(journal) + "\n", {
     mode: 0o600,
   });
