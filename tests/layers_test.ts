@@ -2,7 +2,8 @@
  * Enforces the shape rules of CONTRIBUTING.md "Layers and modules" and
  * docs/architecture.md "Layers" on the source tree:
  * pure layers (`lib/crypto`, `lib/protocol`) touch no I/O, clock, console or
- * global randomness, and `lib/` layers import downwards only.
+ * global randomness, `lib/` layers import downwards only, and no source
+ * file of `lib/`, `scripts/` or `tests/` passes {@linkcode MAX_FILE_LINES}.
  */
 
 import { assertEquals } from "./_assert.ts";
@@ -10,6 +11,9 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const LIB = fileURLToPath(new URL("../lib/", import.meta.url));
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+/** CONTRIBUTING.md: "split one that passes 500". */
+const MAX_FILE_LINES = 500;
 
 /** Layer rank: a module may import only from its own rank or lower. */
 const RANK: Record<string, number> = {
@@ -49,7 +53,7 @@ async function* walk(dir: string): AsyncGenerator<string> {
   for await (const entry of Deno.readDir(dir)) {
     const path = join(dir, entry.name);
     if (entry.isDirectory) yield* walk(path);
-    else if (entry.name.endsWith(".ts")) yield path;
+    else if (/\.(ts|js)$/.test(entry.name)) yield path;
   }
 }
 
@@ -91,4 +95,15 @@ Deno.test("lib/ layers import downwards only", async () => {
     }
   }
   assertEquals(problems, []);
+});
+
+Deno.test("no source file passes 500 lines", async () => {
+  const long: string[] = [];
+  for (const dir of ["lib", "scripts", "tests"]) {
+    for await (const path of walk(join(ROOT, dir))) {
+      const lines = (await Deno.readTextFile(path)).split("\n").length - 1;
+      if (lines > MAX_FILE_LINES) long.push(`${relative(ROOT, path)}: ${lines} lines`);
+    }
+  }
+  assertEquals(long, [], "split these along a seam (CONTRIBUTING.md)");
 });

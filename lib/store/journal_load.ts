@@ -221,56 +221,6 @@ function startsWith(bytes: Uint8Array, at: number, prefix: Uint8Array): boolean 
   return true;
 }
 
-function lexists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Whether `dir` holds a state or a journal file (in any form, even a dangling link). */
-export function stateExists(dir: string): boolean {
-  return lexists(join(dir, STATE_FILE)) || lexists(join(dir, JOURNAL_FILE));
-}
-
-/**
- * Whether the state files of `dir` exist and hold nothing (no key, no
- * commit); told from their structure alone, without decrypting.
- */
-export function stateIsEmpty(dir: string): boolean {
-  const lines = (name: string): string[] | undefined => {
-    try {
-      // zeros at the end are space made ahead
-      const text = fromUtf8(Deno.readFileSync(join(dir, name))).replace(/\0+$/, "");
-      return text.split("\n").filter((l) => l !== "");
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return undefined;
-      throw e;
-    }
-  };
-  try {
-    const state = lines(STATE_FILE);
-    const journal = lines(JOURNAL_FILE) ?? [];
-    return state !== undefined && state.length === 1 && JSON.parse(state[0]!)?.keys === 0 &&
-      journal.length <= 1;
-  } catch {
-    return false;
-  }
-}
-
-/** Removes the state files of `dir` (only ever when {@linkcode stateIsEmpty}). */
-export function removeState(dir: string): void {
-  for (const name of [JOURNAL_FILE, STATE_FILE]) {
-    try {
-      Deno.removeSync(join(dir, name));
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw wrapIoError(e, "remove", join(dir, name));
-    }
-  }
-}
-
 /** Reads a regular file of at most {@linkcode MAX_FILE_BYTES}; undefined if it does not exist. */
 function readIfExists(path: string): Uint8Array | undefined {
   let info: Deno.FileInfo;

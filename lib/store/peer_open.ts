@@ -1,19 +1,26 @@
 /**
- * What {@linkcode PeerStore.open} (peer_store.ts) settles before it opens
- * the state files: the profile read without ever making a new identity
+ * How {@linkcode PeerStore.open} (peer_store.ts) opens a peer folder, once
+ * it holds the lock: the profile read without ever making a new identity
  * over a profile path that exists in some other form (a dangling link to
  * an unmounted volume, a folder) or over existing conversations, the vault
- * decided from the profile's envelope, and the known files of the folder
- * that are not regular files (reported, not followed).
+ * decided from the profile's envelope, and then the state files opened,
+ * created or migrated from the first layout ({@linkcode openState}; an
+ * empty pair left by a crash before the profile was written is removed), with
+ * what there is to report: known files of the folder that are not regular
+ * files (reported, not followed), old files that failed to migrate, keys
+ * that no conversation owns.
  *
  * @module
  */
 
 import { join } from "node:path";
-import type { Rng } from "../crypto/bytes.ts";
+import { fromUtf8, type Rng } from "../crypto/bytes.ts";
 import { parseJson, readFileBounded } from "./atomic.ts";
-import { StoreError } from "./errors.ts";
+import { StoreError, wrapIoError } from "./errors.ts";
+import { Journal, JOURNAL_FILE, STATE_FILE } from "./journal.ts";
+import { readOldLayout, removeOldLayout, REQUESTS_KEY } from "./migrate.ts";
 import type { PeerPaths } from "./paths.ts";
+import { strayKeys } from "./values.ts";
 import { isVaultEnvelope, type ScryptParams, Vault } from "./vault.ts";
 
 /** How the vault of a peer is opened or made. */
@@ -133,4 +140,94 @@ export function notRegular(paths: PeerPaths): StoreError[] {
     );
   }
   return notices;
+}
+
+/**
+ * Opens the state files of `paths` (or creates them, migrating a folder of
+ * the first layout), given the profile's bytes (undefined: none yet) and
+ * the vault. Returns the journal and the notices to report, one per file
+ * (the first, which says most).
+ *
+ * @throws {StoreError} `refused` for conversations without a profile, and
+ *   the errors of `Journal.open` and `readOldLayout`
+ */
+export async function openState(
+  paths: PeerPaths,
+  profile: Uint8Array | undefined,
+  vault: Vault | undefined,
+): Promise<{ journal: Journal; notices: StoreError[] }> {
+  const dir = paths.dir;
+  const notices = notRegular(paths);
+  let journal: Journal;
+  const cipher = vault !== undefined ? { cipher: vault } : {};
+  // a crash between creating the state files and the profile leaves them empty
+  if (profile === undefined && stateIsEmpty(dir)) removeState(dir);
+  if (stateExists(dir)) {
+    if (profile === undefined) throw noProfile(paths, STATE_FILE);
+    journal = Journal.open(dir, cipher);
+  } else {
+    const old = await readOldLayout(paths, vault);
+    if (profile === undefined && (old.values.size > 0 || old.failed.length > 0)) {
+      throw noProfile(paths, "conversations/ or requests.json");
+    }
+    journal = Journal.create(dir, old.values, cipher);
+    notices.push(...old.failed);
+  }
+  notices.push(...removeOldLayout(paths, (key) => journal.get(key) !== undefined));
+  notices.push(...strayKeys(journal, REQUESTS_KEY, join(dir, STATE_FILE)));
+  const reported = new Set<string | undefined>();
+  return {
+    journal,
+    notices: notices.filter((n) => !reported.has(n.path) && reported.add(n.path)),
+  };
+}
+
+function lexists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `dir` holds a state or a journal file (in any form, even a dangling link). */
+export function stateExists(dir: string): boolean {
+  return lexists(join(dir, STATE_FILE)) || lexists(join(dir, JOURNAL_FILE));
+}
+
+/**
+ * Whether the state files of `dir` exist and hold nothing (no key, no
+ * commit); told from their structure alone, without decrypting.
+ */
+export function stateIsEmpty(dir: string): boolean {
+  const lines = (name: string): string[] | undefined => {
+    try {
+      // zeros at the end are space made ahead
+      const text = fromUtf8(Deno.readFileSync(join(dir, name))).replace(/\0+$/, "");
+      return text.split("\n").filter((l) => l !== "");
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    }
+  };
+  try {
+    const state = lines(STATE_FILE);
+    const journal = lines(JOURNAL_FILE) ?? [];
+    return state !== undefined && state.length === 1 && JSON.parse(state[0]!)?.keys === 0 &&
+      journal.length <= 1;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes the state files of `dir` (only ever when {@linkcode stateIsEmpty}). */
+export function removeState(dir: string): void {
+  for (const name of [JOURNAL_FILE, STATE_FILE]) {
+    try {
+      Deno.removeSync(join(dir, name));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw wrapIoError(e, "remove", join(dir, name));
+    }
+  }
 }

@@ -51,15 +51,13 @@ import {
   writeFileAtomic,
 } from "./atomic.ts";
 import { StoreError } from "./errors.ts";
-import { Journal, type JournalStats, STATE_FILE } from "./journal.ts";
-import { removeState, stateExists, stateIsEmpty } from "./journal_load.ts";
+import { type Journal, type JournalStats, STATE_FILE } from "./journal.ts";
 import { acquirePeerLock, type PeerLock } from "./lock.ts";
-import { conversationKey, readOldLayout, removeOldLayout, REQUESTS_KEY } from "./migrate.ts";
+import { conversationKey, REQUESTS_KEY } from "./migrate.ts";
 import { type PeerPaths, peerPathsOf, validateConversationId } from "./paths.ts";
 import { isVaultEnvelope, type Vault } from "./vault.ts";
 import {
-  noProfile,
-  notRegular,
+  openState,
   openVault,
   passphraseRequired,
   plainInEncrypted,
@@ -75,7 +73,6 @@ import {
   partKey,
   partsOf,
   type StoredParts,
-  strayKeys,
   stringify,
 } from "./values.ts";
 
@@ -158,28 +155,8 @@ export class PeerStore {
       await removeTempFiles(paths.conversations);
       const profile = await readProfile(paths.profile);
       vault = await openVault(profile, paths.profile, options);
-      const notices = notRegular(paths);
-      let journal: Journal;
-      const cipher = vault !== undefined ? { cipher: vault } : {};
-      // a crash between creating the state files and the profile leaves them empty
-      if (profile === undefined && stateIsEmpty(dir)) removeState(dir);
-      if (stateExists(dir)) {
-        if (profile === undefined) throw noProfile(paths, STATE_FILE);
-        journal = Journal.open(dir, cipher);
-      } else {
-        const old = await readOldLayout(paths, vault);
-        if (profile === undefined && (old.values.size > 0 || old.failed.length > 0)) {
-          throw noProfile(paths, "conversations/ or requests.json");
-        }
-        journal = Journal.create(dir, old.values, cipher);
-        notices.push(...old.failed);
-      }
-      notices.push(...removeOldLayout(paths, (key) => journal.get(key) !== undefined));
-      notices.push(...strayKeys(journal, REQUESTS_KEY, join(dir, STATE_FILE)));
-      // one notice per file: the first says most (why it failed to load)
-      const reported = new Set<string | undefined>();
-      const unique = notices.filter((n) => !reported.has(n.path) && reported.add(n.path));
-      return new PeerStore(paths, lock, vault, journal, unique);
+      const { journal, notices } = await openState(paths, profile, vault);
+      return new PeerStore(paths, lock, vault, journal, notices);
     } catch (e) {
       vault?.destroy();
       await lock.release();
