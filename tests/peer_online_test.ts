@@ -105,7 +105,7 @@ Deno.test("Peer: a dial hanging since the contact was down is cut short when the
   }
 });
 
-Deno.test("Peer: quitting sends the offline notice on the contact's own connection, not a new dial", async () => {
+Deno.test("Peer: while our dial to a contact hangs, their messages are acknowledged on their connection, and quitting sends the offline notice there", async () => {
   const net = new TestNet("online-3");
   try {
     let bobHost = "";
@@ -120,6 +120,10 @@ Deno.test("Peer: quitting sends the offline notice on the contact's own connecti
     await bob.close();
     await bob.open();
     await bob.until(() => alice.peer.conversations()[0]?.online === true);
+    // her dial to him hangs; his connection carries her acknowledgements meanwhile
+    const m = bob.mark();
+    const { id } = await bob.peer.sendMessage("alice", "I am back");
+    await bob.waitFor(is("delivered", { id }), m);
     const b = bob.mark();
     await alice.close();
     await bob.waitFor(is("presence", { name: "alice", online: false }), b);

@@ -260,9 +260,7 @@ export class Link {
       let conn: FramedConn;
       const dialAbort = this.#dialAbort = new AbortController();
       try {
-        conn = await this.#connector.connect(this.key, this.#address, {
-          signal: AbortSignal.any([signal, dialAbort.signal]),
-        });
+        conn = await this.#dial(AbortSignal.any([signal, dialAbort.signal]));
       } catch (e) {
         if (signal.aborted) break;
         if (this.#restart) {
@@ -301,6 +299,26 @@ export class Link {
         // the connection closed: the loop redials and the owner re-sends
       }
     }
+  }
+
+  /**
+   * Dials, and while the dial is under way (over tor it can take a minute)
+   * goes on writing replies on the contact's connection to us, so that what
+   * they send meanwhile is acknowledged and answered.
+   */
+  async #dial(signal: AbortSignal): Promise<FramedConn> {
+    const dialing = this.#connector.connect(this.key, this.#address, { signal });
+    let settled = false;
+    void dialing.then(() => {}, () => {}).finally(() => {
+      settled = true;
+      this.wake();
+    });
+    while (!settled) {
+      const reply = this.#hooks.replyConn?.();
+      if (reply !== undefined && await this.#sendReplies(reply)) continue;
+      await this.#sleep(Infinity);
+    }
+    return dialing;
   }
 
   /**
