@@ -32,7 +32,7 @@ const NOW = 1_700_000_000_000;
 function pair(
   _name: string,
 ): { alice: RatchetState; bob: RatchetState; rng: (n: number) => Uint8Array } {
-  // the system CSPRNG, as in use (the seeded test rng costs ~3 µs a call)
+  // the system CSPRNG, as in use (the deterministic test rng costs ~3 µs a call)
   const rng = systemRng;
   const bobKeys = generateKeyPair(rng);
   return { alice: initAlice(SECRET, bobKeys.publicKey, rng), bob: initBob(SECRET, bobKeys), rng };
