@@ -162,6 +162,32 @@ export function texts(events: PeerEvent[]): string[] {
 }
 
 /**
+ * The killed `victim` restarts from the files it had (`snapshot`); then
+ * everything queued is delivered, and the conversation still works both
+ * ways (no desync): a last message each way is delivered. Returns the
+ * victim's event mark at its restart.
+ */
+async function restartAndExchange(
+  victim: TestPeer,
+  snapshot: Snapshot,
+  alice: TestPeer,
+  bob: TestPeer,
+): Promise<number> {
+  await restoreSnapshot(victim.dir, snapshot);
+  const reopenMark = victim.mark();
+  await victim.open({});
+  await alice.until(() => alice.peer.conversations()[0]?.pending === 0);
+  await bob.until(() => bob.peer.conversations()[0]?.pending === 0);
+  const a = alice.mark();
+  const b = bob.mark();
+  const fa = await alice.peer.sendMessage("bob", "final from alice");
+  const fb = await bob.peer.sendMessage("alice", "final from bob");
+  await alice.waitFor(is("delivered", { id: fa.id }), a);
+  await bob.waitFor(is("delivered", { id: fb.id }), b);
+  return reopenMark;
+}
+
+/**
  * Runs the scenario with a crash at the victim's `k`-th counted frame;
  * returns false when the victim counted fewer frames than `k` before
  * everything was delivered (then there was no crash, and `k` is past the
@@ -198,19 +224,7 @@ export async function scenario(side: "sender" | "receiver", k: number): Promise<
     crash.disarm();
     if (!crash.dead) return false;
     await victim.close();
-    await restoreSnapshot(victim.dir, crash.snapshot!);
-    const reopenMark = victim.mark();
-    await victim.open({});
-    // everything queued is delivered after the restart
-    await alice.until(() => alice.peer.conversations()[0]?.pending === 0);
-    await bob.until(() => bob.peer.conversations()[0]?.pending === 0);
-    // and the conversation still works both ways (no desync)
-    const a = alice.mark();
-    const b = bob.mark();
-    const fa = await alice.peer.sendMessage("bob", "final from alice");
-    const fb = await bob.peer.sendMessage("alice", "final from bob");
-    await alice.waitFor(is("delivered", { id: fa.id }), a);
-    await bob.waitFor(is("delivered", { id: fb.id }), b);
+    const reopenMark = await restartAndExchange(victim, crash.snapshot!, alice, bob);
     const aliceEvents = side === "sender" ? realEvents(alice, crash, reopenMark) : alice.events;
     const bobEvents = side === "receiver" ? realEvents(bob, crash, reopenMark) : bob.events;
     assertEquals(texts(bobEvents), [...fromAlice, "final from alice"], `Bob, crash at ${k}`);
@@ -317,17 +331,7 @@ export async function scenarioAtSave(
       const journal = snapshot.get("journal.jsonl")!;
       snapshot.set("journal.jsonl", withTornTail(journal));
     }
-    await restoreSnapshot(victim.dir, snapshot);
-    const reopenMark = victim.mark();
-    await victim.open({});
-    await alice.until(() => alice.peer.conversations()[0]?.pending === 0);
-    await bob.until(() => bob.peer.conversations()[0]?.pending === 0);
-    const a = alice.mark();
-    const b = bob.mark();
-    const fa = await alice.peer.sendMessage("bob", "final from alice");
-    const fb = await bob.peer.sendMessage("alice", "final from bob");
-    await alice.waitFor(is("delivered", { id: fa.id }), a);
-    await bob.waitFor(is("delivered", { id: fb.id }), b);
+    const reopenMark = await restartAndExchange(victim, snapshot, alice, bob);
     const aliceEvents = side === "sender" ? realEvents(alice, crash, reopenMark) : alice.events;
     const bobEvents = side === "receiver" ? realEvents(bob, crash, reopenMark) : bob.events;
     const at = `${side}, save ${k}${torn ? ", torn" : ""}`;

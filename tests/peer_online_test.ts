@@ -32,6 +32,8 @@ import { connect, is, TestNet } from "./_peer_harness.ts";
 const PAST_FIRST_FRAME_DEADLINE_MS = 6_000;
 /** How long after its end a closed connection looks open (the convs-lag test). */
 const LATE_CLOSE_MS = 3_000;
+/** Bound on a delivery that takes a few re-sends (under a loaded suite, more than 8 s once). */
+const LOADED_WAIT_MS = 30_000;
 
 /** A transport whose dials to `host` hang (until aborted) while `hang` is set. */
 class Hanging {
@@ -52,6 +54,17 @@ class Hanging {
       },
     };
   }
+}
+
+/** Alice and Bob, connected; Alice's dials to Bob hang once `hanging.hang` is set. */
+async function hangingPair(net: TestNet) {
+  let bobHost = "";
+  const hanging = new Hanging(() => bobHost);
+  const alice = await net.peer("alice", { transport: (t) => hanging.wrap(t) });
+  const bob = await net.peer("bob");
+  bobHost = bob.host;
+  await connect(alice, bob);
+  return { alice, bob, hanging };
 }
 
 Deno.test("Peer: contacts that exchanged nothing since they started are online both ways and stay so", async () => {
@@ -83,12 +96,7 @@ Deno.test("Peer: contacts that exchanged nothing since they started are online b
 Deno.test("Peer: a dial hanging since the contact was down is cut short when the contact shows up", async () => {
   const net = new TestNet("online-2");
   try {
-    let bobHost = "";
-    const hanging = new Hanging(() => bobHost);
-    const alice = await net.peer("alice", { transport: (t) => hanging.wrap(t) });
-    const bob = await net.peer("bob");
-    bobHost = bob.host;
-    await connect(alice, bob);
+    const { alice, bob, hanging } = await hangingPair(net);
     // bob goes away; alice's dials to him hang, as tor's do for a contact that is down
     hanging.hang = true;
     await bob.close();
@@ -108,12 +116,7 @@ Deno.test("Peer: a dial hanging since the contact was down is cut short when the
 Deno.test("Peer: while our dial to a contact hangs, their messages are acknowledged on their connection, and quitting sends the offline notice there", async () => {
   const net = new TestNet("online-3");
   try {
-    let bobHost = "";
-    const hanging = new Hanging(() => bobHost);
-    const alice = await net.peer("alice", { transport: (t) => hanging.wrap(t) });
-    const bob = await net.peer("bob");
-    bobHost = bob.host;
-    await connect(alice, bob);
+    const { alice, bob, hanging } = await hangingPair(net);
     await alice.peer.setPresence("bob", true);
     // bob restarts; alice cannot dial him any more (her dials hang), he dials her
     hanging.hang = true;
@@ -224,7 +227,7 @@ Deno.test("Peer: a probe is answered by a contact who cannot dial back, even wit
     await bob.until(() => bob.peer.conversations()[0]?.online === true);
     const a = alice.mark();
     const { id } = await alice.peer.sendMessage("bob", "I can reach you");
-    await alice.waitFor(is("delivered", { id }), a);
+    await alice.waitFor(is("delivered", { id }), a, LOADED_WAIT_MS);
   } finally {
     await net.close();
   }

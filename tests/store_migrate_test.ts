@@ -16,19 +16,11 @@ import { assert, assertEquals } from "./_assert.ts";
 import { is, TestNet } from "./_peer_harness.ts";
 import { PeerStore } from "../lib/store/peer_store.ts";
 import { StoreError } from "../lib/store/errors.ts";
+import { exists } from "../lib/store/atomic.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 const PASSPHRASE = "fixture passphrase";
 const CONVERSATION = "a7e5666dbc800590c046eab0e4c94fff";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 for (const kind of ["plain", "encrypted"] as const) {
   Deno.test(`Migration: a ${kind} peer folder of the first layout goes on where it stopped`, async () => {

@@ -343,7 +343,8 @@ export async function quarantineFile(path: string, now: Date = new Date()): Prom
   return target;
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether `path` exists in any form (a dangling link too). */
+export async function exists(path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);
     return true;
